@@ -1,0 +1,152 @@
+// Package match selects log lines and extracts values and keys from them
+// with CFEngine's semantics: select_line_matching must match the whole line,
+// extraction_regex and key are unanchored searches whose first capture group
+// is the result. Patterns are PCRE/.NET-flavoured (github.com/dlclark/regexp2
+// is the reference semantics), and every regexp2 match has a time limit.
+//
+// A Set holds the compiled rules of one stream. Lines are []byte and a line
+// that selects no rule costs one shared prefilter pass, not one regex run
+// per rule. See engine.go for how each pattern is compiled to the cheapest
+// engine that gives identical results.
+//
+// match imports nothing else of logtally's.
+package match
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultTimeout is the time limit of one regexp2 match when Options.Timeout
+// is zero.
+const DefaultTimeout = 100 * time.Millisecond
+
+// Spec is one rule's patterns.
+type Spec struct {
+	Select  string // must match the whole line; required
+	Extract string // optional unanchored search; its first group is the value
+	Key     string // optional unanchored search; its first group is the key
+}
+
+// Options tune compilation.
+type Options struct {
+	// Timeout bounds each regexp2 match. A match that times out counts as a
+	// miss (Hit.Timeout). Zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Field names used in errors.
+const (
+	FieldSelect  = "select_line_matching"
+	FieldExtract = "extraction_regex"
+	FieldKey     = "key"
+)
+
+// Error is a compile error of one pattern of one spec.
+type Error struct {
+	Index int    // index of the spec in the slice given to Compile
+	Field string // FieldSelect, FieldExtract or FieldKey
+	Err   error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %v", e.Field, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNoGroup is returned for an extraction or key pattern without a capture
+// group.
+var ErrNoGroup = errors.New("pattern has no capture group; the value is the first group, e.g. 'took (\\d+) ms'")
+
+// Hit is the outcome of one line for one rule. Match reports a Hit for every
+// rule that selected the line or timed out trying; rules that simply did not
+// match are not reported.
+type Hit struct {
+	Rule int // index into the specs given to Compile
+
+	// Selected is true when Select matched the whole line. It is false when
+	// the select match timed out (Timeout is then true).
+	Selected bool
+
+	// Timeout is true when any regexp2 match of this rule on this line hit
+	// the time limit. A select timeout counts the line as a miss; an extract
+	// timeout counts as an extraction miss; a key timeout leaves Key nil.
+	Timeout bool
+
+	// Value is the first group of Extract when it matched. It aliases the
+	// line or a buffer owned by the Set, and is valid until the next call to
+	// Match on the same Matcher.
+	Value []byte
+	// ExtractMiss is true when the rule has an Extract pattern and it did
+	// not match (or timed out) on a selected line.
+	ExtractMiss bool
+
+	// Key is the first group of Key when it matched, with the same lifetime
+	// as Value. A key that matched an empty group is empty but not nil.
+	Key []byte
+}
+
+// Set is the compiled rules of one stream. It is safe for concurrent use;
+// each goroutine matches through its own Matcher.
+type Set struct {
+	specs []Spec
+	rules []*rule
+	opts  Options
+}
+
+// Compile compiles the specs of one stream. All errors are returned, joined;
+// each is an *Error.
+func Compile(specs []Spec, opts Options) (*Set, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	s := &Set{specs: append([]Spec(nil), specs...), opts: opts}
+	var errs []error
+	for i, sp := range specs {
+		r, err := compileRule(sp, opts)
+		if err != nil {
+			for _, e := range err {
+				e.Index = i
+				errs = append(errs, e)
+			}
+			continue
+		}
+		s.rules = append(s.rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// Len returns the number of rules.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Matcher matches lines against a Set. It holds scratch space and is not
+// safe for concurrent use.
+type Matcher struct {
+	set  *Set
+	hits []Hit
+	buf  []byte // backs Hit.Value and Hit.Key
+}
+
+// NewMatcher returns a Matcher for the set.
+func (s *Set) NewMatcher() *Matcher {
+	return &Matcher{set: s, hits: make([]Hit, 0, len(s.rules))}
+}
+
+// Match matches one line (without its newline) and returns a Hit for each
+// rule that selected it or timed out. The returned slice and the byte slices
+// in it are valid until the next call to Match.
+func (m *Matcher) Match(line []byte) []Hit {
+	m.hits = m.hits[:0]
+	m.buf = m.buf[:0]
+	for i, r := range m.set.rules {
+		if h, ok := r.match(i, line, &m.buf); ok {
+			m.hits = append(m.hits, h)
+		}
+	}
+	return m.hits
+}

@@ -1,0 +1,209 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+)
+
+// Pos is a position in a rule file. Line and Col are 1-based; a zero Line
+// means the position is the whole file.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// String formats the position as file:line:col, the form editors jump to.
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	default:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+}
+
+// Stream types.
+const (
+	StreamFile = "file"
+	StreamPipe = "pipe"
+)
+
+// Pipe modes.
+const (
+	// PipeStream runs a long-lived command (journalctl -f) and restarts it
+	// with backoff when it exits.
+	PipeStream = "stream"
+	// PipeInterval runs the command once per interval; its output is that
+	// interval's stream.
+	PipeInterval = "interval"
+)
+
+// Data types.
+const (
+	Counter = "counter"
+	Int     = "int"
+	Real    = "real"
+)
+
+// Multiline policies: how the values extracted from several lines of one
+// interval fold into one sample.
+const (
+	PolicySum     = "sum"
+	PolicyAverage = "average"
+	PolicyFirst   = "first"
+	PolicyLast    = "last"
+)
+
+// History types.
+const (
+	HistoryWeekly = "weekly" // time-of-week baseline and classes
+	HistoryScalar = "scalar" // current value only
+	HistoryLog    = "log"    // every sample is kept and written out, no baseline
+)
+
+// Start positions for a file seen for the first time.
+const (
+	StartEnd       = "end"
+	StartBeginning = "beginning"
+)
+
+// Key types: the validation applied to a key before it may reach a command.
+const (
+	KeyAny  = "any"  // any text; passed only as one argv element or env value
+	KeyIP   = "ip"   // an IPv4 or IPv6 address and nothing else
+	KeyWord = "word" // [A-Za-z0-9._@-]+, at most 256 bytes
+)
+
+// Persistence policies, as CFEngine's: preserve keeps the first expiry while
+// the class stays set; reset restarts the timer each time it is set again.
+const (
+	PersistPreserve = "preserve"
+	PersistReset    = "reset"
+)
+
+// Set is the validated content of every rule file of a directory.
+type Set struct {
+	Files        []string // the files loaded, in load order
+	Settings     Settings
+	Measurements []*Measurement
+	Classes      []*Class
+	Commands     []*Command
+	Reports      []*Report
+	Warnings     []Warning
+}
+
+// Measurement is one measurement promise: a stream, a selection and a fold.
+// Every field is after `for:` expansion and defaulting.
+type Measurement struct {
+	Pos    Pos
+	Handle string // identifier, unique across all files
+
+	StreamType string        // StreamFile or StreamPipe
+	Path       string        // file: path or glob
+	Command    []string      // pipe: argv, never run through a shell
+	PipeMode   string        // pipe: PipeStream or PipeInterval
+	Timeout    time.Duration // pipe: PipeInterval run limit; 0 = the interval
+
+	DataType    string // Counter, Int or Real
+	Select      string // select_line_matching: must match the whole line
+	Extract     string // extraction_regex: unanchored; first group is the value
+	Key         string // key: unanchored; first group is the source key
+	KeyType     string // KeyAny, KeyIP or KeyWord
+	Policy      string // select_multiline_policy
+	TrackGrowing bool  // track_growing_file
+	HistoryType string
+	Start       string // StartEnd or StartBeginning
+
+	Timestamp string         // optional layout of the line's timestamp (Go layout or strftime)
+	Location  *time.Location // timezone: for timestamps without a zone; nil = local
+
+	Units       string
+	Description string
+	Tags        map[string]string
+
+	Persist       time.Duration // how long _dev2/_anomaly classes persist
+	PersistPolicy string        // PersistPreserve or PersistReset
+}
+
+// Class is a user class defined by a class expression.
+type Class struct {
+	Pos           Pos
+	Name          string
+	Expr          *Expr
+	Persist       time.Duration
+	PersistPolicy string
+	Description   string
+}
+
+// Command is a remediation command run when its guard becomes true.
+type Command struct {
+	Pos         Pos
+	Handle      string // identifies the command's ifelapsed lock; derived when not given
+	If          *Expr
+	Argv        []string          // $(var) references are expanded at run time
+	Shell       bool              // explicit opt-in: run Argv[0] through /bin/sh -c
+	IfElapsed   time.Duration     // at most once per this period
+	Timeout     time.Duration     // the whole process group is killed after this
+	ExpireAfter time.Duration     // a run still going after this is killed and reported
+	Env         map[string]string // extra environment; values may use $(var)
+}
+
+// Report is a templated message emitted when its guard becomes true.
+type Report struct {
+	Pos       Pos
+	Handle    string
+	If        *Expr
+	Message   string // $(var) references are expanded at run time
+	To        string // "stderr", "syslog" or an absolute file path
+	IfElapsed time.Duration
+}
+
+// Settings are the global settings; at most one file may set each of them.
+type Settings struct {
+	Interval              time.Duration     // sampling interval; default 5m
+	Location              *time.Location    // time zone of the weekly baseline; nil = local
+	MaxLineLength         int               // bytes; longer lines are cut and counted; default 64 KiB
+	RegexTimeout          time.Duration     // per regexp2 match; default 100ms
+	Host                  string            // host tag; default os.Hostname()
+	Tags                  map[string]string // extra tags on every point
+	HalfLife              time.Duration     // baseline forgetting; default 4 weeks
+	MaxConcurrentCommands int               // default 4
+	Outputs               []Output
+}
+
+// Output is one line-protocol destination.
+type Output struct {
+	Pos           Pos
+	URL           string // "-" (stdout), file:///path, udp://host:port, http(s)://host:port
+	API           string // "v1" or "v2" for HTTP; derived from the URL path when empty
+	Database      string // v1
+	RetentionPolicy string // v1
+	Username      string // v1
+	Password      string // v1
+	Token         string // v2
+	Org           string // v2
+	Bucket        string // v2
+	Precision     string // ns, us, ms, s; default s
+	BatchSize     int
+	FlushInterval time.Duration
+	Gzip          bool
+	SpoolSize     int // points kept on disk while the destination is down
+}
+
+// Warning is something valid but risky, printed by `check`.
+type Warning struct {
+	Pos Pos
+	Key string
+	Msg string
+}
+
+// String formats the warning as file:line:col: key: message.
+func (w Warning) String() string {
+	if w.Key == "" {
+		return fmt.Sprintf("%s: warning: %s", w.Pos, w.Msg)
+	}
+	return fmt.Sprintf("%s: warning: %s: %s", w.Pos, w.Key, w.Msg)
+}
