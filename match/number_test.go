@@ -28,9 +28,9 @@ func TestParseNumber(t *testing.T) {
 		{"2g", 2e9, true},
 		{"2G", 2 << 30, true},
 		{"1.5K", 1536, true},
-		{"12ms", 12, true},        // suffix followed by a letter is a word, not a multiplier
-		{"12 bytes", 12, true},    // trailing text ignored
-		{"12k/s", 12000, true},    // suffix followed by punctuation counts
+		{"12ms", 12, true},     // suffix followed by a letter is a word, not a multiplier
+		{"12 bytes", 12, true}, // trailing text ignored
+		{"12k/s", 12000, true}, // suffix followed by punctuation counts
 		{"512 ", 512, true},
 		{"", 0, false},
 		{"abc", 0, false},

@@ -25,8 +25,8 @@ func TestExprEval(t *testing.T) {
 		{"!a", false},
 		{"!!a", true},
 		{"a.!c", true},
-		{"c|a.b", true},  // AND binds tighter: c | (a.b)
-		{"c.a|b", true},  // (c.a) | b
+		{"c|a.b", true}, // AND binds tighter: c | (a.b)
+		{"c.a|b", true}, // (c.a) | b
 		{"c.(a|b)", false},
 		{"(c|a).b", true},
 		{" a . ( c | ! d ) ", true},

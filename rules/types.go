@@ -107,15 +107,15 @@ type Measurement struct {
 	PipeMode   string        // pipe: PipeStream or PipeInterval
 	Timeout    time.Duration // pipe: PipeInterval run limit; 0 = the interval
 
-	DataType    string // Counter, Int or Real
-	Select      string // select_line_matching: must match the whole line
-	Extract     string // extraction_regex: unanchored; first group is the value
-	Key         string // key: unanchored; first group is the source key
-	KeyType     string // KeyAny, KeyIP or KeyWord
-	Policy      string // select_multiline_policy
-	TrackGrowing bool  // track_growing_file
-	HistoryType string
-	Start       string // StartEnd or StartBeginning
+	DataType     string // Counter, Int or Real
+	Select       string // select_line_matching: must match the whole line
+	Extract      string // extraction_regex: unanchored; first group is the value
+	Key          string // key: unanchored; first group is the source key
+	KeyType      string // KeyAny, KeyIP or KeyWord
+	Policy       string // select_multiline_policy
+	TrackGrowing bool   // track_growing_file
+	HistoryType  string
+	Start        string // StartEnd or StartBeginning
 
 	Timestamp string         // optional layout of the line's timestamp (Go layout or strftime)
 	Location  *time.Location // timezone: for timestamps without a zone; nil = local
@@ -176,21 +176,21 @@ type Settings struct {
 
 // Output is one line-protocol destination.
 type Output struct {
-	Pos           Pos
-	URL           string // "-" (stdout), file:///path, udp://host:port, http(s)://host:port
-	API           string // "v1" or "v2" for HTTP; derived from the URL path when empty
-	Database      string // v1
+	Pos             Pos
+	URL             string // "-" (stdout), file:///path, udp://host:port, http(s)://host:port
+	API             string // "v1" or "v2" for HTTP; derived from the URL path when empty
+	Database        string // v1
 	RetentionPolicy string // v1
-	Username      string // v1
-	Password      string // v1
-	Token         string // v2
-	Org           string // v2
-	Bucket        string // v2
-	Precision     string // ns, us, ms, s; default s
-	BatchSize     int
-	FlushInterval time.Duration
-	Gzip          bool
-	SpoolSize     int // points kept on disk while the destination is down
+	Username        string // v1
+	Password        string // v1
+	Token           string // v2
+	Org             string // v2
+	Bucket          string // v2
+	Precision       string // ns, us, ms, s; default s
+	BatchSize       int
+	FlushInterval   time.Duration
+	Gzip            bool
+	SpoolSize       int // points kept on disk while the destination is down
 }
 
 // Warning is something valid but risky, printed by `check`.
