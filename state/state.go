@@ -1,0 +1,578 @@
+// Package state is logtally's state file: one github.com/tidwall/buntdb file
+// holding stream positions, samples and totals, baselines, persistent
+// classes, command locks and the output spool, with a schema version.
+//
+// # Atomic commits over buntdb
+//
+// logtally's exactly-once guarantee rests on committing, in one transaction,
+// the samples of an interval and the stream positions that produced them.
+// buntdb's append-only file has no transaction framing: a transaction is
+// written as a run of SET/DEL commands in map order with one write(2), and on
+// load every complete command is applied while a torn last command is cut
+// off. A process killed in the middle of that write (SIGKILL can interrupt a
+// large file write between pages) would therefore leave part of a
+// transaction applied: a position without its sample, or the reverse.
+//
+// So every Update is journaled: the whole write set is first stored as the
+// value of one key, "journal", in its own buntdb transaction — a single SET,
+// which load either applies whole or drops — and then applied to the real
+// keys. Open replays the journal, which is idempotent. A crash while the
+// journal is written leaves the previous commit in force; a crash while the
+// keys are applied is repaired by the replay. Every write goes through
+// Update, so the journal always holds the latest commit and the replay never
+// undoes a later write.
+//
+// # Keys
+//
+// Keys are namespaced by their owner with a '/' separator (pos/, sample/,
+// total/, base/, class/, lock/, spool/, ...). The package does not interpret
+// them except for the spool (spool.go) and the reserved keys "schema" and
+// "journal".
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/buntdb"
+)
+
+// SchemaVersion is the version of the key layout this build writes.
+const SchemaVersion = 1
+
+const (
+	keySchema  = "schema"
+	keyJournal = "journal"
+)
+
+// ErrNewerSchema is returned when the state file was written by a newer
+// logtally with a layout this build does not know.
+var ErrNewerSchema = errors.New("state file has a newer schema")
+
+// ErrLocked is returned when another process holds the state file.
+var ErrLocked = errors.New("state file is in use by another logtally process")
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger
+	// NoSync skips the fsync after each commit. Only for benchmarks and
+	// tests: without it a power loss can lose the last commits.
+	NoSync bool
+}
+
+// Store is an open state file.
+type Store struct {
+	path      string
+	db        *buntdb.DB
+	lock      *os.File // holds the flock; nil for snapshots
+	tmpDir    string   // snapshot copy to remove on Close
+	movedTo   string
+	log       *slog.Logger
+	mu        sync.Mutex // serialises Update: journal, then apply
+	seq       uint64
+	snapshot  bool
+	closeOnce sync.Once
+}
+
+// Open opens or creates the state file at path, taking an exclusive lock
+// on path+".lock". A file that buntdb cannot load, or that has no schema
+// version, is moved aside with a loud log message and a fresh one started.
+func Open(path string, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, lock: lock, log: log}
+	if err := s.open(opts); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenSnapshot opens a private copy of the state file for reading, so that
+// `logtally status` can look at the file of a running daemon without
+// taking its lock or writing to it. A commit that was being written while
+// the copy was taken is either complete in the copy or repaired by the
+// journal replay, exactly as after a crash.
+func OpenSnapshot(path string) (*Store, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	defer src.Close()
+	dir, err := os.MkdirTemp("", "logtally-status-")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot state: %w", err)
+	}
+	dst, err := os.Create(filepath.Join(dir, "state.db"))
+	if err == nil {
+		_, err = io.Copy(dst, src)
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("snapshot state: %w", err)
+	}
+	s := &Store{path: dst.Name(), tmpDir: dir, snapshot: true,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	db, err := buntdb.Open(s.path)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	s.db = db
+	if err := s.replay(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open state lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (pid %s)", ErrLocked, path, strings.TrimSpace(string(pid)))
+		}
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+func (s *Store) open(opts Options) error {
+	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("create state: %w", err)
+		}
+		f.Close()
+	}
+	db, err := buntdb.Open(s.path)
+	if err != nil {
+		if err := s.moveAside(err); err != nil {
+			return err
+		}
+		if db, err = buntdb.Open(s.path); err != nil {
+			return fmt.Errorf("open state %s: %w", s.path, err)
+		}
+	}
+	s.db = db
+	cfg := buntdb.Config{
+		SyncPolicy:           buntdb.Always,
+		AutoShrinkPercentage: 100,
+		AutoShrinkMinSize:    4 << 20,
+	}
+	if opts.NoSync {
+		cfg.SyncPolicy = buntdb.Never
+	}
+	if err := db.SetConfig(cfg); err != nil {
+		db.Close()
+		return fmt.Errorf("configure state: %w", err)
+	}
+	if err := s.replay(); err != nil {
+		db.Close()
+		if err := s.moveAside(err); err != nil {
+			return err
+		}
+		return s.open(opts)
+	}
+	version, found, err := s.schema()
+	if err != nil {
+		db.Close()
+		return err
+	}
+	switch {
+	case !found && s.count() > 0:
+		db.Close()
+		if err := s.moveAside(errors.New("no schema version: not a logtally state file")); err != nil {
+			return err
+		}
+		return s.open(opts)
+	case !found:
+		return s.Update(func(tx *Tx) error { return tx.Set(keySchema, strconv.Itoa(SchemaVersion)) })
+	case version > SchemaVersion:
+		db.Close()
+		return fmt.Errorf("open state %s: %w (version %d; this build knows %d)", s.path, ErrNewerSchema, version, SchemaVersion)
+	}
+	return nil
+}
+
+// moveAside renames an unusable state file so that a fresh one can start,
+// keeping the old one for inspection.
+func (s *Store) moveAside(cause error) error {
+	aside := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(s.path, aside); err != nil {
+		return fmt.Errorf("move unusable state %s aside (%v): %w", s.path, cause, err)
+	}
+	s.movedTo = aside
+	s.log.Error("STATE FILE UNUSABLE: moved aside, starting a fresh one; positions, baselines and totals start over",
+		"path", s.path, "moved_to", aside, "cause", cause)
+	return nil
+}
+
+// MovedAside returns where an unusable state file was moved by Open, or "".
+func (s *Store) MovedAside() string { return s.movedTo }
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) schema() (int, bool, error) {
+	var v string
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		var err error
+		v, err = tx.Get(keySchema)
+		return err
+	})
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read state schema: %w", err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("read state schema %q: %w", v, err)
+	}
+	return n, true, nil
+}
+
+func (s *Store) count() int {
+	n := 0
+	_ = s.db.View(func(tx *buntdb.Tx) error {
+		var err error
+		n, err = tx.Len()
+		return err
+	})
+	return n
+}
+
+// Close releases the file and its lock.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.db != nil {
+			err = s.db.Close()
+		}
+		if s.lock != nil {
+			s.lock.Close()
+		}
+		if s.tmpDir != "" {
+			os.RemoveAll(s.tmpDir)
+		}
+	})
+	return err
+}
+
+// write is one pending change of a transaction.
+type write struct {
+	val string
+	del bool
+}
+
+// Tx is a transaction. Reads see the transaction's own writes.
+type Tx struct {
+	btx      *buntdb.Tx
+	writable bool
+	pending  map[string]write
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	return s.db.View(func(btx *buntdb.Tx) error {
+		return fn(&Tx{btx: btx})
+	})
+}
+
+// Update runs fn and commits its writes atomically (see the package comment).
+// If fn returns an error nothing is written.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	if s.snapshot {
+		return errors.New("update state: snapshot is read-only")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &Tx{writable: true, pending: map[string]write{}}
+	err := s.db.View(func(btx *buntdb.Tx) error {
+		tx.btx = btx
+		return fn(tx)
+	})
+	tx.btx = nil
+	if err != nil {
+		return err
+	}
+	if len(tx.pending) == 0 {
+		return nil
+	}
+	s.seq++
+	journal := encodeJournal(s.seq, tx.pending)
+	if err := s.db.Update(func(btx *buntdb.Tx) error {
+		_, _, err := btx.Set(keyJournal, journal, nil)
+		return err
+	}); err != nil {
+		return fmt.Errorf("commit state journal: %w", err)
+	}
+	if err := s.apply(tx.pending); err != nil {
+		return fmt.Errorf("commit state: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) apply(writes map[string]write) error {
+	return s.db.Update(func(btx *buntdb.Tx) error {
+		for k, w := range writes {
+			if w.del {
+				if _, err := btx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+					return err
+				}
+				continue
+			}
+			if _, _, err := btx.Set(k, w.val, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// replay re-applies the last journaled commit; see the package comment.
+func (s *Store) replay() error {
+	var j string
+	err := s.db.View(func(btx *buntdb.Tx) error {
+		var err error
+		j, err = btx.Get(keyJournal)
+		return err
+	})
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state journal: %w", err)
+	}
+	seq, writes, err := decodeJournal(j)
+	if err != nil {
+		return fmt.Errorf("read state journal: %w", err)
+	}
+	s.seq = seq
+	return s.apply(writes)
+}
+
+func encodeJournal(seq uint64, writes map[string]write) string {
+	keys := make([]string, 0, len(writes))
+	size := 16
+	for k, w := range writes {
+		keys = append(keys, k)
+		size += len(k) + len(w.val) + 12
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, size)
+	b = binary.AppendUvarint(b, seq)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		w := writes[k]
+		if w.del {
+			b = append(b, 'd')
+		} else {
+			b = append(b, 's')
+		}
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(w.val)))
+		b = append(b, w.val...)
+	}
+	return string(b)
+}
+
+var errJournal = errors.New("malformed journal")
+
+func decodeJournal(s string) (uint64, map[string]write, error) {
+	b := []byte(s)
+	next := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
+	}
+	str := func() (string, bool) {
+		n, ok := next()
+		if !ok || n > uint64(len(b)) {
+			return "", false
+		}
+		v := string(b[:n])
+		b = b[n:]
+		return v, true
+	}
+	seq, ok := next()
+	if !ok {
+		return 0, nil, errJournal
+	}
+	n, ok := next()
+	if !ok || n > uint64(len(b)) {
+		return 0, nil, errJournal
+	}
+	writes := make(map[string]write, n)
+	for i := uint64(0); i < n; i++ {
+		if len(b) == 0 || (b[0] != 's' && b[0] != 'd') {
+			return 0, nil, errJournal
+		}
+		del := b[0] == 'd'
+		b = b[1:]
+		k, ok1 := str()
+		v, ok2 := str()
+		if !ok1 || !ok2 {
+			return 0, nil, errJournal
+		}
+		writes[k] = write{val: v, del: del}
+	}
+	if len(b) != 0 {
+		return 0, nil, errJournal
+	}
+	return seq, writes, nil
+}
+
+func checkKey(key string) error {
+	if key == "" || key == keyJournal || key == keySchema {
+		return fmt.Errorf("state key %q is reserved", key)
+	}
+	return nil
+}
+
+// Get returns the value of key.
+func (t *Tx) Get(key string) (string, bool, error) {
+	if w, ok := t.pending[key]; ok {
+		return w.val, !w.del, nil
+	}
+	v, err := t.btx.Get(key)
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("get %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// Set sets key to value.
+func (t *Tx) Set(key, value string) error {
+	if !t.writable {
+		return fmt.Errorf("set %s: read-only transaction", key)
+	}
+	if key != keySchema {
+		if err := checkKey(key); err != nil {
+			return err
+		}
+	}
+	t.pending[key] = write{val: value}
+	return nil
+}
+
+// Delete removes key; deleting a missing key is not an error.
+func (t *Tx) Delete(key string) error {
+	if !t.writable {
+		return fmt.Errorf("delete %s: read-only transaction", key)
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	t.pending[key] = write{del: true}
+	return nil
+}
+
+// GetJSON decodes the JSON value of key into v.
+func (t *Tx) GetJSON(key string, v any) (bool, error) {
+	s, ok, err := t.Get(key)
+	if err != nil || !ok {
+		return ok, err
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return true, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// SetJSON stores v as JSON under key.
+func (t *Tx) SetJSON(key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return t.Set(key, string(b))
+}
+
+// Ascend calls fn for every key with the prefix, in key order, until fn
+// returns false. It sees the transaction's own writes.
+func (t *Tx) Ascend(prefix string, fn func(key, value string) bool) error {
+	var mine []string
+	for k := range t.pending {
+		if strings.HasPrefix(k, prefix) {
+			mine = append(mine, k)
+		}
+	}
+	sort.Strings(mine)
+	stopped := false
+	emitPending := func(upTo string, inclusive bool) bool {
+		for len(mine) > 0 && (mine[0] < upTo || inclusive && mine[0] == upTo || upTo == "") {
+			k := mine[0]
+			mine = mine[1:]
+			if w := t.pending[k]; !w.del && !fn(k, w.val) {
+				return false
+			}
+		}
+		return true
+	}
+	err := t.btx.AscendGreaterOrEqual("", prefix, func(k, v string) bool {
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		if !emitPending(k, false) {
+			stopped = true
+			return false
+		}
+		if _, ok := t.pending[k]; ok {
+			return true // overridden by this transaction; emitted with mine
+		}
+		if !fn(k, v) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", prefix, err)
+	}
+	if !stopped {
+		emitPending("", true)
+	}
+	return nil
+}

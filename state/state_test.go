@@ -1,0 +1,319 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestReadYourWritesAndAscend(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	if err := s.Update(func(tx *Tx) error {
+		for _, k := range []string{"a/1", "a/3", "a/5", "b/1"} {
+			if err := tx.Set(k, "old"+k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(func(tx *Tx) error {
+		if err := tx.Set("a/2", "new"); err != nil {
+			return err
+		}
+		if err := tx.Set("a/3", "changed"); err != nil {
+			return err
+		}
+		if err := tx.Delete("a/5"); err != nil {
+			return err
+		}
+		if err := tx.Set("a/9", "last"); err != nil {
+			return err
+		}
+		if v, ok, _ := tx.Get("a/3"); !ok || v != "changed" {
+			t.Errorf("Get a/3 in tx = %q %v, want changed", v, ok)
+		}
+		if _, ok, _ := tx.Get("a/5"); ok {
+			t.Errorf("Get a/5 after Delete found it")
+		}
+		var got []string
+		if err := tx.Ascend("a/", func(k, v string) bool {
+			got = append(got, k+"="+v)
+			return true
+		}); err != nil {
+			return err
+		}
+		want := "a/1=olda/1 a/2=new a/3=changed a/9=last"
+		if strings.Join(got, " ") != want {
+			t.Errorf("Ascend = %q, want %q", strings.Join(got, " "), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An error from fn writes nothing.
+	boom := errors.New("boom")
+	if err := s.Update(func(tx *Tx) error {
+		_ = tx.Set("a/1", "lost")
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want boom", err)
+	}
+	_ = s.View(func(tx *Tx) error {
+		if v, _, _ := tx.Get("a/1"); v != "olda/1" {
+			t.Errorf("a/1 = %q after failed update, want olda/1", v)
+		}
+		var n int
+		_ = tx.Ascend("a/", func(k, v string) bool { n++; return n < 2 })
+		if n != 2 {
+			t.Errorf("Ascend did not stop when fn returned false: %d calls", n)
+		}
+		return nil
+	})
+}
+
+func TestReservedKeys(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	err := s.Update(func(tx *Tx) error { return tx.Set("journal", "x") })
+	if err == nil {
+		t.Fatal("Set journal succeeded")
+	}
+}
+
+// TestTornWrites cuts the state file at every byte of the last commits and
+// checks that what loads is always exactly one whole commit: never a mix.
+func TestTornWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s := open(t, path)
+	var sizes []int64
+	big := strings.Repeat("x", 100)
+	for i := 1; i <= 6; i++ {
+		if err := s.Update(func(tx *Tx) error {
+			for _, k := range []string{"pos/a", "sample/a", "total/a", "base/a/p/1"} {
+				if err := tx.Set(k, strconv.Itoa(i)+big); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(path)
+		sizes = append(sizes, fi.Size())
+	}
+	s.Close()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := sizes[2]; cut <= int64(len(full)); cut++ {
+		p := filepath.Join(dir, "cut.db")
+		if err := os.WriteFile(p, full[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p + ".lock")
+		st, err := Open(p, Options{NoSync: true})
+		if err != nil {
+			t.Fatalf("cut %d: Open: %v", cut, err)
+		}
+		var vals []string
+		_ = st.View(func(tx *Tx) error {
+			for _, k := range []string{"pos/a", "sample/a", "total/a", "base/a/p/1"} {
+				v, _, _ := tx.Get(k)
+				vals = append(vals, strings.TrimSuffix(v, big))
+			}
+			return nil
+		})
+		st.Close()
+		for _, v := range vals[1:] {
+			if v != vals[0] {
+				t.Fatalf("cut at %d of %d: mixed commits %v", cut, len(full), vals)
+			}
+		}
+		// The commit in force is the last one whose journal was complete.
+		n, _ := strconv.Atoi(vals[0])
+		if n < 3 || n > 6 {
+			t.Fatalf("cut at %d: commit %d in force, want 3..6", cut, n)
+		}
+		if cut == int64(len(full)) && n != 6 {
+			t.Fatalf("uncut file: commit %d in force, want 6", n)
+		}
+	}
+}
+
+func TestCorruptMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	if err := os.WriteFile(path, []byte("this is not a buntdb file\r\n*x\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	defer s.Close()
+	if s.MovedAside() == "" {
+		t.Fatal("corrupt file not moved aside")
+	}
+	if b, err := os.ReadFile(s.MovedAside()); err != nil || !strings.HasPrefix(string(b), "this is not") {
+		t.Fatalf("moved-aside file = %q, %v", b, err)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Set("a", "1") }); err != nil {
+		t.Fatalf("fresh state not writable: %v", err)
+	}
+}
+
+func TestForeignFileMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	// A valid buntdb file without a schema key is not ours.
+	if err := os.WriteFile(path, []byte("*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$3\r\nbar\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	defer s.Close()
+	if s.MovedAside() == "" {
+		t.Fatal("foreign file not moved aside")
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s := open(t, path)
+	if err := s.Update(func(tx *Tx) error { return tx.Set(keySchema, "99") }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := Open(path, Options{NoSync: true})
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open = %v, want ErrNewerSchema", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("newer state file was touched: %v", err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path)
+	if _, err := Open(path, Options{NoSync: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	s.Close()
+	s2 := open(t, path)
+	s2.Close()
+}
+
+func TestSnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path)
+	defer s.Close()
+	if err := s.Update(func(tx *Tx) error { return tx.Set("total/x", "42") }); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := OpenSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	_ = snap.View(func(tx *Tx) error {
+		if v, _, _ := tx.Get("total/x"); v != "42" {
+			t.Errorf("snapshot total/x = %q, want 42", v)
+		}
+		return nil
+	})
+	if err := snap.Update(func(tx *Tx) error { return nil }); err == nil {
+		t.Error("Update on a snapshot succeeded")
+	}
+}
+
+func TestSpool(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	push := func(recs ...string) int {
+		var d int
+		if err := s.Update(func(tx *Tx) error {
+			var err error
+			d, err = tx.SpoolPush("influx", recs, 5)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	peek := func(n int) ([]string, uint64) {
+		var out []string
+		var next uint64
+		_ = s.View(func(tx *Tx) error {
+			var err error
+			out, next, err = tx.SpoolPeek("influx", n)
+			return err
+		})
+		return out, next
+	}
+	if d := push("p0", "p1", "p2"); d != 0 {
+		t.Fatalf("dropped %d, want 0", d)
+	}
+	got, next := peek(2)
+	if strings.Join(got, ",") != "p0,p1" {
+		t.Fatalf("peek = %v", got)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.SpoolAck("influx", next) }); err != nil {
+		t.Fatal(err)
+	}
+	if d := push("p3", "p4", "p5", "p6", "p7"); d != 1 {
+		t.Fatalf("dropped %d, want 1 (p2 is the oldest over the bound)", d)
+	}
+	got, _ = peek(100)
+	if strings.Join(got, ",") != "p3,p4,p5,p6,p7" {
+		t.Fatalf("peek after overflow = %v", got)
+	}
+	_ = s.View(func(tx *Tx) error {
+		m, _ := tx.SpoolMeta("influx")
+		if m.Len() != 5 || m.Dropped != 1 {
+			t.Errorf("meta = %+v, want len 5 dropped 1", m)
+		}
+		return nil
+	})
+	// Another destination is independent.
+	if err := s.Update(func(tx *Tx) error {
+		_, err := tx.SpoolPush("udp", []string{"u0"}, 5)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = peek(100)
+	if len(got) != 5 {
+		t.Fatalf("influx spool changed by udp push: %v", got)
+	}
+}
+
+func FuzzDecodeJournal(f *testing.F) {
+	f.Add(encodeJournal(7, map[string]write{"a": {val: "1"}, "b": {del: true}}))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		seq, w, err := decodeJournal(s)
+		if err != nil {
+			return
+		}
+		if again := encodeJournal(seq, w); again != s {
+			t.Fatalf("decode/encode not symmetric")
+		}
+	})
+}
+
