@@ -316,4 +316,3 @@ func FuzzDecodeJournal(f *testing.F) {
 		}
 	})
 }
-
