@@ -1,0 +1,354 @@
+// Package measure turns lines into samples: it groups the measurements that
+// read the same stream so that a line is matched once for all of them, and
+// folds each measurement's hits into one value per interval with CFEngine's
+// data types and multiline policies.
+//
+//   - counter: the number of selected lines. With an extraction_regex, only
+//     selected lines whose extraction succeeds count; a failed extraction is
+//     an extraction miss, never a zero sample.
+//   - int, real: the number extracted from each selected line (match.ParseNumber),
+//     folded by select_multiline_policy: sum, average, first or last (the
+//     default, as CFEngine). An int value is truncated toward zero per line,
+//     and an int average is rounded. A line whose extraction or number fails
+//     is an extraction miss. An interval with no value has no sample (a gap)
+//     unless the policy is sum, whose empty value is 0.
+//
+// Keys (the first group of `key`) are counted per interval for entropy and
+// the top source. A key is validated by the rule's key_type before it is
+// counted; a rejected key is counted as such and dropped.
+package measure
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+)
+
+// MaxKeys bounds the distinct keys counted per measurement per interval;
+// further keys are counted in KeyOverflow, so that an attacker who varies
+// the key cannot grow memory without bound.
+const MaxKeys = 10000
+
+// MaxKeyLen bounds the length of a key of key_type any.
+const MaxKeyLen = 256
+
+// Counts are the per-interval counters of one measurement.
+type Counts struct {
+	Selected      uint64 `json:"selected"`       // lines selected (select matched)
+	ExtractMisses uint64 `json:"extract_misses"` // selected lines whose extraction or number failed
+	Timeouts      uint64 `json:"timeouts"`       // lines where a regex hit its time limit
+	KeyRejects    uint64 `json:"key_rejects"`    // keys refused by key_type
+	KeyOverflow   uint64 `json:"key_overflow"`   // keys not counted because MaxKeys was reached
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Selected += o.Selected
+	c.ExtractMisses += o.ExtractMisses
+	c.Timeouts += o.Timeouts
+	c.KeyRejects += o.KeyRejects
+	c.KeyOverflow += o.KeyOverflow
+}
+
+// Accumulator folds one measurement's hits over one interval. It is not safe
+// for concurrent use.
+type Accumulator struct {
+	dataType string
+	policy   string
+	keyType  string
+	hasEx    bool
+
+	Counts
+	n     uint64 // values folded
+	sum   float64
+	first float64
+	last  float64
+	keys  map[string]uint64
+}
+
+// NewAccumulator returns an empty accumulator for m.
+func NewAccumulator(m *rules.Measurement) *Accumulator {
+	return &Accumulator{dataType: m.DataType, policy: m.Policy, keyType: m.KeyType, hasEx: m.Extract != ""}
+}
+
+// Add folds one hit.
+func (a *Accumulator) Add(h *match.Hit) {
+	if h.Timeout {
+		a.Timeouts++
+	}
+	if !h.Selected {
+		return
+	}
+	a.Selected++
+	if h.Key != nil {
+		a.addKey(h.Key)
+	}
+	switch {
+	case a.dataType == rules.Counter:
+		if a.hasEx && h.ExtractMiss {
+			a.ExtractMisses++
+			return
+		}
+		a.fold(1)
+	default:
+		if h.ExtractMiss || h.Value == nil {
+			a.ExtractMisses++
+			return
+		}
+		v, ok := match.ParseNumber(h.Value)
+		if !ok {
+			a.ExtractMisses++
+			return
+		}
+		if a.dataType == rules.Int {
+			v = math.Trunc(v)
+		}
+		a.fold(v)
+	}
+}
+
+func (a *Accumulator) fold(v float64) {
+	if a.n == 0 {
+		a.first = v
+	}
+	a.n++
+	a.sum += v
+	a.last = v
+}
+
+func (a *Accumulator) addKey(raw []byte) {
+	k, ok := ValidKey(a.keyType, raw)
+	if !ok {
+		a.KeyRejects++
+		return
+	}
+	if a.keys == nil {
+		a.keys = make(map[string]uint64)
+	}
+	if _, seen := a.keys[k]; !seen && len(a.keys) >= MaxKeys {
+		a.KeyOverflow++
+		return
+	}
+	a.keys[k]++
+}
+
+// ValidKey validates a key by key type and returns it as a string: an ip key
+// must be an IPv4 or IPv6 address (returned in canonical form); a word key
+// is [A-Za-z0-9._@-]{1,256}; any other key is made valid UTF-8 and cut to
+// MaxKeyLen bytes. Keys come from log lines and are attacker-controlled.
+func ValidKey(keyType string, raw []byte) (string, bool) {
+	switch keyType {
+	case rules.KeyIP:
+		if len(raw) > 64 {
+			return "", false
+		}
+		s := strings.TrimSuffix(strings.TrimPrefix(string(raw), "["), "]")
+		addr, err := netip.ParseAddr(s)
+		if err != nil || addr.Zone() != "" {
+			return "", false
+		}
+		return addr.Unmap().String(), true
+	case rules.KeyWord:
+		if len(raw) == 0 || len(raw) > MaxKeyLen {
+			return "", false
+		}
+		for _, c := range raw {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-') {
+				return "", false
+			}
+		}
+		return string(raw), true
+	default:
+		if len(raw) > MaxKeyLen {
+			raw = raw[:MaxKeyLen]
+			for len(raw) > 0 && !utf8.Valid(raw) && len(raw) > MaxKeyLen-utf8.UTFMax {
+				raw = raw[:len(raw)-1]
+			}
+		}
+		return strings.ToValidUTF8(string(raw), "\uFFFD"), true
+	}
+}
+
+// Value returns the folded value; ok is false when the interval has no
+// value (an int or real measurement without any value, except with the sum
+// policy).
+func (a *Accumulator) Value() (float64, bool) {
+	if a.dataType == rules.Counter {
+		return float64(a.n), true
+	}
+	if a.n == 0 {
+		return 0, a.policy == rules.PolicySum
+	}
+	switch a.policy {
+	case rules.PolicySum:
+		return a.sum, true
+	case rules.PolicyAverage:
+		v := a.sum / float64(a.n)
+		if a.dataType == rules.Int {
+			v = math.Round(v)
+		}
+		return v, true
+	case rules.PolicyFirst:
+		return a.first, true
+	default:
+		return a.last, true
+	}
+}
+
+// Keys returns the key counts (nil when the rule has no key or none matched).
+// The map is the accumulator's own; do not modify it.
+func (a *Accumulator) Keys() map[string]uint64 { return a.keys }
+
+// TopKey returns the most frequent key and its count; ties go to the
+// smallest key, so the result is deterministic.
+func (a *Accumulator) TopKey() (string, uint64) {
+	var top string
+	var n uint64
+	for k, c := range a.keys {
+		if c > n || c == n && k < top {
+			top, n = k, c
+		}
+	}
+	return top, n
+}
+
+// Merge folds b, which covers a later part of the same interval, into a.
+func (a *Accumulator) Merge(b *Accumulator) {
+	a.Counts.Add(b.Counts)
+	if b.n > 0 {
+		if a.n == 0 {
+			a.first = b.first
+		}
+		a.last = b.last
+		a.sum += b.sum
+		a.n += b.n
+	}
+	for k, c := range b.keys {
+		if a.keys == nil {
+			a.keys = make(map[string]uint64)
+		}
+		if _, seen := a.keys[k]; !seen && len(a.keys) >= MaxKeys {
+			a.KeyOverflow += c
+			continue
+		}
+		a.keys[k] += c
+	}
+}
+
+// Snapshot is an Accumulator's content in a form that can be stored, so that
+// a partial interval survives a restart.
+type Snapshot struct {
+	Counts
+	N     uint64            `json:"n"`
+	Sum   float64           `json:"sum"`
+	First float64           `json:"first"`
+	Last  float64           `json:"last"`
+	Keys  map[string]uint64 `json:"keys,omitempty"`
+}
+
+// Snapshot returns the accumulator's content.
+func (a *Accumulator) Snapshot() Snapshot {
+	s := Snapshot{Counts: a.Counts, N: a.n, Sum: a.sum, First: a.first, Last: a.last}
+	if len(a.keys) > 0 {
+		s.Keys = make(map[string]uint64, len(a.keys))
+		for k, v := range a.keys {
+			s.Keys[k] = v
+		}
+	}
+	return s
+}
+
+// Restore replaces the accumulator's content with s.
+func (a *Accumulator) Restore(s Snapshot) {
+	a.Counts, a.n, a.sum, a.first, a.last = s.Counts, s.N, s.Sum, s.First, s.Last
+	a.keys = nil
+	for k, v := range s.Keys {
+		if a.keys == nil {
+			a.keys = make(map[string]uint64, len(s.Keys))
+		}
+		a.keys[k] = v
+	}
+}
+
+// Group is the measurements that read one stream, compiled into one
+// match.Set so that each line is matched once for all of them.
+type Group struct {
+	Source       string // what the group reads: a path or glob, "-" for stdin, or "pipe:" + argv
+	Measurements []*rules.Measurement
+	set          *match.Set
+}
+
+// NewGroup compiles the measurements of one stream.
+func NewGroup(source string, ms []*rules.Measurement, opts match.Options) (*Group, error) {
+	specs := make([]match.Spec, len(ms))
+	for i, m := range ms {
+		specs[i] = match.Spec{Select: m.Select, Extract: m.Extract, Key: m.Key}
+	}
+	set, err := match.Compile(specs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", source, err)
+	}
+	return &Group{Source: source, Measurements: ms, set: set}, nil
+}
+
+// Set returns the group's compiled matcher set.
+func (g *Group) Set() *match.Set { return g.set }
+
+// PipeSource names the stream of a pipe measurement.
+func PipeSource(m *rules.Measurement) string {
+	return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
+}
+
+// Folder folds lines of one stream into one accumulator per measurement of
+// its group. It is not safe for concurrent use.
+type Folder struct {
+	Group   *Group
+	Acc     []*Accumulator
+	Lines   uint64 // lines read
+	Cut     uint64 // lines cut to the length limit
+	matcher *match.Matcher
+}
+
+// NewFolder returns a Folder with empty accumulators.
+func (g *Group) NewFolder() *Folder {
+	f := &Folder{Group: g, matcher: g.set.NewMatcher(), Acc: make([]*Accumulator, len(g.Measurements))}
+	for i, m := range g.Measurements {
+		f.Acc[i] = NewAccumulator(m)
+	}
+	return f
+}
+
+// Fold matches one line and folds its hits. The hits are returned for
+// observers; they are valid until the next call.
+func (f *Folder) Fold(line []byte, cut bool) []match.Hit {
+	f.Lines++
+	if cut {
+		f.Cut++
+	}
+	hits := f.matcher.Match(line)
+	for i := range hits {
+		f.Acc[hits[i].Rule].Add(&hits[i])
+	}
+	return hits
+}
+
+// FoldInto matches one line and folds its hits into acc (one accumulator
+// per measurement of the group, in order) instead of the Folder's own; the
+// catch-up after a restart uses it to fold each line into the interval of
+// its timestamp.
+func (f *Folder) FoldInto(acc []*Accumulator, line []byte, cut bool) []match.Hit {
+	f.Lines++
+	if cut {
+		f.Cut++
+	}
+	hits := f.matcher.Match(line)
+	for i := range hits {
+		acc[hits[i].Rule].Add(&hits[i])
+	}
+	return hits
+}
