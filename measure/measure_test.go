@@ -1,8 +1,12 @@
 package measure
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -229,3 +233,47 @@ func TestGroups(t *testing.T) {
 	}
 }
 
+func TestOpenPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, gz bool) {
+		p := filepath.Join(dir, name)
+		if !gz {
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		z := gzip.NewWriter(&buf)
+		z.Write([]byte(content))
+		z.Close()
+		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("auth.log", "c\n", false)
+	write("auth.log.1", "b\n", false)
+	write("auth.log.2.gz", "a\n", true)
+	ins, err := OpenPath(filepath.Join(dir, "auth.log*"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, in := range ins {
+		b, err := io.ReadAll(in.R)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.R.Close()
+		got = append(got, filepath.Base(in.Name)+"="+strings.TrimSpace(string(b)))
+	}
+	if strings.Join(got, " ") != "auth.log=c auth.log.1=b auth.log.2.gz=a" {
+		t.Fatalf("read %v", got)
+	}
+	if _, err := OpenPath(filepath.Join(dir, "nope*"), nil); err == nil {
+		t.Fatal("empty glob: no error")
+	}
+	if _, err := OpenPath(filepath.Join(dir, "missing"), nil); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing file: err = %v, want it to name the file", err)
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/logtally/logtally/rules"
+)
+
+func cmdCheck(e *env, args []string) int {
+	fs := newFlags(e, "check", "[--rules PATH] [--strict]", `
+Validate rule files: every file of the rules directory (or the one file
+given) is parsed and checked, and every error of every file is printed at
+once as file:line:col: key: what is wrong (hint). Warnings (a pattern that
+can backtrack catastrophically, shell: true, a class no rule sets, a
+relative path) are printed too. Exit status: 0 valid, 2 invalid (or, with
+--strict, any warning).`, `
+  logtally check
+  logtally check --rules examples/rules
+  logtally check --rules /etc/logtally/rules.d/ssh.yaml --strict`)
+	path := fs.String("rules", defaultRules, "rules directory or file")
+	strict := fs.Bool("strict", false, "treat warnings as errors")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	set, err := rules.Load(*path)
+	if err != nil {
+		printRuleErrors(e, err)
+		return exitInvalid
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintln(e.stderr, w.String())
+	}
+	fmt.Fprintf(e.stdout, "%s: %d files, %d measurements, %d classes, %d commands, %d reports: OK",
+		*path, len(set.Files), len(set.Measurements), len(set.Classes), len(set.Commands), len(set.Reports))
+	if n := len(set.Warnings); n > 0 {
+		fmt.Fprintf(e.stdout, " (%d warnings)", n)
+	}
+	fmt.Fprintln(e.stdout)
+	if *strict && len(set.Warnings) > 0 {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+// printRuleErrors prints a rules.Load error, one line per problem.
+func printRuleErrors(e *env, err error) {
+	var list rules.ErrorList
+	if errors.As(err, &list) {
+		for _, re := range list {
+			fmt.Fprintln(e.stderr, re.Error())
+		}
+		fmt.Fprintf(e.stderr, "%d errors\n", len(list))
+		return
+	}
+	fmt.Fprintf(e.stderr, "logtally: %v\n", err)
+}
+
+// loadRules loads rules and prints errors and warnings; ok is false when the
+// rules are invalid.
+func loadRules(e *env, path string) (*rules.Set, bool) {
+	set, err := rules.Load(path)
+	if err != nil {
+		printRuleErrors(e, err)
+		return nil, false
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintln(e.stderr, w.String())
+	}
+	return set, true
+}
