@@ -92,24 +92,30 @@ func (l *loader) finish() (*Set, error) {
 // checkMeasurements reports duplicate handles.
 func (l *loader) checkMeasurements() {
 	seen := map[string]*mEntry{}
+	reported := map[string]bool{}
 	for _, e := range l.ms {
 		h := e.m.Handle
 		if h == "" {
 			continue
 		}
 		if prev, dup := seen[h]; dup {
-			e.o.dupHandle("handle", h, prev.o, prev.o.valPos("handle"))
+			e.o.dupHandle("handle", h, prev.o, prev.o.valPos("handle"), reported)
 			continue
 		}
 		seen[h] = e
 	}
 }
 
-// dupHandle reports a handle already defined at prevPos by prev.
-func (o *obj) dupHandle(key, h string, prev *obj, prevPos Pos) {
+// dupHandle reports a handle already defined at prevPos by prev. A handle
+// repeated by the expansions of one item is reported once, in reported.
+func (o *obj) dupHandle(key, h string, prev *obj, prevPos Pos, reported map[string]bool) {
 	if prev.item == o.item && o.item != "" {
-		o.errAt(o.valPos(key), child(o.path, key), "use a for: variable in it, e.g. "+h+"_$(x)",
-			"handle %s is the same for every combination of for:", h)
+		if !reported[o.item] {
+			reported[o.item] = true
+			o.errAt(o.valPos(key), child(o.path, key), "use a for: variable in it, e.g. "+h+"_$(x)",
+				"handle %s is the same for every combination of for:", h)
+			o.s.errs[len(o.s.errs)-1].Expansion = ""
+		}
 		return
 	}
 	o.errf(key, "", "handle %s already defined at %s", h, prevPos)
@@ -206,6 +212,7 @@ func (l *loader) checkHandles() {
 		pos Pos
 	}
 	seen := map[string]def{}
+	reported := map[string]bool{}
 	check := func(h string, o *obj, explicit bool) {
 		if h == "" {
 			return
@@ -216,7 +223,7 @@ func (l *loader) checkHandles() {
 		}
 		if prev, dup := seen[h]; dup {
 			if explicit {
-				o.dupHandle("handle", h, prev.o, prev.pos)
+				o.dupHandle("handle", h, prev.o, prev.pos, reported)
 			} else {
 				o.errAt(pos, o.path, "", "derived handle %s already defined at %s", h, prev.pos)
 			}

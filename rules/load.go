@@ -131,27 +131,33 @@ func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Er
 			raw, ix, perr = nil, nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot parse: %v", r)}
 		}
 	}()
-	var parser koanf.Parser
+	k := koanf.New(".")
 	switch format(name) {
 	case "toml":
-		parser = toml.Parser()
-		ix, perr = indexTOML(name, data)
+		if ix, perr = indexTOML(name, data); perr != nil {
+			return nil, nil, perr
+		}
+		if err := k.Load(rawbytes.Provider(data), toml.Parser()); err != nil {
+			return nil, nil, decodeError(name, data, err)
+		}
 	case "json":
-		parser = json.Parser()
+		// encoding/json's errors have exact offsets: decode first.
+		if err := k.Load(rawbytes.Provider(data), json.Parser()); err != nil {
+			return nil, nil, decodeError(name, data, err)
+		}
 		// A tab outside a string is JSON whitespace, and inside a JSON
 		// string it must be escaped; YAML refuses tabs in some places
 		// where JSON allows them, so they are spaced out for the index.
-		ix, perr = indexYAML(name, []byte(strings.ReplaceAll(string(data), "\t", " ")))
+		if ix, perr = indexYAML(name, []byte(strings.ReplaceAll(string(data), "\t", " "))); perr != nil {
+			return nil, nil, perr
+		}
 	default:
-		parser = yaml.Parser()
-		ix, perr = indexYAML(name, data)
-	}
-	if perr != nil {
-		return nil, nil, perr
-	}
-	k := koanf.New(".")
-	if err := k.Load(rawbytes.Provider(data), parser); err != nil {
-		return nil, nil, decodeError(name, data, err)
+		if ix, perr = indexYAML(name, data); perr != nil {
+			return nil, nil, perr
+		}
+		if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
+			return nil, nil, decodeError(name, data, err)
+		}
 	}
 	return k.Raw(), ix, nil
 }

@@ -59,6 +59,7 @@ type posIndex struct {
 	file   string
 	m      map[string]nodePos
 	budget int
+	dup    *Error // the first key written twice in one map
 }
 
 func newIndex(file string) *posIndex {
@@ -131,13 +132,13 @@ func indexYAML(file string, data []byte) (ix *posIndex, err *Error) {
 		if errors.Is(e, io.EOF) {
 			return newIndex(file), nil
 		}
-		return nil, &Error{Pos: yamlErrPos(file, e), Msg: "syntax error: " + strings.TrimPrefix(e.Error(), "yaml: ")}
+		return nil, yamlSyntaxError(file, data, e)
 	}
 	var next yaml.Node
 	if e := dec.Decode(&next); e == nil {
 		return nil, &Error{Pos: yamlPos(file, &next), Msg: "a second YAML document; put one document in each file"}
 	} else if !errors.Is(e, io.EOF) {
-		return nil, &Error{Pos: yamlErrPos(file, e), Msg: "syntax error: " + strings.TrimPrefix(e.Error(), "yaml: ")}
+		return nil, yamlSyntaxError(file, data, e)
 	}
 	ix = newIndex(file)
 	if len(doc.Content) == 1 {
@@ -151,7 +152,56 @@ func indexYAML(file string, data []byte) (ix *posIndex, err *Error) {
 		}
 		ix.addYAML(root, "", 0, true)
 	}
+	if ix.dup != nil {
+		return nil, ix.dup
+	}
 	return ix, nil
+}
+
+// maxBisectLines bounds the search for the line of a YAML syntax error.
+const maxBisectLines = 20000
+
+// yamlSyntaxError positions a YAML syntax error. yaml.v3 names the line
+// where the enclosing construct starts, often far above the mistake, so
+// the line is found again as the first line whose addition makes the
+// document fail to parse (a prefix cut at a line end is usually valid).
+func yamlSyntaxError(file string, data []byte, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pos := yamlErrPos(file, err)
+	if pos.Line > 0 {
+		msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", pos.Line))
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) <= maxBisectLines {
+		lo, hi := 0, len(lines) // prefix of lo lines parses, of hi lines fails
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if yamlParses(strings.Join(lines[:mid], "")) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		if hi > pos.Line {
+			pos = Pos{File: file, Line: hi}
+		}
+	}
+	return &Error{Pos: pos, Msg: "syntax error: " + msg}
+}
+
+func yamlParses(s string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			return errors.Is(err, io.EOF)
+		}
+	}
 }
 
 const maxIndexDepth = 200
@@ -167,12 +217,19 @@ func (ix *posIndex) addYAML(n *yaml.Node, path string, depth int, override bool)
 		}
 	case yaml.MappingNode:
 		var merges []*yaml.Node
+		keys := map[string]*yaml.Node{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 				merges = append(merges, v)
 				continue
 			}
+			// The YAML decoder refuses a key written twice, but JSON's
+			// keeps the last one silently; both are an error here.
+			if prev, twice := keys[k.Value]; twice && ix.dup == nil {
+				ix.dup = &Error{Pos: yamlPos(ix.file, k), Msg: fmt.Sprintf("key %q already defined at %s", k.Value, yamlPos(ix.file, prev))}
+			}
+			keys[k.Value] = k
 			p := child(path, k.Value)
 			ix.set(p, nodePos{key: yamlPos(ix.file, k), val: yamlPos(ix.file, v), inner: yamlInner(v)}, override)
 			ix.addYAML(v, p, depth+1, override)

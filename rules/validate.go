@@ -682,13 +682,15 @@ func (o *obj) output() (Output, bool) {
 				inferred = "v2"
 			}
 			out.API = o.enum("api", inferred, "v1", "v2")
-			if o.has("api") && inferred == "v2" && out.API == "v1" {
+			var need []string
+			switch {
+			case o.has("api") && inferred == "v2" && out.API == "v1":
 				o.errf("api", "remove api:, or use the /write path", "api v1 with a /api/v2/write URL")
 				good = false
-			}
-			need := []string{"database"}
-			if out.API == "v2" {
+			case out.API == "v2":
 				need = []string{"token", "org", "bucket"}
+			default:
+				need = []string{"database"}
 			}
 			for _, k := range need {
 				if !o.has(k) {
