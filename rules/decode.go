@@ -116,7 +116,7 @@ func (o *obj) has(key string) bool {
 func typeName(v any) string {
 	switch v.(type) {
 	case nil:
-		return "empty"
+		return "an empty value"
 	case string:
 		return "a string"
 	case bool:

@@ -466,6 +466,10 @@ func (l *loader) command(o *obj) {
 		o.errf("timeout", "a hung command must be killed; give a duration such as 2m", "must be longer than 0")
 		c.Timeout = DefaultCommandTimeout
 	}
+	// timeout is the hard limit of a run; expireafter is the earlier point
+	// where a run still going is killed and reported as expired. One at
+	// or past the timeout could never apply, which is a misunderstanding
+	// worth an error rather than a silently ignored setting.
 	c.ExpireAfter = o.duration("expireafter", 0)
 	if c.ExpireAfter > 0 && c.ExpireAfter >= c.Timeout {
 		o.errf("expireafter", "make it shorter than timeout, or remove it",
