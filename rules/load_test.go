@@ -51,9 +51,9 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func TestLoadDirectory(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"10-ssh.yaml": "measurements:\n  - handle: ssh\n    path: /var/log/auth.log\n    select_line_matching: '.*sshd.*'\n",
-		"20-ftp.toml": "[[measurements]]\nhandle = \"ftp\"\npath = \"/var/log/xferlog\"\nselect_line_matching = \".*\"\n",
-		"30-dns.json": `{"measurements": [{"handle": "dns", "path": "/var/log/named.log", "select_line_matching": ".*query.*"}]}`,
+		"10-ssh.yaml":    "measurements:\n  - handle: ssh\n    path: /var/log/auth.log\n    select_line_matching: '.*sshd.*'\n",
+		"20-ftp.toml":    "[[measurements]]\nhandle = \"ftp\"\npath = \"/var/log/xferlog\"\nselect_line_matching = \".*\"\n",
+		"30-dns.json":    `{"measurements": [{"handle": "dns", "path": "/var/log/named.log", "select_line_matching": ".*query.*"}]}`,
 		"40-classes.yml": "classes:\n  busy: ssh_high | ftp_high | dns_high\n",
 		"README.md":      "not rules",
 		"old.yaml~":      "not: [rules",
@@ -117,7 +117,7 @@ func TestLoadAllErrorsOfAllFiles(t *testing.T) {
 
 func TestLoadPaths(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"rules.conf": "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: x\n",
+		"rules.conf":  "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: x\n",
 		"empty/.keep": "",
 	})
 	if err := os.Symlink(filepath.Join(dir, "missing.yaml"), filepath.Join(dir, "empty", "dangling.yaml")); err != nil {
