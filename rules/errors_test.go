@@ -271,7 +271,28 @@ func TestErrors(t *testing.T) {
 		{name: "json duplicate key", file: "e.json", src: "{\"settings\": {\"host\": \"a\",\n \"host\": \"b\"}}\n",
 			want: []wantErr{{"2:2", "", `key "host" already defined at e.json:1:15`, ""}}},
 
+		{name: "yaml merge keys", src: `measurements:
+  - &base
+    handle: a
+    path: /var/log/auth.log
+    select_line_matching: x
+    persist: soon
+  - <<: *base
+    handle: b
+    select_line_matching: '(('
+`,
+			want: []wantErr{
+				{"6:14", "measurements[0].persist", "invalid duration", ""},
+				{"6:14", "measurements[1].persist", "invalid duration", ""},
+				{"9:27", "measurements[1].select_line_matching", "invalid regex", ""}}},
+
 		// Positions in TOML and JSON.
+		{name: "toml inline tables", file: "e.toml", src: `measurements = [
+  {handle = "a", path = "/x", select_line_matching = "x"},
+  {handle = "b", path = "/x", select_line_matching = "x", persist = 5},
+]
+`,
+			want: []wantErr{{"3:69", "measurements[1].persist", "must be a duration with a unit", ""}}},
 		{name: "toml positions", file: "e.toml", src: `[[measurements]]
 handle = "a"
 path = "/x"

@@ -244,7 +244,7 @@ func (l *loader) measurement(o *obj) {
 		m.TrackGrowing = o.boolean("track_growing_file", true)
 	case StreamPipe:
 		const argvHint = "argv list, no shell: path: [journalctl, -f, -o, short-iso]"
-		switch v := o.m["path"].(type) {
+		switch o.m["path"].(type) {
 		case string:
 			o.errf("path", argvHint, "a pipe's path must be an argv list, not a string")
 		case nil:
@@ -254,7 +254,6 @@ func (l *loader) measurement(o *obj) {
 				o.missing("path", argvHint, "")
 			}
 		default:
-			_ = v
 			if argv, ok := o.strList("path"); ok {
 				switch {
 				case len(argv) == 0:
