@@ -1,0 +1,342 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/logtally/logtally/match"
+)
+
+// Classes returns the classes the measurement can set: for a weekly
+// measurement h, h_high, h_low, h_normal, h_learning, the deviation
+// classes h_{high,low}_{dev1,dev2,anomaly,microanomaly}, and
+// entropy_h_{high,medium,low} when it has a key. Scalar and log
+// measurements set none.
+func (m *Measurement) Classes() []string {
+	if m.HistoryType != HistoryWeekly || m.Handle == "" {
+		return nil
+	}
+	h := m.Handle
+	out := []string{h + "_high", h + "_low", h + "_normal", h + "_learning"}
+	for _, dir := range []string{"_high", "_low"} {
+		for _, lvl := range []string{"_dev1", "_dev2", "_anomaly", "_microanomaly"} {
+			out = append(out, h+dir+lvl)
+		}
+	}
+	if m.Key != "" {
+		out = append(out, "entropy_"+h+"_high", "entropy_"+h+"_medium", "entropy_"+h+"_low")
+	}
+	return out
+}
+
+// Measurement returns the measurement with the handle, or nil.
+func (s *Set) Measurement(handle string) *Measurement {
+	for _, m := range s.Measurements {
+		if m.Handle == handle {
+			return m
+		}
+	}
+	return nil
+}
+
+// KnownClasses returns, sorted, every class the rule set can set: "any",
+// the classes of every measurement and the user classes.
+func (s *Set) KnownClasses() []string {
+	out := []string{"any"}
+	for _, m := range s.Measurements {
+		out = append(out, m.Classes()...)
+	}
+	for _, c := range s.Classes {
+		out = append(out, c.Name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// finish runs the checks across files and returns the Set or the errors.
+func (l *loader) finish() (*Set, error) {
+	l.checkMeasurements()
+	l.compileRegexps()
+	known := l.checkClasses()
+	l.checkHandles()
+	l.checkExprs(known)
+	l.checkVars()
+	if errs := mergeExpansions(l.s.errs, l.nexp); len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	set := l.set
+	for _, e := range l.ms {
+		set.Measurements = append(set.Measurements, e.m)
+	}
+	for _, e := range l.classes {
+		set.Classes = append(set.Classes, e.c)
+	}
+	for _, e := range l.cmds {
+		set.Commands = append(set.Commands, e.c)
+	}
+	for _, e := range l.reps {
+		set.Reports = append(set.Reports, e.r)
+	}
+	if set.Settings.Host == "" {
+		if h, err := os.Hostname(); err == nil {
+			set.Settings.Host = h
+		}
+	}
+	set.Warnings = sortWarnings(l.s.warns)
+	return set, nil
+}
+
+// checkMeasurements reports duplicate handles.
+func (l *loader) checkMeasurements() {
+	seen := map[string]*mEntry{}
+	reported := map[string]bool{}
+	for _, e := range l.ms {
+		h := e.m.Handle
+		if h == "" {
+			continue
+		}
+		if prev, dup := seen[h]; dup {
+			e.o.dupHandle("handle", h, prev.o, prev.o.valPos("handle"), reported)
+			continue
+		}
+		seen[h] = e
+	}
+}
+
+// dupHandle reports a handle already defined at prevPos by prev. A handle
+// repeated by the expansions of one item is reported once, in reported.
+func (o *obj) dupHandle(key, h string, prev *obj, prevPos Pos, reported map[string]bool) {
+	if prev.item == o.item && o.item != "" {
+		if !reported[o.item] {
+			reported[o.item] = true
+			o.errAt(o.valPos(key), child(o.path, key), "use a for: variable in it, e.g. "+h+"_$(x)",
+				"handle %s is the same for every combination of for:", h)
+			o.s.errs[len(o.s.errs)-1].Expansion = ""
+		}
+		return
+	}
+	o.errf(key, "", "handle %s already defined at %s", h, prevPos)
+}
+
+// compileRegexps compiles every measurement's patterns with the matcher
+// the daemon uses, and adds its lint warnings.
+func (l *loader) compileRegexps() {
+	specs := make([]match.Spec, len(l.ms))
+	for i, e := range l.ms {
+		specs[i] = match.Spec{Select: e.m.Select, Extract: e.m.Extract, Key: e.m.Key}
+		if specs[i].Select == "" { // already reported; still check the others
+			specs[i].Select = ".*"
+		}
+	}
+	_, err := match.Compile(specs, match.Options{Timeout: l.set.Settings.RegexTimeout})
+	var errs []error
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = u.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	for _, err := range errs {
+		var me *match.Error
+		if !errors.As(err, &me) || me.Index < 0 || me.Index >= len(l.ms) {
+			file := ""
+			if len(l.set.Files) > 0 {
+				file = l.set.Files[0]
+			}
+			l.s.errs = append(l.s.errs, &Error{Pos: Pos{File: file}, Msg: "compile rules: " + err.Error()})
+			continue
+		}
+		e := l.ms[me.Index]
+		if me.Field == match.FieldSelect && e.m.Select == "" {
+			continue
+		}
+		switch {
+		case errors.Is(me.Err, match.ErrNoGroup) && me.Field == match.FieldKey:
+			e.o.errf(me.Field, `the key is the first group, e.g. 'from (\S+)'`, "missing capture group")
+		case errors.Is(me.Err, match.ErrNoGroup):
+			e.o.errf(me.Field, `the value is the first group, e.g. 'took (\d+) ms'`, "missing capture group")
+		default:
+			e.o.errf(me.Field, "", "invalid regex: %v", me.Err)
+		}
+	}
+	for _, e := range l.ms {
+		for field, pat := range map[string]string{match.FieldSelect: e.m.Select, match.FieldExtract: e.m.Extract, match.FieldKey: e.m.Key} {
+			if pat == "" {
+				continue
+			}
+			for _, w := range match.Lint(pat) {
+				e.o.warnf(field, "%s", w)
+			}
+		}
+	}
+}
+
+// checkClasses reports user classes defined twice or named like a class a
+// measurement sets, and returns every class that can be set.
+func (l *loader) checkClasses() map[string]bool {
+	known := map[string]bool{"any": true}
+	owner := map[string]*mEntry{}
+	for _, e := range l.ms {
+		for _, c := range e.m.Classes() {
+			known[c] = true
+			if _, ok := owner[c]; !ok {
+				owner[c] = e
+			}
+		}
+	}
+	seen := map[string]*classEntry{}
+	for _, e := range l.classes {
+		name := e.c.Name
+		key := child(e.o.path, name)
+		switch {
+		case owner[name] != nil:
+			m := owner[name]
+			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.m.Handle, m.o.valPos("handle"))
+		case seen[name] != nil:
+			e.o.errAt(e.c.Pos, key, "", "class %s already defined at %s", name, seen[name].c.Pos)
+		default:
+			seen[name] = e
+		}
+		known[name] = true
+	}
+	return known
+}
+
+// checkHandles reports commands and reports that share a handle; they share
+// one namespace, the key of their ifelapsed locks.
+func (l *loader) checkHandles() {
+	type def struct {
+		o   *obj
+		pos Pos
+	}
+	seen := map[string]def{}
+	reported := map[string]bool{}
+	check := func(h string, o *obj, explicit bool) {
+		if h == "" {
+			return
+		}
+		pos := o.selfPos()
+		if explicit {
+			pos = o.valPos("handle")
+		}
+		if prev, dup := seen[h]; dup {
+			if explicit {
+				o.dupHandle("handle", h, prev.o, prev.pos, reported)
+			} else {
+				o.errAt(pos, o.path, "", "derived handle %s already defined at %s", h, prev.pos)
+			}
+			return
+		}
+		seen[h] = def{o, pos}
+	}
+	for _, e := range l.cmds {
+		check(e.c.Handle, e.o, e.explicit)
+	}
+	for _, e := range l.reps {
+		check(e.r.Handle, e.o, e.explicit)
+	}
+}
+
+// checkExprs warns about classes that no measurement or user class sets.
+// Guards may use hard classes such as the host name, so this is a warning.
+func (l *loader) checkExprs(known map[string]bool) {
+	var names []string
+	for c := range known {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	warn := func(o *obj, key string, e *Expr) {
+		if e == nil {
+			return
+		}
+		for _, c := range e.Classes() {
+			if known[c] || c == "nothing" {
+				continue
+			}
+			msg := "class " + c + " is not set by any measurement or class"
+			if s := suggest(c, names); s != "" {
+				msg += " (did you mean " + s + "?)"
+			}
+			o.warnf(key, "%s", msg)
+		}
+	}
+	for _, e := range l.classes {
+		key := e.c.Name
+		if _, isMap := e.o.m[key].(map[string]any); isMap {
+			warn(e.o.sub(key, nil), "expression", e.c.Expr)
+			continue
+		}
+		warn(e.o, key, e.c.Expr)
+	}
+	for _, e := range l.cmds {
+		warn(e.o, "if", e.c.If)
+	}
+	for _, e := range l.reps {
+		if e.o.has("if") {
+			warn(e.o, "if", e.r.If)
+		}
+	}
+}
+
+// runtimePrefixes are the variables commands and reports get per
+// measurement.
+var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "top_"}
+
+// checkVars warns about $(value_h) style references to measurements that
+// do not exist, and about $(top_h) for a measurement without a key.
+func (l *loader) checkVars() {
+	handles := map[string]*Measurement{}
+	var names []string
+	for _, e := range l.ms {
+		if e.m.Handle != "" {
+			handles[e.m.Handle] = e.m
+			names = append(names, e.m.Handle)
+		}
+	}
+	check := func(o *obj, key, s string) {
+		for rest := s; ; {
+			i := strings.Index(rest, "$(")
+			if i < 0 {
+				return
+			}
+			rest = rest[i+2:]
+			j := strings.IndexByte(rest, ')')
+			if j < 0 {
+				return
+			}
+			name := rest[:j]
+			rest = rest[j+1:]
+			for _, p := range runtimePrefixes {
+				h, ok := strings.CutPrefix(name, p)
+				if !ok {
+					continue
+				}
+				m := handles[h]
+				switch {
+				case m == nil:
+					msg := "$(" + name + ") refers to no measurement " + h
+					if s := suggest(h, names); s != "" {
+						msg += " (did you mean " + p + s + "?)"
+					}
+					o.warnf(key, "%s", msg)
+				case p == "top_" && m.Key == "":
+					o.warnf(key, "$(%s) is always empty: measurement %s has no key", name, h)
+				}
+				break
+			}
+		}
+	}
+	for _, e := range l.cmds {
+		for _, a := range e.c.Argv {
+			check(e.o, "command", a)
+		}
+		for k, v := range e.c.Env {
+			check(e.o.sub("env", nil), k, v)
+		}
+	}
+	for _, e := range l.reps {
+		check(e.o, "message", e.r.Message)
+	}
+}

@@ -1,0 +1,734 @@
+package rules
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key vocabularies.
+var (
+	topKeys         = []string{"measurements", "classes", "commands", "reports", "settings"}
+	measurementKeys = []string{"handle", "stream_type", "path", "pipe_mode", "timeout", "data_type",
+		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
+		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
+		"description", "tags", "persist", "policy", "for"}
+	classKeys    = []string{"expression", "persist", "policy", "description"}
+	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
+	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
+	settingsKeys = []string{"interval", "timezone", "max_line_length", "regex_timeout", "host", "tags",
+		"half_life", "max_concurrent_commands", "outputs"}
+	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
+		"org", "bucket", "precision", "batch_size", "flush_interval", "gzip", "spool_size"}
+)
+
+// Defaults.
+const (
+	DefaultInterval              = 5 * time.Minute
+	DefaultMaxLineLength         = 64 << 10
+	DefaultRegexTimeout          = 100 * time.Millisecond
+	DefaultHalfLife              = 4 * 7 * 24 * time.Hour
+	DefaultMaxConcurrentCommands = 4
+	DefaultPersist               = 10 * time.Minute
+	DefaultCommandTimeout        = time.Minute
+	DefaultBatchSize             = 1000
+	DefaultFlushInterval         = 10 * time.Second
+	DefaultSpoolSize             = 100000
+	// MaxHandleLength bounds a measurement handle, which prefixes every
+	// class, variable and line-protocol measurement it produces.
+	MaxHandleLength = 100
+)
+
+const week = 7 * 24 * time.Hour
+
+type mEntry struct {
+	m *Measurement
+	o *obj
+}
+
+type classEntry struct {
+	c *Class
+	o *obj // the classes map
+}
+
+type cmdEntry struct {
+	c        *Command
+	o        *obj
+	explicit bool // handle written in the file
+}
+
+type repEntry struct {
+	r        *Report
+	o        *obj
+	explicit bool
+}
+
+// loader validates files one by one, then checks them together.
+type loader struct {
+	set      *Set
+	s        *sink
+	nexp     map[string]int // for: item → number of expansions
+	ms       []*mEntry
+	classes  []*classEntry
+	cmds     []*cmdEntry
+	reps     []*repEntry
+	settings map[string]Pos // setting → where it was set
+}
+
+func newLoader() *loader {
+	return &loader{
+		set: &Set{Settings: Settings{
+			Interval:              DefaultInterval,
+			MaxLineLength:         DefaultMaxLineLength,
+			RegexTimeout:          DefaultRegexTimeout,
+			HalfLife:              DefaultHalfLife,
+			MaxConcurrentCommands: DefaultMaxConcurrentCommands,
+		}},
+		s:        &sink{},
+		nexp:     map[string]int{},
+		settings: map[string]Pos{},
+	}
+}
+
+// file validates one file.
+func (l *loader) file(name string, data []byte) {
+	l.set.Files = append(l.set.Files, name)
+	raw, ix, perr := parse(name, data)
+	if perr != nil {
+		l.s.errs = append(l.s.errs, perr)
+		return
+	}
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	root := &obj{file: name, ix: ix, m: raw, s: l.s}
+	root.checkKeys(topKeys)
+	l.items(root, "measurements", l.measurement)
+	l.userClasses(root)
+	l.items(root, "commands", l.command)
+	l.items(root, "reports", l.report)
+	l.settingsOf(root)
+}
+
+// items validates each element of the list at key, once per for:
+// combination.
+func (l *loader) items(root *obj, key string, each func(*obj)) {
+	if v, ok := root.m[key]; !ok || v == nil {
+		return
+	}
+	list, ok := root.list(key)
+	if !ok {
+		return
+	}
+	for i, v := range list {
+		p := elem(key, i)
+		o := &obj{file: root.file, ix: root.ix, path: p, parent: root, s: l.s, item: root.file + "\x00" + p}
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			o.errAt(o.selfPos(), p, "", "must be a map, not %s", typeName(v))
+			continue
+		}
+		o.m = m
+		exps, ok := o.expand()
+		if !ok {
+			continue
+		}
+		l.nexp[o.item] = len(exps)
+		for _, e := range exps {
+			each(e)
+		}
+	}
+}
+
+// handle validates an identifier handle.
+func (o *obj) handle(key string, required bool) string {
+	var s string
+	var ok bool
+	if required {
+		s, ok = o.required(key, "an identifier such as ssh_username_probe")
+	} else {
+		s, ok = o.str(key)
+	}
+	if !ok {
+		return ""
+	}
+	if name, bad := undefinedVar(s); bad {
+		o.errf(key, "add it to for: or remove it", "$(%s) is not defined in for:", name)
+		return ""
+	}
+	if len(s) > MaxHandleLength {
+		o.errf(key, "", "longer than %d characters", MaxHandleLength)
+		return ""
+	}
+	if !ValidClassName(s) {
+		o.errf(key, "letters, digits and underscores, not starting with a digit, e.g. "+sanitizeName(s),
+			"invalid handle %s", strconv.Quote(s))
+		return ""
+	}
+	return s
+}
+
+// sanitizeName turns s into a valid identifier, for hints.
+func sanitizeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !isClassChar(c) {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] >= '0' && b[0] <= '9' {
+		b = append([]byte("m_"), b...)
+	}
+	return string(b)
+}
+
+func tagKeyCheck(k string) (string, string) {
+	switch {
+	case k == "host":
+		return "the host tag is set by settings.host", "remove it or set host: in settings"
+	case k == "" || strings.ContainsFunc(k, isControl):
+		return fmt.Sprintf("invalid tag name %q", k), ""
+	}
+	return "", ""
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// tags validates a map of tags.
+func (o *obj) tags(key string) map[string]string {
+	t := o.strMap(key, tagKeyCheck)
+	for k, v := range t {
+		if v == "" || strings.ContainsFunc(v, isControl) {
+			o.sub(key, nil).errf(k, "", "tag value must be non-empty text without control characters")
+			delete(t, k)
+		}
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	return t
+}
+
+// measurement validates one (expanded) measurement.
+func (l *loader) measurement(o *obj) {
+	o.checkKeys(measurementKeys)
+	m := &Measurement{Pos: o.selfPos()}
+	m.Handle = o.handle("handle", true)
+	m.StreamType = o.enum("stream_type", StreamFile, StreamFile, StreamPipe)
+	switch m.StreamType {
+	case StreamFile:
+		if _, isList := o.m["path"].([]any); isList {
+			o.errf("path", "a list is the argv of a command: add stream_type: pipe", "must be a file path or glob, not a list")
+		} else if p, ok := o.required("path", "a file path or glob, e.g. /var/log/auth.log"); ok {
+			if _, err := filepath.Match(p, ""); err != nil {
+				o.errf("path", "", "invalid glob %s: %v", strconv.Quote(p), err)
+			} else {
+				m.Path = p
+				if !filepath.IsAbs(p) {
+					o.warnf("path", "relative path %s resolves against the daemon's working directory", strconv.Quote(p))
+				}
+			}
+		}
+		for _, k := range []string{"pipe_mode", "timeout"} {
+			if o.has(k) {
+				o.errAt(o.keyPos(k), child(o.path, k), "add stream_type: pipe", "only for pipe streams")
+			}
+		}
+		m.Start = o.enum("start", StartEnd, StartEnd, StartBeginning)
+		m.TrackGrowing = o.boolean("track_growing_file", true)
+	case StreamPipe:
+		const argvHint = "argv list, no shell: path: [journalctl, -f, -o, short-iso]"
+		switch o.m["path"].(type) {
+		case string:
+			o.errf("path", argvHint, "a pipe's path must be an argv list, not a string")
+		case nil:
+			if o.has("path") {
+				o.errf("path", argvHint, "must not be empty")
+			} else {
+				o.missing("path", argvHint, "")
+			}
+		default:
+			if argv, ok := o.strList("path"); ok {
+				switch {
+				case len(argv) == 0:
+					o.errf("path", argvHint, "must not be empty")
+				case argv[0] == "":
+					o.errf("path", argvHint, "the program name (first element) is empty")
+				default:
+					m.Command = argv
+				}
+			}
+		}
+		m.PipeMode = o.enum("pipe_mode", PipeStream, PipeStream, PipeInterval)
+		m.Timeout = o.duration("timeout", 0)
+		if o.has("timeout") && m.PipeMode != PipeInterval {
+			o.errAt(o.keyPos("timeout"), child(o.path, "timeout"), "add pipe_mode: interval", "only for pipe_mode: interval")
+		}
+		for _, k := range []string{"start", "track_growing_file"} {
+			if o.has(k) {
+				o.errAt(o.keyPos(k), child(o.path, k), "", "only for file streams")
+			}
+		}
+	}
+	m.DataType = o.enum("data_type", Counter, Counter, Int, Real)
+	m.Select, _ = o.required("select_line_matching", `a regex that matches the whole line, e.g. '.*sshd\[.*Invalid user.*'`)
+	switch ex, ok := o.str("extraction_regex"); {
+	case ok && ex == "":
+		o.errf("extraction_regex", "remove it, or give a regex with a group", "must not be empty")
+	case ok:
+		m.Extract = ex
+	case !o.has("extraction_regex") && m.DataType != Counter:
+		o.missing("extraction_regex", `the value is its first group, e.g. 'took (\d+) ms'`,
+			"required key extraction_regex is missing for data_type %s", m.DataType)
+	}
+	switch k, ok := o.str("key"); {
+	case ok && k == "":
+		o.errf("key", "remove it, or give a regex with a group", "must not be empty")
+	case ok:
+		m.Key = k
+	}
+	if o.has("key_type") && !o.has("key") {
+		o.errAt(o.keyPos("key_type"), child(o.path, "key_type"), "add key: with a capture group", "only with key")
+	}
+	m.KeyType = o.enum("key_type", KeyAny, KeyAny, KeyIP, KeyWord)
+	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
+	m.HistoryType = o.enum("history_type", HistoryWeekly, HistoryWeekly, HistoryScalar, HistoryLog)
+	if ts, ok := o.str("timestamp"); ok {
+		m.Timestamp = o.layout("timestamp", ts)
+	}
+	if tz, ok := o.str("timezone"); ok {
+		m.Location = o.location("timezone", tz)
+		if !o.has("timestamp") {
+			o.errAt(o.keyPos("timezone"), child(o.path, "timezone"), "add timestamp:, or remove timezone", "only with timestamp")
+		}
+	}
+	m.Units, _ = o.str("units")
+	m.Description, _ = o.str("description")
+	m.Tags = o.tags("tags")
+	m.Persist = o.duration("persist", DefaultPersist)
+	m.PersistPolicy = o.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
+
+	// Measurements are not expanded at run time: a $(x) left after for:
+	// is a typo or a missing for: variable.
+	for _, k := range []string{"path", "select_line_matching", "extraction_regex", "key", "units", "description"} {
+		if s, isStr := o.m[k].(string); isStr {
+			if name, bad := undefinedVar(s); bad {
+				o.warnf(k, "$(%s) is not defined in for: and measurements are not expanded at run time", name)
+			}
+		}
+	}
+	for _, a := range m.Command {
+		if name, bad := undefinedVar(a); bad {
+			o.warnf("path", "$(%s) is not defined in for: and measurements are not expanded at run time", name)
+		}
+	}
+	l.ms = append(l.ms, &mEntry{m: m, o: o})
+}
+
+// layout validates a timestamp layout, converting strftime to Go.
+func (o *obj) layout(key, s string) string {
+	layout := s
+	if strings.Contains(s, "%") {
+		g, err := strftimeToGo(s)
+		if err != nil {
+			o.errf(key, "strftime (%Y-%m-%d %H:%M:%S) or a Go layout (2006-01-02 15:04:05)", "invalid layout: %v", err)
+			return ""
+		}
+		layout = g
+	}
+	if err := checkLayout(layout); err != nil {
+		o.errf(key, "strftime (%b %e %H:%M:%S) or a Go layout (Jan _2 15:04:05)", "invalid layout %s: %v", strconv.Quote(s), err)
+		return ""
+	}
+	return layout
+}
+
+// location validates an IANA time zone name.
+func (o *obj) location(key, s string) *time.Location {
+	if s == "" {
+		o.errf(key, "an IANA name such as Europe/Paris, or UTC", "must not be empty")
+		return nil
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		o.errf(key, "an IANA name such as Europe/Paris, or UTC", "unknown time zone %s", strconv.Quote(s))
+		return nil
+	}
+	return loc
+}
+
+// userClasses validates the classes map.
+func (l *loader) userClasses(root *obj) {
+	c := root.mapping("classes")
+	if c == nil {
+		return
+	}
+	const exprHint = "a class expression, e.g. ssh_probe_high_anomaly.entropy_ssh_probe_low"
+	for _, name := range sortedKeys(c) {
+		cl := &Class{Pos: c.keyPos(name), Name: name, Persist: DefaultPersist, PersistPolicy: PersistPreserve}
+		switch {
+		case !ValidClassName(name) || len(name) > MaxHandleLength:
+			c.errAt(c.keyPos(name), child(c.path, name), "letters, digits and underscores, not starting with a digit, e.g. "+sanitizeName(name),
+				"invalid class name %s", strconv.Quote(name))
+			continue
+		case name == "any" || name == "nothing":
+			c.errAt(c.keyPos(name), child(c.path, name), "choose another name", "%s is a reserved class", name)
+			continue
+		}
+		switch v := c.m[name].(type) {
+		case string:
+			cl.Expr = c.expr(name, v)
+		case map[string]any:
+			co := c.sub(name, v)
+			co.checkKeys(classKeys)
+			if s, ok := co.required("expression", exprHint); ok {
+				cl.Expr = co.expr("expression", s)
+			}
+			cl.Persist = co.duration("persist", DefaultPersist)
+			cl.PersistPolicy = co.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
+			cl.Description, _ = co.str("description")
+		default:
+			c.errf(name, exprHint, "must be a class expression or a map with expression, persist, policy, description; not %s", typeName(v))
+		}
+		if cl.Expr != nil {
+			l.classes = append(l.classes, &classEntry{c: cl, o: c})
+		}
+	}
+}
+
+// derivedHandle names a command or report that has no handle, from its
+// file's base name, its place in the file and its for: combination, so
+// that it is stable across restarts for the same rule.
+func derivedHandle(prefix string, o *obj) string {
+	h := sha1.Sum([]byte(filepath.Base(o.file) + "\x00" + o.path + "\x00" + o.label))
+	return prefix + hex.EncodeToString(h[:6])
+}
+
+func validEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isClassChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// command validates one (expanded) command.
+func (l *loader) command(o *obj) {
+	o.checkKeys(commandKeys)
+	c := &Command{Pos: o.selfPos()}
+	if s, ok := o.required("if", "a class expression, e.g. milter_dcc_errors_high_dev2"); ok {
+		c.If = o.expr("if", s)
+	}
+	const argvHint = "argv list, no shell: command: [/usr/sbin/service, dcc-milter, restart]"
+	if _, isStr := o.m["command"].(string); isStr {
+		o.errf("command", argvHint, "must be an argv list, not a string")
+	} else if !o.has("command") || o.m["command"] == nil {
+		o.missing("command", argvHint, "")
+	} else if argv, ok := o.strList("command"); ok {
+		switch {
+		case len(argv) == 0:
+			o.errf("command", argvHint, "must not be empty")
+		case argv[0] == "":
+			o.errf("command", argvHint, "the program name (first element) is empty")
+		default:
+			c.Argv = argv
+		}
+	}
+	c.Shell = o.boolean("shell", false)
+	if c.Shell {
+		o.warnf("shell", "runs through /bin/sh -c; an argv list without shell is safer")
+		for i, a := range c.Argv {
+			if strings.Contains(a, "$(top_") {
+				p := elem(child(o.path, "command"), i)
+				pos := o.valPos("command")
+				if np, ok := o.ix.lookup(p); ok && o.orig == nil {
+					pos = np.val
+				}
+				o.errAt(pos, p, "remove shell: true and pass it as its own argv element",
+					"$(top_...) is text from a log line and must never reach a shell")
+			}
+		}
+	}
+	c.IfElapsed = o.duration("ifelapsed", 0)
+	c.Timeout = o.duration("timeout", DefaultCommandTimeout)
+	if o.has("timeout") && c.Timeout == 0 {
+		o.errf("timeout", "a hung command must be killed; give a duration such as 2m", "must be longer than 0")
+		c.Timeout = DefaultCommandTimeout
+	}
+	// timeout is the hard limit of a run; expireafter is the earlier point
+	// where a run still going is killed and reported as expired. One at
+	// or past the timeout could never apply, which is a misunderstanding
+	// worth an error rather than a silently ignored setting.
+	c.ExpireAfter = o.duration("expireafter", 0)
+	if c.ExpireAfter > 0 && c.ExpireAfter >= c.Timeout {
+		o.errf("expireafter", "make it shorter than timeout, or remove it",
+			"expireafter %s has no effect: timeout %s kills the command first", formatDuration(c.ExpireAfter), formatDuration(c.Timeout))
+	}
+	c.Env = o.strMap("env", func(k string) (string, string) {
+		if !validEnvName(k) {
+			return fmt.Sprintf("invalid environment variable name %q", k), "letters, digits and underscores, not starting with a digit"
+		}
+		return "", ""
+	})
+	if len(c.Env) == 0 {
+		c.Env = nil
+	}
+	e := &cmdEntry{c: c, o: o, explicit: o.has("handle")}
+	c.Handle = o.handle("handle", false)
+	if !e.explicit {
+		c.Handle = derivedHandle("cmd_", o)
+	}
+	l.cmds = append(l.cmds, e)
+}
+
+// report validates one (expanded) report.
+func (l *loader) report(o *obj) {
+	o.checkKeys(reportKeys)
+	r := &Report{Pos: o.selfPos()}
+	if s, ok := o.str("if"); ok {
+		r.If = o.expr("if", s)
+	} else if !o.has("if") {
+		r.If = MustParseExpr("any")
+	}
+	r.Message, _ = o.required("message", `e.g. "ssh probes $(value_ssh_probe), top source $(top_ssh_probe)"`)
+	r.To = "stderr"
+	if to, ok := o.str("to"); ok {
+		switch {
+		case to == "stderr" || to == "syslog":
+			r.To = to
+		case filepath.IsAbs(to):
+			r.To = filepath.Clean(to)
+		default:
+			o.errf("to", "stderr, syslog or an absolute file path", "invalid destination %s", strconv.Quote(to))
+		}
+	}
+	r.IfElapsed = o.duration("ifelapsed", 0)
+	e := &repEntry{r: r, o: o, explicit: o.has("handle")}
+	r.Handle = o.handle("handle", false)
+	if !e.explicit {
+		r.Handle = derivedHandle("report_", o)
+	}
+	l.reps = append(l.reps, e)
+}
+
+// settingsOf validates the settings of one file.
+func (l *loader) settingsOf(root *obj) {
+	st := root.mapping("settings")
+	if st == nil {
+		return
+	}
+	st.checkKeys(settingsKeys)
+	s := &l.set.Settings
+	validators := settingValidators()
+	for _, k := range sortedKeys(st) {
+		validate, known := validators[k]
+		if !known {
+			continue
+		}
+		if prev, dup := l.settings[k]; dup {
+			st.errAt(st.keyPos(k), child(st.path, k), "set each setting in one file only", "already set at %s", prev)
+			continue
+		}
+		l.settings[k] = st.keyPos(k)
+		validate(st, s)
+	}
+}
+
+// settingValidators returns the validator of each setting.
+func settingValidators() map[string]func(*obj, *Settings) {
+	return map[string]func(*obj, *Settings){
+		"interval": func(o *obj, s *Settings) {
+			d := o.duration("interval", s.Interval)
+			switch {
+			case d < time.Second:
+				o.errf("interval", "e.g. 1m, 5m, 15m, 1h", "must be at least 1s")
+			case week%d != 0:
+				o.errf("interval", "e.g. 1m, 5m, 10m, 15m, 1h", "%s does not divide a week into whole time slots", formatDuration(d))
+			default:
+				s.Interval = d
+			}
+		},
+		"timezone": func(o *obj, s *Settings) {
+			if tz, ok := o.str("timezone"); ok {
+				s.Location = o.location("timezone", tz)
+			}
+		},
+		"max_line_length": func(o *obj, s *Settings) {
+			const hint = "bytes, or a size such as 64KiB, 1MiB, 64k"
+			var n int64
+			switch v := o.m["max_line_length"].(type) {
+			case string:
+				var err error
+				if n, err = parseSize(v); err != nil {
+					o.errf("max_line_length", hint, "%v", err)
+					return
+				}
+			default:
+				var ok bool
+				if n, ok = asInt(v); !ok {
+					o.errf("max_line_length", hint, "must be a size, not %s", typeName(v))
+					return
+				}
+			}
+			if n < 256 || n > 64<<20 {
+				o.errf("max_line_length", hint, "%d bytes is out of range [256, 64MiB]", n)
+				return
+			}
+			s.MaxLineLength = int(n)
+		},
+		"regex_timeout": func(o *obj, s *Settings) {
+			d := o.duration("regex_timeout", s.RegexTimeout)
+			if d <= 0 || d > time.Minute {
+				o.errf("regex_timeout", "e.g. 100ms", "must be longer than 0 and at most 1m")
+				return
+			}
+			s.RegexTimeout = d
+		},
+		"host": func(o *obj, s *Settings) {
+			if h, ok := o.str("host"); ok {
+				if h == "" || strings.ContainsFunc(h, func(r rune) bool { return isControl(r) || r == ' ' }) {
+					o.errf("host", "", "invalid host name %s", strconv.Quote(h))
+					return
+				}
+				s.Host = h
+			}
+		},
+		"tags":      func(o *obj, s *Settings) { s.Tags = o.tags("tags") },
+		"half_life": func(o *obj, s *Settings) { s.HalfLife = o.positive("half_life", s.HalfLife, "e.g. 4w") },
+		"max_concurrent_commands": func(o *obj, s *Settings) {
+			s.MaxConcurrentCommands = int(o.integer("max_concurrent_commands", int64(s.MaxConcurrentCommands), 1, 1024))
+		},
+		"outputs": func(o *obj, s *Settings) {
+			if o.m["outputs"] == nil {
+				return
+			}
+			list, ok := o.list("outputs")
+			if !ok {
+				return
+			}
+			for i, v := range list {
+				oo := &obj{file: o.file, ix: o.ix, path: elem(child(o.path, "outputs"), i), parent: o, s: o.s}
+				m, isMap := v.(map[string]any)
+				if !isMap {
+					oo.errAt(oo.selfPos(), oo.path, "a map with url: and its options", "must be a map, not %s", typeName(v))
+					continue
+				}
+				oo.m = m
+				if out, ok := oo.output(); ok {
+					s.Outputs = append(s.Outputs, out)
+				}
+			}
+		},
+	}
+}
+
+// positive returns key's duration, which must be longer than 0.
+func (o *obj) positive(key string, def time.Duration, hint string) time.Duration {
+	d := o.duration(key, def)
+	if d <= 0 {
+		o.errf(key, hint, "must be longer than 0")
+		return def
+	}
+	return d
+}
+
+// output validates one line-protocol destination.
+func (o *obj) output() (Output, bool) {
+	o.checkKeys(outputKeys)
+	out := Output{Pos: o.selfPos(), Precision: "s", BatchSize: DefaultBatchSize, FlushInterval: DefaultFlushInterval, SpoolSize: DefaultSpoolSize}
+	const urlHint = `"-" (stdout), file:///path, udp://host:port, http://host:8086 or https://host/api/v2/write`
+	raw, ok := o.required("url", urlHint)
+	if !ok {
+		return out, false
+	}
+	out.URL = raw
+	isHTTP := false
+	good := true
+	if raw != "-" {
+		u, err := url.Parse(raw)
+		if err != nil {
+			o.errf("url", urlHint, "invalid URL: %v", err)
+			return out, false
+		}
+		switch u.Scheme {
+		case "file":
+			if (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
+				o.errf("url", "file:///absolute/path (three slashes)", "a file URL needs an absolute path")
+				good = false
+			}
+		case "udp":
+			if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
+				o.errf("url", "udp://host:port", "a UDP URL needs host:port")
+				good = false
+			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				o.errf("url", "udp://host:port", "invalid port %s", strconv.Quote(port))
+				good = false
+			}
+		case "http", "https":
+			isHTTP = true
+			if u.Host == "" {
+				o.errf("url", urlHint, "an HTTP URL needs a host")
+				good = false
+			}
+			inferred := "v1"
+			if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v2/write") {
+				inferred = "v2"
+			}
+			out.API = o.enum("api", inferred, "v1", "v2")
+			var need []string
+			switch {
+			case o.has("api") && inferred == "v2" && out.API == "v1":
+				o.errf("api", "remove api:, or use the /write path", "api v1 with a /api/v2/write URL")
+				good = false
+			case out.API == "v2":
+				need = []string{"token", "org", "bucket"}
+			default:
+				need = []string{"database"}
+			}
+			for _, k := range need {
+				if !o.has(k) {
+					o.missing(k, "", "required key %s is missing for api %s", k, out.API)
+					good = false
+				}
+			}
+		default:
+			o.errf("url", urlHint, "unknown scheme %s", strconv.Quote(u.Scheme))
+			return out, false
+		}
+	}
+	if !isHTTP {
+		for _, k := range []string{"api", "database", "retention_policy", "username", "password", "token", "org", "bucket"} {
+			if o.has(k) {
+				o.errAt(o.keyPos(k), child(o.path, k), "", "only for http(s) outputs")
+				good = false
+			}
+		}
+	}
+	out.Database, _ = o.str("database")
+	out.RetentionPolicy, _ = o.str("retention_policy")
+	out.Username, _ = o.str("username")
+	out.Password, _ = o.str("password")
+	out.Token, _ = o.str("token")
+	out.Org, _ = o.str("org")
+	out.Bucket, _ = o.str("bucket")
+	out.Precision = o.enum("precision", "s", "ns", "us", "ms", "s")
+	out.BatchSize = int(o.integer("batch_size", DefaultBatchSize, 1, 1_000_000))
+	out.FlushInterval = o.positive("flush_interval", DefaultFlushInterval, "e.g. 10s")
+	out.Gzip = o.boolean("gzip", isHTTP)
+	if out.Gzip && !isHTTP {
+		o.errf("gzip", "", "only for http(s) outputs")
+		good = false
+	}
+	out.SpoolSize = int(o.integer("spool_size", DefaultSpoolSize, 0, 100_000_000))
+	return out, good
+}

@@ -1,0 +1,76 @@
+package rules
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestWarnings(t *testing.T) {
+	const m = "measurements:\n  - handle: ssh_probe\n    path: /var/log/auth.log\n    select_line_matching: x\n"
+	tests := []struct {
+		name string
+		src  string
+		want []string // Warning.String()
+	}{
+		{"none", m + "commands:\n  - if: ssh_probe_high_anomaly|nothing|any\n    command: [x]\n", nil},
+		{"relative path", "measurements:\n  - handle: a\n    path: log/x.log\n    select_line_matching: x\n",
+			[]string{`w.yaml:3:11: warning: measurements[0].path: relative path "log/x.log" resolves against the daemon's working directory`}},
+		{"shell", m + "commands:\n  - if: any\n    shell: true\n    command: ['service x restart']\n",
+			[]string{"w.yaml:7:12: warning: commands[0].shell: runs through /bin/sh -c; an argv list without shell is safer"}},
+		{"unknown class", m + "reports:\n  - if: ssh_probe_hihg.linux\n    message: x\n",
+			[]string{
+				"w.yaml:6:9: warning: reports[0].if: class linux is not set by any measurement or class",
+				"w.yaml:6:9: warning: reports[0].if: class ssh_probe_hihg is not set by any measurement or class (did you mean ssh_probe_high?)",
+			}},
+		{"entropy only with a key", m + "classes:\n  c: entropy_ssh_probe_low\n",
+			[]string{"w.yaml:6:6: warning: classes.c: class entropy_ssh_probe_low is not set by any measurement or class"}},
+		{"scalar sets no class", "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: x\n    history_type: scalar\nclasses:\n  c:\n    expression: a_high\n",
+			[]string{"w.yaml:8:17: warning: classes.c.expression: class a_high is not set by any measurement or class"}},
+		{"variables", m + "reports:\n  - message: $(top_ssh_probe) $(value_ssh_prob) $(host)\n",
+			[]string{
+				"w.yaml:6:14: warning: reports[0].message: $(top_ssh_probe) is always empty: measurement ssh_probe has no key",
+				"w.yaml:6:14: warning: reports[0].message: $(value_ssh_prob) refers to no measurement ssh_prob (did you mean value_ssh_probe?)",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := LoadBytes("w.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range set.Warnings {
+				got = append(got, w.String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKnownClasses(t *testing.T) {
+	set, err := LoadBytes("k.yaml", []byte(`measurements:
+  - handle: a
+    path: /x
+    select_line_matching: x
+    key: '(\S+)'
+  - handle: s
+    path: /x
+    select_line_matching: x
+    history_type: log
+classes:
+  c: a_high
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"a_high", "a_high_anomaly", "a_high_dev1", "a_high_dev2", "a_high_microanomaly",
+		"a_learning", "a_low", "a_low_anomaly", "a_low_dev1", "a_low_dev2", "a_low_microanomaly",
+		"a_normal", "any", "c", "entropy_a_high", "entropy_a_low", "entropy_a_medium",
+	}
+	if got := set.KnownClasses(); !reflect.DeepEqual(got, want) {
+		t.Errorf("KnownClasses\n got %q\nwant %q", got, want)
+	}
+}
