@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	_ "time/tzdata" // timezone: works on hosts without zone files
 )
 
 // Exit codes.
