@@ -19,9 +19,16 @@ import (
 
 // Defaults for an output's settings left at zero.
 const (
-	DefaultBatchSize     = 5000             // lines per request
-	DefaultSpoolSize     = 1_000_000        // lines kept while the destination is down
-	DefaultFlushInterval = 10 * time.Second // how often an idle Sender looks at its spool
+	// DefaultBatchSize is the number of lines per request.
+	DefaultBatchSize = 5000
+	// DefaultSpoolSize is the number of lines a spool keeps while its
+	// destination is down: a week of 50 measurements at 5-minute
+	// intervals, about 20 MB. The state file is held in memory, so the
+	// bound is one of memory as well as disk.
+	DefaultSpoolSize = 100_000
+	// DefaultFlushInterval is how often an idle Sender looks at its spool
+	// without being notified.
+	DefaultFlushInterval = 10 * time.Second
 )
 
 // Push appends lines (newline-terminated line protocol, as AppendPoint

@@ -36,7 +36,7 @@ const (
 // Options configure a Server.
 type Options struct {
 	// UDPDatabase, when set, enables influxd's UDP listener writing to
-	// this database (created by influxd) with nanosecond timestamps; see
+	// this database with nanosecond timestamps (create it with CreateDatabase); see
 	// Server.UDPAddr.
 	UDPDatabase string
 }
