@@ -81,9 +81,13 @@ func newHTTPSink(u *url.URL, o rules.Output) (Sink, error) {
 		// 1.x accepts like u= and p=, so that the password never appears
 		// in a URL: not in a proxy's access log, not in our error messages.
 		user, pass := o.Username, o.Password
-		if u.User != nil && user == "" {
+		switch {
+		case user != "":
+		case u.User != nil:
 			user = u.User.Username()
 			pass, _ = u.User.Password()
+		default:
+			user, pass = q.Get("u"), q.Get("p")
 		}
 		q.Del("u")
 		q.Del("p")

@@ -93,7 +93,8 @@ func AppendPoint(dst []byte, p Point, prec lineprotocol.Precision) ([]byte, erro
 		tags = append(tags, tag{k, v})
 	}
 	// Sort by key, then value, so that the output does not depend on map
-	// order even when two keys sanitise to the same key (the first wins).
+	// order even when two keys sanitise to the same key (the smaller
+	// value is kept).
 	slices.SortFunc(tags, func(a, b tag) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {
 			return c

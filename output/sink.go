@@ -42,6 +42,8 @@ var ErrRejected = errors.New("destination rejected the data")
 //   - file:///abs/path: a file, appended to and fsynced per batch, reopened
 //     when it was rotated away;
 //   - udp://host:port: UDP datagrams (InfluxDB's UDP listener), best effort;
+//     UDP carries no precision, so o.Precision must match the listener's
+//     (InfluxDB's default is ns);
 //   - http://host:port or https://…: InfluxDB's HTTP write API, 1.x
 //     (/write) or 2.x (/api/v2/write), chosen by o.API or the URL path.
 //

@@ -201,6 +201,37 @@ func TestHTTPv2Wire(t *testing.T) {
 	}
 }
 
+// TestHTTPv1CredentialsNeverInURL checks that credentials given in the URL
+// (user info, or u= and p= in the query) travel in the Authorization
+// header, where proxies do not log them, and never in the request URL.
+func TestHTTPv1CredentialsNeverInURL(t *testing.T) {
+	rec, srv := newRecorder(t)
+	tests := []struct {
+		url, user, pass string
+	}{
+		{strings.Replace(srv.URL, "://", "://ann:s3cret@", 1) + "?db=d", "ann", "s3cret"},
+		{srv.URL + "/write?db=d&u=bob&p=s3cret", "bob", "s3cret"},
+	}
+	for _, tc := range tests {
+		s, err := NewSink(rules.Output{URL: tc.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(context.Background(), []byte("m v=1\n")); err != nil {
+			t.Fatal(err)
+		}
+		r := <-rec.reqs
+		req := http.Request{Header: r.header}
+		if u, p, ok := req.BasicAuth(); !ok || u != tc.user || p != tc.pass {
+			t.Errorf("%s: basic auth %q %q, want %q %q", tc.url, u, p, tc.user, tc.pass)
+		}
+		if strings.Contains(r.query.Encode(), "s3cret") || strings.Contains(s.Name(), "s3cret") {
+			t.Errorf("%s: password in the request URL %q or name %q", tc.url, r.query.Encode(), s.Name())
+		}
+		s.Close()
+	}
+}
+
 func TestHTTPErrors(t *testing.T) {
 	tests := []struct {
 		code       int
