@@ -23,7 +23,3 @@ func cmdStatus(e *env, args []string) int   { return notYet(e, "status") }
 func openPipeOnce(m *rules.Measurement, timeout time.Duration, stderr io.Writer) ([]measure.Input, error) {
 	return nil, fmt.Errorf("pipes not built yet")
 }
-
-func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time.Time) error {
-	return fmt.Errorf("lp not built yet")
-}

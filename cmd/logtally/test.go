@@ -11,8 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
+
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -192,4 +195,41 @@ func writeTestTable(w io.Writer, results []measure.Result) error {
 			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, r.Elapsed.Round(time.Microsecond), top)
 	}
 	return tw.Flush()
+}
+
+// writeTestLP writes one InfluxDB line-protocol point per measurement with a
+// value, stamped now, as the daemon writes its samples.
+func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time.Time) error {
+	var buf []byte
+	for _, r := range results {
+		if !r.Valid {
+			continue
+		}
+		p := output.SamplePoint(r.Measurement.Handle, set.Settings.Host, mergeTags(set.Settings.Tags, r.Measurement.Tags), now, r.Value,
+			output.Field{Key: "lines", Value: int64(r.Lines)},
+			output.Field{Key: "selected", Value: int64(r.Selected)},
+			output.Field{Key: "extract_misses", Value: int64(r.ExtractMisses)},
+			output.Field{Key: "timeouts", Value: int64(r.Timeouts)})
+		var err error
+		if buf, err = output.AppendPoint(buf, p, lineprotocol.Second); err != nil {
+			return fmt.Errorf("encode %s: %w", r.Measurement.Handle, err)
+		}
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+// mergeTags returns the global tags overlaid with a measurement's own.
+func mergeTags(global, own map[string]string) map[string]string {
+	if len(own) == 0 {
+		return global
+	}
+	m := make(map[string]string, len(global)+len(own))
+	for k, v := range global {
+		m[k] = v
+	}
+	for k, v := range own {
+		m[k] = v
+	}
+	return m
 }

@@ -1,0 +1,206 @@
+package tests
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/logtally/logtally/rules"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected outputs of the examples")
+
+// exampleCase is one sample log of one example rule file.
+type exampleCase struct {
+	rules, log, golden string
+}
+
+func exampleCases(t *testing.T) []exampleCase {
+	t.Helper()
+	dirs, err := os.ReadDir(repo("examples", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []exampleCase
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		rulesFile := repo("examples", "rules", d.Name()+".yaml")
+		if _, err := os.Stat(rulesFile); err != nil {
+			t.Fatalf("examples/testdata/%s has no rule file: %v", d.Name(), err)
+		}
+		files, _ := os.ReadDir(repo("examples", "testdata", d.Name()))
+		for _, f := range files {
+			if strings.HasSuffix(f.Name(), ".json") {
+				continue
+			}
+			log := repo("examples", "testdata", d.Name(), f.Name())
+			cases = append(cases, exampleCase{rules: rulesFile, log: log, golden: log + ".json"})
+		}
+	}
+	if len(cases) < 7 {
+		t.Fatalf("found %d example samples, want at least 7", len(cases))
+	}
+	return cases
+}
+
+type testOutput struct {
+	Measurements []map[string]any `json:"measurements"`
+}
+
+// TestExamplesGolden runs every example rule file over its sample logs and
+// compares with the expected output (timing removed).
+func TestExamplesGolden(t *testing.T) {
+	for _, c := range exampleCases(t) {
+		name := strings.TrimPrefix(c.log, repo("examples", "testdata")+"/")
+		t.Run(name, func(t *testing.T) {
+			r := run(t, "", "test", "--rules", c.rules, "--log", c.log, "--format", "json")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			var out testOutput
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, r.stdout)
+			}
+			for _, m := range out.Measurements {
+				delete(m, "time_ms")
+			}
+			got, _ := json.MarshalIndent(out, "", "  ")
+			got = append(got, '\n')
+			if *update {
+				if err := os.WriteFile(c.golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(c.golden)
+			if err != nil {
+				t.Fatalf("no expected output (run with -update to create it): %v", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("output differs from %s\ngot:\n%s", c.golden, got)
+			}
+		})
+	}
+}
+
+// TestExamplesAgainstPerl checks every example measurement against an
+// independent implementation: Perl's regex engine counts the lines that
+// match '^(?:SELECT)$' and folds the extracted numbers by the rule's policy.
+func TestExamplesAgainstPerl(t *testing.T) {
+	perl := need(t, "perl")
+	for _, c := range exampleCases(t) {
+		set, err := rules.Load(c.rules)
+		if err != nil {
+			t.Fatalf("load %s: %v", c.rules, err)
+		}
+		r := run(t, "", "test", "--rules", c.rules, "--log", c.log, "--format", "json")
+		var out testOutput
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("%s: output is not JSON: %v", c.log, err)
+		}
+		got := map[string]map[string]any{}
+		for _, m := range out.Measurements {
+			got[m["handle"].(string)] = m
+		}
+		nonzero := 0
+		for _, m := range set.Measurements {
+			want := perlFold(t, perl, m, c.log)
+			g := got[m.Handle]
+			if g == nil {
+				t.Errorf("%s: %s missing from the output", c.log, m.Handle)
+				continue
+			}
+			if sel := g["selected"].(float64); sel != want.selected {
+				t.Errorf("%s %s: selected %v, perl says %v", filepath.Base(c.log), m.Handle, sel, want.selected)
+			}
+			v, _ := g["value"].(float64)
+			if g["value"] == nil && want.valid || g["value"] != nil && (!want.valid || v != want.value) {
+				t.Errorf("%s %s: value %v, perl says %v (valid %v)", filepath.Base(c.log), m.Handle, g["value"], want.value, want.valid)
+			}
+			if want.selected > 0 {
+				nonzero++
+			}
+		}
+		if nonzero == 0 {
+			t.Errorf("%s: no measurement of %s selects any line of its sample", c.log, c.rules)
+		}
+	}
+}
+
+type perlResult struct {
+	selected float64
+	value    float64
+	valid    bool
+}
+
+// perlFold computes one measurement over a log with Perl.
+func perlFold(t *testing.T, perl string, m *rules.Measurement, log string) perlResult {
+	t.Helper()
+	script := `
+use strict; use warnings;
+my ($sel, $ex, $type, $policy, $file) = @ARGV;
+open(my $f, '<', $file) or die "$file: $!";
+my ($n, $selected, $sum, $first, $last) = (0, 0, 0, undef, undef);
+while (my $l = <$f>) {
+  $l =~ s/\n\z//; $l =~ s/\r\z//;
+  next unless $l =~ /^(?:$sel)$/;
+  $selected++;
+  if ($ex eq '') { $n++; next; }
+  next unless $l =~ /$ex/ && defined $1;
+  my $v = $1;
+  if ($type eq 'counter') { $n++; next; }
+  next unless $v =~ /^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)/;
+  $v = $1 + 0; $v = int($v) if $type eq 'int';
+  $first = $v unless defined $first; $last = $v; $sum += $v; $n++;
+}
+my $value;
+if ($type eq 'counter') { $value = $n }
+elsif ($policy eq 'sum') { $value = $sum }
+elsif ($n == 0) { $value = 'none' }
+elsif ($policy eq 'average') { $value = $sum / $n; $value = sprintf('%.0f', $value) if $type eq 'int' }
+elsif ($policy eq 'first') { $value = $first }
+else { $value = $last }
+print "$selected $value\n";
+`
+	out, err := exec.Command(perl, "-e", script, m.Select, m.Extract, m.DataType, m.Policy, log).Output()
+	if err != nil {
+		t.Fatalf("perl for %s: %v", m.Handle, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		t.Fatalf("perl for %s printed %q", m.Handle, out)
+	}
+	sel, _ := strconv.ParseFloat(f[0], 64)
+	if f[1] == "none" {
+		return perlResult{selected: sel}
+	}
+	v, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		t.Fatalf("perl for %s printed %q", m.Handle, out)
+	}
+	return perlResult{selected: sel, value: v, valid: true}
+}
+
+// TestExamplesCheck checks that every shipped rule file is valid on its own
+// and as one directory, without warnings.
+func TestExamplesCheck(t *testing.T) {
+	files, _ := filepath.Glob(repo("examples", "rules", "*.yaml"))
+	sort.Strings(files)
+	if len(files) < 5 {
+		t.Fatalf("found %d example rule files", len(files))
+	}
+	for _, f := range append(files, repo("examples", "rules")) {
+		r := run(t, "", "check", "--rules", f, "--strict")
+		if r.code != 0 {
+			t.Errorf("check %s: exit %d\n%s%s", f, r.code, r.stdout, r.stderr)
+		}
+	}
+}
