@@ -89,28 +89,33 @@ type Score struct {
 	Learning bool
 }
 
+// gaussZ2Cap is E[min(Z², 16)] for a standard normal Z.
+const gaussZ2Cap = 0.99889
+
 // Number of local-level candidates (index 0 is "no correction").
 const nLocal = 4
 
 // params are the model's constants; see the package doc.
 type params struct {
-	kernelTau   float64    // seconds: neighbour-slot kernel scale
-	kernelSpan  float64    // seconds: neighbours considered on each side
-	globalHalf  float64    // seconds: half-life of the whole-series estimate
+	kernelTau   float64         // seconds: neighbour-slot kernel scale
+	kernelSpan  float64         // seconds: neighbours considered on each side
+	globalHalf  float64         // seconds: half-life of the whole-series estimate
 	localHalf   [nLocal]float64 // seconds: half-lives of the local-level candidates (0 = none)
-	selectHalf  float64    // seconds: half-life of the candidates' error record
-	clipMean    float64    // residuals beyond this many deviations are clipped when learning
-	clipVar     float64    // squared errors beyond this many deviations are capped
-	qPrior      float64    // pseudo-count of the whole-series error variance in a slot's
-	realFloor   float64    // real values: spread floor as a fraction of the typical magnitude
-	countFloor  float64    // counts: variance floor on the sqrt scale (Poisson: 1)
-	minSamples  float64    // no level before this many samples
-	learnOwn    float64    // own-slot weight that ends learning
-	minAgeLearn float64    // seconds of history before learning can end
-	calibHalf   float64    // seconds: half-life of the exceedance record
-	calibPrior  float64    // seconds of Gaussian pseudo-history in the exceedance record
-	dev2Every   float64    // seconds: |z| ≥ 2 is calibrated to be this rare
-	anomEvery   float64    // seconds: |z| ≥ 3 is calibrated to be this rare
+	selectHalf  float64         // seconds: half-life of the candidates' error record
+	clipMean    float64         // residuals beyond this many deviations are clipped when learning
+	clipVar     float64         // squared errors beyond this many deviations are capped
+	qPrior      float64         // pseudo-count of the whole-series error variance in a slot's
+	realFloor   float64         // real values: spread floor as a fraction of the typical magnitude
+	countFloor  float64         // counts: variance floor on the sqrt scale (Poisson: 1)
+	minSamples  float64         // no level before this many samples
+	learnOwn    float64         // own-slot weight that ends learning
+	minAgeLearn float64         // seconds of history before learning can end
+	calibHalf   float64         // seconds: half-life of the exceedance record
+	calibPrior  float64         // seconds of Gaussian pseudo-history in the exceedance record
+	dev2Every   float64         // seconds: |z| ≥ 2 is calibrated to be this rare
+	anomEvery   float64         // seconds: |z| ≥ 3 is calibrated to be this rare
+	minRecord   float64         // samples before exceedances are recorded
+	capEdge     float64         // an episode counts up to this multiple of the anomaly threshold
 }
 
 func defaultParams() params {
@@ -129,9 +134,11 @@ func defaultParams() params {
 		learnOwn:    2,
 		minAgeLearn: 86400,
 		calibHalf:   14 * 86400,
-		calibPrior:  86400,
-		dev2Every:   86400,
-		anomEvery:   14 * 86400,
+		calibPrior:  288,
+		dev2Every:   576,
+		anomEvery:   4032,
+		minRecord:   24,
+		capEdge:     1.3,
 	}
 }
 
@@ -156,7 +163,8 @@ type global struct {
 	Exceed   [nEdges]float64 // forgetting count of episodes whose peak |z| reached each edge
 	Total    float64         // forgetting count of samples
 	RunMax   float64         // peak raw |z| of the current episode (0 outside one)
-	Spread   float64         // calibration factor s ≥ 1 applied to the spread
+	Q2, Q3   float64         // raw |z| levels calibrated to |z| = 2 and 3
+	Z2       float64         // forgetting mean of min(z², 16) of the raw z: bulk calibration
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -262,7 +270,7 @@ type pred struct {
 	varTot   float64 // with the noise floor
 	own      float64 // own-slot weight (kernel-normalised)
 	local    int     // the local-level candidate in use
-	spread   float64 // calibration factor of the spread
+	q2, q3   float64 // raw |z| levels that map to |z| = 2 and 3
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -349,8 +357,13 @@ func (b *Baseline) forecast(sec int64) pred {
 	p.mu = p.seasonal + b.g.Local[best]
 	p.varStat = q + varM
 	floor := b.floor()
-	p.varTot = p.varStat + floor
-	p.spread = math.Max(1, b.g.Spread)
+	p.varTot = math.Max(p.varStat, floor)
+	if b.g.Z2 > 1 {
+		// The learned spread has been too small: widen it.
+		p.varTot *= b.g.Z2
+		p.varStat *= b.g.Z2
+	}
+	p.q2, p.q3 = b.levels()
 	own := 0.0
 	ks := 0.0
 	for _, k := range b.kernel {
@@ -390,14 +403,15 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	}
 	p := b.forecast(sec)
 	y := b.transform(v)
-	sd := math.Sqrt(p.varTot) * p.spread
-	sc.Z = (y - p.mu) / sd
+	sd := math.Sqrt(p.varTot)
+	sc.Z = zmap((y-p.mu)/sd, p.q2, p.q3)
+	dev := sd * p.q2 / 2
 	sc.Av = b.inverse(p.mu)
-	sc.Dev = b.inverse(p.mu+sd) - sc.Av
+	sc.Dev = b.inverse(p.mu+dev) - sc.Av
 	if !b.g.Count {
-		sc.Dev = sd
+		sc.Dev = dev
 	}
-	zStat := (y - p.mu) / (math.Sqrt(math.Max(p.varStat, 1e-18)) * p.spread)
+	zStat := zmap((y-p.mu)/math.Sqrt(math.Max(p.varStat, 1e-18)), p.q2, p.q3)
 	young := b.g.Samples < b.p.minSamples
 	age := float64(t.Unix() - b.g.First)
 	sc.Learning = young || age < b.p.minAgeLearn || p.own < b.p.learnOwn
@@ -495,15 +509,19 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 		b.g.Last = u
 	}
 	rawSD := math.Sqrt(p.varTot)
-	sd := rawSD * p.spread
 	e := y - p.mu
-	lim := b.p.clipMean * sd
+	lim := zunmap(b.p.clipMean, p.q2, p.q3) * rawSD
 	ec := math.Max(-lim, math.Min(lim, e))
 	yc := p.mu + ec
-	capv := b.p.clipVar * b.p.clipVar * sd * sd
+	cv := zunmap(b.p.clipVar, p.q2, p.q3) * rawSD
+	capv := cv * cv
 	e2 := math.Min(e*e, capv)
-	b.recordExceedance(math.Abs(e)/rawSD, math.Exp2(-step/b.p.calibHalf))
-	b.calibrate()
+	if b.g.Samples >= b.p.minRecord {
+		zr := e / rawSD * math.Sqrt(math.Max(1, b.g.Z2))
+		b.g.Z2 += alpha(step, b.p.calibHalf) * (math.Min(zr*zr, 16)/gaussZ2Cap - b.g.Z2)
+		b.recordExceedance(math.Abs(e)/rawSD, math.Exp2(-step/b.p.calibHalf))
+		b.calibrate()
+	}
 
 	// Slot.
 	s := &b.slots[idx]
@@ -562,6 +580,10 @@ func (b *Baseline) toReal() {
 	b.g.Scale = math.Abs(b.g.M)
 	b.g.Local = [nLocal]float64{}
 	b.g.LocalErr = [nLocal]float64{}
+	b.g.Exceed = [nEdges]float64{}
+	b.g.Total = 0
+	b.g.RunMax = 0
+	b.g.Q2, b.g.Q3 = 0, 0
 	b.g.Count = false
 	b.metaOK = false
 }

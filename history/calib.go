@@ -23,9 +23,14 @@ func (b *Baseline) recordExceedance(az float64, decay float64) {
 		b.g.RunMax = 0
 		return
 	}
+	// An episode counts at most up to capEdge times the current anomaly
+	// threshold: an attack cannot teach in one go that attacks are normal,
+	// while frequent excursions still raise the threshold step by step.
+	_, q3 := b.levels()
+	limit := math.Min(az, b.p.capEdge*q3)
 	for k := 0; k < nEdges; k++ {
 		e := edge(k)
-		if e > az {
+		if e > limit {
 			break
 		}
 		if e > b.g.RunMax {
@@ -76,11 +81,49 @@ func gaussQuantile(p float64) float64 {
 	return math.Sqrt2 * math.Erfinv(1-p)
 }
 
-// calibrate recomputes the spread factor from the exceedance record.
+// calibrate recomputes the raw |z| levels that map to |z| = 2 and 3.
 func (b *Baseline) calibrate() {
-	step := float64(b.secs)
-	prior := b.p.calibPrior / step
-	q2 := b.quantile(step/b.p.dev2Every, prior) / 2
-	q3 := b.quantile(step/b.p.anomEvery, prior) / 3
-	b.g.Spread = math.Max(1, math.Max(q2, q3))
+	prior := b.p.calibPrior
+	b.g.Q2 = b.quantile(1/b.p.dev2Every, prior)
+	b.g.Q3 = b.quantile(1/b.p.anomEvery, prior)
+}
+
+// levels returns the calibrated raw levels, never below 2 and 3 and at
+// least 5% apart.
+func (b *Baseline) levels() (q2, q3 float64) {
+	q2 = math.Max(2, b.g.Q2)
+	q3 = math.Max(math.Max(3, b.g.Q3), 1.05*q2)
+	return q2, q3
+}
+
+// zmap maps a raw standardised deviation to the reported z: linear with
+// slope 2/q2 up to q2 (|z| = 2), linear from q2 to q3 (|z| = 3), then
+// proportional (3·a/q3). It is odd, continuous and increasing.
+func zmap(a, q2, q3 float64) float64 {
+	s := 1.0
+	if a < 0 {
+		s, a = -1, -a
+	}
+	var z float64
+	switch {
+	case a <= q2:
+		z = 2 * a / q2
+	case a <= q3:
+		z = 2 + (a-q2)/(q3-q2)
+	default:
+		z = 3 * a / q3
+	}
+	return s * z
+}
+
+// zunmap is the inverse of zmap for z ≥ 0.
+func zunmap(z, q2, q3 float64) float64 {
+	switch {
+	case z <= 2:
+		return z * q2 / 2
+	case z <= 3:
+		return q2 + (z-2)*(q3-q2)
+	default:
+		return z * q3 / 3
+	}
 }

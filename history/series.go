@@ -144,25 +144,51 @@ type Row struct {
 	Rises   []string // classes set at this row and not at the previous one
 }
 
+// DefaultPersist is how long Backtest keeps _dev2 and _anomaly classes set
+// after the sample that set them, as the daemon's default persistence does
+// (policy reset: every new setting restarts the timer).
+const DefaultPersist = 10 * time.Minute
+
 // Backtest replays series through a fresh baseline (Observe per sample, in
 // order) and returns one Row per sample. A zero cfg.Interval is inferred
 // from the series. Each sample is attributed to the interval that contains
 // it on the configured zone's wall clock; intervals without a sample are
-// gaps, not zeros.
+// gaps, not zeros. _dev2 and _anomaly classes persist for DefaultPersist.
 func Backtest(handle string, series []Sample, cfg Config) []Row {
+	return BacktestPersist(handle, series, cfg, DefaultPersist)
+}
+
+// BacktestPersist is Backtest with the persistence of _dev2 and _anomaly
+// classes given (0: no persistence).
+func BacktestPersist(handle string, series []Sample, cfg Config, persist time.Duration) []Row {
 	if cfg.Interval <= 0 {
 		cfg.Interval = InferInterval(series)
 	}
 	b := New(cfg)
 	rows := make([]Row, 0, len(series))
 	prev := map[string]bool{}
+	until := map[string]time.Time{}
 	for _, s := range series {
 		sc := b.Observe(s.T, s.V)
 		cls := Classes(handle, sc)
-		var rises []string
 		cur := make(map[string]bool, len(cls))
 		for _, c := range cls {
 			cur[c] = true
+			if persist > 0 && persists(c) {
+				until[c] = s.T.Add(persist)
+			}
+		}
+		for c, u := range until {
+			switch {
+			case !u.After(s.T):
+				delete(until, c)
+			case !cur[c]:
+				cur[c] = true
+				cls = append(cls, c)
+			}
+		}
+		var rises []string
+		for _, c := range cls {
 			if !prev[c] {
 				rises = append(rises, c)
 			}
@@ -171,4 +197,9 @@ func Backtest(handle string, series []Sample, cfg Config) []Row {
 		rows = append(rows, Row{T: s.T, Score: sc, Classes: cls, Rises: rises})
 	}
 	return rows
+}
+
+// persists reports whether a class is one that persistence applies to.
+func persists(c string) bool {
+	return strings.HasSuffix(c, "_dev2") || (strings.HasSuffix(c, "_anomaly") && !strings.HasSuffix(c, "_microanomaly"))
 }
