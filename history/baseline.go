@@ -97,48 +97,50 @@ const nLocal = 4
 
 // params are the model's constants; see the package doc.
 type params struct {
-	kernelTau   float64         // seconds: neighbour-slot kernel scale
-	kernelSpan  float64         // seconds: neighbours considered on each side
-	globalHalf  float64         // seconds: half-life of the whole-series estimate
-	localHalf   [nLocal]float64 // seconds: half-lives of the local-level candidates (0 = none)
-	selectHalf  float64         // seconds: half-life of the candidates' error record
-	clipMean    float64         // residuals beyond this many deviations are clipped when learning
-	clipVar     float64         // squared errors beyond this many deviations are capped
-	qPrior      float64         // pseudo-count of the whole-series error variance in a slot's
-	realFloor   float64         // real values: spread floor as a fraction of the typical magnitude
-	countFloor  float64         // counts: variance floor on the sqrt scale (Poisson: 1)
-	minSamples  float64         // no level before this many samples
-	learnOwn    float64         // own-slot weight that ends learning
-	minAgeLearn float64         // seconds of history before learning can end
-	calibHalf   float64         // seconds: half-life of the exceedance record
-	calibPrior  float64         // seconds of Gaussian pseudo-history in the exceedance record
-	dev2Every   float64         // seconds: |z| ≥ 2 is calibrated to be this rare
-	anomEvery   float64         // seconds: |z| ≥ 3 is calibrated to be this rare
-	minRecord   float64         // samples before exceedances are recorded
-	capEdge     float64         // an episode counts up to this multiple of the anomaly threshold
+	kernelTau    float64         // seconds: neighbour-slot kernel scale
+	kernelSpan   float64         // seconds: neighbours considered on each side
+	globalHalf   float64         // seconds: half-life of the whole-series estimate
+	localHalf    [nLocal]float64 // seconds: half-lives of the local-level candidates (0 = none)
+	selectHalf   float64         // seconds: half-life of the candidates' error record
+	clipMean     float64         // residuals beyond this many deviations are clipped when learning
+	clipVar      float64         // squared errors beyond this many deviations are capped
+	qPrior       float64         // pseudo-count of the whole-series error variance in a slot's
+	realFloor    float64         // real values: spread floor as a fraction of the typical magnitude
+	countFloor   float64         // counts: variance floor on the sqrt scale (Poisson: 1)
+	minSamples   float64         // no level before this many samples
+	learnOwn     float64         // own-slot weight that ends learning
+	minAgeLearn  float64         // seconds of history before learning can end
+	calibHalf    float64         // seconds: half-life of the exceedance record
+	calibPrior   float64         // seconds of Gaussian pseudo-history in the exceedance record
+	dev2Every    float64         // seconds: |z| ≥ 2 is calibrated to be this rare
+	anomEvery    float64         // seconds: |z| ≥ 3 is calibrated to be this rare
+	minRecord    float64         // samples before exceedances are recorded
+	capEdge      float64         // an episode counts up to this multiple of the anomaly threshold
+	switchMargin float64         // a local-level candidate takes over below this share of the current one's error
 }
 
 func defaultParams() params {
 	return params{
-		kernelTau:   600,
-		kernelSpan:  1800,
-		globalHalf:  86400,
-		localHalf:   [nLocal]float64{0, 1800, 4 * 3600, 86400},
-		selectHalf:  2 * 86400,
-		clipMean:    3,
-		clipVar:     4,
-		qPrior:      1,
-		realFloor:   0.01,
-		countFloor:  1,
-		minSamples:  12,
-		learnOwn:    2,
-		minAgeLearn: 86400,
-		calibHalf:   14 * 86400,
-		calibPrior:  288,
-		dev2Every:   576,
-		anomEvery:   4032,
-		minRecord:   24,
-		capEdge:     1.3,
+		kernelTau:    600,
+		kernelSpan:   1800,
+		globalHalf:   86400,
+		localHalf:    [nLocal]float64{0, 2 * 3600, 12 * 3600, 3 * 86400},
+		selectHalf:   2 * 86400,
+		clipMean:     3,
+		clipVar:      4,
+		qPrior:       1,
+		realFloor:    0.01,
+		countFloor:   1,
+		minSamples:   12,
+		learnOwn:     2,
+		minAgeLearn:  86400,
+		calibHalf:    14 * 86400,
+		calibPrior:   288,
+		dev2Every:    576,
+		anomEvery:    4032,
+		minRecord:    24,
+		capEdge:      1.3,
+		switchMargin: 0.9,
 	}
 }
 
@@ -165,6 +167,7 @@ type global struct {
 	RunMax   float64         // peak raw |z| of the current episode (0 outside one)
 	Q2, Q3   float64         // raw |z| levels calibrated to |z| = 2 and 3
 	Z2       float64         // forgetting mean of min(z², 16) of the raw z: bulk calibration
+	Sel      float64         // the local-level candidate in use
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -187,7 +190,6 @@ type Baseline struct {
 func New(cfg Config) *Baseline {
 	cfg = cfg.normalised()
 	b := &Baseline{cfg: cfg, p: defaultParams()}
-	devTune(&b.p)
 	b.secs = int64(cfg.Interval / time.Second)
 	weekSecs := int64(Week / time.Second)
 	b.nslots = int((weekSecs + b.secs - 1) / b.secs)
@@ -346,10 +348,14 @@ func (b *Baseline) forecast(sec int64) pred {
 	num += pg * b.g.M
 	p.seasonal = num / prec
 	varM := 1 / prec
-	// Local level.
-	best := 0
-	for j := 1; j < nLocal; j++ {
-		if b.g.LocalErr[j] < b.g.LocalErr[best] {
+	// Local level: the candidate in use, switched for one whose recent
+	// errors are clearly smaller.
+	best := int(b.g.Sel)
+	if best < 0 || best >= nLocal {
+		best = 0
+	}
+	for j := 0; j < nLocal; j++ {
+		if b.g.LocalErr[j] < b.p.switchMargin*b.g.LocalErr[best] {
 			best = j
 		}
 	}
@@ -545,14 +551,17 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 	b.g.Scale += ag * (math.Abs(y) - b.g.Scale)
 	b.g.Samples++
 
-	// Local levels and their error record.
+	// Local levels and their error record, both clipped at the dev2 level
+	// so that an excursion neither drags a level nor elects a candidate.
 	as := alpha(step, b.p.selectHalf)
 	r := y - p.seasonal
+	lim2 := p.q2 * rawSD
+	b.g.Sel = float64(p.local)
 	for j := 0; j < nLocal; j++ {
 		ej := r - b.g.Local[j]
-		b.g.LocalErr[j] += as * (math.Min(ej*ej, capv) - b.g.LocalErr[j])
+		b.g.LocalErr[j] += as * (math.Min(ej*ej, lim2*lim2) - b.g.LocalErr[j])
 		if h := b.p.localHalf[j]; h > 0 {
-			b.g.Local[j] += alpha(step, h) * math.Max(-lim, math.Min(lim, ej))
+			b.g.Local[j] += alpha(step, h) * math.Max(-lim2, math.Min(lim2, ej))
 		}
 	}
 }
@@ -580,6 +589,7 @@ func (b *Baseline) toReal() {
 	b.g.Scale = math.Abs(b.g.M)
 	b.g.Local = [nLocal]float64{}
 	b.g.LocalErr = [nLocal]float64{}
+	b.g.Sel = 0
 	b.g.Exceed = [nEdges]float64{}
 	b.g.Total = 0
 	b.g.RunMax = 0

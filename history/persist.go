@@ -79,7 +79,7 @@ func (b *Baseline) pageUsed(lo, hi int) bool {
 // metaFloats lists the whole-series fields in their encoded order.
 func (b *Baseline) metaFloats() []*float64 {
 	g := &b.g
-	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.RunMax, &g.Q2, &g.Q3, &g.Z2}
+	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.RunMax, &g.Q2, &g.Q3, &g.Z2, &g.Sel}
 	for i := range g.Local {
 		f = append(f, &g.Local[i])
 	}
