@@ -83,7 +83,7 @@
 // Micro is set when the deviation is 3 on the learned spread alone but not
 // once the noise floor is included: statistically out, too small to matter.
 // For mostly-zero counts a tenfold burst of a fraction of an event is within
-// Poisson noise: at a level of 0.2 per interval about 8 events are needed
+// Poisson noise: at a level of 0.2 per interval about 7 events are needed
 // for an anomaly.
 //
 // # Learning
