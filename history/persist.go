@@ -1,0 +1,258 @@
+package history
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// pageSlots is the number of slots in one persisted page.
+const pageSlots = 16
+
+// slotBytes is the encoded size of one slot.
+const slotBytes = 12
+
+// formatVersion is the version of the encoding written by Encode.
+const formatVersion = 1
+
+var metaMagic = [4]byte{'L', 'T', 'H', 'B'}
+
+// ErrConfigChanged is returned by Decode when the stored baseline was
+// learned with a different interval, time zone or kind: its slots do not
+// mean the same thing any more. The caller starts a new baseline (New).
+var ErrConfigChanged = errors.New("baseline learned with another configuration")
+
+// Pages returns the number of pages of the baseline.
+func (b *Baseline) Pages() int { return len(b.dirty) }
+
+// Encode serialises the baseline: meta is the whole-series state (always
+// returned, about 550 bytes), pages the slot pages keyed by page number
+// (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
+// since the previous Encode are returned — one page per learned interval —
+// otherwise every page that holds learned data. Encode clears the dirty
+// marks.
+func (b *Baseline) Encode(dirtyOnly bool) (meta []byte, pages map[int][]byte) {
+	meta = b.encodeMeta()
+	pages = make(map[int][]byte)
+	for p := range b.dirty {
+		lo, hi := b.pageRange(p)
+		if dirtyOnly {
+			if !b.dirty[p] {
+				continue
+			}
+		} else if !b.pageUsed(lo, hi) {
+			continue
+		}
+		buf := make([]byte, 0, (hi-lo)*slotBytes)
+		for i := lo; i < hi; i++ {
+			s := b.slots[i]
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.N))
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.M))
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.Q))
+		}
+		pages[p] = buf
+	}
+	clear(b.dirty)
+	b.metaOK = true
+	return meta, pages
+}
+
+func (b *Baseline) pageRange(p int) (int, int) {
+	lo := p * pageSlots
+	hi := lo + pageSlots
+	if hi > b.nslots {
+		hi = b.nslots
+	}
+	return lo, hi
+}
+
+func (b *Baseline) pageUsed(lo, hi int) bool {
+	for i := lo; i < hi; i++ {
+		if b.slots[i].N > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// metaFloats lists the whole-series fields in their encoded order.
+func (b *Baseline) metaFloats() []*float64 {
+	g := &b.g
+	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.RunMax, &g.Q2, &g.Q3, &g.Z2, &g.Sel}
+	for i := range g.Local {
+		f = append(f, &g.Local[i])
+	}
+	for i := range g.LocalErr {
+		f = append(f, &g.LocalErr[i])
+	}
+	for i := range g.Exceed {
+		f = append(f, &g.Exceed[i])
+	}
+	return f
+}
+
+func (b *Baseline) encodeMeta() []byte {
+	buf := make([]byte, 0, 600)
+	buf = append(buf, metaMagic[:]...)
+	buf = append(buf, formatVersion, byte(b.cfg.Kind))
+	var flags byte
+	if b.g.Count {
+		flags |= 1
+	}
+	buf = append(buf, flags)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(b.secs))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(b.nslots))
+	buf = binary.LittleEndian.AppendUint16(buf, pageSlots)
+	zone := b.cfg.Location.String()
+	if len(zone) > 255 {
+		zone = zone[:255]
+	}
+	buf = append(buf, byte(len(zone)))
+	buf = append(buf, zone...)
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.First))
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.Last))
+	fs := b.metaFloats()
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(fs)))
+	for _, f := range fs {
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(*f))
+	}
+	return buf
+}
+
+// Decode rebuilds a baseline from Encode's output (meta and every page ever
+// written, later writes replacing earlier ones). A missing page is empty. It
+// returns an error wrapping ErrConfigChanged when cfg's interval, zone or
+// kind differ from the stored ones, and a descriptive error for corrupt or
+// unknown data; it never panics. A changed half-life is adopted as is.
+func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
+	b := New(cfg)
+	r := reader{buf: meta}
+	var magic [4]byte
+	copy(magic[:], r.bytes(4))
+	ver := r.byte()
+	kind := Kind(r.byte())
+	flags := r.byte()
+	secs := int64(r.u32())
+	nslots := int(r.u32())
+	ps := int(r.u16())
+	zone := string(r.bytes(int(r.byte())))
+	first := int64(r.u64())
+	last := int64(r.u64())
+	nf := int(r.u16())
+	if r.err != nil {
+		return nil, fmt.Errorf("decode baseline: meta: %w", r.err)
+	}
+	if magic != metaMagic {
+		return nil, errors.New("decode baseline: meta: not a logtally baseline")
+	}
+	if ver != formatVersion {
+		return nil, fmt.Errorf("decode baseline: meta: unknown format version %d", ver)
+	}
+	if secs != b.secs || nslots != b.nslots || ps != pageSlots {
+		return nil, fmt.Errorf("decode baseline: interval %ds stored, %ds configured: %w", secs, b.secs, ErrConfigChanged)
+	}
+	if zone != b.cfg.Location.String() {
+		return nil, fmt.Errorf("decode baseline: zone %q stored, %q configured: %w", zone, b.cfg.Location.String(), ErrConfigChanged)
+	}
+	if kind != b.cfg.Kind {
+		return nil, fmt.Errorf("decode baseline: kind %d stored, %d configured: %w", kind, b.cfg.Kind, ErrConfigChanged)
+	}
+	fs := b.metaFloats()
+	if nf != len(fs) {
+		return nil, fmt.Errorf("decode baseline: meta: %d fields, want %d", nf, len(fs))
+	}
+	for _, f := range fs {
+		v := math.Float64frombits(r.u64())
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, errors.New("decode baseline: meta: value not finite")
+		}
+		*f = v
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("decode baseline: meta: %w", r.err)
+	}
+	if len(r.buf) != 0 {
+		return nil, errors.New("decode baseline: meta: trailing bytes")
+	}
+	if b.g.Samples < 0 || b.g.V < 0 || b.g.Q < 0 || b.g.Total < 0 {
+		return nil, errors.New("decode baseline: meta: negative count or variance")
+	}
+	b.g.Count = flags&1 != 0
+	b.g.First, b.g.Last = first, last
+	for p, data := range pages {
+		if p < 0 || p >= len(b.dirty) {
+			return nil, fmt.Errorf("decode baseline: page %d out of range", p)
+		}
+		lo, hi := b.pageRange(p)
+		if len(data) != (hi-lo)*slotBytes {
+			return nil, fmt.Errorf("decode baseline: page %d: %d bytes, want %d", p, len(data), (hi-lo)*slotBytes)
+		}
+		for i := lo; i < hi; i++ {
+			o := (i - lo) * slotBytes
+			s := slot{
+				N: math.Float32frombits(binary.LittleEndian.Uint32(data[o:])),
+				M: math.Float32frombits(binary.LittleEndian.Uint32(data[o+4:])),
+				Q: math.Float32frombits(binary.LittleEndian.Uint32(data[o+8:])),
+			}
+			if !finite32(s.N) || !finite32(s.M) || !finite32(s.Q) || s.N < 0 || s.Q < 0 {
+				return nil, fmt.Errorf("decode baseline: page %d: slot %d not valid", p, i)
+			}
+			b.slots[i] = s
+		}
+	}
+	b.metaOK = true
+	return b, nil
+}
+
+func finite32(f float32) bool {
+	return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0)
+}
+
+// reader reads little-endian fields and remembers the first short read.
+type reader struct {
+	buf []byte
+	err error
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.buf) {
+		r.err = errors.New("truncated")
+		r.buf = nil
+		return nil
+	}
+	out := r.buf[:n]
+	r.buf = r.buf[n:]
+	return out
+}
+
+func (r *reader) byte() byte {
+	if b := r.bytes(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.bytes(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
