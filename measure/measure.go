@@ -44,6 +44,12 @@ type Counts struct {
 	Timeouts      uint64 `json:"timeouts"`       // lines where a regex hit its time limit
 	KeyRejects    uint64 `json:"key_rejects"`    // keys refused by key_type
 	KeyOverflow   uint64 `json:"key_overflow"`   // keys not counted because MaxKeys was reached
+	// Backdated and Undated say how selected lines that were read after a
+	// restart (appended while logtally was down) were attributed: by their
+	// own timestamp to this interval, or, without a usable timestamp, to
+	// the interval in which they were read.
+	Backdated uint64 `json:"backdated,omitempty"`
+	Undated   uint64 `json:"undated,omitempty"`
 }
 
 // Add adds o to c.
@@ -53,6 +59,8 @@ func (c *Counts) Add(o Counts) {
 	c.Timeouts += o.Timeouts
 	c.KeyRejects += o.KeyRejects
 	c.KeyOverflow += o.KeyOverflow
+	c.Backdated += o.Backdated
+	c.Undated += o.Undated
 }
 
 // Accumulator folds one measurement's hits over one interval. It is not safe

@@ -14,11 +14,9 @@ func notYet(e *env, name string) int {
 	return exitFailure
 }
 
-func cmdRun(e *env, args []string) int      { return notYet(e, "run") }
 func cmdLearn(e *env, args []string) int    { return notYet(e, "learn") }
 func cmdBacktest(e *env, args []string) int { return notYet(e, "backtest") }
 func cmdGraph(e *env, args []string) int    { return notYet(e, "graph") }
-func cmdStatus(e *env, args []string) int   { return notYet(e, "status") }
 
 func openPipeOnce(m *rules.Measurement, timeout time.Duration, stderr io.Writer) ([]measure.Input, error) {
 	return nil, fmt.Errorf("pipes not built yet")

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/rules"
+)
+
+// defaultState is where the state file lives: /var/lib/logtally for root,
+// the working directory for an ordinary user.
+func defaultState() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/logtally/state.db"
+	}
+	return "logtally.db"
+}
+
+// outputFlags collects repeated --output flags.
+type outputFlags []string
+
+func (o *outputFlags) String() string     { return strings.Join(*o, ",") }
+func (o *outputFlags) Set(v string) error { *o = append(*o, v); return nil }
+
+func cmdRun(e *env, args []string) int {
+	fs := newFlags(e, "run", "[--rules PATH] [--state FILE] [--interval DURATION] [--output -|FILE|URL]...", `
+Follow every stream of the rules, close one sample per measurement per
+interval (aligned to the wall clock), score it against its weekly baseline,
+commit it with the stream positions that produced it, run the commands and
+reports whose guards rose, and write every sample as InfluxDB line protocol.
+
+Lines appended while logtally was down are counted when it comes back, in
+the intervals of their own timestamps. SIGHUP reloads the rules (on any
+error the running rules stay); SIGTERM or SIGINT closes the current interval,
+commits it and exits 0. Logs go to stderr, one line per event.
+
+Destinations (--output, repeatable; added to settings.outputs; stdout when
+neither is given): "-" for stdout, a file path, udp://host:port, or
+http://host:8086/write?db=NAME (InfluxDB 1.x) or
+https://host/api/v2/write?org=ORG&bucket=BUCKET with the token in the
+LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
+  logtally run --rules /etc/logtally/rules.d
+  logtally run --rules examples/rules/ssh.yaml --state /tmp/lt.db --interval 10s
+  logtally run --output http://127.0.0.1:8086/write?db=logtally --output /var/log/logtally.lp`)
+	rulesPath := fs.String("rules", defaultRules, "rules directory or file")
+	statePath := fs.String("state", defaultState(), "state file")
+	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval, or 5m)")
+	var outs outputFlags
+	fs.Var(&outs, "output", `destination of the samples: "-", a file, udp://… or http(s)://… (repeatable)`)
+	watch := fs.String("watch", "inotify", "how files are watched: inotify or poll")
+	pollEvery := fs.Duration("poll-interval", time.Second, "poll period, and the safety re-check period under inotify")
+	dryRun := fs.Bool("dry-run", false, "log the commands that would run instead of running them")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	log, err := newLogger(e, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
+		return exitInvalid
+	}
+	var outputs []rules.Output
+	for _, o := range outs {
+		out, err := rules.ParseOutputURL(o, e.getenv("LOGTALLY_INFLUX_TOKEN"))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally run: --output: %v\n", err)
+			return exitInvalid
+		}
+		outputs = append(outputs, out)
+	}
+	d, err := daemon.New(daemon.Config{
+		Rules: *rulesPath, State: *statePath, Interval: *interval, Outputs: outputs,
+		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout,
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
+		return exitInvalid
+	}
+	// A reader of stdout that goes away must not kill the daemon: the
+	// samples stay in the spool.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	if err := d.Run(ctx, reload); err != nil {
+		var list rules.ErrorList
+		if errors.As(err, &list) {
+			printRuleErrors(e, err)
+			return exitInvalid
+		}
+		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// newLogger returns the structured logger of the daemon, on stderr.
+func newLogger(e *env, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/state"
+)
+
+func cmdStatus(e *env, args []string) int {
+	fs := newFlags(e, "status", "[--state FILE] [--json]", `
+Show what the state file says, for a running or a stopped daemon (the file
+is read from a private copy, without taking the daemon's lock): per stream,
+the identity (device, inode) and position of each followed file; per
+measurement, the last committed sample, with its baseline and classes, and
+its total — the sum of every value committed since the state file began, so
+that exactly-once counting can be checked from outside.`, `
+  logtally status
+  logtally status --state /tmp/lt.db --json | jq '.measurements[] | {handle, total}'`)
+	statePath := fs.String("state", defaultState(), "state file")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	store, err := state.OpenSnapshot(*statePath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
+		return exitFailure
+	}
+	defer store.Close()
+	st, err := daemon.ReadStatus(store)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
+		return exitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	printStatus(e.stdout, *statePath, st)
+	return exitOK
+}
+
+func printStatus(w io.Writer, path string, st *daemon.Status) {
+	fmt.Fprintf(w, "state %s: interval %s, committed up to %s\n\n", path, orDash(st.Interval), fmtTime(st.CommittedEnd))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tFILE\tDEV:INODE\tOFFSET\t")
+	for _, s := range st.Streams {
+		fmt.Fprintf(tw, "%s\t%s\t%d:%d\t%d\t\n", printable([]byte(s.Source)), printable([]byte(s.Path)), s.Dev, s.Ino, s.Offset)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASUREMENT\tLAST END\tVALUE\tAV\tDEV\tZ\tTOTAL\tSAMPLES\tCLASSES\t")
+	for _, m := range st.Measurements {
+		end, val, av, dev, z, classes := "-", "-", "-", "-", "-", ""
+		if l := m.Last; l != nil {
+			end = fmtTime(l.End)
+			val, av, dev, z = fmtPtr(l.Value), fmtPtr(l.Av), fmtPtr(l.Dev), fmtPtr(l.Z)
+			if l.Partial {
+				end += " (partial)"
+			}
+			for i, c := range l.Classes {
+				if i > 0 {
+					classes += " "
+				}
+				classes += c
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", m.Handle, end, val, av, dev, z,
+			strconv.FormatFloat(m.Total, 'g', -1, 64), m.Count, classes)
+	}
+	tw.Flush()
+}
+
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'g', 4, 64)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

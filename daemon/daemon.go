@@ -1,0 +1,560 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/output"
+	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/state"
+)
+
+// MaxCatchUp bounds how far back lines appended during a downtime are
+// attributed by their timestamps; older lines are counted in the first
+// interval of the window.
+const MaxCatchUp = 7 * 24 * time.Hour
+
+// syncTimeout bounds the wait for the followers to read what is readable
+// before an interval closes.
+const syncTimeout = 5 * time.Second
+
+// Config configures a Daemon.
+type Config struct {
+	Rules string // rules directory or file
+	State string // state file
+	// Interval overrides settings.interval when positive.
+	Interval time.Duration
+	// Outputs are destinations given on the command line, in addition to
+	// settings.outputs. With neither, samples go to stdout.
+	Outputs []rules.Output
+	// Watch is "inotify" (default) or "poll"; PollEvery the poll period.
+	Watch     string
+	PollEvery time.Duration
+	// DryRun logs the commands that would run instead of running them.
+	DryRun bool
+	Clock  follow.Clock // real clock when nil
+	Logger *slog.Logger
+	// Stdout receives the "-" destination (os.Stdout when nil).
+	Stdout io.Writer
+}
+
+// Daemon is `logtally run`. Create it with New, run it with Run.
+type Daemon struct {
+	cfg   Config
+	log   *slog.Logger
+	clock follow.Clock
+	store *state.Store
+
+	mu       sync.Mutex // guards everything below against the status reader
+	set      *rules.Set
+	interval time.Duration
+	meas     map[string]*measState
+	streams  map[string]*stream
+	senders  []*output.Sender
+	spool    map[string]int // spool size by sender name
+
+	curStart  time.Time
+	catchFrom time.Time // first interval of the downtime being filled; zero once done
+	seeds     map[string]OpenInterval
+	pending   []func(*state.Tx) error // commits that failed, retried with the next one
+	followCtx context.Context
+	wg        sync.WaitGroup
+	stats     Stats
+}
+
+// measState is one measurement's running state.
+type measState struct {
+	m       *rules.Measurement
+	base    *history.Baseline // weekly measurements only
+	total   Total
+	last    *Sample
+	counted map[int64]float64 // value already in total for a partial interval, by start
+	cum     measure.Counts    // cumulative counts, for metrics
+	lines   uint64
+}
+
+// Stats are the daemon's own counters.
+type Stats struct {
+	Commits        uint64
+	CommitFailures uint64
+	Reloads        uint64
+	ReloadFailures uint64
+	SpoolDropped   uint64
+}
+
+// New checks the configuration. It opens nothing and starts nothing.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Rules == "" || cfg.State == "" {
+		return nil, errors.New("new daemon: rules and state are required")
+	}
+	if cfg.Interval < 0 {
+		return nil, fmt.Errorf("new daemon: negative interval %v", cfg.Interval)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = follow.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock}, nil
+}
+
+// Run runs the daemon until ctx is done: then it closes the current
+// interval early, commits it and returns nil. A value on reload makes it
+// reload the rules. It returns an error when it cannot start: invalid rules
+// (a rules.ErrorList), or a state file it cannot use.
+func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	set, err := rules.Load(d.cfg.Rules)
+	if err != nil {
+		return err
+	}
+	for _, w := range set.Warnings {
+		d.log.Warn("rules", "warning", w.String())
+	}
+	store, err := state.Open(d.cfg.State, state.Options{Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	d.store = store
+	defer store.Close()
+
+	d.interval = set.Settings.Interval
+	if d.cfg.Interval > 0 {
+		d.interval = d.cfg.Interval
+	}
+	if err := d.start(set); err != nil {
+		return err
+	}
+	followCtx, stopFollowers := context.WithCancel(context.Background())
+	d.followCtx = followCtx
+	defer func() {
+		stopFollowers()
+		d.wg.Wait()
+	}()
+	senderCtx, stopSenders := context.WithCancel(context.Background())
+	defer stopSenders()
+	if err := d.startSenders(senderCtx, set); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for _, s := range d.streams {
+		d.startFollower(s)
+	}
+	d.mu.Unlock()
+	d.log.Info("started", "rules", d.cfg.Rules, "state", d.cfg.State, "interval", d.interval,
+		"measurements", len(set.Measurements), "streams", len(d.streams), "catch_up_from", d.catchFrom)
+
+	for {
+		d.startIntervalCommands()
+		end := d.curStart.Add(d.interval)
+		select {
+		case <-d.clock.After(end.Sub(d.clock.Now())):
+			d.syncFollowers()
+			d.closeInterval(end, false)
+		case <-reload:
+			d.reload()
+		case <-ctx.Done():
+			d.syncFollowers()
+			d.closeInterval(d.clock.Now(), true)
+			stopFollowers()
+			d.wg.Wait()
+			d.flushSenders()
+			d.log.Info("stopped")
+			return nil
+		}
+	}
+}
+
+// start reads what the state file knows and builds the measurements and
+// streams, without starting anything.
+func (d *Daemon) start(set *rules.Set) error {
+	now := d.clock.Now()
+	d.curStart = now.Truncate(d.interval)
+	var committedEnd time.Time
+	d.seeds = map[string]OpenInterval{}
+	err := d.store.Update(func(tx *state.Tx) error {
+		var err error
+		if committedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
+			return err
+		}
+		prev, _, err := tx.Get(keyInterval)
+		if err != nil {
+			return err
+		}
+		if prev != "" && prev != d.interval.String() {
+			d.log.Warn("interval changed: baselines start afresh and the downtime is a gap", "was", prev, "now", d.interval)
+			committedEnd = time.Time{}
+		}
+		if err := tx.Ascend(prefixOpen, func(k, v string) bool {
+			var o OpenInterval
+			if err := decodeJSON(v, &o); err == nil && prev == d.interval.String() {
+				d.seeds[k[len(prefixOpen):]] = o
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		return tx.Set(keyInterval, d.interval.String())
+	})
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	lower := committedEnd
+	for _, o := range d.seeds {
+		if lower.IsZero() || o.Start.Before(lower) {
+			lower = o.Start
+		}
+	}
+	if lower.IsZero() || !lower.Before(d.curStart) {
+		lower = d.curStart
+	}
+	if d.curStart.Sub(lower) > MaxCatchUp {
+		lower = d.curStart.Add(-MaxCatchUp).Truncate(d.interval)
+	}
+	if lower.Before(d.curStart) {
+		d.catchFrom = lower
+	}
+	d.meas = map[string]*measState{}
+	d.streams = map[string]*stream{}
+	return d.apply(set, lower)
+}
+
+// apply installs a rule set: measurement states (baselines loaded from the
+// state file) and streams (new ones created with their saved positions,
+// existing ones given their new group). Streams no longer needed are
+// stopped. lower is the lower bound for dating new streams' backlog.
+func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
+	hcfg := history.Config{Interval: d.interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
+	meas := map[string]*measState{}
+	bySource := map[string][]*rules.Measurement{}
+	var order []string
+	err := d.store.View(func(tx *state.Tx) error {
+		for _, m := range set.Measurements {
+			src := streamSource(m)
+			if _, ok := bySource[src]; !ok {
+				order = append(order, src)
+			}
+			bySource[src] = append(bySource[src], m)
+			if old, ok := d.meas[m.Handle]; ok && (old.base != nil) == (m.HistoryType == rules.HistoryWeekly) {
+				old.m = m
+				meas[m.Handle] = old
+				continue
+			}
+			ms := &measState{m: m, counted: map[int64]float64{}}
+			if _, err := tx.GetJSON(prefixTotal+m.Handle, &ms.total); err != nil {
+				return err
+			}
+			var last Sample
+			if ok, err := tx.GetJSON(prefixSample+m.Handle, &last); err != nil {
+				return err
+			} else if ok {
+				ms.last = &last
+			}
+			if m.HistoryType == rules.HistoryWeekly {
+				b, err := loadBaseline(tx, m.Handle, hcfg)
+				if err != nil {
+					d.log.Warn("baseline not usable: starting afresh", "handle", m.Handle, "err", err)
+				}
+				if b == nil {
+					b = history.New(hcfg)
+				}
+				ms.base = b
+			}
+			if o, ok := d.seeds[m.Handle]; ok {
+				ms.counted[o.Start.Unix()] = o.Counted
+			}
+			meas[m.Handle] = ms
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	opts := match.Options{Timeout: set.Settings.RegexTimeout}
+	streams := map[string]*stream{}
+	for _, src := range order {
+		g, err := measure.NewGroup(src, bySource[src], opts)
+		if err != nil {
+			return err
+		}
+		if s, ok := d.streams[src]; ok {
+			s.mu.Lock()
+			s.setGroup(g)
+			s.mu.Unlock()
+			streams[src] = s
+			continue
+		}
+		m := g.Measurements[0]
+		s := &stream{
+			source: src, kind: streamKind(m), path: m.Path, interval: d.interval, clock: d.clock,
+			log:       d.log,
+			past:      map[int64][]*measure.Accumulator{},
+			positions: map[string]follow.Position{},
+			closed:    map[string]bool{},
+			curStart:  d.curStart, lowerBound: lower,
+		}
+		s.setGroup(g)
+		if err := d.newFollower(s, set); err != nil {
+			return err
+		}
+		streams[src] = s
+	}
+	for src, s := range d.streams {
+		if _, ok := streams[src]; !ok && s.cancel != nil {
+			s.cancel()
+		}
+	}
+	d.set, d.meas, d.streams = set, meas, streams
+	return nil
+}
+
+// newFollower creates (but does not start) a stream's follower.
+func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
+	m := s.group.Measurements[0]
+	switch s.kind {
+	case kindFile:
+		var saved map[string]follow.Position
+		if err := d.store.View(func(tx *state.Tx) error {
+			var err error
+			saved, err = savedPositions(tx, s.source)
+			return err
+		}); err != nil {
+			return fmt.Errorf("read positions of %s: %w", s.source, err)
+		}
+		start := rules.StartEnd
+		for _, gm := range s.group.Measurements {
+			if gm.Start == rules.StartBeginning {
+				start = rules.StartBeginning
+			}
+		}
+		f, err := follow.NewFiles(follow.FileConfig{
+			Paths: []string{m.Path}, Start: start, Saved: saved,
+			Watch: d.cfg.Watch, PollEvery: d.cfg.PollEvery,
+			MaxLine: set.Settings.MaxLineLength, Clock: d.clock, Logger: d.log,
+		})
+		if err != nil {
+			return fmt.Errorf("follow %s: %w", s.source, err)
+		}
+		s.files = f
+		if len(saved) == 0 {
+			s.lowerBound = d.curStart // nothing to catch up for a new stream
+		}
+	case kindPipe, kindInterval:
+		mode := rules.PipeStream
+		timeout := m.Timeout
+		if s.kind == kindInterval {
+			mode = rules.PipeInterval
+			if timeout <= 0 || timeout > d.interval {
+				timeout = d.interval
+			}
+		}
+		p, err := follow.NewPipe(follow.PipeConfig{
+			Argv: m.Command, Mode: mode, Timeout: timeout,
+			MaxLine: set.Settings.MaxLineLength, Clock: d.clock, Logger: d.log,
+		})
+		if err != nil {
+			return fmt.Errorf("pipe %s: %w", s.source, err)
+		}
+		s.pipe = p
+		s.lowerBound = d.curStart
+	case kindWhole:
+		s.lowerBound = d.curStart
+	}
+	return nil
+}
+
+// startFollower starts a stream's follower goroutine (interval commands
+// and whole files are run from the loop instead).
+func (d *Daemon) startFollower(s *stream) {
+	if s.cancel != nil || (s.kind != kindFile && s.kind != kindPipe) {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.followCtx)
+	s.cancel = cancel
+	s.done = make(chan struct{})
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer close(s.done)
+		var err error
+		if s.files != nil {
+			err = s.files.Run(ctx, s)
+		} else {
+			err = s.pipe.Run(ctx, s)
+		}
+		if err != nil {
+			d.log.Error("follower stopped", "stream", s.source, "err", err)
+		}
+	}()
+}
+
+// startIntervalCommands starts each interval command that is not still
+// running from the previous interval; its output belongs to the interval in
+// which it is read.
+func (d *Daemon) startIntervalCommands() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.streams {
+		if s.kind != kindInterval || !s.running.CompareAndSwap(false, true) {
+			continue
+		}
+		d.wg.Add(1)
+		go func(s *stream) {
+			defer d.wg.Done()
+			defer s.running.Store(false)
+			if err := s.pipe.RunOnce(d.followCtx, s); err != nil && d.followCtx.Err() == nil {
+				d.log.Warn("interval command failed", "stream", s.source, "err", err)
+			}
+		}(s)
+	}
+}
+
+// syncFollowers waits (bounded) until every file follower has read what is
+// readable now, so that lines written before an interval ends are counted
+// in it, and reads the whole-file streams.
+func (d *Daemon) syncFollowers() {
+	d.mu.Lock()
+	streams := make([]*stream, 0, len(d.streams))
+	for _, s := range d.streams {
+		streams = append(streams, s)
+	}
+	maxLine := d.set.Settings.MaxLineLength
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	for _, s := range streams {
+		switch s.kind {
+		case kindFile:
+			if err := s.files.Sync(ctx); err != nil {
+				d.log.Warn("sync", "stream", s.source, "err", err)
+			}
+		case kindWhole:
+			d.readWhole(s, maxLine)
+		}
+	}
+}
+
+// readWhole replaces a track_growing_file: false stream's accumulators with
+// the whole file as it is now.
+func (d *Daemon) readWhole(s *stream, maxLine int) {
+	s.mu.Lock()
+	for i, m := range s.group.Measurements {
+		s.cur[i] = measure.NewAccumulator(m)
+	}
+	s.lines = 0
+	s.mu.Unlock()
+	if err := follow.ReadWhole(s.path, maxLine, s); err != nil {
+		d.log.Warn("read whole file", "stream", s.source, "err", err)
+	}
+}
+
+// startSenders starts one output.Sender per destination.
+func (d *Daemon) startSenders(ctx context.Context, set *rules.Set) error {
+	outs := append([]rules.Output(nil), d.cfg.Outputs...)
+	outs = append(outs, set.Settings.Outputs...)
+	if len(outs) == 0 {
+		o, err := rules.ParseOutputURL("-", "")
+		if err != nil {
+			return err
+		}
+		outs = append(outs, o)
+	}
+	d.spool = map[string]int{}
+	for _, o := range outs {
+		var sink output.Sink
+		var err error
+		if o.URL == "-" && d.cfg.Stdout != nil {
+			sink = output.NewWriterSink("stdout", d.cfg.Stdout)
+		} else if sink, err = output.NewSink(o); err != nil {
+			return fmt.Errorf("output %s: %w", o.URL, err)
+		}
+		if _, dup := d.spool[sink.Name()]; dup {
+			return fmt.Errorf("output %s: given twice", o.URL)
+		}
+		snd := output.NewSender(d.store, sink, o, d.log)
+		d.senders = append(d.senders, snd)
+		d.spool[sink.Name()] = o.SpoolSize
+		go func() {
+			if err := snd.Run(ctx); err != nil {
+				d.log.Error("output stopped", "output", snd.Name(), "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// flushSenders gives every destination a last, bounded chance to take what
+// is spooled; what it does not take stays in the spool for the next run.
+func (d *Daemon) flushSenders() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range d.senders {
+		if err := s.Flush(ctx); err != nil {
+			d.log.Warn("output not flushed: kept in the spool", "output", s.Name(), "err", err)
+		}
+	}
+}
+
+// reload loads the rules again and, if they are valid, swaps them in. On
+// any error the running rules stay and every error is logged.
+func (d *Daemon) reload() {
+	set, err := rules.Load(d.cfg.Rules)
+	if err != nil {
+		d.mu.Lock()
+		d.stats.ReloadFailures++
+		d.mu.Unlock()
+		var list rules.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				d.log.Error("reload: rules not changed", "error", e.Error())
+			}
+		} else {
+			d.log.Error("reload: rules not changed", "err", err)
+		}
+		return
+	}
+	for _, w := range set.Warnings {
+		d.log.Warn("rules", "warning", w.String())
+	}
+	if set.Settings.Interval != d.set.Settings.Interval && d.cfg.Interval == 0 {
+		d.log.Warn("reload: a new interval takes effect at the next restart", "running", d.interval, "rules", set.Settings.Interval)
+	}
+	d.mu.Lock()
+	old := d.streams
+	err = d.apply(set, d.curStart)
+	if err == nil {
+		for src, s := range d.streams {
+			if _, existed := old[src]; !existed {
+				d.startFollower(s)
+			}
+		}
+		d.stats.Reloads++
+	} else {
+		d.stats.ReloadFailures++
+	}
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Error("reload: rules not changed", "err", err)
+		return
+	}
+	d.log.Info("reloaded", "measurements", len(set.Measurements), "streams", len(d.streams))
+}
+
+func sortedHandles(m map[string]*measState) []string {
+	out := make([]string, 0, len(m))
+	for h := range m {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,59 @@
+// Package daemon is `logtally run`: it follows every stream of the rules,
+// folds the lines into one sample per measurement per interval, scores each
+// sample against its weekly baseline, and commits, in one state transaction
+// per interval, the samples, the baselines, the classes, the stream
+// positions that produced them and the line-protocol points for every
+// destination (an outbox drained by output.Sender). Then it runs the
+// commands and reports whose guards rose.
+//
+// # Exactly once
+//
+// A line is counted when it is folded into an accumulator; the stream
+// position just after it is recorded in the same critical section. At the
+// end of an interval the accumulators and positions of every stream are
+// taken together and committed in one transaction, so the committed
+// positions always describe exactly the lines the committed samples count.
+// After a crash (kill -9 at any moment) the daemon resumes from the committed
+// positions: what was read but not committed is read again, and counted once.
+// follow verifies each saved position (device, inode, fingerprints of the
+// file's head and of the bytes before the offset) before trusting it.
+//
+// A commit that fails (a full disk) is kept and retried with the next one;
+// nothing read is dropped.
+//
+// # Time
+//
+// Intervals are aligned to the wall clock (multiples of the interval since
+// the Unix epoch). A line read live belongs to the interval in which it is
+// read. Lines that were appended while logtally was down (follow marks them
+// Backlog) belong to the interval of their own timestamp (package
+// timestamp), between the end of the last committed interval and now; a
+// backlog line without a recognisable timestamp, or with one outside that
+// range, goes to the current interval. Each sample counts how many lines
+// were attributed which way (Backdated, Undated). When a file was followed
+// continuously (its position resumed, or its rotated predecessor found and
+// drained), every interval of the downtime gets a sample, zero where nothing
+// was written; otherwise the downtime is a gap, not a zero.
+//
+// SIGTERM closes the current interval early: its partial accumulators are
+// committed as the open interval (key open/<handle>) with the positions, the
+// baseline does not learn from them, and the next start continues the same
+// interval from them (or, if it has passed, completes it from the backlog).
+// A measurement's total — the sum of every value committed since the state
+// file began — therefore counts every line exactly once, which `status`
+// shows so that exactly-once can be checked from outside.
+//
+// # State keys
+//
+//	meta/committed_end        end of the last complete interval (RFC 3339)
+//	meta/interval             the interval the baselines were learned with
+//	pos/<source>\x00<path>    follow.Position of one file of one stream
+//	sample/<handle>           the last committed Sample
+//	total/<handle>            Total: sum of committed values
+//	open/<handle>             OpenInterval: a partial interval after SIGTERM
+//	base/<handle>/meta, base/<handle>/p/<n>   the weekly baseline (history.Encode)
+//	recent/<handle>/p/<n>     the last week of values, for the week graph
+//
+// Other packages own their prefixes: actions (classes, guards, last runs),
+// output (spool/).
+package daemon

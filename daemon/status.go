@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/state"
+)
+
+// Status is what a state file says: stream positions, and per measurement
+// its last sample and total. `logtally status` prints it; it is read from a
+// snapshot, so the daemon may be running.
+type Status struct {
+	CommittedEnd time.Time           `json:"committed_end"`
+	Interval     string              `json:"interval"`
+	Streams      []StreamStatus      `json:"streams"`
+	Measurements []MeasurementStatus `json:"measurements"`
+}
+
+// StreamStatus is one followed file's saved position.
+type StreamStatus struct {
+	Source string `json:"source"`
+	Path   string `json:"path"`
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Offset int64  `json:"offset"`
+}
+
+// MeasurementStatus is one measurement's committed state.
+type MeasurementStatus struct {
+	Handle string        `json:"handle"`
+	Total  float64       `json:"total"`
+	Since  time.Time     `json:"since,omitzero"`
+	Count  uint64        `json:"samples"`
+	Last   *Sample       `json:"last,omitempty"`
+	Open   *OpenInterval `json:"open,omitempty"`
+}
+
+// ReadStatus reads the status of a state file.
+func ReadStatus(store *state.Store) (*Status, error) {
+	st := &Status{}
+	err := store.View(func(tx *state.Tx) error {
+		var err error
+		if st.CommittedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
+			return err
+		}
+		if st.Interval, _, err = tx.Get(keyInterval); err != nil {
+			return err
+		}
+		var derr error
+		if err := tx.Ascend(prefixPos, func(k, v string) bool {
+			var p follow.Position
+			if err := decodeJSON(v, &p); err != nil {
+				derr = fmt.Errorf("decode %q: %w", k, err)
+				return false
+			}
+			src, path := splitPosKey(k)
+			st.Streams = append(st.Streams, StreamStatus{Source: src, Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset})
+			return true
+		}); err != nil {
+			return err
+		}
+		if derr != nil {
+			return derr
+		}
+		byHandle := map[string]*MeasurementStatus{}
+		get := func(h string) *MeasurementStatus {
+			m := byHandle[h]
+			if m == nil {
+				m = &MeasurementStatus{Handle: h}
+				byHandle[h] = m
+			}
+			return m
+		}
+		scan := func(prefix string, f func(h, v string) error) error {
+			var ferr error
+			err := tx.Ascend(prefix, func(k, v string) bool {
+				if ferr = f(strings.TrimPrefix(k, prefix), v); ferr != nil {
+					ferr = fmt.Errorf("decode %q: %w", k, ferr)
+					return false
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+			return ferr
+		}
+		if err := scan(prefixTotal, func(h, v string) error {
+			var t Total
+			if err := decodeJSON(v, &t); err != nil {
+				return err
+			}
+			m := get(h)
+			m.Total, m.Since, m.Count = t.Total, t.Since, t.Samples
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scan(prefixSample, func(h, v string) error {
+			var s Sample
+			if err := decodeJSON(v, &s); err != nil {
+				return err
+			}
+			get(h).Last = &s
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scan(prefixOpen, func(h, v string) error {
+			var o OpenInterval
+			if err := decodeJSON(v, &o); err != nil {
+				return err
+			}
+			get(h).Open = &o
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, m := range byHandle {
+			st.Measurements = append(st.Measurements, *m)
+		}
+		sort.Slice(st.Measurements, func(i, j int) bool { return st.Measurements[i].Handle < st.Measurements[j].Handle })
+		return nil
+	})
+	return st, err
+}
