@@ -141,7 +141,8 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 	}
 	defer f.running.Store(false)
 
-	s := newScanner(f.cfg, &sink{h: h, mu: new(sync.Mutex), stats: &f.stats, log: f.cfg.Logger})
+	s := newScanner(f.cfg, &sink{h: h, mu: new(sync.Mutex), stats: &f.stats, log: f.cfg.Logger},
+		func() bool { return ctx.Err() != nil })
 	defer s.closeAll()
 
 	var (
@@ -168,37 +169,48 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 		if watcher != nil && full {
 			s.watch(watcher)
 		}
-		for _, done := range syncs {
-			close(done)
-		}
-		syncs = syncs[:0]
 		full = false
+		if !s.more {
+			for _, done := range syncs {
+				close(done)
+			}
+			syncs = syncs[:0]
+		}
 
 		if tick == nil {
 			tick = f.cfg.Clock.After(f.cfg.PollEvery)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick:
-			tick, full = nil, true
-		case done := <-f.syncReq:
-			syncs, full = append(syncs, done), true
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
+		switch {
+		case s.more:
+			// A file has more to read: check again at once (a Sync waits
+			// for the end), unless stopping.
+			if ctx.Err() != nil {
+				return nil
 			}
-			full = full || isDirEvent(ev)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
+		default:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick:
+				tick, full = nil, true
+			case done := <-f.syncReq:
+				syncs, full = append(syncs, done), true
+			case ev, ok := <-events:
+				if !ok {
+					events = nil
+					continue
+				}
+				full = full || isDirEvent(ev)
+			case err, ok := <-errs:
+				if !ok {
+					errs = nil
+					continue
+				}
+				// Queue overflow and the like: events were lost, so look at
+				// everything.
+				f.cfg.Logger.Warn("inotify error", "err", err)
+				full = true
 			}
-			// Queue overflow and the like: events were lost, so look at
-			// everything.
-			f.cfg.Logger.Warn("inotify error", "err", err)
-			full = true
 		}
 		// Coalesce whatever else is pending into this one check.
 	drain:

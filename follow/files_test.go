@@ -126,24 +126,34 @@ func TestRotateRenameCreate(t *testing.T) {
 }
 
 func TestCopyTruncate(t *testing.T) {
+	// A header longer than the head fingerprint: only the bytes before the
+	// offset can tell the refill from an append.
+	header := strings.Repeat("h", MaxHeadLen+100)
 	tests := []struct {
-		name   string
-		refill string
-		want   []string
+		name    string
+		initial string
+		refill  string
+		want    []string
 	}{
-		{"smaller", "c3\n", []string{"c1", "c2", "c3"}},
-		{"same size", "c3\nc4\n", []string{"c1", "c2", "c3", "c4"}},
-		{"larger", "c3\nc4\nc5\n", []string{"c1", "c2", "c3", "c4", "c5"}},
-		{"larger, same first line", "c1\nc4\nc5\n", []string{"c1", "c2", "c1", "c4", "c5"}},
+		{"smaller", "", "c3\n", []string{"c1", "c2", "c3"}},
+		{"same size", "", "c3\nc4\n", []string{"c1", "c2", "c3", "c4"}},
+		{"larger", "", "c3\nc4\nc5\n", []string{"c1", "c2", "c3", "c4", "c5"}},
+		{"larger, same first line", "", "c1\nc4\nc5\n", []string{"c1", "c2", "c1", "c4", "c5"}},
+		{"larger, same first 1024 bytes", header + "\n", header + "\nc3\nc4\nc5\n",
+			[]string{header, "c1", "c2", header, "c3", "c4", "c5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			forEachWatch(t, func(t *testing.T, mode string) {
 				h := newHarness(t, mode)
 				fn := h.path("app.log")
-				writeFile(t, fn, "c1\nc2\n")
+				writeFile(t, fn, tt.initial+"c1\nc2\n")
 				h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
-				h.expect("c1", "c2")
+				if tt.initial != "" {
+					h.expect(strings.TrimSuffix(tt.initial, "\n"), "c1", "c2")
+				} else {
+					h.expect("c1", "c2")
+				}
 				// logrotate copytruncate: copy, truncate in place, and the
 				// writer (O_APPEND) refills from 0 before we look.
 				data, err := os.ReadFile(fn)
@@ -454,4 +464,66 @@ func TestReadWhole(t *testing.T) {
 	if fds := openFDs(t, dir); len(fds) != 0 {
 		t.Errorf("descriptors left open: %q", fds)
 	}
+}
+
+// TestLargeBacklog: a file with more than one check's worth of backlog is
+// read in several checks without holding up the other files, and Sync
+// returns only once everything is delivered.
+func TestLargeBacklog(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		big, small := h.path("big.log"), h.path("small.log")
+		var sb strings.Builder
+		const n = 100_000
+		line := strings.Repeat("z", 99)
+		for range n {
+			sb.WriteString(line + "\n")
+		}
+		if sb.Len() <= maxReadPerCheck {
+			t.Fatalf("backlog of %d bytes does not exceed one check (%d)", sb.Len(), maxReadPerCheck)
+		}
+		writeFile(t, big, sb.String())
+		writeFile(t, small, "s1\n")
+		h.start(FileConfig{Paths: []string{big, small}, Start: "beginning"})
+		h.sync()
+		if got := len(h.rec.linesOf(big)); got != n {
+			t.Errorf("%d lines of the big file, want %d", got, n)
+		}
+		if got := h.rec.linesOf(small); !slices.Equal(got, []string{"s1"}) {
+			t.Errorf("small file: %q", got)
+		}
+		// The small file was not made to wait for the whole big one.
+		var order []string
+		for _, b := range h.rec.batches() {
+			if len(order) == 0 || order[len(order)-1] != b.Source {
+				order = append(order, b.Source)
+			}
+		}
+		if len(order) < 3 || order[len(order)-1] != big {
+			t.Errorf("sources in delivery order %q: want the small file between parts of the big one", order)
+		}
+		h.rec.check(t)
+	})
+}
+
+// TestCopyTruncatePartialOnly: nothing but a partial line had been read
+// (no bytes before the offset to compare), and the file is refilled
+// larger: the head fingerprint tells. The old partial line counts.
+func TestCopyTruncatePartialOnly(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		writeFile(t, fn, "ab")
+		h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+		h.wake()
+		h.sync()
+		if got := h.rec.lines(); len(got) != 0 {
+			t.Fatalf("a partial line was delivered: %q", got)
+		}
+		writeFile(t, fn, "xyz\n")
+		h.expect("ab", "xyz")
+		if n := len(h.rec.events(EventTruncate)); n != 1 {
+			t.Errorf("%d truncate events, want 1", n)
+		}
+	})
 }

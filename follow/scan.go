@@ -105,13 +105,22 @@ type scanner struct {
 	// several names were saved for one file), until used at startup.
 	resume  map[fileID]Position
 	started bool
-	batch   batcher
-	headBuf []byte
+	// more: a file was left with unread data (maxReadPerCheck); check
+	// again without waiting.
+	more     bool
+	stopping func() bool
+	batch    batcher
+	headBuf  []byte
 }
 
-func newScanner(cfg FileConfig, sk *sink) *scanner {
+// maxReadPerCheck is how much of one file a check reads at most.
+const maxReadPerCheck = 8 << 20
+
+// newScanner returns a scanner; stopping reports that the follower is
+// shutting down.
+func newScanner(cfg FileConfig, sk *sink, stopping func() bool) *scanner {
 	return &scanner{cfg: cfg, sink: sk, tracked: make(map[string]*tracked),
-		headBuf: make([]byte, MaxHeadLen)}
+		headBuf: make([]byte, MaxHeadLen), stopping: stopping}
 }
 
 func (s *scanner) event(e Event) { s.sink.event(e) }
@@ -162,6 +171,7 @@ func (s *scanner) track(p string, glob bool) {
 // scan is one check of every followed name; see the package documentation
 // for the state machine. full expands globs again.
 func (s *scanner) scan(full bool) {
+	s.more = false
 	if full || !s.started {
 		s.resolve()
 	}
@@ -507,8 +517,19 @@ func (s *scanner) close(o *openFile, kind EventKind, detail string) {
 
 // read delivers o's complete lines up to its end; with final, its partial
 // last line too.
+//
+// Without final, at most maxReadPerCheck bytes are read, so that one file's
+// backlog does not hold up the others: more is set, and the caller checks
+// again at once. Reading stops early when the follower is stopping.
 func (s *scanner) read(o *openFile, final bool) {
+	start := o.r.Offset()
 	for {
+		if o.r.Offset()-start >= maxReadPerCheck && (!final || s.stopping()) {
+			if !final {
+				s.more = true
+			}
+			break
+		}
 		before := o.r.Offset()
 		line, cut, err := o.r.Next()
 		if err != nil {
