@@ -166,7 +166,7 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 	var tick <-chan time.Time
 	for {
 		s.scan(full)
-		if watcher != nil && full {
+		if watcher != nil && (full || s.dirsChanged) {
 			s.watch(watcher)
 		}
 		full = false

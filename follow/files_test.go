@@ -527,3 +527,35 @@ func TestCopyTruncatePartialOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestGlobMatchesRotatedName: the glob also matches the rotated name
+// (app.log*), so the renamed file is a "new" match; it must be recognised
+// by identity and not read again from its start.
+func TestGlobMatchesRotatedName(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		writeFile(t, fn, "")
+		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		h.start(FileConfig{Paths: []string{h.path("app.log*")}})
+		w.WriteString("r1\nr2\n")
+		h.expect("r1", "r2")
+		rename(t, fn, fn+".1")
+		writeFile(t, fn, "n1\n")
+		h.wake()
+		h.rec.waitLines(t, 3)
+		w.WriteString("r3\n")
+		h.expect("r1", "r2", "n1", "r3")
+		if got := h.rec.linesOf(fn + ".1"); !slices.Equal(got, []string{"r3"}) {
+			t.Errorf("lines under the rotated name %q, want [r3]", got)
+		}
+		if fds := openFDs(t, h.dir); len(fds) != 3 { // the writer's, and ours of both files
+			t.Errorf("open descriptors %q", fds)
+		}
+		h.rec.check(t)
+	})
+}

@@ -184,6 +184,9 @@ func (p *Pipe) newSink(h Handler) *sink {
 
 // run runs the command once; timeout 0 means none.
 func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("run %s: %w", p.cfg.Argv[0], err)
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return p.startFailed(sk, err)

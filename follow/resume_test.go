@@ -215,3 +215,37 @@ func TestResumeRotatedTwice(t *testing.T) {
 		"the intermediate files (neither the saved one nor the current one) are not read; " +
 		"their lines are lost without an event")
 }
+
+// TestResumeSymlinkRotated: the followed name is a symlink into another
+// directory, where the target was rotated while logtally was stopped; the
+// old target is found there by identity.
+func TestResumeSymlinkRotated(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h1 := newHarness(t, mode)
+		target := filepath.Join(t.TempDir(), "real.log")
+		link := h1.path("app.log")
+		writeFile(t, target, "s1\n")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		h1.start(FileConfig{Paths: []string{link}, Start: "beginning"})
+		h1.expect("s1")
+		h1.stop()
+		saved := savedPositions(h1.rec)
+
+		appendFile(t, target, "s2\n")
+		rename(t, target, target+".1")
+		writeFile(t, target, "n1\n")
+
+		h2 := &harness{t: t, mode: mode, dir: h1.dir, clk: newFakeClock(), rec: newRecorder()}
+		h2.start(FileConfig{Paths: []string{link}, Saved: saved})
+		h2.sync()
+		if got := h2.rec.lines(); !slices.Equal(got, []string{"s2", "n1"}) {
+			t.Fatalf("lines %q, want [s2 n1]; events %q", got, h2.rec.allEvents())
+		}
+		if n := len(h2.rec.events(EventLost)); n != 0 {
+			t.Errorf("lost events: %q", h2.rec.allEvents())
+		}
+		h2.rec.check(t, saved[link].Offset)
+	})
+}

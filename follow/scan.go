@@ -109,8 +109,11 @@ type scanner struct {
 	// again without waiting.
 	more     bool
 	stopping func() bool
-	batch    batcher
-	headBuf  []byte
+	// dirsChanged: a file was opened, so the directories to watch may
+	// have changed.
+	dirsChanged bool
+	batch       batcher
+	headBuf     []byte
 }
 
 // maxReadPerCheck is how much of one file a check reads at most.
@@ -213,6 +216,9 @@ func (s *scanner) scan(full bool) {
 			// never fatal; the open file keeps being read.
 			s.reportErr(t, "stat", r.err)
 		default:
+			if strings.HasPrefix(t.errKey, "stat:") {
+				t.errKey = "" // the episode is over
+			}
 			if t.fifo != nil && (t.fifo.id != r.id || t.fifo.exited()) {
 				s.stopFIFO(t)
 			}
@@ -357,6 +363,7 @@ func (s *scanner) open(t *tracked, r statResult) {
 	o.r = lines.NewReader(&o.src, offset, s.cfg.MaxLine)
 	_ = o.tail.load(f, offset)
 	t.cur, t.moved = o, false
+	s.dirsChanged = true
 	s.event(Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail})
 }
 
@@ -660,12 +667,19 @@ func (s *scanner) drainSaved(id fileID, pos Position) {
 			name = pos.Path
 		}
 	}
-	if name == "" {
-		var ok bool
-		if name, ok = findByID(filepath.Dir(pos.Path), id); !ok {
-			lost(fmt.Sprintf("rotated file (%v) not found in %s", id, filepath.Dir(pos.Path)))
-			return
+	dirs := []string{filepath.Dir(pos.Path)}
+	if real, err := filepath.EvalSymlinks(pos.Path); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real)) // a symlink's target rotates in its own directory
+	}
+	for _, d := range dirs {
+		if name != "" {
+			break
 		}
+		name, _ = findByID(d, id)
+	}
+	if name == "" {
+		lost(fmt.Sprintf("rotated file (%v) not found in %s", id, strings.Join(dirs, " or ")))
+		return
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -704,6 +718,7 @@ func (s *scanner) drainSaved(id fileID, pos Position) {
 // wakes the follower. Directories whose names hold glob characters are
 // covered by the periodic re-check only.
 func (s *scanner) watch(w *fsnotify.Watcher) {
+	s.dirsChanged = false
 	want := make(map[string]bool)
 	for _, p := range s.cfg.Paths {
 		if d := filepath.Dir(p); !hasMeta(d) {
