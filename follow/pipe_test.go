@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -368,5 +369,35 @@ func TestNewPipeErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+// TestPipeEscapedChild: a child that left the process group (setsid) and
+// keeps stdout open cannot hold the run: once the group is dead, waiting
+// for more output is bounded.
+func TestPipeEscapedChild(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "escaped.pid")
+	rec := newRecorder()
+	p := newTestPipe(t, PipeConfig{
+		// The leader exits once the child has left its group.
+		Argv: []string{"sh", "-c", `echo x; setsid sh -c 'echo $$ > "$0"; exec sleep 1000' "$1" &
+			while [ ! -s "$1" ]; do sleep 0.01; done`, "sh", pidFile},
+		Mode: "interval", Clock: newFakeClock(),
+	})
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	if err := waitErr(t, runOnce(p, rec)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.lines(); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("lines %q", got)
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || len(b) == 0 {
+		t.Fatalf("the child never left the group (%v): the case was not exercised", err)
 	}
 }
