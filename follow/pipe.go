@@ -253,6 +253,10 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 	}()
 
 	readErr := p.readStdout(outR, sk, g)
+	if readErr != nil {
+		// Nobody reads its output any more: it would block on a full pipe.
+		g.kill("reading its output failed: " + readErr.Error())
+	}
 	<-stderrDone
 	waitErr := <-waited
 	close(stopWatch)
@@ -265,7 +269,7 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 		return fmt.Errorf("run %s: killed: %s", p.cfg.Argv[0], why)
 	}
 	if readErr != nil {
-		sk.event(Event{Kind: EventExit, Source: p.source, Pid: pid, Err: readErr, Detail: "reading its output failed"})
+		sk.event(Event{Kind: EventExit, Source: p.source, Pid: pid, Err: readErr, Detail: "exited; reading its output failed"})
 		return fmt.Errorf("run %s: read output: %w", p.cfg.Argv[0], readErr)
 	}
 	detail := "exited"
