@@ -559,3 +559,20 @@ func TestGlobMatchesRotatedName(t *testing.T) {
 		h.rec.check(t)
 	})
 }
+
+func TestEventString(t *testing.T) {
+	tests := []struct {
+		e    Event
+		want string
+	}{
+		{Event{Kind: EventRotate, Source: "/l/a.log", Path: "/l/a.log", Detail: "replaced"}, "rotate /l/a.log: replaced"},
+		{Event{Kind: EventClose, Source: "/l/a.log", Path: "/l/a.log.1"}, "close /l/a.log (/l/a.log.1)"},
+		{Event{Kind: EventStartError, Source: "pipe:x", Err: os.ErrNotExist}, "start-error pipe:x: file does not exist"},
+		{Event{Kind: EventKind(99), Source: "s"}, "EventKind(99) s"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.String(); got != tt.want {
+			t.Errorf("%#v: got %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}

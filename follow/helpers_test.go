@@ -308,11 +308,9 @@ const (
 	testGrace = 10 * time.Second
 )
 
-var watchModes = []string{"inotify", "poll"}
-
 // forEachWatch runs f once per watch method, as subtests.
 func forEachWatch(t *testing.T, f func(t *testing.T, mode string)) {
-	for _, mode := range watchModes {
+	for _, mode := range []string{"inotify", "poll"} {
 		t.Run(mode, func(t *testing.T) { f(t, mode) })
 	}
 }

@@ -109,25 +109,33 @@ const (
 	EventKill
 )
 
-var eventNames = [...]string{
-	EventOpen:       "open",
-	EventRotate:     "rotate",
-	EventTruncate:   "truncate",
-	EventDelete:     "delete",
-	EventClose:      "close",
-	EventOpenError:  "open-error",
-	EventResume:     "resume",
-	EventReset:      "reset",
-	EventLost:       "lost",
-	EventStartError: "start-error",
-	EventExit:       "exit",
-	EventKill:       "kill",
-}
-
 // String returns the kind's short name.
 func (k EventKind) String() string {
-	if k > 0 && int(k) < len(eventNames) {
-		return eventNames[k]
+	switch k {
+	case EventOpen:
+		return "open"
+	case EventRotate:
+		return "rotate"
+	case EventTruncate:
+		return "truncate"
+	case EventDelete:
+		return "delete"
+	case EventClose:
+		return "close"
+	case EventOpenError:
+		return "open-error"
+	case EventResume:
+		return "resume"
+	case EventReset:
+		return "reset"
+	case EventLost:
+		return "lost"
+	case EventStartError:
+		return "start-error"
+	case EventExit:
+		return "exit"
+	case EventKill:
+		return "kill"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
