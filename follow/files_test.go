@@ -576,3 +576,16 @@ func TestEventString(t *testing.T) {
 		}
 	}
 }
+
+// TestRewriteSameBytes documents what content checks cannot see.
+func TestRewriteSameBytes(t *testing.T) {
+	t.Skip("known gap: a file rewritten in place (same inode) whose first 1024 bytes and 64 bytes " +
+		"before the read offset are unchanged is taken for the same content; lines that differ only " +
+		"elsewhere are not re-read. Log lines carry timestamps, so this needs identical lines at both places.")
+}
+
+// TestCopyTruncateWindow documents copytruncate's own window.
+func TestCopyTruncateWindow(t *testing.T) {
+	t.Skip("inherent to logrotate copytruncate, not to the follower: lines written between logrotate's " +
+		"copy and its truncate are in neither file and cannot be read by anyone")
+}
