@@ -1,0 +1,98 @@
+package follow
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// countHandler counts lines and nothing else.
+type countHandler struct {
+	mu    sync.Mutex
+	lines int
+}
+
+func (c *countHandler) Batch(b *Batch) {
+	c.mu.Lock()
+	c.lines += len(b.Lines)
+	c.mu.Unlock()
+}
+
+func (c *countHandler) Event(Event) {}
+
+// benchLog writes n sshd-like lines to a new file and returns its path and
+// size.
+func benchLog(b *testing.B, n int) (string, int64) {
+	b.Helper()
+	line := "Mar  1 12:00:00 host sshd[1234]: Invalid user admin from 203.0.113.7 port 52144\n"
+	fn := filepath.Join(b.TempDir(), "auth.log")
+	if err := os.WriteFile(fn, []byte(strings.Repeat(line, n)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return fn, int64(len(line) * n)
+}
+
+// BenchmarkFollowAppended measures how fast a check delivers lines appended
+// to a followed file.
+func BenchmarkFollowAppended(b *testing.B) {
+	const n = 100_000
+	fn, size := benchLog(b, n)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c countHandler
+		s := newScanner(files.cfg, &sink{h: &c, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+			func() bool { return false })
+		for s.scan(true); s.more; s.scan(false) {
+		}
+		s.closeAll()
+		if c.lines != n {
+			b.Fatalf("%d lines, want %d", c.lines, n)
+		}
+	}
+}
+
+// BenchmarkReadWhole measures a whole-file read (track_growing_file: false).
+func BenchmarkReadWhole(b *testing.B) {
+	const n = 100_000
+	fn, size := benchLog(b, n)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		var c countHandler
+		if err := ReadWhole(fn, 0, &c); err != nil {
+			b.Fatal(err)
+		}
+		if c.lines != n {
+			b.Fatalf("%d lines, want %d", c.lines, n)
+		}
+	}
+}
+
+// BenchmarkPipe measures reading a command's output.
+func BenchmarkPipe(b *testing.B) {
+	const n = 100_000
+	fn, size := benchLog(b, n)
+	p, err := NewPipe(PipeConfig{Argv: []string{"cat", fn}, Mode: "interval"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		var c countHandler
+		if err := p.RunOnce(context.Background(), &c); err != nil {
+			b.Fatal(err)
+		}
+		if c.lines != n {
+			b.Fatalf("%d lines, want %d", c.lines, n)
+		}
+	}
+}

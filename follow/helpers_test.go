@@ -1,0 +1,453 @@
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitLimit bounds every wait for something another goroutine or process
+// does. It is a deadline for failure, not a timing expectation.
+const waitLimit = 20 * time.Second
+
+// fakeClock is a Clock that moves only when the test advances it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+	changed chan struct{} // signalled when a waiter is added
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), changed: make(chan struct{}, 1)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the clock and fires the timers that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// waitTimer waits until someone waits on the clock.
+func (c *fakeClock) waitTimer(t testing.TB) {
+	t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for c.pending() == 0 {
+		select {
+		case <-c.changed:
+		case <-deadline.C:
+			t.Fatalf("nothing waited on the clock within %v", waitLimit)
+		}
+	}
+}
+
+// recBatch is a copy of a delivered batch.
+type recBatch struct {
+	Source  string
+	Lines   []string
+	Cut     []bool
+	End     Position
+	Backlog bool
+}
+
+// entry is a batch or an event, in delivery order.
+type entry struct {
+	batch *recBatch
+	event *Event
+}
+
+// recorder is a Handler that keeps everything it is given.
+type recorder struct {
+	mu      sync.Mutex
+	log     []entry
+	changed chan struct{}
+	// concurrent detects overlapping calls for one source.
+	inCall map[string]bool
+	errs   []string
+}
+
+func newRecorder() *recorder {
+	return &recorder{changed: make(chan struct{}, 1), inCall: make(map[string]bool)}
+}
+
+func (r *recorder) signal() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) Batch(b *Batch) {
+	r.mu.Lock()
+	if r.inCall[b.Source] {
+		r.errs = append(r.errs, "overlapping Batch calls for "+b.Source)
+	}
+	r.inCall[b.Source] = true
+	r.mu.Unlock()
+
+	rb := &recBatch{Source: b.Source, End: b.End, Backlog: b.Backlog}
+	for _, l := range b.Lines {
+		rb.Lines = append(rb.Lines, string(l.Data))
+		rb.Cut = append(rb.Cut, l.Cut)
+	}
+	if len(b.Lines) == 0 {
+		r.mu.Lock()
+		r.errs = append(r.errs, "empty batch from "+b.Source)
+		r.mu.Unlock()
+	}
+
+	r.mu.Lock()
+	r.inCall[b.Source] = false
+	r.log = append(r.log, entry{batch: rb})
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *recorder) Event(e Event) {
+	r.mu.Lock()
+	r.log = append(r.log, entry{event: &e})
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *recorder) batches() []recBatch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []recBatch
+	for _, e := range r.log {
+		if e.batch != nil {
+			out = append(out, *e.batch)
+		}
+	}
+	return out
+}
+
+// lines returns every delivered line, in order.
+func (r *recorder) lines() []string {
+	var out []string
+	for _, b := range r.batches() {
+		out = append(out, b.Lines...)
+	}
+	return out
+}
+
+// linesOf returns the lines delivered for one source.
+func (r *recorder) linesOf(source string) []string {
+	var out []string
+	for _, b := range r.batches() {
+		if b.Source == source {
+			out = append(out, b.Lines...)
+		}
+	}
+	return out
+}
+
+func (r *recorder) events(kind EventKind) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Event
+	for _, e := range r.log {
+		if e.event != nil && e.event.Kind == kind {
+			out = append(out, *e.event)
+		}
+	}
+	return out
+}
+
+func (r *recorder) allEvents() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.log {
+		if e.event != nil {
+			out = append(out, e.event.String())
+		}
+	}
+	return out
+}
+
+// waitFor waits until cond holds, re-checking whenever the recorder is
+// given something.
+func (r *recorder) waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for !cond() {
+		select {
+		case <-r.changed:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s; lines %q; events %q", what, r.lines(), r.allEvents())
+		}
+	}
+}
+
+func (r *recorder) waitLines(t testing.TB, n int) {
+	t.Helper()
+	r.waitFor(t, fmt.Sprintf("%d lines", n), func() bool { return len(r.lines()) >= n })
+}
+
+func (r *recorder) waitEvent(t testing.TB, kind EventKind, n int) {
+	t.Helper()
+	r.waitFor(t, fmt.Sprintf("%d %v events", n, kind), func() bool { return len(r.events(kind)) >= n })
+}
+
+// check verifies what must hold of every delivery: no overlapping calls
+// for a source, no empty batch, and each file batch's End falls just after
+// its lines, contiguous with the previous batch of the same file (or, after
+// a truncation or at a file's first batch, at an offset the test allows).
+// Lines are assumed to end in a bare "\n" and not to be cut.
+func (r *recorder) check(t testing.TB, firstStarts ...int64) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.errs {
+		t.Error(e)
+	}
+	last := make(map[fileID]int64)
+	restarted := make(map[string]bool) // new content since the last batch
+	for _, e := range r.log {
+		if e.event != nil {
+			switch e.event.Kind {
+			case EventTruncate, EventReset, EventOpen, EventRotate, EventDelete:
+				// A new file (inode numbers are reused) or new content.
+				restarted[e.event.Source] = true
+			}
+			continue
+		}
+		b := e.batch
+		if b.End.IsZero() {
+			continue
+		}
+		var n int64
+		for _, l := range b.Lines {
+			n += int64(len(l)) + 1
+		}
+		start := b.End.Offset - n
+		id := fileID{b.End.Dev, b.End.Ino}
+		prev, seen := last[id]
+		switch {
+		case seen && start == prev:
+		case seen && start == 0 && restarted[b.Source]:
+		case !seen && (start == 0 || slices.Contains(firstStarts, start)):
+		default:
+			t.Errorf("batch of %s (%v) starts at %d: previous end %d (seen %v), lines %q",
+				b.Source, id, start, prev, seen, b.Lines)
+		}
+		last[id] = b.End.Offset
+		restarted[b.Source] = false
+		if b.End.TailLen > MaxTailLen || b.End.HeadLen > MaxHeadLen || int64(b.End.TailLen) > b.End.Offset {
+			t.Errorf("batch of %s: bad fingerprint lengths %+v", b.Source, b.End)
+		}
+	}
+}
+
+// harness runs a Files follower over a temporary directory.
+type harness struct {
+	t     *testing.T
+	mode  string
+	dir   string
+	clk   *fakeClock
+	rec   *recorder
+	files *Files
+	stop  func()
+}
+
+const (
+	testPoll  = time.Second
+	testGrace = 10 * time.Second
+)
+
+// forEachWatch runs f once per watch method, as subtests.
+func forEachWatch(t *testing.T, f func(t *testing.T, mode string)) {
+	for _, mode := range []string{"inotify", "poll"} {
+		t.Run(mode, func(t *testing.T) { f(t, mode) })
+	}
+}
+
+// newHarness returns a harness whose follower is not started yet.
+func newHarness(t *testing.T, mode string) *harness {
+	return &harness{t: t, mode: mode, dir: t.TempDir(), clk: newFakeClock(), rec: newRecorder()}
+}
+
+func (h *harness) path(name string) string { return filepath.Join(h.dir, name) }
+
+// start runs a follower with cfg (Watch, Clock, PollEvery and RotateGrace
+// filled in) until the test ends.
+func (h *harness) start(cfg FileConfig) {
+	h.t.Helper()
+	cfg.Watch, cfg.Clock = h.mode, h.clk
+	if cfg.PollEvery == 0 {
+		cfg.PollEvery = testPoll
+	}
+	if cfg.RotateGrace == 0 {
+		cfg.RotateGrace = testGrace
+	}
+	f, err := NewFiles(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.files = f
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, h.rec) }()
+	h.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("Run: %v", err)
+		}
+		h.stop = func() {}
+	}
+	h.t.Cleanup(func() { h.stop() })
+	// The first check is done once the loop waits for its first tick.
+	h.clk.waitTimer(h.t)
+}
+
+// wake makes the follower look after a change: under polling, the next
+// tick; under inotify, nothing (the change itself must wake it).
+func (h *harness) wake() {
+	h.t.Helper()
+	if h.mode == "poll" {
+		h.clk.waitTimer(h.t)
+		h.clk.Advance(testPoll)
+	}
+}
+
+// expect wakes the follower, waits for exactly want lines in total, then
+// makes it check everything once more and asserts that nothing else came.
+func (h *harness) expect(want ...string) {
+	h.t.Helper()
+	h.wake()
+	h.rec.waitLines(h.t, len(want))
+	h.sync()
+	if got := h.rec.lines(); !slices.Equal(got, want) {
+		h.t.Fatalf("lines:\n got %q\nwant %q\nevents %q", got, want, h.rec.allEvents())
+	}
+}
+
+// sync runs one complete check.
+func (h *harness) sync() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := h.files.Sync(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// advance moves the clock by d once the follower waits on it, and waits
+// for the check that follows.
+func (h *harness) advance(d time.Duration) {
+	h.t.Helper()
+	h.clk.waitTimer(h.t)
+	h.clk.Advance(d)
+	h.clk.waitTimer(h.t)
+}
+
+func writeFile(t testing.TB, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t testing.TB, path, data string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openFDs returns the targets of this process's open descriptors that lie
+// under dir.
+func openFDs(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if strings.HasPrefix(target, dir+"/") {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
+// waitClosed waits until no descriptor of this process refers to path.
+func waitClosed(t testing.TB, rec *recorder, path string) {
+	t.Helper()
+	isOpen := func() bool {
+		for _, fd := range openFDs(t, filepath.Dir(path)) {
+			if fd == path || fd == path+" (deleted)" {
+				return true
+			}
+		}
+		return false
+	}
+	rec.waitFor(t, path+" closed", func() bool { return !isOpen() })
+}
+
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

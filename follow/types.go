@@ -1,0 +1,197 @@
+package follow
+
+import (
+	"fmt"
+	"time"
+)
+
+// Fingerprint limits.
+const (
+	// MaxHeadLen is the most bytes of a file's start kept as its head
+	// fingerprint.
+	MaxHeadLen = 1024
+	// MaxTailLen is the most bytes before a position's offset kept as its
+	// tail fingerprint.
+	MaxTailLen = 64
+)
+
+// Position is where a followed file was read to. It is saved in the state
+// file in the same transaction as the samples those lines produced.
+type Position struct {
+	// Path is the name this position is for: the configured path or glob
+	// match for the file being followed, or, for a rotated file being
+	// drained, the name it was found under in the same directory (for
+	// example auth.log.1), so that the old file's position and the new
+	// file's never overwrite each other. Path is empty when the file has
+	// no name to find it by again (deleted, or moved out of its
+	// directory): such a position cannot be resumed and need not be saved.
+	Path     string
+	Dev, Ino uint64
+	Offset   int64  // just after the last complete line delivered
+	HeadLen  int    // fingerprint of the first HeadLen bytes (≤ MaxHeadLen) ...
+	HeadHash uint64 //   ... of the file, taken when it was opened (or grew past them)
+	TailLen  int    // fingerprint of the TailLen bytes (≤ MaxTailLen) just before Offset
+	TailHash uint64
+}
+
+// IsZero reports whether p carries no position (pipes and FIFOs).
+func (p Position) IsZero() bool { return p == Position{} }
+
+// Line is one complete line, without its line ending.
+type Line struct {
+	Data []byte // valid only during the Handler call
+	Cut  bool   // the line was longer than the limit and was cut to it
+}
+
+// Batch is consecutive complete lines of one source, delivered in order.
+type Batch struct {
+	Source string // file path, or "pipe:" + argv joined, for logs and metrics
+	Lines  []Line // valid only during the Handler call
+	// End is, for files, the position just after the last line (zero for
+	// pipes and FIFOs).
+	End Position
+	// Backlog marks lines that were already in the file when logtally
+	// (re)started: appended while it was down (the daemon attributes
+	// those by their own timestamps). A batch never mixes backlog and
+	// live lines.
+	Backlog bool
+}
+
+// Handler receives what a follower reads.
+type Handler interface {
+	// Batch is called with consecutive lines of one source. Calls for one
+	// source are sequential; different sources may be concurrent. The
+	// batch and its lines must not be retained after the call returns.
+	Batch(b *Batch)
+	// Event reports rotation, truncation, an open error, a command exit
+	// and the like, for the log and self-metrics.
+	Event(e Event)
+}
+
+// EventKind says what an Event is about.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventOpen: a file or FIFO was opened; Detail says where reading starts.
+	EventOpen EventKind = iota + 1
+	// EventRotate: the name now refers to another file (rename + create,
+	// symlink swap, delete + recreate); the old file is drained, the new
+	// one is read from its start.
+	EventRotate
+	// EventTruncate: the file was truncated or rewritten in place
+	// (copytruncate); it is read again from its start. Detail says how it
+	// was detected.
+	EventTruncate
+	// EventDelete: the followed file was unlinked; it was drained and closed.
+	EventDelete
+	// EventClose: a rotated file was drained and closed; the position
+	// saved under Event.Path is no longer needed.
+	EventClose
+	// EventOpenError: a file could not be checked, opened or read. It is
+	// reported once until the condition changes, and retried.
+	EventOpenError
+	// EventResume: a saved position was verified and reading resumes there.
+	EventResume
+	// EventReset: a saved position could not be used; Detail says why and
+	// where reading starts instead.
+	EventReset
+	// EventLost: lines may have been lost (a rotated file was not found
+	// again after a restart); Detail says which bytes.
+	EventLost
+	// EventStartError: a command could not be started (for example it does
+	// not exist); it is retried with backoff.
+	EventStartError
+	// EventExit: a command exited; Err is set when it failed.
+	EventExit
+	// EventKill: a command's process group was killed; Detail says why
+	// (timeout, output limit, shutdown).
+	EventKill
+)
+
+// String returns the kind's short name.
+func (k EventKind) String() string {
+	switch k {
+	case EventOpen:
+		return "open"
+	case EventRotate:
+		return "rotate"
+	case EventTruncate:
+		return "truncate"
+	case EventDelete:
+		return "delete"
+	case EventClose:
+		return "close"
+	case EventOpenError:
+		return "open-error"
+	case EventResume:
+		return "resume"
+	case EventReset:
+		return "reset"
+	case EventLost:
+		return "lost"
+	case EventStartError:
+		return "start-error"
+	case EventExit:
+		return "exit"
+	case EventKill:
+		return "kill"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is something that happened to a source, for the log and
+// self-metrics.
+type Event struct {
+	Kind   EventKind
+	Source string // as in Batch.Source
+	Path   string // the file concerned, when it differs from Source or matters
+	Pid    int    // the command's process (and process group) id, for pipes
+	Err    error
+	Detail string
+}
+
+// String formats the event for a log line.
+func (e Event) String() string {
+	s := e.Kind.String() + " " + e.Source
+	if e.Path != "" && e.Path != e.Source {
+		s += " (" + e.Path + ")"
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// SourceStats are the self-metrics of one source. All counters only grow.
+type SourceStats struct {
+	Lines       uint64 // lines delivered, cut ones included
+	Bytes       uint64 // bytes consumed by delivered lines, line endings included
+	Cut         uint64 // lines cut for length
+	Rotations   uint64 // files replaced under the name
+	Truncations uint64 // truncations and in-place rewrites detected
+	OpenErrors  uint64 // failed attempts to check or open a file
+	Restarts    uint64 // command restarts (pipes)
+	Kills       uint64 // commands killed (timeout, output limit, shutdown)
+	StderrLines uint64 // stderr lines of commands
+	StderrDrop  uint64 // stderr lines not logged because of the rate limit
+}
+
+// Clock tells the time and makes timers. Tests inject a clock they step.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has elapsed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After returns time.After(d).
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
