@@ -1,0 +1,130 @@
+// Package web serves logtally's own HTTP endpoints on a loopback address:
+// Prometheus /metrics and a one-page status view. Both are rendered from a
+// View, a snapshot the daemon builds on each request; the package keeps no
+// state of its own.
+package web
+
+import (
+	"time"
+
+	"github.com/logtally/logtally/history"
+)
+
+// Source gives the current View; the daemon implements it.
+type Source interface {
+	View() View
+}
+
+// View is a snapshot of a running daemon.
+type View struct {
+	Now      time.Time
+	Started  time.Time
+	Version  string
+	Host     string
+	Rules    string
+	State    string
+	Interval time.Duration
+	// IntervalStart is the start of the interval being accumulated.
+	IntervalStart time.Time
+
+	Measurements []MeasurementView
+	Classes      []ClassView // every class set now
+	Runs         []RunView   // the last command and report runs, newest first
+	Streams      []StreamView
+	Outputs      []OutputView
+	Self         SelfView
+}
+
+// MeasurementView is one measurement.
+type MeasurementView struct {
+	Handle      string
+	Description string
+	Units       string
+	DataType    string
+	HistoryType string
+	// The last committed sample (nil fields when there is none or no value).
+	LastEnd time.Time
+	Value   *float64
+	Av      *float64
+	Dev     *float64
+	Z       *float64
+	Classes []string
+	TopKey  string
+	Total   float64
+	// Cumulative counters since the daemon started.
+	Lines         uint64
+	Selected      uint64
+	ExtractMisses uint64
+	Timeouts      uint64
+	KeyRejects    uint64
+	// The learned week and the last week's samples (weekly measurements).
+	Week   []history.SlotStat
+	Recent []history.Sample
+}
+
+// ClassView is one class that is set, and until when it persists (zero when
+// it is set only for this interval).
+type ClassView struct {
+	Name  string
+	Until time.Time
+}
+
+// RunView is one run of a command or report.
+type RunView struct {
+	Handle   string
+	Kind     string // "command" or "report"
+	Guard    string
+	Argv     []string
+	Start    time.Time
+	Duration time.Duration
+	Exit     int
+	Err      string
+	Output   string // excerpt, already made safe to show
+	DryRun   bool
+}
+
+// StreamView is one stream with its files and counters.
+type StreamView struct {
+	Source string
+	Kind   string // file, whole, pipe, interval
+	Files  []FileView
+	// Counters since the daemon started.
+	Lines       uint64
+	Bytes       uint64
+	Cut         uint64
+	Rotations   uint64
+	Truncations uint64
+	OpenErrors  uint64
+	Restarts    uint64
+	Kills       uint64
+}
+
+// FileView is one followed file's committed position.
+type FileView struct {
+	Path   string
+	Dev    uint64
+	Ino    uint64
+	Offset int64
+}
+
+// OutputView is one destination.
+type OutputView struct {
+	Name        string
+	Sent        uint64
+	Failures    uint64
+	Invalid     uint64
+	Depth       uint64
+	DroppedFull uint64
+	LastError   string
+}
+
+// SelfView are the daemon's own counters.
+type SelfView struct {
+	Commits        uint64
+	CommitFailures uint64
+	Reloads        uint64
+	ReloadFailures uint64
+	CommandRuns    uint64
+	CommandFails   uint64
+	Suppressed     uint64
+}
