@@ -11,7 +11,6 @@ import (
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/rules"
-	"github.com/logtally/logtally/timestamp"
 )
 
 // Stream kinds.
@@ -70,14 +69,7 @@ type stream struct {
 	mu      sync.Mutex
 	group   *measure.Group
 	matcher *match.Matcher
-	// parsers: one timestamp parser per distinct (layout, zone) of the
-	// group; parserOf maps a measurement to its parser. tsDone/tsAt/tsOK
-	// cache one line's times while its hits are attributed.
-	parsers  []*timestamp.Parser
-	parserOf []int
-	tsDone   []bool
-	tsAt     []time.Time
-	tsOK     []bool
+	dater   *measure.Dater // dates backlog lines for each measurement
 
 	cur        []*measure.Accumulator
 	past       map[int64][]*measure.Accumulator // by interval start (Unix seconds)
@@ -116,34 +108,7 @@ func (s *stream) setGroup(g *measure.Group) {
 	s.group = g
 	s.matcher = g.Set().NewMatcher()
 
-	type key struct {
-		layout string
-		loc    string
-	}
-	s.parsers, s.parserOf = nil, make([]int, len(g.Measurements))
-	seen := map[key]int{}
-	for i, m := range g.Measurements {
-		loc := m.Location
-		k := key{m.Timestamp, ""}
-		if loc != nil {
-			k.loc = loc.String()
-		}
-		idx, ok := seen[k]
-		if !ok {
-			p, err := timestamp.New(m.Timestamp, loc)
-			if err != nil {
-				// rules validated the layout; fall back to the built-in formats.
-				p, _ = timestamp.New("", loc)
-			}
-			idx = len(s.parsers)
-			s.parsers = append(s.parsers, p)
-			seen[k] = idx
-		}
-		s.parserOf[i] = idx
-	}
-	s.tsDone = make([]bool, len(s.parsers))
-	s.tsAt = make([]time.Time, len(s.parsers))
-	s.tsOK = make([]bool, len(s.parsers))
+	s.dater = measure.NewDater(g.Measurements)
 }
 
 // Batch folds a batch of lines; see follow.Handler.
@@ -166,9 +131,7 @@ func (s *stream) Batch(b *follow.Batch) {
 			}
 			continue
 		}
-		for i := range s.tsDone {
-			s.tsDone[i] = false
-		}
+		s.dater.Reset()
 		for i := range hits {
 			h := &hits[i]
 			acc := s.attribute(h, l.Data, now)
@@ -189,16 +152,12 @@ func (s *stream) attribute(h *match.Hit, line []byte, now time.Time) *measure.Ac
 	if !h.Selected {
 		return cur
 	}
-	pi := s.parserOf[h.Rule]
-	if !s.tsDone[pi] {
-		s.tsAt[pi], s.tsOK[pi] = s.parsers[pi].Parse(line, now)
-		s.tsDone[pi] = true
-	}
-	if !s.tsOK[pi] {
+	at, ok := s.dater.Time(h.Rule, line, now)
+	if !ok {
 		cur.Undated++
 		return cur
 	}
-	start := s.tsAt[pi].Truncate(s.interval)
+	start := at.Truncate(s.interval)
 	if start.Before(s.lowerBound) {
 		start = s.lowerBound
 	}

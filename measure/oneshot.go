@@ -46,8 +46,9 @@ func Groups(ms []*rules.Measurement, override string, opts match.Options) ([]*Gr
 // Input is one readable piece of a stream: a file, stdin or a command's
 // output. Close is called when it has been read.
 type Input struct {
-	Name string
-	R    io.ReadCloser
+	Name    string
+	R       io.ReadCloser
+	ModTime time.Time // the file's modification time (zero for stdin and pipes)
 }
 
 // Opener returns the inputs of a group's stream, in reading order.

@@ -51,19 +51,24 @@ func OpenFile(name string) (Input, error) {
 	if err != nil {
 		return Input{}, fmt.Errorf("open %w", err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return Input{}, fmt.Errorf("open %w", err)
+	}
+	if fi.IsDir() {
 		f.Close()
 		return Input{}, fmt.Errorf("open %s: is a directory", name)
 	}
 	if !strings.HasSuffix(name, ".gz") {
-		return Input{Name: name, R: f}, nil
+		return Input{Name: name, R: f, ModTime: fi.ModTime()}, nil
 	}
 	z, err := gzip.NewReader(f)
 	if err != nil {
 		f.Close()
 		return Input{}, fmt.Errorf("open %s: %w", name, err)
 	}
-	return Input{Name: name, R: &gzipFile{Reader: z, f: f}}, nil
+	return Input{Name: name, R: &gzipFile{Reader: z, f: f}, ModTime: fi.ModTime()}, nil
 }
 
 type gzipFile struct {
