@@ -220,3 +220,56 @@ func getTime(tx *state.Tx, key string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// WeekGraph is a measurement's learned week and its last week of samples.
+type WeekGraph struct {
+	Handle string
+	Week   []history.SlotStat
+	Recent []history.Sample
+}
+
+// ReadWeekGraphs reads the baselines stored in a state file (all, or the
+// one named by handle) with their recent samples. loc is the baseline's time
+// zone (settings.timezone; nil for the local one).
+func ReadWeekGraphs(store *state.Store, handle string, loc *time.Location, now time.Time) ([]WeekGraph, error) {
+	var out []WeekGraph
+	err := store.View(func(tx *state.Tx) error {
+		iv, _, err := tx.Get(keyInterval)
+		if err != nil {
+			return err
+		}
+		interval, err := time.ParseDuration(iv)
+		if err != nil {
+			return fmt.Errorf("state has no usable interval (%q): has the daemon or learn run?", iv)
+		}
+		var handles []string
+		if err := tx.Ascend(prefixBase, func(k, _ string) bool {
+			if h, ok := strings.CutSuffix(strings.TrimPrefix(k, prefixBase), "/meta"); ok && (handle == "" || h == handle) {
+				handles = append(handles, h)
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		if handle != "" && len(handles) == 0 {
+			return fmt.Errorf("no baseline for %s in the state file", handle)
+		}
+		cfg := history.Config{Interval: interval, Location: loc}
+		for _, h := range handles {
+			b, err := loadBaseline(tx, h, cfg)
+			if err != nil {
+				return fmt.Errorf("baseline %s: %w", h, err)
+			}
+			if b == nil {
+				continue
+			}
+			recent, err := RecentSamples(tx, h, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, WeekGraph{Handle: h, Week: b.Week(), Recent: recent})
+		}
+		return nil
+	})
+	return out, err
+}

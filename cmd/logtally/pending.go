@@ -14,9 +14,7 @@ func notYet(e *env, name string) int {
 	return exitFailure
 }
 
-func cmdLearn(e *env, args []string) int    { return notYet(e, "learn") }
 func cmdBacktest(e *env, args []string) int { return notYet(e, "backtest") }
-func cmdGraph(e *env, args []string) int    { return notYet(e, "graph") }
 
 func openPipeOnce(m *rules.Measurement, timeout time.Duration, stderr io.Writer) ([]measure.Input, error) {
 	return nil, fmt.Errorf("pipes not built yet")

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/state"
+)
+
+func cmdLearn(e *env, args []string) int {
+	fs := newFlags(e, "learn", "[--rules PATH] [--state FILE] [--interval D] [--all] [LOG...]", `
+Train the weekly baselines from existing logs, so that a new install sets
+trustworthy classes at once instead of after weeks. Each line is attributed
+to the interval of its own timestamp (syslog, with the year inferred from
+the file's time and rolled over correctly at new year; RFC 3339; RFC 5424;
+or the rule's timestamp: layout). Rotated logs are read too: auth.log.1,
+auth.log.2.gz, auth.log-20240101.
+
+Without LOG arguments, each measurement learns from its file and the
+rotated versions beside it. Each LOG given applies to the measurements whose
+file it is (a rotated or copied auth.log belongs to /var/log/auth.log), or to
+every measurement with --all.
+
+Learning is idempotent: intervals a baseline already knows are skipped, and
+so are those of the daemon's own history. Stop the daemon first (it holds
+the state file).`, `
+  logtally learn --rules /etc/logtally/rules.d
+  logtally learn --rules ssh.yaml /var/log/auth.log.4.gz /var/log/auth.log.3.gz /var/log/auth.log.2.gz
+  logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log`)
+	rulesPath := fs.String("rules", defaultRules, "rules directory or file")
+	statePath := fs.String("state", defaultState(), "state file")
+	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval, or 5m); must match the daemon's")
+	all := fs.Bool("all", false, "every LOG applies to every weekly file measurement")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	set, ok := loadRules(e, *rulesPath)
+	if !ok {
+		return exitInvalid
+	}
+	store, err := state.Open(*statePath, state.Options{})
+	if err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			fmt.Fprintf(e.stderr, "logtally learn: %v: stop the daemon first\n", err)
+		} else {
+			fmt.Fprintf(e.stderr, "logtally learn: %v\n", err)
+		}
+		return exitFailure
+	}
+	defer store.Close()
+	bar := newProgress(e.stderr)
+	results, err := daemon.Learn(store, set, daemon.LearnOptions{
+		Interval: *interval, Logs: fs.Args(), All: *all, Progress: bar.update,
+	})
+	bar.done()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally %v\n", err)
+		return exitFailure
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASUREMENT\tINTERVALS\tSKIPPED\tFROM\tTO\tLINES\tUNDATED\t")
+	for _, r := range results {
+		from, to := "-", "-"
+		if r.Intervals > 0 {
+			from, to = r.From.Local().Format("2006-01-02 15:04"), r.To.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t\n", r.Handle, r.Intervals, r.Skipped, from, to, r.Lines, r.Undated)
+	}
+	return func() int { tw.Flush(); return exitOK }()
+}
+
+// progress draws a progress bar on a terminal, and nothing otherwise.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	drawn bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done, total int64) {
+	if !p.tty || total <= 0 || time.Since(p.last) < 100*time.Millisecond && done < total {
+		return
+	}
+	p.last = time.Now()
+	const width = 40
+	frac := float64(done) / float64(total)
+	if frac > 1 {
+		frac = 1
+	}
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, size(done), size(total))
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

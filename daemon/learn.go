@@ -1,0 +1,252 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/state"
+)
+
+// prefixLearned keys the end of the last interval `learn` taught each
+// baseline: learning the same logs again teaches nothing twice.
+const prefixLearned = "learned/"
+
+// LearnOptions configure Learn.
+type LearnOptions struct {
+	Interval time.Duration // 0: settings.interval
+	// Logs are the files to learn from. Each applies to the measurements
+	// whose file it is (auth.log.2.gz is a rotated auth.log), or to every
+	// file measurement with All. Without Logs, each measurement learns from
+	// its file and the rotated versions beside it.
+	Logs []string
+	All  bool
+	Now  time.Time
+	// Progress, when not nil, is called with bytes read and bytes in all.
+	Progress func(done, total int64)
+}
+
+// LearnResult says what one measurement learned.
+type LearnResult struct {
+	Handle    string
+	Files     []string
+	Intervals int       // intervals learned
+	Skipped   int       // intervals already learned, or not yet complete
+	From, To  time.Time // the intervals learned
+	Lines     uint64    // lines of its stream read
+	Undated   uint64    // selected lines without a usable timestamp: not learned
+}
+
+// Learn trains the weekly baselines of the rules from existing logs,
+// attributing each line to the interval of its own timestamp, and stores
+// them in the state file. It only learns intervals after what each baseline
+// already knows and before the daemon's own history (the end of its last
+// committed interval, or now), so it is idempotent and never learns an
+// interval the daemon has learned or will catch up.
+func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, error) {
+	interval := o.Interval
+	if interval <= 0 {
+		interval = set.Settings.Interval
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	var weekly []*rules.Measurement
+	for _, m := range set.Measurements {
+		if m.HistoryType == rules.HistoryWeekly && m.StreamType == rules.StreamFile {
+			weekly = append(weekly, m)
+		}
+	}
+	if len(weekly) == 0 {
+		return nil, errors.New("learn: no weekly file measurement in the rules")
+	}
+	groups, err := measure.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("learn: %w", err)
+	}
+	files, err := learnFiles(groups, o.Logs, o.All)
+	if err != nil {
+		return nil, err
+	}
+	var total, done int64
+	for _, fs := range files {
+		for _, f := range fs {
+			total += fileSize(f)
+		}
+	}
+	timelines := make([]*measure.Timeline, len(groups))
+	for gi, g := range groups {
+		tl := measure.NewTimeline(g, interval)
+		for _, name := range files[gi] {
+			in, err := measure.OpenFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("learn: %w", err)
+			}
+			base := done
+			err = tl.Read(in, set.Settings.MaxLineLength, func(n int64) {
+				if o.Progress != nil {
+					o.Progress(base+min(n, fileSize(name)), total)
+				}
+			})
+			in.R.Close()
+			if err != nil {
+				return nil, fmt.Errorf("learn: %w", err)
+			}
+			done += fileSize(name)
+		}
+		timelines[gi] = tl
+	}
+
+	hcfg := history.Config{Interval: interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
+	var results []LearnResult
+	err = store.Update(func(tx *state.Tx) error {
+		prev, _, err := tx.Get(keyInterval)
+		if err != nil {
+			return err
+		}
+		if prev != "" && prev != interval.String() {
+			return fmt.Errorf("the state file's baselines use interval %s, not %s: learn with --interval %s", prev, interval, prev)
+		}
+		bound := o.Now.Truncate(interval)
+		committed, err := getTime(tx, keyCommittedEnd)
+		if err != nil {
+			return err
+		}
+		if !committed.IsZero() && committed.Before(bound) {
+			bound = committed
+		}
+		for gi, tl := range timelines {
+			intervals := tl.Intervals()
+			for mi, m := range tl.Group.Measurements {
+				r := LearnResult{Handle: m.Handle, Files: files[gi], Lines: tl.Lines, Undated: tl.Undated}
+				base, err := loadBaseline(tx, m.Handle, hcfg)
+				if err != nil || base == nil {
+					base = history.New(hcfg)
+				}
+				after, err := getTime(tx, prefixLearned+m.Handle)
+				if err != nil {
+					return err
+				}
+				for _, t := range intervals {
+					if t.Before(after) || t.Add(interval).After(bound) {
+						r.Skipped++
+						continue
+					}
+					if v, ok := tl.At(t, mi).Value(); ok {
+						base.Observe(t, v)
+					} else {
+						base.Gap(t)
+					}
+					if r.Intervals == 0 {
+						r.From = t
+					}
+					r.To = t.Add(interval)
+					r.Intervals++
+				}
+				if r.Intervals > 0 {
+					if err := saveBaseline(tx, m.Handle, base, true); err != nil {
+						return err
+					}
+					if err := tx.Set(prefixLearned+m.Handle, r.To.UTC().Format(time.RFC3339Nano)); err != nil {
+						return err
+					}
+				}
+				results = append(results, r)
+			}
+		}
+		return tx.Set(keyInterval, interval.String())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("learn: %w", err)
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Handle < results[j].Handle })
+	return results, nil
+}
+
+// learnFiles decides which files each group learns from.
+func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, error) {
+	out := make([][]string, len(groups))
+	if len(logs) == 0 {
+		for gi, g := range groups {
+			paths := []string{g.Source}
+			if strings.ContainsAny(g.Source, "*?[") {
+				m, err := filepath.Glob(g.Source)
+				if err != nil {
+					return nil, fmt.Errorf("learn: glob %s: %w", g.Source, err)
+				}
+				paths = m
+			}
+			seen := map[string]bool{}
+			for _, p := range paths {
+				sib, err := measure.RotatedSiblings(p)
+				if err != nil {
+					return nil, fmt.Errorf("learn: %w", err)
+				}
+				for _, s := range sib {
+					if !seen[s] {
+						seen[s] = true
+						out[gi] = append(out[gi], s)
+					}
+				}
+			}
+			if len(out[gi]) == 0 {
+				return nil, fmt.Errorf("learn: no log found for %s (give the logs as arguments)", g.Source)
+			}
+		}
+		return out, nil
+	}
+	for _, l := range logs {
+		matched := false
+		for gi, g := range groups {
+			if all || logBelongs(l, g.Source) {
+				out[gi] = append(out[gi], l)
+				matched = true
+			}
+		}
+		if !matched {
+			return nil, fmt.Errorf("learn: %s is not the file of any weekly measurement (use --all to learn every measurement from it)", l)
+		}
+	}
+	return out, nil
+}
+
+// logBelongs reports whether log is the file at path, or a rotated version
+// of it, possibly copied elsewhere: auth.log.2.gz belongs to
+// /var/log/auth.log. path may be a glob.
+func logBelongs(log, path string) bool {
+	name := filepath.Base(log)
+	pattern := filepath.Base(path)
+	for _, cand := range []string{name, stripRotation(name)} {
+		if ok, _ := filepath.Match(pattern, cand); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func stripRotation(name string) string {
+	name = strings.TrimSuffix(name, ".gz")
+	if i := strings.LastIndexAny(name, ".-"); i > 0 {
+		suffix := name[i+1:]
+		if suffix != "" && strings.Trim(suffix, "0123456789") == "" {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
