@@ -59,50 +59,9 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	var weekly []*rules.Measurement
-	for _, m := range set.Measurements {
-		if m.HistoryType == rules.HistoryWeekly && m.StreamType == rules.StreamFile {
-			weekly = append(weekly, m)
-		}
-	}
-	if len(weekly) == 0 {
-		return nil, errors.New("learn: no weekly file measurement in the rules")
-	}
-	groups, err := measure.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	timelines, files, err := readTimelines(set, interval, o.Logs, o.All, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
-	}
-	files, err := learnFiles(groups, o.Logs, o.All)
-	if err != nil {
-		return nil, err
-	}
-	var total, done int64
-	for _, fs := range files {
-		for _, f := range fs {
-			total += fileSize(f)
-		}
-	}
-	timelines := make([]*measure.Timeline, len(groups))
-	for gi, g := range groups {
-		tl := measure.NewTimeline(g, interval)
-		for _, name := range files[gi] {
-			in, err := measure.OpenFile(name)
-			if err != nil {
-				return nil, fmt.Errorf("learn: %w", err)
-			}
-			base := done
-			err = tl.Read(in, set.Settings.MaxLineLength, func(n int64) {
-				if o.Progress != nil {
-					o.Progress(base+min(n, fileSize(name)), total)
-				}
-			})
-			in.R.Close()
-			if err != nil {
-				return nil, fmt.Errorf("learn: %w", err)
-			}
-			done += fileSize(name)
-		}
-		timelines[gi] = tl
 	}
 
 	hcfg := history.Config{Interval: interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
@@ -180,7 +139,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 			if strings.ContainsAny(g.Source, "*?[") {
 				m, err := filepath.Glob(g.Source)
 				if err != nil {
-					return nil, fmt.Errorf("learn: glob %s: %w", g.Source, err)
+					return nil, fmt.Errorf("glob %s: %w", g.Source, err)
 				}
 				paths = m
 			}
@@ -188,7 +147,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 			for _, p := range paths {
 				sib, err := measure.RotatedSiblings(p)
 				if err != nil {
-					return nil, fmt.Errorf("learn: %w", err)
+					return nil, err
 				}
 				for _, s := range sib {
 					if !seen[s] {
@@ -198,7 +157,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 				}
 			}
 			if len(out[gi]) == 0 {
-				return nil, fmt.Errorf("learn: no log found for %s (give the logs as arguments)", g.Source)
+				return nil, fmt.Errorf("no log found for %s (give the logs as arguments)", g.Source)
 			}
 		}
 		return out, nil
@@ -212,7 +171,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 			}
 		}
 		if !matched {
-			return nil, fmt.Errorf("learn: %s is not the file of any weekly measurement (use --all to learn every measurement from it)", l)
+			return nil, fmt.Errorf("%s is not the file of any weekly measurement (use --all to apply it to every one)", l)
 		}
 	}
 	return out, nil
@@ -249,4 +208,55 @@ func fileSize(name string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// readTimelines reads the logs of every weekly file measurement into one
+// timeline per stream; files[i] are the files timeline i read.
+func readTimelines(set *rules.Set, interval time.Duration, logs []string, all bool, progress func(done, total int64)) ([]*measure.Timeline, [][]string, error) {
+	var weekly []*rules.Measurement
+	for _, m := range set.Measurements {
+		if m.HistoryType == rules.HistoryWeekly && m.StreamType == rules.StreamFile {
+			weekly = append(weekly, m)
+		}
+	}
+	if len(weekly) == 0 {
+		return nil, nil, errors.New("no weekly file measurement in the rules")
+	}
+	groups, err := measure.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := learnFiles(groups, logs, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	var total, done int64
+	for _, fs := range files {
+		for _, f := range fs {
+			total += fileSize(f)
+		}
+	}
+	timelines := make([]*measure.Timeline, len(groups))
+	for gi, g := range groups {
+		tl := measure.NewTimeline(g, interval)
+		for _, name := range files[gi] {
+			in, err := measure.OpenFile(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			base, size := done, fileSize(name)
+			err = tl.Read(in, set.Settings.MaxLineLength, func(n int64) {
+				if progress != nil {
+					progress(base+min(n, size), total)
+				}
+			})
+			in.R.Close()
+			if err != nil {
+				return nil, nil, err
+			}
+			done += size
+		}
+		timelines[gi] = tl
+	}
+	return timelines, files, nil
 }

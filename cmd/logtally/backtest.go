@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/history"
+)
+
+func cmdBacktest(e *env, args []string) int {
+	fs := newFlags(e, "backtest", "[--rules PATH] [--interval D] [--all] [LOG...] | --series FILE.csv [--handle H] [--interval D]", `
+Replay history through fresh baselines, as a new install would have seen it,
+without touching any state, and show every class rise. Each interval is
+scored before it is learned, exactly as the daemon does.
+
+Stdout is CSV with the header timestamp,handle,value,av,dev,z,classes — one
+row per measurement per interval, classes space-separated. Stderr gets a
+summary: every _dev2, _anomaly and entropy rise with its time and values,
+and how often the other classes rose.
+
+Inputs: logs, chosen as for learn (without LOG arguments, each weekly
+measurement's file and its rotated versions); or --series, a CSV of
+timestamp,value rows (header optional; timestamps RFC 3339 or
+"2006-01-02 15:04:05") for one measurement named by --handle, so the
+detector can be evaluated on any count series. The interval defaults to the
+most common spacing between rows.`, `
+  logtally backtest --rules ssh.yaml /var/log/auth.log.2.gz /var/log/auth.log.1 > replay.csv
+  logtally backtest --series requests.csv --handle api_requests 2> rises.txt`)
+	rulesPath := fs.String("rules", defaultRules, "rules directory or file (log replay)")
+	series := fs.String("series", "", "CSV file of timestamp,value rows to replay instead of logs")
+	handle := fs.String("handle", "series", "measurement name of --series")
+	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
+	all := fs.Bool("all", false, "every LOG applies to every weekly file measurement")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	var replays []daemon.Replay
+	if *series != "" {
+		if fs.NArg() > 0 {
+			fmt.Fprintln(e.stderr, "logtally backtest: --series takes no LOG arguments")
+			return exitInvalid
+		}
+		f, err := os.Open(*series)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
+			return exitFailure
+		}
+		samples, err := history.ReadSeries(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally backtest: %s: %v\n", *series, err)
+			return exitFailure
+		}
+		rows := history.Backtest(*handle, samples, history.Config{Interval: *interval})
+		replays = []daemon.Replay{{Handle: *handle, Rows: rows}}
+	} else {
+		set, ok := loadRules(e, *rulesPath)
+		if !ok {
+			return exitInvalid
+		}
+		bar := newProgress(e.stderr)
+		var err error
+		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: *interval, Logs: fs.Args(), All: *all, Progress: bar.update})
+		bar.done()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally %v\n", err)
+			return exitFailure
+		}
+	}
+	if err := writeBacktestCSV(e.stdout, replays); err != nil {
+		fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
+		return exitFailure
+	}
+	writeBacktestSummary(e.stderr, replays)
+	return exitOK
+}
+
+type replayRow struct {
+	handle string
+	row    history.Row
+}
+
+// mergeRows orders the rows of every measurement by time, then handle.
+func mergeRows(replays []daemon.Replay) []replayRow {
+	var all []replayRow
+	for _, r := range replays {
+		for _, row := range r.Rows {
+			all = append(all, replayRow{r.Handle, row})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if !all[i].row.T.Equal(all[j].row.T) {
+			return all[i].row.T.Before(all[j].row.T)
+		}
+		return all[i].handle < all[j].handle
+	})
+	return all
+}
+
+func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"timestamp", "handle", "value", "av", "dev", "z", "classes"}); err != nil {
+		return err
+	}
+	for _, r := range mergeRows(replays) {
+		s := r.row.Score
+		if err := cw.Write([]string{r.row.T.Format(time.RFC3339), r.handle, num(s.Value), num(s.Av), num(s.Dev), num(s.Z),
+			strings.Join(r.row.Classes, " ")}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// notable reports whether a class rise is worth a line of its own in the
+// summary: the deviations that matter and the entropy classes.
+func notable(class string) bool {
+	return strings.HasSuffix(class, "_dev2") || strings.HasSuffix(class, "_anomaly") || strings.HasPrefix(class, "entropy_")
+}
+
+func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
+	counts := map[string]int{}
+	listed := 0
+	for _, r := range mergeRows(replays) {
+		for _, c := range r.row.Rises {
+			counts[c]++
+			if notable(c) {
+				s := r.row.Score
+				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.T.Format(time.RFC3339), c, num(s.Value), num(s.Av), num(s.Dev), num(s.Z))
+				listed++
+			}
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for c := range counts {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "\n%d notable rises; rises per class:\n", listed)
+	for _, c := range names {
+		fmt.Fprintf(w, "  %-48s %d\n", c, counts[c])
+	}
+}
