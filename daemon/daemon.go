@@ -46,6 +46,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Stdout receives the "-" destination (os.Stdout when nil).
 	Stdout io.Writer
+	// Version is shown on the status page.
+	Version string
 }
 
 // Daemon is `logtally run`. Create it with New, run it with Run.
@@ -70,6 +72,7 @@ type Daemon struct {
 	followCtx context.Context
 	wg        sync.WaitGroup
 	stats     Stats
+	started   time.Time
 }
 
 // measState is one measurement's running state.
@@ -128,6 +131,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.store = store
 	defer store.Close()
 
+	d.mu.Lock()
+	d.started = d.clock.Now()
+	d.mu.Unlock()
 	d.interval = set.Settings.Interval
 	if d.cfg.Interval > 0 {
 		d.interval = d.cfg.Interval

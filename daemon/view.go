@@ -1,0 +1,93 @@
+package daemon
+
+import (
+	"sort"
+
+	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/state"
+	"github.com/logtally/logtally/web"
+)
+
+// View returns a snapshot of the running daemon for the status page and
+// /metrics; see web.View.
+func (d *Daemon) View() web.View {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.clock.Now()
+	v := web.View{
+		Now: now, Started: d.started, Version: d.cfg.Version, Rules: d.cfg.Rules, State: d.cfg.State,
+		Interval: d.interval, IntervalStart: d.curStart,
+	}
+	if d.set == nil {
+		return v
+	}
+	v.Host = d.set.Settings.Host
+	positions := map[string][]web.FileView{}
+	_ = d.store.View(func(tx *state.Tx) error {
+		for _, h := range sortedHandles(d.meas) {
+			ms := d.meas[h]
+			mv := web.MeasurementView{
+				Handle: h, Description: ms.m.Description, Units: ms.m.Units,
+				DataType: ms.m.DataType, HistoryType: ms.m.HistoryType,
+				Total: ms.total.Total, Lines: ms.lines, Selected: ms.cum.Selected,
+				ExtractMisses: ms.cum.ExtractMisses, Timeouts: ms.cum.Timeouts, KeyRejects: ms.cum.KeyRejects,
+			}
+			if l := ms.last; l != nil {
+				mv.LastEnd, mv.Value, mv.Av, mv.Dev, mv.Z = l.End, l.Value, l.Av, l.Dev, l.Z
+				mv.Classes, mv.TopKey = l.Classes, l.TopKey
+			}
+			if ms.base != nil {
+				mv.Week = ms.base.Week()
+				mv.Recent, _ = RecentSamples(tx, h, now)
+			}
+			v.Measurements = append(v.Measurements, mv)
+		}
+		return tx.Ascend(prefixPos, func(k, val string) bool {
+			var p follow.Position
+			if decodeJSON(val, &p) == nil {
+				src, path := splitPosKey(k)
+				positions[src] = append(positions[src], web.FileView{Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset})
+			}
+			return true
+		})
+	})
+	srcs := make([]string, 0, len(d.streams))
+	for src := range d.streams {
+		srcs = append(srcs, src)
+	}
+	sort.Strings(srcs)
+	for _, src := range srcs {
+		s := d.streams[src]
+		sv := web.StreamView{Source: src, Kind: s.kind, Files: positions[src]}
+		var stats []follow.SourceStats
+		switch {
+		case s.files != nil:
+			for _, st := range s.files.Stats() {
+				stats = append(stats, st)
+			}
+		case s.pipe != nil:
+			stats = append(stats, s.pipe.Stats())
+		}
+		for _, st := range stats {
+			sv.Lines += st.Lines
+			sv.Bytes += st.Bytes
+			sv.Cut += st.Cut
+			sv.Rotations += st.Rotations
+			sv.Truncations += st.Truncations
+			sv.OpenErrors += st.OpenErrors
+			sv.Restarts += st.Restarts
+			sv.Kills += st.Kills
+		}
+		v.Streams = append(v.Streams, sv)
+	}
+	for _, s := range d.senders {
+		st := s.Stats()
+		v.Outputs = append(v.Outputs, web.OutputView{Name: s.Name(), Sent: st.Sent, Failures: st.Failures,
+			Invalid: st.Invalid, Depth: st.Depth, DroppedFull: st.DroppedFull, LastError: st.LastError})
+	}
+	v.Self = web.SelfView{Commits: d.stats.Commits, CommitFailures: d.stats.CommitFailures,
+		Reloads: d.stats.Reloads, ReloadFailures: d.stats.ReloadFailures}
+	return v
+}
+
+var _ web.Source = (*Daemon)(nil)
