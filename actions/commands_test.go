@@ -143,22 +143,58 @@ func TestShellNeverGetsLogText(t *testing.T) {
 	}
 }
 
-// TestNULRefused: a NUL byte in argv or the environment refuses the run.
-func TestNULRefused(t *testing.T) {
-	set := loadRules(t, measurementKey+`
+// TestRefusals: a NUL byte in argv or the environment, or a key that fails
+// its key_type, refuses the run; a bad key of another measurement only
+// keeps its LOGTALLY_TOP_ variable out of the environment.
+func TestRefusals(t *testing.T) {
+	rulesSrc := `
+measurements:
+  - {handle: ip, path: /l, select_line_matching: '.*', key: 'from (\S+)', key_type: ip, persist: 0}
+  - {handle: user, path: /l, select_line_matching: '.*', key: 'user (\S+)', key_type: word, persist: 0}
+  - {handle: text, path: /l, select_line_matching: '.*', key: 'x (\S+)', persist: 0}
 commands:
-  - {handle: argv, if: h_high, command: [/bin/true, '$(top_h)']}
-  - {handle: env, if: h_high, command: [/bin/true], env: {K: '$(top_h)'}}
-`)
-	h := newHarness(t, set, Options{})
-	h.keys = map[string]string{"top_h": "a\x00b"}
-	h.next("h_high")
-	h.wait()
-	if st := h.e.Stats(); st.Refused != 2 || st.Runs != 0 {
-		t.Errorf("refused %d, runs %d; want 2 and 0", st.Refused, st.Runs)
+  - {handle: c, if: any, command: %s, env: %s}
+`
+	cases := []struct {
+		name    string
+		argv    string
+		env     string
+		keys    map[string]string
+		refused string // substring of the reason; "" runs
+		envLack string
+	}{
+		{name: "NUL in argv", argv: "[/bin/true, '$(top_text)']", env: "{}", keys: map[string]string{"top_text": "a\x00b"}, refused: "argv[1] contains a NUL byte"},
+		{name: "NUL in env", argv: "[/bin/true]", env: "{K: '$(top_text)'}", keys: map[string]string{"top_text": "a\x00b"}, refused: "environment variable K contains a NUL"},
+		{name: "NUL in a key not used", argv: "[/bin/true]", env: "{}", keys: map[string]string{"top_text": "a\x00b"}, envLack: "LOGTALLY_TOP_text="},
+		{name: "not an address", argv: "[/usr/sbin/nft, add, element, '{ $(top_ip) }']", env: "{}", keys: map[string]string{"top_ip": "1.2.3.4 }; flush ruleset"}, refused: "$(top_ip) is not a valid ip key"},
+		{name: "address with a zone", argv: "[/bin/true, '$(top_ip)']", env: "{}", keys: map[string]string{"top_ip": "fe80::1%;reboot"}, refused: "not a valid ip key"},
+		{name: "not a word", argv: "[/bin/true]", env: "{U: '$(top_user)'}", keys: map[string]string{"top_user": "bob smith"}, refused: "$(top_user) is not a valid word key"},
+		{name: "valid address", argv: "[/bin/true, '$(top_ip)']", env: "{}", keys: map[string]string{"top_ip": "2001:db8::1"}},
+		{name: "bad key not used", argv: "[/bin/true, '$(top_user)']", env: "{}", keys: map[string]string{"top_ip": "; reboot", "top_user": "root@host"}, envLack: "LOGTALLY_TOP_ip="},
 	}
-	if rec, _ := lastRecord(h.e, "env", ""); rec.Outcome != OutcomeRefused || !strings.Contains(rec.Err, "NUL") {
-		t.Errorf("env: %+v", rec)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, loadRules(t, fmt.Sprintf(rulesSrc, tc.argv, tc.env)), Options{DryRun: tc.refused == ""})
+			h.keys = tc.keys
+			h.next()
+			h.wait()
+			rec, _ := lastRecord(h.e, "c", "")
+			st := h.e.Stats()
+			if tc.refused == "" {
+				if rec.Outcome != OutcomeDryRun || st.Refused != 0 {
+					t.Fatalf("not run: %+v", rec)
+				}
+				for _, kv := range rec.Env {
+					if tc.envLack != "" && strings.HasPrefix(kv, tc.envLack) {
+						t.Errorf("environment has %q", kv)
+					}
+				}
+				return
+			}
+			if rec.Outcome != OutcomeRefused || !strings.Contains(rec.Err, tc.refused) || st.Refused != 1 || st.Runs != 0 {
+				t.Errorf("record %+v, stats %+v; want refused with %q", rec, st, tc.refused)
+			}
+		})
 	}
 }
 

@@ -92,10 +92,23 @@
 //   - Any other $(x) stays as written and is logged once per Engine.
 //
 // Text from a log line is only ever the content of one argv element or an
-// environment value. Rules refuses $(top_...) in a shell: true command;
-// still, if a shell command's argv would carry text from a log line at run
-// time, the run is refused and counted, and so is a run whose argv or
-// environment contains a NUL byte.
+// environment value. Defence in depth, at the point where it meets a
+// command (the daemon validates keys as it extracts them, and rules
+// refuses $(top_...) in a shell: true command):
+//
+//   - a command whose argv or env: uses a key that fails its
+//     measurement's key_type (ip: an address without zone; word:
+//     [A-Za-z0-9._@-], 1 to 256 bytes) is refused and counted;
+//   - a shell command whose argv would carry text from a log line is
+//     refused and counted;
+//   - a command whose argv or env: values contain a NUL byte is refused
+//     and counted;
+//   - a LOGTALLY_TOP_<h> variable whose key fails its key_type or holds a
+//     NUL byte is left out of the environment, so that it blocks no
+//     command that does not use it.
+//
+// Reports are for people and never run anything: a key that fails its
+// key_type is shown there, escaped as below.
 //
 // # Environment of commands
 //
@@ -120,8 +133,8 @@
 //
 // # Runs
 //
-// A command runs without a shell: argv[0] is looked up in PATH when it has
-// no slash. shell: true runs [Options.Shell] -c argv[0] <handle> argv[1:]...,
+// A command runs without a shell: argv[0] is looked up in the daemon's
+// PATH when it has no slash. shell: true runs [Options.Shell] -c argv[0] <handle> argv[1:]...,
 // so the handle is $0 and further elements are $1, $2... Each run is the
 // leader of a new process group, with standard input /dev/null. It ends
 // when its leader has exited and its standard output and error are closed,

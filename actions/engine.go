@@ -74,14 +74,15 @@ type Options struct {
 // Load must not be called concurrently with each other; every other method
 // is safe for concurrent use.
 type Engine struct {
-	set     *rules.Set
-	opts    Options
-	log     *slog.Logger
-	persist map[string]persistence // persistable measurement classes
-	users   map[string]bool        // user class names
-	meas    map[string]bool        // measurement handles
-	handles map[string]bool        // command and report handles
-	r       *runner
+	set      *rules.Set
+	opts     Options
+	log      *slog.Logger
+	persist  map[string]persistence // persistable measurement classes
+	users    map[string]bool        // user class names
+	meas     map[string]bool        // measurement handles
+	keyTypes map[string]string      // key_type by measurement handle
+	handles  map[string]bool        // command and report handles
+	r        *runner
 
 	pruned bool // stale guards and locks deleted (first Decide)
 
@@ -154,17 +155,19 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 		opts.Environ = os.Environ()
 	}
 	e := &Engine{
-		set:     set,
-		opts:    opts,
-		log:     opts.Logger,
-		persist: map[string]persistence{},
-		users:   map[string]bool{},
-		meas:    map[string]bool{},
-		handles: map[string]bool{},
-		warned:  map[string]bool{},
+		set:      set,
+		opts:     opts,
+		log:      opts.Logger,
+		persist:  map[string]persistence{},
+		users:    map[string]bool{},
+		meas:     map[string]bool{},
+		keyTypes: map[string]string{},
+		handles:  map[string]bool{},
+		warned:   map[string]bool{},
 	}
 	for _, m := range set.Measurements {
 		e.meas[m.Handle] = true
+		e.keyTypes[m.Handle] = m.KeyType
 		if m.Persist <= 0 {
 			continue
 		}
@@ -260,8 +263,9 @@ type Firing struct {
 	Message string        // report: expanded, one line
 	To      string        // report: stderr, syslog or a file path
 
-	shell   bool // argv goes through a shell
-	tainted bool // some argv element carries text from a log line
+	shell   bool   // argv goes through a shell
+	tainted bool   // some argv element carries text from a log line
+	invalid string // a key it uses fails its key_type
 }
 
 // Decision is the outcome of one interval.

@@ -3,6 +3,7 @@ package actions
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,8 @@ var varPrefixes = [...]struct{ prefix, env string }{
 type expander struct {
 	e       *Engine
 	in      *Interval
-	classes string // active classes, sorted, space-separated
+	classes string   // active classes, sorted, space-separated
+	invalid []string // keys referenced that fail their key_type
 }
 
 func isNameChar(c byte) bool {
@@ -80,6 +82,12 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 			continue
 		}
 		if fromLog && v != "" {
+			if !x.e.validKey(name, v) {
+				x.invalid = append(x.invalid, name)
+				if logText == nil {
+					continue // never into a command
+				}
+			}
 			tainted = true
 			if logText != nil {
 				v = logText(v)
@@ -126,8 +134,38 @@ func formatNumber(v float64) string {
 	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
+// validKey checks a key again against the key_type of its measurement.
+// The daemon validates keys as it extracts them; this is defence in depth
+// at the point where a key meets a command.
+func (e *Engine) validKey(name, v string) bool {
+	h, ok := strings.CutPrefix(name, "top_")
+	if !ok {
+		return true
+	}
+	switch e.keyTypes[h] {
+	case rules.KeyIP:
+		if len(v) > 64 {
+			return false
+		}
+		a, err := netip.ParseAddr(v)
+		return err == nil && a.Zone() == ""
+	case rules.KeyWord:
+		if len(v) == 0 || len(v) > 256 {
+			return false
+		}
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // command fills the argv and environment additions of a firing.
 func (x *expander) command(c *rules.Command, f *Firing) {
+	x.invalid = x.invalid[:0]
 	argv := make([]string, len(c.Argv))
 	for i, a := range c.Argv {
 		var t bool
@@ -158,12 +196,19 @@ func (x *expander) command(c *rules.Command, f *Firing) {
 		env = append(env, "LOGTALLY_INTERVAL_START="+x.in.Start.UTC().Format(time.RFC3339))
 	}
 	env = append(env, "LOGTALLY_INTERVAL_END="+x.in.End.UTC().Format(time.RFC3339))
-	env = append(env, measurementEnv(x.in)...)
+	env = append(env, x.measurementEnv()...)
 	f.Env = env
+	if len(x.invalid) > 0 {
+		h := strings.TrimPrefix(x.invalid[0], "top_")
+		f.invalid = fmt.Sprintf("$(%s) is not a valid %s key", x.invalid[0], x.e.keyTypes[h])
+	}
 }
 
 // measurementEnv returns LOGTALLY_VALUE_<h> and the others, sorted.
-func measurementEnv(in *Interval) []string {
+// A key that fails its key_type or holds a NUL byte is left out: it must
+// not block commands that do not use it.
+func (x *expander) measurementEnv() []string {
+	in := x.in
 	var env []string
 	add := func(name, val string) {
 		for _, p := range varPrefixes {
@@ -177,7 +222,9 @@ func measurementEnv(in *Interval) []string {
 		add(name, formatNumber(v))
 	}
 	for name, v := range in.Keys {
-		add(name, v)
+		if x.e.validKey(name, v) && !strings.Contains(v, "\x00") {
+			add(name, v)
+		}
 	}
 	slices.Sort(env)
 	return env

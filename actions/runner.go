@@ -25,7 +25,7 @@ const (
 	OutcomeTimeout = "timeout" // killed at its timeout
 	OutcomeExpired = "expired" // killed (or replaced in the queue) by a newer firing past expireafter
 	OutcomeKilled  = "killed"  // killed at shutdown (Wait's context ended)
-	OutcomeRefused = "refused" // log text would reach a shell, or a NUL byte
+	OutcomeRefused = "refused" // log text would reach a shell, a key fails its key_type, or a NUL byte
 	OutcomeDropped = "dropped" // the queue was full, or shutdown came first
 	OutcomeDryRun  = "dry-run" // logged, not run
 	excerptSize    = 4 << 10   // output kept in a RunRecord
@@ -62,7 +62,7 @@ type Stats struct {
 	Timeouts      uint64 // runs killed at their timeout
 	Expired       uint64 // runs killed or replaced past their expireafter
 	Killed        uint64 // runs killed at shutdown
-	Refused       uint64 // firings refused before running (log text to a shell, NUL)
+	Refused       uint64 // firings refused before running (log text to a shell, invalid key, NUL)
 	Suppressed    uint64 // rises suppressed by ifelapsed or a run still going
 	QueueDrops    uint64 // firings dropped: queue full, or shutdown before they started
 	Reports       uint64 // reports delivered
@@ -518,6 +518,9 @@ func quoteArgv(argv []string) string {
 
 // refusal says why a command must not run, or "".
 func refusal(f *Firing) string {
+	if f.invalid != "" {
+		return f.invalid
+	}
 	if f.shell && f.tainted {
 		return "text from a log line would reach a shell command line"
 	}
@@ -595,7 +598,6 @@ func (e *Engine) command(f Firing) {
 	if why := refusal(&f); why != "" {
 		r.mu.Lock()
 		r.stats.Refused++
-		r.stats.Failures++
 		r.record(RunRecord{Kind: KindCommand, Handle: f.Handle, Guard: f.Guard, Argv: f.Argv, Start: time.Now(),
 			ExitCode: -1, Outcome: OutcomeRefused, Err: why})
 		r.mu.Unlock()
