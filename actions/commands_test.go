@@ -544,3 +544,37 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("defaults: %+v", e.opts)
 	}
 }
+
+// TestRebuildRaisesLimit: a reload that raises max_concurrent_commands
+// starts the waiting commands at once.
+func TestRebuildRaisesLimit(t *testing.T) {
+	dir := t.TempDir()
+	set := loadRules(t, measurementKey+fmt.Sprintf(`
+commands:
+  - handle: c_$(i)
+    for: {i: ['1', '2', '3']}
+    if: h_high
+    command: %s
+`, blocker(dir)))
+	h := newHarness(t, set, Options{MaxConcurrent: 1})
+	h.next("h_high")
+	poll(t, "the first run", func() bool { return countStarted(dir) == 1 })
+	if st := h.e.Stats(); st.Queued != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	opts := h.opts
+	opts.MaxConcurrent = 3
+	e2, err := h.e.Rebuild(set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = e2
+	poll(t, "all runs", func() bool { return countStarted(dir) == 3 })
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.wait()
+	if st := e2.Stats(); st.MaxRunning != 3 || st.Runs != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}

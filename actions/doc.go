@@ -148,9 +148,11 @@
 // a queue of [Options.QueueSize] in firing order; a firing that finds the
 // queue full is dropped, logged and counted. Standard output and error are
 // captured up to [Options.OutputCap] bytes each; the rest is read, counted
-// and dropped. Each run is logged as one structured line with its argv and
-// output quoted (Go syntax), its exit status, duration and guard, and kept
-// in [Engine.Recent].
+// and dropped. Each run is logged as one structured line, whatever the
+// handler: argv as Go-quoted strings, output escaped as report text is
+// (below), with the exit status or signal, duration and guard. It is kept
+// in [Engine.Recent] and counted in [Engine.Stats]. A reload builds the new
+// Engine with [Engine.Rebuild], which keeps the runs, queue and counters.
 //
 // # Reports
 //

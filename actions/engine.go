@@ -387,6 +387,9 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	x := &expander{e: e, in: &in, classes: strings.Join(names, " ")}
 	for _, c := range e.set.Commands {
 		f := Firing{Kind: KindCommand, Handle: c.Handle, Guard: c.If.String(), Time: now, Timeout: c.Timeout}
+		if f.Timeout <= 0 {
+			f.Timeout = rules.DefaultCommandTimeout // a hung command is always killed
+		}
 		fire, err := e.guard(tx, c.Handle, c.If.Eval(isSet), c.IfElapsed, now, &f, c.ExpireAfter)
 		if err != nil {
 			return nil, err

@@ -112,6 +112,12 @@ func (r *runner) configure(o Options) {
 	if n := len(r.recent) - r.recentSize; n > 0 {
 		r.recent = slices.Delete(r.recent, 0, n)
 	}
+	for !r.stopping && r.running < r.max && len(r.queue) > 0 { // the limit was raised
+		j := r.queue[0]
+		r.queue = slices.Delete(r.queue, 0, 1)
+		r.stats.Queued = len(r.queue)
+		r.startLocked(j)
+	}
 }
 
 // job is a firing of a command, queued or running.
