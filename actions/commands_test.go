@@ -217,7 +217,7 @@ commands:
   - handle: hang
     if: h_high
     command: [/bin/sh, -c, '%s', sh, '%s']
-    timeout: 300ms
+    timeout: 1s
 `, tc.script, pidFile))
 			h := newHarness(t, set, Options{KillGrace: 200 * time.Millisecond})
 			h.next("h_high")
