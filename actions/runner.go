@@ -28,9 +28,12 @@ const (
 	OutcomeRefused = "refused" // log text would reach a shell, a key fails its key_type, or a NUL byte
 	OutcomeDropped = "dropped" // the queue was full, or shutdown came first
 	OutcomeDryRun  = "dry-run" // logged, not run
-	excerptSize    = 4 << 10   // output kept in a RunRecord
-	maxLoggedArgv  = 256 << 10 // bytes of argv in one log line
-	sigkillWait    = 2 * time.Second
+)
+
+const (
+	excerptSize   = 4 << 10         // output kept in a RunRecord
+	maxLoggedArgv = 256 << 10       // bytes of argv in one log line
+	sigkillWait   = 2 * time.Second // for a process to die after SIGKILL
 )
 
 // RunRecord is one run of a command or delivery of a report.
