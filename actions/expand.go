@@ -1,0 +1,302 @@
+package actions
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/logtally/logtally/rules"
+)
+
+// Limits of report text.
+const (
+	// MaxReportKey is the number of bytes of one text from a log line
+	// kept in a report, before escaping.
+	MaxReportKey = 256
+	// MaxReportLen is the number of bytes of a report message, after
+	// escaping.
+	MaxReportLen = 4 << 10
+)
+
+// varPrefixes are the per-measurement variables and the names of their
+// environment variables.
+var varPrefixes = [...]struct{ prefix, env string }{
+	{"value_", "LOGTALLY_VALUE_"},
+	{"av_", "LOGTALLY_AV_"},
+	{"dev_", "LOGTALLY_DEV_"},
+	{"z_", "LOGTALLY_Z_"},
+	{"top_", "LOGTALLY_TOP_"},
+}
+
+// expander expands $(var) references for one interval.
+type expander struct {
+	e       *Engine
+	in      *Interval
+	classes string   // active classes, sorted, space-separated
+	invalid []string // keys referenced that fail their key_type
+}
+
+func isNameChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// expand replaces the $(name) references of s in one left-to-right pass;
+// inserted text is never expanded again. logText, when not nil, transforms
+// text from a log line before it is inserted. tainted reports whether
+// non-empty text from a log line was inserted.
+func (x *expander) expand(s string, logText func(string) string) (out string, tainted bool) {
+	if !strings.Contains(s, "$(") {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for {
+		i := strings.Index(s, "$(")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), tainted
+		}
+		b.WriteString(s[:i])
+		rest := s[i+2:]
+		j := 0
+		for j < len(rest) && isNameChar(rest[j]) {
+			j++
+		}
+		if j == 0 || j == len(rest) || rest[j] != ')' {
+			b.WriteString("$(") // not a reference
+			s = rest
+			continue
+		}
+		name := rest[:j]
+		s = rest[j+1:]
+		v, fromLog, ok := x.lookup(name)
+		if !ok {
+			x.e.warnOnce("actions: unknown variable left as written", "$("+name+")")
+			b.WriteString("$(" + name + ")")
+			continue
+		}
+		if fromLog && v != "" {
+			if !x.e.validKey(name, v) {
+				x.invalid = append(x.invalid, name)
+				if logText == nil {
+					continue // never into a command
+				}
+			}
+			tainted = true
+			if logText != nil {
+				v = logText(v)
+			}
+		}
+		b.WriteString(v)
+	}
+}
+
+// lookup returns the value of a variable, whether it is text from a log
+// line, and whether the variable is known.
+func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
+	if name == "classes" {
+		return x.classes, false, true
+	}
+	if v, ok := x.in.Vars[name]; ok {
+		return formatNumber(v), false, true
+	}
+	if v, ok := x.in.Keys[name]; ok {
+		return v, true, true
+	}
+	for _, p := range varPrefixes {
+		if h, ok := strings.CutPrefix(name, p.prefix); ok && x.e.meas[h] {
+			return "", false, true // a measurement without a value this interval
+		}
+	}
+	return "", false, false
+}
+
+// formatNumber writes integral values as integers and others with 10
+// significant digits, without exponent.
+func formatNumber(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case v == math.Trunc(v) && math.Abs(v) <= 1<<53:
+		return strconv.FormatInt(int64(v), 10)
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 10, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+// validKey checks a key again against the key_type of its measurement.
+// The daemon validates keys as it extracts them; this is defence in depth
+// at the point where a key meets a command.
+func (e *Engine) validKey(name, v string) bool {
+	h, ok := strings.CutPrefix(name, "top_")
+	if !ok {
+		return true
+	}
+	switch e.keyTypes[h] {
+	case rules.KeyIP:
+		if len(v) > 64 {
+			return false
+		}
+		a, err := netip.ParseAddr(v)
+		return err == nil && a.Zone() == ""
+	case rules.KeyWord:
+		if len(v) == 0 || len(v) > 256 {
+			return false
+		}
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// command fills the argv and environment additions of a firing.
+func (x *expander) command(c *rules.Command, f *Firing) {
+	x.invalid = x.invalid[:0]
+	argv := make([]string, len(c.Argv))
+	for i, a := range c.Argv {
+		var t bool
+		argv[i], t = x.expand(a, nil)
+		f.tainted = f.tainted || t
+	}
+	if c.Shell {
+		f.shell = true
+		f.Argv = append([]string{x.e.opts.Shell, "-c", argv[0], c.Handle}, argv[1:]...)
+	} else {
+		f.Argv = argv
+	}
+	names := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	env := make([]string, 0, len(names)+5+len(x.in.Vars)+len(x.in.Keys))
+	for _, k := range names {
+		v, _ := x.expand(c.Env[k], nil)
+		env = append(env, k+"="+v)
+	}
+	env = append(env,
+		"LOGTALLY_HANDLE="+c.Handle,
+		"LOGTALLY_GUARD="+c.If.String(),
+		"LOGTALLY_CLASSES="+x.classes)
+	if !x.in.Start.IsZero() {
+		env = append(env, "LOGTALLY_INTERVAL_START="+x.in.Start.UTC().Format(time.RFC3339))
+	}
+	env = append(env, "LOGTALLY_INTERVAL_END="+x.in.End.UTC().Format(time.RFC3339))
+	env = append(env, x.measurementEnv()...)
+	f.Env = env
+	if len(x.invalid) > 0 {
+		h := strings.TrimPrefix(x.invalid[0], "top_")
+		f.invalid = fmt.Sprintf("$(%s) is not a valid %s key", x.invalid[0], x.e.keyTypes[h])
+	}
+}
+
+// measurementEnv returns LOGTALLY_VALUE_<h> and the others, sorted.
+// A key that fails its key_type or holds a NUL byte is left out: it must
+// not block commands that do not use it.
+func (x *expander) measurementEnv() []string {
+	in := x.in
+	var env []string
+	add := func(name, val string) {
+		for _, p := range varPrefixes {
+			if h, ok := strings.CutPrefix(name, p.prefix); ok && h != "" && validName(h) {
+				env = append(env, p.env+h+"="+val)
+				return
+			}
+		}
+	}
+	for name, v := range in.Vars {
+		add(name, formatNumber(v))
+	}
+	for name, v := range in.Keys {
+		if x.e.validKey(name, v) && !strings.Contains(v, "\x00") {
+			add(name, v)
+		}
+	}
+	slices.Sort(env)
+	return env
+}
+
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNameChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// report expands a report message into one line.
+func (x *expander) report(msg string) string {
+	v, _ := x.expand(msg, func(s string) string { return oneLine(cut(s, MaxReportKey)) })
+	return cut(oneLine(v), MaxReportLen)
+}
+
+// oneLine escapes what could break a line or fool a terminal: invalid
+// UTF-8 as \xHH; \n, \r, \t; other characters that are not graphic
+// (controls, line and paragraph separators, direction overrides,
+// zero-width format characters) as \xHH or \uHHHH. A backslash is kept
+// as it is.
+func oneLine(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsGraphic(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case unicode.IsGraphic(r):
+			b.WriteString(s[i : i+size])
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// cut shortens s to at most max bytes at a character boundary and says how
+// much was cut.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…[" + strconv.Itoa(len(s)-n) + " more bytes]"
+}

@@ -1,0 +1,111 @@
+package actions
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/syslog"
+	"os"
+	"syscall"
+	"time"
+)
+
+// deliver delivers reports in order, one goroutine per Execute, one
+// delivery at a time across them.
+func (e *Engine) deliver(reports []Firing) {
+	r := e.r
+	defer r.done()
+	r.reportMu.Lock()
+	defer r.reportMu.Unlock()
+	for _, f := range reports {
+		rec := RunRecord{Kind: KindReport, Handle: f.Handle, Guard: f.Guard, Message: f.Message, To: f.To,
+			Start: time.Now(), ExitCode: -1, Outcome: OutcomeOK}
+		if err := e.deliverOne(f); err != nil {
+			rec.Outcome = OutcomeFailed
+			rec.Err = err.Error()
+			e.log.Error("actions: report not delivered", "handle", f.Handle, "to", f.To, "err", err)
+		}
+		rec.Duration = time.Since(rec.Start)
+		r.mu.Lock()
+		if rec.Outcome == OutcomeOK {
+			r.stats.Reports++
+		} else {
+			r.stats.ReportErrors++
+		}
+		r.record(rec)
+		r.mu.Unlock()
+	}
+}
+
+// deliverOne writes one report where it goes; r.reportMu is held.
+func (e *Engine) deliverOne(f Firing) error {
+	line := f.Time.UTC().Format(time.RFC3339) + " " + f.Handle + ": " + f.Message + "\n"
+	switch f.To {
+	case "stderr":
+		if _, err := io.WriteString(e.opts.Stderr, line); err != nil {
+			return fmt.Errorf("write report to stderr: %w", err)
+		}
+		return nil
+	case "syslog":
+		err := e.r.syslog(e.opts.SyslogNetwork, e.opts.SyslogAddr, f.Handle+": "+f.Message)
+		if err == nil {
+			return nil
+		}
+		if _, werr := io.WriteString(e.opts.Stderr, line); werr != nil {
+			return fmt.Errorf("%w; write report to stderr: %w", err, werr)
+		}
+		return fmt.Errorf("%w (written to stderr instead)", err)
+	default:
+		return appendLine(f.To, line)
+	}
+}
+
+// syslog sends msg at daemon.warning, dialling (again) when needed.
+func (r *runner) syslog(network, addr, msg string) error {
+	key := network + "\x00" + addr
+	var err error
+	for range 2 {
+		if r.sl == nil || r.slKey != key {
+			if r.sl != nil {
+				r.sl.Close()
+				r.sl = nil
+			}
+			w, derr := syslog.Dial(network, addr, syslog.LOG_WARNING|syslog.LOG_DAEMON, "logtally")
+			if derr != nil {
+				return fmt.Errorf("report to syslog: %w", derr)
+			}
+			r.sl, r.slKey = w, key
+		}
+		if err = r.sl.Warning(msg); err == nil {
+			return nil
+		}
+		r.sl.Close()
+		r.sl = nil
+	}
+	return fmt.Errorf("report to syslog: %w", err)
+}
+
+// appendLine appends line to the file at path, creating it with mode
+// 0640 (less the umask). The file is opened for each line so that a
+// rotated file is followed without a signal; opening does not block on a
+// FIFO, and anything but a regular file is refused.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0o640)
+	if err != nil {
+		return fmt.Errorf("open report file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	if err == nil {
+		_, err = f.WriteString(line)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write report file %s: %w", path, err)
+	}
+	return nil
+}
