@@ -631,3 +631,13 @@ func (e *Engine) warnOnce(msg, name string) {
 		e.log.Warn(msg, "name", name)
 	}
 }
+
+// ReadActive returns the classes of the last decision stored in a state
+// file, with the expiry of persistent ones, for `logtally status`.
+func ReadActive(tx *state.Tx) ([]ActiveClass, error) {
+	var active []ActiveClass
+	if _, err := tx.GetJSON(keyActive, &active); err != nil {
+		return nil, fmt.Errorf("read active classes: %w", err)
+	}
+	return active, nil
+}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/measure"
@@ -105,14 +105,28 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 			c.closed = append(c.closed, posKey(src, p))
 		}
 	}
-	write := d.prepare(c)
+	write, live := d.prepare(c)
+	var decision *actions.Decision
 	err := d.store.Update(func(tx *state.Tx) error {
 		for _, w := range d.pending {
 			if err := w(tx); err != nil {
 				return err
 			}
 		}
-		return write(tx)
+		if err := write(tx); err != nil {
+			return err
+		}
+		if live == nil {
+			return nil
+		}
+		// Classes, guards and locks are decided in the interval's own
+		// transaction, and only for it: a failed commit is decided again
+		// by the next interval, and a committed decision never re-fires.
+		var err error
+		if decision, err = d.actions.Decide(tx, *live); err != nil {
+			return err
+		}
+		return d.pushClassChanges(tx, decision, live.End)
 	})
 	d.curStart = next
 	if err != nil {
@@ -127,6 +141,9 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	d.catchFrom = time.Time{}
 	for _, s := range d.senders {
 		s.Notify()
+	}
+	if decision != nil {
+		d.actions.Execute(d.actCtx, decision)
 	}
 	d.log.Info("committed", "interval_start", start, "partial", partial, "intervals", len(c.buckets), "positions", len(c.positions))
 }
@@ -143,15 +160,18 @@ func merge(b map[string]*measure.Accumulator, h string, acc *measure.Accumulator
 // returns the function that writes them, with everything else of the
 // interval, into the commit transaction. All the computing is done here,
 // once: the returned function only writes, so that it can be retried.
-func (d *Daemon) prepare(c *closing) func(*state.Tx) error {
+func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) {
 	times := make([]int64, 0, len(c.buckets))
 	for t := range c.buckets {
 		times = append(times, t)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 
-	var samples []*Sample
 	var lp []byte
+	var live *actions.Interval
+	if !c.partial {
+		live = &actions.Interval{Start: c.start, End: c.end, Vars: map[string]float64{}, Keys: map[string]string{}}
+	}
 	type recent struct {
 		handle string
 		slot   int
@@ -228,7 +248,17 @@ func (d *Daemon) prepare(c *closing) func(*state.Tx) error {
 			if ms.last == nil || !s.Start.Before(ms.last.Start) {
 				ms.last = s
 			}
-			samples = append(samples, s)
+			if current && live != nil {
+				live.Classes = append(live.Classes, s.Classes...)
+				for name, p := range map[string]*float64{"value_": s.Value, "av_": s.Av, "dev_": s.Dev, "z_": s.Z} {
+					if p != nil {
+						live.Vars[name+h] = *p
+					}
+				}
+				if s.TopKey != "" {
+					live.Keys["top_"+h] = s.TopKey
+				}
+			}
 		}
 	}
 	// Weekly measurements that got no sample this interval had a gap.
@@ -342,7 +372,28 @@ func (d *Daemon) prepare(c *closing) func(*state.Tx) error {
 			}
 		}
 		return nil
+	}, live
+}
+
+// pushClassChanges spools one line-protocol point per class that became set
+// or unset.
+func (d *Daemon) pushClassChanges(tx *state.Tx, dec *actions.Decision, t time.Time) error {
+	if len(dec.Changes) == 0 {
+		return nil
 	}
+	var lp []byte
+	for _, c := range dec.Changes {
+		var err error
+		if lp, err = output.AppendPoint(lp, output.ClassPoint(c.Name, d.set.Settings.Host, c.Set, t), lineprotocol.Nanosecond); err != nil {
+			d.log.Warn("class point not encodable", "class", c.Name, "err", err)
+		}
+	}
+	for name, size := range d.spool {
+		if _, err := output.Push(tx, name, lp, size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fields returns the baseline fields of a point.
@@ -383,5 +434,3 @@ func mergeTags(global, own map[string]string) map[string]string {
 
 // formatFloat formats a number for logs and variables.
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-
-var _ = fmt.Sprintf

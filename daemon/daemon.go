@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/match"
@@ -48,6 +49,8 @@ type Config struct {
 	Stdout io.Writer
 	// Version is shown on the status page.
 	Version string
+	// Stderr receives reports sent to stderr (os.Stderr when nil).
+	Stderr io.Writer
 }
 
 // Daemon is `logtally run`. Create it with New, run it with Run.
@@ -64,6 +67,8 @@ type Daemon struct {
 	streams  map[string]*stream
 	senders  []*output.Sender
 	spool    map[string]int // spool size by sender name
+	actions  *actions.Engine
+	actCtx   context.Context // cancelled when commands must stop being started
 
 	curStart  time.Time
 	catchFrom time.Time // first interval of the downtime being filled; zero once done
@@ -141,6 +146,17 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err := d.start(set); err != nil {
 		return err
 	}
+	engine, err := actions.New(set, d.actionOptions())
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if err := store.View(engine.Load); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	d.actions = engine
+	actCtx, stopActions := context.WithCancel(context.Background())
+	d.actCtx = actCtx
+	defer stopActions()
 	followCtx, stopFollowers := context.WithCancel(context.Background())
 	d.followCtx = followCtx
 	defer func() {
@@ -174,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			d.closeInterval(d.clock.Now(), true)
 			stopFollowers()
 			d.wg.Wait()
+			d.stopActions(stopActions)
 			d.flushSenders()
 			d.log.Info("stopped")
 			return nil
@@ -464,6 +481,21 @@ func (d *Daemon) readWhole(s *stream, maxLine int) {
 	}
 }
 
+// actionOptions are the options of the actions engine.
+func (d *Daemon) actionOptions() actions.Options {
+	return actions.Options{DryRun: d.cfg.DryRun, Logger: d.log, Stderr: d.cfg.Stderr}
+}
+
+// stopActions waits a bounded time for running commands, then kills them.
+func (d *Daemon) stopActions(cancel context.CancelFunc) {
+	cancel()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := d.actions.Wait(ctx); err != nil {
+		d.log.Warn("commands still running at shutdown", "err", err)
+	}
+}
+
 // startSenders starts one output.Sender per destination.
 func (d *Daemon) startSenders(ctx context.Context, set *rules.Set) error {
 	outs := append([]rules.Output(nil), d.cfg.Outputs...)
@@ -535,9 +567,23 @@ func (d *Daemon) reload() {
 	if set.Settings.Interval != d.set.Settings.Interval && d.cfg.Interval == 0 {
 		d.log.Warn("reload: a new interval takes effect at the next restart", "running", d.interval, "rules", set.Settings.Interval)
 	}
+	engine, err := d.actions.Rebuild(set, d.actionOptions())
+	if err == nil {
+		err = d.store.View(engine.Load)
+	}
+	if err != nil {
+		d.mu.Lock()
+		d.stats.ReloadFailures++
+		d.mu.Unlock()
+		d.log.Error("reload: rules not changed", "err", err)
+		return
+	}
 	d.mu.Lock()
 	old := d.streams
 	err = d.apply(set, d.curStart)
+	if err == nil {
+		d.actions = engine
+	}
 	if err == nil {
 		for src, s := range d.streams {
 			if _, existed := old[src]; !existed {

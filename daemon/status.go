@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/state"
 )
@@ -18,6 +19,9 @@ type Status struct {
 	Interval     string              `json:"interval"`
 	Streams      []StreamStatus      `json:"streams"`
 	Measurements []MeasurementStatus `json:"measurements"`
+	// Classes are the classes set at the last committed interval, with the
+	// expiry of persistent ones.
+	Classes []actions.ActiveClass `json:"classes"`
 }
 
 // StreamStatus is one followed file's saved position.
@@ -48,6 +52,9 @@ func ReadStatus(store *state.Store) (*Status, error) {
 			return err
 		}
 		if st.Interval, _, err = tx.Get(keyInterval); err != nil {
+			return err
+		}
+		if st.Classes, err = actions.ReadActive(tx); err != nil {
 			return err
 		}
 		var derr error

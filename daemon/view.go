@@ -87,6 +87,26 @@ func (d *Daemon) View() web.View {
 	}
 	v.Self = web.SelfView{Commits: d.stats.Commits, CommitFailures: d.stats.CommitFailures,
 		Reloads: d.stats.Reloads, ReloadFailures: d.stats.ReloadFailures}
+	if d.actions != nil {
+		for _, c := range d.actions.Active() {
+			v.Classes = append(v.Classes, web.ClassView{Name: c.Name, Until: c.Until})
+		}
+		recent := d.actions.Recent()
+		for i := len(recent) - 1; i >= 0; i-- {
+			r := recent[i]
+			out := r.Stdout
+			if r.Stderr != "" {
+				out += r.Stderr
+			}
+			if r.Kind == "report" {
+				out = r.Message
+			}
+			v.Runs = append(v.Runs, web.RunView{Handle: r.Handle, Kind: string(r.Kind), Guard: r.Guard, Argv: r.Argv,
+				Start: r.Start, Duration: r.Duration, Exit: r.ExitCode, Err: r.Err, Output: out, DryRun: r.DryRun})
+		}
+		st := d.actions.Stats()
+		v.Self.CommandRuns, v.Self.CommandFails, v.Self.Suppressed = st.Runs, st.Failures, st.Suppressed
+	}
 	return v
 }
 

@@ -79,7 +79,8 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 	}
 	d, err := daemon.New(daemon.Config{
 		Rules: *rulesPath, State: *statePath, Interval: *interval, Outputs: outputs,
-		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout,
+		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout, Stderr: e.stderr,
+		Version: version,
 	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)

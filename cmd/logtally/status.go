@@ -81,6 +81,27 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 			strconv.FormatFloat(m.Total, 'g', -1, 64), m.Count, classes)
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
+	if len(st.Classes) == 0 {
+		fmt.Fprintln(w, "no class set at the last interval")
+		return
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLASS\tPERSISTS\t")
+	now := time.Now()
+	for _, c := range st.Classes {
+		left := "-"
+		if !c.Until.IsZero() {
+			left = "until " + fmtTime(c.Until)
+			if d := c.Until.Sub(now); d > 0 {
+				left += fmt.Sprintf(" (%s left)", d.Round(time.Second))
+			} else {
+				left += " (expired)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", c.Name, left)
+	}
+	tw.Flush()
 }
 
 func fmtPtr(v *float64) string {
