@@ -101,7 +101,9 @@ func TestChromium(t *testing.T) {
 	dir := artifactDir(t)
 
 	t.Run("dom", func(t *testing.T) {
-		dom := string(runChromium(t, bin, url, "--dump-dom"))
+		raw := string(runChromium(t, bin, url, "--dump-dom"))
+		// Long names carry <wbr> break opportunities; compare the text.
+		dom := strings.ReplaceAll(raw, "<wbr>", "")
 		for _, m := range v.Measurements {
 			if !strings.Contains(dom, m.Handle) {
 				t.Errorf("rendered DOM lacks measurement %s", m.Handle)
@@ -117,9 +119,15 @@ func TestChromium(t *testing.T) {
 		}
 	})
 
-	for _, size := range []struct{ name, window string }{
-		{"wide", "1280,2000"},
-		{"narrow", "390,2400"},
+	// minBand is how many pixels of the graphs' ±dev band (#9ecae1 at half
+	// opacity on white) show that the SVG images were fetched and drawn;
+	// about a fifth of what a correct page shows.
+	for _, size := range []struct {
+		name, window string
+		minBand      int
+	}{
+		{"wide", "1280,2000", 1000},
+		{"narrow", "390,2400", 80},
 	} {
 		t.Run("screenshot-"+size.name, func(t *testing.T) {
 			file := filepath.Join(dir, "status-page-"+size.name+".png")
@@ -129,9 +137,9 @@ func TestChromium(t *testing.T) {
 			if colours := countColours(img, 64); colours < 16 {
 				t.Errorf("screenshot has %d colours: blank or broken", colours)
 			}
-			// The ±dev band of the week graph (#9ecae1 at half opacity on
-			// white) shows the SVG images were fetched and drawn.
-			if n := countNear(img, [3]uint8{0xce, 0xe4, 0xf0}, 6); n < 500 {
+			n := countNear(img, [3]uint8{0xce, 0xe4, 0xf0}, 6)
+			t.Logf("%d pixels of the graph band", n)
+			if n < size.minBand {
 				t.Errorf("only %d pixels of the graph band: the week graphs were not drawn", n)
 			}
 		})

@@ -138,7 +138,13 @@ func newPageData(v View) pageData {
 	}
 
 	classes := slices.Clone(v.Classes)
-	slices.SortStableFunc(classes, func(a, b ClassView) int { return strings.Compare(a.Name, b.Name) })
+	// The most alarming first, then by name.
+	slices.SortStableFunc(classes, func(a, b ClassView) int {
+		if c := levelRank(classLevel(a.Name)) - levelRank(classLevel(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	for _, c := range classes {
 		row := classRow{Name: clean(c.Name, maxText), Level: classLevel(c.Name), Remaining: "this interval", Until: ""}
 		if !c.Until.IsZero() {
@@ -302,6 +308,23 @@ func classLevel(name string) string {
 		return "muted"
 	}
 	return ""
+}
+
+// levelRank orders class levels from the most alarming.
+func levelRank(level string) int {
+	switch level {
+	case "anomaly":
+		return 0
+	case "dev2":
+		return 1
+	case "dev1":
+		return 2
+	case "":
+		return 3
+	case "ok":
+		return 4
+	}
+	return 5
 }
 
 // zLevel is the style of a z score.

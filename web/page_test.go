@@ -55,6 +55,13 @@ func TestPageShowsView(t *testing.T) {
 	if err := markupError(body); err != nil {
 		t.Error(err)
 	}
+	// Classes are listed the most alarming first.
+	order := []string{">ssh_username_probe_high_anomaly<", ">ssh_username_probe_high_dev2<", ">entropy_ssh_username_probe_low<", ">probe_storm<", ">postfix_reject_normal<"}
+	for i := 1; i < len(order); i++ {
+		if a, b := strings.Index(text, order[i-1]), strings.Index(text, order[i]); a < 0 || b < 0 || a > b {
+			t.Errorf("class %s not listed before %s", order[i-1], order[i])
+		}
+	}
 	if n := strings.Count(body, `<img src="graph/`); n != 2 {
 		t.Errorf("%d graphs, want 2", n)
 	}
