@@ -26,7 +26,7 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.view()
 	if err != nil {
-		s.log.Error("web: graph", "err", err)
+		s.log.Error("web graph", "err", err)
 		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	}
 	if err != nil {
-		s.log.Error("web: graph", "handle", clean(handle, maxText), "err", err)
+		s.log.Error("web graph", "handle", clean(handle, maxText), "err", err)
 		w.Header().Del("Content-Type")
 		http.Error(w, "cannot draw the graph", http.StatusInternalServerError)
 		return

@@ -120,7 +120,7 @@ type jsonSelf struct {
 func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
 	v, err := s.view()
 	if err != nil {
-		s.log.Error("web: status.json", "err", err)
+		s.log.Error("web status.json", "err", err)
 		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
 		return
 	}
@@ -128,7 +128,7 @@ func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(newJSONView(v)); err != nil {
-		s.log.Error("web: status.json", "err", fmt.Errorf("encode status: %w", err))
+		s.log.Error("web status.json", "err", fmt.Errorf("encode status: %w", err))
 		http.Error(w, "cannot encode the status", http.StatusInternalServerError)
 		return
 	}

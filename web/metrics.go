@@ -171,7 +171,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	f := c.f
 	v, err := c.s.view()
 	if err != nil {
-		c.s.log.Error("web: metrics", "err", err)
+		c.s.log.Error("web metrics", "err", err)
 		ch <- prometheus.MustNewConstMetric(f.viewFailed.desc, gauge, 1)
 		return
 	}
@@ -179,7 +179,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit := func(m metric, val float64, labels ...string) {
 		pm, err := prometheus.NewConstMetric(m.desc, m.typ, val, labels...)
 		if err != nil {
-			c.s.log.Warn("web: metrics", "err", err)
+			c.s.log.Warn("web metrics", "err", err)
 			return
 		}
 		ch <- pm

@@ -92,13 +92,13 @@ func newPage() *template.Template {
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	v, err := s.view()
 	if err != nil {
-		s.log.Error("web: status page", "err", err)
+		s.log.Error("web status page", "err", err)
 		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
 		return
 	}
 	var buf bytes.Buffer
 	if err := s.tmpl.Execute(&buf, newPageData(v)); err != nil {
-		s.log.Error("web: status page", "err", fmt.Errorf("render page: %w", err))
+		s.log.Error("web status page", "err", fmt.Errorf("render page: %w", err))
 		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
 		return
 	}
@@ -160,7 +160,7 @@ func newPageData(v View) pageData {
 			Handle:      clean(m.Handle, maxText),
 			Description: clean(m.Description, maxText),
 			Units:       clean(m.Units, maxText),
-			Type:        orDash(strings.Trim(clean(m.DataType, maxText)+" · "+clean(m.HistoryType, maxText), " ·")),
+			Type:        orDash(joinNonEmpty(" · ", clean(m.DataType, maxText), clean(m.HistoryType, maxText))),
 			Value:       fmtPtr(m.Value),
 			Av:          fmtPtr(m.Av),
 			Dev:         fmtPtr(m.Dev),
@@ -404,6 +404,11 @@ func cleanText(s string, max int, block bool) string {
 		s += "…"
 	}
 	return s
+}
+
+// joinNonEmpty joins the parts that are not empty with sep.
+func joinNonEmpty(sep string, parts ...string) string {
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), sep)
 }
 
 func orDash(s string) string {

@@ -104,9 +104,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	h := s.handler
 	if isLoopback(ln.Addr()) {
 		h = localHostsOnly(h)
-		s.log.Info("web: listening", "addr", addr)
+		s.log.Info("web listening", "addr", addr)
 	} else {
-		s.log.Warn("web: listening on a non-loopback address; metrics and the status page are readable from the network", "addr", addr)
+		s.log.Warn("web listening on a non-loopback address: metrics and the status page are readable from the network", "addr", addr)
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -115,8 +115,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -137,7 +136,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("shut down %s: %w", addr, err)
 	}
-	s.log.Info("web: stopped", "addr", addr)
+	s.log.Info("web stopped", "addr", addr)
 	return nil
 }
 
@@ -210,5 +209,5 @@ type promLogger struct{ log *slog.Logger }
 
 // Println logs v as one warning.
 func (l promLogger) Println(v ...any) {
-	l.log.Warn("web: metrics: " + strings.TrimSpace(fmt.Sprintln(v...)))
+	l.log.Warn("web metrics: " + strings.TrimSpace(fmt.Sprintln(v...)))
 }

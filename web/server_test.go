@@ -166,7 +166,7 @@ func TestServe(t *testing.T) {
 	if _, err := (&http.Client{Timeout: deadline}).Get(base + "/"); err == nil {
 		t.Error("server still answers after Serve returned")
 	}
-	if !strings.Contains(logs.String(), "web: listening") || !strings.Contains(logs.String(), addr) {
+	if !strings.Contains(logs.String(), "web listening") || !strings.Contains(logs.String(), addr) {
 		t.Errorf("log lacks the address:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "level=WARN") {
