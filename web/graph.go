@@ -1,0 +1,80 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/logtally/logtally/history"
+)
+
+// graph serves /graph/<handle>.svg, the measurement's learned week as
+// history.WriteWeekSVG draws it (the picture of `logtally graph`), and
+// /graph/<handle>.csv, the same week as history.WriteWeekCSV writes it.
+func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	var handle, ext string
+	switch {
+	case strings.HasSuffix(file, ".svg"):
+		handle, ext = strings.TrimSuffix(file, ".svg"), "svg"
+	case strings.HasSuffix(file, ".csv"):
+		handle, ext = strings.TrimSuffix(file, ".csv"), "csv"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	v, err := s.view()
+	if err != nil {
+		s.log.Error("web graph", "err", err)
+		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
+		return
+	}
+	var m *MeasurementView
+	for i := range v.Measurements {
+		if v.Measurements[i].Handle == handle {
+			m = &v.Measurements[i]
+			break
+		}
+	}
+	if m == nil || (len(m.Week) == 0 && (ext == "csv" || len(m.Recent) == 0)) {
+		http.Error(w, "no learned week for that measurement", http.StatusNotFound)
+		return
+	}
+	var buf bytes.Buffer
+	if ext == "csv" {
+		err = history.WriteWeekCSV(&buf, m.Week)
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		err = history.WriteWeekSVG(&buf, graphTitle(m), m.Week, m.Recent)
+		w.Header().Set("Content-Type", "image/svg+xml")
+		// An SVG opened on its own is a document: it gets no script, no
+		// fetches and a sandbox, whatever it might contain.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	}
+	if err != nil {
+		s.log.Error("web graph", "handle", clean(handle, maxText), "err", err)
+		w.Header().Del("Content-Type")
+		http.Error(w, "cannot draw the graph", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
+}
+
+// maxTitle caps a graph's title, in bytes, so that it stays clear of the
+// legend.
+const maxTitle = 72
+
+// graphTitle is the title drawn on a measurement's week graph: its handle,
+// then its description and units when the rule gives them.
+func graphTitle(m *MeasurementView) string {
+	t := m.Handle
+	if m.Description != "" {
+		t += " — " + m.Description
+	}
+	if m.Units != "" {
+		t += " (" + m.Units + ")"
+	}
+	return clean(t, maxTitle)
+}

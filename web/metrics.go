@@ -1,0 +1,286 @@
+package web
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxLabel caps a label value, in bytes. Label values come from rule files
+// (handles, class names, sources, output names), never from log text, but a
+// long command line as a stream's source must not make every series huge.
+const maxLabel = 256
+
+// metric describes one metric family.
+type metric struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+}
+
+func newMetric(name, help string, typ prometheus.ValueType, labels ...string) metric {
+	return metric{desc: prometheus.NewDesc("logtally_"+name, help, labels, nil), typ: typ}
+}
+
+// Per-measurement metrics, labelled by handle.
+type measurementMetric struct {
+	metric
+	get func(*MeasurementView) (float64, bool)
+}
+
+func ptr(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+const (
+	gauge   = prometheus.GaugeValue
+	counter = prometheus.CounterValue
+)
+
+// Metric families, built once per Server (no package-level state).
+type families struct {
+	build, started, interval, intervalStart metric
+
+	measurement []measurementMetric
+
+	classActive, classRemaining metric
+
+	stream []streamMetric
+
+	output []outputMetric
+
+	self []selfMetric
+
+	viewFailed metric
+}
+
+type streamMetric struct {
+	metric
+	get func(*StreamView) uint64
+}
+
+type outputMetric struct {
+	metric
+	get func(*OutputView) uint64
+}
+
+type selfMetric struct {
+	metric
+	get func(*SelfView) uint64
+}
+
+func newFamilies() *families {
+	h, src, out := "handle", "source", "output"
+	return &families{
+		build:         newMetric("build_info", "Always 1; the label version is logtally's version.", gauge, "version"),
+		started:       newMetric("start_time_seconds", "Start time of the daemon, in seconds since the Unix epoch.", gauge),
+		interval:      newMetric("interval_seconds", "Length of a sampling interval, in seconds.", gauge),
+		intervalStart: newMetric("interval_start_time_seconds", "Start of the interval being accumulated, in seconds since the Unix epoch.", gauge),
+		measurement: []measurementMetric{
+			{newMetric("measurement_value", "Value of the last committed sample of a measurement.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return ptr(m.Value) }},
+			{newMetric("measurement_average", "Learned expected value for the last sample's time of week.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return ptr(m.Av) }},
+			{newMetric("measurement_deviation", "Learned spread around the expected value for the last sample's time of week.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return ptr(m.Dev) }},
+			{newMetric("measurement_z", "How unusual the last sample is, in deviations from the expected value.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return ptr(m.Z) }},
+			{newMetric("measurement_accumulated", "Sum of every value committed for a measurement since the state file began.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return m.Total, true }},
+			{newMetric("measurement_last_sample_time_seconds", "End of the interval of the last committed sample, in seconds since the Unix epoch.", gauge, h),
+				func(m *MeasurementView) (float64, bool) {
+					if m.LastEnd.IsZero() {
+						return 0, false
+					}
+					return float64(m.LastEnd.UnixNano()) / 1e9, true
+				}},
+			{newMetric("measurement_lines_total", "Lines a measurement examined.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.Lines), true }},
+			{newMetric("measurement_selected_lines_total", "Lines a measurement's rule selected.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.Selected), true }},
+			{newMetric("measurement_regex_timeouts_total", "Matches abandoned at their time limit.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.Timeouts), true }},
+			{newMetric("measurement_extraction_misses_total", "Selected lines from which no number could be extracted.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.ExtractMisses), true }},
+			{newMetric("measurement_key_rejects_total", "Keys refused by the rule's key type.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.KeyRejects), true }},
+		},
+		classActive:    newMetric("class_active", "Always 1 for every class that is set.", gauge, "class"),
+		classRemaining: newMetric("class_remaining_seconds", "Seconds a persistent class stays set.", gauge, "class"),
+		stream: []streamMetric{
+			{newMetric("stream_lines_total", "Lines read from a stream.", counter, src), func(s *StreamView) uint64 { return s.Lines }},
+			{newMetric("stream_bytes_total", "Bytes read from a stream.", counter, src), func(s *StreamView) uint64 { return s.Bytes }},
+			{newMetric("stream_cut_lines_total", "Lines cut at the length cap.", counter, src), func(s *StreamView) uint64 { return s.Cut }},
+			{newMetric("stream_rotations_total", "Rotations of a stream's files that were followed.", counter, src), func(s *StreamView) uint64 { return s.Rotations }},
+			{newMetric("stream_truncations_total", "Truncations of a stream's files.", counter, src), func(s *StreamView) uint64 { return s.Truncations }},
+			{newMetric("stream_open_errors_total", "Failures to open a stream's files.", counter, src), func(s *StreamView) uint64 { return s.OpenErrors }},
+			{newMetric("stream_restarts_total", "Restarts of a stream's command.", counter, src), func(s *StreamView) uint64 { return s.Restarts }},
+			{newMetric("stream_kills_total", "Kills of a stream's command.", counter, src), func(s *StreamView) uint64 { return s.Kills }},
+		},
+		output: []outputMetric{
+			{newMetric("output_sent_points_total", "Points an output delivered.", counter, out), func(o *OutputView) uint64 { return o.Sent }},
+			{newMetric("output_failures_total", "Failed attempts to deliver to an output.", counter, out), func(o *OutputView) uint64 { return o.Failures }},
+			{newMetric("output_invalid_points_total", "Points an output refused as invalid.", counter, out), func(o *OutputView) uint64 { return o.Invalid }},
+			{newMetric("output_spool_points", "Points waiting in an output's spool.", gauge, out), func(o *OutputView) uint64 { return o.Depth }},
+			{newMetric("output_spool_dropped_points_total", "Oldest points dropped because an output's spool was full.", counter, out), func(o *OutputView) uint64 { return o.DroppedFull }},
+		},
+		self: []selfMetric{
+			{newMetric("commits_total", "Interval commits to the state file.", counter), func(s *SelfView) uint64 { return s.Commits }},
+			{newMetric("commit_failures_total", "Failed interval commits.", counter), func(s *SelfView) uint64 { return s.CommitFailures }},
+			{newMetric("reloads_total", "Rule reloads.", counter), func(s *SelfView) uint64 { return s.Reloads }},
+			{newMetric("reload_failures_total", "Rule reloads refused; the old rules were kept.", counter), func(s *SelfView) uint64 { return s.ReloadFailures }},
+			{newMetric("command_runs_total", "Commands and reports run.", counter), func(s *SelfView) uint64 { return s.CommandRuns }},
+			{newMetric("command_failures_total", "Commands and reports that failed, timed out or were killed.", counter), func(s *SelfView) uint64 { return s.CommandFails }},
+			{newMetric("command_suppressed_total", "Commands and reports not run because of ifelapsed or the concurrency limit.", counter), func(s *SelfView) uint64 { return s.Suppressed }},
+		},
+		viewFailed: newMetric("view_failed", "1 when this scrape could not build the daemon's view, else 0.", gauge),
+	}
+}
+
+// collector builds const metrics from a fresh View at each scrape.
+type collector struct {
+	s *Server
+	f *families
+}
+
+// Describe sends the description of every family.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	f := c.f
+	for _, m := range []metric{f.build, f.started, f.interval, f.intervalStart, f.classActive, f.classRemaining, f.viewFailed} {
+		ch <- m.desc
+	}
+	for _, m := range f.measurement {
+		ch <- m.desc
+	}
+	for _, m := range f.stream {
+		ch <- m.desc
+	}
+	for _, m := range f.output {
+		ch <- m.desc
+	}
+	for _, m := range f.self {
+		ch <- m.desc
+	}
+}
+
+// Collect sends the metrics of one View.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	f := c.f
+	v, err := c.s.view()
+	if err != nil {
+		c.s.log.Error("web metrics", "err", err)
+		ch <- prometheus.MustNewConstMetric(f.viewFailed.desc, gauge, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(f.viewFailed.desc, gauge, 0)
+	emit := func(m metric, val float64, labels ...string) {
+		pm, err := prometheus.NewConstMetric(m.desc, m.typ, val, labels...)
+		if err != nil {
+			c.s.log.Warn("web metrics", "err", err)
+			return
+		}
+		ch <- pm
+	}
+	emit(f.build, 1, labelValue(v.Version))
+	if !v.Started.IsZero() {
+		emit(f.started, float64(v.Started.UnixNano())/1e9)
+	}
+	if v.Interval > 0 {
+		emit(f.interval, v.Interval.Seconds())
+	}
+	if !v.IntervalStart.IsZero() {
+		emit(f.intervalStart, float64(v.IntervalStart.UnixNano())/1e9)
+	}
+
+	// A label set may appear once per family: the first of duplicates wins.
+	seen := make(map[string]bool)
+	for i := range v.Measurements {
+		m := &v.Measurements[i]
+		h := labelValue(m.Handle)
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		for _, mm := range f.measurement {
+			if val, ok := mm.get(m); ok {
+				emit(mm.metric, val, h)
+			}
+		}
+	}
+
+	// Classes: one series per name, the longest persistence if repeated.
+	until := make(map[string]float64)
+	var order []string
+	for _, cl := range v.Classes {
+		n := labelValue(cl.Name)
+		rem := -1.0
+		if !cl.Until.IsZero() {
+			rem = max(cl.Until.Sub(v.Now).Seconds(), 0)
+		}
+		if old, ok := until[n]; !ok {
+			order = append(order, n)
+			until[n] = rem
+		} else {
+			until[n] = max(old, rem)
+		}
+	}
+	for _, n := range order {
+		emit(f.classActive, 1, n)
+		if until[n] >= 0 {
+			emit(f.classRemaining, until[n], n)
+		}
+	}
+
+	clear(seen)
+	for i := range v.Streams {
+		st := &v.Streams[i]
+		src := labelValue(st.Source)
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		for _, sm := range f.stream {
+			emit(sm.metric, float64(sm.get(st)), src)
+		}
+	}
+
+	clear(seen)
+	for i := range v.Outputs {
+		o := &v.Outputs[i]
+		name := labelValue(o.Name)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		for _, om := range f.output {
+			emit(om.metric, float64(om.get(o)), name)
+		}
+	}
+
+	for _, sm := range f.self {
+		emit(sm.metric, float64(sm.get(&v.Self)))
+	}
+}
+
+// labelValue makes s a valid label value: valid UTF-8 without control
+// characters, at most maxLabel bytes.
+func labelValue(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	if len(s) > maxLabel {
+		cut := maxLabel
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
