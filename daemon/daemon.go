@@ -18,6 +18,7 @@ import (
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
+	"github.com/logtally/logtally/web"
 )
 
 // MaxCatchUp bounds how far back lines appended during a downtime are
@@ -51,6 +52,8 @@ type Config struct {
 	Version string
 	// Stderr receives reports sent to stderr (os.Stderr when nil).
 	Stderr io.Writer
+	// Listen is the address of the status page and /metrics ("" for none).
+	Listen string
 }
 
 // Daemon is `logtally run`. Create it with New, run it with Run.
@@ -173,6 +176,17 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		d.startFollower(s)
 	}
 	d.mu.Unlock()
+	if d.cfg.Listen != "" {
+		srv := web.New(d, d.log)
+		webCtx, stopWeb := context.WithCancel(context.Background())
+		defer stopWeb()
+		go func() {
+			// The status page is a convenience: a busy port is logged, not fatal.
+			if err := srv.Serve(webCtx, d.cfg.Listen); err != nil {
+				d.log.Error("status page not served", "listen", d.cfg.Listen, "err", err)
+			}
+		}()
+	}
 	d.log.Info("started", "rules", d.cfg.Rules, "state", d.cfg.State, "interval", d.interval,
 		"measurements", len(set.Measurements), "streams", len(d.streams), "catch_up_from", d.catchFrom)
 

@@ -40,7 +40,8 @@ reports whose guards rose, and write every sample as InfluxDB line protocol.
 Lines appended while logtally was down are counted when it comes back, in
 the intervals of their own timestamps. SIGHUP reloads the rules (on any
 error the running rules stay); SIGTERM or SIGINT closes the current interval,
-commits it and exits 0. Logs go to stderr, one line per event.
+commits it and exits 0. Logs go to stderr, one line per event. The status
+page and Prometheus /metrics are served on --listen.
 
 Destinations (--output, repeatable; added to settings.outputs; stdout when
 neither is given): "-" for stdout, a file path, udp://host:port, or
@@ -58,6 +59,7 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 	watch := fs.String("watch", "inotify", "how files are watched: inotify or poll")
 	pollEvery := fs.Duration("poll-interval", time.Second, "poll period, and the safety re-check period under inotify")
 	dryRun := fs.Bool("dry-run", false, "log the commands that would run instead of running them")
+	listen := fs.String("listen", "127.0.0.1:9321", `address of the status page and Prometheus /metrics ("" for none)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	if code, ok := parseFlags(fs, e, args); !ok {
@@ -80,7 +82,7 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 	d, err := daemon.New(daemon.Config{
 		Rules: *rulesPath, State: *statePath, Interval: *interval, Outputs: outputs,
 		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout, Stderr: e.stderr,
-		Version: version,
+		Version: version, Listen: *listen,
 	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
