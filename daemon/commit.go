@@ -239,7 +239,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 				if ms.total.Since.IsZero() {
 					ms.total.Since = t
 				}
-				p := output.SamplePoint(h, host, mergeTags(d.set.Settings.Tags, ms.m.Tags), s.End, v, extra...)
+				p := output.SamplePoint(h, host, d.set.Settings.TagsFor(ms.m), s.End, v, extra...)
 				var err error
 				if lp, err = output.AppendPoint(lp, p, lineprotocol.Nanosecond); err != nil {
 					d.log.Warn("point not encodable", "handle", h, "err", err)
@@ -417,20 +417,6 @@ func finite(v float64) *float64 {
 	return &v
 }
 
-// mergeTags returns the global tags overlaid with a measurement's own.
-func mergeTags(global, own map[string]string) map[string]string {
-	if len(own) == 0 {
-		return global
-	}
-	m := make(map[string]string, len(global)+len(own))
-	for k, v := range global {
-		m[k] = v
-	}
-	for k, v := range own {
-		m[k] = v
-	}
-	return m
-}
 
 // formatFloat formats a number for logs and variables.
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -340,3 +340,19 @@ func (l *loader) checkVars() {
 		check(e.o, "message", e.r.Message)
 	}
 }
+
+// TagsFor returns the tags of a measurement's points: the global tags
+// overlaid with the measurement's own. The result must not be modified.
+func (s *Settings) TagsFor(m *Measurement) map[string]string {
+	if len(m.Tags) == 0 {
+		return s.Tags
+	}
+	tags := make(map[string]string, len(s.Tags)+len(m.Tags))
+	for k, v := range s.Tags {
+		tags[k] = v
+	}
+	for k, v := range m.Tags {
+		tags[k] = v
+	}
+	return tags
+}

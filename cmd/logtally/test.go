@@ -205,7 +205,7 @@ func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time
 		if !r.Valid {
 			continue
 		}
-		p := output.SamplePoint(r.Measurement.Handle, set.Settings.Host, mergeTags(set.Settings.Tags, r.Measurement.Tags), now, r.Value,
+		p := output.SamplePoint(r.Measurement.Handle, set.Settings.Host, set.Settings.TagsFor(r.Measurement), now, r.Value,
 			output.Field{Key: "lines", Value: int64(r.Lines)},
 			output.Field{Key: "selected", Value: int64(r.Selected)},
 			output.Field{Key: "extract_misses", Value: int64(r.ExtractMisses)},
@@ -219,17 +219,3 @@ func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time
 	return err
 }
 
-// mergeTags returns the global tags overlaid with a measurement's own.
-func mergeTags(global, own map[string]string) map[string]string {
-	if len(own) == 0 {
-		return global
-	}
-	m := make(map[string]string, len(global)+len(own))
-	for k, v := range global {
-		m[k] = v
-	}
-	for k, v := range own {
-		m[k] = v
-	}
-	return m
-}
