@@ -417,6 +417,5 @@ func finite(v float64) *float64 {
 	return &v
 }
 
-
 // formatFloat formats a number for logs and variables.
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -218,4 +218,3 @@ func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time
 	_, err := w.Write(buf)
 	return err
 }
-
