@@ -13,6 +13,7 @@
 package match
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -94,6 +95,10 @@ type Set struct {
 	specs []Spec
 	rules []*rule
 	opts  Options
+	// pre finds the rules' required literals; nil when no rule has one.
+	pre *prefilter
+	// needASCII is set when some engine depends on the line being ASCII.
+	needASCII bool
 }
 
 // Compile compiles the specs of one stream. All errors are returned, joined;
@@ -103,9 +108,10 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	s := &Set{specs: append([]Spec(nil), specs...), opts: opts}
+	o := newOracle()
 	var errs []error
 	for i, sp := range specs {
-		r, err := compileRule(sp, opts)
+		r, err := compileRule(sp, opts, o)
 		if err != nil {
 			for _, e := range err {
 				e.Index = i
@@ -114,10 +120,12 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 			continue
 		}
 		s.rules = append(s.rules, r)
+		s.needASCII = s.needASCII || r.needsASCII()
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	s.buildPrefilter()
 	return s, nil
 }
 
@@ -127,14 +135,23 @@ func (s *Set) Len() int { return len(s.rules) }
 // Matcher matches lines against a Set. It holds scratch space and is not
 // safe for concurrent use.
 type Matcher struct {
-	set  *Set
-	hits []Hit
-	buf  []byte // backs Hit.Value and Hit.Key
+	set       *Set
+	hits      []Hit
+	buf       []byte   // backs Hit.Value and Hit.Key
+	seen      []uint64 // literals found by the prefilter
+	runes     []rune   // the line as regexp2 sees it
+	haveRunes bool
+	scratch   []rune
+	bt        backtracker
 }
 
 // NewMatcher returns a Matcher for the set.
 func (s *Set) NewMatcher() *Matcher {
-	return &Matcher{set: s, hits: make([]Hit, 0, len(s.rules))}
+	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256)}
+	if s.pre != nil {
+		m.seen = make([]uint64, s.pre.words())
+	}
+	return m
 }
 
 // Match matches one line (without its newline) and returns a Hit for each
@@ -143,8 +160,29 @@ func (s *Set) NewMatcher() *Matcher {
 func (m *Matcher) Match(line []byte) []Hit {
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
-	for i, r := range m.set.rules {
-		if h, ok := r.match(i, line, &m.buf); ok {
+	m.haveRunes = false
+	s := m.set
+	if bytes.IndexByte(line, '\n') >= 0 {
+		runes := m.lineRunes(line)
+		for i, r := range s.rules {
+			if h, ok := r.ref.match(i, runes, &m.buf); ok {
+				m.hits = append(m.hits, h)
+			}
+		}
+		return m.hits
+	}
+	ascii := true
+	if s.pre != nil {
+		clear(m.seen)
+		ascii = s.pre.scan(line, m.seen)
+	} else if s.needASCII {
+		ascii = isASCII(line)
+	}
+	for i, r := range s.rules {
+		if r.req != nil && !r.req.ok(m.seen) {
+			continue
+		}
+		if h, ok := r.match(m, i, line, ascii); ok {
 			m.hits = append(m.hits, h)
 		}
 	}
