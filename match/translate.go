@@ -489,9 +489,9 @@ type clause []literal
 // entry.
 const minLiteral = 3
 
-// maxLiteral caps a literal's length; any part of a required literal is
-// required too.
-const maxLiteral = 64
+// maxLiteral caps a literal's length (any part of a required literal is
+// required too): the prefilter overlaps the halves of a line by it.
+const maxLiteral = 16
 
 // required returns the clauses every match of n satisfies.
 func required(n *node) []clause {
