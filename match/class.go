@@ -210,30 +210,26 @@ func inRanges(rs []rune, r rune) bool {
 }
 
 // exactClass returns the members of a class over all runes, when they can
-// be known exactly: a simple class without case folding, or with folding
-// when all its ranges are ASCII (folding then reaches outside ASCII only
-// through U+0130 and U+212A, which the oracle decides). ascii is the
-// oracle's answer, used to check the parse.
-func exactClass(c *class, ascii runeSet) ([]rune, bool) {
-	if !c.simple {
-		return nil, false
-	}
+// be known exactly: a class without case folding that the model follows,
+// or a class of ASCII characters and ranges with folding (which then
+// reaches outside ASCII only through U+0130 and U+212A, decided by the
+// oracle). sample is the oracle's answer over the sample alphabet, which
+// the result must agree with.
+func exactClass(c *class, sample runeSet) ([]rune, bool) {
 	var rs []rune
-	if !c.fold {
-		rs = normRanges(c.ranges)
-		if c.neg {
-			rs = negRanges(rs)
-		}
-	} else {
+	switch {
+	case !c.fold && c.modeled:
+		rs = c.members()
+	case c.fold && c.simple():
 		for _, r := range c.ranges {
 			if r >= utf8.RuneSelf {
 				return nil, false
 			}
 		}
-		rs = asciiRanges(ascii)
+		rs = asciiRanges(sample)
 		var special []rune
 		for _, r := range nonASCIILower {
-			if ascii.has(sampleIndex(r)) {
+			if sample.has(sampleIndex(r)) {
 				special = append(special, r, r)
 			}
 		}
@@ -244,13 +240,114 @@ func exactClass(c *class, ascii runeSet) ([]rune, bool) {
 			special = append(special, rest...)
 		}
 		rs = normRanges(append(rs, special...))
+	default:
+		return nil, false
 	}
-	for r := 0; r < utf8.RuneSelf; r++ {
-		if inRanges(rs, rune(r)) != ascii.has(r) {
-			return nil, false
+	ok := true
+	sampleRunes(func(i int, r rune) {
+		if inRanges(rs, r) != sample.has(i) {
+			ok = false
+		}
+	})
+	return rs, ok
+}
+
+// members computes a modelled class over all runes, as regexp2's CharIn
+// decides membership: a rune is in the class when it is in a range, or in
+// a category before the first negated one, or outside that negated one
+// (CharIn stops there); then the class's negation, then its subtraction.
+func (c *class) members() []rune {
+	var rs []rune
+	if c.anything {
+		rs = []rune{0, unicode.MaxRune}
+	} else {
+		rs = append(rs, c.ranges...)
+		for _, ct := range c.cats {
+			t := categoryRanges(ct.name)
+			if ct.neg {
+				rs = append(rs, negRanges(t)...)
+				break
+			}
+			rs = append(rs, t...)
 		}
 	}
-	return rs, true
+	rs = normRanges(rs)
+	if c.neg {
+		rs = negRanges(rs)
+	}
+	if c.sub != nil {
+		rs = intersectRanges(rs, negRanges(c.sub.members()))
+	}
+	return rs
+}
+
+// categoryRanges returns a category of a class as normalised ranges.
+func categoryRanges(name string) []rune {
+	switch name {
+	case " ": // unicode.IsSpace
+		return normRanges(append([]rune{'\t', '\r', ' ', ' ', 0x85, 0x85, 0xa0, 0xa0},
+			tableRanges(unicode.White_Space)...))
+	case "W": // regexp2's IsWordChar
+		var rs []rune
+		for _, t := range []*unicode.RangeTable{unicode.L, unicode.Mn, unicode.Nd, unicode.Pc} {
+			rs = append(rs, tableRanges(t)...)
+		}
+		return normRanges(append(rs, 0x200c, 0x200d))
+	}
+	// regexp2 merges scripts, then categories, then properties, the later
+	// replacing the earlier.
+	if t, ok := unicode.Properties[name]; ok {
+		return tableRanges(t)
+	}
+	if t, ok := unicode.Categories[name]; ok {
+		return tableRanges(t)
+	}
+	if t, ok := unicode.Scripts[name]; ok {
+		return tableRanges(t)
+	}
+	return nil
+}
+
+// tableRanges returns the runes of a Unicode table as normalised ranges.
+func tableRanges(t *unicode.RangeTable) []rune {
+	var rs []rune
+	for _, r := range t.R16 {
+		if r.Stride == 1 {
+			rs = append(rs, rune(r.Lo), rune(r.Hi))
+			continue
+		}
+		for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
+			rs = append(rs, c, c)
+		}
+	}
+	for _, r := range t.R32 {
+		if r.Stride == 1 {
+			rs = append(rs, rune(r.Lo), rune(r.Hi))
+			continue
+		}
+		for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
+			rs = append(rs, c, c)
+		}
+	}
+	return normRanges(rs)
+}
+
+// intersectRanges intersects normalised ranges.
+func intersectRanges(a, b []rune) []rune {
+	var out []rune
+	i, j := 0, 0
+	for i+1 < len(a) && j+1 < len(b) {
+		lo, hi := max(a[i], b[j]), min(a[i+1], b[j+1])
+		if lo <= hi {
+			out = append(out, lo, hi)
+		}
+		if a[i+1] < b[j+1] {
+			i += 2
+		} else {
+			j += 2
+		}
+	}
+	return out
 }
 
 // exactChar returns the runes a literal character matches over all runes,

@@ -16,7 +16,7 @@ import (
 // timed out: the reference has then no answer to compare with.
 
 // diffTimeout bounds each regexp2 match in differential tests.
-const diffTimeout = 50 * time.Millisecond
+const diffTimeout = 10 * time.Millisecond
 
 // seedPatterns are realistic and tricky patterns: the differential fuzz
 // test starts from them.
@@ -94,7 +94,8 @@ func lineVariants(pat, line string) []string {
 		}
 		return r
 	}, pat)
-	vs := []string{line, pat, lit, line + lit, lit + line, strings.ToUpper(lit), strings.ToLower(line)}
+	vs := []string{line, pat, lit, line + lit, lit + line, strings.ToUpper(lit), strings.ToLower(line),
+		"Dec 10 07:07:38 LabSZ sshd[24206]: Failed password for " + lit + " port 22"}
 	swap := strings.NewReplacer("k", "\u212a", "s", "ſ", "i", "İ", " ", "\u00a0", "a", "\xff", "1", "١")
 	vs = append(vs, swap.Replace(lit), lit+"\r", "\v"+lit+"\v")
 	var out []string
@@ -125,24 +126,38 @@ func specsFor(pat string) []Spec {
 func checkDifferential(t *testing.T, pat, line string) {
 	t.Helper()
 	lines := lineVariants(pat, line)
+	// Each spec alone, then all that compile in one set with the ssh
+	// rules, so that rules share the prefilter.
+	all := append([]Spec(nil), sshSpecs...)
 	for _, sp := range specsFor(pat) {
-		set, errF := Compile([]Spec{sp}, Options{Timeout: diffTimeout})
-		ref, errR := compileReference([]Spec{sp}, Options{Timeout: diffTimeout})
-		if (errF == nil) != (errR == nil) {
-			t.Fatalf("spec %+q: fast error %v, reference error %v", sp, errF, errR)
-		}
-		if errF != nil {
-			continue
-		}
-		m := set.NewMatcher()
-		for _, l := range lines {
-			got := m.Match([]byte(l))
-			want := ref.match([]byte(l))
-			if d := diffHits(got, want); d != "" {
-				t.Fatalf("spec %+q (%s) on line %+q:\n%s", sp, describe(set), l, d)
-			}
+		if compareSets(t, []Spec{sp}, lines) {
+			all = append(all, sp)
 		}
 	}
+	compareSets(t, all, lines)
+}
+
+// compareSets compiles specs both ways and compares the hits on lines. It
+// reports whether the specs compiled.
+func compareSets(t *testing.T, specs []Spec, lines []string) bool {
+	t.Helper()
+	set, errF := Compile(specs, Options{Timeout: diffTimeout})
+	ref, errR := compileReference(specs, Options{Timeout: diffTimeout})
+	if (errF == nil) != (errR == nil) {
+		t.Fatalf("specs %+q: fast error %v, reference error %v", specs, errF, errR)
+	}
+	if errF != nil {
+		return false
+	}
+	m := set.NewMatcher()
+	for _, l := range lines {
+		got := m.Match([]byte(l))
+		want := ref.match([]byte(l))
+		if d := diffHits(got, want); d != "" {
+			t.Fatalf("specs %+q (%s) on line %+q:\n%s", specs, describe(set), l, d)
+		}
+	}
+	return true
 }
 
 func describe(s *Set) string {
@@ -224,6 +239,8 @@ var genTokens = []string{
 	`\101`, `\0`, `\cA`, `\e`, `\x{41}`, `[\b]`, `\<`, `(?#c)`, "{", "}", "]", `[]a]`, `[a-]`,
 	`\-`, `[\-a]`, `(?=a)`, `(?<=a)`, `(?!a)`, `(?>`, `\1`, `\k<n>`, `(?'n'`, `(?<m>`, `\p{Ll}`,
 	`\P{L}`, `[^\s]`, `\G`, `(?m)`, `(?x:`, `(?s:.)`, `[.]`, `a{2,}`, `{1}`, `\ `, `\#`,
+	`\p{Greek}`, `\p{Nd}`, `[\w-[\d]]`, `[^\W\d]`, `[\P{L}\p{Lu}]`, `[\s\S]`, `[\d\D]`, `[^\d\D]`,
+	`\p{White_Space}`, `\P{Lu}`, `[\p{Lu}\P{L}]`, `[a\S]`, `[^a\s]`, `\pL`, `[α-ω]`, `[^\x00-\x7f]`,
 }
 
 // genPattern builds a pattern from random tokens.
@@ -238,7 +255,8 @@ func genPattern(r *rand.Rand) string {
 
 // genLine builds a line from characters the tokens use.
 func genLine(r *rand.Rand) string {
-	const alphabet = "abksiKS1 -_.[é\u212aſİ\u00a0\v\tA2\xff"
+	const alphabet = "abksiKS1 -_.[é\u212aſİ\u00a0\v\tA2\xff" +
+		"١\u2003\u200c\u203f\u0301αΣд中😀\u0085ß\ufffdΩ\u2160"
 	rs := []rune(alphabet)
 	n := r.IntN(12)
 	var b strings.Builder

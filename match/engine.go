@@ -64,17 +64,21 @@ func (k engineKind) String() string {
 type selector struct {
 	kind engineKind
 	lit  *literalPlan
-	re   *regexp.Regexp  // re2, re2+ascii
-	r2   *regexp2.Regexp // regexp2, and re2+ascii on non-ASCII lines
-	trim string
+	re   *regexp.Regexp // re2: exact on every line
+	// reASCII is exact on ASCII lines, with smaller classes (re2,
+	// re2+ascii).
+	reASCII *regexp.Regexp
+	r2      *regexp2.Regexp // regexp2, and re2+ascii on non-ASCII lines
+	trim    string
 }
 
 // finder is a compiled extraction or key pattern.
 type finder struct {
 	kind  engineKind
-	prog  *re2Prog        // re2, re2+ascii
-	r2    *regexp2.Regexp // regexp2, and re2+ascii on non-ASCII lines
-	group int
+	prog      *re2Prog // re2: exact on every line
+	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
+	r2        *regexp2.Regexp
+	group     int
 }
 
 // rule is one compiled spec.
@@ -129,24 +133,39 @@ func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selecto
 	if sp.trimEnd {
 		suffix = ""
 	}
-	kind := engRE2
-	expr, err := translate(o, body, false, nil, prefix, suffix)
-	if errors.Is(err, errNeedsASCII) {
-		kind = engRE2ASCII
-		expr, err = translate(o, body, true, nil, prefix, suffix)
+	exact, ascii := translations(o, body, nil, prefix, suffix)
+	var reExact, reASCII *regexp.Regexp
+	if exact != "" {
+		reExact, _ = regexp.Compile(exact) // fails when too large for RE2
 	}
-	if err != nil {
-		return s, clauses
+	if ascii != "" && ascii != exact {
+		reASCII, _ = regexp.Compile(ascii)
 	}
-	re, err := regexp.Compile(expr)
-	if err != nil { // e.g. too large for RE2
-		return s, clauses
-	}
-	s.kind, s.re = kind, re
-	if kind == engRE2 {
-		s.r2 = nil
+	switch {
+	case reExact != nil:
+		s.kind, s.re, s.reASCII, s.r2 = engRE2, reExact, reASCII, nil
+		if s.reASCII == nil {
+			s.reASCII = reExact
+		}
+	case reASCII != nil:
+		s.kind, s.reASCII = engRE2ASCII, reASCII
 	}
 	return s, clauses
+}
+
+// translations returns the RE2 translations of n, exact on every line and
+// exact on ASCII lines (where classes are smaller: \d is [0-9], not every
+// decimal digit of Unicode), "" for those that do not exist.
+func translations(o *oracle, n, target *node, prefix, suffix string) (exact, ascii string) {
+	exact, err := translate(o, n, false, target, prefix, suffix)
+	if err != nil && !errors.Is(err, errNeedsASCII) {
+		return "", ""
+	}
+	ascii, err = translate(o, n, true, target, prefix, suffix)
+	if err != nil {
+		return "", ""
+	}
+	return exact, ascii
 }
 
 // compileTrimmed compiles the trimmed select pattern for regexp2.
@@ -173,20 +192,23 @@ func compileFinder(pat string, ref *regexp2.Regexp, group int, o *oracle) *finde
 	if target == nil {
 		return f
 	}
-	kind := engRE2
-	expr, err := translate(o, root, false, target, "", "")
-	if errors.Is(err, errNeedsASCII) {
-		kind = engRE2ASCII
-		expr, err = translate(o, root, true, target, "", "")
+	exact, ascii := translations(o, root, target, "", "")
+	var pExact, pASCII *re2Prog
+	if exact != "" {
+		pExact, _ = compileRE2Prog(exact)
 	}
-	if err != nil {
-		return f
+	if ascii != "" && ascii != exact {
+		pASCII, _ = compileRE2Prog(ascii)
 	}
-	prog, err := compileRE2Prog(expr)
-	if err != nil || prog.prog.NumCap < 4 {
-		return f
+	switch {
+	case pExact != nil:
+		f.kind, f.prog, f.progASCII = engRE2, pExact, pASCII
+		if f.progASCII == nil {
+			f.progASCII = pExact
+		}
+	case pASCII != nil:
+		f.kind, f.progASCII = engRE2ASCII, pASCII
 	}
-	f.kind, f.prog = kind, prog
 	return f
 }
 
@@ -257,9 +279,9 @@ func (s *Set) buildPrefilter() {
 // needsASCII reports whether the rule's engines depend on whether the line
 // is ASCII.
 func (r *rule) needsASCII() bool {
-	return r.sel.kind == engRE2ASCII ||
-		r.ext != nil && r.ext.kind == engRE2ASCII ||
-		r.key != nil && r.key.kind == engRE2ASCII
+	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII ||
+		r.ext != nil && r.ext.prog != r.ext.progASCII ||
+		r.key != nil && r.key.prog != r.key.progASCII
 }
 
 func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
@@ -291,15 +313,13 @@ func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
 }
 
 func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool) {
-	switch s.kind {
-	case engLiteral:
+	switch {
+	case s.kind == engLiteral:
 		return s.lit.match(line), false
-	case engRE2:
+	case s.kind == engRE2 && !ascii:
 		return s.re.Match(line), false
-	case engRE2ASCII:
-		if ascii {
-			return s.re.Match(line), false
-		}
+	case ascii && s.reASCII != nil:
+		return s.reASCII.Match(line), false
 	}
 	ok, err := s.r2.MatchRunes(m.lineRunes(line))
 	if err != nil {
@@ -309,14 +329,18 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 }
 
 func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, timeout bool) {
-	if f.kind == engRE2 || f.kind == engRE2ASCII && ascii {
-		lo, hi, ok := m.bt.group1(f.prog, line)
-		if !ok {
-			return nil, false, false
-		}
-		return m.value(line, lo, hi), true, false
+	p := f.prog
+	if ascii {
+		p = f.progASCII
 	}
-	return groupOf(f.r2, f.group, m.lineRunes(line), &m.buf)
+	if p == nil {
+		return groupOf(f.r2, f.group, m.lineRunes(line), &m.buf)
+	}
+	lo, hi, ok := m.bt.group1(p, line)
+	if !ok {
+		return nil, false, false
+	}
+	return m.value(line, lo, hi), true, false
 }
 
 // lineRunes returns the line as regexp2 sees it, converted once per line.

@@ -72,16 +72,66 @@ type node struct {
 }
 
 // class is a character class atom: a bracket expression or an escape such
-// as \d or \p{L}.
+// as \d or \p{L}. Besides its text, it is modelled as regexp2's CharSet
+// builds it (syntax/charclass.go), so that its members can be computed
+// over all runes: explicit ranges, Unicode categories in the order they
+// were added, negation and a subtracted class.
 type class struct {
 	text string // as written, e.g. `[a-z]` or `\d`
 	fold bool
-	// simple is true when the class is a list of characters and ranges
-	// (no \d \s \w \p, subtraction or [:name:]); ranges and neg then give
-	// its members exactly (before case folding).
-	simple bool
-	neg    bool
-	ranges []rune // lo, hi pairs
+	// modeled is false when the class has a part the model does not
+	// follow ([:name:], which regexp2 skips in its own way).
+	modeled  bool
+	neg      bool
+	ranges   []rune // lo, hi pairs
+	cats     []catRef
+	anything bool // a category and its negation: every rune
+	sub      *class
+}
+
+// catRef is a category of a class: a name of Go's unicode tables, or " "
+// for \s (unicode.IsSpace) and "W" for \w (regexp2's IsWordChar).
+type catRef struct {
+	name string
+	neg  bool
+}
+
+// simple reports whether the class is a list of characters and ranges.
+func (c *class) simple() bool {
+	return c.modeled && len(c.cats) == 0 && !c.anything && c.sub == nil
+}
+
+// addCats adds categories as regexp2's addCategories: duplicates are
+// dropped, and a category with its negation makes the class match every
+// rune.
+func (c *class) addCats(cats ...catRef) {
+	for _, ct := range cats {
+		if c.anything {
+			return
+		}
+		found := false
+		for _, have := range c.cats {
+			if have.name == ct.name {
+				if have.neg != ct.neg {
+					c.anything, c.cats = true, nil
+					return
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.cats = append(c.cats, ct)
+		}
+	}
+}
+
+// addProperty adds \p{name} (or \P with neg) as regexp2's addCategory.
+func (c *class) addProperty(name string, neg, fold bool) {
+	if fold && (name == "Ll" || name == "Lu" || name == "Lt") {
+		c.addCats(catRef{"Ll", neg}, catRef{"Lu", neg}, catRef{"Lt", neg})
+	}
+	c.addCats(catRef{name, neg})
 }
 
 // parse options, a subset of regexp2's RegexOptions.
@@ -575,41 +625,57 @@ func (p *parser) parseBackslash() (*node, error) {
 		return &node{kind: kNotWordBoundary}, nil
 	case 'w', 'W', 's', 'S', 'd', 'D':
 		p.pos++
-		return p.classEscape(start), nil
+		c := &class{modeled: true}
+		switch ch {
+		case 'd', 'D':
+			c.addCats(catRef{"Nd", ch == 'D'})
+		case 's', 'S':
+			c.addCats(catRef{" ", false})
+			c.neg = ch == 'S'
+		case 'w', 'W':
+			c.addCats(catRef{"W", false})
+			c.neg = ch == 'W'
+		}
+		return p.classAtom(start, c), nil
 	case 'p', 'P':
 		p.pos++
-		if err := p.skipProperty(); err != nil {
+		name, err := p.scanProperty()
+		if err != nil {
 			return nil, err
 		}
-		return p.classEscape(start), nil
+		c := &class{modeled: true}
+		c.addProperty(name, ch == 'P', p.opts&optI != 0)
+		return p.classAtom(start, c), nil
 	}
 	return p.parseBasicBackslash()
 }
 
-func (p *parser) classEscape(start int) *node {
-	fold := p.opts&optI != 0
-	c := &class{text: string(p.pat[start:p.pos]), fold: fold}
-	return &node{kind: kClass, cls: c, fold: fold}
+func (p *parser) classAtom(start int, c *class) *node {
+	c.text = string(p.pat[start:p.pos])
+	c.fold = p.opts&optI != 0
+	return &node{kind: kClass, cls: c, fold: c.fold}
 }
 
-// skipProperty skips X in \pX or \p{X}.
-func (p *parser) skipProperty() error {
+// scanProperty returns X of \pX or \p{X}.
+func (p *parser) scanProperty() (string, error) {
 	if p.more() && p.peek(0) != '{' {
 		p.pos++
-		return nil
+		return string(p.pat[p.pos-1]), nil
 	}
 	if p.left() < 3 {
-		return p.fail("bad \\p")
+		return "", p.fail("bad \\p")
 	}
 	p.pos++ // '{'
+	start := p.pos
 	for p.more() && (syntax.IsWordChar(p.peek(0)) || p.peek(0) == '-') {
 		p.pos++
 	}
+	name := string(p.pat[start:p.pos])
 	if !p.more() || p.peek(0) != '}' {
-		return p.fail("bad \\p")
+		return "", p.fail("bad \\p")
 	}
 	p.pos++
-	return nil
+	return name, nil
 }
 
 // parseBasicBackslash parses backreferences and character escapes, as
@@ -819,28 +885,22 @@ func hexDigit(ch rune) int {
 // of [:name:].
 func (p *parser) parseClass() (*class, error) {
 	start := p.pos - 1
-	c := &class{simple: true}
-	if err := p.scanClassBody(c, true); err != nil {
+	c := &class{modeled: true}
+	if err := p.scanClassBody(c); err != nil {
 		return nil, err
 	}
 	c.text = string(p.pat[start:p.pos])
 	return c, nil
 }
 
-// scanClassBody scans up to and including the closing ']'. record is false
-// inside a subtraction, whose members are not tracked.
-func (p *parser) scanClassBody(c *class, record bool) error {
+// scanClassBody scans up to and including the closing ']'.
+func (p *parser) scanClassBody(c *class) error {
+	fold := p.opts&optI != 0
 	if p.more() && p.peek(0) == '^' {
 		p.pos++
-		if record {
-			c.neg = true
-		}
+		c.neg = true
 	}
-	add := func(lo, hi rune) {
-		if record {
-			c.ranges = append(c.ranges, lo, hi)
-		}
-	}
+	add := func(lo, hi rune) { c.ranges = append(c.ranges, lo, hi) }
 	var prev rune
 	inRange := false
 	for first := true; p.more(); first = false {
@@ -856,20 +916,24 @@ func (p *parser) scanClassBody(c *class, record bool) error {
 			ch = p.peek(0)
 			p.pos++
 			switch ch {
-			case 'd', 'D', 's', 'S', 'w', 'W':
+			case 'd', 'D', 's', 'S', 'w', 'W', 'p', 'P':
 				if inRange {
 					return p.fail("class in range")
 				}
-				c.simple = false
-				continue
-			case 'p', 'P':
-				if inRange {
-					return p.fail("class in range")
+				switch ch {
+				case 'd', 'D':
+					c.addCats(catRef{"Nd", ch == 'D'})
+				case 's', 'S':
+					c.addCats(catRef{" ", ch == 'S'})
+				case 'w', 'W':
+					c.addCats(catRef{"W", ch == 'W'})
+				default:
+					name, err := p.scanProperty()
+					if err != nil {
+						return err
+					}
+					c.addProperty(name, ch == 'P', fold)
 				}
-				if err := p.skipProperty(); err != nil {
-					return err
-				}
-				c.simple = false
 				continue
 			case '-':
 				add('-', '-')
@@ -894,7 +958,7 @@ func (p *parser) scanClassBody(c *class, record bool) error {
 					p.pos = save
 				} else {
 					p.pos += 2
-					c.simple = false
+					c.modeled = false
 				}
 			}
 		}
@@ -931,9 +995,13 @@ func (p *parser) scanClassBody(c *class, record bool) error {
 // scanSubtraction scans "[...]" at p.pos, the subtracted class.
 func (p *parser) scanSubtraction(c *class) error {
 	p.pos++ // '['
-	c.simple = false
-	if err := p.scanClassBody(c, false); err != nil {
+	sub := &class{modeled: true}
+	if err := p.scanClassBody(sub); err != nil {
 		return err
+	}
+	c.sub = sub
+	if !sub.modeled {
+		c.modeled = false
 	}
 	if p.more() && p.peek(0) != ']' {
 		return p.fail("subtraction must be last")
