@@ -74,7 +74,7 @@ type selector struct {
 
 // finder is a compiled extraction or key pattern.
 type finder struct {
-	kind  engineKind
+	kind      engineKind
 	prog      *re2Prog // re2: exact on every line
 	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
 	r2        *regexp2.Regexp
