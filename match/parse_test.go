@@ -137,3 +137,42 @@ func TestIsASCII(t *testing.T) {
 		}
 	}
 }
+
+func nextRune(r rune) rune {
+	if r < 0x3000 || r == unicode.MaxRune {
+		return r + 1
+	}
+	return min(r+61, unicode.MaxRune)
+}
+
+// TestClassMembers compares the computed members of classes with regexp2
+// over a wide range of runes: all of the first 0x3000 and every 61st after.
+func TestClassMembers(t *testing.T) {
+	classes := []string{
+		`\d`, `\D`, `\w`, `\W`, `\s`, `\S`, `\p{L}`, `\P{Lu}`, `\pN`, `\p{Greek}`, `\p{White_Space}`,
+		`[\w.-]`, `[^\s\]]`, `[\P{L}\p{Lu}]`, `[\p{Lu}\P{L}]`, `[\d\D]`, `[^\d\D]`, `[\w-[\d]]`,
+		`[a-z-[aeiou]]`, `[^\W\d]`, `[α-ω\d]`, `[\x00-\x1f\p{Cc}]`, `[^a-c\s]`, `[\s\S]`,
+	}
+	for _, text := range classes {
+		root, err := parseStrict(text)
+		if err != nil {
+			t.Fatalf("parse %s: %v", text, err)
+		}
+		c := seqItems(root)[0].cls
+		if !c.modeled {
+			t.Fatalf("%s is not modelled", text)
+		}
+		rs := c.members()
+		re := regexp2.MustCompile(`\A`+text+`\z`, regexp2.None)
+		for r := rune(0); r <= unicode.MaxRune; r = nextRune(r) {
+			if r >= 0xd800 && r <= 0xdfff {
+				continue // not encodable: the string would hold U+FFFD
+			}
+			want, _ := re.MatchString(string(r))
+			if inRanges(rs, r) != want {
+				t.Errorf("%s: %U in members %v, regexp2 %v", text, r, !want, want)
+				break
+			}
+		}
+	}
+}
