@@ -20,23 +20,25 @@ import (
 //   - "literal": a select pattern of literal text, `.*` and outer anchors
 //     runs as a few bytes.Index calls;
 //   - "re2": a pattern whose RE2 translation means the same on every line
-//     runs on Go's regexp;
-//   - "re2+ascii": a pattern whose translation is exact only on ASCII lines
-//     (\d \w \s \b, .NET classes) runs on Go's regexp for ASCII lines and on
-//     regexp2 for the others;
-//   - "regexp2": lookaround, backreferences, atomic groups and the like run
-//     on regexp2, still trimmed and behind the prefilter.
+//     runs on Go's regexp (with a second, smaller translation for ASCII
+//     lines when classes such as \d differ there);
+//   - "re2+ascii": a pattern whose translation is exact only on ASCII
+//     lines (\b, \B, case folding of non-ASCII runes, [:name:]) runs on
+//     Go's regexp for ASCII lines and on regexp2 for the others;
+//   - "regexp2": lookaround, backreferences, atomic groups, counts over
+//     1000 and the like run on regexp2, still trimmed and behind the
+//     prefilter.
 //
-// The RE2 translation is generated from the parse tree, not copied from
-// the pattern: every character class is written out as the exact set of
-// runes regexp2 gives it (asked of regexp2 itself on ASCII), every group
-// but the wanted one becomes non-capturing, anchors are written for lines
-// without '\n'. Select patterns also yield literals every match contains;
-// one Aho–Corasick pass over the line finds them for all rules at once,
-// and only the rules whose literals are all present run.
+// The RE2 translation is generated from the parse tree (parse.go), not
+// copied from the pattern: every character class is written out as the
+// set of runes regexp2 gives it (class.go), every group but the wanted
+// one becomes non-capturing, anchors are written for lines without '\n'.
+// Select patterns also yield literals every match contains; one
+// Aho–Corasick pass over the line (prefilter.go) finds them for all rules
+// at once, and only the rules whose literals are all present run.
 //
-// A line that contains '\n' (the line framer never passes one) runs on the
-// reference.
+// A line that contains '\n' (the line framer never passes one) runs on
+// the reference.
 
 // engineKind names an engine.
 type engineKind uint8
@@ -122,10 +124,6 @@ func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selecto
 		s.kind, s.lit = engLiteral, lp
 		return s, clauses
 	}
-	// regexp2 runs the trimmed pattern unless RE2 takes every line.
-	if s.r2, err = compileTrimmed(sp, opts); err != nil {
-		s.r2, s.trim = ref.sel, "whole"
-	}
 	prefix, suffix := `\A`, `\z`
 	if sp.trimStart {
 		prefix = ""
@@ -141,13 +139,18 @@ func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selecto
 	if ascii != "" && ascii != exact {
 		reASCII, _ = regexp.Compile(ascii)
 	}
-	switch {
-	case reExact != nil:
-		s.kind, s.re, s.reASCII, s.r2 = engRE2, reExact, reASCII, nil
+	if reExact != nil {
+		s.kind, s.re, s.reASCII = engRE2, reExact, reASCII
 		if s.reASCII == nil {
 			s.reASCII = reExact
 		}
-	case reASCII != nil:
+		return s, clauses
+	}
+	// regexp2 runs the trimmed pattern on the lines RE2 does not take.
+	if s.r2, err = compileTrimmed(sp, opts); err != nil {
+		return fallback, clauses
+	}
+	if reASCII != nil {
 		s.kind, s.reASCII = engRE2ASCII, reASCII
 	}
 	return s, clauses
