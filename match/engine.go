@@ -97,7 +97,19 @@ func compileRule(sp Spec, opts Options, o *oracle) (*rule, []*Error) {
 	if errs != nil {
 		return nil, errs
 	}
-	r := &rule{ref: ref}
+	return compileFast(sp, ref, opts, o), nil
+}
+
+// compileFast picks the engines of a rule whose reference compiled. A bug
+// in the analysis must not take the daemon down with it: a panic leaves
+// the rule on the reference engines.
+func compileFast(sp Spec, ref *refRule, opts Options, o *oracle) (r *rule) {
+	defer func() {
+		if recover() != nil {
+			r = referenceRule(ref)
+		}
+	}()
+	r = &rule{ref: ref}
 	r.sel, r.clauses = compileSelector(sp.Select, ref, opts, o)
 	if ref.extract != nil {
 		r.ext = compileFinder(sp.Extract, ref.extract, ref.exGroup, o)
@@ -105,7 +117,19 @@ func compileRule(sp Spec, opts Options, o *oracle) (*rule, []*Error) {
 	if ref.key != nil {
 		r.key = compileFinder(sp.Key, ref.key, ref.keyGroup, o)
 	}
-	return r, nil
+	return r
+}
+
+// referenceRule returns a rule that runs the reference as it is.
+func referenceRule(ref *refRule) *rule {
+	r := &rule{ref: ref, sel: selector{kind: engRegexp2, r2: ref.sel, trim: "whole"}}
+	if ref.extract != nil {
+		r.ext = &finder{kind: engRegexp2, r2: ref.extract, group: ref.exGroup}
+	}
+	if ref.key != nil {
+		r.key = &finder{kind: engRegexp2, r2: ref.key, group: ref.keyGroup}
+	}
+	return r
 }
 
 // compileSelector picks the engine of a select pattern. ref is the

@@ -157,20 +157,25 @@ func (s *Set) NewMatcher() *Matcher {
 // Match matches one line (without its newline) and returns a Hit for each
 // rule that selected it or timed out. The returned slice and the byte slices
 // in it are valid until the next call to Match.
-func (m *Matcher) Match(line []byte) []Hit {
+func (m *Matcher) Match(line []byte) (hits []Hit) {
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
 	m.haveRunes = false
-	s := m.set
 	if bytes.IndexByte(line, '\n') >= 0 {
-		runes := m.lineRunes(line)
-		for i, r := range s.rules {
-			if h, ok := r.ref.match(i, runes, &m.buf); ok {
-				m.hits = append(m.hits, h)
-			}
-		}
-		return m.hits
+		return m.matchReference(line)
 	}
+	defer func() {
+		// A bug in a fast engine must not take the daemon down with it:
+		// the line is matched again by the reference.
+		if recover() != nil {
+			hits = m.matchReference(line)
+		}
+	}()
+	return m.matchFast(line)
+}
+
+func (m *Matcher) matchFast(line []byte) []Hit {
+	s := m.set
 	ascii := true
 	if s.pre != nil {
 		clear(m.seen)
@@ -183,6 +188,20 @@ func (m *Matcher) Match(line []byte) []Hit {
 			continue
 		}
 		if h, ok := r.match(m, i, line, ascii); ok {
+			m.hits = append(m.hits, h)
+		}
+	}
+	return m.hits
+}
+
+// matchReference matches the line with every rule's reference engines.
+func (m *Matcher) matchReference(line []byte) []Hit {
+	m.hits = m.hits[:0]
+	m.buf = m.buf[:0]
+	m.haveRunes = false
+	runes := m.lineRunes(line)
+	for i, r := range m.set.rules {
+		if h, ok := r.ref.match(i, runes, &m.buf); ok {
 			m.hits = append(m.hits, h)
 		}
 	}

@@ -350,3 +350,21 @@ func TestValueLifetime(t *testing.T) {
 		t.Fatalf("got %s; line %q", fmtHits(hs), bad)
 	}
 }
+
+// TestMatchRecovers breaks a fast engine on purpose: the line is matched by
+// the reference instead of panicking.
+func TestMatchRecovers(t *testing.T) {
+	set, err := Compile([]Spec{{Select: `.*\d+ é.*`, Extract: `(\d+)`}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Engine(0) != "re2" {
+		t.Fatalf("engine %s, want re2", set.Engine(0))
+	}
+	set.rules[0].sel.re = nil // a bug in the engine
+	got := set.NewMatcher().Match([]byte("x 42 é"))
+	want := []Hit{{Rule: 0, Selected: true, Value: []byte("42")}}
+	if d := diffHits(got, want); d != "" {
+		t.Fatal(d)
+	}
+}
