@@ -76,7 +76,7 @@ type backtracker struct {
 func (b *backtracker) group1(p *re2Prog, line []byte) (lo, hi int, found bool) {
 	if len(line) > p.maxLen {
 		loc := p.re.FindSubmatchIndex(line)
-		if loc == nil || len(loc) < 4 || loc[2] < 0 {
+		if len(loc) < 4 || loc[2] < 0 {
 			return 0, 0, false
 		}
 		return loc[2], loc[3], true

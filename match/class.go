@@ -2,7 +2,6 @@ package match
 
 import (
 	"fmt"
-	"math/bits"
 	"sort"
 	"strings"
 	"unicode"
@@ -16,7 +15,8 @@ import (
 // non-ASCII runes chosen to tell Unicode classes apart (letters of several
 // scripts and cases, digits, marks, connector punctuation, every kind of
 // space, the runes whose case folding differs between regexp2 and RE2).
-// Lint uses the whole sample to decide whether two classes overlap.
+// Every class computed over all runes is checked against regexp2 on the
+// sample, and Lint uses it to decide whether two classes overlap.
 const sampleExtra = "\u0080\u0085\u00a0\u00aa\u00b2\u00b5\u00ba\u00c0\u00c9\u00d7\u00df\u00e9\u00f7\u00ff" +
 	"\u0130\u0131\u017f\u01c5\u02b0\u0300\u0391\u03a3\u03b1\u03c2\u0410\u0430\u05d0\u0627" +
 	"\u0660\u0903\u0966\u1680\u2000\u2003\u200a\u200b\u200c\u200d\u2028\u2029\u202f\u203f" +
@@ -42,9 +42,6 @@ func (s runeSet) or(t runeSet) (u runeSet) {
 	return u
 }
 func (s runeSet) empty() bool { return s[0]|s[1]|s[2]|s[3] == 0 }
-func (s runeSet) count() int {
-	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) + bits.OnesCount64(s[2]) + bits.OnesCount64(s[3])
-}
 
 // overlaps reports whether the sets share a sample rune.
 func (s runeSet) overlaps(t runeSet) bool { return !s.and(t).empty() }

@@ -388,8 +388,10 @@ func (m *Matcher) value(line []byte, lo, hi int) []byte {
 		return v
 	}
 	start := len(m.buf)
-	for _, r := range appendRunes(m.scratch[:0], v) {
+	for i := 0; i < len(v); {
+		r, w := utf8.DecodeRune(v[i:])
 		m.buf = utf8.AppendRune(m.buf, r)
+		i += w
 	}
 	return m.buf[start:len(m.buf):len(m.buf)]
 }

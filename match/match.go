@@ -141,8 +141,7 @@ type Matcher struct {
 	seen      []uint64 // literals found by the prefilter
 	runes     []rune   // the line as regexp2 sees it
 	haveRunes bool
-	scratch   []rune
-	bt        backtracker
+	bt        backtracker // state of RE2 group searches
 }
 
 // NewMatcher returns a Matcher for the set.

@@ -18,7 +18,7 @@ var (
 	// backreferences, atomic groups, counts over 1000, ...).
 	errNotRE2 = errors.New("needs regexp2")
 	// errNeedsASCII reports a construct whose RE2 translation is exact only
-	// on ASCII lines (\d, \w, \s, \b, case folding of non-ASCII runes...).
+	// on ASCII lines (\b, \B, case folding of non-ASCII runes, [:name:]).
 	errNeedsASCII = errors.New("exact on ASCII lines only")
 )
 
@@ -47,6 +47,9 @@ type selectPlan struct {
 	text      string // the pattern without the trimmed items, for regexp2
 }
 
+// planTrim trims the outer `.*` of a select pattern: only plain `.*` or
+// `.*?` items, at the ends of a top-level concatenation (never inside a
+// group, never with a top-level alternation, where `a|b.*` would change).
 func planTrim(pattern string, root *node) *selectPlan {
 	sp := &selectPlan{root: root, text: pattern}
 	all := topItems(root)
@@ -71,13 +74,12 @@ func planTrim(pattern string, root *node) *selectPlan {
 			b.WriteString(string(runes[:all[0].start]))
 			from = all[0].end
 		}
-		to := len(runes)
 		if sp.trimEnd {
 			last := all[len(all)-1]
 			b.WriteString(string(runes[from:last.start]))
 			from = last.end
 		}
-		b.WriteString(string(runes[from:to]))
+		b.WriteString(string(runes[from:]))
 		sp.text = b.String()
 	}
 	return sp
