@@ -9,8 +9,9 @@ import (
 )
 
 // Lint returns warnings about a pattern that is valid but risky, such as
-// one that can backtrack catastrophically under regexp2. It returns nil for
-// a pattern it has nothing to say about or cannot parse.
+// one that can backtrack catastrophically under regexp2, or one that
+// cannot run behind the prefilter. It returns nil for a pattern it has
+// nothing to say about or that does not compile (Compile reports that).
 //
 // It warns about three shapes, found on the parse tree with character sets
 // taken from regexp2 itself:
@@ -29,6 +30,15 @@ func Lint(pattern string) []string {
 		return nil
 	}
 	root, err := parsePattern(pattern)
+	var un *unsupported
+	if errors.As(err, &un) {
+		fix := "Rewrite the pattern without it if you can."
+		if un.what == whatMultiDigitRef {
+			fix = "Name the group and refer to it as \\k<name>, e.g. (?<user>\\w+) ... \\k<user>."
+		}
+		return []string{fmt.Sprintf("the pattern uses a %s, which logtally does not analyse, so the rule runs "+
+			"on plain regexp2 for every line, with no prefilter: slow on a busy log. %s", un.what, fix)}
+	}
 	if err != nil {
 		return nil
 	}
@@ -300,6 +310,8 @@ func (l *linter) first(n *node) runeSet {
 		return s
 	case kRepeat, kGroup, kCapture, kAtomic:
 		return l.first(n.subs[0])
+	case kCond:
+		return l.chars(n)
 	}
 	return runeSet{}
 }

@@ -39,6 +39,10 @@ func TestLint(t *testing.T) {
 		{`(a|b)*`, nil},
 		{`(a+){2}`, nil},
 		{`(a+)+(`, nil}, // does not compile: check reports the error
+		// Constructs the matcher does not analyse.
+		{`(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10`, []string{"multi-digit backreference"}},
+		{`(?<a>x)(?<b-a>y)`, []string{"balancing"}},
+		{`(?(x)a|b)`, nil},
 		// The example rules.
 		{`.*sshd\[.*Invalid user.*`, nil},
 		{`.*sshd\[.*POSSIBLE BREAK-IN ATTEMPT.*`, nil},
@@ -65,7 +69,9 @@ func TestLint(t *testing.T) {
 				if !strings.Contains(got[i], w) {
 					t.Errorf("warning %d = %q, want it to contain %q", i, got[i], w)
 				}
-				if !strings.Contains(got[i], "backtrack") || !strings.Contains(got[i], "e.g.") && !strings.Contains(got[i], "Merge") {
+				why := strings.Contains(got[i], "backtrack") || strings.Contains(got[i], "slow")
+				fix := strings.Contains(got[i], "e.g.") || strings.Contains(got[i], "Merge") || strings.Contains(got[i], "Rewrite")
+				if !why || !fix {
 					t.Errorf("warning %q does not say why and how to fix", got[i])
 				}
 			}

@@ -17,14 +17,30 @@ import (
 //
 // Constructs whose meaning the rest of the package does not model are still
 // parsed, as nodes the translator refuses (lookaround, atomic groups,
-// backreferences). The few that the parser cannot even delimit without
-// regexp2's full capture bookkeeping (conditionals, balancing groups,
-// multi-digit backreferences that may be octal escapes) make the parse
-// fail with errUnsupported; such a pattern simply runs on regexp2 as
-// written.
+// backreferences, conditionals). The few that the parser cannot delimit
+// without regexp2's full capture bookkeeping (balancing groups,
+// multi-digit backreferences, which may be octal escapes depending on
+// which groups exist) make the parse fail with an *unsupported error;
+// such a pattern simply runs on regexp2 as written.
 
-// errUnsupported reports a construct the parser does not model.
+// errUnsupported reports a construct the parser does not model; every
+// *unsupported error is one.
 var errUnsupported = errors.New("construct not modelled")
+
+// whatMultiDigitRef names a backreference such as \10 in errors.
+const whatMultiDigitRef = "multi-digit backreference"
+
+// unsupported says which construct the parser refused, and where.
+type unsupported struct {
+	what string
+	pos  int
+}
+
+func (e *unsupported) Error() string {
+	return fmt.Sprintf("parse pattern: %s at %d: %v", e.what, e.pos, errUnsupported)
+}
+
+func (e *unsupported) Is(target error) bool { return target == errUnsupported }
 
 // nodeKind is the kind of a parse-tree node.
 type nodeKind uint8
@@ -46,6 +62,7 @@ const (
 	kCapture                         // (...) or (?<name>...)
 	kLook                            // (?=...) (?!...) (?<=...) (?<!...)
 	kAtomic                          // (?>...)
+	kCond                            // (?(cond)yes|no): subs are cond and body
 )
 
 // node is one node of the parse tree.
@@ -155,7 +172,7 @@ type parser struct {
 func parsePattern(pattern string) (n *node, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n, err = nil, fmt.Errorf("parse pattern: %v: %w", r, errUnsupported)
+			n, err = nil, &unsupported{what: fmt.Sprint("parser failure: ", r)}
 		}
 	}()
 	return parseStrict(pattern)
@@ -169,7 +186,7 @@ func parseStrict(pattern string) (*node, error) {
 		return nil, err
 	}
 	if p.pos != len(p.pat) {
-		return nil, fmt.Errorf("parse pattern: unexpected %q at %d: %w", p.pat[p.pos], p.pos, errUnsupported)
+		return nil, &unsupported{what: fmt.Sprintf("unexpected %q", p.pat[p.pos]), pos: p.pos}
 	}
 	return n, nil
 }
@@ -179,7 +196,7 @@ func (p *parser) left() int       { return len(p.pat) - p.pos }
 func (p *parser) peek(i int) rune { return p.pat[p.pos+i] }
 
 func (p *parser) fail(what string) error {
-	return fmt.Errorf("parse pattern: %s at %d: %w", what, p.pos, errUnsupported)
+	return &unsupported{what: what, pos: p.pos}
 }
 
 // parseAlt parses alternatives up to a ')' (not consumed) or the end.
@@ -479,6 +496,25 @@ func (p *parser) parseGroup(depth int) (*node, error) {
 	if g == nil { // (?imnsx-imnsx): options persist to the end of the group
 		return nil, nil
 	}
+	if g.kind == kCond {
+		if !p.more() || p.peek(0) != '(' {
+			return nil, p.fail("bad conditional")
+		}
+		p.pos++
+		start := p.pos - 1
+		cond, err := p.parseGroup(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if cond == nil {
+			return nil, p.fail("bad conditional")
+		}
+		cond.start, cond.end = start, p.pos
+		if cond.kind == kCapture {
+			cond.kind = kGroup
+		}
+		g.subs = append(g.subs, cond)
+	}
 	body, err := p.parseAlt(depth + 1)
 	if err != nil {
 		return nil, err
@@ -488,7 +524,7 @@ func (p *parser) parseGroup(depth int) (*node, error) {
 	}
 	p.pos++
 	p.opts = saved
-	g.subs = []*node{body}
+	g.subs = append(g.subs, body)
 	return g, nil
 }
 
@@ -535,21 +571,24 @@ func (p *parser) groupOpen() (*node, error) {
 				return nil, err
 			}
 			if !p.more() || p.peek(0) != close {
-				return nil, p.fail("balancing or bad numbered group")
+				return nil, p.fail("balancing group")
 			}
 			p.pos++
 			return &node{kind: kCapture, numbered: true}, nil
 		case syntax.IsWordChar(c):
 			name := p.scanCapname()
 			if !p.more() || p.peek(0) != close {
-				return nil, p.fail("balancing or bad named group")
+				return nil, p.fail("balancing group")
 			}
 			p.pos++
 			return &node{kind: kCapture, name: name}, nil
 		}
 		return nil, p.fail("balancing group")
 	case '(':
-		return nil, p.fail("conditional")
+		// A conditional. Its condition, (name), (1) or (?=...), has the
+		// extent of a group; regexp2 never captures it.
+		p.pos--
+		return &node{kind: kCond}, nil
 	}
 	// (?imnsx-imnsx) or (?imnsx-imnsx:...)
 	p.pos--
@@ -729,7 +768,7 @@ func (p *parser) parseBasicBackslash() (*node, error) {
 		// group does not exist); more digits may be an octal escape,
 		// depending on which groups exist.
 		if p.left() > 1 && p.peek(1) >= '0' && p.peek(1) <= '9' {
-			return nil, p.fail("multi-digit backreference")
+			return nil, p.fail(whatMultiDigitRef)
 		}
 		p.pos++
 		return &node{kind: kBackref}, nil

@@ -44,7 +44,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestParseUnsupported(t *testing.T) {
-	for _, p := range []string{`(?(a)a|b)`, `(?<a>x)(?<b-a>y)`, `(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10`} {
+	for _, p := range []string{`(?<a>x)(?<b-a>y)`, `(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10`, `(a)\12`} {
 		if _, err := regexp2.Compile(p, regexp2.None); err != nil {
 			t.Fatalf("%q does not compile: %v", p, err)
 		}
