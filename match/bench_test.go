@@ -112,3 +112,22 @@ func BenchmarkSSHReference(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(lines)*b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// BenchmarkManyRules matches a line against 1000 rules with literals, of
+// which it selects one: the prefilter makes the cost depend on the line,
+// not on the number of rules.
+func BenchmarkManyRules(b *testing.B) {
+	specs := manySpecs(1000, 0)
+	set, err := Compile(specs, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := set.NewMatcher()
+	line := []byte("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user500 from 173.234.31.186 port 22")
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.Match(line)
+	}
+}

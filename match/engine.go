@@ -267,7 +267,8 @@ func pickClauses(cs []clause) []clause {
 }
 
 // buildPrefilter gives every literal of every rule an id, compiles the
-// automaton and each rule's requirement.
+// automaton, each rule's requirement, and for each literal the rules that
+// need it, so that a line costs only the rules whose literals it has.
 func (s *Set) buildPrefilter() {
 	type key struct {
 		text string
@@ -290,13 +291,27 @@ func (s *Set) buildPrefilter() {
 		return
 	}
 	s.pre = newPrefilter(lits)
-	for _, r := range s.rules {
+	words := (len(s.rules) + 63) / 64
+	s.always = make([]uint64, words)
+	s.litRules = make([][]uint64, len(lits))
+	for id := range s.litRules {
+		s.litRules[id] = make([]uint64, words)
+	}
+	for i, r := range s.rules {
 		r.req = nil
-		for _, c := range r.clauses {
+		if len(r.clauses) == 0 {
+			s.always[i/64] |= 1 << (i % 64)
+		}
+		for k, c := range r.clauses {
 			var bits []litBit
 			for _, l := range c {
 				id := ids[key{l.text, l.foldIK}]
 				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
+				if k == 0 {
+					// A rule is a candidate when its strongest clause
+					// (the longest literals, likely the rarest) holds.
+					s.litRules[id][i/64] |= 1 << (i % 64)
+				}
 			}
 			r.req = append(r.req, bits)
 		}

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -97,6 +98,10 @@ type Set struct {
 	opts  Options
 	// pre finds the rules' required literals; nil when no rule has one.
 	pre *prefilter
+	// always marks the rules without literals; litRules[id] the rules
+	// that need literal id (bit sets over rules).
+	always   []uint64
+	litRules [][]uint64
 	// needASCII is set when some engine depends on the line being ASCII.
 	needASCII bool
 }
@@ -139,6 +144,7 @@ type Matcher struct {
 	hits      []Hit
 	buf       []byte   // backs Hit.Value and Hit.Key
 	seen      []uint64 // literals found by the prefilter
+	cand      []uint64 // rules that may match
 	runes     []rune   // the line as regexp2 sees it
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
@@ -149,6 +155,7 @@ func (s *Set) NewMatcher() *Matcher {
 	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256)}
 	if s.pre != nil {
 		m.seen = make([]uint64, s.pre.words())
+		m.cand = make([]uint64, len(s.always))
 	}
 	return m
 }
@@ -175,19 +182,40 @@ func (m *Matcher) Match(line []byte) (hits []Hit) {
 
 func (m *Matcher) matchFast(line []byte) []Hit {
 	s := m.set
-	ascii := true
-	if s.pre != nil {
-		clear(m.seen)
-		ascii = s.pre.scan(line, m.seen)
-	} else if s.needASCII {
-		ascii = isASCII(line)
-	}
-	for i, r := range s.rules {
-		if r.req != nil && !r.req.ok(m.seen) {
-			continue
+	if s.pre == nil {
+		ascii := !s.needASCII || isASCII(line)
+		for i, r := range s.rules {
+			if h, ok := r.match(m, i, line, ascii); ok {
+				m.hits = append(m.hits, h)
+			}
 		}
-		if h, ok := r.match(m, i, line, ascii); ok {
-			m.hits = append(m.hits, h)
+		return m.hits
+	}
+	clear(m.seen)
+	ascii := s.pre.scan(line, m.seen)
+	// The candidates: rules without literals, and rules with a literal the
+	// line has.
+	copy(m.cand, s.always)
+	for w, word := range m.seen {
+		for word != 0 {
+			id := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			for j, rb := range s.litRules[id] {
+				m.cand[j] |= rb
+			}
+		}
+	}
+	for w, word := range m.cand {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			r := s.rules[i]
+			if !r.req.ok(m.seen) {
+				continue
+			}
+			if h, ok := r.match(m, i, line, ascii); ok {
+				m.hits = append(m.hits, h)
+			}
 		}
 	}
 	return m.hits

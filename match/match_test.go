@@ -369,3 +369,39 @@ func TestMatchRecovers(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+// manySpecs returns n rules on distinct words, with every plain-th
+// without a literal (none when plain is 0), so that sets span several
+// words of rule and literal bits.
+func manySpecs(n, plain int) []Spec {
+	var specs []Spec
+	for i := range n {
+		sp := Spec{Select: fmt.Sprintf(`.*user%03d .*from (\S+).*`, i), Key: `from (\S+)`}
+		if plain > 0 && i%plain == 3 {
+			sp = Spec{Select: fmt.Sprintf(`.*\d{%d}.*`, i%5+1)}
+		}
+		specs = append(specs, sp)
+	}
+	return specs
+}
+
+// TestManyRules compares a set of 150 rules with the reference, on lines
+// that select none, one or several of them.
+func TestManyRules(t *testing.T) {
+	specs := manySpecs(150, 7)
+	set, err := Compile(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := compileReference(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := set.NewMatcher()
+	lines := []string{"nothing here", "x user007 from 10.0.0.1 12", "user149 from a user070 from b", "12345 user100 from é", ""}
+	for _, l := range lines {
+		if d := diffHits(m.Match([]byte(l)), ref.match([]byte(l))); d != "" {
+			t.Errorf("line %q: %s", l, d)
+		}
+	}
+}
