@@ -50,10 +50,11 @@ func authCorpus(b *testing.B, n int) [][]byte {
 	return lines
 }
 
-// shared returns the directory of the shared corpus, or skips.
+// shared returns the directory that holds corpus/ (the real log samples),
+// from $LOGTALLY_SHARED or beside the checkout, or skips.
 func shared(tb testing.TB) string {
 	tb.Helper()
-	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "/work/shared"} {
+	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
 		if d == "" {
 			continue
 		}

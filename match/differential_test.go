@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -287,6 +289,61 @@ func TestDifferentialGenerated(t *testing.T) {
 		checkDifferential(t, pat, line)
 		if t.Failed() {
 			return
+		}
+	}
+}
+
+// corpusSpecs are rules in the style of the examples, for the real logs.
+var corpusSpecs = append(append([]Spec(nil), sshSpecs...),
+	Spec{Select: `.*sshd\[\d+\]: (Accepted|Failed) \w+ for (invalid user )?\S+ from .*`, Key: `from (\S+) port`},
+	Spec{Select: `.*Connection closed by .*\[preauth\]`, Extract: `port (\d+)`},
+	Spec{Select: `.*postfix/smtpd\[\d+\]: NOQUEUE: reject: .*`, Key: `RCPT from [^\[]*\[([^\]]+)\]`},
+	Spec{Select: `.*: (?i)relay access denied.*`},
+	Spec{Select: `.*named\[\d+\]: client .*denied.*`, Key: `client ([\d.]+)#`},
+	Spec{Select: `.*query \(cache\) '[^']+/(?<type>[A-Z]+)/IN' denied`, Key: `/(?<type>[A-Z]+)/IN`},
+	Spec{Select: `.*sm-(mta|acceptingconnections)\[\d+\]: \w+: ruleset=check_rcpt.*reject=550.*`, Key: `relay=.*\[(\d+(?:\.\d+){3})\]`},
+	Spec{Select: `.*proftpd\[\d+\].*(?<!no such )USER \S+ \(Login failed\).*`},
+	Spec{Select: `\w{3} \w{3} [ \d]\d [\d:]{8} \d{4} \d+ \S+ (\d+) .*`, Extract: `^(?:\S+\s+){7}(\d+)`},
+)
+
+// TestCorpus compares the fast engines with the reference on every line
+// of the real logs, with rules in the style of the examples.
+func TestCorpus(t *testing.T) {
+	dir := filepath.Join(shared(t), "corpus")
+	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus in %s: %v", dir, err)
+	}
+	set, err := Compile(corpusSpecs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := compileReference(corpusSpecs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := set.NewMatcher()
+	selected := make([]int, len(corpusSpecs))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'}) {
+			got := m.Match(line)
+			if d := diffHits(got, ref.match(line)); d != "" {
+				t.Fatalf("%s:%d: %s", filepath.Base(f), n+1, d)
+			}
+			for _, h := range got {
+				if h.Selected {
+					selected[h.Rule]++
+				}
+			}
+		}
+	}
+	for i, n := range selected {
+		if n == 0 {
+			t.Errorf("rule %d (%s) selects no corpus line: the comparison proves little", i, corpusSpecs[i].Select)
 		}
 	}
 }
