@@ -3,101 +3,340 @@ package match
 import (
 	"errors"
 	"fmt"
-	"time"
+	"regexp"
+	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 )
 
-// rule is one compiled spec. This first implementation runs plain regexp2
-// for every pattern: it is the reference semantics that faster engines are
-// checked against.
+// How a rule is compiled. The reference semantics (reference.go) is plain
+// regexp2; each pattern gets the cheapest engine that gives the same
+// results:
+//
+//   - select patterns lose their outer `.*` (a whole-line match of `.*X.*`
+//     is a search for X, since lines contain no '\n');
+//   - "literal": a select pattern of literal text, `.*` and outer anchors
+//     runs as a few bytes.Index calls;
+//   - "re2": a pattern whose RE2 translation means the same on every line
+//     runs on Go's regexp (with a second, smaller translation for ASCII
+//     lines when classes such as \d differ there);
+//   - "re2+ascii": a pattern whose translation is exact only on ASCII
+//     lines (\b, \B, case folding of non-ASCII runes, [:name:]) runs on
+//     Go's regexp for ASCII lines and on regexp2 for the others;
+//   - "regexp2": lookaround, backreferences, atomic groups, counts over
+//     1000 and the like run on regexp2, still trimmed and behind the
+//     prefilter.
+//
+// The RE2 translation is generated from the parse tree (parse.go), not
+// copied from the pattern: every character class is written out as the
+// set of runes regexp2 gives it (class.go), every group but the wanted
+// one becomes non-capturing, anchors are written for lines without '\n'.
+// Select patterns also yield literals every match contains; one
+// Aho–Corasick pass over the line (prefilter.go) finds them for all rules
+// at once, and only the rules whose literals are all present run.
+//
+// A line that contains '\n' (the line framer never passes one) runs on
+// the reference.
+
+// engineKind names an engine.
+type engineKind uint8
+
+const (
+	engLiteral engineKind = iota
+	engRE2
+	engRE2ASCII
+	engRegexp2
+)
+
+func (k engineKind) String() string {
+	switch k {
+	case engLiteral:
+		return "literal"
+	case engRE2:
+		return "re2"
+	case engRE2ASCII:
+		return "re2+ascii"
+	}
+	return "regexp2"
+}
+
+// selector is a compiled select pattern.
+type selector struct {
+	kind engineKind
+	lit  *literalPlan
+	re   *regexp.Regexp // re2: exact on every line
+	// reASCII is exact on ASCII lines, with smaller classes (re2,
+	// re2+ascii).
+	reASCII *regexp.Regexp
+	r2      *regexp2.Regexp // regexp2, and re2+ascii on non-ASCII lines
+	trim    string
+}
+
+// finder is a compiled extraction or key pattern.
+type finder struct {
+	kind      engineKind
+	prog      *re2Prog // re2: exact on every line
+	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
+	r2        *regexp2.Regexp
+	group     int
+}
+
+// rule is one compiled spec.
 type rule struct {
-	sel     *regexp2.Regexp // the select pattern wrapped as \A(?:…)\z
-	extract *regexp2.Regexp
-	exGroup int
-	key     *regexp2.Regexp
-	keyGrp  int
+	ref      *refRule
+	sel      selector
+	ext, key *finder
+	clauses  []clause    // literals that every selected line contains
+	req      requirement // clauses as bits of the set's prefilter
 }
 
-// compileRegexp2 compiles a pattern with logtally's regexp2 options.
-func compileRegexp2(pat string, timeout time.Duration) (*regexp2.Regexp, error) {
-	re, err := regexp2.Compile(pat, regexp2.None)
-	if err != nil {
-		return nil, err
-	}
-	re.MatchTimeout = timeout
-	return re, nil
-}
-
-// compileSelect compiles a select_line_matching pattern so that it must
-// match the whole line. The pattern is first compiled alone so that an error
-// speaks of what the user wrote, not of the wrapper.
-func compileSelect(pat string, timeout time.Duration) (*regexp2.Regexp, error) {
-	if pat == "" {
-		return nil, errors.New("empty pattern; use '.*' to select every line")
-	}
-	if _, err := compileRegexp2(pat, timeout); err != nil {
-		return nil, err
-	}
-	return compileRegexp2(`\A(?:`+pat+`)\z`, timeout)
-}
-
-// compileGroup compiles an extraction or key pattern and returns the number
-// of its first capture group (.NET numbering: unnamed groups first).
-func compileGroup(pat string, timeout time.Duration) (*regexp2.Regexp, int, error) {
-	re, err := compileRegexp2(pat, timeout)
-	if err != nil {
-		return nil, 0, err
-	}
-	nums := re.GetGroupNumbers()
-	if len(nums) < 2 {
-		return nil, 0, ErrNoGroup
-	}
-	return re, nums[1], nil
-}
-
-func compileRule(sp Spec, opts Options) (*rule, []*Error) {
-	var errs []*Error
-	r := &rule{}
-	var err error
-	if r.sel, err = compileSelect(sp.Select, opts.Timeout); err != nil {
-		errs = append(errs, &Error{Field: FieldSelect, Err: err})
-	}
-	if sp.Extract != "" {
-		if r.extract, r.exGroup, err = compileGroup(sp.Extract, opts.Timeout); err != nil {
-			errs = append(errs, &Error{Field: FieldExtract, Err: err})
-		}
-	}
-	if sp.Key != "" {
-		if r.key, r.keyGrp, err = compileGroup(sp.Key, opts.Timeout); err != nil {
-			errs = append(errs, &Error{Field: FieldKey, Err: err})
-		}
-	}
-	if len(errs) > 0 {
+func compileRule(sp Spec, opts Options, o *oracle) (*rule, []*Error) {
+	ref, errs := compileRef(sp, opts)
+	if errs != nil {
 		return nil, errs
 	}
-	return r, nil
+	return compileFast(sp, ref, opts, o), nil
 }
 
-// toRunes converts a line as regexp2 sees a string: each byte of an invalid
-// UTF-8 sequence becomes U+FFFD.
-func toRunes(line []byte) []rune {
-	return []rune(string(line))
+// compileFast picks the engines of a rule whose reference compiled. A bug
+// in the analysis must not take the daemon down with it: a panic leaves
+// the rule on the reference engines.
+func compileFast(sp Spec, ref *refRule, opts Options, o *oracle) (r *rule) {
+	defer func() {
+		if recover() != nil {
+			r = referenceRule(ref)
+		}
+	}()
+	r = &rule{ref: ref}
+	r.sel, r.clauses = compileSelector(sp.Select, ref, opts, o)
+	if ref.extract != nil {
+		r.ext = compileFinder(sp.Extract, ref.extract, ref.exGroup, o)
+	}
+	if ref.key != nil {
+		r.key = compileFinder(sp.Key, ref.key, ref.keyGroup, o)
+	}
+	return r
 }
 
-func (r *rule) match(i int, line []byte, buf *[]byte) (Hit, bool) {
-	runes := toRunes(line)
-	ok, err := r.sel.MatchRunes(runes)
+// referenceRule returns a rule that runs the reference as it is.
+func referenceRule(ref *refRule) *rule {
+	r := &rule{ref: ref, sel: selector{kind: engRegexp2, r2: ref.sel, trim: "whole"}}
+	if ref.extract != nil {
+		r.ext = &finder{kind: engRegexp2, r2: ref.extract, group: ref.exGroup}
+	}
+	if ref.key != nil {
+		r.key = &finder{kind: engRegexp2, r2: ref.key, group: ref.keyGroup}
+	}
+	return r
+}
+
+// compileSelector picks the engine of a select pattern. ref is the
+// reference, which compiled.
+func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
+	fallback := selector{kind: engRegexp2, r2: ref.sel, trim: "whole"}
+	root, err := parsePattern(pat)
 	if err != nil {
+		return fallback, nil
+	}
+	sp := planTrim(pat, root)
+	body := sp.body()
+	clauses := pickClauses(required(body))
+	s := selector{kind: engRegexp2, trim: sp.mode()}
+	if lp, ok := planLiteral(sp); ok {
+		s.kind, s.lit = engLiteral, lp
+		return s, clauses
+	}
+	prefix, suffix := `\A`, `\z`
+	if sp.trimStart {
+		prefix = ""
+	}
+	if sp.trimEnd {
+		suffix = ""
+	}
+	exact, ascii := translations(o, body, nil, prefix, suffix)
+	var reExact, reASCII *regexp.Regexp
+	if exact != "" {
+		reExact, _ = regexp.Compile(exact) // fails when too large for RE2
+	}
+	if ascii != "" && ascii != exact {
+		reASCII, _ = regexp.Compile(ascii)
+	}
+	if reExact != nil {
+		s.kind, s.re, s.reASCII = engRE2, reExact, reASCII
+		if s.reASCII == nil {
+			s.reASCII = reExact
+		}
+		return s, clauses
+	}
+	// regexp2 runs the trimmed pattern on the lines RE2 does not take.
+	if s.r2, err = compileTrimmed(sp, opts); err != nil {
+		return fallback, clauses
+	}
+	if reASCII != nil {
+		s.kind, s.reASCII = engRE2ASCII, reASCII
+	}
+	return s, clauses
+}
+
+// translations returns the RE2 translations of n, exact on every line and
+// exact on ASCII lines (where classes are smaller: \d is [0-9], not every
+// decimal digit of Unicode), "" for those that do not exist.
+func translations(o *oracle, n, target *node, prefix, suffix string) (exact, ascii string) {
+	exact, err := translate(o, n, false, target, prefix, suffix)
+	if err != nil && !errors.Is(err, errNeedsASCII) {
+		return "", ""
+	}
+	ascii, err = translate(o, n, true, target, prefix, suffix)
+	if err != nil {
+		return "", ""
+	}
+	return exact, ascii
+}
+
+// compileTrimmed compiles the trimmed select pattern for regexp2.
+func compileTrimmed(sp *selectPlan, opts Options) (*regexp2.Regexp, error) {
+	switch sp.mode() {
+	case "search":
+		return compileSearch(sp.text, opts.Timeout)
+	case "suffix":
+		return compileWrapped(searchPrefix, sp.text, `\z`, opts.Timeout)
+	case "prefix":
+		return compileWrapped(`\A`, sp.text, "", opts.Timeout)
+	}
+	return compileWrapped(`\A`, sp.text, `\z`, opts.Timeout)
+}
+
+// compileFinder picks the engine of an extraction or key pattern.
+func compileFinder(pat string, ref *regexp2.Regexp, group int, o *oracle) *finder {
+	f := &finder{kind: engRegexp2, r2: ref, group: group}
+	root, err := parsePattern(pat)
+	if err != nil {
+		return f
+	}
+	target := captureTarget(root, ref.GetGroupNumbers(), ref.GetGroupNames())
+	if target == nil {
+		return f
+	}
+	exact, ascii := translations(o, root, target, "", "")
+	var pExact, pASCII *re2Prog
+	if exact != "" {
+		pExact, _ = compileRE2Prog(exact)
+	}
+	if ascii != "" && ascii != exact {
+		pASCII, _ = compileRE2Prog(ascii)
+	}
+	switch {
+	case pExact != nil:
+		f.kind, f.prog, f.progASCII = engRE2, pExact, pASCII
+		if f.progASCII == nil {
+			f.progASCII = pExact
+		}
+	case pASCII != nil:
+		f.kind, f.progASCII = engRE2ASCII, pASCII
+	}
+	return f
+}
+
+// maxClauses bounds the prefilter clauses of one rule.
+const maxClauses = 4
+
+// pickClauses keeps the strongest clauses, without duplicates.
+func pickClauses(cs []clause) []clause {
+	seen := map[string]bool{}
+	var out []clause
+	for _, c := range cs {
+		var keys []string
+		for _, l := range c {
+			keys = append(keys, l.text)
+		}
+		sort.Strings(keys)
+		k := strings.Join(keys, "\x00")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return clauseScore(out[i]) > clauseScore(out[j]) })
+	if len(out) > maxClauses {
+		out = out[:maxClauses]
+	}
+	return out
+}
+
+// buildPrefilter gives every literal of every rule an id, compiles the
+// automaton, each rule's requirement, and for each literal the rules that
+// need it, so that a line costs only the rules whose literals it has.
+func (s *Set) buildPrefilter() {
+	type key struct {
+		text string
+		ik   bool
+	}
+	ids := map[key]int{}
+	var lits []literal
+	for _, r := range s.rules {
+		for _, c := range r.clauses {
+			for _, l := range c {
+				k := key{l.text, l.foldIK}
+				if _, ok := ids[k]; !ok {
+					ids[k] = len(lits)
+					lits = append(lits, l)
+				}
+			}
+		}
+	}
+	if len(lits) == 0 {
+		return
+	}
+	s.pre = newPrefilter(lits)
+	words := (len(s.rules) + 63) / 64
+	s.always = make([]uint64, words)
+	s.litRules = make([][]uint64, len(lits))
+	for id := range s.litRules {
+		s.litRules[id] = make([]uint64, words)
+	}
+	for i, r := range s.rules {
+		r.req = nil
+		if len(r.clauses) == 0 {
+			s.always[i/64] |= 1 << (i % 64)
+		}
+		for k, c := range r.clauses {
+			var bits []litBit
+			for _, l := range c {
+				id := ids[key{l.text, l.foldIK}]
+				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
+				if k == 0 {
+					// A rule is a candidate when its strongest clause
+					// (the longest literals, likely the rarest) holds.
+					s.litRules[id][i/64] |= 1 << (i % 64)
+				}
+			}
+			r.req = append(r.req, bits)
+		}
+	}
+}
+
+// needsASCII reports whether the rule's engines depend on whether the line
+// is ASCII.
+func (r *rule) needsASCII() bool {
+	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII ||
+		r.ext != nil && r.ext.prog != r.ext.progASCII ||
+		r.key != nil && r.key.prog != r.key.progASCII
+}
+
+func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
+	ok, timeout := r.sel.match(m, line, ascii)
+	if timeout {
 		return Hit{Rule: i, Timeout: true}, true
 	}
 	if !ok {
 		return Hit{}, false
 	}
 	h := Hit{Rule: i, Selected: true}
-	if r.extract != nil {
-		v, found, timeout := groupOf(r.extract, r.exGroup, runes, buf)
+	if r.ext != nil {
+		v, found, timeout := r.ext.find(m, line, ascii)
 		h.Timeout = h.Timeout || timeout
 		if found {
 			h.Value = v
@@ -106,7 +345,7 @@ func (r *rule) match(i int, line []byte, buf *[]byte) (Hit, bool) {
 		}
 	}
 	if r.key != nil {
-		k, found, timeout := groupOf(r.key, r.keyGrp, runes, buf)
+		k, found, timeout := r.key.find(m, line, ascii)
 		h.Timeout = h.Timeout || timeout
 		if found {
 			h.Key = k
@@ -115,28 +354,120 @@ func (r *rule) match(i int, line []byte, buf *[]byte) (Hit, bool) {
 	return h, true
 }
 
-// groupOf searches runes with re and returns group n of the leftmost match,
-// encoded as UTF-8 and appended to *buf.
-func groupOf(re *regexp2.Regexp, n int, runes []rune, buf *[]byte) (val []byte, found, timeout bool) {
-	m, err := re.FindRunesMatch(runes)
+func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool) {
+	switch {
+	case s.kind == engLiteral:
+		return s.lit.match(line), false
+	case s.kind == engRE2 && !ascii:
+		return s.re.Match(line), false
+	case ascii && s.reASCII != nil:
+		return s.reASCII.Match(line), false
+	}
+	ok, err := s.r2.MatchRunes(m.lineRunes(line))
 	if err != nil {
-		return nil, false, true
+		return false, true
 	}
-	if m == nil {
+	return ok, false
+}
+
+func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, timeout bool) {
+	p := f.prog
+	if ascii {
+		p = f.progASCII
+	}
+	if p == nil {
+		return groupOf(f.r2, f.group, m.lineRunes(line), &m.buf)
+	}
+	lo, hi, ok := m.bt.group1(p, line)
+	if !ok {
 		return nil, false, false
 	}
-	g := m.GroupByNumber(n)
-	if g == nil || len(g.Captures) == 0 {
-		return nil, false, false
+	return m.value(line, lo, hi), true, false
+}
+
+// lineRunes returns the line as regexp2 sees it, converted once per line.
+func (m *Matcher) lineRunes(line []byte) []rune {
+	if !m.haveRunes {
+		m.runes = appendRunes(m.runes[:0], line)
+		m.haveRunes = true
 	}
-	start := len(*buf)
-	for _, c := range g.Runes() {
-		*buf = utf8.AppendRune(*buf, c)
+	return m.runes
+}
+
+// value returns line[lo:hi] as regexp2 would give it: the bytes
+// themselves when they are valid UTF-8, else a copy in m.buf with U+FFFD
+// for each invalid byte. It is never nil.
+func (m *Matcher) value(line []byte, lo, hi int) []byte {
+	v := line[lo:hi:hi]
+	if v != nil && utf8.Valid(v) {
+		return v
 	}
-	return (*buf)[start:len(*buf):len(*buf)], true, false
+	start := len(m.buf)
+	for i := 0; i < len(v); {
+		r, w := utf8.DecodeRune(v[i:])
+		m.buf = utf8.AppendRune(m.buf, r)
+		i += w
+	}
+	return m.buf[start:len(m.buf):len(m.buf)]
+}
+
+// EngineInfo describes how one rule is matched.
+type EngineInfo struct {
+	// Select is the select pattern's engine: "literal", "re2", "re2+ascii"
+	// or "regexp2".
+	Select string
+	// Trim says how the outer `.*` were trimmed: "search" (both), "prefix"
+	// (the trailing one: the match is anchored at the start), "suffix" (the
+	// leading one) or "whole" (none).
+	Trim string
+	// Extract and Key are the engines of the other patterns, "" when the
+	// rule has none.
+	Extract, Key string
+	// Prefilter lists the literals a line must contain before the rule
+	// runs: one of each inner list, compared in ASCII lower case. It is
+	// empty when the rule runs on every line.
+	Prefilter [][]string
+}
+
+// Engine returns the engine of rule i's select pattern: "literal", "re2",
+// "re2+ascii" or "regexp2".
+func (s *Set) Engine(i int) string { return s.rules[i].sel.kind.String() }
+
+// Describe returns how rule i is matched.
+func (s *Set) Describe(i int) EngineInfo {
+	r := s.rules[i]
+	info := EngineInfo{Select: r.sel.kind.String(), Trim: r.sel.trim}
+	if r.ext != nil {
+		info.Extract = r.ext.kind.String()
+	}
+	if r.key != nil {
+		info.Key = r.key.kind.String()
+	}
+	for _, c := range r.clauses {
+		var or []string
+		for _, l := range c {
+			or = append(or, l.text)
+		}
+		info.Prefilter = append(info.Prefilter, or)
+	}
+	return info
 }
 
 // String describes the engines of a set, for diagnostics.
 func (s *Set) String() string {
-	return fmt.Sprintf("match.Set{%d rules, regexp2}", len(s.rules))
+	count := map[string]int{}
+	pre := 0
+	for _, r := range s.rules {
+		count[r.sel.kind.String()]++
+		if len(r.clauses) > 0 {
+			pre++
+		}
+	}
+	var parts []string
+	for _, k := range []engineKind{engLiteral, engRE2, engRE2ASCII, engRegexp2} {
+		if n := count[k.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return fmt.Sprintf("match.Set{%d rules: %s; %d behind the prefilter}", len(s.rules), strings.Join(parts, ", "), pre)
 }

@@ -13,8 +13,10 @@
 package match
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -94,6 +96,14 @@ type Set struct {
 	specs []Spec
 	rules []*rule
 	opts  Options
+	// pre finds the rules' required literals; nil when no rule has one.
+	pre *prefilter
+	// always marks the rules without literals; litRules[id] the rules
+	// that need literal id (bit sets over rules).
+	always   []uint64
+	litRules [][]uint64
+	// needASCII is set when some engine depends on the line being ASCII.
+	needASCII bool
 }
 
 // Compile compiles the specs of one stream. All errors are returned, joined;
@@ -103,9 +113,10 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	s := &Set{specs: append([]Spec(nil), specs...), opts: opts}
+	o := newOracle()
 	var errs []error
 	for i, sp := range specs {
-		r, err := compileRule(sp, opts)
+		r, err := compileRule(sp, opts, o)
 		if err != nil {
 			for _, e := range err {
 				e.Index = i
@@ -114,10 +125,12 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 			continue
 		}
 		s.rules = append(s.rules, r)
+		s.needASCII = s.needASCII || r.needsASCII()
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	s.buildPrefilter()
 	return s, nil
 }
 
@@ -127,24 +140,95 @@ func (s *Set) Len() int { return len(s.rules) }
 // Matcher matches lines against a Set. It holds scratch space and is not
 // safe for concurrent use.
 type Matcher struct {
-	set  *Set
-	hits []Hit
-	buf  []byte // backs Hit.Value and Hit.Key
+	set       *Set
+	hits      []Hit
+	buf       []byte   // backs Hit.Value and Hit.Key
+	seen      []uint64 // literals found by the prefilter
+	cand      []uint64 // rules that may match
+	runes     []rune   // the line as regexp2 sees it
+	haveRunes bool
+	bt        backtracker // state of RE2 group searches
 }
 
 // NewMatcher returns a Matcher for the set.
 func (s *Set) NewMatcher() *Matcher {
-	return &Matcher{set: s, hits: make([]Hit, 0, len(s.rules))}
+	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256)}
+	if s.pre != nil {
+		m.seen = make([]uint64, s.pre.words())
+		m.cand = make([]uint64, len(s.always))
+	}
+	return m
 }
 
 // Match matches one line (without its newline) and returns a Hit for each
 // rule that selected it or timed out. The returned slice and the byte slices
 // in it are valid until the next call to Match.
-func (m *Matcher) Match(line []byte) []Hit {
+func (m *Matcher) Match(line []byte) (hits []Hit) {
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
+	m.haveRunes = false
+	if bytes.IndexByte(line, '\n') >= 0 {
+		return m.matchReference(line)
+	}
+	defer func() {
+		// A bug in a fast engine must not take the daemon down with it:
+		// the line is matched again by the reference.
+		if recover() != nil {
+			hits = m.matchReference(line)
+		}
+	}()
+	return m.matchFast(line)
+}
+
+func (m *Matcher) matchFast(line []byte) []Hit {
+	s := m.set
+	if s.pre == nil {
+		ascii := !s.needASCII || isASCII(line)
+		for i, r := range s.rules {
+			if h, ok := r.match(m, i, line, ascii); ok {
+				m.hits = append(m.hits, h)
+			}
+		}
+		return m.hits
+	}
+	clear(m.seen)
+	ascii := s.pre.scan(line, m.seen)
+	// The candidates: rules without literals, and rules with a literal the
+	// line has.
+	copy(m.cand, s.always)
+	for w, word := range m.seen {
+		for word != 0 {
+			id := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			for j, rb := range s.litRules[id] {
+				m.cand[j] |= rb
+			}
+		}
+	}
+	for w, word := range m.cand {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			r := s.rules[i]
+			if !r.req.ok(m.seen) {
+				continue
+			}
+			if h, ok := r.match(m, i, line, ascii); ok {
+				m.hits = append(m.hits, h)
+			}
+		}
+	}
+	return m.hits
+}
+
+// matchReference matches the line with every rule's reference engines.
+func (m *Matcher) matchReference(line []byte) []Hit {
+	m.hits = m.hits[:0]
+	m.buf = m.buf[:0]
+	m.haveRunes = false
+	runes := m.lineRunes(line)
 	for i, r := range m.set.rules {
-		if h, ok := r.match(i, line, &m.buf); ok {
+		if h, ok := r.ref.match(i, runes, &m.buf); ok {
 			m.hits = append(m.hits, h)
 		}
 	}

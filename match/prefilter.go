@@ -1,0 +1,253 @@
+package match
+
+// prefilter finds, in one pass over a line, which of the literals of all
+// rules of a set the line contains: an Aho–Corasick automaton compiled to
+// a DFA over byte classes, on the line lowered in ASCII.
+//
+// States are numbered so that those that end a literal come last: the
+// inner loop is one table load per byte and a comparison that is rarely
+// true. A transition holds the next state's row offset (state<<shift).
+type prefilter struct {
+	class [256]uint8 // byte → column; uppercase ASCII shares its lowercase's
+	shift uint       // log2 of the row width
+	trans []uint32   // state<<shift | column → next<<shift; length a power of two
+	final uint32     // row offset of the first state that ends a literal
+	// out[s] lists the literals that end at state s (including, through
+	// failure links, the shorter ones that are suffixes of it).
+	outStart []int32
+	outIDs   []int32
+	nlits    int
+	maxLen   int // longest literal
+	// ikMask marks the literals that prove nothing on a non-ASCII line.
+	ikMask []uint64
+}
+
+// newPrefilter builds the automaton for lits; ids are indices into lits.
+func newPrefilter(lits []literal) *prefilter {
+	pf := &prefilter{nlits: len(lits)}
+	pf.ikMask = make([]uint64, (len(lits)+63)/64)
+	// Columns: one per distinct byte used by a literal, 0 for all others.
+	ncol := 1
+	for _, l := range lits {
+		pf.maxLen = max(pf.maxLen, len(l.text))
+		for i := 0; i < len(l.text); i++ {
+			c := l.text[i]
+			if pf.class[c] == 0 {
+				pf.class[c] = uint8(ncol)
+				ncol++
+			}
+		}
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		pf.class[c] = pf.class[c+'a'-'A']
+	}
+	for ncol > 1<<pf.shift {
+		pf.shift++
+	}
+	width := 1 << pf.shift
+
+	// The trie.
+	type tnode struct {
+		next map[uint8]int
+		out  []int32
+		fail int
+	}
+	nodes := []tnode{{next: map[uint8]int{}}}
+	for id, l := range lits {
+		if l.foldIK {
+			pf.ikMask[id/64] |= 1 << (id % 64)
+		}
+		s := 0
+		for i := 0; i < len(l.text); i++ {
+			col := pf.class[l.text[i]]
+			nx, ok := nodes[s].next[col]
+			if !ok {
+				nx = len(nodes)
+				nodes = append(nodes, tnode{next: map[uint8]int{}})
+				nodes[s].next[col] = nx
+			}
+			s = nx
+		}
+		nodes[s].out = append(nodes[s].out, int32(id))
+	}
+
+	// Breadth-first: failure links, outputs and the full DFA, in trie
+	// numbering.
+	n := len(nodes)
+	delta := make([]int, n*width)
+	queue := []int{0}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for col := 0; col < width; col++ {
+			next := 0
+			if nx, ok := nodes[s].next[uint8(col)]; ok && col != 0 {
+				next = nx
+				if s != 0 {
+					nodes[nx].fail = delta[nodes[s].fail*width+col]
+				}
+				nodes[nx].out = append(nodes[nx].out, nodes[nodes[nx].fail].out...)
+				queue = append(queue, nx)
+			} else if s != 0 {
+				next = delta[nodes[s].fail*width+col]
+			}
+			delta[s*width+col] = next
+		}
+	}
+
+	// Renumber: the start state first, the states that end literals last.
+	order := make([]int, 0, n)
+	for s := range nodes {
+		if len(nodes[s].out) == 0 {
+			order = append(order, s)
+		}
+	}
+	nfinal := len(order)
+	for s := range nodes {
+		if len(nodes[s].out) > 0 {
+			order = append(order, s)
+		}
+	}
+	renum := make([]int, n)
+	for i, s := range order {
+		renum[s] = i
+	}
+	size := 1
+	for size < n*width {
+		size <<= 1
+	}
+	pf.trans = make([]uint32, size)
+	pf.final = uint32(nfinal) << pf.shift
+	pf.outStart = make([]int32, n+1)
+	for i, s := range order {
+		for col := 0; col < width; col++ {
+			pf.trans[i*width+col] = uint32(renum[delta[s*width+col]]) << pf.shift
+		}
+		pf.outStart[i] = int32(len(pf.outIDs))
+		pf.outIDs = append(pf.outIDs, nodes[s].out...)
+	}
+	pf.outStart[n] = int32(len(pf.outIDs))
+	return pf
+}
+
+// scan sets in seen the bit of every literal the line contains and
+// reports whether the line is ASCII. seen must be cleared by the caller.
+//
+// A DFA is a chain of dependent loads, one per byte. To run two chains at
+// once, a long line is scanned as two halves that overlap by the longest
+// literal less one byte, so that every occurrence lies wholly in one half.
+func (pf *prefilter) scan(line []byte, seen []uint64) (ascii bool) {
+	var acc byte
+	overlap := pf.maxLen - 1
+	if len(line) >= 2*overlap+32 {
+		mid := (len(line) + overlap) / 2
+		acc = pf.scan2(line[:mid], line[mid-overlap:], seen)
+	} else {
+		acc = pf.scan1(line, seen)
+	}
+	ascii = acc < 0x80
+	if !ascii {
+		for i, m := range pf.ikMask {
+			seen[i] |= m
+		}
+	}
+	return ascii
+}
+
+// scan1 runs the automaton over b and returns the OR of its bytes.
+func (pf *prefilter) scan1(b []byte, seen []uint64) byte {
+	var acc byte
+	v := uint32(0)
+	trans, class, final := pf.trans, &pf.class, pf.final
+	mask := uint32(len(trans) - 1)
+	for _, c := range b {
+		acc |= c
+		v = trans[(v|uint32(class[c]))&mask]
+		if v >= final {
+			pf.record(v>>pf.shift, seen)
+		}
+	}
+	return acc
+}
+
+// scan2 runs the automaton over a and b at once; len(b) >= len(a).
+func (pf *prefilter) scan2(a, b []byte, seen []uint64) byte {
+	var acc byte
+	va, vb := uint32(0), uint32(0)
+	trans, class, final := pf.trans, &pf.class, pf.final
+	mask := uint32(len(trans) - 1)
+	b2 := b[:len(a)]
+	for i, ca := range a {
+		cb := b2[i]
+		acc |= ca | cb
+		va = trans[(va|uint32(class[ca]))&mask]
+		vb = trans[(vb|uint32(class[cb]))&mask]
+		if va >= final {
+			pf.record(va>>pf.shift, seen)
+		}
+		if vb >= final {
+			pf.record(vb>>pf.shift, seen)
+		}
+	}
+	for _, c := range b[len(a):] {
+		acc |= c
+		vb = trans[(vb|uint32(class[c]))&mask]
+		if vb >= final {
+			pf.record(vb>>pf.shift, seen)
+		}
+	}
+	return acc
+}
+
+func (pf *prefilter) record(s uint32, seen []uint64) {
+	for _, id := range pf.outIDs[pf.outStart[s]:pf.outStart[s+1]] {
+		seen[id>>6] |= 1 << (id & 63)
+	}
+}
+
+// words returns the number of uint64 words of a seen set.
+func (pf *prefilter) words() int { return (pf.nlits + 63) / 64 }
+
+// requirement is the prefilter condition of one rule: every clause must
+// have one of its literals seen.
+type requirement [][]litBit
+
+// litBit is one literal's bit in a seen set.
+type litBit struct {
+	word int
+	mask uint64
+}
+
+func (rq requirement) ok(seen []uint64) bool {
+	for _, c := range rq {
+		hit := false
+		for _, b := range c {
+			if seen[b.word]&b.mask != 0 {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
+
+// isASCII reports whether b is pure ASCII.
+func isASCII(b []byte) bool {
+	for len(b) >= 8 {
+		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		if x&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
