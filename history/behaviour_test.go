@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -107,28 +108,39 @@ func TestLevelShiftAbsorbed(t *testing.T) {
 }
 
 // TestAttackDoesNotBecomeNormal: after a week-long attack at 10× the
-// level, the same attack a week later is still an anomaly.
+// level, the same attack a week later is still an anomaly, in its first
+// interval and all along. The requirement is _anomaly, not merely _dev2: a
+// remediation guarded by _anomaly must fire again when the attack comes
+// back, and the baseline has no reason to call it less unusual than the
+// first time (the slots learn only clipped residuals, the spread learns
+// capped squared errors, and the tail record counts the attack as one
+// episode up to a cap).
 func TestAttackDoesNotBecomeNormal(t *testing.T) {
-	s := newSynth(7, 10, 0)
-	b, at := train(t, utcConfig(), s, monday, 3)
-	for i := 0; i < 2016; i++ {
-		b.Observe(at, poisson(s.rng, 10*s.level(at)))
-		at = at.Add(5 * time.Minute)
-	}
-	for i := 0; i < 2016; i++ {
-		b.Observe(at, s.draw(s.level(at)))
-		at = at.Add(5 * time.Minute)
-	}
-	for i := 0; i < 12; i++ {
-		normal := s.level(at)
-		sc := b.Observe(at, poisson(s.rng, 10*normal))
-		// The baseline has not learned the attack level, and the attack
-		// is still out. (Its z is lower than a first attack's: the week of
-		// attack widened the tail calibration; see the package doc.)
-		if sc.Av > 3*normal || sc.Level < 1 {
-			t.Errorf("%s: attack value %g scored level %d (av %.1f, normal %.1f, z %.2f)", at.Format("Mon 15:04"), sc.Value, sc.Level, sc.Av, normal, sc.Z)
-		}
-		at = at.Add(5 * time.Minute)
+	for seed := uint64(7); seed < 10; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			s := newSynth(seed, 10, 0)
+			b, at := train(t, utcConfig(), s, monday, 3)
+			for i := 0; i < 2016; i++ {
+				b.Observe(at, poisson(s.rng, 10*s.level(at)))
+				at = at.Add(5 * time.Minute)
+			}
+			for i := 0; i < 2016; i++ {
+				b.Observe(at, s.draw(s.level(at)))
+				at = at.Add(5 * time.Minute)
+			}
+			var zs []float64
+			for i := 0; i < 24; i++ {
+				normal := s.level(at)
+				sc := b.Observe(at, poisson(s.rng, 10*normal))
+				zs = append(zs, sc.Z)
+				if (i == 0 && sc.Av > 2*normal) || sc.Level != 3 {
+					t.Errorf("%s: attack value %g scored level %d (av %.1f, normal %.1f, z %.2f), want an anomaly",
+						at.Format("Mon 15:04"), sc.Value, sc.Level, sc.Av, normal, sc.Z)
+				}
+				at = at.Add(5 * time.Minute)
+			}
+			t.Logf("z of the repeated attack: %.1f", zs)
+		})
 	}
 }
 
