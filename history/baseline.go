@@ -138,6 +138,10 @@ const (
 	nTails
 )
 
+// episodeQuietMax is the most quiet samples needed to end an episode of
+// the tail records (short intervals end them sooner than episodeGap).
+const episodeQuietMax = 6
+
 // runMinSamples is the least half-life of the run statistic, in intervals.
 const runMinSamples = 3
 
@@ -652,7 +656,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		for i := range b.g.Tails {
 			b.g.Tails[i].decay(f)
 		}
-		quiet := math.Ceil(b.p.episodeGap / step)
+		quiet := math.Min(math.Ceil(b.p.episodeGap/step), episodeQuietMax)
 		hi, lo := math.Max(p.a, 0), math.Max(-p.a, 0)
 		b.g.Tails[tailPointHigh].record(hi, b.p.capEdge, quiet)
 		b.g.Tails[tailPointLow].record(lo, b.p.capEdge, quiet)

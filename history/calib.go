@@ -5,8 +5,18 @@ import "math"
 // nEdges is the number of |z| levels whose exceedance rates are recorded.
 const nEdges = 24
 
-// edge returns the k-th recorded |z| level: 1.5·1.25^k (1.5 to about 250).
-func edge(k int) float64 { return 1.5 * math.Pow(1.25, float64(k)) }
+// edgeTab holds the recorded |z| levels, 1.5·1.25^k (1.5 to about 250),
+// and their one-sided Gaussian tail probabilities. Read-only.
+var edgeTab, gaussTab = func() (e, g [nEdges]float64) {
+	for k := range e {
+		e[k] = 1.5 * math.Pow(1.25, float64(k))
+		g[k] = gaussTail(e[k])
+	}
+	return e, g
+}()
+
+// edge returns the k-th recorded |z| level.
+func edge(k int) float64 { return edgeTab[k] }
 
 // gaussTail is the one-sided tail probability of a standard normal.
 func gaussTail(z float64) float64 { return 0.5 * math.Erfc(z/math.Sqrt2) }
@@ -66,7 +76,7 @@ func (t *tail) decay(f float64) {
 // rate returns the estimated per-sample rate of episodes reaching edge k,
 // shrunk toward the Gaussian tail with prior pseudo-samples.
 func (t *tail) rate(k int, total, prior float64) float64 {
-	return (t.Exceed[k] + prior*gaussTail(edge(k))) / (total + prior)
+	return (t.Exceed[k] + prior*gaussTab[k]) / (total + prior)
 }
 
 // quantile returns the raw level whose estimated episode rate is p.
@@ -107,7 +117,7 @@ func gaussQuantile(p float64) float64 {
 // of a few weeks cannot measure (its levels would sit at the largest peak
 // seen, whatever the target), are extrapolated from the levels at the
 // measured rates pa > pb as an exponential tail through both:
-// L(p) = L_b + (L_b − L_a)·ln(p_b/p)/ln(p_a/p_b).
+// L(p) = L_b + s·ln(p_b/p), s = max((L_b − L_a)/ln(p_a/p_b), 1/L_b).
 func (t *tail) calibrate(p2, p3, pa, pb, total, prior float64) {
 	la := t.quantile(pa, total, prior)
 	lb := t.quantile(pb, total, prior)
@@ -115,10 +125,11 @@ func (t *tail) calibrate(p2, p3, pa, pb, total, prior float64) {
 		if p >= pb {
 			return t.quantile(p, total, prior)
 		}
-		if lb <= la*1.0001 {
-			return lb
-		}
-		return lb + (lb-la)*math.Log(pb/p)/math.Log(pa/pb)
+		// The slope is never taken below a Gaussian tail's, 1/L per unit
+		// of ln(1/p): discrete counts can put both measured levels on one
+		// value.
+		slope := math.Max((lb-la)/math.Log(pa/pb), 1/lb)
+		return lb + slope*math.Log(pb/p)
 	}
 	t.Q2 = at(p2)
 	t.Q3 = at(p3)
