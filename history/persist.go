@@ -27,7 +27,7 @@ var ErrConfigChanged = errors.New("baseline learned with another configuration")
 func (b *Baseline) Pages() int { return len(b.dirty) }
 
 // Encode serialises the baseline: meta is the whole-series state (always
-// returned, about 550 bytes), pages the slot pages keyed by page number
+// returned, about 730 bytes), pages the slot pages keyed by page number
 // (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
 // since the previous Encode are returned — one page per learned interval —
 // otherwise every page that holds learned data. Encode clears the dirty
