@@ -1,15 +1,25 @@
 #!/bin/sh
 # Scores logtally's baseline on the labelled series of a NAB-style corpus
 # with the default configuration, at the fixed thresholds that correspond to
-# remediating on _anomaly (1) and on _dev2 (0.5).
+# remediating on _anomaly (1) and on _dev2 (0.5): the scorer's full report,
+# then the standard-profile score per category.
 #
 # Usage: bench/detection.sh [CORPUS_DIR] [OUT_DIR]
+#
+# A synthetic labelled corpus of count series (spikes, bursts, level
+# shifts, dropouts) is a check that does not depend on the NAB files:
+#
+#	go run ./bench/detection -synth DIR -seed 1
+#	NAB_SCORER=/work/shared/detection bench/detection.sh DIR
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=${1:-/work/shared/detection}
 out=${2:-$(mktemp -d)}
+scorer=${NAB_SCORER:-$corpus}
 cd "$here/.."
 go build -o "$out/detection" ./bench/detection
 "$out/detection" -data "$corpus/data" -out "$out/results"
-python3 "$corpus/nab_score.py" "$out/results" --nab-root "$corpus" \
+python3 "$scorer/nab_score.py" "$out/results" --nab-root "$corpus" \
 	--threshold 1 --threshold 0.5 --per-file
+echo
+NAB_SCORER=$scorer python3 "$here/detection/categories.py" "$corpus" "$out/results"

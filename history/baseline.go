@@ -8,6 +8,10 @@ import (
 // Week is the length of the baseline's cycle.
 const Week = 7 * 24 * time.Hour
 
+// maxSlots is the largest number of time-of-week slots: slots are at least
+// five minutes wide, whatever the interval.
+const maxSlots = 2016
+
 // Defaults of Config.
 const (
 	DefaultInterval = 5 * time.Minute
@@ -89,9 +93,6 @@ type Score struct {
 	Learning bool
 }
 
-// gaussZ2Cap is E[min(Z², 16)] for a standard normal Z.
-const gaussZ2Cap = 0.99889
-
 // Number of local-level candidates (index 0 is "no correction").
 const nLocal = 4
 
@@ -112,12 +113,37 @@ type params struct {
 	minAgeLearn  float64         // seconds of history before learning can end
 	calibHalf    float64         // seconds: half-life of the exceedance record
 	calibPrior   float64         // seconds of Gaussian pseudo-history in the exceedance record
-	dev2Every    float64         // seconds: |z| ≥ 2 is calibrated to be this rare
-	anomEvery    float64         // seconds: |z| ≥ 3 is calibrated to be this rare
+	dev2Every    [nTails]float64 // seconds: |z| ≥ 2 of each evidence source is calibrated to be this rare
+	anomEvery    [nTails]float64 // seconds: |z| ≥ 3 of each evidence source is calibrated to be this rare
 	minRecord    float64         // samples before exceedances are recorded
 	capEdge      float64         // an episode counts up to this multiple of the anomaly threshold
 	switchMargin float64         // a local-level candidate takes over below this share of the current one's error
+	runHalf      float64         // seconds: half-life of the run statistic (at least runMinSamples intervals)
+	runClip      float64         // raw deviations are clipped here before entering the run statistic
+	z2Cap        float64         // |z| cap of the bulk calibration
+	refractory   float64         // seconds: after an alarm, a new one needs stronger evidence for this long
+	refractGain  float64         // a new alarm within the refractory time needs this multiple of the last peak
+	refractMax   float64         // … but never more than this |z|
+	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
+	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
+	measureB     float64         // seconds: the rarest rate measured; rarer ones are extrapolated
 }
+
+// Evidence sources, each with its own tail calibration.
+const (
+	tailPointHigh = iota // one sample above the forecast
+	tailPointLow         // one sample below
+	tailRunHigh          // a run of samples above
+	tailRunLow           // a run of samples below
+	nTails
+)
+
+// episodeQuietMax is the most quiet samples needed to end an episode of
+// the tail records (short intervals end them sooner than episodeGap).
+const episodeQuietMax = 6
+
+// runMinSamples is the least half-life of the run statistic, in intervals.
+const runMinSamples = 3
 
 func defaultParams() params {
 	return params{
@@ -127,20 +153,29 @@ func defaultParams() params {
 		localHalf:    [nLocal]float64{0, 2 * 3600, 12 * 3600, 3 * 86400},
 		selectHalf:   2 * 86400,
 		clipMean:     3,
-		clipVar:      4,
+		clipVar:      3,
 		qPrior:       1,
 		realFloor:    0.01,
 		countFloor:   1,
 		minSamples:   12,
 		learnOwn:     2,
 		minAgeLearn:  86400,
-		calibHalf:    14 * 86400,
+		calibHalf:    28 * 86400,
 		calibPrior:   288,
-		dev2Every:    576,
-		anomEvery:    4032,
+		dev2Every:    [nTails]float64{21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400},
+		anomEvery:    [nTails]float64{14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400},
 		minRecord:    24,
 		capEdge:      1.3,
 		switchMargin: 0.9,
+		runHalf:      1800,
+		runClip:      4,
+		z2Cap:        3,
+		refractory:   24 * 3600,
+		refractGain:  1.2,
+		refractMax:   4.5,
+		episodeGap:   1800,
+		measureA:     12 * 3600,
+		measureB:     2 * 86400,
 	}
 }
 
@@ -157,17 +192,21 @@ type global struct {
 	Samples  float64 // samples learned
 	First    int64   // unix seconds of the first learned interval
 	Last     int64   // unix seconds of the last learned or skipped interval
+	Learned  int64   // unix seconds of the last learned interval
 	M, V     float64 // whole-series forgetting mean and variance
 	Q        float64 // whole-series forgetting mean squared prediction error
 	Scale    float64 // forgetting mean of |y|
 	Local    [nLocal]float64
 	LocalErr [nLocal]float64
-	Exceed   [nEdges]float64 // forgetting count of episodes whose peak |z| reached each edge
-	Total    float64         // forgetting count of samples
-	RunMax   float64         // peak raw |z| of the current episode (0 outside one)
-	Q2, Q3   float64         // raw |z| levels calibrated to |z| = 2 and 3
-	Z2       float64         // forgetting mean of min(z², 16) of the raw z: bulk calibration
-	Sel      float64         // the local-level candidate in use
+	Tails    [nTails]tail // exceedance records of the evidence sources
+	Total    float64      // forgetting count of samples
+	Z2       float64      // forgetting mean of capped z² of the raw z: bulk calibration
+	Sel      float64      // the local-level candidate in use
+	Run      float64      // run statistic: forgetting mean of clipped raw deviations
+	AlarmZ   float64      // |z| of the last alarm (level 2 or 3) episode's peak
+	AlarmSrc float64      // evidence that started it: 0 point, 1 run
+	AlarmAt  int64        // unix seconds of the end of the last alarm episode
+	PrevZ    float64      // reported z of the previous sample
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -177,6 +216,7 @@ type Baseline struct {
 	p      params
 	nslots int
 	secs   int64 // interval in seconds
+	width  int64 // slot width in seconds: max(interval, week/maxSlots)
 	slots  []slot
 	dirty  []bool // per page
 	metaOK bool   // meta unchanged since the last Encode
@@ -192,16 +232,17 @@ func New(cfg Config) *Baseline {
 	b := &Baseline{cfg: cfg, p: defaultParams()}
 	b.secs = int64(cfg.Interval / time.Second)
 	weekSecs := int64(Week / time.Second)
-	b.nslots = int((weekSecs + b.secs - 1) / b.secs)
+	b.width = max(b.secs, weekSecs/maxSlots)
+	b.nslots = int((weekSecs + b.width - 1) / b.width)
 	b.slots = make([]slot, b.nslots)
 	b.dirty = make([]bool, (b.nslots+pageSlots-1)/pageSlots)
-	K := int(b.p.kernelSpan / float64(b.secs))
+	K := int(b.p.kernelSpan / float64(b.width))
 	if K > 6 {
 		K = 6
 	}
 	b.kernel = make([]float64, 2*K+1)
 	for j := -K; j <= K; j++ {
-		b.kernel[j+K] = math.Exp(-math.Abs(float64(j)*float64(b.secs)) / b.p.kernelTau)
+		b.kernel[j+K] = math.Exp(-math.Abs(float64(j)*float64(b.width)) / b.p.kernelTau)
 	}
 	b.rho = float32(math.Exp2(-float64(Week) / float64(cfg.HalfLife)))
 	b.g.Count = cfg.Kind != KindReal
@@ -210,6 +251,10 @@ func New(cfg Config) *Baseline {
 
 // Config returns the normalised configuration of the baseline.
 func (b *Baseline) Config() Config { return b.cfg }
+
+// SlotWidth returns the width of a time-of-week slot: the interval, but at
+// least five minutes (a week has at most 2016 slots).
+func (b *Baseline) SlotWidth() time.Duration { return time.Duration(b.width) * time.Second }
 
 // Slots returns the number of time-of-week slots.
 func (b *Baseline) Slots() int { return b.nslots }
@@ -235,7 +280,7 @@ func (b *Baseline) slotAt(sec int64) int {
 	if sec < 0 {
 		sec += weekSecs
 	}
-	return int(sec / b.secs)
+	return int(sec / b.width)
 }
 
 // transform maps a value to the model's scale.
@@ -264,7 +309,7 @@ func (b *Baseline) inverse(y float64) float64 {
 	return y
 }
 
-// pred is the forecast for one interval.
+// pred is the forecast for one interval and the evidence of one sample.
 type pred struct {
 	seasonal float64 // pooled slot mean
 	mu       float64 // forecast on the model's scale
@@ -272,7 +317,14 @@ type pred struct {
 	varTot   float64 // with the noise floor
 	own      float64 // own-slot weight (kernel-normalised)
 	local    int     // the local-level candidate in use
-	q2, q3   float64 // raw |z| levels that map to |z| = 2 and 3
+
+	a     float64 // raw deviation of the sample: (y − mu)/sqrt(varTot)
+	run   float64 // run statistic including the sample
+	r     float64 // run statistic standardised
+	zp    float64 // calibrated z of the point evidence
+	zr    float64 // calibrated z of the run evidence
+	z     float64 // reported z: the stronger of the two
+	level int     // reported level before the refractory rule
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -369,7 +421,6 @@ func (b *Baseline) forecast(sec int64) pred {
 		p.varTot *= b.g.Z2
 		p.varStat *= b.g.Z2
 	}
-	p.q2, p.q3 = b.levels()
 	own := 0.0
 	ks := 0.0
 	for _, k := range b.kernel {
@@ -396,6 +447,44 @@ func (b *Baseline) Score(t time.Time, v float64) Score {
 	return sc
 }
 
+// runLambda returns the weight of one sample in the run statistic.
+func (b *Baseline) runLambda() float64 {
+	return alpha(float64(b.secs), math.Max(b.p.runHalf, runMinSamples*float64(b.secs)))
+}
+
+// evidence computes the raw and calibrated deviations of y against p.
+func (b *Baseline) evidence(y float64, p *pred) {
+	sd := math.Sqrt(p.varTot)
+	p.a = (y - p.mu) / sd
+	lam := b.runLambda()
+	c := b.p.runClip
+	p.run = (1-lam)*b.g.Run + lam*math.Max(-c, math.Min(c, p.a))
+	p.r = p.run / math.Sqrt(lam/(2-lam))
+	if p.a >= 0 {
+		p.zp = b.g.Tails[tailPointHigh].z(p.a)
+	} else {
+		p.zp = b.g.Tails[tailPointLow].z(p.a)
+	}
+	if p.r >= 0 {
+		p.zr = b.g.Tails[tailRunHigh].z(p.r)
+	} else {
+		p.zr = b.g.Tails[tailRunLow].z(p.r)
+	}
+	p.z = p.zp
+	if math.Abs(p.zr) > math.Abs(p.zp) {
+		p.z = p.zr
+	}
+	az := math.Abs(p.z)
+	switch {
+	case az >= 3:
+		p.level = 3
+	case az >= 2:
+		p.level = 2
+	case az >= 1:
+		p.level = 1
+	}
+}
+
 func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	sec := b.secOfWeek(t)
 	sc := Score{Value: v}
@@ -409,53 +498,66 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	}
 	p := b.forecast(sec)
 	y := b.transform(v)
+	b.evidence(y, &p)
 	sd := math.Sqrt(p.varTot)
-	sc.Z = zmap((y-p.mu)/sd, p.q2, p.q3)
-	dev := sd * p.q2 / 2
+	sc.Z = p.z
+	q2, _ := b.g.Tails[tailPointHigh].levels()
+	dev := sd * q2 / 2
 	sc.Av = b.inverse(p.mu)
 	sc.Dev = b.inverse(p.mu+dev) - sc.Av
 	if !b.g.Count {
 		sc.Dev = dev
 	}
-	zStat := zmap((y-p.mu)/math.Sqrt(math.Max(p.varStat, 1e-18)), p.q2, p.q3)
 	young := b.g.Samples < b.p.minSamples
 	age := float64(t.Unix() - b.g.First)
 	sc.Learning = young || age < b.p.minAgeLearn || p.own < b.p.learnOwn
 	if !young {
-		a := math.Abs(sc.Z)
-		switch {
-		case a >= 3:
-			sc.Level = 3
-		case a >= 2:
-			sc.Level = 2
-		case a >= 1:
-			sc.Level = 1
+		lvl := p.level
+		if lvl >= 2 && p.source() == b.g.AlarmSrc && b.refractory(t, math.Abs(p.z)) {
+			lvl = 1
 		}
-		if sc.Z < 0 {
-			sc.Level = -sc.Level
+		sc.Level = lvl
+		if p.z < 0 {
+			sc.Level = -lvl
 		}
-		sc.Micro = math.Abs(zStat) >= 3 && a < 3
+		aStat := (y - p.mu) / math.Sqrt(math.Max(p.varStat, 1e-18))
+		zStat := b.g.Tails[tailPointHigh].z(aStat)
+		if aStat < 0 {
+			zStat = b.g.Tails[tailPointLow].z(aStat)
+		}
+		sc.Micro = math.Abs(zStat) >= 3 && math.Abs(p.zp) < 3 && lvl < 3
 	}
 	return sc, p
+}
+
+// refractory reports whether a sample of |z| = az that would start a new
+// alarm episode is held back: within the refractory time after the last
+// alarm, a new one needs refractGain times that alarm's peak.
+func (b *Baseline) refractory(t time.Time, az float64) bool {
+	if b.p.refractory <= 0 || b.g.AlarmZ == 0 || math.Abs(b.g.PrevZ) >= 2 {
+		return false
+	}
+	dt := float64(t.Unix() - b.g.AlarmAt)
+	return dt >= 0 && dt < b.p.refractory && az < math.Min(b.p.refractGain*b.g.AlarmZ, b.p.refractMax)
 }
 
 // Observe scores v against the baseline as it was, then learns it.
 func (b *Baseline) Observe(t time.Time, v float64) Score {
 	sc, p := b.score(t, v)
-	b.learn(t, v, p, b.g.Samples == 0)
+	b.learn(t, v, p, sc, b.g.Samples == 0)
 	return sc
 }
 
 // Learn adds v, the value of the interval starting at t, to the baseline.
 // NaN and infinite values are ignored.
 func (b *Baseline) Learn(t time.Time, v float64) {
-	_, p := b.score(t, v)
-	b.learn(t, v, p, b.g.Samples == 0)
+	sc, p := b.score(t, v)
+	b.learn(t, v, p, sc, b.g.Samples == 0)
 }
 
 // Gap records that the interval starting at t has no sample. Nothing is
-// learned for its slot; the local level fades toward the slot baseline as
-// if the interval had passed.
+// learned for its slot; the local level and the run statistic fade as if
+// the interval had passed.
 func (b *Baseline) Gap(t time.Time) {
 	u := t.Unix()
 	if b.g.Samples == 0 || u <= b.g.Last {
@@ -466,12 +568,18 @@ func (b *Baseline) Gap(t time.Time) {
 	b.metaOK = false
 }
 
-// fade decays the local-level candidates over dt seconds without data.
+// fade decays the local-level candidates and the run statistic over dt
+// seconds without data.
 func (b *Baseline) fade(dt float64) {
 	for j := 1; j < nLocal; j++ {
 		if h := b.p.localHalf[j]; h > 0 {
 			b.g.Local[j] *= math.Exp2(-dt / h)
 		}
+	}
+	b.g.Run *= math.Pow(1-b.runLambda(), dt/float64(b.secs))
+	b.g.PrevZ = 0
+	for i := range b.g.Tails {
+		b.g.Tails[i].Peak = 0
 	}
 }
 
@@ -479,13 +587,13 @@ func alpha(step, half float64) float64 {
 	return 1 - math.Exp2(-step/half)
 }
 
-func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
+func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
 	if b.g.Count && b.cfg.Kind == KindAuto && (v < 0 || v != math.Trunc(v)) {
 		b.toReal()
-		_, p = b.score(t, v)
+		sc, p = b.score(t, v)
 	}
 	y := b.transform(v)
 	u := t.Unix()
@@ -495,13 +603,14 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 	if first {
 		b.g.First = u
 		b.g.Last = u
+		b.g.Learned = u
 		b.g.M = y
 		b.g.V = 0
 		b.g.Q = 0
 		b.g.Scale = math.Abs(y)
 		b.g.Samples = 1
 		s := &b.slots[idx]
-		s.N = 1
+		s.N = float32(b.visitWeight())
 		s.M = float32(y)
 		s.Q = 0
 		b.dirty[idx/pageSlots] = true
@@ -511,33 +620,89 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 		// Implicit gap: intervals without Gap calls.
 		b.fade(float64(u - b.g.Last - b.secs))
 	}
+	// A new visit of the slot: its weight decays once per weekly visit,
+	// however many samples the visit holds.
+	newVisit := b.slotAt(b.secOfWeek(time.Unix(b.g.Learned, 0))) != idx || u-b.g.Learned >= b.width || u < b.g.Learned
 	if u > b.g.Last {
 		b.g.Last = u
 	}
+	b.g.Learned = u
 	rawSD := math.Sqrt(p.varTot)
+	ph := &b.g.Tails[tailPointHigh]
+	q2, q3 := ph.levels()
+	if p.a < 0 {
+		q2, q3 = b.g.Tails[tailPointLow].levels()
+	}
 	e := y - p.mu
-	lim := zunmap(b.p.clipMean, p.q2, p.q3) * rawSD
+	lim := zunmap(b.p.clipMean, q2, q3) * rawSD
 	ec := math.Max(-lim, math.Min(lim, e))
 	yc := p.mu + ec
-	cv := zunmap(b.p.clipVar, p.q2, p.q3) * rawSD
-	capv := cv * cv
-	e2 := math.Min(e*e, capv)
+	cv := b.p.clipVar * rawSD
+	// An outlier beyond the cap says nothing about the spread of normal
+	// samples: it leaves the squared-error estimates as they are (a
+	// lasting change is taken up by the local level first, after which its
+	// errors are ordinary again).
+	outlier := e*e > cv*cv
+	e2 := e * e
 	if b.g.Samples >= b.p.minRecord {
-		zr := e / rawSD * math.Sqrt(math.Max(1, b.g.Z2))
-		b.g.Z2 += alpha(step, b.p.calibHalf) * (math.Min(zr*zr, 16)/gaussZ2Cap - b.g.Z2)
-		b.recordExceedance(math.Abs(e)/rawSD, math.Exp2(-step/b.p.calibHalf))
-		b.calibrate()
+		// Bulk calibration, from the samples that are not anomalies.
+		if math.Abs(p.zp) < 3 {
+			zr := p.a * math.Sqrt(math.Max(1, b.g.Z2))
+			c := b.p.z2Cap
+			b.g.Z2 += alpha(step, b.p.calibHalf) * (math.Min(zr*zr, c*c)/gaussCapped(c) - b.g.Z2)
+		}
+		f := math.Exp2(-step / b.p.calibHalf)
+		b.g.Total = b.g.Total*f + 1
+		for i := range b.g.Tails {
+			b.g.Tails[i].decay(f)
+		}
+		quiet := math.Min(math.Ceil(b.p.episodeGap/step), episodeQuietMax)
+		hi, lo := math.Max(p.a, 0), math.Max(-p.a, 0)
+		b.g.Tails[tailPointHigh].record(hi, b.p.capEdge, quiet)
+		b.g.Tails[tailPointLow].record(lo, b.p.capEdge, quiet)
+		hi, lo = math.Max(p.r, 0), math.Max(-p.r, 0)
+		b.g.Tails[tailRunHigh].record(hi, b.p.capEdge, quiet)
+		b.g.Tails[tailRunLow].record(lo, b.p.capEdge, quiet)
+		for i := range b.g.Tails {
+			b.g.Tails[i].calibrate(step/b.p.dev2Every[i], step/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
+		}
+	}
+	b.g.Run = p.run
+	// Alarm episodes, for the refractory rule.
+	az := math.Abs(sc.Z)
+	if iabs(sc.Level) >= 2 {
+		if math.Abs(b.g.PrevZ) < 2 || az > b.g.AlarmZ {
+			if math.Abs(b.g.PrevZ) < 2 {
+				b.g.AlarmZ = az
+				b.g.AlarmSrc = p.source()
+			} else {
+				b.g.AlarmZ = math.Max(b.g.AlarmZ, az)
+			}
+		}
+		b.g.AlarmAt = u
+	}
+	b.g.PrevZ = sc.Z
+	if iabs(sc.Level) < 2 && az >= 2 {
+		// Held back by the refractory rule: not an alarm episode.
+		b.g.PrevZ = 0
 	}
 
 	// Slot.
 	s := &b.slots[idx]
-	n := b.rho*s.N + 1
+	w := b.visitWeight()
+	n := s.N + float32(w)
+	if newVisit {
+		n = b.rho*s.N + float32(w)
+	}
 	if s.N <= 0 {
 		s.M = float32(yc)
-		s.Q = float32(e2)
+		s.Q = float32(math.Min(e2, cv*cv))
 	} else {
-		s.M += float32((yc - float64(s.M)) / float64(n))
-		s.Q += float32((e2 - float64(s.Q)) / float64(n))
+		k := w / float64(n)
+		s.M += float32((yc - float64(s.M)) * k)
+		if !outlier {
+			s.Q += float32((e2 - float64(s.Q)) * k)
+		}
 	}
 	s.N = n
 	b.dirty[idx/pageSlots] = true
@@ -547,7 +712,9 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 	d := yc - b.g.M
 	b.g.M += ag * d
 	b.g.V = (1 - ag) * (b.g.V + ag*d*d)
-	b.g.Q += ag * (e2 - b.g.Q)
+	if !outlier {
+		b.g.Q += ag * (e2 - b.g.Q)
+	}
 	b.g.Scale += ag * (math.Abs(y) - b.g.Scale)
 	b.g.Samples++
 
@@ -555,7 +722,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 	// so that an excursion neither drags a level nor elects a candidate.
 	as := alpha(step, b.p.selectHalf)
 	r := y - p.seasonal
-	lim2 := p.q2 * rawSD
+	lim2 := q2 * rawSD
 	b.g.Sel = float64(p.local)
 	for j := 0; j < nLocal; j++ {
 		ej := r - b.g.Local[j]
@@ -564,6 +731,12 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, first bool) {
 			b.g.Local[j] += alpha(step, h) * math.Max(-lim2, math.Min(lim2, ej))
 		}
 	}
+}
+
+// visitWeight is the weight of one sample in its slot: one weekly visit
+// of a slot weighs 1 however many intervals it holds.
+func (b *Baseline) visitWeight() float64 {
+	return float64(b.secs) / float64(b.width)
 }
 
 // toReal converts a count-scale baseline to the real scale (delta method),
@@ -590,10 +763,26 @@ func (b *Baseline) toReal() {
 	b.g.Local = [nLocal]float64{}
 	b.g.LocalErr = [nLocal]float64{}
 	b.g.Sel = 0
-	b.g.Exceed = [nEdges]float64{}
+	b.g.Tails = [nTails]tail{}
 	b.g.Total = 0
-	b.g.RunMax = 0
-	b.g.Q2, b.g.Q3 = 0, 0
+	b.g.Run = 0
+	b.g.PrevZ = 0
+	b.g.AlarmZ = 0
 	b.g.Count = false
 	b.metaOK = false
+}
+
+func iabs(i int) int {
+	if i < 0 {
+		return -i
+	}
+	return i
+}
+
+// source returns the evidence behind the reported z: 0 point, 1 run.
+func (p *pred) source() float64 {
+	if math.Abs(p.zr) > math.Abs(p.zp) {
+		return 1
+	}
+	return 0
 }

@@ -3,66 +3,97 @@ package history
 import "math"
 
 // nEdges is the number of |z| levels whose exceedance rates are recorded.
-const nEdges = 42
+const nEdges = 24
 
-// edge returns the k-th recorded |z| level: 1.5·1.25^k.
-func edge(k int) float64 { return 1.5 * math.Pow(1.25, float64(k)) }
-
-// gaussTail is the two-sided tail probability of a standard normal.
-func gaussTail(z float64) float64 { return math.Erfc(z / math.Sqrt2) }
-
-// recordExceedance adds one sample's raw |z| to the exceedance record. An
-// episode (a run of samples with |z| above the lowest edge) counts once,
-// at its peak, so a long attack weighs like one excursion.
-func (b *Baseline) recordExceedance(az float64, decay float64) {
-	for k := range b.g.Exceed {
-		b.g.Exceed[k] *= decay
+// edgeTab holds the recorded |z| levels, 1.5·1.25^k (1.5 to about 250),
+// and their one-sided Gaussian tail probabilities. Read-only.
+var edgeTab, gaussTab = func() (e, g [nEdges]float64) {
+	for k := range e {
+		e[k] = 1.5 * math.Pow(1.25, float64(k))
+		g[k] = gaussTail(e[k])
 	}
-	b.g.Total = b.g.Total*decay + 1
+	return e, g
+}()
+
+// edge returns the k-th recorded |z| level.
+func edge(k int) float64 { return edgeTab[k] }
+
+// gaussTail is the one-sided tail probability of a standard normal.
+func gaussTail(z float64) float64 { return 0.5 * math.Erfc(z/math.Sqrt2) }
+
+// tail is the exceedance record of one evidence source on one side: how
+// often episodes of its raw deviation reached each edge, and the levels
+// calibrated from that.
+type tail struct {
+	Exceed [nEdges]float64 // forgetting count of episodes whose peak reached each edge
+	Peak   float64         // peak of the current episode (0 outside one)
+	Quiet  float64         // samples since the last one above the lowest edge
+	Q2, Q3 float64         // raw levels calibrated to |z| = 2 and 3
+}
+
+// record adds one sample's raw deviation az ≥ 0 (0 when the sample is on
+// the other side) to the record; the caller has decayed the counts. An
+// episode (samples above the lowest edge, ended only by quiet samples in a
+// row) counts once, at its peak, so a long attack with lulls weighs like
+// one excursion; and at most up to
+// capEdge times the current anomaly level, so that an attack cannot teach
+// in one go that attacks are normal, while frequent excursions still raise
+// the level step by step.
+func (t *tail) record(az, capEdge, quiet float64) {
 	if az < edge(0) {
-		b.g.RunMax = 0
+		t.Quiet++
+		if t.Quiet >= quiet {
+			t.Peak = 0
+		}
 		return
 	}
-	// An episode counts at most up to capEdge times the current anomaly
-	// threshold: an attack cannot teach in one go that attacks are normal,
-	// while frequent excursions still raise the threshold step by step.
-	_, q3 := b.levels()
-	limit := math.Min(az, b.p.capEdge*q3)
+	t.Quiet = 0
+	_, q3 := t.levels()
+	limit := math.Min(az, capEdge*q3)
 	for k := 0; k < nEdges; k++ {
 		e := edge(k)
 		if e > limit {
 			break
 		}
-		if e > b.g.RunMax {
-			b.g.Exceed[k]++
+		if e > t.Peak {
+			t.Exceed[k] = float64(float32(t.Exceed[k] + 1))
 		}
 	}
-	if az > b.g.RunMax {
-		b.g.RunMax = az
+	if az > t.Peak {
+		t.Peak = az
+	}
+}
+
+// decay fades the record by one sample. The counts are kept at float32
+// precision, as they are encoded, so that a decoded baseline goes on
+// exactly as the original.
+func (t *tail) decay(f float64) {
+	for k := range t.Exceed {
+		t.Exceed[k] = float64(float32(t.Exceed[k] * f))
 	}
 }
 
 // rate returns the estimated per-sample rate of episodes reaching edge k,
 // shrunk toward the Gaussian tail with prior pseudo-samples.
-func (b *Baseline) rate(k int, prior float64) float64 {
-	return (b.g.Exceed[k] + prior*gaussTail(edge(k))) / (b.g.Total + prior)
+func (t *tail) rate(k int, total, prior float64) float64 {
+	return (t.Exceed[k] + prior*gaussTab[k]) / (total + prior)
 }
 
-// quantile returns the raw |z| level whose estimated rate is p.
-func (b *Baseline) quantile(p, prior float64) float64 {
-	if b.rate(0, prior) < p {
+// quantile returns the raw level whose estimated episode rate is p.
+func (t *tail) quantile(p, total, prior float64) float64 {
+	if t.rate(0, total, prior) < p {
 		// Thinner than the lowest edge: fall back to the Gaussian level.
 		return gaussQuantile(p)
 	}
 	for k := nEdges - 1; k >= 0; k-- {
-		rk := b.rate(k, prior)
+		rk := t.rate(k, total, prior)
 		if rk < p {
 			continue
 		}
 		if k == nEdges-1 {
 			return edge(k)
 		}
-		rn := b.rate(k+1, prior)
+		rn := t.rate(k+1, total, prior)
 		// Log-linear interpolation between edge k (rate ≥ p) and k+1.
 		if rn <= 0 {
 			return edge(k)
@@ -75,25 +106,47 @@ func (b *Baseline) quantile(p, prior float64) float64 {
 
 // gaussQuantile returns z with gaussTail(z) = p.
 func gaussQuantile(p float64) float64 {
-	if p >= 1 {
+	if p >= 0.5 {
 		return 0
 	}
-	return math.Sqrt2 * math.Erfinv(1-p)
+	return math.Sqrt2 * math.Erfinv(1-2*p)
 }
 
-// calibrate recomputes the raw |z| levels that map to |z| = 2 and 3.
-func (b *Baseline) calibrate() {
-	prior := b.p.calibPrior
-	b.g.Q2 = b.quantile(1/b.p.dev2Every, prior)
-	b.g.Q3 = b.quantile(1/b.p.anomEvery, prior)
+// calibrate recomputes the raw levels that map to |z| = 2 and 3, for
+// per-sample episode rates p2 and p3. Rates rarer than pb, which a record
+// of a few weeks cannot measure (its levels would sit at the largest peak
+// seen, whatever the target), are extrapolated from the levels at the
+// measured rates pa > pb as an exponential tail through both:
+// L(p) = L_b + s·ln(p_b/p), s = max((L_b − L_a)/ln(p_a/p_b), 1/L_b).
+func (t *tail) calibrate(p2, p3, pa, pb, total, prior float64) {
+	la := t.quantile(pa, total, prior)
+	lb := t.quantile(pb, total, prior)
+	at := func(p float64) float64 {
+		if p >= pb {
+			return t.quantile(p, total, prior)
+		}
+		// The slope is never taken below a Gaussian tail's, 1/L per unit
+		// of ln(1/p): discrete counts can put both measured levels on one
+		// value.
+		slope := math.Max((lb-la)/math.Log(pa/pb), 1/lb)
+		return lb + slope*math.Log(pb/p)
+	}
+	t.Q2 = at(p2)
+	t.Q3 = at(p3)
 }
 
 // levels returns the calibrated raw levels, never below 2 and 3 and at
 // least 5% apart.
-func (b *Baseline) levels() (q2, q3 float64) {
-	q2 = math.Max(2, b.g.Q2)
-	q3 = math.Max(math.Max(3, b.g.Q3), 1.05*q2)
+func (t *tail) levels() (q2, q3 float64) {
+	q2 = math.Max(2, t.Q2)
+	q3 = math.Max(math.Max(3, t.Q3), 1.05*q2)
 	return q2, q3
+}
+
+// z maps a raw deviation to the reported z with the tail's levels.
+func (t *tail) z(a float64) float64 {
+	q2, q3 := t.levels()
+	return zmap(a, q2, q3)
 }
 
 // zmap maps a raw standardised deviation to the reported z: linear with
@@ -126,4 +179,11 @@ func zunmap(z, q2, q3 float64) float64 {
 	default:
 		return z * q3 / 3
 	}
+}
+
+// gaussCapped returns E[min(Z², c²)] for a standard normal Z.
+func gaussCapped(c float64) float64 {
+	phi := math.Exp(-c*c/2) / math.Sqrt(2*math.Pi)
+	in := math.Erf(c/math.Sqrt2) - 2*c*phi
+	return in + c*c*math.Erfc(c/math.Sqrt2)
 }

@@ -15,19 +15,25 @@
 // # Slots
 //
 // The week (Monday 00:00 of the configured zone's wall clock) is cut into
-// S = ceil(week/Interval) slots; a sample at t belongs to slot
-// floor(secondsSinceMonday(t in zone)/Interval), so samples off the grid go
-// to the interval that contains them. A repeated local hour (DST end) maps
+// S slots of width w = max(Interval, week/2016): at least five minutes, so
+// a 1-second interval keeps 2016 slots, not 604800. A sample at t belongs
+// to slot floor(secondsSinceMonday(t in zone)/w), so samples off the grid
+// go to the slot that contains them. A repeated local hour (DST end) maps
 // twice to the same slots, a skipped one is never visited. Slot s keeps
 //
-//	n_s ← ρ·n_s + 1,   m_s ← m_s + (ŷ − m_s)/n_s,   q_s ← q_s + (min(e², c²) − q_s)/n_s
+//	n_s ← ρ_v·n_s + ω,   m_s ← m_s + ω(ŷ − m_s)/n_s,   q_s ← q_s + ω(e² − q_s)/n_s
 //
-// with ρ = 2^(−week/HalfLife) per weekly visit (so n_s tends to 1/(1−ρ),
-// 6.3 at the default four weeks), e the prediction error of the sample, ŷ
-// the sample clipped to the anomaly level around the prediction, c the
-// error cap (4 on the z scale). Outliers thus move a slot by at most a few
-// deviations per visit: a lasting change is absorbed in weeks, an attack
-// does not become the norm.
+// with ω = Interval/w the weight of one sample (one weekly visit of a slot
+// weighs 1 however many intervals it holds) and ρ_v = 2^(−week/HalfLife)
+// applied once per weekly visit, on the visit's first sample, 1 on the
+// others (so n_s tends to 1/(1−ρ), 6.3 at the default four weeks); e the
+// prediction error of the sample, ŷ the sample clipped to the anomaly
+// level around the prediction. Every sample is scored against its slot as
+// it stands. A squared error beyond (3σ)² is an outlier and leaves q_s as it
+// is: outliers move a slot's mean by at most a few deviations per visit and
+// its spread not at all, so a lasting change (taken up by the local level
+// first, after which its errors are ordinary) is absorbed in weeks, and an
+// attack does not become the norm.
 //
 // # Forecast (borrowing strength)
 //
@@ -59,32 +65,60 @@
 //
 // with floor = 1 for counts (Poisson: 0→2 is never an anomaly) and
 // (1% of the mean |y|)² for real values, so the variance cannot collapse
-// after a quiet stretch; Z2 is the forgetting mean of min(z², 16)/0.9989
-// (a bulk calibration, ≤ 1 when σ is honest).
+// after a quiet stretch; Z2 is the forgetting mean (half-life four weeks)
+// of min(z², 9)/E[min(Z², 9)] over the samples that are not anomalies (a
+// bulk calibration, ≤ 1 when σ is honest).
 //
-// # Calibrated z
+// # Evidence and calibrated z
 //
 // Counts are bursty and heavy-tailed, so a Gaussian 3σ would fire several
-// times a day. The raw deviation a = (y − μ)/σ is mapped to the reported z
-// through two learned levels: Q2, the |a| exceeded by about one episode in
-// 576 samples (two days at 5 min), and Q3, one in 4032 (two weeks). An
-// episode is a run of samples with |a| ≥ 1.5 and counts once, at its peak
-// (capped at 1.3·Q3, so one attack cannot declare attacks normal); the
-// record forgets with a half-life of two weeks and starts from one day of
-// Gaussian pseudo-samples. Then
+// times a day. Two kinds of evidence are computed for each sample:
 //
-//	|z| = 2|a|/Q2 for |a| ≤ Q2,   2 + (|a|−Q2)/(Q3−Q2) up to Q3,   3|a|/Q3 beyond
+//	point:  a = (y − μ)/σ
+//	run:    R ← (1−λ)R + λ·clip(a, ±4),   r = R/sqrt(λ/(2−λ))
 //
-// with Q2 ≥ 2 and Q3 ≥ max(3, 1.05·Q2). So dev1 is |z| ≥ 1, dev2 (|z| ≥ 2)
-// is met about every two days on normal data and anomaly (|z| ≥ 3) about
-// every two weeks or less; a burst far beyond anything seen is an anomaly
-// in its first interval. Dev = σ·Q2/2 (back on the value scale: for
-// counts Dev = x(μ + σQ2/2) − x(μ), the upper spread), so Av ± Dev is z = ±1.
-// Micro is set when the deviation is 3 on the learned spread alone but not
-// once the noise floor is included: statistically out, too small to matter.
-// For mostly-zero counts a tenfold burst of a fraction of an event is within
-// Poisson noise: at a level of 0.2 per interval about 7 events are needed
-// for an anomaly.
+// with λ = 1 − 2^(−Interval/h), h = max(30 min, 3 intervals): r is a run of
+// moderately surprising samples (a level shift, a drift, a dropout to
+// zero, a change of variance), which no single sample shows. Each side
+// (high, low) of each kind has its own exceedance record, since real counts
+// have a heavy upper tail and a light lower one: how often episodes of
+// |a| (or |r|) reached the levels 1.5·1.25^k. An episode is a run of
+// samples above 1.5, ended by min(6, 30 min) quiet samples in a row; it
+// counts once, at its peak, capped at 1.3·L3, so that one attack cannot
+// declare attacks normal. The record forgets with a half-life of four
+// weeks and starts from one day of Gaussian pseudo-samples. Rates down to
+// one episode in p_a = 12 h and p_b = 2 days are read off the record; rarer
+// ones, which a record of a few weeks cannot measure, are extrapolated as
+// an exponential tail through those two levels:
+//
+//	L(p) = L_b + s·ln(p_b/p),   s = max((L_b − L_a)/ln(p_a/p_b), 1/L_b)
+//
+// (never thinner than a Gaussian tail). L2 and L3 are the levels of the
+// target rates: for the high side of each kind, dev2 once in three weeks
+// and anomaly once in two weeks; for the low side half as often. L2 ≥ 2,
+// L3 ≥ max(3, 1.05·L2). A source's deviation maps to
+//
+//	|z| = 2|a|/L2 for |a| ≤ L2,   2 + (|a|−L2)/(L3−L2) up to L3,   3|a|/L3 beyond
+//
+// and the reported Z is the source with the larger |z|. So dev1 is |z| ≥ 1,
+// dev2 |z| ≥ 2 and anomaly |z| ≥ 3; on stationary data the sources together
+// raise _anomaly well under once a week, and a burst far beyond anything
+// seen is an anomaly in its first interval. Dev = σ·L2/2 of the high point
+// source (for counts Dev = x(μ + σL2/2) − x(μ), the upper spread), so
+// Av ± Dev is z = ±1. Micro is set when the deviation is 3 on the learned
+// spread alone but not once the noise floor is included: statistically
+// out, too small to matter. For mostly-zero counts a tenfold burst of a
+// fraction of an event is within Poisson noise: at a level of 0.2 per
+// interval about 7 to 10 events are needed for an anomaly.
+//
+// # Refractory alarms
+//
+// Few, well-timed alarms are the goal. After an alarm episode (level 2 or
+// 3, consecutive samples with |z| ≥ 2), for 24 hours a new alarm from the
+// same kind of evidence (point or run) is held back to level 1 unless its
+// |z| reaches min(1.2·peak of the last alarm, 4.5). Z itself is reported
+// unchanged; evidence of the other kind is not held back, so a burst after
+// a drift, or a drift after a burst, still alarms at once.
 //
 // # Learning
 //
@@ -98,21 +132,22 @@
 // # Gaps
 //
 // A missing sample is not a zero: Gap (or simply the next Learn after a
-// hole) only fades the short-term levels toward the slot baseline; no slot
-// learns anything.
+// hole) only fades the short-term levels toward the slot baseline and the
+// run statistic toward 0, and ends any episode; no slot learns anything.
 //
 // # Persistence
 //
-// Encode writes a meta record (about 530 bytes: whole-series state,
-// calibration record, configuration) and pages of 16 slots × 12 bytes
-// (float32 n, m, q); one interval dirties one page, so a commit writes about
-// 720 bytes per measurement and 100 trained weekly measurements take 2.5 MB.
-// Decode refuses (ErrConfigChanged) a baseline learned with another
-// interval, zone or kind; the caller then starts afresh.
+// Encode writes a meta record (about 730 bytes: whole-series state, the
+// four exceedance records as float32 counts, configuration) and pages of
+// 16 slots × 12 bytes (float32 n, m, q); one interval dirties one page, so
+// a commit writes about 920 bytes per measurement and 100 trained weekly
+// measurements take about 2.5 MB. Decode refuses (ErrConfigChanged) a
+// baseline learned with another interval, zone or kind; the caller then
+// starts afresh.
 //
-// Known limits: after a week-long attack the tail calibration is wider, so
-// the same attack a week later scores lower (still out, not necessarily an
-// anomaly); on stationary Poisson counts _anomaly rises 0–1.4 times per
-// week per measurement (0.7 on average), above the one-per-week target for
-// a few series.
+// Known limits: the run evidence raises false alarms on series whose
+// residuals stay biased for hours (real-valued sensor series with slow
+// drifts), which the refractory rule only thins out; and the first week of
+// a series, while the exceedance records fill, alarms more often than
+// later ones.
 package history

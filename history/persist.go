@@ -14,7 +14,7 @@ const pageSlots = 16
 const slotBytes = 12
 
 // formatVersion is the version of the encoding written by Encode.
-const formatVersion = 1
+const formatVersion = 2
 
 var metaMagic = [4]byte{'L', 'T', 'H', 'B'}
 
@@ -27,7 +27,7 @@ var ErrConfigChanged = errors.New("baseline learned with another configuration")
 func (b *Baseline) Pages() int { return len(b.dirty) }
 
 // Encode serialises the baseline: meta is the whole-series state (always
-// returned, about 550 bytes), pages the slot pages keyed by page number
+// returned, about 730 bytes), pages the slot pages keyed by page number
 // (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
 // since the previous Encode are returned — one page per learned interval —
 // otherwise every page that holds learned data. Encode clears the dirty
@@ -79,15 +79,27 @@ func (b *Baseline) pageUsed(lo, hi int) bool {
 // metaFloats lists the whole-series fields in their encoded order.
 func (b *Baseline) metaFloats() []*float64 {
 	g := &b.g
-	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.RunMax, &g.Q2, &g.Q3, &g.Z2, &g.Sel}
+	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.Z2, &g.Sel, &g.Run, &g.AlarmZ, &g.AlarmSrc, &g.PrevZ}
 	for i := range g.Local {
 		f = append(f, &g.Local[i])
 	}
 	for i := range g.LocalErr {
 		f = append(f, &g.LocalErr[i])
 	}
-	for i := range g.Exceed {
-		f = append(f, &g.Exceed[i])
+	for i := range g.Tails {
+		t := &g.Tails[i]
+		f = append(f, &t.Peak, &t.Quiet, &t.Q2, &t.Q3)
+	}
+	return f
+}
+
+// metaCounts lists the exceedance counts, encoded as float32.
+func (b *Baseline) metaCounts() []*float64 {
+	var f []*float64
+	for i := range b.g.Tails {
+		for k := range b.g.Tails[i].Exceed {
+			f = append(f, &b.g.Tails[i].Exceed[k])
+		}
 	}
 	return f
 }
@@ -112,10 +124,17 @@ func (b *Baseline) encodeMeta() []byte {
 	buf = append(buf, zone...)
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.First))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.Last))
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.Learned))
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.AlarmAt))
 	fs := b.metaFloats()
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(fs)))
 	for _, f := range fs {
 		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(*f))
+	}
+	cs := b.metaCounts()
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(cs)))
+	for _, f := range cs {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(*f)))
 	}
 	return buf
 }
@@ -139,6 +158,8 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	zone := string(r.bytes(int(r.byte())))
 	first := int64(r.u64())
 	last := int64(r.u64())
+	learned := int64(r.u64())
+	alarmAt := int64(r.u64())
 	nf := int(r.u16())
 	if r.err != nil {
 		return nil, fmt.Errorf("decode baseline: meta: %w", r.err)
@@ -169,6 +190,17 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 		}
 		*f = v
 	}
+	cs := b.metaCounts()
+	if nc := int(r.u16()); r.err == nil && nc != len(cs) {
+		return nil, fmt.Errorf("decode baseline: meta: %d counts, want %d", nc, len(cs))
+	}
+	for _, f := range cs {
+		v := float64(math.Float32frombits(r.u32()))
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return nil, errors.New("decode baseline: meta: count not valid")
+		}
+		*f = v
+	}
 	if r.err != nil {
 		return nil, fmt.Errorf("decode baseline: meta: %w", r.err)
 	}
@@ -179,7 +211,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 		return nil, errors.New("decode baseline: meta: negative count or variance")
 	}
 	b.g.Count = flags&1 != 0
-	b.g.First, b.g.Last = first, last
+	b.g.First, b.g.Last, b.g.Learned, b.g.AlarmAt = first, last, learned, alarmAt
 	for p, data := range pages {
 		if p < 0 || p >= len(b.dirty) {
 			return nil, fmt.Errorf("decode baseline: page %d out of range", p)

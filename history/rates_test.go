@@ -46,15 +46,18 @@ func TestFalseAlarmRates(t *testing.T) {
 						}
 					}
 				}
-				total := 0
+				total, worst := 0, 0
 				for w := 1; w < weeks; w++ {
 					total += anom[w]
+					worst = max(worst, anom[w])
 				}
-				// The target is at most one per week; measured 0–1.4 per
-				// week per series (about 0.6 on average), so the check
-				// allows the worst series seen and no more.
-				if rate := float64(total) / float64(weeks-1); rate > 1.4 {
+				if rate := float64(total) / float64(weeks-1); rate > 1 {
 					t.Errorf("%.2f _anomaly rises per week, want at most 1", rate)
+				}
+				// A calibrated rate leaves the count of one week random;
+				// a week with several false alarms would still be a defect.
+				if worst > 3 {
+					t.Errorf("%d _anomaly rises in one week", worst)
 				}
 				perDay := float64(dev2) / float64((weeks-1)*7)
 				if perDay > 1 {

@@ -26,7 +26,7 @@ type SlotStat struct {
 func (b *Baseline) Week() []SlotStat {
 	out := make([]SlotStat, b.nslots)
 	for i := range out {
-		sec := int64(i) * b.secs
+		sec := int64(i) * b.width
 		st := SlotStat{
 			Slot:    i,
 			Weekday: time.Weekday((sec/86400 + 1) % 7),
@@ -35,7 +35,8 @@ func (b *Baseline) Week() []SlotStat {
 		}
 		if b.g.Samples > 0 {
 			p := b.forecast(sec)
-			sd := math.Sqrt(p.varTot) * p.q2 / 2
+			q2, _ := b.g.Tails[tailPointHigh].levels()
+			sd := math.Sqrt(p.varTot) * q2 / 2
 			st.Av = b.inverse(p.seasonal)
 			if b.g.Count {
 				st.Dev = b.inverse(p.seasonal+sd) - st.Av

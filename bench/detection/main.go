@@ -5,7 +5,14 @@
 // <h>_low_anomaly rises, 0.5 where a _dev2 class rises without an anomaly
 // rising, 0 otherwise. nab_score.py then scores OUT at fixed thresholds.
 //
+// With -synth DIR it instead writes a NAB-style corpus of synthetic count
+// series with labelled spikes, bursts, level shifts and dropouts (data/
+// and labels/combined_windows.json), a check that does not depend on the
+// NAB files.
+//
 // Usage: detection [-data DIR] [-out DIR] [-handle H]
+//
+//	detection -synth DIR [-seed N] [-files N]
 package main
 
 import (
@@ -23,7 +30,18 @@ func main() {
 	data := flag.String("data", "/work/shared/detection/data", "folder with <category>/<file>.csv series")
 	out := flag.String("out", "detection-out", "folder to write <category>/<file>.csv results into")
 	handle := flag.String("handle", "series", "measurement handle used for the class names")
+	detail := flag.Bool("detail", false, "also write value, av, dev, z and classes of every row (OUT/<cat>/<file>.detail.csv)")
+	synth := flag.String("synth", "", "write a synthetic labelled corpus into this folder and exit")
+	seed := flag.Uint64("seed", 1, "seed of the synthetic corpus")
+	nfiles := flag.Int("files", 30, "number of synthetic series")
 	flag.Parse()
+	if *synth != "" {
+		if err := writeSynthCorpus(*synth, *seed, *nfiles); err != nil {
+			fmt.Fprintf(os.Stderr, "detection: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	files, err := filepath.Glob(filepath.Join(*data, "*", "*.csv"))
 	if err != nil || len(files) == 0 {
 		fmt.Fprintf(os.Stderr, "detection: no series under %s\n", *data)
@@ -31,7 +49,7 @@ func main() {
 	}
 	var rises, anomalies int
 	for _, f := range files {
-		a, r, err := run(f, *data, *out, *handle)
+		a, r, err := run(f, *data, *out, *handle, *detail)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "detection: %v\n", err)
 			os.Exit(1)
@@ -43,7 +61,7 @@ func main() {
 }
 
 // run scores one file and returns its anomaly and dev2-only rise counts.
-func run(path, dataDir, outDir, handle string) (int, int, error) {
+func run(path, dataDir, outDir, handle string, detail bool) (int, int, error) {
 	in, err := os.Open(path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("open series: %w", err)
@@ -68,6 +86,12 @@ func run(path, dataDir, outDir, handle string) (int, int, error) {
 	}
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "timestamp,anomaly_score")
+	if detail {
+		if err := writeDetail(strings.TrimSuffix(dst, ".csv")+".detail", rows); err != nil {
+			f.Close()
+			return 0, 0, err
+		}
+	}
 	var na, nd int
 	for _, r := range rows {
 		score := "0"
@@ -98,4 +122,26 @@ func run(path, dataDir, outDir, handle string) (int, int, error) {
 		return 0, 0, fmt.Errorf("close result: %w", err)
 	}
 	return na, nd, nil
+}
+
+// writeDetail writes the full verdict of every row.
+func writeDetail(path string, rows []history.Row) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create detail: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "timestamp,value,av,dev,z,level,classes")
+	for _, r := range rows {
+		s := r.Score
+		fmt.Fprintf(w, "%s,%g,%.4g,%.4g,%.3f,%d,%s\n", r.T.UTC().Format("2006-01-02 15:04:05"), s.Value, s.Av, s.Dev, s.Z, s.Level, strings.Join(r.Classes, " "))
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write detail: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close detail: %w", err)
+	}
+	return nil
 }
