@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -355,6 +356,42 @@ func TestFIFO(t *testing.T) {
 		h.stop()
 		if fds := openFDs(t, h.dir); len(fds) != 0 {
 			t.Errorf("descriptors left open after Run returned: %q", fds)
+		}
+	})
+}
+
+// TestFIFOSync: Sync returns only once what was written to a FIFO before
+// it has been delivered, so that a shutdown loses nothing left in the
+// pipe.
+func TestFIFOSync(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.fifo")
+		if err := syscall.Mkfifo(fn, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.start(FileConfig{Paths: []string{fn}})
+		h.rec.waitEvent(t, EventOpen, 1)
+		h.sync() // nothing written: returns at once
+		want := 0
+		for w := 0; w < 4; w++ {
+			f, err := os.OpenFile(fn, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for i := 0; i < 500; i++ {
+				fmt.Fprintf(&b, "w%d %d\n", w, i)
+				want++
+			}
+			if _, err := f.WriteString(b.String()); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		h.sync()
+		if got := len(h.rec.lines()); got != want {
+			t.Fatalf("%d lines delivered when Sync returned, want %d", got, want)
 		}
 	})
 }
