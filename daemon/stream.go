@@ -222,7 +222,9 @@ func (s *stream) attribute(h *match.Hit, line []byte, now time.Time) *measure.Ac
 // see follow.Handler.
 func (s *stream) Event(e follow.Event) {
 	attrs := []any{"stream", s.source, "event", e.Kind.String()}
-	if e.Path != "" && e.Path != e.Source {
+	// Name the file unless it is the stream's own path: a glob stream's
+	// events are about one of its matches.
+	if e.Path != "" && e.Path != s.source {
 		attrs = append(attrs, "path", e.Path)
 	}
 	if e.Pid != 0 {
