@@ -272,6 +272,7 @@ type taken struct {
 	positions    map[string]follow.Position
 	closed       []string
 	lost         bool
+	lowerBound   time.Time // the stream's lower bound before the take
 }
 
 // take hands over everything accumulated and starts afresh for the
@@ -287,6 +288,7 @@ func (s *stream) take(next, lower time.Time) taken {
 		lines:        s.lines,
 		positions:    s.positions,
 		lost:         s.lost,
+		lowerBound:   s.lowerBound,
 	}
 	for p := range s.closed {
 		t.closed = append(t.closed, p)
