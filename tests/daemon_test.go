@@ -189,6 +189,9 @@ func (d *daemonProc) waitExit(timeout time.Duration) int {
 // committed.
 func (d *daemonProc) stop() {
 	d.t.Helper()
+	// A signal that arrives before the process has installed its handlers
+	// (within milliseconds of exec) gets the default action.
+	d.waitLog(`msg=started `, 1)
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		d.t.Fatalf("SIGTERM: %v", err)
 	}
@@ -434,3 +437,9 @@ func untilCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// countLines counts the newline-terminated lines of s.
+func countLines(s string) int { return strings.Count(s, "\n") }
+
+// reLine compiles a log line pattern.
+func reLine(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }

@@ -24,6 +24,8 @@ type steadyWriter struct {
 	perTik int
 	// line formats line n; the default is "seq <n>".
 	line func(n int) string
+	// limit, when positive, is how many lines to write before stopping.
+	limit int
 
 	mu      sync.Mutex
 	n       int // lines written
@@ -75,6 +77,9 @@ func (w *steadyWriter) run() {
 				w.mu.Lock()
 				n := w.n
 				w.mu.Unlock()
+				if w.limit > 0 && n >= w.limit {
+					return
+				}
 				s := "seq " + strconv.Itoa(n)
 				if w.line != nil {
 					s = w.line(n)
@@ -90,6 +95,9 @@ func (w *steadyWriter) run() {
 		}
 	}
 }
+
+// finished reports whether the writer has stopped (its limit reached).
+func (w *steadyWriter) finished() <-chan struct{} { return w.done }
 
 // written returns how many lines have been written so far.
 func (w *steadyWriter) written() int {
