@@ -183,6 +183,9 @@ func (d *Daemon) start(set *rules.Set) error {
 	var committedEnd time.Time
 	d.seeds = map[string]OpenInterval{}
 	err := d.store.Update(func(tx *state.Tx) error {
+		if err := dropUnusable(tx, d.log); err != nil {
+			return err
+		}
 		var err error
 		if committedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
 			return err
