@@ -429,6 +429,48 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// TestStartPosition: the event that opens a file without a usable saved
+// position carries the position reading starts from, which a resume from
+// it accepts; a resumed file's event carries none.
+func TestStartPosition(t *testing.T) {
+	h := newHarness(t, "poll")
+	fn, late := h.path("app.log"), h.path("late.log")
+	writeFile(t, fn, "o1\no2\npart")
+	h.start(FileConfig{Paths: []string{fn, late}})
+	writeFile(t, late, "l1\n")
+	h.wake()
+	h.rec.waitEvent(t, EventOpen, 2)
+	starts := map[string]Position{}
+	for _, e := range h.rec.events(EventOpen) {
+		if e.Start.Path != e.Path || e.Start.Ino == 0 {
+			t.Errorf("%s: start %+v, want the position of %s", e, e.Start, e.Path)
+		}
+		starts[e.Path] = e.Start
+	}
+	if got := starts[fn].Offset; got != 6 {
+		t.Errorf("first seen at its end: start offset %d, want 6 (after the last complete line)", got)
+	}
+	if got := starts[late].Offset; got != 0 {
+		t.Errorf("appeared after startup: start offset %d, want 0", got)
+	}
+	h.stop()
+
+	// Resumed from the start positions, as after a crash before anything
+	// else was saved: everything from there is read, once.
+	appendFile(t, fn, "x\nn1\n")
+	h2 := newHarness(t, "poll")
+	h2.start(FileConfig{Paths: []string{fn, late}, Saved: starts})
+	h2.expect("partx", "n1", "l1")
+	if n := len(h2.rec.events(EventResume)); n != 2 {
+		t.Fatalf("%d resumes, want 2: %q", n, h2.rec.allEvents())
+	}
+	for _, e := range h2.rec.events(EventResume) {
+		if !e.Start.IsZero() {
+			t.Errorf("%s: start %+v on a resume, want none", e, e.Start)
+		}
+	}
+}
+
 // TestNotFatal: things that made other followers exit or stop are events.
 func TestNotFatal(t *testing.T) {
 	forEachWatch(t, func(t *testing.T, mode string) {
