@@ -59,6 +59,9 @@ type stream struct {
 	interval time.Duration
 	clock    follow.Clock
 	log      *slog.Logger
+	// saveStart saves where reading of a newly opened file starts, unless
+	// a position is already saved under its name (file streams).
+	saveStart func(p follow.Position)
 
 	// The follower, set once at start.
 	files   *follow.Files
@@ -249,6 +252,10 @@ func (s *stream) Event(e follow.Event) {
 		s.log.Info("stream", attrs...)
 	}
 	switch e.Kind {
+	case follow.EventOpen, follow.EventReset:
+		if s.kind == kindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
+			s.saveStart(e.Start)
+		}
 	case follow.EventClose, follow.EventDelete:
 		if e.Path != "" && s.kind == kindFile {
 			s.mu.Lock()
