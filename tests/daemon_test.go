@@ -80,15 +80,19 @@ type daemonOpts struct {
 	rules, state, output string
 	watch                string        // inotify (default) or poll
 	pollEvery            time.Duration // --poll-interval; 0: the default
+	interval             time.Duration // --interval; 0: 1 s
 	extra                []string
 }
 
-// startDaemon starts `logtally run` with a 1 s interval. It is killed at
-// the end of the test if still running; its log is shown when the test
-// fails.
+// startDaemon starts `logtally run` (with a 1 s interval unless told
+// otherwise). It is killed at the end of the test if still running; its
+// log is shown when the test fails.
 func startDaemon(t *testing.T, o daemonOpts) *daemonProc {
 	t.Helper()
-	args := []string{"run", "--rules", o.rules, "--state", o.state, "--interval", "1s"}
+	if o.interval == 0 {
+		o.interval = time.Second
+	}
+	args := []string{"run", "--rules", o.rules, "--state", o.state, "--interval", o.interval.String()}
 	if o.output != "" {
 		args = append(args, "--output", o.output)
 	}
