@@ -32,10 +32,10 @@ type Sample struct {
 	Classes []string `json:"classes,omitempty"`
 	Lines   uint64   `json:"lines"` // lines its stream delivered in the interval
 	measure.Counts
-	TopKey    string   `json:"top_key,omitempty"`
-	TopCount  uint64   `json:"top_count,omitempty"`
-	Keys      int      `json:"keys,omitempty"`
-	Entropy   *float64 `json:"entropy,omitempty"`
+	TopKey   string   `json:"top_key,omitempty"`
+	TopCount uint64   `json:"top_count,omitempty"`
+	Keys     int      `json:"keys,omitempty"`
+	Entropy  *float64 `json:"entropy,omitempty"`
 	// Partial marks an interval closed early by a shutdown; it is completed
 	// by the next run.
 	Partial bool `json:"partial,omitempty"`
@@ -82,8 +82,10 @@ func splitPosKey(key string) (source, path string) {
 	return rest[:i], rest[i+1:]
 }
 
-func baseMetaKey(handle string) string        { return prefixBase + handle + "/meta" }
-func basePageKey(handle string, n int) string { return fmt.Sprintf("%s%s/p/%05d", prefixBase, handle, n) }
+func baseMetaKey(handle string) string { return prefixBase + handle + "/meta" }
+func basePageKey(handle string, n int) string {
+	return fmt.Sprintf("%s%s/p/%05d", prefixBase, handle, n)
+}
 func recentPageKey(handle string, n int) string {
 	return fmt.Sprintf("%s%s/p/%05d", prefixRecent, handle, n)
 }
