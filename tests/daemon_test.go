@@ -3,7 +3,6 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +29,7 @@ const waitTimeout = 20 * time.Second
 
 // waitFor polls cond until it holds, failing the test at the deadline with
 // what was awaited and, when given, why it did not hold yet.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(25 * time.Millisecond)
@@ -68,7 +67,7 @@ func (b *lockedBuffer) String() string {
 
 // daemonProc is one running `logtally run`.
 type daemonProc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	done   chan struct{} // closed when the process has exited
@@ -87,7 +86,7 @@ type daemonOpts struct {
 // startDaemon starts `logtally run` (with a 1 s interval unless told
 // otherwise). It is killed at the end of the test if still running; its
 // log is shown when the test fails.
-func startDaemon(t *testing.T, o daemonOpts) *daemonProc {
+func startDaemon(t testing.TB, o daemonOpts) *daemonProc {
 	t.Helper()
 	if o.interval == 0 {
 		o.interval = time.Second
@@ -262,7 +261,7 @@ type sampleStatus struct {
 
 // readStatus runs `logtally status --json` on a state file, which works
 // while the daemon runs.
-func readStatus(t *testing.T, state string) status {
+func readStatus(t testing.TB, state string) status {
 	t.Helper()
 	r := run(t, "", "status", "--state", state, "--json")
 	if r.code != 0 {
@@ -406,11 +405,6 @@ func readPoints(t *testing.T, path string) []point {
 	return out
 }
 
-// processGroupGone reports whether no process is left in the group.
-func processGroupGone(pgid int) bool {
-	return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
-}
-
 // rig is a directory with a rule file and a state file for one daemon
 // test.
 type rig struct {
@@ -433,13 +427,6 @@ func (r *rig) start(watch string, pollEvery time.Duration, extra ...string) *dae
 	r.t.Helper()
 	return startDaemon(r.t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP,
 		watch: watch, pollEvery: pollEvery, extra: extra})
-}
-
-// untilCtx returns a context done at the end of the test.
-func untilCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // countLines counts the newline-terminated lines of s.

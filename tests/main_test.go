@@ -45,7 +45,7 @@ type result struct {
 }
 
 // run runs the binary to completion with a generous deadline.
-func run(t *testing.T, stdin string, args ...string) result {
+func run(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
