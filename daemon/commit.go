@@ -89,8 +89,8 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 		}
 		// Fill the downtime with zero samples where the stream was
 		// followed without a break.
-		if !d.catchFrom.IsZero() && s.kind == kindFile && !t.lost && s.lowerBound.Before(start) {
-			for ts := s.lowerBound; ts.Before(start); ts = ts.Add(d.interval) {
+		if !d.catchFrom.IsZero() && s.kind == kindFile && !t.lost && t.lowerBound.Before(start) {
+			for ts := t.lowerBound; ts.Before(start); ts = ts.Add(d.interval) {
 				for _, m := range t.measurements {
 					if _, ok := bucket(ts.Unix())[m.Handle]; !ok {
 						bucket(ts.Unix())[m.Handle] = measure.NewAccumulator(m)

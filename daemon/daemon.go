@@ -220,6 +220,9 @@ func (d *Daemon) start(set *rules.Set) error {
 	var committedEnd time.Time
 	d.seeds = map[string]OpenInterval{}
 	err := d.store.Update(func(tx *state.Tx) error {
+		if err := dropUnusable(tx, d.log); err != nil {
+			return err
+		}
 		var err error
 		if committedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
 			return err
@@ -341,6 +344,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 			curStart:  d.curStart, lowerBound: lower,
 		}
 		s.setGroup(g)
+		s.saveStart = d.saveStart(src)
 		if err := d.newFollower(s, set); err != nil {
 			return err
 		}
@@ -408,6 +412,31 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		s.lowerBound = d.curStart
 	}
 	return nil
+}
+
+// saveStart returns the function that saves, for a file of the stream,
+// the position reading starts from when it is opened without a saved
+// position (seen for the first time, appeared, replaced). It is written at
+// once, in its own transaction, and only if no position is saved under the
+// name: a commit may already have saved a later one. Until the first
+// commit that covers the file, that is where a restart after a crash
+// resumes; without it the file would be taken as seen for the first time
+// again (start: end), and the lines read since it was opened never
+// counted.
+func (d *Daemon) saveStart(source string) func(follow.Position) {
+	return func(p follow.Position) {
+		key := posKey(source, p.Path)
+		err := d.store.Update(func(tx *state.Tx) error {
+			if _, ok, err := tx.Get(key); err != nil || ok {
+				return err
+			}
+			return tx.SetJSON(key, p)
+		})
+		if err != nil {
+			d.log.Warn("save start position: a crash before the next commit may lose this file's lines",
+				"stream", source, "path", p.Path, "err", err)
+		}
+	}
 }
 
 // startFollower starts a stream's follower goroutine (interval commands

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
@@ -272,4 +273,45 @@ func ReadWeekGraphs(store *state.Store, handle string, loc *time.Location, now t
 		return nil
 	})
 	return out, err
+}
+
+// dropUnusable deletes the values of the daemon's keys that do not decode
+// (a state file damaged inside a record that buntdb still loads), logging
+// each loudly, so that one bad value costs what it held (a position, a
+// total) instead of stopping the daemon at every start.
+func dropUnusable(tx *state.Tx, log *slog.Logger) error {
+	type check struct {
+		prefix string
+		decode func(string) error
+	}
+	checks := []check{
+		{prefixPos, func(v string) error { var p follow.Position; return decodeJSON(v, &p) }},
+		{prefixTotal, func(v string) error { var t Total; return decodeJSON(v, &t) }},
+		{prefixSample, func(v string) error { var s Sample; return decodeJSON(v, &s) }},
+		{prefixOpen, func(v string) error { var o OpenInterval; return decodeJSON(v, &o) }},
+		{keyCommittedEnd, func(v string) error { _, err := time.Parse(time.RFC3339Nano, v); return err }},
+	}
+	type bad struct {
+		key string
+		err error
+	}
+	var drop []bad
+	for _, c := range checks {
+		if err := tx.Ascend(c.prefix, func(k, v string) bool {
+			if err := c.decode(v); err != nil {
+				drop = append(drop, bad{k, err})
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	for _, b := range drop {
+		log.Error("STATE VALUE UNUSABLE: dropped; what it held (a position, a total, a sample) starts over",
+			"key", b.key, "err", b.err)
+		if err := tx.Delete(b.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }

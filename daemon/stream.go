@@ -58,6 +58,9 @@ type stream struct {
 	interval time.Duration
 	clock    follow.Clock
 	log      *slog.Logger
+	// saveStart saves where reading of a newly opened file starts, unless
+	// a position is already saved under its name (file streams).
+	saveStart func(p follow.Position)
 
 	// The follower, set once at start.
 	files   *follow.Files
@@ -181,7 +184,9 @@ func (s *stream) attribute(h *match.Hit, line []byte, now time.Time) *measure.Ac
 // see follow.Handler.
 func (s *stream) Event(e follow.Event) {
 	attrs := []any{"stream", s.source, "event", e.Kind.String()}
-	if e.Path != "" && e.Path != e.Source {
+	// Name the file unless it is the stream's own path: a glob stream's
+	// events are about one of its matches.
+	if e.Path != "" && e.Path != s.source {
 		attrs = append(attrs, "path", e.Path)
 	}
 	if e.Pid != 0 {
@@ -206,6 +211,10 @@ func (s *stream) Event(e follow.Event) {
 		s.log.Info("stream", attrs...)
 	}
 	switch e.Kind {
+	case follow.EventOpen, follow.EventReset:
+		if s.kind == kindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
+			s.saveStart(e.Start)
+		}
 	case follow.EventClose, follow.EventDelete:
 		if e.Path != "" && s.kind == kindFile {
 			s.mu.Lock()
@@ -229,6 +238,7 @@ type taken struct {
 	positions    map[string]follow.Position
 	closed       []string
 	lost         bool
+	lowerBound   time.Time // the stream's lower bound before the take
 }
 
 // take hands over everything accumulated and starts afresh for the
@@ -244,6 +254,7 @@ func (s *stream) take(next, lower time.Time) taken {
 		lines:        s.lines,
 		positions:    s.positions,
 		lost:         s.lost,
+		lowerBound:   s.lowerBound,
 	}
 	for p := range s.closed {
 		t.closed = append(t.closed, p)

@@ -72,7 +72,8 @@
 //	FIFO          opened read-write (opening never waits for a writer, and
 //	              one writer closing is not end-of-file for the next), read
 //	              by its own goroutine, reopened when the name refers to
-//	              another file; a FIFO has no position
+//	              another file; a FIFO has no position. Sync waits until
+//	              its reader has delivered what was written before
 //
 // Content checks cannot see a rewrite that leaves the first bytes and the
 // bytes before Offset unchanged, nor lines written between logrotate's copy

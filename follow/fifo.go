@@ -13,6 +13,7 @@ import (
 type fifoReader struct {
 	id      fileID
 	f       *os.File
+	src     *pollSource
 	done    chan struct{} // closed when the reader has returned
 	stopped atomic.Bool   // set before f is closed on purpose
 }
@@ -41,7 +42,7 @@ func (s *scanner) startFIFO(t *tracked) {
 	}
 	t.errKey, t.startup = "", false
 	id, _ := idOf(fi)
-	fr := &fifoReader{id: id, f: f, done: make(chan struct{})}
+	fr := &fifoReader{id: id, f: f, src: src, done: make(chan struct{})}
 	t.fifo = fr
 	s.event(Event{Kind: EventOpen, Source: t.path, Path: t.path, Detail: "fifo opened"})
 
@@ -76,4 +77,28 @@ func (s *scanner) stopFIFO(t *tracked) {
 	fr.stopped.Store(true)
 	fr.f.Close()
 	<-fr.done
+}
+
+// fifoMark is a FIFO reader and how often it had waited on an empty pipe
+// when a Sync was served.
+type fifoMark struct {
+	fr    *fifoReader
+	parks uint64
+}
+
+// fifoMarks returns a mark for every FIFO being read.
+func (s *scanner) fifoMarks() []fifoMark {
+	var out []fifoMark
+	for _, t := range s.tracked {
+		if t.fifo != nil {
+			out = append(out, fifoMark{fr: t.fifo, parks: t.fifo.src.parks.Load()})
+		}
+	}
+	return out
+}
+
+// caughtUp reports whether everything written to the FIFO before m was
+// taken has been delivered (or the reader has stopped).
+func (m fifoMark) caughtUp() bool {
+	return m.fr.exited() || m.fr.src.idleSince(m.parks)
 }

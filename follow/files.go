@@ -49,7 +49,7 @@ type FileConfig struct {
 type Files struct {
 	cfg     FileConfig
 	stats   statsTable
-	syncReq chan chan struct{}
+	syncReq chan *syncRequest
 	running atomic.Bool
 }
 
@@ -105,30 +105,56 @@ func NewFiles(cfg FileConfig) (*Files, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Files{cfg: cfg, syncReq: make(chan chan struct{})}, nil
+	return &Files{cfg: cfg, syncReq: make(chan *syncRequest)}, nil
 }
 
 // Stats returns a snapshot of the counters, by source.
 func (f *Files) Stats() map[string]SourceStats { return f.stats.snapshot() }
 
+// syncRequest is one Sync call: done is closed once a check made after
+// the call has delivered everything readable from the regular files; fifos
+// are then the FIFOs to wait for.
+type syncRequest struct {
+	done  chan struct{}
+	fifos []fifoMark
+}
+
+// fifoSyncPoll is how often Sync looks whether the FIFO readers have
+// caught up.
+const fifoSyncPoll = 2 * time.Millisecond
+
 // Sync makes a running follower check every file now and returns once that
-// check has delivered everything readable. The daemon calls it before it
+// check has delivered everything readable, and every FIFO's reader has
+// delivered what was written to it before. The daemon calls it before it
 // closes an interval or shuts down, so that lines written up to that moment
-// are counted in it. FIFOs are read by their own goroutines and are not
-// covered.
+// are counted in it (lines still in a FIFO when logtally exits are gone).
 func (f *Files) Sync(ctx context.Context) error {
-	done := make(chan struct{})
+	req := &syncRequest{done: make(chan struct{})}
 	select {
-	case f.syncReq <- done:
+	case f.syncReq <- req:
 	case <-ctx.Done():
 		return fmt.Errorf("sync: %w", ctx.Err())
 	}
 	select {
-	case <-done:
+	case <-req.done:
+	case <-ctx.Done():
+		return fmt.Errorf("sync: %w", ctx.Err())
+	}
+	if len(req.fifos) == 0 {
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("sync: %w", ctx.Err())
 	}
+	tick := time.NewTicker(fifoSyncPoll)
+	defer tick.Stop()
+	for _, m := range req.fifos {
+		for !m.caughtUp() {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return fmt.Errorf("sync fifo: %w", ctx.Err())
+			}
+		}
+	}
+	return nil
 }
 
 // Run follows the files, delivering to h, until ctx is done; then it closes
@@ -161,7 +187,7 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 		}
 	}
 
-	var syncs []chan struct{}
+	var syncs []*syncRequest
 	full := true
 	var tick <-chan time.Time
 	for {
@@ -171,8 +197,9 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 		}
 		full = false
 		if !s.more {
-			for _, done := range syncs {
-				close(done)
+			for _, req := range syncs {
+				req.fifos = s.fifoMarks()
+				close(req.done)
 			}
 			syncs = syncs[:0]
 		}
@@ -193,8 +220,8 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 				return nil
 			case <-tick:
 				tick, full = nil, true
-			case done := <-f.syncReq:
-				syncs, full = append(syncs, done), true
+			case req := <-f.syncReq:
+				syncs, full = append(syncs, req), true
 			case ev, ok := <-events:
 				if !ok {
 					events = nil
@@ -222,8 +249,8 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 					break drain
 				}
 				full = full || isDirEvent(ev)
-			case done := <-f.syncReq:
-				syncs, full = append(syncs, done), true
+			case req := <-f.syncReq:
+				syncs, full = append(syncs, req), true
 			default:
 				break drain
 			}

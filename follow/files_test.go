@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -359,6 +360,42 @@ func TestFIFO(t *testing.T) {
 	})
 }
 
+// TestFIFOSync: Sync returns only once what was written to a FIFO before
+// it has been delivered, so that a shutdown loses nothing left in the
+// pipe.
+func TestFIFOSync(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.fifo")
+		if err := syscall.Mkfifo(fn, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.start(FileConfig{Paths: []string{fn}})
+		h.rec.waitEvent(t, EventOpen, 1)
+		h.sync() // nothing written: returns at once
+		want := 0
+		for w := 0; w < 4; w++ {
+			f, err := os.OpenFile(fn, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for i := 0; i < 500; i++ {
+				fmt.Fprintf(&b, "w%d %d\n", w, i)
+				want++
+			}
+			if _, err := f.WriteString(b.String()); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		h.sync()
+		if got := len(h.rec.lines()); got != want {
+			t.Fatalf("%d lines delivered when Sync returned, want %d", got, want)
+		}
+	})
+}
+
 func TestStart(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -389,6 +426,48 @@ func TestStart(t *testing.T) {
 				h.rec.check(t, starts...)
 			})
 		})
+	}
+}
+
+// TestStartPosition: the event that opens a file without a usable saved
+// position carries the position reading starts from, which a resume from
+// it accepts; a resumed file's event carries none.
+func TestStartPosition(t *testing.T) {
+	h := newHarness(t, "poll")
+	fn, late := h.path("app.log"), h.path("late.log")
+	writeFile(t, fn, "o1\no2\npart")
+	h.start(FileConfig{Paths: []string{fn, late}})
+	writeFile(t, late, "l1\n")
+	h.wake()
+	h.rec.waitEvent(t, EventOpen, 2)
+	starts := map[string]Position{}
+	for _, e := range h.rec.events(EventOpen) {
+		if e.Start.Path != e.Path || e.Start.Ino == 0 {
+			t.Errorf("%s: start %+v, want the position of %s", e, e.Start, e.Path)
+		}
+		starts[e.Path] = e.Start
+	}
+	if got := starts[fn].Offset; got != 6 {
+		t.Errorf("first seen at its end: start offset %d, want 6 (after the last complete line)", got)
+	}
+	if got := starts[late].Offset; got != 0 {
+		t.Errorf("appeared after startup: start offset %d, want 0", got)
+	}
+	h.stop()
+
+	// Resumed from the start positions, as after a crash before anything
+	// else was saved: everything from there is read, once.
+	appendFile(t, fn, "x\nn1\n")
+	h2 := newHarness(t, "poll")
+	h2.start(FileConfig{Paths: []string{fn, late}, Saved: starts})
+	h2.expect("partx", "n1", "l1")
+	if n := len(h2.rec.events(EventResume)); n != 2 {
+		t.Fatalf("%d resumes, want 2: %q", n, h2.rec.allEvents())
+	}
+	for _, e := range h2.rec.events(EventResume) {
+		if !e.Start.IsZero() {
+			t.Errorf("%s: start %+v on a resume, want none", e, e.Start)
+		}
 	}
 }
 

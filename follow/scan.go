@@ -364,7 +364,11 @@ func (s *scanner) open(t *tracked, r statResult) {
 	_ = o.tail.load(f, offset)
 	t.cur, t.moved = o, false
 	s.dirsChanged = true
-	s.event(Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail})
+	e := Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail}
+	if kind != EventResume {
+		e.Start = o.position(offset)
+	}
+	s.event(e)
 }
 
 func (s *scanner) maxLine() int {

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logtally/logtally/lines"
 )
@@ -24,6 +27,14 @@ type pollSource struct {
 	rc    syscall.RawConn
 	block bool
 	eof   bool
+
+	// What the reader is doing, for Files.Sync on FIFOs (read from other
+	// goroutines): reads counts read attempts; parks counts the times the
+	// reader went to wait on an empty pipe with every complete line it had
+	// read delivered (block set); parked is true while it waits so.
+	reads  atomic.Uint64
+	parks  atomic.Uint64
+	parked atomic.Bool
 }
 
 func newPollSource(f *os.File) (*pollSource, error) {
@@ -68,6 +79,8 @@ func (s *pollSource) Read(p []byte) (int, error) {
 func (s *pollSource) read(p []byte, wait bool) (n int, again bool, err error) {
 	var rerr error
 	err = s.rc.Read(func(fd uintptr) bool {
+		s.parked.Store(false)
+		s.reads.Add(1)
 		for {
 			n, rerr = syscall.Read(int(fd), p)
 			if !errors.Is(rerr, syscall.EINTR) {
@@ -77,6 +90,8 @@ func (s *pollSource) read(p []byte, wait bool) (n int, again bool, err error) {
 		again = false
 		if errors.Is(rerr, syscall.EAGAIN) {
 			if wait {
+				s.parks.Add(1)
+				s.parked.Store(true)
 				return false // wait until readable
 			}
 			again = true
@@ -93,6 +108,32 @@ func (s *pollSource) read(p []byte, wait bool) (n int, again bool, err error) {
 		return 0, false, rerr
 	}
 	return n, false, nil
+}
+
+// idleSince reports whether the reader has, since parks was parks0, been
+// waiting on an empty pipe with every complete line delivered: then
+// everything written to the pipe before parks0 was taken has been
+// delivered.
+func (s *pollSource) idleSince(parks0 uint64) bool {
+	if s.parks.Load() > parks0 {
+		return true // it waited on an empty pipe after parks0
+	}
+	if !s.parked.Load() {
+		return false
+	}
+	// Waiting since before parks0: idle if nothing has arrived since, which
+	// holds if the pipe is empty while no read happened in between.
+	reads := s.reads.Load()
+	n := -1
+	if err := s.rc.Control(func(fd uintptr) {
+		// TIOCINQ is FIONREAD: the bytes waiting in the pipe.
+		if v, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
+			n = v
+		}
+	}); err != nil {
+		return false
+	}
+	return n == 0 && s.parked.Load() && s.reads.Load() == reads
 }
 
 // pump reads lines from r (over src) and delivers them in batches through

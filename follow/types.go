@@ -149,6 +149,12 @@ type Event struct {
 	Pid    int    // the command's process (and process group) id, for pipes
 	Err    error
 	Detail string
+	// Start is, for EventOpen and EventReset of a regular file, the
+	// position reading starts from, before any line of the file is
+	// delivered. Saved at once when nothing is saved for the name yet, it
+	// lets a restart after a crash resume there instead of taking the file
+	// as seen for the first time.
+	Start Position
 }
 
 // String formats the event for a log line.

@@ -26,7 +26,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "logtally")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/logtally")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("LOGTALLY_E2E_RACE") == "1" {
+		// The daemon's own data races, under the end-to-end load.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/logtally")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build logtally:", err)
@@ -45,7 +50,7 @@ type result struct {
 }
 
 // run runs the binary to completion with a generous deadline.
-func run(t *testing.T, stdin string, args ...string) result {
+func run(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

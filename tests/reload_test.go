@@ -1,0 +1,100 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReload: while a writer appends at a steady rate, SIGHUP with a
+// broken rule file keeps the running rules (every error logged with
+// file:line, the measurement keeps counting); SIGHUP with the file fixed
+// adds its measurements (one on the same file, one on a new file) and
+// keeps the old one's position and total: no line lost or counted twice
+// across the reloads.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules.d")
+	if err := os.Mkdir(rulesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log, other := filepath.Join(dir, "app.log"), filepath.Join(dir, "other.log")
+	state, out := filepath.Join(dir, "state.db"), filepath.Join(dir, "out.lp")
+	writeFile(t, log, "")
+	writeFile(t, filepath.Join(rulesDir, "a.yaml"), counterRules(log, "all", ".*"))
+
+	d := startDaemon(t, daemonOpts{rules: rulesDir, state: state, output: out})
+	d.waitLog(`msg=started `, 1)
+	d.waitLog(`event=open `, 1)
+	w := newSteadyWriter(t, log, 2*time.Millisecond, 1)
+	w.start()
+	errorLines := 0
+	addErrors := func(n int) {
+		appendString(t, log, numbered("ERROR", errorLines, n))
+		errorLines += n
+	}
+	addErrors(3) // before the measurement that counts them exists
+
+	// A broken file: the running rules stay.
+	b := filepath.Join(rulesDir, "b.yaml")
+	writeFile(t, b, strings.Join([]string{
+		"measurements:",
+		"  - handle: errors",
+		"    path: " + log,
+		"    select_line_matchin: 'ERROR .*'",
+		"  - handle: other",
+		"    path: " + other,
+		"    select_line_matching: '(unclosed'",
+		"",
+	}, "\n"))
+	d.signal(syscall.SIGHUP)
+	d.waitLog(`reload: rules not changed.*b\.yaml:4:\d+.*select_line_matchin`, 1)
+	d.waitLog(`reload: rules not changed.*b\.yaml:7:\d+.*select_line_matching`, 1)
+	before := readStatus(t, state).total("all")
+	waitFor(t, waitTimeout, "the old measurement to keep counting", func() (bool, string) {
+		now := readStatus(t, state).total("all")
+		return now > before, "total still " + itoa(int(now))
+	})
+	if _, ok := readStatus(t, state).measurement("errors"); ok {
+		t.Errorf("a measurement of the broken file was committed")
+	}
+
+	// Fixed: the new measurements take effect; the old one goes on.
+	writeFile(t, b, strings.Join([]string{
+		"measurements:",
+		"  - handle: errors",
+		"    path: " + log,
+		"    select_line_matching: 'ERROR .*'",
+		"    history_type: scalar",
+		"  - handle: other",
+		"    path: " + other,
+		"    select_line_matching: 'other .*'",
+		"    history_type: scalar",
+		"",
+	}, "\n"))
+	writeFile(t, other, "")
+	d.signal(syscall.SIGHUP)
+	d.waitLog(`msg=reloaded `, 1)
+	d.waitLog(`other\.log event=open `, 1)
+	addErrors(7)
+	appendString(t, other, numbered("other", 0, 11))
+	waitTotal(t, state, "errors", 7)
+	waitTotal(t, state, "other", 11)
+
+	// Reloading the same rules again changes nothing.
+	d.signal(syscall.SIGHUP)
+	d.waitLog(`msg=reloaded `, 2)
+	addErrors(2)
+
+	written := w.finish()
+	d.stop()
+	wantTotal(t, state, "all", written+errorLines)
+	wantTotal(t, state, "errors", 9)
+	wantTotal(t, state, "other", 11)
+	if n := d.countLog(reLine(`event=(lost|reset) `)); n != 0 {
+		t.Errorf("%d lost or reset events across the reloads", n)
+	}
+}

@@ -1,0 +1,134 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// respCommand encodes one command of buntdb's append-only file.
+func respCommand(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+// TestStateFileCorruption: logtally starts on a damaged state file, says so
+// loudly, and runs: a file buntdb cannot load, or that is not a logtally
+// state file, is moved aside (kept, byte for byte) and a fresh one started;
+// a loadable file with values that do not decode loses those values only.
+// In every case the lines written afterwards are counted exactly.
+func TestStateFileCorruption(t *testing.T) {
+	cases := []struct {
+		name string
+		// damage writes the damaged state file; it may run logtally first.
+		damage func(t *testing.T, r *rig, log string)
+		// aside: the file is moved aside; else values are dropped.
+		aside bool
+		// drops are the keys whose values are reported dropped.
+		drops []string
+	}{
+		{
+			name: "random bytes",
+			damage: func(t *testing.T, r *rig, _ string) {
+				b := make([]byte, 4096)
+				rng := rand.New(rand.NewPCG(1, 2))
+				for i := range b {
+					b[i] = byte(rng.UintN(256))
+				}
+				if err := os.WriteFile(r.state, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			aside: true,
+		},
+		{
+			name: "text",
+			damage: func(t *testing.T, r *rig, _ string) {
+				writeFile(t, r.state, "this is not a state file\n")
+			},
+			aside: true,
+		},
+		{
+			name: "another program's buntdb file",
+			damage: func(t *testing.T, r *rig, _ string) {
+				writeFile(t, r.state, respCommand("set", "config", "value")+respCommand("set", "other", "x"))
+			},
+			aside: true,
+		},
+		{
+			// A logtally state file whose position and total values are
+			// damaged but still framed (the last commit's journal is gone
+			// too, so it cannot repair them).
+			name: "damaged values",
+			damage: func(t *testing.T, r *rig, log string) {
+				d := r.start("inotify", 0)
+				d.waitLog(`event=open `, 1)
+				appendString(t, log, numbered("before", 0, 10))
+				waitTotal(t, r.state, "all", 10)
+				d.stop()
+				appendString(t, r.state,
+					respCommand("set", "pos/"+log+"\x00"+log, "{garbage")+
+						respCommand("set", "total/all", "#####")+
+						respCommand("del", "journal"))
+			},
+			drops: []string{`pos/`, `total/all`},
+		},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			r := newRig(t, "")
+			log := r.path("app.log")
+			writeFile(t, r.rules, counterRules(log, "all", ".*"))
+			writeFile(t, log, "")
+			c.damage(t, r, log)
+			damaged, err := os.ReadFile(r.state)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			d := r.start("inotify", 0)
+			d.waitLog(`event=open `, 1)
+			appendString(t, log, numbered("after", 0, 25))
+			waitTotal(t, r.state, "all", 25)
+			d.stop()
+			wantTotal(t, r.state, "all", 25)
+
+			aside, _ := filepath.Glob(r.state + ".corrupt-*")
+			if !c.aside {
+				if len(aside) != 0 {
+					t.Errorf("state file moved aside (%v); only its damaged values should go", aside)
+				}
+				for _, k := range c.drops {
+					if d.countLog(reLine(`level=ERROR msg="STATE VALUE UNUSABLE.*key="?`+k)) != 1 {
+						t.Errorf("no loud message about the dropped value of %s", k)
+					}
+				}
+				return
+			}
+			if !strings.Contains(d.log(), `level=ERROR msg="STATE FILE UNUSABLE: moved aside`) {
+				t.Errorf("no loud message about the state file")
+			}
+			if len(aside) != 1 {
+				t.Fatalf("moved-aside files %v, want one", aside)
+			}
+			if !strings.Contains(d.log(), "moved_to="+aside[0]) {
+				t.Errorf("the log does not say where the state file went (%s)", aside[0])
+			}
+			kept, err := os.ReadFile(aside[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(kept, damaged) {
+				t.Errorf("the moved-aside file differs from the damaged one")
+			}
+		})
+	}
+}
