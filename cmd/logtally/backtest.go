@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/rules"
 )
 
 func cmdBacktest(e *env, args []string) int {
@@ -24,6 +26,11 @@ Stdout is CSV with the header timestamp,handle,value,av,dev,z,classes — one
 row per measurement per interval, classes space-separated. Stderr gets a
 summary: every _dev2, _anomaly and entropy rise with its time and values,
 and how often the other classes rose.
+
+With rules, the summary then lists every command and report that would
+have fired (or been suppressed by ifelapsed), decided exactly as the daemon
+decides them; nothing is run. With --series, give --rules to evaluate the
+rules' commands and reports against the series' classes.
 
 Inputs: logs, chosen as for learn (without LOG arguments, each weekly
 measurement's file and its rotated versions); or --series, a CSV of
@@ -42,6 +49,7 @@ most common spacing between rows.`, `
 		return code
 	}
 	var replays []daemon.Replay
+	var set *rules.Set
 	if *series != "" {
 		if fs.NArg() > 0 {
 			fmt.Fprintln(e.stderr, "logtally backtest: --series takes no LOG arguments")
@@ -60,9 +68,15 @@ most common spacing between rows.`, `
 		}
 		rows := history.Backtest(*handle, samples, history.Config{Interval: *interval})
 		replays = []daemon.Replay{{Handle: *handle, Rows: rows}}
+		if rulesGiven(fs) {
+			var ok bool
+			if set, ok = loadRules(e, *rulesPath); !ok {
+				return exitInvalid
+			}
+		}
 	} else {
-		set, ok := loadRules(e, *rulesPath)
-		if !ok {
+		var ok bool
+		if set, ok = loadRules(e, *rulesPath); !ok {
 			return exitInvalid
 		}
 		bar := newProgress(e.stderr)
@@ -79,7 +93,44 @@ most common spacing between rows.`, `
 		return exitFailure
 	}
 	writeBacktestSummary(e.stderr, replays)
+	if set != nil {
+		iv := *interval
+		if iv == 0 && *series != "" && len(replays[0].Rows) > 1 {
+			iv = replays[0].Rows[1].T.Sub(replays[0].Rows[0].T)
+		}
+		fired, err := daemon.SimulateActions(set, replays, iv)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
+			return exitFailure
+		}
+		writeFiringSummary(e.stderr, fired)
+	}
 	return exitOK
+}
+
+// rulesGiven reports whether --rules was set on the command line.
+func rulesGiven(fs *flag.FlagSet) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "rules" })
+	return given
+}
+
+func writeFiringSummary(w io.Writer, fired []daemon.WouldFire) {
+	n := 0
+	for _, f := range fired {
+		what := strings.Join(f.Argv, " ")
+		if f.Kind == "report" {
+			what = f.Message
+		}
+		verb := "would fire"
+		if f.Suppressed {
+			verb = "suppressed (" + f.Reason + ")"
+		} else {
+			n++
+		}
+		fmt.Fprintf(w, "%s  %s %s %s, guard %s: %s\n", f.Time.Format(time.RFC3339), f.Kind, f.Handle, verb, f.Guard, what)
+	}
+	fmt.Fprintf(w, "%d commands and reports would have fired\n", n)
 }
 
 type replayRow struct {
