@@ -228,7 +228,7 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("Groups = %d, %v; want 3", len(gs), err)
 	}
 	gs, err = Groups([]*rules.Measurement{a, b, p}, "-", match.Options{})
-	if err != nil || len(gs) != 2 || gs[0].Source != "-" || len(gs[0].Measurements) != 2 {
+	if err != nil || len(gs) != 1 || gs[0].Source != "-" || len(gs[0].Measurements) != 3 {
 		t.Fatalf("Groups with override = %+v, %v", gs, err)
 	}
 }

@@ -13,19 +13,20 @@ import (
 )
 
 // Groups groups measurements by the stream they read: file measurements by
-// path (or all of them by override, when it is not empty: `test --log`
-// replaces the file of every file measurement), pipe measurements by
-// command and mode. Order follows the measurements' order.
+// path, pipe measurements by command and mode; or all of them by override,
+// when it is not empty (`test --log` replaces the stream of every
+// measurement: a captured command output tests pipe rules as a copied log
+// tests file rules). Order follows the measurements' order.
 func Groups(ms []*rules.Measurement, override string, opts match.Options) ([]*Group, error) {
 	var order []string
 	by := map[string][]*rules.Measurement{}
 	for _, m := range ms {
 		src := m.Path
 		switch {
-		case m.StreamType == rules.StreamPipe:
-			src = PipeSource(m)
 		case override != "":
 			src = override
+		case m.StreamType == rules.StreamPipe:
+			src = PipeSource(m)
 		}
 		if _, ok := by[src]; !ok {
 			order = append(order, src)

@@ -24,9 +24,10 @@ func cmdTest(e *env, args []string) int {
 Run every measurement once over the whole current content of its stream and
 print, per measurement: the value, the lines read, the lines selected,
 extraction misses, regex timeouts and the time spent. File measurements read
-their file (a glob reads every match; .gz files are decompressed); --log
-replaces the file of every file measurement with one file, or stdin for "-".
-Pipe measurements run their command once, with --timeout.
+their file (a glob reads every match; .gz files are decompressed). Pipe
+measurements run their command once, with --timeout. --log replaces the
+stream of every measurement with one file, or stdin for "-": a copy of a log,
+or a captured command output (ss -ltnH > ports.txt).
 
 Measurements that read the same stream share one pass over it, so their time
 is that pass's. This is the same matching code as the daemon's.`, `
@@ -34,7 +35,7 @@ is that pass's. This is the same matching code as the daemon's.`, `
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
   logtally test --rules mail.yaml --log mail.log --print-missed | head`)
 	path := fs.String("rules", defaultRules, "rules directory or file")
-	logFile := fs.String("log", "", `read this file (or "-" for stdin) instead of the file of every file measurement`)
+	logFile := fs.String("log", "", `read this file (or "-" for stdin) instead of the stream of every measurement`)
 	format := fs.String("format", "table", "output format: table, json or lp (InfluxDB line protocol)")
 	printMissed := fs.Bool("print-missed", false, "print the lines no measurement selected")
 	printMatched := fs.Bool("print-matched", false, "print the selected lines, prefixed with the handles that selected them")
@@ -70,7 +71,7 @@ is that pass's. This is the same matching code as the daemon's.`, `
 	}
 	open := func(g *measure.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
-		if m.StreamType == rules.StreamPipe {
+		if m.StreamType == rules.StreamPipe && *logFile == "" {
 			return openPipeOnce(m, *timeout, e.stderr)
 		}
 		return measure.OpenPath(g.Source, e.stdin)
