@@ -237,6 +237,20 @@ type status struct {
 		Offset int64  `json:"offset"`
 	} `json:"streams"`
 	Measurements []measurementStatus `json:"measurements"`
+	Classes      []struct {
+		Name  string    `json:"name"`
+		Until time.Time `json:"until"`
+	} `json:"classes"`
+}
+
+// hasClass reports whether a class was set at the last committed interval.
+func (s status) hasClass(name string) bool {
+	for _, c := range s.Classes {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 type measurementStatus struct {
@@ -248,15 +262,18 @@ type measurementStatus struct {
 }
 
 type sampleStatus struct {
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
-	Value     *float64  `json:"value"`
-	Lines     uint64    `json:"lines"`
-	Selected  uint64    `json:"selected"`
-	Backdated uint64    `json:"backdated"`
-	Undated   uint64    `json:"undated"`
-	Partial   bool      `json:"partial"`
-	CatchUp   bool      `json:"catch_up"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Value      *float64  `json:"value"`
+	Lines      uint64    `json:"lines"`
+	Selected   uint64    `json:"selected"`
+	Backdated  uint64    `json:"backdated"`
+	Undated    uint64    `json:"undated"`
+	Partial    bool      `json:"partial"`
+	CatchUp    bool      `json:"catch_up"`
+	Classes    []string  `json:"classes"`
+	KeyRejects uint64    `json:"key_rejects"`
+	TopKey     string    `json:"top_key"`
 }
 
 // readStatus runs `logtally status --json` on a state file, which works

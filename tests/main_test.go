@@ -20,6 +20,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	// Run by a rule as a command: be that command (helper_test.go).
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helperMain(mode, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "logtally-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
