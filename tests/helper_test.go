@@ -318,24 +318,28 @@ func scrape(t testing.TB, addr string) map[string]*dto.MetricFamily {
 }
 
 // metricValue returns the value of the series of a family whose label has
-// the given value, and whether there is one.
+// the given value (the first series when label is ""), and whether there is
+// one.
 func metricValue(fams map[string]*dto.MetricFamily, family, label, value string) (float64, bool) {
 	f := fams[family]
 	if f == nil {
 		return 0, false
 	}
 	for _, m := range f.GetMetric() {
+		match := label == ""
 		for _, l := range m.GetLabel() {
-			if l.GetName() == label && l.GetValue() == value {
-				switch {
-				case m.Gauge != nil:
-					return m.GetGauge().GetValue(), true
-				case m.Counter != nil:
-					return m.GetCounter().GetValue(), true
-				case m.Untyped != nil:
-					return m.GetUntyped().GetValue(), true
-				}
-			}
+			match = match || l.GetName() == label && l.GetValue() == value
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue(), true
 		}
 	}
 	return 0, false
