@@ -167,7 +167,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 
-	var lp []byte
+	lps := newEncodings(d.precs)
 	var live *actions.Interval
 	if !c.partial {
 		live = &actions.Interval{Start: c.start, End: c.end, Vars: map[string]float64{}, Keys: map[string]string{}}
@@ -240,8 +240,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 					ms.total.Since = t
 				}
 				p := output.SamplePoint(h, host, d.set.Settings.TagsFor(ms.m), s.End, v, extra...)
-				var err error
-				if lp, err = output.AppendPoint(lp, p, lineprotocol.Nanosecond); err != nil {
+				if err := lps.add(p); err != nil {
 					d.log.Warn("point not encodable", "handle", h, "err", err)
 				}
 			}
@@ -307,7 +306,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 			lastByHandle[h] = d.meas[h].last
 		}
 	}
-	spool := d.spool
+	spool, precs := d.spool, d.precs
 	positions, closed := c.positions, c.closed
 	log := d.log
 	return func(tx *state.Tx) error {
@@ -360,15 +359,17 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 		if err := tx.Set(keyCommittedEnd, committedEnd.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
-		if len(lp) > 0 {
-			for name, size := range spool {
-				dropped, err := output.Push(tx, name, lp, size)
-				if err != nil {
-					return err
-				}
-				if dropped > 0 {
-					log.Warn("output spool full: oldest points dropped", "output", name, "dropped", dropped)
-				}
+		for name, size := range spool {
+			lp := lps[precs[name]]
+			if len(lp) == 0 {
+				continue
+			}
+			dropped, err := output.Push(tx, name, lp, size)
+			if err != nil {
+				return err
+			}
+			if dropped > 0 {
+				log.Warn("output spool full: oldest points dropped", "output", name, "dropped", dropped)
 			}
 		}
 		return nil
@@ -381,17 +382,46 @@ func (d *Daemon) pushClassChanges(tx *state.Tx, dec *actions.Decision, t time.Ti
 	if len(dec.Changes) == 0 {
 		return nil
 	}
-	var lp []byte
+	lps := newEncodings(d.precs)
 	for _, c := range dec.Changes {
-		var err error
-		if lp, err = output.AppendPoint(lp, output.ClassPoint(c.Name, d.set.Settings.Host, c.Set, t), lineprotocol.Nanosecond); err != nil {
+		if err := lps.add(output.ClassPoint(c.Name, d.set.Settings.Host, c.Set, t)); err != nil {
 			d.log.Warn("class point not encodable", "class", c.Name, "err", err)
 		}
 	}
 	for name, size := range d.spool {
-		if _, err := output.Push(tx, name, lp, size); err != nil {
+		if _, err := output.Push(tx, name, lps[d.precs[name]], size); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// encodings is the line protocol of an interval's points at each
+// timestamp precision the destinations use: each destination's spool gets
+// its lines at its own precision, which is what its requests declare.
+type encodings map[lineprotocol.Precision][]byte
+
+func newEncodings(precs map[string]lineprotocol.Precision) encodings {
+	e := encodings{}
+	for _, p := range precs {
+		e[p] = nil
+	}
+	return e
+}
+
+// add appends a point at every precision, or at none when it cannot be
+// encoded.
+func (e encodings) add(p output.Point) error {
+	enc := make(map[lineprotocol.Precision][]byte, len(e))
+	for prec, buf := range e {
+		b, err := output.AppendPoint(buf, p, prec)
+		if err != nil {
+			return err
+		}
+		enc[prec] = b
+	}
+	for prec, b := range enc {
+		e[prec] = b
 	}
 	return nil
 }

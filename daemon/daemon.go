@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
+
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
@@ -70,8 +72,11 @@ type Daemon struct {
 	streams  map[string]*stream
 	senders  []*output.Sender
 	spool    map[string]int // spool size by sender name
-	actions  *actions.Engine
-	actCtx   context.Context // cancelled when commands must stop being started
+	// precs is the timestamp precision of each sender's lines: its
+	// output's precision, which an HTTP request declares to InfluxDB.
+	precs   map[string]lineprotocol.Precision
+	actions *actions.Engine
+	actCtx  context.Context // cancelled when commands must stop being started
 
 	curStart  time.Time
 	catchFrom time.Time // first interval of the downtime being filled; zero once done
@@ -551,9 +556,13 @@ func (d *Daemon) startSenders(ctx context.Context, set *rules.Set) error {
 		outs = append(outs, o)
 	}
 	d.spool = map[string]int{}
+	d.precs = map[string]lineprotocol.Precision{}
 	for _, o := range outs {
+		prec, err := output.ParsePrecision(o.Precision)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", o.URL, err)
+		}
 		var sink output.Sink
-		var err error
 		if o.URL == "-" && d.cfg.Stdout != nil {
 			sink = output.NewWriterSink("stdout", d.cfg.Stdout)
 		} else if sink, err = output.NewSink(o); err != nil {
@@ -565,6 +574,7 @@ func (d *Daemon) startSenders(ctx context.Context, set *rules.Set) error {
 		snd := output.NewSender(d.store, sink, o, d.log)
 		d.senders = append(d.senders, snd)
 		d.spool[sink.Name()] = o.SpoolSize
+		d.precs[sink.Name()] = prec
 		go func() {
 			if err := snd.Run(ctx); err != nil {
 				d.log.Error("output stopped", "output", snd.Name(), "err", err)
