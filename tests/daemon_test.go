@@ -384,7 +384,7 @@ type point struct {
 }
 
 // readPoints parses the "value" field of every point in a line-protocol
-// file.
+// file written at the default precision (seconds).
 func readPoints(t *testing.T, path string) []point {
 	t.Helper()
 	f, err := os.Open(path)
@@ -409,11 +409,11 @@ func readPoints(t *testing.T, path string) []point {
 				}
 			}
 		}
-		ns, err := strconv.ParseInt(parts[2], 10, 64)
+		sec, err := strconv.ParseInt(parts[2], 10, 64)
 		if err != nil {
 			t.Fatalf("point %q: %v", sc.Text(), err)
 		}
-		p.ts = time.Unix(0, ns)
+		p.ts = time.Unix(sec, 0)
 		out = append(out, p)
 	}
 	if err := sc.Err(); err != nil {

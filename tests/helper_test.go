@@ -193,8 +193,9 @@ type lpPoint struct {
 	line        string
 }
 
-// decodeLP decodes line protocol with InfluxData's own decoder, failing
-// the test on anything that is not one valid point per line.
+// decodeLP decodes line protocol at the default precision (seconds) with
+// InfluxData's own decoder, failing the test on anything that is not one
+// valid point per line.
 func decodeLP(t testing.TB, data []byte) []lpPoint {
 	t.Helper()
 	var out []lpPoint
@@ -238,7 +239,7 @@ func decodeLP(t testing.TB, data []byte) []lpPoint {
 		if len(p.fields) == 0 {
 			t.Fatalf("line-protocol line %d: no field: %q", i+1, line)
 		}
-		if p.ts, err = dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil || p.ts.IsZero() {
+		if p.ts, err = dec.Time(lineprotocol.Second, time.Time{}); err != nil || p.ts.IsZero() {
 			t.Fatalf("line-protocol line %d: time: %v: %q", i+1, err, line)
 		}
 		if dec.Next() {
