@@ -1,0 +1,321 @@
+package tests
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// probeRate is the expected number of "Invalid user" lines per second at
+// t: a daily rhythm between about one a minute at night and one every 12
+// seconds in the afternoon.
+func probeRate(t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return (1 + 4*(0.5+0.5*math.Sin(2*math.Pi*(h-9)/24))) / 60
+}
+
+// probeLines returns a generator of sshd lines at probeRate, from a fixed
+// seed.
+func probeLines(seed uint64) func(t time.Time) []string {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	return func(t time.Time) []string {
+		if rng.Float64() >= probeRate(t) {
+			return nil
+		}
+		return []string{fmt.Sprintf("sshd[%d]: Invalid user %s from 203.0.113.%d port %d",
+			1000+rng.IntN(9000), []string{"admin", "oracle", "test", "ubuntu", "pi"}[rng.IntN(5)], 1+rng.IntN(254), 1024+rng.IntN(60000))}
+	}
+}
+
+// gzipFile compresses src into dst and removes src.
+func gzipFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLearnMonth: `logtally learn` over a month of rotated logs (one
+// gzipped) trains the baseline so that the daemon's first committed
+// samples are trusted at once (no _learning class); learning the same logs
+// again learns nothing, and the learned week is unchanged.
+func TestLearnMonth(t *testing.T) {
+	r := newRig(t, "")
+	log := r.path("auth.log")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+`, log))
+	const interval = 5 * time.Second
+	now := time.Now()
+	from := now.Add(-31 * 24 * time.Hour)
+	middle := now.Add(-10 * 24 * time.Hour)
+	gen := probeLines(3)
+	writeSyslog(t, log+".2", from, middle, gen)
+	gzipFile(t, log+".2", log+".2.gz")
+	writeSyslog(t, log+".1", middle, now.Add(-time.Second), gen)
+	writeFile(t, log, "")
+
+	// Without LOG arguments, learn reads the file and its rotations.
+	args := []string{"--rules", r.rules, "--state", r.state, "--interval", interval.String()}
+	first := learn(t, args...)["probe"]
+	if min := int(30 * 24 * time.Hour / interval); first.intervals < min {
+		t.Fatalf("learned %d intervals, want a month's (%d)", first.intervals, min)
+	}
+	graph := func(dir string) []byte {
+		res := run(t, "", "graph", "--state", r.state, "--handle", "probe", "--out", dir)
+		if res.code != 0 {
+			t.Fatalf("logtally graph: exit %d\n%s", res.code, res.stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "probe.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	week1 := graph(r.path("graph1"))
+	if n := countLines(string(week1)); n != 2017 {
+		t.Errorf("graph CSV has %d lines, want a header and 2016 slots", n)
+	}
+	again := learn(t, args...)["probe"]
+	if again.intervals != 0 || again.skipped != first.intervals {
+		t.Errorf("second learn: %d intervals learned, %d skipped; want 0 and %d", again.intervals, again.skipped, first.intervals)
+	}
+	if week2 := graph(r.path("graph2")); !bytes.Equal(week1, week2) {
+		t.Errorf("the learned week changed when the same logs were learned again")
+	}
+
+	// The daemon on fresh lines: trusted from its first sample.
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: interval,
+		extra: []string{"--listen="}})
+	d.waitLog(`event=open `, 1)
+	for k := 1; k <= 2; k++ {
+		now := time.Now().Format(time.Stamp)
+		appendString(t, log, now+" host sshd[4242]: Invalid user guest from 198.51.100.9 port 2222\n"+
+			now+" host sshd[4243]: Invalid user admin from 198.51.100.10 port 2223\n")
+		d.waitLog(`msg=committed interval_start=\S+ partial=false`, k)
+	}
+	d.stop()
+	var probe []lpPoint
+	learning := 0
+	for _, p := range decodeLPFile(t, r.outLP) {
+		switch {
+		case p.measurement == "probe":
+			probe = append(probe, p)
+		case p.measurement == "logtally_class" && p.tags["class"] == "probe_learning":
+			learning++
+		}
+	}
+	// Every sample is scored, except the last: the interval SIGTERM closed
+	// early, which the baseline does not learn or score.
+	samples := 0
+	for i, p := range probe {
+		switch {
+		case p.fields["av"] != nil && p.fields["dev"] != nil:
+			samples++
+		case i < len(probe)-1:
+			t.Errorf("a sample without a baseline: %q", p.line)
+		}
+	}
+	if samples < 2 {
+		t.Errorf("%d scored samples, want the first two at least", samples)
+	}
+	if learning > 0 {
+		t.Errorf("probe_learning was set after learning a month of logs")
+	}
+	m, _ := readStatus(t, r.state).measurement("probe")
+	if m.Last == nil {
+		t.Fatalf("no sample committed")
+	}
+	for _, c := range m.Last.Classes {
+		if c == "probe_learning" {
+			t.Errorf("last sample has class %s", c)
+		}
+	}
+}
+
+// TestBacktestSeries: `backtest --series` writes one CSV row per sample
+// with the documented header, the values of the series, and the classes;
+// a tenfold burst shows up as an _anomaly rise in the summary on stderr.
+func TestBacktestSeries(t *testing.T) {
+	dir := t.TempDir()
+	series := filepath.Join(dir, "requests.csv")
+	rng := rand.New(rand.NewPCG(5, 6))
+	start := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC) // a Monday
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	type row struct {
+		t time.Time
+		v float64
+	}
+	var rows []row
+	burstAt := start.Add(15*24*time.Hour + 14*time.Hour)
+	for ts := start; ts.Before(start.Add(21 * 24 * time.Hour)); ts = ts.Add(5 * time.Minute) {
+		level := 40 * (1 + 0.8*math.Sin(2*math.Pi*float64(ts.Hour())/24))
+		v := math.Round(level + rng.NormFloat64()*math.Sqrt(level))
+		if !ts.Before(burstAt) && ts.Before(burstAt.Add(15*time.Minute)) {
+			v = 10 * math.Round(level)
+		}
+		v = max(v, 0)
+		rows = append(rows, row{ts, v})
+		// Both documented timestamp forms.
+		f := time.RFC3339
+		if len(rows)%2 == 0 {
+			f = "2006-01-02 15:04:05"
+		}
+		fmt.Fprintf(&b, "%s,%s\n", ts.Format(f), strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	writeFile(t, series, b.String())
+
+	res := run(t, "", "backtest", "--series", series, "--handle", "api")
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(res.stdout)).ReadAll()
+	if err != nil {
+		t.Fatalf("backtest output is not CSV: %v", err)
+	}
+	if got := strings.Join(recs[0], ","); got != "timestamp,handle,value,av,dev,z,classes" {
+		t.Fatalf("header %q", got)
+	}
+	if len(recs)-1 != len(rows) {
+		t.Fatalf("%d rows, want one per sample (%d)", len(recs)-1, len(rows))
+	}
+	for i, rec := range recs[1:] {
+		ts, err := time.Parse(time.RFC3339, rec[0])
+		if err != nil || !ts.Equal(rows[i].t) {
+			t.Fatalf("row %d: timestamp %q, want %s", i+1, rec[0], rows[i].t.Format(time.RFC3339))
+		}
+		if rec[1] != "api" {
+			t.Fatalf("row %d: handle %q", i+1, rec[1])
+		}
+		if v, err := strconv.ParseFloat(rec[2], 64); err != nil || v != rows[i].v {
+			t.Fatalf("row %d: value %q, want %v", i+1, rec[2], rows[i].v)
+		}
+		for _, f := range rec[3:6] {
+			if _, err := strconv.ParseFloat(f, 64); err != nil {
+				t.Fatalf("row %d: %q is not a number", i+1, f)
+			}
+		}
+		dirs := 0
+		for _, c := range strings.Fields(rec[6]) {
+			if !strings.HasPrefix(c, "api_") {
+				t.Fatalf("row %d: class %q of another measurement", i+1, c)
+			}
+			if c == "api_high" || c == "api_low" || c == "api_normal" {
+				dirs++
+			}
+		}
+		if dirs != 1 {
+			t.Fatalf("row %d: classes %q, want exactly one direction", i+1, rec[6])
+		}
+		if rows[i].t.Equal(burstAt) && !strings.Contains(" "+rec[6]+" ", " api_high_anomaly ") {
+			t.Errorf("the burst's first interval has classes %q, want api_high_anomaly", rec[6])
+		}
+	}
+	if !strings.Contains(res.stderr, burstAt.Format(time.RFC3339)+"  api_high_anomaly") {
+		t.Errorf("the summary does not list the burst's anomaly rise at %s:\n%s", burstAt.Format(time.RFC3339), res.stderr)
+	}
+	if !strings.Contains(res.stderr, "notable rises; rises per class:") {
+		t.Errorf("no summary on stderr:\n%s", res.stderr)
+	}
+}
+
+// TestBacktestWouldFire: backtest over logs with rules that have a
+// command and a report lists what would have fired, and runs nothing.
+func TestBacktestWouldFire(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "auth.log")
+	ran := filepath.Join(dir, "ran.log")
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+commands:
+  - handle: block
+    if: probe_high_anomaly
+    command: [%s, %s, block, "$(top_probe)"]
+    env: {%s: record}
+    ifelapsed: 1h
+reports:
+  - if: probe_high_anomaly
+    message: "probe storm from $(top_probe)"
+`, log, yamlQuote(testBinary(t)), yamlQuote(ran), helperEnv))
+	// Four days of the normal rhythm, then a storm from one address.
+	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	stormAt := end.Add(-30 * time.Minute)
+	normal := probeLines(9)
+	writeSyslog(t, log, end.Add(-4*24*time.Hour), end, func(ts time.Time) []string {
+		out := normal(ts)
+		if !ts.Before(stormAt) && ts.Before(stormAt.Add(2*time.Minute)) {
+			for i := 0; i < 5; i++ {
+				out = append(out, fmt.Sprintf("sshd[77]: Invalid user u%d from 192.0.2.66 port 5555", i))
+			}
+		}
+		return out
+	})
+	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "1m", log)
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	if rows := countLines(res.stdout) - 1; rows < 4*24*60-1 {
+		t.Errorf("%d CSV rows, want one per minute of four days", rows)
+	}
+	// Firings are dated by the end of the interval: the storm's first
+	// minute.
+	firedAt := stormAt.Add(time.Minute).UTC().Format(time.RFC3339)
+	wantCmd := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(firedAt) +
+		`  command block would fire, guard probe_high_anomaly: .* block 192\.0\.2\.66$`)
+	if !wantCmd.MatchString(res.stderr) {
+		t.Errorf("stderr does not show the command firing at the storm (%s):\n%s", firedAt, tail(res.stderr, 2000))
+	}
+	if !strings.Contains(res.stderr, "would fire, guard probe_high_anomaly: probe storm from 192.0.2.66") {
+		t.Errorf("stderr does not show the report that would fire:\n%s", tail(res.stderr, 2000))
+	}
+	m := regexp.MustCompile(`(?m)^(\d+) commands and reports would have fired$`).FindStringSubmatch(res.stderr)
+	if m == nil || m[1] == "0" {
+		t.Errorf("no count of firings on stderr:\n%s", tail(res.stderr, 2000))
+	}
+	if _, err := os.Stat(ran); !os.IsNotExist(err) {
+		t.Errorf("backtest ran the command (%s exists)", ran)
+	}
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
