@@ -145,8 +145,8 @@ func (r helperRecord) args() []string {
 	return out
 }
 
-// readRecords reads the records of a record helper's file (none when it
-// does not exist yet).
+// readRecords reads the complete records of a record helper's file (none
+// when it does not exist yet).
 func readRecords(t testing.TB, path string) []helperRecord {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -157,9 +157,9 @@ func readRecords(t testing.TB, path string) []helperRecord {
 		t.Fatal(err)
 	}
 	var out []helperRecord
-	for _, l := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-		if len(l) == 0 {
-			continue
+	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
+		if !bytes.HasSuffix(l, []byte("\n")) {
+			continue // being written (a long record takes more than one write)
 		}
 		var r helperRecord
 		if err := json.Unmarshal(l, &r); err != nil {
