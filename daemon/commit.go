@@ -27,6 +27,7 @@ type closing struct {
 	// measurement for that interval.
 	buckets   map[int64]map[string]*measure.Accumulator
 	lines     map[string]uint64 // stream lines of the closing interval, by handle
+	short     map[string]bool   // measurements whose stream began during the interval
 	positions map[string]follow.Position
 	closed    []string
 }
@@ -49,6 +50,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 		start: start, end: start.Add(d.interval), partial: partial,
 		buckets:   map[int64]map[string]*measure.Accumulator{},
 		lines:     map[string]uint64{},
+		short:     map[string]bool{},
 		positions: map[string]follow.Position{},
 	}
 	bucket := func(t int64) map[string]*measure.Accumulator {
@@ -81,6 +83,9 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 		for i, m := range t.measurements {
 			merge(bucket(start.Unix()), m.Handle, t.cur[i])
 			c.lines[m.Handle] = t.lines
+			if t.observedFrom.After(start) {
+				c.short[m.Handle] = true
+			}
 		}
 		for ts, accs := range t.past {
 			for i, m := range t.measurements {
@@ -195,7 +200,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 			}
 			acc := c.buckets[ts][h]
 			s := &Sample{Handle: h, Start: t, End: t.Add(d.interval), Counts: acc.Counts,
-				Partial: current && c.partial, CatchUp: !current}
+				Partial: current && c.partial, CatchUp: !current, Short: current && c.short[h]}
 			if current {
 				s.Lines = c.lines[h]
 			}
@@ -209,7 +214,7 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 				s.TopKey, s.TopCount, s.Keys = top, n, len(acc.Keys())
 			}
 			var extra []output.Field
-			if ms.base != nil && !s.Partial {
+			if ms.base != nil && !s.Partial && !s.Short {
 				if ok {
 					sc := ms.base.Observe(t, v)
 					s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)

@@ -394,6 +394,7 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		s.files = f
 		if len(saved) == 0 {
 			s.lowerBound = d.curStart // nothing to catch up for a new stream
+			s.observedFrom = d.clock.Now()
 		}
 	case kindPipe, kindInterval:
 		mode := rules.PipeStream
@@ -413,6 +414,9 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		}
 		s.pipe = p
 		s.lowerBound = d.curStart
+		if s.kind == kindPipe {
+			s.observedFrom = d.clock.Now() // an interval command reads a whole snapshot
+		}
 	case kindWhole:
 		s.lowerBound = d.curStart
 	}

@@ -41,6 +41,11 @@ type Sample struct {
 	Partial bool `json:"partial,omitempty"`
 	// CatchUp marks an interval of a downtime, filled from the backlog.
 	CatchUp bool `json:"catch_up,omitempty"`
+	// Short marks an interval its stream observed only in part (it began
+	// during the interval, with nothing to catch up): committed and counted
+	// in the total, but neither scored nor learned, so that a partial count
+	// never looks like a drop.
+	Short bool `json:"short,omitempty"`
 }
 
 // Total is the sum of every value committed for a measurement since the

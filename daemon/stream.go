@@ -82,6 +82,11 @@ type stream struct {
 	curStart   time.Time
 	lowerBound time.Time // backlog lines dated before this are clamped to it
 	lost       bool      // a backlog was incomplete (lines may be lost)
+	// observedFrom is when the stream began to be observed, for a stream
+	// that started with nothing to catch up (a new file, a long-running
+	// command): its first interval is only partly observed. Zero once an
+	// interval has closed, or when the stream resumed where it was.
+	observedFrom time.Time
 }
 
 // setGroup installs a (new) group, keeping the accumulators of the
@@ -239,6 +244,7 @@ type taken struct {
 	closed       []string
 	lost         bool
 	lowerBound   time.Time // the stream's lower bound before the take
+	observedFrom time.Time // see stream.observedFrom
 }
 
 // take hands over everything accumulated and starts afresh for the
@@ -255,7 +261,9 @@ func (s *stream) take(next, lower time.Time) taken {
 		positions:    s.positions,
 		lost:         s.lost,
 		lowerBound:   s.lowerBound,
+		observedFrom: s.observedFrom,
 	}
+	s.observedFrom = time.Time{}
 	for p := range s.closed {
 		t.closed = append(t.closed, p)
 	}

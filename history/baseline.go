@@ -635,9 +635,15 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 	e := y - p.mu
 	lim := zunmap(b.p.clipMean, q2, q3) * rawSD
+	cv := b.p.clipVar * rawSD
+	if b.g.Samples < b.p.minRecord {
+		// A young baseline has no normal to defend yet: its first samples
+		// establish the level and spread, unclipped. Clipping them against
+		// the first sample's level would keep it there for good.
+		lim, cv = math.Inf(1), math.Inf(1)
+	}
 	ec := math.Max(-lim, math.Min(lim, e))
 	yc := p.mu + ec
-	cv := b.p.clipVar * rawSD
 	// An outlier beyond the cap says nothing about the spread of normal
 	// samples: it leaves the squared-error estimates as they are (a
 	// lasting change is taken up by the local level first, after which its

@@ -138,13 +138,18 @@ type replayRow struct {
 	row    history.Row
 }
 
-// mergeRows orders the rows of every measurement by time, then handle.
+// mergeRows orders the rows of every measurement by time, then handle. A
+// single measurement's rows keep their own order: a series may go back in
+// time, and its rows must match its input row for row.
 func mergeRows(replays []daemon.Replay) []replayRow {
 	var all []replayRow
 	for _, r := range replays {
 		for _, row := range r.Rows {
 			all = append(all, replayRow{r.Handle, row})
 		}
+	}
+	if len(replays) < 2 {
+		return all
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		if !all[i].row.T.Equal(all[j].row.T) {
