@@ -148,8 +148,9 @@ func saveBaseline(tx *state.Tx, handle string, b *history.Baseline, all bool) er
 	return nil
 }
 
-// recentPage is how many slots of the recent-values ring one key holds.
-const recentPage = 64
+// recentPage is how many slots of the recent-values ring one key holds:
+// small, because every interval rewrites one page per measurement.
+const recentPage = 16
 
 // recordRecent stores v as the value of t's slot in the recent-values ring
 // of a weekly measurement: the last week of samples, drawn over the learned

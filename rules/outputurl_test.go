@@ -19,7 +19,8 @@ func TestParseOutputURL(t *testing.T) {
 		{"https://influx:8086/api/v2/write?org=o&bucket=b", "secret", func(o Output) bool {
 			return o.API == "v2" && o.Org == "o" && o.Bucket == "b" && o.Token == "secret"
 		}, ""},
-		{"udp://127.0.0.1:8089", "", func(o Output) bool { return o.URL == "udp://127.0.0.1:8089" }, ""},
+		{"udp://127.0.0.1:8089", "", func(o Output) bool { return o.URL == "udp://127.0.0.1:8089" && o.Precision == "ns" }, ""},
+		{"udp://127.0.0.1:8089?precision=s", "", func(o Output) bool { return o.Precision == "s" }, ""},
 		{"http://127.0.0.1:8086/write", "", nil, "database"},
 		{"https://influx:8086/api/v2/write?org=o&bucket=b", "", nil, "token"},
 		{"http://h:1/write?db=x&colour=red", "", nil, "unknown parameter"},

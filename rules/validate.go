@@ -645,7 +645,7 @@ func (o *obj) positive(key string, def time.Duration, hint string) time.Duration
 // output validates one line-protocol destination.
 func (o *obj) output() (Output, bool) {
 	o.checkKeys(outputKeys)
-	out := Output{Pos: o.selfPos(), Precision: "s", BatchSize: DefaultBatchSize, FlushInterval: DefaultFlushInterval, SpoolSize: DefaultSpoolSize}
+	out := Output{Pos: o.selfPos(), BatchSize: DefaultBatchSize, FlushInterval: DefaultFlushInterval, SpoolSize: DefaultSpoolSize}
 	const urlHint = `"-" (stdout), file:///path, udp://host:port, http://host:8086 or https://host/api/v2/write`
 	raw, ok := o.required("url", urlHint)
 	if !ok {
@@ -721,7 +721,14 @@ func (o *obj) output() (Output, bool) {
 	out.Token, _ = o.str("token")
 	out.Org, _ = o.str("org")
 	out.Bucket, _ = o.str("bucket")
-	out.Precision = o.enum("precision", "s", "ns", "us", "ms", "s")
+	// InfluxDB's UDP listener reads nanoseconds unless configured
+	// otherwise; HTTP writes say their precision, and seconds keep the
+	// points of files and stdout short.
+	defPrecision := "s"
+	if strings.HasPrefix(raw, "udp://") {
+		defPrecision = "ns"
+	}
+	out.Precision = o.enum("precision", defPrecision, "ns", "us", "ms", "s")
 	out.BatchSize = int(o.integer("batch_size", DefaultBatchSize, 1, 1_000_000))
 	out.FlushInterval = o.positive("flush_interval", DefaultFlushInterval, "e.g. 10s")
 	out.Gzip = o.boolean("gzip", isHTTP)
