@@ -48,6 +48,7 @@ const (
 	engRE2
 	engRE2ASCII
 	engRegexp2
+	engBytes
 )
 
 func (k engineKind) String() string {
@@ -58,6 +59,8 @@ func (k engineKind) String() string {
 		return "re2"
 	case engRE2ASCII:
 		return "re2+ascii"
+	case engBytes:
+		return "bytes"
 	}
 	return "regexp2"
 }
@@ -65,7 +68,11 @@ func (k engineKind) String() string {
 // selector is a compiled select pattern.
 type selector struct {
 	kind engineKind
-	lit  *literalPlan
+	// other is the engine of the lines bp does not take (kind is
+	// engBytes).
+	other engineKind
+	lit   *literalPlan
+	bp    *bytesProg // bytes: exact on ASCII lines
 	re   *regexp.Regexp // re2: exact on every line
 	// reASCII is exact on ASCII lines, with smaller classes (re2,
 	// re2+ascii).
@@ -77,6 +84,7 @@ type selector struct {
 // finder is a compiled extraction or key pattern.
 type finder struct {
 	kind      engineKind
+	bp        *bytesProg // bytes: exact on ASCII lines
 	prog      *re2Prog // re2: exact on every line
 	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
 	r2        *regexp2.Regexp
@@ -133,8 +141,28 @@ func referenceRule(ref *refRule) *rule {
 }
 
 // compileSelector picks the engine of a select pattern. ref is the
-// reference, which compiled.
+// reference, which compiled. Unless the pattern is a literal, the bytes
+// engine takes the ASCII lines when it can compile the pattern; the
+// engine picked otherwise takes the rest.
 func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
+	s, clauses := compileExactSelector(pat, ref, opts, o)
+	if s.kind == engLiteral {
+		return s, clauses
+	}
+	root, err := parsePattern(pat)
+	if err != nil {
+		return s, clauses
+	}
+	sp := planTrim(pat, root)
+	if bp, err := compileBytes(o, sp.body(), nil, !sp.trimStart, !sp.trimEnd); err == nil {
+		s.other, s.kind, s.bp = s.kind, engBytes, bp
+	}
+	return s, clauses
+}
+
+// compileExactSelector picks the engine of a select pattern among those
+// that are exact on every line.
+func compileExactSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
 	fallback := selector{kind: engRegexp2, r2: ref.sel, trim: "whole"}
 	root, err := parsePattern(pat)
 	if err != nil {
@@ -236,6 +264,9 @@ func compileFinder(pat string, ref *regexp2.Regexp, group int, o *oracle) *finde
 	case pASCII != nil:
 		f.kind, f.progASCII = engRE2ASCII, pASCII
 	}
+	if bp, err := compileBytes(o, root, target, false, false); err == nil {
+		f.kind, f.bp = engBytes, bp
+	}
 	return f
 }
 
@@ -321,9 +352,9 @@ func (s *Set) buildPrefilter() {
 // needsASCII reports whether the rule's engines depend on whether the line
 // is ASCII.
 func (r *rule) needsASCII() bool {
-	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII ||
-		r.ext != nil && r.ext.prog != r.ext.progASCII ||
-		r.key != nil && r.key.prog != r.key.progASCII
+	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII || r.sel.bp != nil ||
+		r.ext != nil && (r.ext.prog != r.ext.progASCII || r.ext.bp != nil) ||
+		r.key != nil && (r.key.prog != r.key.progASCII || r.key.bp != nil)
 }
 
 func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
@@ -355,10 +386,15 @@ func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
 }
 
 func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool) {
+	if ascii && s.bp != nil {
+		if ok, done := s.bp.match(&m.bs, line); done {
+			return ok, false
+		}
+	}
 	switch {
 	case s.kind == engLiteral:
 		return s.lit.match(line), false
-	case s.kind == engRE2 && !ascii:
+	case s.re != nil && !ascii:
 		return s.re.Match(line), false
 	case ascii && s.reASCII != nil:
 		return s.reASCII.Match(line), false
@@ -371,6 +407,14 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 }
 
 func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, timeout bool) {
+	if ascii && f.bp != nil {
+		if lo, hi, found, done := f.bp.group(&m.bs, line); done {
+			if !found {
+				return nil, false, false
+			}
+			return m.value(line, lo, hi), true, false
+		}
+	}
 	p := f.prog
 	if ascii {
 		p = f.progASCII
@@ -413,9 +457,12 @@ func (m *Matcher) value(line []byte, lo, hi int) []byte {
 
 // EngineInfo describes how one rule is matched.
 type EngineInfo struct {
-	// Select is the select pattern's engine: "literal", "re2", "re2+ascii"
-	// or "regexp2".
+	// Select is the select pattern's engine: "literal", "bytes", "re2",
+	// "re2+ascii" or "regexp2".
 	Select string
+	// NonASCII is the engine that takes the lines that are not ASCII when
+	// Select is "bytes" (which takes the ASCII lines), else "".
+	NonASCII string
 	// Trim says how the outer `.*` were trimmed: "search" (both), "prefix"
 	// (the trailing one: the match is anchored at the start), "suffix" (the
 	// leading one) or "whole" (none).
@@ -429,14 +476,17 @@ type EngineInfo struct {
 	Prefilter [][]string
 }
 
-// Engine returns the engine of rule i's select pattern: "literal", "re2",
-// "re2+ascii" or "regexp2".
+// Engine returns the engine of rule i's select pattern: "literal",
+// "bytes", "re2", "re2+ascii" or "regexp2".
 func (s *Set) Engine(i int) string { return s.rules[i].sel.kind.String() }
 
 // Describe returns how rule i is matched.
 func (s *Set) Describe(i int) EngineInfo {
 	r := s.rules[i]
 	info := EngineInfo{Select: r.sel.kind.String(), Trim: r.sel.trim}
+	if r.sel.kind == engBytes {
+		info.NonASCII = r.sel.other.String()
+	}
 	if r.ext != nil {
 		info.Extract = r.ext.kind.String()
 	}
@@ -464,7 +514,7 @@ func (s *Set) String() string {
 		}
 	}
 	var parts []string
-	for _, k := range []engineKind{engLiteral, engRE2, engRE2ASCII, engRegexp2} {
+	for _, k := range []engineKind{engLiteral, engBytes, engRE2, engRE2ASCII, engRegexp2} {
 		if n := count[k.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, n))
 		}

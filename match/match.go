@@ -148,6 +148,7 @@ type Matcher struct {
 	runes     []rune   // the line as regexp2 sees it
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
+	bs        bytesState  // state of the bytes engine
 }
 
 // NewMatcher returns a Matcher for the set.
