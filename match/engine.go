@@ -72,8 +72,8 @@ type selector struct {
 	// engBytes).
 	other engineKind
 	lit   *literalPlan
-	bp    *bytesProg // bytes: exact on ASCII lines
-	re   *regexp.Regexp // re2: exact on every line
+	bp    *bytesProg     // bytes: exact on ASCII lines
+	re    *regexp.Regexp // re2: exact on every line
 	// reASCII is exact on ASCII lines, with smaller classes (re2,
 	// re2+ascii).
 	reASCII *regexp.Regexp
@@ -85,8 +85,8 @@ type selector struct {
 type finder struct {
 	kind      engineKind
 	bp        *bytesProg // bytes: exact on ASCII lines
-	prog      *re2Prog // re2: exact on every line
-	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
+	prog      *re2Prog   // re2: exact on every line
+	progASCII *re2Prog   // exact on ASCII lines (re2, re2+ascii)
 	r2        *regexp2.Regexp
 	group     int
 }
