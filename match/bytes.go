@@ -741,7 +741,11 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 			case bSplit:
 				st.stack = append(st.stack, bytesFrame{kind: frAlt, pc: in.alt, pos: pos})
 			case bSave:
-				st.stack = append(st.stack, bytesFrame{kind: frRestore, pc: int32(in.slot), pos: st.caps[in.slot]})
+				if len(st.stack) > 0 {
+					// Backtracking to a choice point before this one
+					// must find the group as it was.
+					st.stack = append(st.stack, bytesFrame{kind: frRestore, pc: int32(in.slot), pos: st.caps[in.slot]})
+				}
 				st.caps[in.slot] = pos
 			case bBegin:
 				if pos != 0 {

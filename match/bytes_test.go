@@ -156,3 +156,33 @@ func TestBytesEngineBounded(t *testing.T) {
 		t.Error("no line went over the budget: the hand-over is not tested")
 	}
 }
+
+// BenchmarkBytesEngine measures the bytes engine on a typical line: a
+// select pattern in search mode, and a key extraction.
+func BenchmarkBytesEngine(b *testing.B) {
+	line := []byte("Jan  1 00:00:07 LabSZ sshd[24206]: Failed password for invalid user test9 from 52.80.34.196 port 36060 ssh2")
+	for _, sp := range []Spec{
+		{Select: `.*sshd\[\d+\]: Failed password for .*`},
+		{Select: `.*sshd\[\d+\]: (?:error: )?Received disconnect from .* \[preauth\]`},
+		{Select: `.*`, Key: `from (\S+) port \d+`},
+		{Select: `.*`, Key: `Invalid user .* from (\S+)`},
+	} {
+		set, err := Compile([]Spec{sp}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := set.NewMatcher()
+		b.Run(sp.Select+" "+sp.Key, func(b *testing.B) {
+			r := set.rules[0]
+			b.SetBytes(int64(len(line)))
+			b.ReportAllocs()
+			for range b.N {
+				if r.key != nil {
+					r.key.bp.group(&m.bs, line)
+				} else {
+					r.sel.bp.match(&m.bs, line)
+				}
+			}
+		})
+	}
+}

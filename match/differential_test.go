@@ -164,7 +164,74 @@ func compareSets(t *testing.T, specs []Spec, lines []string) bool {
 			t.Fatalf("specs %+q (%s) on line %+q:\n%s", specs, describe(set), l, d)
 		}
 	}
+	for _, ending := range []string{"\n", "\r\n", ""} {
+		compareBlock(t, specs, set, ref, []byte(strings.Join(lines, "\n")+ending))
+		compareBlock(t, specs, set, ref, []byte(strings.Join(lines, "\r\n")+ending))
+	}
 	return true
+}
+
+// blockHit is a line reported by MatchBlock, with copies of its hits.
+type blockHit struct {
+	off  int
+	line string
+	hits []Hit
+}
+
+func copyHits(hs []Hit) []Hit {
+	out := make([]Hit, len(hs))
+	for i, h := range hs {
+		out[i] = h
+		if h.Value != nil {
+			out[i].Value = append([]byte{}, h.Value...)
+		}
+		if h.Key != nil {
+			out[i].Key = append([]byte{}, h.Key...)
+		}
+	}
+	return out
+}
+
+// blockOf returns what MatchBlock reports for block, with a fresh Matcher
+// (whose anchors are picked on this block) or m.
+func blockOf(m *Matcher, block []byte) []blockHit {
+	var got []blockHit
+	m.MatchBlock(block, func(off int, line []byte, hits []Hit) {
+		got = append(got, blockHit{off, string(line), copyHits(hits)})
+	})
+	return got
+}
+
+// compareBlock matches block with MatchBlock and requires, for each line
+// as the line framer cuts it ('\n' ends it, a '\r' before is dropped),
+// the reference's hits.
+func compareBlock(t *testing.T, specs []Spec, set *Set, ref *referenceSet, block []byte) {
+	t.Helper()
+	var want []blockHit
+	for off := 0; off < len(block); {
+		end := lineEnd(block, off)
+		line := trimCR(block[off:end])
+		if hs := ref.match(line); len(hs) > 0 {
+			want = append(want, blockHit{off, string(line), copyHits(hs)})
+		}
+		off = end + 1
+	}
+	got := blockOf(set.NewMatcher(), block)
+	for i := 0; i < max(len(got), len(want)); i++ {
+		var g, w blockHit
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g.off != w.off || g.line != w.line {
+			t.Fatalf("specs %+q (%s) on block %+q: line %d: got %q at %d, want %q at %d", specs, describe(set), block, i, g.line, g.off, w.line, w.off)
+		}
+		if d := diffHits(g.hits, w.hits); d != "" {
+			t.Fatalf("specs %+q (%s) on block %+q, line %q:\n%s", specs, describe(set), block, g.line, d)
+		}
+	}
 }
 
 func describe(s *Set) string {
@@ -329,6 +396,8 @@ func TestCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var want []blockHit
+		off := 0
 		for n, line := range bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'}) {
 			got := m.Match(line)
 			if d := diffHits(got, ref.match(line)); d != "" {
@@ -337,6 +406,38 @@ func TestCorpus(t *testing.T) {
 			for _, h := range got {
 				if h.Selected {
 					selected[h.Rule]++
+				}
+			}
+			if len(got) > 0 {
+				want = append(want, blockHit{off, string(line), copyHits(got)})
+			}
+			off += len(line) + 1
+		}
+		// The whole file as one block, and in blocks of about 4 KiB.
+		got := blockOf(set.NewMatcher(), data)
+		var pieces []blockHit
+		bm := set.NewMatcher()
+		for start := 0; start < len(data); {
+			end := min(start+4096, len(data))
+			if i := bytes.LastIndexByte(data[start:end], '\n'); i >= 0 && end < len(data) {
+				end = start + i + 1
+			}
+			for _, h := range blockOf(bm, data[start:end]) {
+				h.off += start
+				pieces = append(pieces, h)
+			}
+			start = end
+		}
+		for name, got := range map[string][]blockHit{"one block": got, "blocks": pieces} {
+			if len(got) != len(want) {
+				t.Fatalf("%s as %s: %d lines with hits, want %d", filepath.Base(f), name, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].off != want[i].off || got[i].line != want[i].line {
+					t.Fatalf("%s as %s: line %d at %d, want %q at %d", filepath.Base(f), name, i, got[i].off, want[i].line, want[i].off)
+				}
+				if d := diffHits(got[i].hits, want[i].hits); d != "" {
+					t.Fatalf("%s as %s: %q: %s", filepath.Base(f), name, got[i].line, d)
 				}
 			}
 		}

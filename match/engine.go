@@ -96,8 +96,10 @@ type rule struct {
 	ref      *refRule
 	sel      selector
 	ext, key *finder
-	clauses  []clause    // literals that every selected line contains
-	req      requirement // clauses as bits of the set's prefilter
+	clauses  []clause // literals that every selected line contains (ASCII lower case)
+	// exact are clauses of literals that every selected line contains
+	// byte for byte; the block scan searches for one of them.
+	exact []clause
 }
 
 func compileRule(sp Spec, opts Options, o *oracle) (*rule, []*Error) {
@@ -118,7 +120,7 @@ func compileFast(sp Spec, ref *refRule, opts Options, o *oracle) (r *rule) {
 		}
 	}()
 	r = &rule{ref: ref}
-	r.sel, r.clauses = compileSelector(sp.Select, ref, opts, o)
+	r.sel, r.clauses, r.exact = compileSelector(sp.Select, ref, opts, o)
 	if ref.extract != nil {
 		r.ext = compileFinder(sp.Extract, ref.extract, ref.exGroup, o)
 	}
@@ -144,20 +146,21 @@ func referenceRule(ref *refRule) *rule {
 // reference, which compiled. Unless the pattern is a literal, the bytes
 // engine takes the ASCII lines when it can compile the pattern; the
 // engine picked otherwise takes the rest.
-func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
+func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause, []clause) {
 	s, clauses := compileExactSelector(pat, ref, opts, o)
-	if s.kind == engLiteral {
-		return s, clauses
-	}
 	root, err := parsePattern(pat)
 	if err != nil {
-		return s, clauses
+		return s, clauses, nil
 	}
 	sp := planTrim(pat, root)
+	exact := exactRequired(sp.body())
+	if s.kind == engLiteral {
+		return s, clauses, exact
+	}
 	if bp, err := compileBytes(o, sp.body(), nil, !sp.trimStart, !sp.trimEnd); err == nil {
 		s.other, s.kind, s.bp = s.kind, engBytes, bp
 	}
-	return s, clauses
+	return s, clauses, exact
 }
 
 // compileExactSelector picks the engine of a select pattern among those
@@ -295,58 +298,6 @@ func pickClauses(cs []clause) []clause {
 		out = out[:maxClauses]
 	}
 	return out
-}
-
-// buildPrefilter gives every literal of every rule an id, compiles the
-// automaton, each rule's requirement, and for each literal the rules that
-// need it, so that a line costs only the rules whose literals it has.
-func (s *Set) buildPrefilter() {
-	type key struct {
-		text string
-		ik   bool
-	}
-	ids := map[key]int{}
-	var lits []literal
-	for _, r := range s.rules {
-		for _, c := range r.clauses {
-			for _, l := range c {
-				k := key{l.text, l.foldIK}
-				if _, ok := ids[k]; !ok {
-					ids[k] = len(lits)
-					lits = append(lits, l)
-				}
-			}
-		}
-	}
-	if len(lits) == 0 {
-		return
-	}
-	s.pre = newPrefilter(lits)
-	words := (len(s.rules) + 63) / 64
-	s.always = make([]uint64, words)
-	s.litRules = make([][]uint64, len(lits))
-	for id := range s.litRules {
-		s.litRules[id] = make([]uint64, words)
-	}
-	for i, r := range s.rules {
-		r.req = nil
-		if len(r.clauses) == 0 {
-			s.always[i/64] |= 1 << (i % 64)
-		}
-		for k, c := range r.clauses {
-			var bits []litBit
-			for _, l := range c {
-				id := ids[key{l.text, l.foldIK}]
-				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
-				if k == 0 {
-					// A rule is a candidate when its strongest clause
-					// (the longest literals, likely the rarest) holds.
-					s.litRules[id][i/64] |= 1 << (i % 64)
-				}
-			}
-			r.req = append(r.req, bits)
-		}
-	}
 }
 
 // needsASCII reports whether the rule's engines depend on whether the line
