@@ -146,7 +146,7 @@ type Matcher struct {
 	seen      []uint64 // literals found by the prefilter
 	cand      []uint64 // rules that may match
 	blk       blockState
-	runes     []rune   // the line as regexp2 sees it
+	runes     []rune // the line as regexp2 sees it
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
 	bs        bytesState  // state of the bytes engine
