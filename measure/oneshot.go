@@ -87,11 +87,34 @@ type Result struct {
 // those of one sequential pass (see foldParallel). With an observer, which
 // sees every line in order, the stream is read line by line.
 func Evaluate(groups []*Group, open Opener, maxLine int, observe Observer) []Result {
+	return evaluate(groups, open, maxLine, observe, defaultSplit())
+}
+
+// split says how a regular file is split into parts folded concurrently.
+type split struct {
+	minPart int64 // the smallest part worth a goroutine of its own
+	parts   int   // the most parts; 1 reads files in one pass
+}
+
+// defaultSplit is one part per CPU, of at least 4 MiB.
+func defaultSplit() split {
+	return split{minPart: 4 << 20, parts: min(runtime.GOMAXPROCS(0), maxParts)}
+}
+
+// partsOf returns how many parts a file of size bytes is folded in.
+func (s split) partsOf(size int64) int {
+	return int(min(int64(s.parts), size/max(s.minPart, 1)))
+}
+
+// maxParts bounds the parts a file is split into.
+const maxParts = 16
+
+func evaluate(groups []*Group, open Opener, maxLine int, observe Observer, sp split) []Result {
 	var out []Result
 	for _, g := range groups {
 		start := time.Now()
 		f := newOneShot(g.NewFolder())
-		err := foldStream(f, open, maxLine, observe)
+		err := foldStream(f, open, maxLine, observe, sp)
 		elapsed := time.Since(start)
 		for i, m := range g.Measurements {
 			a := f.Acc[i]
@@ -170,14 +193,14 @@ func (o *oneShot) block(b lines.Block) {
 	o.matcher.MatchBlock(b.Data, o.onHits)
 }
 
-func foldStream(f *oneShot, open Opener, maxLine int, observe Observer) error {
+func foldStream(f *oneShot, open Opener, maxLine int, observe Observer, sp split) error {
 	inputs, err := open(f.Group)
 	if err != nil {
 		return err
 	}
 	var errs []string
 	for i, in := range inputs {
-		if err := foldInput(f, in, maxLine, observe); err != nil {
+		if err := foldInput(f, in, maxLine, observe, sp); err != nil {
 			errs = append(errs, err.Error())
 		}
 		if err := in.R.Close(); err != nil {
@@ -191,12 +214,12 @@ func foldStream(f *oneShot, open Opener, maxLine int, observe Observer) error {
 	return nil
 }
 
-func foldInput(f *oneShot, in Input, maxLine int, observe Observer) error {
+func foldInput(f *oneShot, in Input, maxLine int, observe Observer, sp split) error {
 	if observe != nil {
 		return foldLines(f, in.R, in.Name, maxLine, observe)
 	}
 	if file, size, ok := splittable(in); ok {
-		if parts := partsOf(size); parts > 1 && !needsOrder(f.Group) {
+		if parts := sp.partsOf(size); parts > 1 && !needsOrder(f.Group) {
 			return foldParallel(f, file, in.Name, size, parts, maxLine)
 		}
 	}
@@ -241,12 +264,6 @@ func foldBlocks(f *oneShot, src io.Reader, name string, maxLine int) error {
 	return nil
 }
 
-// minPart is the smallest part of a file worth a goroutine of its own.
-const minPart = 4 << 20
-
-// maxParts bounds the parts a file is split into.
-const maxParts = 16
-
 // splittable returns the file of an input that is a regular file (not
 // decompressed, not a pipe), and its size.
 func splittable(in Input) (*os.File, int64, bool) {
@@ -259,11 +276,6 @@ func splittable(in Input) (*os.File, int64, bool) {
 		return nil, 0, false
 	}
 	return file, fi.Size(), true
-}
-
-// partsOf returns how many parts a file of size bytes is folded in.
-func partsOf(size int64) int {
-	return int(min(int64(runtime.GOMAXPROCS(0)), int64(maxParts), size/minPart))
 }
 
 // needsOrder reports whether a group's values depend on the order in which
