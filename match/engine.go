@@ -19,6 +19,9 @@ import (
 //     is a search for X, since lines contain no '\n');
 //   - "literal": a select pattern of literal text, `.*` and outer anchors
 //     runs as a few bytes.Index calls;
+//   - "bytes": a pattern the bytes engine compiles (bytes.go) runs on the
+//     bytes of ASCII lines; the other lines, and a line that would exceed
+//     its work budget, go to the engine listed next that compiles;
 //   - "re2": a pattern whose RE2 translation means the same on every line
 //     runs on Go's regexp (with a second, smaller translation for ASCII
 //     lines when classes such as \d differ there);

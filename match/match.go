@@ -1,15 +1,3 @@
-// Package match selects log lines and extracts values and keys from them
-// with CFEngine's semantics: select_line_matching must match the whole line,
-// extraction_regex and key are unanchored searches whose first capture group
-// is the result. Patterns are PCRE/.NET-flavoured (github.com/dlclark/regexp2
-// is the reference semantics), and every regexp2 match has a time limit.
-//
-// A Set holds the compiled rules of one stream. Lines are []byte and a line
-// that selects no rule costs one shared prefilter pass, not one regex run
-// per rule. See engine.go for how each pattern is compiled to the cheapest
-// engine that gives identical results.
-//
-// match imports nothing else of logtally's.
 package match
 
 import (
