@@ -530,8 +530,13 @@ func (p *bytesProg) analyse() {
 		for p.insts[pc].op == bSave {
 			pc = p.insts[pc].next
 		}
-		if in := &p.insts[pc]; in.op == bLit {
+		switch in := &p.insts[pc]; in.op {
+		case bLit:
 			p.prefix = in.lit
+		case bBegin:
+			// Every match starts at 0: no search.
+			p.anchored = true
+			return
 		}
 		if !p.startAny {
 			// A match may also start at the end of the line when it can
