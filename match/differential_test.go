@@ -217,19 +217,28 @@ func compareBlock(t *testing.T, specs []Spec, set *Set, ref *referenceSet, block
 		off = end + 1
 	}
 	got := blockOf(set.NewMatcher(), block)
-	for i := 0; i < max(len(got), len(want)); i++ {
-		var g, w blockHit
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g.off != w.off || g.line != w.line {
-			t.Fatalf("specs %+q (%s) on block %+q: line %d: got %q at %d, want %q at %d", specs, describe(set), block, i, g.line, g.off, w.line, w.off)
+	// Lines by offset: a line missing on one side has no hits there. A
+	// line on which either side timed out is not compared (diffHits).
+	byOff := map[int][2]blockHit{}
+	for _, g := range got {
+		byOff[g.off] = [2]blockHit{g, byOff[g.off][1]}
+	}
+	for _, w := range want {
+		byOff[w.off] = [2]blockHit{byOff[w.off][0], w}
+	}
+	for off, gw := range byOff {
+		g, w := gw[0], gw[1]
+		if g.hits != nil && w.hits != nil && g.line != w.line {
+			t.Fatalf("specs %+q (%s) on block %+q: at %d got line %q, want %q", specs, describe(set), block, off, g.line, w.line)
 		}
 		if d := diffHits(g.hits, w.hits); d != "" {
-			t.Fatalf("specs %+q (%s) on block %+q, line %q:\n%s", specs, describe(set), block, g.line, d)
+			t.Fatalf("specs %+q (%s) on block %+q, line at %d %q:\n%s", specs, describe(set), block, off, w.line+g.line, d)
+		}
+	}
+	// And in order.
+	for i := 1; i < len(got); i++ {
+		if got[i].off <= got[i-1].off {
+			t.Fatalf("specs %+q on block %+q: line at %d reported after the line at %d", specs, block, got[i].off, got[i-1].off)
 		}
 	}
 }
