@@ -49,6 +49,11 @@ var seedPatterns = []string{
 	`.*\[(\d+)\]: .*`,
 	`(?i).*error.*`,
 	`.*sshd\[\d+\]: (Accepted|Failed) (password|publickey) for (\S+)`,
+	// Shapes of the bytes engine: deterministic runs, computed runs,
+	// optional groups, backtracking runs, loops of groups.
+	`.*sshd\[\d+\]: (?:error: )?Received disconnect from .* \[preauth\]`,
+	`Invalid user .* from (\S+)`, `from (\S+) port \d+`, `rhost=(\S+)`, `(\w+)=(\S*)`,
+	`.*?(\d{2,3}).*`, `(?:a+)+b`, `(?:ab|b)+c`, `x.*?y.*?z`, `(?:(\d+)\.){3}`, `^\w{3} [ \d]\d (\S+)`,
 	// Classes whose meaning differs between regexp2 and RE2.
 	`\s+`, `a\sb`, `[\s]+`, `\S+`, `\w+`, `\W`, `\d+`, `\D+`, `[^\d]+`, `[\d-z]+`,
 	`\p{L}+`, `\P{Lu}`, `\pN`, `[\p{P}\d]`, `\p{IsGreek}`,
