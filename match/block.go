@@ -164,10 +164,14 @@ func pickAnchor(cs []clause, cost *byteCost) clause {
 }
 
 // litSearch finds a literal by its rarest byte, checking a second rare
-// byte before comparing the whole literal.
+// byte before comparing the whole literal; or with bytes.Index when its
+// first byte is about as rare (bytes.Index looks for the first byte, and
+// turns to a vectorised comparison of the whole literal when that byte
+// is frequent).
 type litSearch struct {
 	lit         []byte
 	rare, rare2 int
+	byFirst     bool
 }
 
 func newLitSearch(lit string, cost *byteCost) litSearch {
@@ -176,12 +180,19 @@ func newLitSearch(lit string, cost *byteCost) litSearch {
 	if s.rare2 < 0 {
 		s.rare2 = s.rare
 	}
+	s.byFirst = cost[lit[0]] <= 2*cost[lit[s.rare]]
 	return s
 }
 
 // index returns the position of the first occurrence of the literal in h
 // at or after from, or none.
 func (s *litSearch) index(h []byte, from int) int {
+	if s.byFirst {
+		if i := bytes.Index(h[from:], s.lit); i >= 0 {
+			return from + i
+		}
+		return none
+	}
 	n := len(s.lit)
 	c, c2 := s.lit[s.rare], s.lit[s.rare2]
 	last := len(h) - n + s.rare // the last position the rare byte can have

@@ -1,7 +1,6 @@
 package match
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/dlclark/regexp2/syntax"
@@ -144,9 +143,10 @@ type bytesProg struct {
 	// anchored: the match starts at 0 (select patterns with no leading
 	// `.*`); otherwise the program searches.
 	anchored bool
-	// prefix is a literal every match starts with; firstSet the bytes a
-	// match can start with, unless startAny (a match may be empty).
-	prefix   []byte
+	// prefix finds a literal every match starts with (its lit is nil when
+	// there is none); firstSet the bytes a match can start with, unless
+	// startAny (a match may be empty).
+	prefix   litSearch
 	firstSet byteSet
 	startAny bool
 	memoRows int
@@ -532,7 +532,7 @@ func (p *bytesProg) analyse() {
 		}
 		switch in := &p.insts[pc]; in.op {
 		case bLit:
-			p.prefix = in.lit
+			p.prefix = newLitSearch(string(in.lit), costOf(nil))
 		case bBegin:
 			// Every match starts at 0: no search.
 			p.anchored = true
@@ -624,12 +624,10 @@ func (p *bytesProg) match(st *bytesState, line []byte) (matched, ok bool) {
 	}
 	for pos := 0; pos <= len(line); pos++ {
 		switch {
-		case p.prefix != nil:
-			i := bytes.Index(line[pos:], p.prefix)
-			if i < 0 {
+		case p.prefix.lit != nil:
+			if pos = p.prefix.index(line, pos); pos == none {
 				return false, true
 			}
-			pos += i
 		case !p.startAny:
 			for pos < len(line) && !p.firstSet.has(line[pos]) {
 				pos++
@@ -686,11 +684,12 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 	st.stack = st.stack[:0]
 	st.caps = [2]int32{-1, -1}
 	pc, pos := p.start, int32(start)
+	work, budget := st.work, st.budget
 	for {
 	run:
 		for {
 			in := &insts[pc]
-			st.work++
+			work++
 			if in.memo >= 0 && !st.visit(in.memo, pos) {
 				break run
 			}
@@ -715,8 +714,8 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 				for e < end && in.set.has(line[e]) {
 					e++
 				}
-				if st.work += int(e - pos); st.work > st.budget {
-					st.gaveUp = true
+				if work += int(e - pos); work > budget {
+					st.work, st.gaveUp = work, true
 					return false
 				}
 				lo := pos + in.min
@@ -767,6 +766,7 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 					break run
 				}
 			case bMatch:
+				st.work = work
 				return true
 			default:
 				break run
@@ -774,13 +774,14 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 			pc = in.next
 		}
 		// Backtrack.
-		if st.work > st.budget {
-			st.gaveUp = true
+		if work > budget {
+			st.work, st.gaveUp = work, true
 			return false
 		}
 	pop:
 		for {
 			if len(st.stack) == 0 {
+				st.work = work
 				return false
 			}
 			f := &st.stack[len(st.stack)-1]
@@ -794,7 +795,7 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 			case frGreedy:
 				in := &insts[f.pc]
 				for q := f.pos - 1; q >= f.lim; q-- {
-					st.work++
+					work++
 					if in.contEmpty || in.first.has(line[q]) {
 						f.pos = q
 						if q == f.lim {
@@ -807,7 +808,7 @@ func (p *bytesProg) exec(st *bytesState, line []byte, start int) bool {
 			case frLazy:
 				in := &insts[f.pc]
 				for q := f.pos + 1; q <= f.lim; q++ {
-					st.work++
+					work++
 					if in.contEmpty || q == n || in.first.has(line[q]) {
 						f.pos = q
 						if q == f.lim {
