@@ -15,7 +15,8 @@ import (
 // every byte of every line. Each rule's anchor is, among the literals
 // every selected line contains, the one whose rarest byte is rarest in
 // the log at hand (measured on the first block a Matcher sees); it is
-// searched by that byte with bytes.IndexByte, which is vectorised. Only
+// searched by that byte with bytes.IndexByte, which is vectorised (or with
+// bytes.Index when its first byte is about as rare). Only
 // the lines where an anchor is found are verified, each by its rules'
 // engines, and reported in line order. Rules without an anchor (no
 // case-sensitive literal, or too many distinct anchors for searching the
@@ -65,7 +66,7 @@ func exactRequired(n *node) []clause {
 	return nil
 }
 
-// exactChar reports whether a character node matches only itself.
+// isExactChar reports whether a character node matches only itself.
 func isExactChar(n *node) bool {
 	if n.kind != kChar || n.r == utf8.RuneError || n.r == '\n' {
 		return false

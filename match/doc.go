@@ -58,7 +58,8 @@
 //     share it.
 //  2. For each anchor, the block is searched with bytes.IndexByte
 //     (vectorised) for the anchor's rarest byte, checking a second byte
-//     and then the whole literal at each stop; an occurrence makes its
+//     and then the whole literal at each stop (or with bytes.Index when
+//     the first byte is about as rare); an occurrence makes its
 //     line a candidate for the anchor's rules, and the search resumes at
 //     the next line. Lines where no anchor occurs are never looked at.
 //  3. The candidate lines of all anchors are taken in line order; each
