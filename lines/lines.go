@@ -8,6 +8,11 @@
 //
 // Offset tracks the stream offset just after the last line returned, so that
 // a position committed with a sample always falls on a line boundary.
+//
+// Next returns one line at a time; NextBlock returns every complete line
+// that is buffered at once, as they are in the stream, for a matcher that
+// searches many lines in one pass. Both follow the same rules and can be
+// mixed.
 package lines
 
 import (
@@ -115,6 +120,85 @@ func (r *Reader) Next() (line []byte, cut bool, err error) {
 			return nil, false, err
 		}
 	}
+}
+
+// Block is a run of complete lines returned by NextBlock.
+type Block struct {
+	// Data holds the lines as they are in the stream, each ended by
+	// '\n'; a '\r' before the '\n' is still there, though it is not part
+	// of the line. No line of Data is longer than the limit. When Cut is
+	// set, Data is instead one line that was longer than the limit, cut
+	// to it, without its line ending (as Next returns it).
+	Data []byte
+	// Lines is the number of lines in Data.
+	Lines int
+	// Cut reports that Data is one line, cut.
+	Cut bool
+	// Offset is the stream offset of the first byte of Data.
+	Offset int64
+}
+
+// NextBlock returns the complete lines that are buffered, reading more
+// when none is: at least one line, and at most one buffer (64 KiB, or the
+// limit if larger). A line longer than the limit comes alone, cut, in a
+// Block with Cut set. Data is valid until the next call. When no complete
+// line is available NextBlock returns io.EOF (more may come) or the
+// source's error, as Next does.
+func (r *Reader) NextBlock() (Block, error) {
+	for {
+		pending := r.buf[r.start:r.end]
+		if r.inLong {
+			if i := bytes.IndexByte(pending, '\n'); i >= 0 {
+				off := r.offset
+				n := int64(len(r.long)) + r.skipped + int64(i) + 1
+				line := r.long
+				r.start += i + 1
+				r.inLong, r.long, r.skipped = false, r.long[:0], 0
+				line, _, _ = r.emit(line, n, true)
+				return Block{Data: line, Lines: 1, Cut: true, Offset: off}, nil
+			}
+		} else if last := bytes.LastIndexByte(pending, '\n'); last >= 0 {
+			data := pending[:last+1]
+			if len(data)-1 > r.max {
+				// A line may be longer than the limit: the block stops
+				// before the first such line, which comes alone.
+				data = data[:r.shortLines(data)]
+				if len(data) == 0 {
+					off := r.offset
+					line, cut, err := r.Next()
+					return Block{Data: line, Lines: 1, Cut: cut, Offset: off}, err
+				}
+			}
+			off := r.offset
+			n := bytes.Count(data, []byte{'\n'})
+			r.start += len(data)
+			r.offset += int64(len(data))
+			r.stats.Lines += uint64(n)
+			r.stats.Bytes += uint64(len(data))
+			return Block{Data: data, Lines: n, Offset: off}, nil
+		}
+		r.absorbLong()
+		if r.err != nil {
+			return Block{}, r.err
+		}
+		if err := r.fill(); err != nil {
+			return Block{}, err
+		}
+	}
+}
+
+// shortLines returns the length of the longest prefix of data made of
+// whole lines no longer than the limit.
+func (r *Reader) shortLines(data []byte) int {
+	pos := 0
+	for pos < len(data) {
+		i := bytes.IndexByte(data[pos:], '\n')
+		if i < 0 || i > r.max {
+			break
+		}
+		pos += i + 1
+	}
+	return pos
 }
 
 // Final returns the incomplete last line, if any, as a complete one: call it

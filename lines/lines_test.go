@@ -35,6 +35,76 @@ func readAll(t testing.TB, src io.Reader, max int) (got []string, cuts int, r *R
 	return got, cuts, r
 }
 
+// readBlocks splits src completely with NextBlock (and Next for every
+// mix-th call when mix > 0, to check that they can be mixed), checks each
+// block's invariants and returns its lines as a matcher sees them.
+func readBlocks(t testing.TB, src io.Reader, max, mix int) (got []string, cuts int, r *Reader) {
+	t.Helper()
+	r = NewReader(src, 0, max)
+	for call := 1; ; call++ {
+		if mix > 0 && call%mix == 0 {
+			before := r.Offset()
+			line, cut, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Next: %v", err)
+			}
+			if r.Offset() <= before {
+				t.Fatalf("Next did not advance the offset from %d", before)
+			}
+			got = append(got, string(line))
+			if cut {
+				cuts++
+			}
+			continue
+		}
+		before := r.Offset()
+		b, err := r.NextBlock()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("NextBlock: %v", err)
+		}
+		if b.Offset != before {
+			t.Fatalf("block at offset %d, want %d", b.Offset, before)
+		}
+		if b.Cut {
+			if b.Lines != 1 || len(b.Data) != max {
+				t.Fatalf("cut block of %d lines, %d bytes; want 1 line of %d bytes", b.Lines, len(b.Data), max)
+			}
+			got = append(got, string(b.Data))
+			cuts++
+			continue
+		}
+		if b.Lines < 1 || b.Lines != bytes.Count(b.Data, []byte{'\n'}) || b.Data[len(b.Data)-1] != '\n' {
+			t.Fatalf("block %q: Lines %d", b.Data, b.Lines)
+		}
+		if r.Offset() != b.Offset+int64(len(b.Data)) {
+			t.Fatalf("offset %d after a block of %d bytes at %d", r.Offset(), len(b.Data), b.Offset)
+		}
+		for _, l := range strings.SplitAfter(string(b.Data), "\n") {
+			if l == "" {
+				continue
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if len(l) > max {
+				t.Fatalf("line of %d bytes in a block, limit %d", len(l), max)
+			}
+			got = append(got, strings.TrimSuffix(l, "\r"))
+		}
+	}
+	if line, cut, ok := r.Final(); ok {
+		got = append(got, string(line))
+		if cut {
+			cuts++
+		}
+	}
+	return got, cuts, r
+}
+
 func TestSplit(t *testing.T) {
 	tests := []struct {
 		name string
@@ -74,6 +144,22 @@ func TestSplit(t *testing.T) {
 				}
 				if r.Offset() != int64(len(tt.in)) {
 					t.Errorf("Offset = %d, want %d", r.Offset(), len(tt.in))
+				}
+				max := tt.max
+				if max == 0 {
+					max = DefaultMax
+				}
+				for _, mix := range []int{0, 2} {
+					got, cuts, r := readBlocks(t, wrap(strings.NewReader(tt.in)), max, mix)
+					if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+						t.Errorf("blocks (mix %d): lines = %q, want %q", mix, got, tt.want)
+					}
+					if cuts != tt.cuts || int(r.Stats().Cut) != tt.cuts || r.Stats().Lines != uint64(len(tt.want)) {
+						t.Errorf("blocks (mix %d): cuts = %d, stats %+v, want %d cuts", mix, cuts, r.Stats(), tt.cuts)
+					}
+					if r.Offset() != int64(len(tt.in)) || r.Stats().Bytes != uint64(len(tt.in)) {
+						t.Errorf("blocks (mix %d): Offset = %d, stats %+v, want %d", mix, r.Offset(), r.Stats(), len(tt.in))
+					}
 				}
 			})
 		}
@@ -178,6 +264,20 @@ func FuzzSplit(f *testing.F) {
 			src = iotest.OneByteReader(src)
 		}
 		got, cuts, r := readAll(t, src, max)
+		// The same with blocks, alone and mixed with Next.
+		for _, mix := range []int{0, 3} {
+			var src io.Reader = bytes.NewReader(in)
+			if oneByte {
+				src = iotest.OneByteReader(src)
+			}
+			bgot, bcuts, br := readBlocks(t, src, max, mix)
+			if strings.Join(bgot, "\n") != strings.Join(got, "\n") || len(bgot) != len(got) || bcuts != cuts {
+				t.Fatalf("blocks (mix %d): %q, %d cuts; lines %q, %d cuts", mix, bgot, bcuts, got, cuts)
+			}
+			if br.Stats() != r.Stats() || br.Offset() != r.Offset() {
+				t.Fatalf("blocks (mix %d): stats %+v offset %d; lines %+v %d", mix, br.Stats(), br.Offset(), r.Stats(), r.Offset())
+			}
+		}
 		var want []string
 		wantCuts := 0
 		parts := strings.Split(string(in), "\n")

@@ -49,6 +49,11 @@ var seedPatterns = []string{
 	`.*\[(\d+)\]: .*`,
 	`(?i).*error.*`,
 	`.*sshd\[\d+\]: (Accepted|Failed) (password|publickey) for (\S+)`,
+	// Shapes of the bytes engine: deterministic runs, computed runs,
+	// optional groups, backtracking runs, loops of groups.
+	`.*sshd\[\d+\]: (?:error: )?Received disconnect from .* \[preauth\]`,
+	`Invalid user .* from (\S+)`, `from (\S+) port \d+`, `rhost=(\S+)`, `(\w+)=(\S*)`,
+	`.*?(\d{2,3}).*`, `(?:a+)+b`, `(?:ab|b)+c`, `x.*?y.*?z`, `(?:(\d+)\.){3}`, `^\w{3} [ \d]\d (\S+)`,
 	// Classes whose meaning differs between regexp2 and RE2.
 	`\s+`, `a\sb`, `[\s]+`, `\S+`, `\w+`, `\W`, `\d+`, `\D+`, `[^\d]+`, `[\d-z]+`,
 	`\p{L}+`, `\P{Lu}`, `\pN`, `[\p{P}\d]`, `\p{IsGreek}`,
@@ -157,14 +162,109 @@ func compareSets(t *testing.T, specs []Spec, lines []string) bool {
 		return false
 	}
 	m := set.NewMatcher()
+	refHits := refCache{ref: ref, hits: map[string][]Hit{}}
 	for _, l := range lines {
 		got := m.Match([]byte(l))
-		want := ref.match([]byte(l))
+		want := refHits.match([]byte(l))
 		if d := diffHits(got, want); d != "" {
 			t.Fatalf("specs %+q (%s) on line %+q:\n%s", specs, describe(set), l, d)
 		}
 	}
+	for _, b := range []string{
+		strings.Join(lines, "\n") + "\n",
+		strings.Join(lines, "\r\n"),
+		strings.Join(lines, "\r\n") + "\r\n",
+	} {
+		compareBlock(t, specs, set, &refHits, []byte(b))
+	}
 	return true
+}
+
+// refCache is the reference's hits by line, each line matched once.
+type refCache struct {
+	ref  *referenceSet
+	hits map[string][]Hit
+}
+
+func (c *refCache) match(line []byte) []Hit {
+	hs, ok := c.hits[string(line)]
+	if !ok {
+		hs = copyHits(c.ref.match(line))
+		c.hits[string(line)] = hs
+	}
+	return hs
+}
+
+// blockHit is a line reported by MatchBlock, with copies of its hits.
+type blockHit struct {
+	off  int
+	line string
+	hits []Hit
+}
+
+func copyHits(hs []Hit) []Hit {
+	out := make([]Hit, len(hs))
+	for i, h := range hs {
+		out[i] = h
+		if h.Value != nil {
+			out[i].Value = append([]byte{}, h.Value...)
+		}
+		if h.Key != nil {
+			out[i].Key = append([]byte{}, h.Key...)
+		}
+	}
+	return out
+}
+
+// blockOf returns what MatchBlock reports for block, with a fresh Matcher
+// (whose anchors are picked on this block) or m.
+func blockOf(m *Matcher, block []byte) []blockHit {
+	var got []blockHit
+	m.MatchBlock(block, func(off int, line []byte, hits []Hit) {
+		got = append(got, blockHit{off, string(line), copyHits(hits)})
+	})
+	return got
+}
+
+// compareBlock matches block with MatchBlock and requires, for each line
+// as the line framer cuts it ('\n' ends it, a '\r' before is dropped),
+// the reference's hits.
+func compareBlock(t *testing.T, specs []Spec, set *Set, ref *refCache, block []byte) {
+	t.Helper()
+	var want []blockHit
+	for off := 0; off < len(block); {
+		end := lineEnd(block, off)
+		line := trimCR(block[off:end])
+		if hs := ref.match(line); len(hs) > 0 {
+			want = append(want, blockHit{off, string(line), hs})
+		}
+		off = end + 1
+	}
+	got := blockOf(set.NewMatcher(), block)
+	// Lines by offset: a line missing on one side has no hits there. A
+	// line on which either side timed out is not compared (diffHits).
+	byOff := map[int][2]blockHit{}
+	for _, g := range got {
+		byOff[g.off] = [2]blockHit{g, byOff[g.off][1]}
+	}
+	for _, w := range want {
+		byOff[w.off] = [2]blockHit{byOff[w.off][0], w}
+	}
+	for off, gw := range byOff {
+		g, w := gw[0], gw[1]
+		if g.hits != nil && w.hits != nil && g.line != w.line {
+			t.Fatalf("specs %+q (%s) on block %+q: at %d got line %q, want %q", specs, describe(set), block, off, g.line, w.line)
+		}
+		if d := diffHits(g.hits, w.hits); d != "" {
+			t.Fatalf("specs %+q (%s) on block %+q, line at %d %q:\n%s", specs, describe(set), block, off, w.line+g.line, d)
+		}
+	}
+	// And in order.
+	for i := 1; i < len(got); i++ {
+		if got[i].off <= got[i-1].off {
+			t.Fatalf("specs %+q on block %+q: line at %d reported after the line at %d", specs, block, got[i].off, got[i-1].off)
+		}
+	}
 }
 
 func describe(s *Set) string {
@@ -329,6 +429,8 @@ func TestCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var want []blockHit
+		off := 0
 		for n, line := range bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'}) {
 			got := m.Match(line)
 			if d := diffHits(got, ref.match(line)); d != "" {
@@ -337,6 +439,38 @@ func TestCorpus(t *testing.T) {
 			for _, h := range got {
 				if h.Selected {
 					selected[h.Rule]++
+				}
+			}
+			if len(got) > 0 {
+				want = append(want, blockHit{off, string(line), copyHits(got)})
+			}
+			off += len(line) + 1
+		}
+		// The whole file as one block, and in blocks of about 4 KiB.
+		got := blockOf(set.NewMatcher(), data)
+		var pieces []blockHit
+		bm := set.NewMatcher()
+		for start := 0; start < len(data); {
+			end := min(start+4096, len(data))
+			if i := bytes.LastIndexByte(data[start:end], '\n'); i >= 0 && end < len(data) {
+				end = start + i + 1
+			}
+			for _, h := range blockOf(bm, data[start:end]) {
+				h.off += start
+				pieces = append(pieces, h)
+			}
+			start = end
+		}
+		for name, got := range map[string][]blockHit{"one block": got, "blocks": pieces} {
+			if len(got) != len(want) {
+				t.Fatalf("%s as %s: %d lines with hits, want %d", filepath.Base(f), name, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].off != want[i].off || got[i].line != want[i].line {
+					t.Fatalf("%s as %s: line %d at %d, want %q at %d", filepath.Base(f), name, i, got[i].off, want[i].line, want[i].off)
+				}
+				if d := diffHits(got[i].hits, want[i].hits); d != "" {
+					t.Fatalf("%s as %s: %q: %s", filepath.Base(f), name, got[i].line, d)
 				}
 			}
 		}

@@ -19,6 +19,9 @@ import (
 //     is a search for X, since lines contain no '\n');
 //   - "literal": a select pattern of literal text, `.*` and outer anchors
 //     runs as a few bytes.Index calls;
+//   - "bytes": a pattern the bytes engine compiles (bytes.go) runs on the
+//     bytes of ASCII lines; the other lines, and a line that would exceed
+//     its work budget, go to the engine listed next that compiles;
 //   - "re2": a pattern whose RE2 translation means the same on every line
 //     runs on Go's regexp (with a second, smaller translation for ASCII
 //     lines when classes such as \d differ there);
@@ -48,6 +51,7 @@ const (
 	engRE2
 	engRE2ASCII
 	engRegexp2
+	engBytes
 )
 
 func (k engineKind) String() string {
@@ -58,6 +62,8 @@ func (k engineKind) String() string {
 		return "re2"
 	case engRE2ASCII:
 		return "re2+ascii"
+	case engBytes:
+		return "bytes"
 	}
 	return "regexp2"
 }
@@ -65,8 +71,12 @@ func (k engineKind) String() string {
 // selector is a compiled select pattern.
 type selector struct {
 	kind engineKind
-	lit  *literalPlan
-	re   *regexp.Regexp // re2: exact on every line
+	// other is the engine of the lines bp does not take (kind is
+	// engBytes).
+	other engineKind
+	lit   *literalPlan
+	bp    *bytesProg     // bytes: exact on ASCII lines
+	re    *regexp.Regexp // re2: exact on every line
 	// reASCII is exact on ASCII lines, with smaller classes (re2,
 	// re2+ascii).
 	reASCII *regexp.Regexp
@@ -77,8 +87,9 @@ type selector struct {
 // finder is a compiled extraction or key pattern.
 type finder struct {
 	kind      engineKind
-	prog      *re2Prog // re2: exact on every line
-	progASCII *re2Prog // exact on ASCII lines (re2, re2+ascii)
+	bp        *bytesProg // bytes: exact on ASCII lines
+	prog      *re2Prog   // re2: exact on every line
+	progASCII *re2Prog   // exact on ASCII lines (re2, re2+ascii)
 	r2        *regexp2.Regexp
 	group     int
 }
@@ -88,8 +99,10 @@ type rule struct {
 	ref      *refRule
 	sel      selector
 	ext, key *finder
-	clauses  []clause    // literals that every selected line contains
-	req      requirement // clauses as bits of the set's prefilter
+	clauses  []clause // literals that every selected line contains (ASCII lower case)
+	// exact are clauses of literals that every selected line contains
+	// byte for byte; the block scan searches for one of them.
+	exact []clause
 }
 
 func compileRule(sp Spec, opts Options, o *oracle) (*rule, []*Error) {
@@ -110,7 +123,7 @@ func compileFast(sp Spec, ref *refRule, opts Options, o *oracle) (r *rule) {
 		}
 	}()
 	r = &rule{ref: ref}
-	r.sel, r.clauses = compileSelector(sp.Select, ref, opts, o)
+	r.sel, r.clauses, r.exact = compileSelector(sp.Select, ref, opts, o)
 	if ref.extract != nil {
 		r.ext = compileFinder(sp.Extract, ref.extract, ref.exGroup, o)
 	}
@@ -133,8 +146,29 @@ func referenceRule(ref *refRule) *rule {
 }
 
 // compileSelector picks the engine of a select pattern. ref is the
-// reference, which compiled.
-func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
+// reference, which compiled. Unless the pattern is a literal, the bytes
+// engine takes the ASCII lines when it can compile the pattern; the
+// engine picked otherwise takes the rest.
+func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause, []clause) {
+	s, clauses := compileExactSelector(pat, ref, opts, o)
+	root, err := parsePattern(pat)
+	if err != nil {
+		return s, clauses, nil
+	}
+	sp := planTrim(pat, root)
+	exact := exactRequired(sp.body())
+	if s.kind == engLiteral {
+		return s, clauses, exact
+	}
+	if bp, err := compileBytes(o, sp.body(), nil, !sp.trimStart, !sp.trimEnd); err == nil {
+		s.other, s.kind, s.bp = s.kind, engBytes, bp
+	}
+	return s, clauses, exact
+}
+
+// compileExactSelector picks the engine of a select pattern among those
+// that are exact on every line.
+func compileExactSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause) {
 	fallback := selector{kind: engRegexp2, r2: ref.sel, trim: "whole"}
 	root, err := parsePattern(pat)
 	if err != nil {
@@ -236,6 +270,9 @@ func compileFinder(pat string, ref *regexp2.Regexp, group int, o *oracle) *finde
 	case pASCII != nil:
 		f.kind, f.progASCII = engRE2ASCII, pASCII
 	}
+	if bp, err := compileBytes(o, root, target, false, false); err == nil {
+		f.kind, f.bp = engBytes, bp
+	}
 	return f
 }
 
@@ -266,64 +303,12 @@ func pickClauses(cs []clause) []clause {
 	return out
 }
 
-// buildPrefilter gives every literal of every rule an id, compiles the
-// automaton, each rule's requirement, and for each literal the rules that
-// need it, so that a line costs only the rules whose literals it has.
-func (s *Set) buildPrefilter() {
-	type key struct {
-		text string
-		ik   bool
-	}
-	ids := map[key]int{}
-	var lits []literal
-	for _, r := range s.rules {
-		for _, c := range r.clauses {
-			for _, l := range c {
-				k := key{l.text, l.foldIK}
-				if _, ok := ids[k]; !ok {
-					ids[k] = len(lits)
-					lits = append(lits, l)
-				}
-			}
-		}
-	}
-	if len(lits) == 0 {
-		return
-	}
-	s.pre = newPrefilter(lits)
-	words := (len(s.rules) + 63) / 64
-	s.always = make([]uint64, words)
-	s.litRules = make([][]uint64, len(lits))
-	for id := range s.litRules {
-		s.litRules[id] = make([]uint64, words)
-	}
-	for i, r := range s.rules {
-		r.req = nil
-		if len(r.clauses) == 0 {
-			s.always[i/64] |= 1 << (i % 64)
-		}
-		for k, c := range r.clauses {
-			var bits []litBit
-			for _, l := range c {
-				id := ids[key{l.text, l.foldIK}]
-				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
-				if k == 0 {
-					// A rule is a candidate when its strongest clause
-					// (the longest literals, likely the rarest) holds.
-					s.litRules[id][i/64] |= 1 << (i % 64)
-				}
-			}
-			r.req = append(r.req, bits)
-		}
-	}
-}
-
 // needsASCII reports whether the rule's engines depend on whether the line
 // is ASCII.
 func (r *rule) needsASCII() bool {
-	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII ||
-		r.ext != nil && r.ext.prog != r.ext.progASCII ||
-		r.key != nil && r.key.prog != r.key.progASCII
+	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII || r.sel.bp != nil ||
+		r.ext != nil && (r.ext.prog != r.ext.progASCII || r.ext.bp != nil) ||
+		r.key != nil && (r.key.prog != r.key.progASCII || r.key.bp != nil)
 }
 
 func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
@@ -355,10 +340,15 @@ func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
 }
 
 func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool) {
+	if ascii && s.bp != nil {
+		if ok, done := s.bp.match(&m.bs, line); done {
+			return ok, false
+		}
+	}
 	switch {
 	case s.kind == engLiteral:
 		return s.lit.match(line), false
-	case s.kind == engRE2 && !ascii:
+	case s.re != nil && !ascii:
 		return s.re.Match(line), false
 	case ascii && s.reASCII != nil:
 		return s.reASCII.Match(line), false
@@ -371,6 +361,14 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 }
 
 func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, timeout bool) {
+	if ascii && f.bp != nil {
+		if lo, hi, found, done := f.bp.group(&m.bs, line); done {
+			if !found {
+				return nil, false, false
+			}
+			return m.value(line, lo, hi), true, false
+		}
+	}
 	p := f.prog
 	if ascii {
 		p = f.progASCII
@@ -413,9 +411,12 @@ func (m *Matcher) value(line []byte, lo, hi int) []byte {
 
 // EngineInfo describes how one rule is matched.
 type EngineInfo struct {
-	// Select is the select pattern's engine: "literal", "re2", "re2+ascii"
-	// or "regexp2".
+	// Select is the select pattern's engine: "literal", "bytes", "re2",
+	// "re2+ascii" or "regexp2".
 	Select string
+	// NonASCII is the engine that takes the lines that are not ASCII when
+	// Select is "bytes" (which takes the ASCII lines), else "".
+	NonASCII string
 	// Trim says how the outer `.*` were trimmed: "search" (both), "prefix"
 	// (the trailing one: the match is anchored at the start), "suffix" (the
 	// leading one) or "whole" (none).
@@ -429,14 +430,17 @@ type EngineInfo struct {
 	Prefilter [][]string
 }
 
-// Engine returns the engine of rule i's select pattern: "literal", "re2",
-// "re2+ascii" or "regexp2".
+// Engine returns the engine of rule i's select pattern: "literal",
+// "bytes", "re2", "re2+ascii" or "regexp2".
 func (s *Set) Engine(i int) string { return s.rules[i].sel.kind.String() }
 
 // Describe returns how rule i is matched.
 func (s *Set) Describe(i int) EngineInfo {
 	r := s.rules[i]
 	info := EngineInfo{Select: r.sel.kind.String(), Trim: r.sel.trim}
+	if r.sel.kind == engBytes {
+		info.NonASCII = r.sel.other.String()
+	}
 	if r.ext != nil {
 		info.Extract = r.ext.kind.String()
 	}
@@ -464,7 +468,7 @@ func (s *Set) String() string {
 		}
 	}
 	var parts []string
-	for _, k := range []engineKind{engLiteral, engRE2, engRE2ASCII, engRegexp2} {
+	for _, k := range []engineKind{engLiteral, engBytes, engRE2, engRE2ASCII, engRegexp2} {
 		if n := count[k.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, n))
 		}

@@ -1,15 +1,3 @@
-// Package match selects log lines and extracts values and keys from them
-// with CFEngine's semantics: select_line_matching must match the whole line,
-// extraction_regex and key are unanchored searches whose first capture group
-// is the result. Patterns are PCRE/.NET-flavoured (github.com/dlclark/regexp2
-// is the reference semantics), and every regexp2 match has a time limit.
-//
-// A Set holds the compiled rules of one stream. Lines are []byte and a line
-// that selects no rule costs one shared prefilter pass, not one regex run
-// per rule. See engine.go for how each pattern is compiled to the cheapest
-// engine that gives identical results.
-//
-// match imports nothing else of logtally's.
 package match
 
 import (
@@ -96,12 +84,11 @@ type Set struct {
 	specs []Spec
 	rules []*rule
 	opts  Options
-	// pre finds the rules' required literals; nil when no rule has one.
-	pre *prefilter
-	// always marks the rules without literals; litRules[id] the rules
-	// that need literal id (bit sets over rules).
-	always   []uint64
-	litRules [][]uint64
+	// all finds the candidate rules of a line for Match.
+	all *lineFilter
+	// hasExact is set when some rule has exact literals, which the block
+	// scan can search for.
+	hasExact bool
 	// needASCII is set when some engine depends on the line being ASCII.
 	needASCII bool
 }
@@ -126,11 +113,12 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 		}
 		s.rules = append(s.rules, r)
 		s.needASCII = s.needASCII || r.needsASCII()
+		s.hasExact = s.hasExact || len(r.exact) > 0
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	s.buildPrefilter()
+	s.all = newLineFilter(s.rules, nil, s.needASCII)
 	return s, nil
 }
 
@@ -145,18 +133,18 @@ type Matcher struct {
 	buf       []byte   // backs Hit.Value and Hit.Key
 	seen      []uint64 // literals found by the prefilter
 	cand      []uint64 // rules that may match
-	runes     []rune   // the line as regexp2 sees it
+	blk       blockState
+	runes     []rune // the line as regexp2 sees it
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
+	bs        bytesState  // state of the bytes engine
 }
 
 // NewMatcher returns a Matcher for the set.
 func (s *Set) NewMatcher() *Matcher {
 	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256)}
-	if s.pre != nil {
-		m.seen = make([]uint64, s.pre.words())
-		m.cand = make([]uint64, len(s.always))
-	}
+	m.seen = make([]uint64, s.all.seenWords())
+	m.cand = make([]uint64, s.all.words)
 	return m
 }
 
@@ -181,44 +169,27 @@ func (m *Matcher) Match(line []byte) (hits []Hit) {
 }
 
 func (m *Matcher) matchFast(line []byte) []Hit {
-	s := m.set
-	if s.pre == nil {
-		ascii := !s.needASCII || isASCII(line)
-		for i, r := range s.rules {
-			if h, ok := r.match(m, i, line, ascii); ok {
-				m.hits = append(m.hits, h)
-			}
-		}
-		return m.hits
-	}
-	clear(m.seen)
-	ascii := s.pre.scan(line, m.seen)
-	// The candidates: rules without literals, and rules with a literal the
-	// line has.
-	copy(m.cand, s.always)
-	for w, word := range m.seen {
-		for word != 0 {
-			id := w*64 + bits.TrailingZeros64(word)
-			word &= word - 1
-			for j, rb := range s.litRules[id] {
-				m.cand[j] |= rb
-			}
-		}
-	}
-	for w, word := range m.cand {
+	f := m.set.all
+	ascii := f.candidates(line, m.seen, m.cand)
+	m.verify(f, line, ascii, m.cand, m.seen)
+	return m.hits
+}
+
+// verify runs the candidate rules on the line, in rule order, and appends
+// their hits. A rule of f must also have its literals in seen.
+func (m *Matcher) verify(f *lineFilter, line []byte, ascii bool, cand, seen []uint64) {
+	for w, word := range cand {
 		for word != 0 {
 			i := w*64 + bits.TrailingZeros64(word)
 			word &= word - 1
-			r := s.rules[i]
-			if !r.req.ok(m.seen) {
+			if f != nil && !f.req[i].ok(seen) {
 				continue
 			}
-			if h, ok := r.match(m, i, line, ascii); ok {
+			if h, ok := m.set.rules[i].match(m, i, line, ascii); ok {
 				m.hits = append(m.hits, h)
 			}
 		}
 	}
-	return m.hits
 }
 
 // matchReference matches the line with every rule's reference engines.

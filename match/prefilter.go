@@ -1,5 +1,7 @@
 package match
 
+import "math/bits"
+
 // prefilter finds, in one pass over a line, which of the literals of all
 // rules of a set the line contains: an Aho–Corasick automaton compiled to
 // a DFA over byte classes, on the line lowered in ASCII.
@@ -250,4 +252,111 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// lineFilter finds the candidate rules of a line among some of a set's
+// rules: those without literals, and those whose strongest clause has a
+// literal in the line (the rule's other clauses are checked by req before
+// it runs).
+type lineFilter struct {
+	// pre finds the literals of the rules; nil when none has one.
+	pre      *prefilter
+	words    int      // uint64 words of a bit set over rules
+	always   []uint64 // the rules without literals
+	litRules [][]uint64
+	// req is each rule's condition on the literals found; nil for a rule
+	// outside the filter or without clauses.
+	req []requirement
+	// needASCII: some engine depends on whether the line is ASCII.
+	needASCII bool
+}
+
+// newLineFilter builds a filter for the rules for which in is true (every
+// rule when in is nil): each literal gets an id, the automaton is
+// compiled, and for each literal the rules that need it are recorded, so
+// that a line costs only the rules whose literals it has.
+func newLineFilter(rules []*rule, in []bool, needASCII bool) *lineFilter {
+	words := (len(rules) + 63) / 64
+	f := &lineFilter{words: words, always: make([]uint64, words), req: make([]requirement, len(rules)), needASCII: needASCII}
+	type key struct {
+		text string
+		ik   bool
+	}
+	ids := map[key]int{}
+	var lits []literal
+	for i, r := range rules {
+		if in != nil && !in[i] {
+			continue
+		}
+		for _, c := range r.clauses {
+			for _, l := range c {
+				k := key{l.text, l.foldIK}
+				if _, ok := ids[k]; !ok {
+					ids[k] = len(lits)
+					lits = append(lits, l)
+				}
+			}
+		}
+	}
+	if len(lits) > 0 {
+		f.pre = newPrefilter(lits)
+		f.litRules = make([][]uint64, len(lits))
+		for id := range f.litRules {
+			f.litRules[id] = make([]uint64, words)
+		}
+	}
+	for i, r := range rules {
+		if in != nil && !in[i] {
+			continue
+		}
+		if len(r.clauses) == 0 {
+			f.always[i/64] |= 1 << (i % 64)
+		}
+		for k, c := range r.clauses {
+			var bits []litBit
+			for _, l := range c {
+				id := ids[key{l.text, l.foldIK}]
+				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
+				if k == 0 {
+					// A rule is a candidate when its strongest clause
+					// (the longest literals, likely the rarest) holds.
+					f.litRules[id][i/64] |= 1 << (i % 64)
+				}
+			}
+			f.req[i] = append(f.req[i], bits)
+		}
+	}
+	return f
+}
+
+// seenWords returns the number of uint64 words of a seen set.
+func (f *lineFilter) seenWords() int {
+	if f.pre == nil {
+		return 0
+	}
+	return f.pre.words()
+}
+
+// candidates sets cand to the filter's rules that may match the line and
+// seen to the literals the line has, and reports whether the line is
+// ASCII (true when no engine cares).
+func (f *lineFilter) candidates(line []byte, seen, cand []uint64) (ascii bool) {
+	copy(cand, f.always)
+	if f.pre == nil {
+		return !f.needASCII || isASCII(line)
+	}
+	clear(seen)
+	ascii = f.pre.scan(line, seen)
+	// The candidates: rules without literals, and rules with a literal the
+	// line has.
+	for w, word := range seen {
+		for word != 0 {
+			id := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			for j, rb := range f.litRules[id] {
+				cand[j] |= rb
+			}
+		}
+	}
+	return ascii
 }

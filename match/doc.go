@@ -1,0 +1,80 @@
+// Package match selects log lines and extracts values and keys from them
+// with CFEngine's semantics: select_line_matching must match the whole line,
+// extraction_regex and key are unanchored searches whose first capture group
+// is the result. Patterns are PCRE/.NET-flavoured (github.com/dlclark/regexp2
+// is the reference semantics), and every regexp2 match has a time limit.
+//
+// A Set holds the compiled rules of one stream; a Matcher matches lines
+// against it, one line at a time (Match, as the daemon follows a file) or a
+// block of many complete lines at a time (MatchBlock, as `logtally test`
+// reads a whole file). Both give the same hits, and the per-line result is
+// always the reference's: a differential fuzz test compares every engine
+// below, and the block scan, with plain regexp2.
+//
+// # Compiling a rule
+//
+// Each pattern is parsed the way regexp2 parses it (parse.go). A select
+// pattern loses its outer `.*` (a whole-line match of `.*X.*` is a search
+// for X). Its engines, from the cheapest (engine.go):
+//
+//   - "literal": literal text, `.*` and outer anchors: bytes.Index;
+//   - "bytes": on ASCII lines, the pattern compiled to a program that
+//     matches bytes directly (bytes.go): literals, byte classes and runs of
+//     them, `.`, anchors, \b, groups, alternations, repetition. A class run
+//     followed by something it cannot match (`\d+\]`, `\S+ port`) is
+//     taken whole with no backtracking; otherwise backtracking is memoised
+//     and its work budgeted. Lines that are not ASCII, or that exceed the
+//     budget, go to the next engine in this list that compiles;
+//   - "re2": Go's regexp, on a translation exact on every line (classes
+//     written out rune by rune as regexp2 sees them), with a smaller one
+//     for ASCII lines;
+//   - "re2+ascii": Go's regexp on ASCII lines, regexp2 on the others;
+//   - "regexp2": lookaround, backreferences and the like, with the time
+//     limit.
+//
+// Extraction and key patterns get the same engines ("bytes", then Go's
+// regexp through a zero-allocation backtracker, then regexp2), and the
+// group regexp2 numbers first.
+//
+// Each select pattern also yields literals that every selected line
+// contains: lowered in ASCII for the per-line prefilter, and byte for byte
+// ("exact") for the block scan.
+//
+// # How a line is processed by Match
+//
+//  1. One Aho–Corasick pass over the line (prefilter.go) finds the
+//     literals of all rules at once and tells whether the line is ASCII.
+//  2. The candidate rules are those without literals and those whose
+//     literals the line has; the others cost nothing more.
+//  3. Each candidate's select engine runs; when it selects the line, its
+//     extraction and key engines run. On an ASCII line these are the
+//     bytes engine, on other lines the exact engines.
+//
+// # How a block is processed by MatchBlock (block.go)
+//
+//  1. On its first block, a Matcher picks each rule's anchor: among the
+//     rule's exact literals (or alternations of them), the one whose
+//     rarest byte is rarest in that block. Rules with the same anchor
+//     share it.
+//  2. For each anchor, the block is searched with bytes.IndexByte
+//     (vectorised) for the anchor's rarest byte, checking a second byte
+//     and then the whole literal at each stop (or with bytes.Index when
+//     the first byte is about as rare); an occurrence makes its
+//     line a candidate for the anchor's rules, and the search resumes at
+//     the next line. Lines where no anchor occurs are never looked at.
+//  3. The candidate lines of all anchors are taken in line order; each
+//     has its '\r' before '\n' dropped and its rules verified as in step 3
+//     of Match, and the callback gets the lines that have hits, in order.
+//     Whether a line is ASCII is decided for the whole block at once, or
+//     per candidate line when the block is not.
+//  4. Rules without an exact literal (case-insensitive ones, say) are
+//     checked on every line through the prefilter, merged in line order
+//     with the anchored candidates; when there are more distinct anchors
+//     than searching the block once per anchor pays for (maxAnchors), the
+//     whole block goes line by line through Match.
+//
+// A bug in a fast engine must not take the daemon down: a panic while
+// matching a line makes the reference match that line instead.
+//
+// match imports nothing else of logtally's.
+package match

@@ -1,0 +1,320 @@
+package measure
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+)
+
+// sharedDir returns the directory that holds corpus/ (the real log
+// samples), from $LOGTALLY_SHARED or beside the checkout, or skips.
+func sharedDir(tb testing.TB) string {
+	tb.Helper()
+	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "corpus", "openssh.log")); err == nil {
+			return d
+		}
+	}
+	tb.Skip("shared corpus not found; set LOGTALLY_SHARED")
+	return ""
+}
+
+// folded is what a one-shot fold of a file gives, in full.
+type folded struct {
+	lines, cut uint64
+	acc        []Snapshot
+	err        error
+}
+
+// foldFile folds the file at path for group g: line by line (by way of an
+// observer) when byLine, else in blocks with the split policy sp.
+func foldFile(t *testing.T, g *Group, path string, maxLine int, byLine bool, sp split) folded {
+	t.Helper()
+	f := newOneShot(g.NewFolder())
+	var observe Observer
+	if byLine {
+		observe = func(*Group, []byte, []match.Hit) {}
+	}
+	err := foldStream(f, func(*Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, observe, sp)
+	out := folded{lines: f.Lines, cut: f.Cut, err: err}
+	for _, a := range f.Acc {
+		out.acc = append(out.acc, a.Snapshot())
+	}
+	return out
+}
+
+// checkSplits requires every way of folding the file to give exactly the
+// line-by-line result: blocks in one pass, and blocks in 2, 3, 5 and 16
+// parts folded concurrently.
+func checkSplits(t *testing.T, ms []*rules.Measurement, path string, maxLine int) {
+	t.Helper()
+	g, err := NewGroup(path, ms, match.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := foldFile(t, g, path, maxLine, true, split{parts: 1})
+	if want.err != nil {
+		t.Fatal(want.err)
+	}
+	selected := uint64(0)
+	for _, a := range want.acc {
+		selected += a.Selected
+	}
+	if selected == 0 {
+		t.Fatalf("%s: no line selected: the comparison proves little", path)
+	}
+	for _, sp := range []split{{parts: 1}, {minPart: 1, parts: 2}, {minPart: 1, parts: 3}, {minPart: 1, parts: 5}, {minPart: 1, parts: 16}} {
+		got := foldFile(t, g, path, maxLine, false, sp)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s in %d parts:\n got %+v\nwant %+v", filepath.Base(path), sp.parts, got, want)
+		}
+	}
+	// Evaluate itself, with its default policy.
+	rs := Evaluate([]*Group{g}, func(*Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, nil)
+	for i, r := range rs {
+		if r.Lines != want.lines || r.Cut != want.cut || r.Counts != want.acc[i].Counts || r.Keys != len(want.acc[i].Keys) {
+			t.Errorf("Evaluate %s: %+v, want lines %d cut %d %+v", ms[i].Handle, r, want.lines, want.cut, want.acc[i])
+		}
+	}
+}
+
+// TestSplitExamples folds the real logs with every example rule file in
+// every way.
+func TestSplitExamples(t *testing.T) {
+	dir := filepath.Join(sharedDir(t), "corpus")
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no corpus in %s: %v", dir, err)
+	}
+	samples, err := filepath.Glob("../examples/testdata/*/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range samples {
+		if !strings.HasSuffix(s, ".json") && !strings.HasSuffix(s, ".md") {
+			logs = append(logs, s)
+		}
+	}
+	ruleFiles, err := filepath.Glob("../examples/rules/*.yaml")
+	if err != nil || len(ruleFiles) == 0 {
+		t.Fatalf("no example rules: %v", err)
+	}
+	// openssh.log four times over, so that parts are many lines long.
+	ssh, err := os.ReadFile(filepath.Join(dir, "openssh.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(big, bytes.Repeat(ssh, 4), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, rf := range ruleFiles {
+		set, err := rules.Load(rf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, log := range append(logs, big) {
+			// Only logs where some measurement selects a line say much.
+			g, err := NewGroup(log, set.Measurements, match.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := foldFile(t, g, log, 0, true, split{parts: 1}); sumSelected(w) == 0 {
+				continue
+			}
+			t.Run(filepath.Base(rf)+"/"+filepath.Base(filepath.Dir(log))+"/"+filepath.Base(log), func(t *testing.T) {
+				checkSplits(t, set.Measurements, log, 0)
+			})
+		}
+	}
+}
+
+func sumSelected(f folded) uint64 {
+	n := uint64(0)
+	for _, a := range f.acc {
+		n += a.Selected
+	}
+	return n
+}
+
+// TestSplitTricky folds inputs whose lines are awkward to split: CRLF,
+// invalid UTF-8, empty lines, lines over the limit (also across part
+// boundaries), no final newline, every policy, extraction misses, keys
+// past MaxKeys and sums past 2^53 (whose merges would not be exact, so
+// the file is folded again in one pass).
+func TestSplitTricky(t *testing.T) {
+	var b strings.Builder
+	for i := range 3000 {
+		switch i % 7 {
+		case 0:
+			fmt.Fprintf(&b, "took %d ms\r\n", i)
+		case 1:
+			fmt.Fprintf(&b, "took \xff%d ms \xfe\n", i)
+		case 2:
+			b.WriteString("\n")
+		case 3:
+			fmt.Fprintf(&b, "took %d ms %s\n", i, strings.Repeat("x", i%150))
+		case 4:
+			fmt.Fprintf(&b, "took x ms k%d\n", i%40)
+		case 5:
+			fmt.Fprintf(&b, "took %d.5 ms é k%d\n", i, i%40)
+		default:
+			fmt.Fprintf(&b, "other %d\r\n", i)
+		}
+	}
+	b.WriteString("took 7 ms without a newline")
+	ms := func(keyFmt string) []*rules.Measurement {
+		return []*rules.Measurement{
+			meas("c", rules.Counter, "", "took.*", "", `(k\d+)`, ""),
+			meas("cx", rules.Counter, "", "took.*", `took (\d+)`, "", ""),
+			meas("sum", rules.Int, rules.PolicySum, "took.*", `took \D?(\d+)`, "", ""),
+			meas("avg", rules.Int, rules.PolicyAverage, "took.*", `took (\S+)`, "", ""),
+			meas("first", rules.Real, rules.PolicyFirst, ".*ms.*", `(\d+\.?\d*) ms`, "", ""),
+			meas("last", rules.Real, rules.PolicyLast, ".*ms.*", `(\d+\.?\d*) ms`, keyFmt, ""),
+			meas("none", rules.Int, rules.PolicyLast, "nothing.*", `(\d+)`, "", ""),
+		}
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain := write("plain.log", b.String())
+	for _, maxLine := range []int{0, 40} {
+		t.Run(fmt.Sprint("limit ", maxLine), func(t *testing.T) {
+			checkSplits(t, ms(`(\d)`), plain, maxLine)
+		})
+	}
+	// Twelve thousand distinct keys: MaxKeys is reached, and which keys
+	// get counted depends on their order.
+	var keys strings.Builder
+	for i := range 15000 {
+		fmt.Fprintf(&keys, "took %d ms key%d\n", i, (i*7919)%12000)
+	}
+	keysLog := write("keys.log", keys.String())
+	t.Run("keys over MaxKeys", func(t *testing.T) {
+		checkSplits(t, ms(`key(\d+)`), keysLog, 0)
+	})
+	// Sums whose partial sums are not exact in floating point.
+	var huge strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&huge, "took %d000000000000000 ms\n", 9007+i%13)
+	}
+	t.Run("sums past 2^53", func(t *testing.T) {
+		checkSplits(t, ms(`(\d)`), write("huge.log", huge.String()), 0)
+	})
+	// A real sum is never split; it still gives the same result.
+	realSum := append(ms(`(\d)`), meas("rsum", rules.Real, rules.PolicySum, "took.*", `(\d+\.?\d*) ms`, "", ""))
+	t.Run("real sum", func(t *testing.T) {
+		checkSplits(t, realSum, plain, 0)
+	})
+}
+
+// TestMergeable checks the condition under which merged parts are exact:
+// it must refuse the parts of a log with more distinct keys than MaxKeys
+// and of sums past 2^53, and accept ordinary logs.
+func TestMergeable(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name  string
+		log   func(b *strings.Builder)
+		m     *rules.Measurement
+		exact bool
+	}{
+		{"few keys", func(b *strings.Builder) {
+			for i := range 5000 {
+				fmt.Fprintf(b, "took %d ms key%d\n", i, i%300)
+			}
+		}, meas("k", rules.Int, rules.PolicySum, "took.*", `took (\d+)`, `key(\d+)`, ""), true},
+		{"keys past MaxKeys", func(b *strings.Builder) {
+			for i := range 15000 {
+				fmt.Fprintf(b, "took %d ms key%d\n", i, i%12000)
+			}
+		}, meas("k", rules.Counter, "", "took.*", "", `key(\d+)`, ""), false},
+		{"sums past 2^53", func(b *strings.Builder) {
+			for range 3000 {
+				b.WriteString("took 9007199254740993 ms\n")
+			}
+		}, meas("s", rules.Int, rules.PolicyAverage, "took.*", `took (\d+)`, "", ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			tt.log(&b)
+			path := filepath.Join(dir, "x.log")
+			if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			g, err := NewGroup(path, []*rules.Measurement{tt.m}, match.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			bounds, err := partBounds(file, int64(b.Len()), 2)
+			if err != nil || len(bounds) != 2 {
+				t.Fatalf("bounds %v, %v", bounds, err)
+			}
+			parts := []*oneShot{newOneShot(g.NewFolder()), newOneShot(g.NewFolder())}
+			for k := range parts {
+				end := int64(b.Len())
+				if k == 0 {
+					end = bounds[1]
+				}
+				if err := foldBlocks(parts[k], io.NewSectionReader(file, bounds[k], end-bounds[k]), path, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := mergeable(newOneShot(g.NewFolder()), parts); got != tt.exact {
+				t.Errorf("mergeable = %v, want %v", got, tt.exact)
+			}
+		})
+	}
+}
+
+// TestPartBounds checks that parts start at line boundaries, that a part
+// that would be empty is dropped, and that a file without a newline past
+// its first part stays whole.
+func TestPartBounds(t *testing.T) {
+	tests := []struct {
+		in    string
+		parts int
+		want  []int64
+	}{
+		{"aaaa\nbbbb\ncccc\ndddd\n", 4, []int64{0, 10, 15}},
+		{"aaaa\nbbbb\ncccc\ndddd\n", 2, []int64{0, 15}},
+		{"a\nb\nc\nd\ne\nf\ng\nh\n", 4, []int64{0, 6, 10, 14}},
+		{strings.Repeat("x", 100) + "\nshort\n", 3, []int64{0, 101}},
+		{strings.Repeat("x", 100), 3, []int64{0}},
+		{"x\n" + strings.Repeat("y", 200), 2, []int64{0}},
+		{"", 2, []int64{0}},
+	}
+	for _, tt := range tests {
+		got, err := partBounds(strings.NewReader(tt.in), int64(len(tt.in)), tt.parts)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("partBounds(%.20q, %d) = %v, %v; want %v", tt.in, tt.parts, got, err, tt.want)
+		}
+		for _, b := range got[1:] {
+			if tt.in[b-1] != '\n' {
+				t.Errorf("partBounds(%.20q): part at %d does not start a line", tt.in, b)
+			}
+		}
+	}
+}
