@@ -77,6 +77,14 @@ type Accumulator struct {
 	first float64
 	last  float64
 	keys  map[string]uint64
+	// checked caches what ValidKey said of each raw key seen, so that a
+	// source that repeats is parsed once per interval (bounded by MaxKeys).
+	checked map[string]checkedKey
+}
+
+type checkedKey struct {
+	key string
+	ok  bool
 }
 
 // NewAccumulator returns an empty accumulator for m.
@@ -130,7 +138,17 @@ func (a *Accumulator) fold(v float64) {
 }
 
 func (a *Accumulator) addKey(raw []byte) {
-	k, ok := ValidKey(a.keyType, raw)
+	c, hit := a.checked[string(raw)]
+	if !hit {
+		c.key, c.ok = ValidKey(a.keyType, raw)
+		if a.checked == nil {
+			a.checked = make(map[string]checkedKey)
+		}
+		if len(a.checked) < MaxKeys {
+			a.checked[string(raw)] = c
+		}
+	}
+	k, ok := c.key, c.ok
 	if !ok {
 		a.KeyRejects++
 		return
