@@ -34,38 +34,6 @@ const maxAnchors = 32
 // maxAnchorLen caps an anchor literal's length.
 const maxAnchorLen = 64
 
-// exactRequired returns clauses of literals that every match of n
-// contains as they are, byte for byte: case-sensitive characters (or
-// characters without case), never U+FFFD (which regexp2 also sees for an
-// invalid byte) nor '\n'.
-func exactRequired(n *node) []clause {
-	switch n.kind {
-	case kConcat:
-		return exactSeq(flatten(n.subs, nil))
-	case kAlt:
-		if len(n.subs) == 1 {
-			return exactRequired(n.subs[0])
-		}
-		var or clause
-		for _, s := range n.subs {
-			best := pickAnchor(exactRequired(s), nil)
-			if best == nil {
-				return nil
-			}
-			or = append(or, best...)
-		}
-		return []clause{or}
-	case kRepeat:
-		if n.min == 0 {
-			return nil
-		}
-		return exactRequired(n.subs[0])
-	case kGroup, kCapture, kAtomic:
-		return exactRequired(n.subs[0])
-	}
-	return nil
-}
-
 // isExactChar reports whether a character node matches only itself.
 func isExactChar(n *node) bool {
 	if n.kind != kChar || n.r == utf8.RuneError || n.r == '\n' {
@@ -74,35 +42,6 @@ func isExactChar(n *node) bool {
 	// Under (?i), an ASCII character without case still matches only
 	// itself (the runes regexp2 folds into ASCII are letters).
 	return !n.fold || n.r < utf8.RuneSelf && !(n.r >= 'a' && n.r <= 'z')
-}
-
-func exactSeq(items []*node) []clause {
-	var out []clause
-	var cur []byte
-	flush := func() {
-		if len(cur) >= minLiteral {
-			if len(cur) > maxAnchorLen {
-				cur = cur[:maxAnchorLen]
-				for !utf8.Valid(cur) {
-					cur = cur[:len(cur)-1]
-				}
-			}
-			out = append(out, clause{{text: string(cur)}})
-		}
-		cur = nil
-	}
-	for _, n := range items {
-		switch {
-		case isExactChar(n):
-			cur = utf8.AppendRune(cur, n.r)
-		case zeroWidth(n):
-		default:
-			flush()
-			out = append(out, exactRequired(n)...)
-		}
-	}
-	flush()
-	return out
 }
 
 // byteCost estimates how often bytes occur: from a sample of the log when

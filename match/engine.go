@@ -156,7 +156,7 @@ func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selecto
 		return s, clauses, nil
 	}
 	sp := planTrim(pat, root)
-	exact := exactRequired(sp.body())
+	exact := required(sp.body(), anchorLiterals)
 	if s.kind == engLiteral {
 		return s, clauses, exact
 	}
@@ -176,7 +176,7 @@ func compileExactSelector(pat string, ref *refRule, opts Options, o *oracle) (se
 	}
 	sp := planTrim(pat, root)
 	body := sp.body()
-	clauses := pickClauses(required(body))
+	clauses := pickClauses(required(body, prefilterLiterals))
 	s := selector{kind: engRegexp2, trim: sp.mode()}
 	if lp, ok := planLiteral(sp); ok {
 		s.kind, s.lit = engLiteral, lp

@@ -495,18 +495,57 @@ const minLiteral = 3
 // required too): the prefilter overlaps the halves of a line by it.
 const maxLiteral = 16
 
-// required returns the clauses every match of n satisfies.
-func required(n *node) []clause {
+// literalPolicy says which literals a walk of the pattern collects.
+type literalPolicy struct {
+	// char returns the rune a node contributes to a literal run, whether it
+	// is a case-folded i or k, and false when the node breaks the run.
+	char func(n *node) (r rune, ik, ok bool)
+	// maxLen caps a literal's length.
+	maxLen int
+	// pick chooses the clause that stands for one branch of an alternation.
+	pick func([]clause) clause
+}
+
+// prefilterLiterals are the prefilter's: the line is lowered before the
+// scan, so a case-folded ASCII character counts, lowered.
+var prefilterLiterals = literalPolicy{
+	char: func(n *node) (rune, bool, bool) {
+		if n.kind != kChar || n.r == utf8.RuneError || (n.fold && n.r >= utf8.RuneSelf) {
+			return 0, false, false
+		}
+		return toLower(n.r), n.fold && (n.r == 'i' || n.r == 'k'), true
+	},
+	maxLen: maxLiteral,
+	pick:   bestClause,
+}
+
+// anchorLiterals are the block scan's: searched in the block as they are,
+// byte for byte, so only exact characters count.
+var anchorLiterals = literalPolicy{
+	char: func(n *node) (rune, bool, bool) {
+		if !isExactChar(n) {
+			return 0, false, false
+		}
+		return n.r, false, true
+	},
+	maxLen: maxAnchorLen,
+	pick:   func(cs []clause) clause { return pickAnchor(cs, nil) },
+}
+
+// required returns the clauses of literals every match of n satisfies,
+// as the policy collects them: the prefilter's (prefilterLiterals) or the
+// block scan's anchors (anchorLiterals).
+func required(n *node, pol literalPolicy) []clause {
 	switch n.kind {
 	case kConcat:
-		return requiredSeq(flatten(n.subs, nil))
+		return requiredSeq(flatten(n.subs, nil), pol)
 	case kAlt:
 		if len(n.subs) == 1 {
-			return required(n.subs[0])
+			return required(n.subs[0], pol)
 		}
 		var or clause
 		for _, s := range n.subs {
-			best := bestClause(required(s))
+			best := pol.pick(required(s, pol))
 			if best == nil {
 				return nil
 			}
@@ -517,9 +556,9 @@ func required(n *node) []clause {
 		if n.min == 0 {
 			return nil
 		}
-		return required(n.subs[0])
+		return required(n.subs[0], pol)
 	case kGroup, kCapture, kAtomic:
-		return required(n.subs[0])
+		return required(n.subs[0], pol)
 	}
 	return nil // a character alone is shorter than minLiteral
 }
@@ -538,15 +577,15 @@ func flatten(items []*node, out []*node) []*node {
 }
 
 // requiredSeq returns the literals of the runs of literal characters of a
-// sequence, and the clauses of its other mandatory items.
-func requiredSeq(items []*node) []clause {
+// concatenation, and the clauses of its other items.
+func requiredSeq(items []*node, pol literalPolicy) []clause {
 	var out []clause
 	var cur []byte
 	ik := false
 	flush := func() {
 		if len(cur) >= minLiteral {
-			if len(cur) > maxLiteral {
-				cur = cur[:maxLiteral]
+			if len(cur) > pol.maxLen {
+				cur = cur[:pol.maxLen]
 				for !utf8.Valid(cur) {
 					cur = cur[:len(cur)-1]
 				}
@@ -556,17 +595,14 @@ func requiredSeq(items []*node) []clause {
 		cur, ik = nil, false
 	}
 	for _, n := range items {
-		switch {
-		case n.kind == kChar && n.r != utf8.RuneError && (!n.fold || n.r < utf8.RuneSelf):
-			cur = utf8.AppendRune(cur, toLower(n.r))
-			if n.fold && (n.r == 'i' || n.r == 'k') {
-				ik = true
-			}
-		case zeroWidth(n):
-			// The characters around an assertion are still adjacent.
-		default:
+		if r, fik, ok := pol.char(n); ok {
+			cur = utf8.AppendRune(cur, r)
+			ik = ik || fik
+			continue
+		}
+		if !zeroWidth(n) { // the characters around an assertion are still adjacent
 			flush()
-			out = append(out, required(n)...)
+			out = append(out, required(n, pol)...)
 		}
 	}
 	flush()
