@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -222,8 +223,8 @@ commands:
 			h := newHarness(t, set, Options{KillGrace: 200 * time.Millisecond})
 			h.next("h_high")
 			child := readPid(t, pidFile)
-			poll(t, "the timeout", func() bool { _, ok := lastRecord(h.e, "hang", OutcomeTimeout); return ok })
-			poll(t, "the grandchild to die", func() bool { return gone(child) })
+			testutil.WaitFor(t, 20*time.Second, "the timeout", func() bool { _, ok := lastRecord(h.e, "hang", OutcomeTimeout); return ok })
+			testutil.WaitFor(t, 20*time.Second, "the grandchild to die", func() bool { return gone(child) })
 			rec, _ := lastRecord(h.e, "hang", "")
 			if rec.Signal != tc.signal {
 				t.Errorf("signal %q, want %q", rec.Signal, tc.signal)
@@ -254,7 +255,7 @@ commands:
 	h.next("h_high")
 	child := readPid(t, pidFile)
 	h.next("h_low")
-	poll(t, "the quick command", func() bool { _, ok := lastRecord(h.e, "quick", OutcomeOK); return ok })
+	testutil.WaitFor(t, 20*time.Second, "the quick command", func() bool { _, ok := lastRecord(h.e, "quick", OutcomeOK); return ok })
 	if rec, _ := lastRecord(h.e, "quick", ""); rec.Stdout != "done\n" || rec.ExitCode != 0 {
 		t.Errorf("quick: %+v", rec)
 	}
@@ -269,7 +270,7 @@ commands:
 	if rec, ok := lastRecord(h.e, "hang", OutcomeKilled); !ok || rec.Signal != "SIGTERM" {
 		t.Errorf("hang after Wait: %+v", rec)
 	}
-	poll(t, "the grandchild to die", func() bool { return gone(child) })
+	testutil.WaitFor(t, 20*time.Second, "the grandchild to die", func() bool { return gone(child) })
 	if st := h.e.Stats(); st.Killed != 1 || st.Running != 0 {
 		t.Errorf("stats %+v", st)
 	}
@@ -291,7 +292,7 @@ commands:
 	h := newHarness(t, set, Options{KillGrace: 200 * time.Millisecond, Now: clock.Now})
 	started := func(n int) []string {
 		var lines []string
-		poll(t, fmt.Sprintf("%d runs to start", n), func() bool {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("%d runs to start", n), func() bool {
 			b, _ := os.ReadFile(pids)
 			lines = strings.Fields(string(b))
 			return len(lines) >= n
@@ -323,7 +324,7 @@ commands:
 	}
 	var pid int
 	fmt.Sscan(first, &pid)
-	poll(t, "the expired run to die", func() bool { return gone(pid) })
+	testutil.WaitFor(t, 20*time.Second, "the expired run to die", func() bool { return gone(pid) })
 	st := h.e.Stats()
 	if st.Expired != 1 || st.MaxRunning != 1 || st.Running != 1 || st.Suppressed != 1 || st.Runs != 2 {
 		t.Errorf("stats %+v", st)
@@ -358,7 +359,7 @@ commands:
 	if len(d.Fired) != n+3 {
 		t.Fatalf("fired %v", firedHandles(d.Fired))
 	}
-	poll(t, "the first runs", func() bool { return countStarted(dir) >= n })
+	testutil.WaitFor(t, 20*time.Second, "the first runs", func() bool { return countStarted(dir) >= n })
 	if st := h.e.Stats(); st.Running != n || st.Queued != 3 || countStarted(dir) != n {
 		t.Fatalf("running %d, queued %d, started %d; want %d, 3, %d", st.Running, st.Queued, countStarted(dir), n, n)
 	}
@@ -507,7 +508,7 @@ commands:
 `, blocker(dir))
 	h := newHarness(t, loadRules(t, src), Options{})
 	h.next("h_high")
-	poll(t, "the run", func() bool { return countStarted(dir) == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the run", func() bool { return countStarted(dir) == 1 })
 	e2, err := h.e.Rebuild(loadRules(t, src), h.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -558,7 +559,7 @@ commands:
 `, blocker(dir)))
 	h := newHarness(t, set, Options{MaxConcurrent: 1})
 	h.next("h_high")
-	poll(t, "the first run", func() bool { return countStarted(dir) == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the first run", func() bool { return countStarted(dir) == 1 })
 	if st := h.e.Stats(); st.Queued != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -569,7 +570,7 @@ commands:
 		t.Fatal(err)
 	}
 	h.e = e2
-	poll(t, "all runs", func() bool { return countStarted(dir) == 3 })
+	testutil.WaitFor(t, 20*time.Second, "all runs", func() bool { return countStarted(dir) == 3 })
 	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

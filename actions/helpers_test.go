@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -70,24 +71,6 @@ func helperPath(t *testing.T) string {
 	return p
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness drives an Engine interval by interval over a real state file.
 type harness struct {
 	t      *testing.T
@@ -100,8 +83,8 @@ type harness struct {
 	step   time.Duration
 	vars   map[string]float64
 	keys   map[string]string
-	log    *syncBuffer
-	stderr *syncBuffer
+	log    *testutil.Buffer
+	stderr *testutil.Buffer
 }
 
 var t0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -118,7 +101,7 @@ func loadRules(t testing.TB, src string) *rules.Set {
 func newHarness(t *testing.T, set *rules.Set, opts Options) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "state.db"), set: set, opts: opts,
-		end: t0, step: 5 * time.Minute, log: &syncBuffer{}, stderr: &syncBuffer{}}
+		end: t0, step: 5 * time.Minute, log: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
 	if h.opts.Logger == nil {
 		h.opts.Logger = slog.New(slog.NewTextHandler(h.log, nil))
 	}
@@ -215,18 +198,6 @@ func activeNames(as []ActiveClass) []string {
 	return out
 }
 
-// poll calls cond until it is true, failing the test after the deadline.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
-	}
-}
-
 // lastRecord returns the last record of a handle with the outcome, if any.
 func lastRecord(e *Engine, handle, outcome string) (RunRecord, bool) {
 	recs := e.Recent()
@@ -257,7 +228,7 @@ func gone(pid int) bool {
 func readPid(t *testing.T, path string) int {
 	t.Helper()
 	var pid int
-	poll(t, "pid file "+path, func() bool {
+	testutil.WaitFor(t, 20*time.Second, "pid file "+path, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
 			return false

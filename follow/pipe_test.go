@@ -1,7 +1,6 @@
 package follow
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,29 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
-
-// logBuffer is a slog handler target safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // groupAlive reports whether any live (non-zombie) process is in process
 // group pgid, reading /proc: zombies are dead but may wait long for a
@@ -325,7 +307,7 @@ func TestPipeNotFound(t *testing.T) {
 // TestPipeStderrFlood: stderr goes to the log, rate-limited; the drops are
 // counted and summarised.
 func TestPipeStderrFlood(t *testing.T) {
-	var logs logBuffer
+	var logs testutil.Buffer
 	rec := newRecorder()
 	p := newTestPipe(t, PipeConfig{
 		Argv:   []string{"sh", "-c", `i=0; while [ $i -lt 2000 ]; do echo "err $i" >&2; i=$((i+1)); done; echo out`},

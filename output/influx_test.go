@@ -1,7 +1,6 @@
 package output_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/output/influxtest"
 	"github.com/logtally/logtally/rules"
@@ -33,41 +32,14 @@ var hostileUsers = []string{
 	`DOMAIN\user`, `trail\`, "nul\x00", "\xff\xfe", strings.Repeat("u", 10<<10), "jürgen",
 }
 
-// logBuffer collects a Sender's log, shown if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
 func newLogger(t *testing.T) *slog.Logger {
-	l := &logBuffer{}
+	l := &testutil.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			l.mu.Lock()
-			t.Logf("sender log:\n%s", l.buf.String())
-			l.mu.Unlock()
+			t.Logf("sender log:\n%s", l.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // startSender runs s until the test ends.
@@ -317,10 +289,10 @@ func testOutage(t *testing.T, gz bool) {
 		}
 		sender.Notify()
 		if i == stopAt {
-			waitFor(t, 30*time.Second, "the sender to see the outage", func() bool { return sender.Stats().Failures > 0 })
+			testutil.WaitFor(t, 30*time.Second, "the sender to see the outage", func() bool { return sender.Stats().Failures > 0 })
 		}
 	}
-	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
+	testutil.WaitFor(t, 60*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
 
 	got := readBack(t, srv, db, measurements)
 	if len(got) != len(want) {
@@ -430,12 +402,12 @@ func TestInfluxDBDatabaseCreatedLate(t *testing.T) {
 	sender := output.NewSender(st, sink, o, newLogger(t))
 	sender.Backoff = output.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	startSender(t, sender)
-	waitFor(t, 30*time.Second, "two failed attempts", func() bool { return sender.Stats().Failures >= 2 })
+	testutil.WaitFor(t, 30*time.Second, "two failed attempts", func() bool { return sender.Stats().Failures >= 2 })
 	if s := sender.Stats(); s.Invalid != 0 || s.Depth != 4 || !strings.Contains(s.LastError, "database not found") {
 		t.Fatalf("Stats = %+v, want the 4 points kept and a database-not-found error", s)
 	}
 	srv.CreateDatabase(db)
-	waitFor(t, 30*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
+	testutil.WaitFor(t, 30*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
 	if got := readBack(t, srv, db, measurements); len(got) != 4 {
 		t.Errorf("read back %d points, want 4", len(got))
 	}
@@ -464,7 +436,7 @@ func TestInfluxDBUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := decodeAll(t, buf, lineprotocol.Nanosecond)
-	waitFor(t, 30*time.Second, "200 points over UDP", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "200 points over UDP", func() bool {
 		return len(readBack(t, srv, "udp", []string{"udp_test"})) == len(want)
 	})
 	got := readBack(t, srv, "udp", []string{"udp_test"})

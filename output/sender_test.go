@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -53,20 +54,6 @@ func spooled(t *testing.T, st *state.Store, sink string) []string {
 		t.Fatal(err)
 	}
 	return recs
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // clock is an injected Sender.After: waits shorter than an hour pass at
@@ -199,7 +186,7 @@ func TestSenderDeliversInOrderAndRetries(t *testing.T) {
 		s.Notify()
 	}
 	want := lines(0, 50)
-	waitFor(t, 10*time.Second, "every line delivered", func() bool { return len(sink.delivered()) >= len(want) })
+	testutil.WaitFor(t, 10*time.Second, "every line delivered", func() bool { return len(sink.delivered()) >= len(want) })
 	stop()
 	if got := sink.delivered(); got != want {
 		t.Fatalf("delivered:\n%s\nwant:\n%s", got, want)
@@ -368,7 +355,7 @@ func TestSenderKeepsDataThroughConfigErrors(t *testing.T) {
 	s.After = c.After
 	push(t, st, sink.Name(), lines(0, 10), 100)
 	stop := run(t, s)
-	waitFor(t, 10*time.Second, "the spool to drain", func() bool { return s.Stats().Depth == 0 })
+	testutil.WaitFor(t, 10*time.Second, "the spool to drain", func() bool { return s.Stats().Depth == 0 })
 	stop()
 	if len(srv.points) != 10 || s.Stats().Invalid != 0 || s.Stats().Failures != 4 {
 		t.Fatalf("server has %d points, stats %+v; want 10 points, no invalid, 4 failures", len(srv.points), s.Stats())
@@ -425,7 +412,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 		s.Backoff = Backoff{Min: time.Hour, Max: time.Hour}
 		push(t, st, sink.Name(), lines(0, 3), 100)
 		stop := run(t, s)
-		waitFor(t, 10*time.Second, "a failure", func() bool { return s.Stats().Failures == 1 })
+		testutil.WaitFor(t, 10*time.Second, "a failure", func() bool { return s.Stats().Failures == 1 })
 		stop()
 	})
 }
@@ -451,7 +438,7 @@ func TestResendAfterRestart(t *testing.T) {
 	s := NewSender(st, up, rules.Output{FlushInterval: 24 * time.Hour}, nil)
 	s.After = c.After
 	run(t, s)
-	waitFor(t, 10*time.Second, "resend", func() bool { return up.delivered() == lines(0, 5) })
+	testutil.WaitFor(t, 10*time.Second, "resend", func() bool { return up.delivered() == lines(0, 5) })
 }
 
 // TestNotifyWakes checks that an idle Sender sends as soon as it is
@@ -464,7 +451,7 @@ func TestNotifyWakes(t *testing.T) {
 	for i := range 3 {
 		push(t, st, sink.Name(), lines(i, i+1), 100)
 		s.Notify()
-		waitFor(t, 10*time.Second, "the notified line", func() bool { return sink.delivered() == lines(0, i+1) })
+		testutil.WaitFor(t, 10*time.Second, "the notified line", func() bool { return sink.delivered() == lines(0, i+1) })
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // vmRSS returns a process's resident set size and its peak, in KiB.
@@ -92,7 +94,7 @@ func BenchmarkRunSSH(b *testing.B) {
 		}
 	}
 	bytesOut = size
-	waitFor(b, 10*time.Minute, "the last line to be committed", func() (bool, string) {
+	testutil.WaitForWhy(b, 10*time.Minute, "the last line to be committed", func() (bool, string) {
 		st := readStatus(b, state)
 		for _, s := range st.Streams {
 			if s.Path == log && s.Offset == size {

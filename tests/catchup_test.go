@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // untilWallClock waits until the wall clock reaches at: the daemon dates
@@ -67,7 +69,7 @@ func TestDowntimeCatchUp(t *testing.T) {
 	d = r.start("inotify", 0)
 	d.waitLog(`event=resume `, 1)
 	// The interval in which it started, and the next, are committed.
-	waitFor(t, waitTimeout, "the intervals after the restart to be committed", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the intervals after the restart to be committed", func() (bool, string) {
 		st := readStatus(t, r.state)
 		return !st.CommittedEnd.Before(startedIn.Add(2 * time.Second)), "committed up to " + st.CommittedEnd.String()
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // learnResult is one row of `logtally learn`'s table.
@@ -102,7 +104,7 @@ commands:
 	}
 	suppressed := `msg="actions: rise suppressed" kind=command handle=respond guard=probe_storm reason=ifelapsed`
 	waitFall := func() {
-		waitFor(t, waitTimeout, "probe_storm to fall", func() (bool, string) {
+		testutil.WaitForWhy(t, waitTimeout, "probe_storm to fall", func() (bool, string) {
 			st := readStatus(t, r.state)
 			return !st.hasClass("probe_storm"), fmt.Sprintf("classes %v", st.Classes)
 		})
@@ -113,7 +115,7 @@ commands:
 	// The file's first interval is observed only in part, and not scored.
 	d.waitLog(`msg=committed `, 1)
 	burst("evil1", 300)
-	waitFor(t, waitTimeout, "the command to run", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the command to run", func() (bool, string) {
 		n := len(readRecords(t, fired))
 		return n > 0, fmt.Sprintf("%d runs", n)
 	})
@@ -197,7 +199,7 @@ commands:
 	// The guard "any" is true from the first interval: the command starts
 	// then and hangs.
 	var pid, pgid, child int
-	waitFor(t, waitTimeout, "the command to start", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the command to start", func() (bool, string) {
 		b, err := os.ReadFile(pids)
 		if err != nil {
 			return false, err.Error()
@@ -213,7 +215,7 @@ commands:
 	}
 	write(10)
 	waitTotal(t, r.state, "lines", written)
-	waitFor(t, waitTimeout, "process group "+strconv.Itoa(pgid)+" to be killed", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "process group "+strconv.Itoa(pgid)+" to be killed", func() (bool, string) {
 		live := liveGroupMembers(pgid)
 		return len(live) == 0, "still running: " + itoaList(live)
 	})

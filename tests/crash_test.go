@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // syslogLine formats line n of a writer with a syslog timestamp, so that
@@ -33,7 +35,7 @@ func crashSeed(t *testing.T) uint64 {
 // waitPosition waits until a position for the followed file is committed.
 func waitPosition(t *testing.T, state string) {
 	t.Helper()
-	waitFor(t, waitTimeout, "a committed stream position", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "a committed stream position", func() (bool, string) {
 		st := readStatus(t, state)
 		return len(st.Streams) > 0, "none yet"
 	})

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // This file is the harness of the daemon tests: it runs `logtally run` as a
@@ -27,49 +27,11 @@ import (
 // a few intervals of 1 s.
 const waitTimeout = 20 * time.Second
 
-// waitFor polls cond until it holds, failing the test at the deadline with
-// what was awaited and, when given, why it did not hold yet.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, why)
-		}
-		<-tick.C
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer (the process's stderr)
-// and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // daemonProc is one running `logtally run`.
 type daemonProc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testutil.Buffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, set before done is closed
 }
@@ -103,7 +65,7 @@ func startDaemon(t testing.TB, o daemonOpts) *daemonProc {
 	}
 	args = append(args, o.extra...)
 	cmd := exec.Command(bin, args...)
-	d := &daemonProc{t: t, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	d := &daemonProc{t: t, cmd: cmd, stderr: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	if o.output == "" {
 		cmd.Stdout = d.stderr // no destination given: stdout carries the samples
@@ -157,7 +119,7 @@ func (d *daemonProc) countLog(re *regexp.Regexp) int {
 func (d *daemonProc) waitLog(pattern string, n int) {
 	d.t.Helper()
 	re := regexp.MustCompile(pattern)
-	waitFor(d.t, waitTimeout, fmt.Sprintf("%d log lines matching %q", n, pattern), func() (bool, string) {
+	testutil.WaitForWhy(d.t, waitTimeout, fmt.Sprintf("%d log lines matching %q", n, pattern), func() (bool, string) {
 		if !d.running() {
 			d.t.Fatalf("logtally exited (%v) while waiting for %q", d.err, pattern)
 		}
@@ -319,7 +281,7 @@ func wantTotal(t *testing.T, state, handle string, want int) {
 // fails at once if it goes past it (a line counted twice).
 func waitTotal(t *testing.T, state, handle string, want int) {
 	t.Helper()
-	waitFor(t, waitTimeout, fmt.Sprintf("committed total of %s to reach %d", handle, want), func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, fmt.Sprintf("committed total of %s to reach %d", handle, want), func() (bool, string) {
 		got := readStatus(t, state).total(handle)
 		if got > float64(want) {
 			t.Fatalf("%s: committed total %v is above the %d lines written", handle, got, want)

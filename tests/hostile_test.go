@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // hostileCase is a key of key_type any taken from a log line, and the one
@@ -132,11 +134,11 @@ commands:
 	appendString(t, log, lines.String())
 
 	runs := len(cases) // all but nul, plus ipcase
-	waitFor(t, waitTimeout, "the commands to run", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the commands to run", func() (bool, string) {
 		n := len(readRecords(t, argvLog))
 		return n >= runs, fmt.Sprintf("%d of %d", n, runs)
 	})
-	waitFor(t, waitTimeout, "the reports", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the reports", func() (bool, string) {
 		b, _ := os.ReadFile(reports)
 		n := countLines(string(b))
 		return n >= len(cases), fmt.Sprintf("%d of %d", n, len(cases))
@@ -144,7 +146,7 @@ commands:
 	d.waitLog(`msg="actions: command refused" handle=run_nul guard=entropy_nul_low reason="argv\[3\] contains a NUL byte"`, 1)
 	// ipcase: the last committed sample counts the refused keys; /metrics
 	// has their running total (4 per sample).
-	waitFor(t, waitTimeout, "a sample of ipcase", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "a sample of ipcase", func() (bool, string) {
 		m, _ := readStatus(t, r.state).measurement("ipcase")
 		return m.Last != nil && !m.Last.Partial && m.Last.Selected == 7, fmt.Sprintf("%+v", m.Last)
 	})

@@ -10,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/output/influxtest"
 )
 
@@ -128,7 +129,7 @@ func TestInfluxOutage(t *testing.T) {
 		v, _ := metricValue(scrape(t, addr), family, "output", httpOut)
 		return v
 	}
-	waitFor(t, waitTimeout, "points to reach InfluxDB", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "points to reach InfluxDB", func() (bool, string) {
 		n := metric("logtally_output_sent_points_total")
 		return n >= 6, fmt.Sprintf("%v sent", n)
 	})
@@ -138,7 +139,7 @@ func TestInfluxOutage(t *testing.T) {
 	srv.Stop()
 	down := time.Now()
 	commits, _ := metricValue(scrape(t, addr), "logtally_commits_total", "", "")
-	waitFor(t, waitTimeout, "intervals to pass during the outage", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "intervals to pass during the outage", func() (bool, string) {
 		n, _ := metricValue(scrape(t, addr), "logtally_commits_total", "", "")
 		return n >= commits+5, fmt.Sprintf("%v commits", n)
 	})
@@ -150,7 +151,7 @@ func TestInfluxOutage(t *testing.T) {
 	}
 	srv.Start()
 	up := time.Now()
-	waitFor(t, time.Minute, "the spool to drain after the server is back", func() (bool, string) {
+	testutil.WaitForWhy(t, time.Minute, "the spool to drain after the server is back", func() (bool, string) {
 		n := metric("logtally_output_spool_points")
 		return n == 0, fmt.Sprintf("%v points spooled", n)
 	})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // liveGroupMembers returns the processes of a process group that are
@@ -147,7 +149,7 @@ func TestPipes(t *testing.T) {
 	} else {
 		// The groups of the runs already killed (all but the last).
 		for _, g := range pgids[:len(pgids)-1] {
-			waitFor(t, waitTimeout, "process group "+strconv.Itoa(g)+" to be gone", func() (bool, string) {
+			testutil.WaitForWhy(t, waitTimeout, "process group "+strconv.Itoa(g)+" to be gone", func() (bool, string) {
 				live := liveGroupMembers(g)
 				return len(live) == 0, "still running: " + itoaList(live)
 			})
@@ -176,7 +178,7 @@ func TestPipes(t *testing.T) {
 		t.Errorf("hangs: committed total %d, want %d runs' lines (or one less)", got, len(pgids))
 	}
 	for _, g := range pgids {
-		waitFor(t, waitTimeout, "process group "+strconv.Itoa(g)+" to be gone after shutdown", func() (bool, string) {
+		testutil.WaitForWhy(t, waitTimeout, "process group "+strconv.Itoa(g)+" to be gone after shutdown", func() (bool, string) {
 			live := liveGroupMembers(g)
 			return len(live) == 0, itoaList(live)
 		})

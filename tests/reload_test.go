@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // TestReload: while a writer appends at a steady rate, SIGHUP with a
@@ -54,7 +56,7 @@ func TestReload(t *testing.T) {
 	d.waitLog(`reload: rules not changed.*b\.yaml:4:\d+.*select_line_matchin`, 1)
 	d.waitLog(`reload: rules not changed.*b\.yaml:7:\d+.*select_line_matching`, 1)
 	before := readStatus(t, state).total("all")
-	waitFor(t, waitTimeout, "the old measurement to keep counting", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "the old measurement to keep counting", func() (bool, string) {
 		now := readStatus(t, state).total("all")
 		return now > before, "total still " + itoa(int(now))
 	})

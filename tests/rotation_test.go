@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // rot is the state of one rotation case: the followed name, the lines the
@@ -36,7 +38,7 @@ func (r *rot) pause(f func()) {
 	r.t.Helper()
 	r.d.signal(syscall.SIGSTOP)
 	defer r.d.signal(syscall.SIGCONT)
-	waitFor(r.t, waitTimeout, "logtally to be stopped", func() (bool, string) {
+	testutil.WaitForWhy(r.t, waitTimeout, "logtally to be stopped", func() (bool, string) {
 		st := procState(r.d.pid())
 		return st == "T", "state " + st
 	})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -114,13 +115,13 @@ func TestStatusEndpoints(t *testing.T) {
 			appendString(t, p, string(bytes.Join(lines[from:to], nil)))
 		}
 		before := commits()
-		waitFor(t, waitTimeout, "an interval to be committed", func() (bool, string) {
+		testutil.WaitForWhy(t, waitTimeout, "an interval to be committed", func() (bool, string) {
 			n := commits()
 			return n > before, fmt.Sprintf("%v commits", n)
 		})
 	}
 	// Each file's lines were all read.
-	waitFor(t, waitTimeout, "every line to be read", func() (bool, string) {
+	testutil.WaitForWhy(t, waitTimeout, "every line to be read", func() (bool, string) {
 		fams := scrape(t, addr)
 		for _, p := range paths {
 			want := bytes.Count(logs[p], []byte("\n"))
@@ -132,7 +133,7 @@ func TestStatusEndpoints(t *testing.T) {
 	})
 	// And committed: wait for one more interval.
 	before := commits()
-	waitFor(t, waitTimeout, "an interval to be committed", func() (bool, string) { return commits() > before, "" })
+	testutil.WaitForWhy(t, waitTimeout, "an interval to be committed", func() (bool, string) { return commits() > before, "" })
 
 	fams := scrape(t, addr)
 	for _, m := range set.Measurements {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,48 +9,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // deadline bounds every wait in these tests.
 const deadline = 20 * time.Second
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitFor polls cond every few milliseconds until it holds or the deadline
-// passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(deadline)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			t.Fatalf("%s: not within %v", what, deadline)
-		}
-	}
-}
 
 // fetch GETs url with host as the Host header (when not empty).
 func fetch(t *testing.T, c *http.Client, method, url, host string) (int, http.Header, string) {
@@ -89,7 +55,7 @@ func freePort(t *testing.T) int {
 // TestServe runs Serve on a free loopback port, talks to it with a real
 // client, and shuts it down by cancelling its context.
 func TestServe(t *testing.T) {
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	srv := New(staticSource{fixture(t)}, slog.New(slog.NewTextHandler(&logs, nil)))
 	var (
 		addr string
@@ -104,7 +70,7 @@ func TestServe(t *testing.T) {
 		done = make(chan error, 1)
 		go func() { done <- srv.Serve(ctx, addr) }()
 		up := false
-		waitFor(t, "server up", func() bool {
+		testutil.WaitFor(t, deadline, "server up", func() bool {
 			select {
 			case err := <-done:
 				if !errors.Is(err, syscall.EADDRINUSE) || try == 4 {
@@ -224,7 +190,7 @@ func TestServeGraceful(t *testing.T) {
 		t.Fatal("request never reached the source")
 	}
 	cancel()
-	waitFor(t, "listener closed", func() bool {
+	testutil.WaitFor(t, deadline, "listener closed", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
@@ -278,7 +244,7 @@ func TestServeNonLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
