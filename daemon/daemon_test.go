@@ -1,0 +1,265 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/state"
+)
+
+// fakeClock is a follow.Clock that a test moves by hand: timers fire when
+// Advance passes their deadline, never by themselves.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeTimer{c.now.Add(d), ch})
+	return ch
+}
+
+// Advance moves the clock and fires the timers that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// pending reports how many timers wait.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+type fixture struct {
+	t     *testing.T
+	dir   string
+	log   string
+	clock *fakeClock
+	out   *testutil.Buffer
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// start runs a daemon over one log with one counter and a one-minute
+// interval, on a fake clock that begins at now.
+func start(t *testing.T, dir string, now time.Time) *fixture {
+	t.Helper()
+	f := &fixture{t: t, dir: dir, log: filepath.Join(dir, "auth.log"), clock: &fakeClock{now: now},
+		out: &testutil.Buffer{}, done: make(chan error, 1)}
+	if _, err := os.Stat(f.log); os.IsNotExist(err) {
+		if err := os.WriteFile(f.log, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*Invalid user.*'
+    history_type: scalar
+`, f.log)
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
+		Interval: time.Minute, Clock: f.clock, Stdout: f.out, Watch: "poll", PollEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stop = cancel
+	go func() { f.done <- d.Run(ctx, nil) }()
+	// Started: the loop waits for the end of the interval.
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return f.clock.pending() > 0 })
+	return f
+}
+
+func (f *fixture) append(lines ...string) {
+	f.t.Helper()
+	fh, err := os.OpenFile(f.log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer fh.Close()
+	for _, l := range lines {
+		if _, err := fh.WriteString(l + "\n"); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// status reads the committed state through a snapshot, as `status` does.
+func (f *fixture) status() *Status {
+	f.t.Helper()
+	st, err := state.OpenSnapshot(filepath.Join(f.dir, "state.db"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := ReadStatus(st)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) total() float64 {
+	for _, m := range f.status().Measurements {
+		if m.Handle == "probe" {
+			return m.Total
+		}
+	}
+	return 0
+}
+
+// closeAt advances the clock to t and waits for the interval ending then
+// to be committed.
+func (f *fixture) closeAt(t time.Time) {
+	f.t.Helper()
+	f.clock.Advance(t.Sub(f.clock.Now()))
+	testutil.WaitFor(f.t, 10*time.Second, "the commit of the interval ending "+t.Format("15:04"), func() bool {
+		return !f.status().CommittedEnd.Before(t)
+	})
+}
+
+func (f *fixture) shutdown() {
+	f.t.Helper()
+	f.stop()
+	select {
+	case err := <-f.done:
+		if err != nil {
+			f.t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		f.t.Fatal("the daemon did not stop")
+	}
+}
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 30, 0, time.UTC)
+
+// TestIntervalsOnInjectedClock: intervals close exactly when the clock
+// crosses a boundary, and each sample holds the lines read in it.
+func TestIntervalsOnInjectedClock(t *testing.T) {
+	f := start(t, t.TempDir(), t0)
+	defer f.shutdown()
+	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1", "noise",
+		"Mar  2 10:00:41 h sshd[1]: Invalid user b from 10.0.0.1")
+	f.closeAt(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC))
+	st := f.status()
+	if got := f.total(); got != 2 {
+		t.Fatalf("total after the first interval = %v, want 2", got)
+	}
+	last := st.Measurements[0].Last
+	if last == nil || !last.Start.Equal(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)) || *last.Value != 2 {
+		t.Fatalf("first sample %+v, want 2 for the interval starting 10:00", last)
+	}
+	if !last.Short {
+		t.Error("the first interval, observed from 10:00:30, is not marked short")
+	}
+	f.append("Mar  2 10:01:05 h sshd[2]: Invalid user c from 10.0.0.2")
+	f.closeAt(time.Date(2026, 3, 2, 10, 2, 0, 0, time.UTC))
+	last = f.status().Measurements[0].Last
+	if f.total() != 3 || *last.Value != 1 || last.Short {
+		t.Fatalf("second interval: total %v, sample %+v; want total 3, value 1, not short", f.total(), last)
+	}
+	// Nothing is committed between boundaries.
+	f.append("Mar  2 10:02:05 h sshd[3]: Invalid user d from 10.0.0.3")
+	f.clock.Advance(30 * time.Second)
+	if got := f.total(); got != 3 {
+		t.Fatalf("total moved to %v before the interval ended", got)
+	}
+}
+
+// TestShutdownAndCatchUp: SIGTERM commits the partial interval; lines
+// appended while the daemon is down are counted after the restart in the
+// intervals of their own timestamps; the total counts every line once.
+func TestShutdownAndCatchUp(t *testing.T) {
+	dir := t.TempDir()
+	f := start(t, dir, t0)
+	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1")
+	f.closeAt(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC))
+	f.append("Mar  2 10:01:10 h sshd[1]: Invalid user b from 10.0.0.1")
+	f.clock.Advance(20 * time.Second) // 10:01:20
+	f.shutdown()
+	st := f.status()
+	if got := f.total(); got != 2 {
+		t.Fatalf("total after shutdown = %v, want 2 (the partial interval is committed)", got)
+	}
+	if o := st.Measurements[0].Open; o == nil || !o.Start.Equal(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)) {
+		t.Fatalf("open interval %+v, want the one starting 10:01", o)
+	}
+
+	// Down from 10:01:20 to 10:05:30; three lines are written meanwhile.
+	f.append("Mar  2 10:01:50 h sshd[2]: Invalid user c from 10.0.0.2",
+		"Mar  2 10:03:10 h sshd[2]: Invalid user d from 10.0.0.2",
+		"Mar  2 10:03:20 h sshd[2]: Invalid user e from 10.0.0.2")
+	f = start(t, dir, time.Date(2026, 3, 2, 10, 5, 30, 0, time.UTC))
+	defer f.shutdown()
+	f.closeAt(time.Date(2026, 3, 2, 10, 6, 0, 0, time.UTC))
+	if got := f.total(); got != 5 {
+		t.Fatalf("total after the catch-up = %v, want 5: every line once", got)
+	}
+	// The line-protocol output says which interval each catch-up line went
+	// to: 10:01 (two lines: b before the shutdown, c after), 10:03 (two),
+	// and zeros for 10:02 and 10:04.
+	want := map[string]string{"10:02": "2", "10:03": "0", "10:04": "2", "10:05": "0"}
+	for end, v := range want {
+		ts := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+		hm, _ := time.Parse("15:04", end)
+		ts = ts.Add(time.Duration(hm.Hour())*time.Hour + time.Duration(hm.Minute())*time.Minute)
+		line := fmt.Sprintf("probe,host=%s value=%s %d", hostOf(t), v, ts.Unix())
+		if !containsLine(f.out.String(), line) {
+			t.Errorf("no point %q in the output:\n%s", line, f.out.String())
+		}
+	}
+}
+
+func hostOf(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func containsLine(out, line string) bool {
+	return slices.Contains(strings.Split(out, "\n"), line)
+}
