@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,65 +14,11 @@ import (
 	"github.com/logtally/logtally/state"
 )
 
-// fakeClock is a follow.Clock that a test moves by hand: timers fire when
-// Advance passes their deadline, never by themselves.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeTimer{c.now.Add(d), ch})
-	return ch
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
-}
-
-// pending reports how many timers wait.
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
-}
-
 type fixture struct {
 	t     *testing.T
 	dir   string
 	log   string
-	clock *fakeClock
+	clock *testutil.Clock
 	out   *testutil.Buffer
 	stop  context.CancelFunc
 	done  chan error
@@ -83,7 +28,7 @@ type fixture struct {
 // interval, on a fake clock that begins at now.
 func start(t *testing.T, dir string, now time.Time) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: dir, log: filepath.Join(dir, "auth.log"), clock: &fakeClock{now: now},
+	f := &fixture{t: t, dir: dir, log: filepath.Join(dir, "auth.log"), clock: testutil.NewClock(now),
 		out: &testutil.Buffer{}, done: make(chan error, 1)}
 	if _, err := os.Stat(f.log); os.IsNotExist(err) {
 		if err := os.WriteFile(f.log, nil, 0o600); err != nil {
@@ -108,7 +53,7 @@ func start(t *testing.T, dir string, now time.Time) *fixture {
 	f.stop = cancel
 	go func() { f.done <- d.Run(ctx, nil) }()
 	// Started: the loop waits for the end of the interval.
-	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return f.clock.pending() > 0 })
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return f.clock.Pending() > 0 })
 	return f
 }
 

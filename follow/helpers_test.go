@@ -11,85 +11,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // waitLimit bounds every wait for something another goroutine or process
 // does. It is a deadline for failure, not a timing expectation.
 const waitLimit = 20 * time.Second
 
-// fakeClock is a Clock that moves only when the test advances it.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	changed chan struct{} // signalled when a waiter is added
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), changed: make(chan struct{}, 1)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-	return ch
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
-}
-
-// waitTimer waits until someone waits on the clock.
-func (c *fakeClock) waitTimer(t testing.TB) {
-	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for c.pending() == 0 {
-		select {
-		case <-c.changed:
-		case <-deadline.C:
-			t.Fatalf("nothing waited on the clock within %v", waitLimit)
-		}
-	}
+// newFakeClock returns a clock that moves only when the test advances it.
+func newFakeClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // recBatch is a copy of a delivered batch.
@@ -297,7 +229,7 @@ type harness struct {
 	t     *testing.T
 	mode  string
 	dir   string
-	clk   *fakeClock
+	clk   *testutil.Clock
 	rec   *recorder
 	files *Files
 	stop  func()
@@ -350,7 +282,7 @@ func (h *harness) start(cfg FileConfig) {
 	}
 	h.t.Cleanup(func() { h.stop() })
 	// The first check is done once the loop waits for its first tick.
-	h.clk.waitTimer(h.t)
+	h.clk.WaitTimer(h.t, waitLimit)
 }
 
 // wake makes the follower look after a change: under polling, the next
@@ -358,7 +290,7 @@ func (h *harness) start(cfg FileConfig) {
 func (h *harness) wake() {
 	h.t.Helper()
 	if h.mode == "poll" {
-		h.clk.waitTimer(h.t)
+		h.clk.WaitTimer(h.t, waitLimit)
 		h.clk.Advance(testPoll)
 	}
 }
@@ -389,9 +321,9 @@ func (h *harness) sync() {
 // for the check that follows.
 func (h *harness) advance(d time.Duration) {
 	h.t.Helper()
-	h.clk.waitTimer(h.t)
+	h.clk.WaitTimer(h.t, waitLimit)
 	h.clk.Advance(d)
-	h.clk.waitTimer(h.t)
+	h.clk.WaitTimer(h.t, waitLimit)
 }
 
 func writeFile(t testing.TB, path, data string) {

@@ -143,7 +143,7 @@ func TestPipeHangKilled(t *testing.T) {
 	})
 	done := runOnce(p, rec)
 	rec.waitLines(t, 1)
-	clk.waitTimer(t)
+	clk.WaitTimer(t, waitLimit)
 	select {
 	case err := <-done:
 		t.Fatalf("RunOnce returned before the timeout: %v", err)
@@ -238,7 +238,7 @@ func TestPipeStreamRestart(t *testing.T) {
 	rec.waitLines(t, 2)
 	// Backoff doubles after each quick exit: 1s, 2s, 4s.
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
-		clk.waitTimer(t)
+		clk.WaitTimer(t, waitLimit)
 		clk.Advance(d - time.Millisecond)
 		if n := len(rec.events(EventExit)); n != i+1 {
 			t.Fatalf("restarted before its backoff: %d exits", n)
@@ -288,7 +288,7 @@ func TestPipeNotFound(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, rec) }()
 	rec.waitEvent(t, EventStartError, 1)
-	clk.waitTimer(t)
+	clk.WaitTimer(t, waitLimit)
 	clk.Advance(DefaultBackoff)
 	rec.waitEvent(t, EventStartError, 2)
 	cancel()

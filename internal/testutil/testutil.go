@@ -62,3 +62,86 @@ func WaitForWhy(t testing.TB, timeout time.Duration, what string, cond func() (b
 		<-ticker.C
 	}
 }
+
+// Clock is a clock that moves only when the test advances it, for code that
+// takes an injected clock (follow.Clock): timers fire when Advance passes
+// their deadline, never by themselves.
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []timer
+	changed chan struct{}
+}
+
+type timer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// NewClock returns a Clock showing now.
+func NewClock(now time.Time) *Clock {
+	return &Clock{now: now, changed: make(chan struct{}, 1)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After returns a channel that receives the time once the clock has been
+// advanced by d.
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, timer{c.now.Add(d), ch})
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the clock and fires the timers that are due.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// Pending returns how many timers wait.
+func (c *Clock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// WaitTimer waits until something waits on the clock, and fails the test
+// if nothing does within limit.
+func (c *Clock) WaitTimer(t testing.TB, limit time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for c.Pending() == 0 {
+		select {
+		case <-c.changed:
+		case <-deadline.C:
+			t.Fatalf("nothing waited on the clock within %v", limit)
+		}
+	}
+}

@@ -56,3 +56,33 @@ func TestWaitFor(t *testing.T) {
 		t.Fatal("WaitFor took far longer than its timeouts")
 	}
 }
+
+func TestClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(t0)
+	now := c.After(0)
+	select {
+	case <-now:
+	default:
+		t.Fatal("After(0) did not fire at once")
+	}
+	a, b := c.After(time.Second), c.After(time.Minute)
+	c.WaitTimer(t, time.Second)
+	c.Advance(30 * time.Second)
+	select {
+	case got := <-a:
+		if !got.Equal(t0.Add(30 * time.Second)) {
+			t.Fatalf("timer fired with %v", got)
+		}
+	default:
+		t.Fatal("the one-second timer did not fire after 30s")
+	}
+	select {
+	case <-b:
+		t.Fatal("the one-minute timer fired after 30s")
+	default:
+	}
+	if c.Pending() != 1 || !c.Now().Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("pending %d now %v", c.Pending(), c.Now())
+	}
+}
