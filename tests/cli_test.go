@@ -115,6 +115,13 @@ func TestUsage(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage: logtally "+c) || !strings.Contains(r.stdout, "Example") {
 			t.Errorf("%s --help: exit %d, no usage with an example:\n%s%s", c, r.code, r.stdout, r.stderr)
 		}
+		if n := strings.Count(r.stdout, "Usage:"); n != 1 || r.stderr != "" {
+			t.Errorf("%s --help: usage printed %d times on stdout, stderr %q", c, n, r.stderr)
+		}
+		bad := run(t, "", c, "--no-such-flag")
+		if bad.code != 2 || !strings.Contains(bad.stderr, "no-such-flag") || !strings.Contains(bad.stderr, "Usage: logtally "+c) {
+			t.Errorf("%s --no-such-flag: exit %d, stderr %q; want 2 with the error and the usage", c, bad.code, bad.stderr)
+		}
 	}
 	if r := run(t, "", "frobnicate"); r.code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", r.code)

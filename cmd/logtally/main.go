@@ -129,24 +129,34 @@ func newFlags(e *env, name, synopsis, description, examples string) *flag.FlagSe
 		fmt.Fprintf(w, "Usage: logtally %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
 		fs.PrintDefaults()
 		if examples != "" {
-			fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(examples, "\n"))
+			fmt.Fprintf(w, "\nExamples:\n%s\n", strings.Trim(examples, "\n"))
 		}
 	}
 	return fs
 }
 
 // parseFlags parses args; it returns false and the exit code when the
-// command should stop (--help or a usage error).
+// command should stop: --help prints the usage on stdout (exit 0), a bad
+// flag prints the error and the usage on stderr (exit 2).
 func parseFlags(fs *flag.FlagSet, e *env, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return exitOK, false
-		}
-		return exitInvalid, false
+	usage := fs.Usage
+	fs.Usage = func() {} // printed below, once, where it belongs
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err == nil {
+		fs.SetOutput(e.stderr)
+		return 0, true
 	}
-	return 0, true
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return exitOK, false
+	}
+	fs.SetOutput(e.stderr)
+	fmt.Fprintf(e.stderr, "logtally %s: %v\n\n", fs.Name(), err)
+	fs.Usage()
+	return exitInvalid, false
 }
 
 func cmdVersion(e *env, args []string) int {
