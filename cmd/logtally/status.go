@@ -19,7 +19,8 @@ is read from a private copy, without taking the daemon's lock): per stream,
 the identity (device, inode) and position of each followed file; per
 measurement, the last committed sample, with its baseline and classes, and
 its total — the sum of every value committed since the state file began, so
-that exactly-once counting can be checked from outside.`, `
+that exactly-once counting can be checked from outside; and the classes set
+at the last interval, with the time left on persistent ones.`, `
   logtally status
   logtally status --state /tmp/lt.db --json | jq '.measurements[] | {handle, total}'`)
 	statePath := fs.String("state", defaultState(), "state file")

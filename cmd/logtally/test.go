@@ -30,7 +30,9 @@ stream of every measurement with one file, or stdin for "-": a copy of a log,
 or a captured command output (ss -ltnH > ports.txt).
 
 Measurements that read the same stream share one pass over it, so their time
-is that pass's. This is the same matching code as the daemon's.`, `
+is that pass's. Lines are matched exactly as the daemon matches them (the
+same engines; a block scan finds the candidate lines, and a large file is
+read with every core).`, `
   logtally test --rules examples/rules/ssh.yaml --log /var/log/auth.log
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
   logtally test --rules mail.yaml --log mail.log --print-missed | head`)
