@@ -409,11 +409,7 @@ var corpusSpecs = append(append([]Spec(nil), sshSpecs...),
 // TestCorpus compares the fast engines with the reference on every line
 // of the real logs, with rules in the style of the examples.
 func TestCorpus(t *testing.T) {
-	dir := filepath.Join(shared(t), "corpus")
-	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no corpus in %s: %v", dir, err)
-	}
+	files := realLogs(t)
 	set, err := Compile(corpusSpecs, Options{})
 	if err != nil {
 		t.Fatal(err)

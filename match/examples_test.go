@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/logtally/logtally/match"
@@ -21,18 +20,8 @@ func TestExampleRules(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example rules: %v", err)
 	}
-	logs, _ := filepath.Glob("../examples/testdata/*/*")
-	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
-		if d != "" {
-			more, _ := filepath.Glob(filepath.Join(d, "corpus", "*.log"))
-			logs = append(logs, more...)
-		}
-	}
 	var lines []string
-	for _, l := range logs {
-		if strings.HasSuffix(l, ".json") || strings.HasSuffix(l, ".md") {
-			continue
-		}
+	for _, l := range match.RealLogs(t) {
 		data, err := os.ReadFile(l)
 		if err != nil {
 			t.Fatal(err)
