@@ -2,12 +2,11 @@ package match
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // sshSpecs are CFEngine's ssh rules with a key and an extraction.
@@ -24,46 +23,14 @@ var sshSpecs = []Spec{
 // corpusLines is the number of lines of the benchmark corpus.
 const corpusLines = 1000000
 
-// authCorpus returns the lines of a corpus of n real sshd lines built by
-// make-auth-corpus.sh, cached under the temporary directory.
+// authCorpus returns the lines of a corpus of n real sshd lines.
 func authCorpus(b *testing.B, n int) [][]byte {
 	b.Helper()
-	script := filepath.Join(shared(b), "corpus", "make-auth-corpus.sh")
-	if _, err := exec.LookPath("perl"); err != nil {
-		b.Skip("perl is missing: make-auth-corpus.sh needs it")
+	data, err := os.ReadFile(testutil.AuthCorpus(b, n))
+	if err != nil {
+		b.Fatal(err)
 	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("logtally-auth-%d.log", n))
-	data, err := os.ReadFile(path)
-	if err != nil || bytes.Count(data, []byte{'\n'}) != n {
-		tmp := filepath.Join(b.TempDir(), "auth.log")
-		if out, err := exec.Command("sh", script, fmt.Sprint(n), tmp).CombinedOutput(); err != nil {
-			b.Fatalf("make-auth-corpus.sh: %v: %s", err, out)
-		}
-		if data, err = os.ReadFile(tmp); err != nil {
-			b.Fatal(err)
-		}
-		// Best effort: another run can reuse it.
-		_ = os.WriteFile(path+".tmp", data, 0o644)
-		_ = os.Rename(path+".tmp", path)
-	}
-	lines := bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'})
-	return lines
-}
-
-// shared returns the directory that holds corpus/ (the real log samples),
-// from $LOGTALLY_SHARED or beside the checkout, or skips.
-func shared(tb testing.TB) string {
-	tb.Helper()
-	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
-		if d == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "corpus", "openssh.log")); err == nil {
-			return d
-		}
-	}
-	tb.Skip("shared corpus not found; set LOGTALLY_SHARED")
-	return ""
+	return bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'})
 }
 
 func totalBytes(lines [][]byte) int64 {

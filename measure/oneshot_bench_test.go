@@ -3,39 +3,15 @@ package measure
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
-// authCorpus returns the path of a corpus of n real sshd lines built by
-// make-auth-corpus.sh, cached under the temporary directory.
-func authCorpus(b *testing.B, n int) string {
-	b.Helper()
-	script := filepath.Join(sharedDir(b), "corpus", "make-auth-corpus.sh")
-	if _, err := exec.LookPath("perl"); err != nil {
-		b.Skip("perl is missing: make-auth-corpus.sh needs it")
-	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("logtally-auth-%d.log", n))
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-		return path
-	}
-	tmp := filepath.Join(b.TempDir(), "auth.log")
-	if out, err := exec.Command("sh", script, fmt.Sprint(n), tmp).CombinedOutput(); err != nil {
-		b.Fatalf("make-auth-corpus.sh: %v: %s", err, out)
-	}
-	data, err := os.ReadFile(tmp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Best effort: another run can reuse it.
-	_ = os.WriteFile(path+".tmp", data, 0o644)
-	_ = os.Rename(path+".tmp", path)
-	return tmp
-}
+// authCorpus returns the path of a corpus of n real sshd lines.
+func authCorpus(b *testing.B, n int) string { return testutil.AuthCorpus(b, n) }
 
 // BenchmarkEvaluateSSH is `logtally test` without the process: the rules
 // of examples/rules/ssh.yaml over the 1,000,000-line corpus, in parts

@@ -14,22 +14,6 @@ import (
 	"github.com/logtally/logtally/rules"
 )
 
-// sharedDir returns the directory that holds corpus/ (the real log
-// samples), from $LOGTALLY_SHARED or beside the checkout, or skips.
-func sharedDir(tb testing.TB) string {
-	tb.Helper()
-	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
-		if d == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "corpus", "openssh.log")); err == nil {
-			return d
-		}
-	}
-	tb.Skip("shared corpus not found; set LOGTALLY_SHARED")
-	return ""
-}
-
 // folded is what a one-shot fold of a file gives, in full.
 type folded struct {
 	lines, cut uint64

@@ -5,6 +5,10 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +148,47 @@ func (c *Clock) WaitTimer(t testing.TB, limit time.Duration) {
 			t.Fatalf("nothing waited on the clock within %v", limit)
 		}
 	}
+}
+
+// AuthCorpus returns the path of a benchmark corpus of n real sshd lines,
+// built by make-auth-corpus.sh (from $LOGTALLY_SHARED/corpus, or a shared/
+// folder beside the checkout) and cached in the temporary directory. It
+// skips the benchmark when the script or perl is missing.
+func AuthCorpus(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("logtally-auth-%d.log", n))
+	if data, err := os.ReadFile(path); err == nil && bytes.Count(data, []byte{'\n'}) == n {
+		return path
+	}
+	var script string
+	for _, d := range []string{os.Getenv("LOGTALLY_SHARED"), "../../shared", "../../../shared"} {
+		if p := filepath.Join(d, "corpus", "make-auth-corpus.sh"); d != "" && fileExists(p) {
+			script = p
+			break
+		}
+	}
+	if script == "" {
+		b.Skip("make-auth-corpus.sh not found; set LOGTALLY_SHARED to the folder holding corpus/")
+	}
+	if _, err := exec.LookPath("perl"); err != nil {
+		b.Skip("perl is missing: make-auth-corpus.sh needs it")
+	}
+	tmp := filepath.Join(b.TempDir(), "auth.log")
+	if out, err := exec.Command("sh", script, fmt.Sprint(n), tmp).CombinedOutput(); err != nil {
+		b.Fatalf("make-auth-corpus.sh: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Cached for the next run; a failure only costs the rebuild.
+	if err := os.WriteFile(path+".tmp", data, 0o644); err == nil && os.Rename(path+".tmp", path) == nil {
+		return path
+	}
+	return tmp
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
