@@ -311,6 +311,14 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 			lastByHandle[h] = d.meas[h].last
 		}
 	}
+	// Partial intervals stored for measurements the rules no longer have
+	// are dropped: if one came back it must not resume a stale interval.
+	var staleOpens []string
+	for h := range d.seeds {
+		if _, ok := totals[h]; !ok {
+			staleOpens = append(staleOpens, h)
+		}
+	}
 	spool, precs := d.spool, d.precs
 	positions, closed := c.positions, c.closed
 	log := d.log
@@ -334,6 +342,11 @@ func (d *Daemon) prepare(c *closing) (func(*state.Tx) error, *actions.Interval) 
 		}
 		for h, t := range totals {
 			if err := tx.SetJSON(prefixTotal+h, t); err != nil {
+				return err
+			}
+		}
+		for _, h := range staleOpens {
+			if err := tx.Delete(prefixOpen + h); err != nil {
 				return err
 			}
 		}

@@ -208,3 +208,44 @@ func hostOf(t *testing.T) string {
 func containsLine(out, line string) bool {
 	return slices.Contains(strings.Split(out, "\n"), line)
 }
+
+// TestStaleOpenIntervalDropped: the partial interval of a measurement that
+// is gone from the rules at the next start is deleted by its first commit.
+func TestStaleOpenIntervalDropped(t *testing.T) {
+	dir := t.TempDir()
+	f := start(t, dir, t0)
+	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1")
+	f.shutdown()
+	if f.status().Measurements[0].Open == nil {
+		t.Fatal("no open interval after shutdown")
+	}
+	rules, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(rules), "handle: probe", "handle: probe2", 1)
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := testutil.NewClock(t0.Add(10 * time.Second))
+	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
+		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
+	f.clock = clock
+	f.closeAt(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.status().Measurements {
+		if m.Handle == "probe" && m.Open != nil {
+			t.Fatalf("the removed measurement's open interval %+v is still stored", m.Open)
+		}
+	}
+}
