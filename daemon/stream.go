@@ -185,9 +185,28 @@ func (s *stream) attribute(h *match.Hit, line []byte, now time.Time) *measure.Ac
 	return acc
 }
 
-// Event logs what happened to the source and keeps the positions in step;
-// see follow.Handler.
+// Event keeps the positions in step with what happened to the source,
+// then logs it; see follow.Handler.
 func (s *stream) Event(e follow.Event) {
+	// State first, then the log line: once the log says a file was
+	// opened, its start position is in the state file.
+	switch e.Kind {
+	case follow.EventOpen, follow.EventReset:
+		if s.kind == kindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
+			s.saveStart(e.Start)
+		}
+	case follow.EventClose, follow.EventDelete:
+		if e.Path != "" && s.kind == kindFile {
+			s.mu.Lock()
+			s.closed[e.Path] = true
+			delete(s.positions, e.Path)
+			s.mu.Unlock()
+		}
+	case follow.EventLost:
+		s.mu.Lock()
+		s.lost = true
+		s.mu.Unlock()
+	}
 	attrs := []any{"stream", s.source, "event", e.Kind.String()}
 	// Name the file unless it is the stream's own path: a glob stream's
 	// events are about one of its matches.
@@ -214,23 +233,6 @@ func (s *stream) Event(e follow.Event) {
 		}
 	default:
 		s.log.Info("stream", attrs...)
-	}
-	switch e.Kind {
-	case follow.EventOpen, follow.EventReset:
-		if s.kind == kindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
-			s.saveStart(e.Start)
-		}
-	case follow.EventClose, follow.EventDelete:
-		if e.Path != "" && s.kind == kindFile {
-			s.mu.Lock()
-			s.closed[e.Path] = true
-			delete(s.positions, e.Path)
-			s.mu.Unlock()
-		}
-	case follow.EventLost:
-		s.mu.Lock()
-		s.lost = true
-		s.mu.Unlock()
 	}
 }
 
