@@ -181,6 +181,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		d.startFollower(s)
 	}
 	d.mu.Unlock()
+	// Each file is opened, and its position fixed, before the daemon says it
+	// has started: a line written after "started" is counted.
+	d.syncFollowers(false)
 	if d.cfg.Listen != "" {
 		srv := web.New(d, d.log)
 		webCtx, stopWeb := context.WithCancel(context.Background())
@@ -200,12 +203,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		end := d.curStart.Add(d.interval)
 		select {
 		case <-d.clock.After(end.Sub(d.clock.Now())):
-			d.syncFollowers()
+			d.syncFollowers(true)
 			d.closeInterval(end, false)
 		case <-reload:
 			d.reload()
 		case <-ctx.Done():
-			d.syncFollowers()
+			d.syncFollowers(true)
 			d.closeInterval(d.clock.Now(), true)
 			stopFollowers()
 			d.wg.Wait()
@@ -496,8 +499,8 @@ func (d *Daemon) startIntervalCommands() {
 
 // syncFollowers waits (bounded) until every file follower has read what is
 // readable now, so that lines written before an interval ends are counted
-// in it, and reads the whole-file streams.
-func (d *Daemon) syncFollowers() {
+// in it, and, when whole is true, reads the whole-file streams.
+func (d *Daemon) syncFollowers(whole bool) {
 	d.mu.Lock()
 	streams := make([]*stream, 0, len(d.streams))
 	for _, s := range d.streams {
@@ -514,7 +517,9 @@ func (d *Daemon) syncFollowers() {
 				d.log.Warn("sync", "stream", s.source, "err", err)
 			}
 		case kindWhole:
-			d.readWhole(s, maxLine)
+			if whole {
+				d.readWhole(s, maxLine)
+			}
 		}
 	}
 }
@@ -656,6 +661,8 @@ func (d *Daemon) reload() {
 		d.log.Error("reload: rules not changed", "err", err)
 		return
 	}
+	// New files are opened before the reload is reported, as at start.
+	d.syncFollowers(false)
 	d.log.Info("reloaded", "measurements", len(set.Measurements), "streams", len(d.streams))
 }
 
