@@ -127,6 +127,7 @@ type params struct {
 	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
 	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
 	measureB     float64         // seconds: the rarest rate measured; rarer ones are extrapolated
+	rateStep     float64         // seconds: alarm rates per sample are those of this interval at most
 }
 
 // Evidence sources, each with its own tail calibration.
@@ -176,6 +177,7 @@ func defaultParams() params {
 		episodeGap:   1800,
 		measureA:     12 * 3600,
 		measureB:     2 * 86400,
+		rateStep:     300,
 	}
 }
 
@@ -670,7 +672,8 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.Tails[tailRunHigh].record(hi, b.p.capEdge, quiet)
 		b.g.Tails[tailRunLow].record(lo, b.p.capEdge, quiet)
 		for i := range b.g.Tails {
-			b.g.Tails[i].calibrate(step/b.p.dev2Every[i], step/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
+			rs := math.Min(step, b.p.rateStep)
+			b.g.Tails[i].calibrate(rs/b.p.dev2Every[i], rs/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
 		}
 	}
 	b.g.Run = p.run

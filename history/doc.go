@@ -86,7 +86,9 @@
 // samples above 1.5, ended by min(6, 30 min) quiet samples in a row; it
 // counts once, at its peak, capped at 1.3·L3, so that one attack cannot
 // declare attacks normal. The record forgets with a half-life of four
-// weeks and starts from one day of Gaussian pseudo-samples. Rates down to
+// weeks and starts from 288 seconds' worth of Gaussian pseudo-samples (one
+// sample at a five-minute interval, so the record speaks for itself almost
+// at once). Rates down to
 // one episode in p_a = 12 h and p_b = 2 days are read off the record; rarer
 // ones, which a record of a few weeks cannot measure, are extrapolated as
 // an exponential tail through those two levels:
@@ -96,7 +98,13 @@
 // (never thinner than a Gaussian tail). L2 and L3 are the levels of the
 // target rates: for the high side of each kind, dev2 once in three weeks
 // and anomaly once in two weeks; for the low side half as often. L2 ≥ 2,
-// L3 ≥ max(3, 1.05·L2). A source's deviation maps to
+// L3 ≥ max(3, 1.05·L2): since the anomaly target is the more frequent one,
+// L3 is in effect 1.05·L2, and an anomaly is a dev2-rare excursion 5%
+// beyond it (a rarer anomaly target scored worse on the labelled series).
+// The targets are rates in time for intervals up to five minutes; a longer
+// interval keeps the per-sample rates of a five-minute one (anomaly once in
+// 4032 samples): at an hourly interval, once in two weeks would be once in
+// 336 samples, too common to tell from noise. A source's deviation maps to
 //
 //	|z| = 2|a|/L2 for |a| ≤ L2,   2 + (|a|−L2)/(L3−L2) up to L3,   3|a|/L3 beyond
 //
