@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -130,5 +132,93 @@ func TestStateFileCorruption(t *testing.T) {
 				t.Errorf("the moved-aside file differs from the damaged one")
 			}
 		})
+	}
+}
+
+// TestStateDiskFull: while the state file cannot grow (a full disk, made
+// real by a file-size limit set on the running daemon with prlimit), every
+// commit fails; the daemon keeps running and keeps what it read, and once
+// there is room again the next commit stores every interval it missed, in
+// the state and in the line-protocol output: every line exactly once.
+func TestStateDiskFull(t *testing.T) {
+	prlimit := need(t, "prlimit")
+	r := newRig(t, "")
+	log := r.path("app.log")
+	writeFile(t, r.rules, counterRules(log, "all", ".*"))
+	writeFile(t, log, "")
+	// Samples go to stdout, not to a file that the limit would also stop.
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, extra: []string{"--listen="}})
+	d.waitLog(`event=open `, 1)
+	appendString(t, log, numbered("before", 0, 10))
+	waitTotal(t, r.state, "all", 10)
+
+	fi, err := os.Stat(r.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The soft limit only, which an unprivileged process may raise again.
+	// A little room, so that the first failing commit writes part of its
+	// record before the limit: that part must not stay in the file.
+	limit := func(v string) {
+		t.Helper()
+		out, err := exec.Command(prlimit, "--pid", strconv.Itoa(d.pid()), "--fsize="+v+":").CombinedOutput()
+		if err != nil {
+			t.Fatalf("prlimit --fsize=%s: %v\n%s", v, err, out)
+		}
+	}
+	limit(strconv.FormatInt(fi.Size()+100, 10))
+	failed := reLine(`level=ERROR msg="commit failed: kept, retried`)
+	before := d.countLog(failed)
+	written := 10
+	for k := 1; k <= 3; k++ {
+		appendString(t, log, numbered(fmt.Sprintf("full%d", k), 0, 7))
+		written += 7
+		d.waitLog(failed.String(), before+k)
+	}
+	wantTotal(t, r.state, "all", 10)
+	if st := readStatus(t, r.state); st.total("all") != 10 {
+		t.Fatalf("something was committed while the disk was full")
+	}
+
+	limit("unlimited")
+	waitTotal(t, r.state, "all", written)
+	appendString(t, log, numbered("after", 0, 5))
+	written += 5
+	waitTotal(t, r.state, "all", written)
+	d.stop()
+	wantTotal(t, r.state, "all", written)
+
+	// The output has every interval's sample once: their values add up to
+	// the lines written.
+	var lp strings.Builder
+	for _, l := range strings.Split(d.log(), "\n") {
+		if strings.HasPrefix(l, "all,") {
+			lp.WriteString(l + "\n")
+		}
+	}
+	sum, seen := 0.0, map[int64]bool{}
+	for _, p := range decodeLP(t, []byte(lp.String())) {
+		if seen[p.ts.Unix()] {
+			t.Errorf("two samples for the interval ending %v", p.ts)
+		}
+		seen[p.ts.Unix()] = true
+		switch v := p.fields["value"].(type) {
+		case float64:
+			sum += v
+		case int64:
+			sum += float64(v)
+		default:
+			t.Errorf("sample without a numeric value: %q", p.line)
+		}
+	}
+	if sum != float64(written) {
+		t.Errorf("the samples on stdout add up to %v, want the %d lines written", sum, written)
+	}
+	// The state file reopens cleanly: no torn record was left behind.
+	if st := readStatus(t, r.state); st.total("all") != float64(written) {
+		t.Errorf("reopened state total %v, want %d", st.total("all"), written)
+	}
+	if strings.Contains(d.log(), "STATE FILE UNUSABLE") {
+		t.Errorf("the state file was found damaged")
 	}
 }
