@@ -175,10 +175,8 @@ func TestStateDiskFull(t *testing.T) {
 		written += 7
 		d.waitLog(failed.String(), before+k)
 	}
+	// Nothing was committed while the disk was full.
 	wantTotal(t, r.state, "all", 10)
-	if st := readStatus(t, r.state); st.total("all") != 10 {
-		t.Fatalf("something was committed while the disk was full")
-	}
 
 	limit("unlimited")
 	waitTotal(t, r.state, "all", written)
@@ -214,11 +212,14 @@ func TestStateDiskFull(t *testing.T) {
 	if sum != float64(written) {
 		t.Errorf("the samples on stdout add up to %v, want the %d lines written", sum, written)
 	}
-	// The state file reopens cleanly: no torn record was left behind.
-	if st := readStatus(t, r.state); st.total("all") != float64(written) {
-		t.Errorf("reopened state total %v, want %d", st.total("all"), written)
+	// The daemon starts again on the state file with nothing to repair: a
+	// partial record left in the file, with later commits after it, would
+	// make it unloadable (moved aside, loudly).
+	d = startDaemon(t, daemonOpts{rules: r.rules, state: r.state, extra: []string{"--listen="}})
+	d.waitLog(`msg=started `, 1)
+	d.stop()
+	if d.countLog(reLine(`level=(WARN|ERROR)`)) != 0 {
+		t.Errorf("the restart on the state file warned:\n%s", d.log())
 	}
-	if strings.Contains(d.log(), "STATE FILE UNUSABLE") {
-		t.Errorf("the state file was found damaged")
-	}
+	wantTotal(t, r.state, "all", written)
 }
