@@ -393,17 +393,22 @@ func (p *parser) isTrueQuantifier() bool {
 		return ch <= '{' && category(ch) >= catQ
 	}
 	pos := start
-	for {
-		n--
-		if n <= 0 {
-			break
-		}
-		pos++
-		ch = p.pat[pos]
-		if ch < '0' || ch > '9' {
-			break
+	// digits advances over a run of digits, leaving ch at the first
+	// character after it (or the last one, when n runs out).
+	digits := func() {
+		for {
+			n--
+			if n <= 0 {
+				return
+			}
+			pos++
+			ch = p.pat[pos]
+			if ch < '0' || ch > '9' {
+				return
+			}
 		}
 	}
+	digits()
 	if n == 0 || pos-start == 1 {
 		return false
 	}
@@ -413,17 +418,7 @@ func (p *parser) isTrueQuantifier() bool {
 	if ch != ',' {
 		return false
 	}
-	for {
-		n--
-		if n <= 0 {
-			break
-		}
-		pos++
-		ch = p.pat[pos]
-		if ch < '0' || ch > '9' {
-			break
-		}
-	}
+	digits()
 	return n > 0 && ch == '}'
 }
 
