@@ -124,3 +124,42 @@ func has(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestHourlyFalseAlarmRates: with an hourly interval, alarms are as rare
+// per sample as with five-minute ones (the targets in time would allow
+// twelve times as many): on a year of stationary hourly counts, _anomaly
+// rises at most once per 4032 samples per evidence source.
+func TestHourlyFalseAlarmRates(t *testing.T) {
+	const weeks = 48
+	for _, tc := range []struct {
+		name    string
+		base, k float64
+	}{
+		{"poisson moderate", 5, 0},
+		{"negbin moderate", 5, 2},
+		{"negbin mostly zero", 0.03, 0.5},
+	} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
+				s := newSynth(seed, tc.base, tc.k)
+				cfg := Config{Interval: time.Hour, Location: time.UTC}
+				rows := Backtest("m", s.seriesEvery(monday, weeks, time.Hour), cfg)
+				anom := 0
+				for _, r := range rows[168:] {
+					for _, c := range r.Rises {
+						if isAnomaly(c) {
+							anom++
+						}
+					}
+				}
+				// Four sources, two at once in 4032 samples and two at half
+				// that: at most 6 over 47 weeks of 168 samples. With the
+				// targets taken in time, these series gave 3 to 22.
+				t.Logf("%d _anomaly rises in %d hourly samples", anom, len(rows)-168)
+				if anom > 6 {
+					t.Errorf("%d _anomaly rises in %d hourly samples, want at most 6", anom, len(rows)-168)
+				}
+			})
+		}
+	}
+}

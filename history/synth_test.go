@@ -76,11 +76,18 @@ func poisson(rng *rand.Rand, lambda float64) float64 {
 
 // series returns weeks of 5-minute samples from start (UTC).
 func (s *synth) series(start time.Time, weeks int) []Sample {
-	n := weeks * 2016
+	return s.seriesEvery(start, weeks, 5*time.Minute)
+}
+
+// seriesEvery returns weeks of samples every step from start (UTC), each
+// the count of one step: the level scales with step/5 min.
+func (s *synth) seriesEvery(start time.Time, weeks int, step time.Duration) []Sample {
+	n := int(time.Duration(weeks) * Week / step)
+	scale := float64(step) / float64(5*time.Minute)
 	out := make([]Sample, n)
 	for i := range out {
-		t := start.Add(time.Duration(i) * 5 * time.Minute)
-		out[i] = Sample{T: t, V: s.draw(s.level(t))}
+		t := start.Add(time.Duration(i) * step)
+		out[i] = Sample{T: t, V: s.draw(scale * s.level(t))}
 	}
 	return out
 }
