@@ -15,6 +15,7 @@ import (
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/output"
@@ -50,8 +51,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Stdout receives the "-" destination (os.Stdout when nil).
 	Stdout io.Writer
-	// Version is shown on the status page.
-	Version string
+	// Build is the running binary's version, shown on the status page and
+	// in logtally_build_info.
+	Build buildinfo.Info
 	// Stderr receives reports sent to stderr (os.Stderr when nil).
 	Stderr io.Writer
 	// Listen is the address of the status page and /metrics ("" for none).

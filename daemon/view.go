@@ -15,7 +15,7 @@ func (d *Daemon) View() web.View {
 	defer d.mu.Unlock()
 	now := d.clock.Now()
 	v := web.View{
-		Now: now, Started: d.started, Version: d.cfg.Version, Rules: d.cfg.Rules, State: d.cfg.State,
+		Now: now, Started: d.started, Build: d.cfg.Build, Rules: d.cfg.Rules, State: d.cfg.State,
 		Interval: d.interval, IntervalStart: d.curStart,
 	}
 	if d.set == nil {

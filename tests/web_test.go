@@ -162,6 +162,23 @@ func TestStatusEndpoints(t *testing.T) {
 		}
 	}
 
+	// logtally_build_info names the build the toolchain recorded.
+	bi := readBuiltInfo(t, bin)
+	if f := fams["logtally_build_info"]; f != nil && len(f.GetMetric()) == 1 {
+		labels := map[string]string{}
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		want := map[string]string{"version": bi.version, "revision": bi.revision, "modified": fmt.Sprint(bi.modified)}
+		for k, v := range want {
+			if labels[k] != v {
+				t.Errorf("logtally_build_info{%s=%q}, the binary records %q", k, labels[k], v)
+			}
+		}
+	} else {
+		t.Errorf("/metrics: logtally_build_info is not one series: %v", f)
+	}
+
 	resp, page := httpGet(t, "http://"+addr+"/")
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("/: Content-Type %q, want text/html", ct)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/internal/buildinfo"
 )
 
 // staticSource is a Source that returns one View (data, not a mock: the
@@ -86,7 +87,7 @@ func fixture(t testing.TB) View {
 	return View{
 		Now:           now,
 		Started:       now.Add(-(76*time.Hour + 12*time.Minute)),
-		Version:       "1.2.0",
+		Build:         buildinfo.Info{Version: "v1.2.0", Revision: "4ddfd7e0123456789abcdef0123456789abcdef0", GoVersion: "go1.26.8"},
 		Host:          "mx1.example.net",
 		Rules:         "/etc/logtally/rules.d",
 		State:         "/var/lib/logtally/state.db",
@@ -172,7 +173,7 @@ const (
 func hostile(t testing.TB) View {
 	v := fixture(t)
 	all := hScript + hAttr + hSVG + hCtrl + hUTF8 + hBidi
-	v.Host, v.Version, v.Rules, v.State = hScript, hAttr, hSVG, hCtrl
+	v.Host, v.Build.Version, v.Rules, v.State = hScript, hAttr, hSVG, hCtrl
 	for i := range v.Measurements {
 		m := &v.Measurements[i]
 		m.Description = all

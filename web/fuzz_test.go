@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -21,7 +22,7 @@ import (
 func textView(s string) View {
 	now := fixtureNow()
 	return View{
-		Now: now, Started: now.Add(-time.Hour), Version: s, Host: s, Rules: s, State: s,
+		Now: now, Started: now.Add(-time.Hour), Build: buildinfo.Info{Version: s, Revision: s, GoVersion: s}, Host: s, Rules: s, State: s,
 		Interval: 5 * time.Minute, IntervalStart: now.Truncate(5 * time.Minute),
 		Measurements: []MeasurementView{{
 			Handle: s, Description: s, Units: s, DataType: s, HistoryType: s, TopKey: s,

@@ -20,6 +20,8 @@ type jsonView struct {
 	Started         *time.Time        `json:"started"`
 	UptimeSeconds   *float64          `json:"uptime_seconds"`
 	Version         string            `json:"version"`
+	Revision        string            `json:"revision"`
+	Modified        bool              `json:"modified"`
 	Host            string            `json:"host"`
 	Rules           string            `json:"rules"`
 	State           string            `json:"state"`
@@ -144,7 +146,9 @@ func newJSONView(v View) jsonView {
 	j := jsonView{
 		Now:             jtime(v.Now),
 		Started:         jtime(v.Started),
-		Version:         v.Version,
+		Version:         v.Build.Version,
+		Revision:        v.Build.Revision,
+		Modified:        v.Build.Modified,
 		Host:            v.Host,
 		Rules:           v.Rules,
 		State:           v.State,

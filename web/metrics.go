@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -75,7 +76,7 @@ type selfMetric struct {
 func newFamilies() *families {
 	h, src, out := "handle", "source", "output"
 	return &families{
-		build:         newMetric("build_info", "Always 1; the label version is logtally's version.", gauge, "version"),
+		build:         newMetric("build_info", "Always 1; the labels say which build of logtally runs: module version, VCS revision, whether the tree was modified, Go version.", gauge, "version", "revision", "modified", "goversion"),
 		started:       newMetric("start_time_seconds", "Start time of the daemon, in seconds since the Unix epoch.", gauge),
 		interval:      newMetric("interval_seconds", "Length of a sampling interval, in seconds.", gauge),
 		intervalStart: newMetric("interval_start_time_seconds", "Start of the interval being accumulated, in seconds since the Unix epoch.", gauge),
@@ -184,7 +185,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- pm
 	}
-	emit(f.build, 1, labelValue(v.Version))
+	emit(f.build, 1, labelValue(v.Build.Version), labelValue(v.Build.Revision), strconv.FormatBool(v.Build.Modified), labelValue(v.Build.GoVersion))
 	if !v.Started.IsZero() {
 		emit(f.started, float64(v.Started.UnixNano())/1e9)
 	}

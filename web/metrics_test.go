@@ -73,7 +73,7 @@ func TestMetricsValues(t *testing.T) {
 		typ    dto.MetricType
 		want   float64
 	}{
-		{"logtally_build_info", map[string]string{"version": "1.2.0"}, G, 1},
+		{"logtally_build_info", map[string]string{"version": "v1.2.0", "revision": "4ddfd7e0123456789abcdef0123456789abcdef0", "modified": "false", "goversion": "go1.26.8"}, G, 1},
 		{"logtally_interval_seconds", nil, G, 300},
 		{"logtally_start_time_seconds", nil, G, float64(fixtureNow().Add(-(76*time.Hour + 12*time.Minute)).Unix())},
 		{"logtally_interval_start_time_seconds", nil, G, float64(fixtureNow().Truncate(5 * time.Minute).Unix())},
@@ -156,7 +156,8 @@ func TestMetricsAbsentSeries(t *testing.T) {
 func TestMetricsConventions(t *testing.T) {
 	v := fixture(t)
 	fams := scrape(t, staticSource{v})
-	allowed := map[string]bool{"handle": true, "class": true, "source": true, "output": true, "version": true}
+	allowed := map[string]bool{"handle": true, "class": true, "source": true, "output": true,
+		"version": true, "revision": true, "modified": true, "goversion": true} // build_info
 	var names []string
 	for name := range fams {
 		names = append(names, name)

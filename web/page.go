@@ -115,7 +115,7 @@ func newPageData(v View) pageData {
 	}
 	d := pageData{
 		Host:          clean(v.Host, maxText),
-		Version:       orDash(clean(v.Version, maxText)),
+		Version:       orDash(clean(v.Build.String(), maxText)),
 		Rules:         orDash(clean(v.Rules, maxText)),
 		State:         orDash(clean(v.State, maxText)),
 		Now:           fmtTime(now),

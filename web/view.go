@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/internal/buildinfo"
 )
 
 // Source gives the current View; the daemon implements it.
@@ -19,7 +20,7 @@ type Source interface {
 type View struct {
 	Now      time.Time
 	Started  time.Time
-	Version  string
+	Build    buildinfo.Info // the running binary's version and revision
 	Host     string
 	Rules    string
 	State    string

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	_ "time/tzdata" // timezone: works on hosts without zone files
+
+	"github.com/logtally/logtally/internal/buildinfo"
 )
 
 // Exit codes.
@@ -28,9 +30,6 @@ const (
 // defaultRules is where rule files are read from unless --rules says
 // otherwise.
 const defaultRules = "/etc/logtally/rules.d"
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 // env is what a command may touch of the process.
 type env struct {
@@ -160,10 +159,13 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (int, bool) {
 }
 
 func cmdVersion(e *env, args []string) int {
-	fs := newFlags(e, "version", "", "Print the version of logtally.", "  logtally version")
+	fs := newFlags(e, "version", "", `
+Print the version of logtally: the module version, the VCS revision it was
+built from (and "modified" when the tree had uncommitted changes), and the
+Go version. "logtally --version" prints the same.`, "  logtally version")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
-	fmt.Fprintf(e.stdout, "logtally %s\n", version)
+	fmt.Fprintf(e.stdout, "logtally %s\n", buildinfo.Read())
 	return exitOK
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -82,7 +83,7 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 	d, err := daemon.New(daemon.Config{
 		Rules: *rulesPath, State: *statePath, Interval: *interval, Outputs: outputs,
 		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout, Stderr: e.stderr,
-		Version: version, Listen: *listen,
+		Build: buildinfo.Read(), Listen: *listen,
 	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
