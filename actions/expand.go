@@ -65,7 +65,7 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 		b.WriteString(s[:i])
 		rest := s[i+2:]
 		j := 0
-		for j < len(rest) && isNameChar(rest[j]) {
+		for j < len(rest) && (isNameChar(rest[j]) || rest[j] == '.') {
 			j++
 		}
 		if j == 0 || j == len(rest) || rest[j] != ')' {
@@ -75,7 +75,7 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 		}
 		name := rest[:j]
 		s = rest[j+1:]
-		v, fromLog, ok := x.lookup(name)
+		v, fromLog, ok := x.lookup(rules.CanonicalVar(name))
 		if !ok {
 			x.e.warnOnce("actions: unknown variable left as written", "$("+name+")")
 			b.WriteString("$(" + name + ")")
@@ -97,11 +97,19 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 	}
 }
 
-// lookup returns the value of a variable, whether it is text from a log
-// line, and whether the variable is known.
+// lookup returns the value of a variable (by its canonical name, see
+// rules.CanonicalVar), whether it is text from a log line, and whether the
+// variable is known.
 func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
-	if name == "classes" {
+	switch name {
+	case "classes":
 		return x.classes, false, true
+	case "host":
+		return x.e.set.Settings.Host, false, true
+	case "env_time":
+		// CFEngine's mon.env_time: when the sample was taken, as ctime(3)
+		// writes it.
+		return x.in.End.Local().Format(time.ANSIC), false, true
 	}
 	if v, ok := x.in.Vars[name]; ok {
 		return formatNumber(v), false, true

@@ -82,6 +82,37 @@ func TestExpand(t *testing.T) {
 	}
 }
 
+// A report copied from the cfenvd or CFEngine 3 manuals uses their names
+// for the same variables.
+func TestExpandCFEngineNames(t *testing.T) {
+	end := time.Date(2026, 3, 9, 14, 5, 0, 0, time.Local)
+	in := &Interval{End: end, Vars: map[string]float64{"value_h": 7, "av_h": 2.5, "dev_h": 1.25},
+		Keys: map[string]string{"top_h": "192.0.2.1"}}
+	x := newExpander(t, in)
+	host := x.e.set.Settings.Host
+	if host == "" {
+		t.Fatal("the rule set has no host name")
+	}
+	cases := []struct{ in, want string }{
+		{"$(mon.value_h)", "7"},
+		{"$(mon.av_h) $(mon.dev_h)", "2.5 1.25"},
+		{"$(average_h) $(stddev_h)", "2.5 1.25"},
+		{"$(mon.average_h)", "2.5"},
+		{"$(mon.top_h)", "192.0.2.1"},
+		{"$(host)", host},
+		{"$(sys.host)", host},
+		{"$(env_time)", "Mon Mar  9 14:05:00 2026"},
+		{"$(mon.env_time)", "Mon Mar  9 14:05:00 2026"},
+		{"$(mon.nope) $(sys.nope)", "$(mon.nope) $(sys.nope)"}, // unknown: left as written
+		{"$(mon.value_other)", ""},                             // known, no value this interval
+	}
+	for _, tc := range cases {
+		if got, _ := x.expand(tc.in, nil); got != tc.want {
+			t.Errorf("expand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestOneLine(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"plain text, ünïcode ✓", "plain text, ünïcode ✓"},

@@ -306,7 +306,8 @@ func (l *loader) checkVars() {
 			if j < 0 {
 				return
 			}
-			name := rest[:j]
+			written := rest[:j]
+			name := CanonicalVar(written)
 			rest = rest[j+1:]
 			for _, p := range runtimePrefixes {
 				h, ok := strings.CutPrefix(name, p)
@@ -316,13 +317,13 @@ func (l *loader) checkVars() {
 				m := handles[h]
 				switch {
 				case m == nil:
-					msg := "$(" + name + ") refers to no measurement " + h
+					msg := "$(" + written + ") refers to no measurement " + h
 					if s := suggest(h, names); s != "" {
 						msg += " (did you mean " + p + s + "?)"
 					}
 					o.warnf(key, "%s", msg)
 				case p == "top_" && m.Key == "":
-					o.warnf(key, "$(%s) is always empty: measurement %s has no key", name, h)
+					o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
 				}
 				break
 			}

@@ -81,8 +81,10 @@ func TestErrors(t *testing.T) {
 		// Measurements.
 		{name: "missing handle", src: "measurements:\n  - path: /x\n    select_line_matching: x\n",
 			want: []wantErr{{"2:5", "measurements[0].handle", "required key handle is missing", "identifier"}}},
-		{name: "invalid handle", src: "measurements:\n  - handle: ssh-probe\n    path: /x\n    select_line_matching: x\n",
-			want: []wantErr{{"2:13", "measurements[0].handle", `invalid handle "ssh-probe"`, "e.g. ssh_probe"}}},
+		{name: "invalid handle", src: "measurements:\n  - handle: 2nd-probe\n    path: /x\n    select_line_matching: x\n",
+			want: []wantErr{{"2:13", "measurements[0].handle", `invalid handle "2nd-probe"`, "e.g. m_2nd_probe"}}},
+		{name: "canonified handles collide", src: "measurements:\n  - handle: a-b\n    path: /x\n    select_line_matching: x\n  - handle: a_b\n    path: /x\n    select_line_matching: x\n",
+			want: []wantErr{{"5:13", "measurements[1].handle", "handle a_b already defined at e.yaml:2:13", ""}}},
 		{name: "long handle", src: "measurements:\n  - handle: " + strings.Repeat("a", 101) + "\n    path: /x\n    select_line_matching: x\n",
 			want: []wantErr{{"2:13", "measurements[0].handle", "longer than 100", ""}}},
 		{name: "enum typo", src: m0 + "    stream_type: pip\n",

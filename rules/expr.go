@@ -238,6 +238,19 @@ func isClassChar(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
+// CanonifyName turns s into a class name as CFEngine's canonify() does:
+// every byte that is not an ASCII letter, digit or underscore becomes an
+// underscore, so mail_sm-mta becomes mail_sm_mta.
+func CanonifyName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !isClassChar(c) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
 // ValidClassName reports whether s is a valid class or handle name:
 // letters, digits and underscores, not starting with a digit.
 func ValidClassName(s string) bool {

@@ -61,7 +61,10 @@ const (
 const (
 	HistoryWeekly = "weekly" // time-of-week baseline and classes
 	HistoryScalar = "scalar" // current value only
-	HistoryLog    = "log"    // every sample is kept and written out, no baseline
+	// HistoryStatic is CFEngine's synonym of HistoryScalar; a loaded
+	// Measurement never has it.
+	HistoryStatic = "static"
+	HistoryLog    = "log" // every sample is kept and written out, no baseline
 )
 
 // Start positions for a file seen for the first time.

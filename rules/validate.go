@@ -162,6 +162,13 @@ func (o *obj) handle(key string, required bool) string {
 		o.errf(key, "add it to for: or remove it", "$(%s) is not defined in for:", name)
 		return ""
 	}
+	if c := CanonifyName(s); c != s && c != "" && !(c[0] >= '0' && c[0] <= '9') {
+		// CFEngine canonifies a handle into a class name; so does
+		// logtally, saying so, since classes and variables take the new
+		// name.
+		o.warnf(key, "handle %s is canonified to %s, the name of its classes and variables", strconv.Quote(s), c)
+		s = c
+	}
 	if len(s) > MaxHandleLength {
 		o.errf(key, "", "longer than %d characters", MaxHandleLength)
 		return ""
@@ -176,16 +183,11 @@ func (o *obj) handle(key string, required bool) string {
 
 // sanitizeName turns s into a valid identifier, for hints.
 func sanitizeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !isClassChar(c) {
-			b[i] = '_'
-		}
+	c := CanonifyName(s)
+	if c == "" || c[0] >= '0' && c[0] <= '9' {
+		c = "m_" + c
 	}
-	if len(b) == 0 || b[0] >= '0' && b[0] <= '9' {
-		b = append([]byte("m_"), b...)
-	}
-	return string(b)
+	return c
 }
 
 func tagKeyCheck(k string) (string, string) {
@@ -298,7 +300,10 @@ func (l *loader) measurement(o *obj) {
 	}
 	m.KeyType = o.enum("key_type", KeyAny, KeyAny, KeyIP, KeyWord)
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
-	m.HistoryType = o.enum("history_type", HistoryWeekly, HistoryWeekly, HistoryScalar, HistoryLog)
+	m.HistoryType = o.enum("history_type", HistoryWeekly, HistoryWeekly, HistoryScalar, HistoryStatic, HistoryLog)
+	if m.HistoryType == HistoryStatic {
+		m.HistoryType = HistoryScalar // CFEngine's synonym
+	}
 	if ts, ok := o.str("timestamp"); ok {
 		m.Timestamp = o.layout("timestamp", ts)
 	}

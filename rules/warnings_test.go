@@ -31,6 +31,13 @@ func TestWarnings(t *testing.T) {
 				"w.yaml:6:14: warning: reports[0].message: $(top_ssh_probe) is always empty: measurement ssh_probe has no key",
 				"w.yaml:6:14: warning: reports[0].message: $(value_ssh_prob) refers to no measurement ssh_prob (did you mean value_ssh_probe?)",
 			}},
+		{"handle canonified", "measurements:\n  - handle: mail_sm-mta\n    path: /x\n    select_line_matching: x\nreports:\n  - if: mail_sm_mta_high\n    message: $(mon.value_mail_sm_mta) $(average_mail_sm_mta) $(stddev_mail_sm_mta) $(sys.host) $(env_time)\n",
+			[]string{`w.yaml:2:13: warning: measurements[0].handle: handle "mail_sm-mta" is canonified to mail_sm_mta, the name of its classes and variables`}},
+		{"cfengine names checked", m + "reports:\n  - message: $(mon.top_ssh_probe) $(average_ssh_prob)\n",
+			[]string{
+				"w.yaml:6:14: warning: reports[0].message: $(average_ssh_prob) refers to no measurement ssh_prob (did you mean av_ssh_probe?)",
+				"w.yaml:6:14: warning: reports[0].message: $(mon.top_ssh_probe) is always empty: measurement ssh_probe has no key",
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

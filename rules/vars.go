@@ -1,0 +1,23 @@
+package rules
+
+import "strings"
+
+// CanonicalVar returns the logtally name of a variable reference written
+// with the names of cfenvd and CFEngine 3's mon and sys contexts, so that a
+// report copied from their manuals works: mon.value_h, mon.av_h and
+// mon.dev_h are value_h, av_h and dev_h; cfenvd's average_h and stddev_h
+// are av_h and dev_h; sys.host is host; mon.env_time is env_time. Any other
+// name is returned as it is.
+func CanonicalVar(name string) string {
+	if name == "sys.host" {
+		return "host"
+	}
+	name = strings.TrimPrefix(name, "mon.")
+	if h, ok := strings.CutPrefix(name, "average_"); ok {
+		return "av_" + h
+	}
+	if h, ok := strings.CutPrefix(name, "stddev_"); ok {
+		return "dev_" + h
+	}
+	return name
+}
