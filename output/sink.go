@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/logtally/logtally/rules"
 )
@@ -40,7 +41,9 @@ var ErrRejected = errors.New("destination rejected the data")
 //
 //   - "-": standard output;
 //   - file:///abs/path: a file, appended to and fsynced per batch, reopened
-//     when it was rotated away;
+//     when it was rotated away; a FIFO or a character device (/dev/null)
+//     is written to without fsync, and a FIFO without a reader is a
+//     destination that is down;
 //   - udp://host:port: UDP datagrams (InfluxDB's UDP listener), best effort;
 //     UDP carries no precision, so o.Precision must match the listener's
 //     (InfluxDB's default is ns);
@@ -177,18 +180,21 @@ func (s *fileSink) Send(_ context.Context, lines []byte) error {
 	if err := s.open(); err != nil {
 		return fmt.Errorf("open output %s: %w", s.path, err)
 	}
+	// Only a regular file can be synced and cut back: /dev/null, another
+	// character device or a FIFO takes the write as it is.
 	var size int64 = -1
-	if fi, err := s.f.Stat(); err == nil {
-		size = fi.Size()
+	regular := false
+	if fi, err := s.f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size, regular = fi.Size(), true
 	}
 	_, err := s.f.Write(lines)
-	if err == nil {
+	if err == nil && regular {
 		err = s.f.Sync()
 	}
 	if err != nil {
 		// Take back a partial batch (a full disk) so the retry does not
 		// leave a torn line behind, then start afresh next time.
-		if size >= 0 {
+		if regular {
 			_ = s.f.Truncate(size)
 		}
 		s.f.Close()
@@ -210,7 +216,14 @@ func (s *fileSink) open() error {
 		s.f.Close()
 		s.f = nil
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	flag := os.O_WRONLY | os.O_APPEND | os.O_CREATE
+	if fi, err := os.Stat(s.path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		// Opening a FIFO for writing waits for a reader; without one, fail
+		// (ENXIO) and retry later, as for any destination that is down.
+		// Writes then go through the runtime's poller.
+		flag |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(s.path, flag, 0o640)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -383,6 +384,49 @@ func TestFileSinkFullDisk(t *testing.T) {
 		if err := s.Send(context.Background(), []byte("a v=1\n")); err == nil || !strings.Contains(err.Error(), "no space") {
 			t.Fatalf("Send = %v, want ENOSPC", err)
 		}
+	}
+}
+
+// TestFileSinkSpecialFiles: a character device takes writes without an
+// fsync it does not support; a FIFO without a reader is a destination that
+// is down (Send fails at once, never waits), and once a reader opens it,
+// it gets the lines.
+func TestFileSinkSpecialFiles(t *testing.T) {
+	s, err := NewSink(rules.Output{URL: "file:///dev/null"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		if err := s.Send(context.Background(), []byte("a v=1\n")); err != nil {
+			t.Fatalf("Send to /dev/null = %v, want nil", err)
+		}
+	}
+
+	fifo := filepath.Join(t.TempDir(), "points.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = NewSink(rules.Output{URL: "file://" + fifo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(context.Background(), []byte("a v=1\n")); err == nil {
+		t.Fatal("Send to a FIFO without a reader succeeded")
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := s.Send(context.Background(), []byte("a v=2\n")); err != nil {
+		t.Fatalf("Send to a FIFO with a reader = %v", err)
+	}
+	buf := make([]byte, 64)
+	n, err := r.Read(buf)
+	if err != nil || string(buf[:n]) != "a v=2\n" {
+		t.Fatalf("read from the FIFO %q, %v; want the line sent", buf[:n], err)
 	}
 }
 
