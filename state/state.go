@@ -88,7 +88,9 @@ type Store struct {
 
 // Open opens or creates the state file at path, taking an exclusive lock
 // on path+".lock". A file that buntdb cannot load, or that has no schema
-// version, is moved aside with a loud log message and a fresh one started.
+// version (garbage, another program's file, or a file of zeros, which
+// buntdb would load as empty), is moved aside with a loud log message and a
+// fresh one started; an existing empty file is a new state, logged.
 func Open(path string, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
@@ -170,7 +172,9 @@ func lockFile(path string) (*os.File, error) {
 }
 
 func (s *Store) open(opts Options) error {
-	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Stat(s.path)
+	created := errors.Is(err, os.ErrNotExist)
+	if created {
 		f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return fmt.Errorf("create state: %w", err)
@@ -182,6 +186,7 @@ func (s *Store) open(opts Options) error {
 		if err := s.moveAside(err); err != nil {
 			return err
 		}
+		created = true
 		if db, err = buntdb.Open(s.path); err != nil {
 			return fmt.Errorf("open state %s: %w", s.path, err)
 		}
@@ -218,7 +223,18 @@ func (s *Store) open(opts Options) error {
 			return err
 		}
 		return s.open(opts)
+	case !found && !created && fi.Size() > 0:
+		// buntdb skips NUL bytes: a file of zeros, which a crash leaves on
+		// some filesystems (its size without its data), loads as empty.
+		db.Close()
+		if err := s.moveAside(fmt.Errorf("%d bytes without a single record (zero-filled?)", fi.Size())); err != nil {
+			return err
+		}
+		return s.open(opts)
 	case !found:
+		if !created {
+			s.log.Info("state file is empty: starting a new state", "path", s.path)
+		}
 		return s.Update(func(tx *Tx) error { return tx.Set(keySchema, strconv.Itoa(SchemaVersion)) })
 	case version > SchemaVersion:
 		db.Close()
@@ -231,6 +247,13 @@ func (s *Store) open(opts Options) error {
 // keeping the old one for inspection.
 func (s *Store) moveAside(cause error) error {
 	aside := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
+	for i := 1; ; i++ {
+		// Never over an earlier file moved aside in the same second.
+		if _, err := os.Lstat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s.%d", s.path, time.Now().UTC().Format("20060102T150405Z"), i)
+	}
 	if err := os.Rename(s.path, aside); err != nil {
 		return fmt.Errorf("move unusable state %s aside (%v): %w", s.path, cause, err)
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,6 +189,48 @@ func TestForeignFileMovedAside(t *testing.T) {
 	defer s.Close()
 	if s.MovedAside() == "" {
 		t.Fatal("foreign file not moved aside")
+	}
+}
+
+// TestZeroFilledMovedAside: a file of zeros (a crash's leftover on some
+// filesystems), which buntdb loads as an empty database, is moved aside
+// loudly, byte for byte; an empty file is a new state, and says so.
+func TestZeroFilledMovedAside(t *testing.T) {
+	for _, size := range []int{0, 1, 4096, 100000} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			s, err := Open(path, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if size == 0 {
+				if s.MovedAside() != "" {
+					t.Errorf("empty file moved aside to %s", s.MovedAside())
+				}
+				if !strings.Contains(log.String(), `level=INFO msg="state file is empty: starting a new state"`) {
+					t.Errorf("no log line about the empty file:\n%s", log.String())
+				}
+				return
+			}
+			if s.MovedAside() == "" {
+				t.Fatal("zero-filled file not moved aside")
+			}
+			b, err := os.ReadFile(s.MovedAside())
+			if err != nil || len(b) != size || strings.Trim(string(b), "\x00") != "" {
+				t.Errorf("moved-aside file is %d bytes (%v), want the %d zeros", len(b), err, size)
+			}
+			if !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "moved_to="+s.MovedAside()) {
+				t.Errorf("no loud log line naming %s:\n%s", s.MovedAside(), log.String())
+			}
+			if err := s.Update(func(tx *Tx) error { return tx.Set("a", "1") }); err != nil {
+				t.Fatalf("fresh state not writable: %v", err)
+			}
+		})
 	}
 }
 

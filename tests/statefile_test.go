@@ -36,6 +36,8 @@ func TestStateFileCorruption(t *testing.T) {
 		aside bool
 		// drops are the keys whose values are reported dropped.
 		drops []string
+		// note, when set, must match a log line.
+		note string
 	}{
 		{
 			name: "random bytes",
@@ -57,6 +59,35 @@ func TestStateFileCorruption(t *testing.T) {
 				writeFile(t, r.state, "this is not a state file\n")
 			},
 			aside: true,
+		},
+		{
+			// What a crash leaves on some filesystems: the file's size
+			// without its data. buntdb skips NUL bytes, so it loads as an
+			// empty database.
+			name: "zero-filled",
+			damage: func(t *testing.T, r *rig, log string) {
+				d := r.start("inotify", 0)
+				d.waitLog(`event=open `, 1)
+				appendString(t, log, numbered("before", 0, 10))
+				waitTotal(t, r.state, "all", 10)
+				d.stop()
+				fi, err := os.Stat(r.state)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(r.state, make([]byte, fi.Size()), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			aside: true,
+		},
+		{
+			// An empty file is a new state, and the log says so.
+			name: "empty",
+			damage: func(t *testing.T, r *rig, _ string) {
+				writeFile(t, r.state, "")
+			},
+			note: `level=INFO msg="state file is empty: starting a new state"`,
 		},
 		{
 			name: "another program's buntdb file",
@@ -103,6 +134,9 @@ func TestStateFileCorruption(t *testing.T) {
 			d.stop()
 			wantTotal(t, r.state, "all", 25)
 
+			if c.note != "" && d.countLog(reLine(c.note)) != 1 {
+				t.Errorf("no log line matching %q", c.note)
+			}
 			aside, _ := filepath.Glob(r.state + ".corrupt-*")
 			if !c.aside {
 				if len(aside) != 0 {
