@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // bin is the logtally binary built for this test run.
@@ -95,13 +97,5 @@ func repo(parts ...string) string {
 // fails the test, elsewhere it skips it.
 func need(t *testing.T, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI (.ci/run installs it): %v", tool, err)
-	}
-	t.Skipf("%s not installed: %v", tool, err)
-	return ""
+	return testutil.NeedTool(t, tool)
 }

@@ -188,6 +188,23 @@ func AuthCorpus(b *testing.B, n int) string {
 	return tmp
 }
 
+// NeedTool returns the path of the first of names on PATH, a tool the test
+// needs: under CI=true its absence fails the test (.ci/run installs it),
+// elsewhere it skips the test.
+func NeedTool(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI (.ci/run installs it): not on PATH", names[0])
+	}
+	t.Skipf("%s not installed", names[0])
+	return ""
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil

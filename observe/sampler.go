@@ -1,0 +1,197 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"os/user"
+	"strconv"
+	"sync"
+)
+
+// Default places of the sources.
+const (
+	DefaultProc = "/proc"
+	DefaultUtmp = "/var/run/utmp"
+)
+
+// ErrBusy is the error of an observable whose source is still being read
+// from an earlier call (a filesystem that does not answer statfs, say).
+var ErrBusy = errors.New("still reading from the previous sample")
+
+// Sampler reads observables. Its zero value reads the running system; it
+// is safe for concurrent use.
+type Sampler struct {
+	// Proc is where proc(5) is mounted; DefaultProc when empty.
+	Proc string
+	// Utmp is the utmp file; DefaultUtmp when empty.
+	Utmp string
+	// LookupUser names a user ID; nil uses os/user, then the number.
+	LookupUser func(uid uint64) string
+
+	mu    sync.Mutex
+	busy  map[string]bool   // sources being read
+	names map[uint64]string // user names by ID
+}
+
+// maxNames bounds the user names a Sampler remembers.
+const maxNames = 4096
+
+func (s *Sampler) proc() string {
+	if s.Proc == "" {
+		return DefaultProc
+	}
+	return s.Proc
+}
+
+func (s *Sampler) utmp() string {
+	if s.Utmp == "" {
+		return DefaultUtmp
+	}
+	return s.Utmp
+}
+
+// userName returns the name of a user ID, or the ID as a number.
+func (s *Sampler) userName(uid uint64) string {
+	s.mu.Lock()
+	n, ok := s.names[uid]
+	s.mu.Unlock()
+	if ok {
+		return n
+	}
+	if s.LookupUser != nil {
+		n = s.LookupUser(uid)
+	} else if u, err := user.LookupId(strconv.FormatUint(uid, 10)); err == nil {
+		n = u.Username
+	}
+	if n == "" {
+		n = strconv.FormatUint(uid, 10)
+	}
+	s.mu.Lock()
+	if s.names == nil || len(s.names) >= maxNames {
+		s.names = map[uint64]string{}
+	}
+	s.names[uid] = n
+	s.mu.Unlock()
+	return n
+}
+
+// source is one thing read once for every observable that needs it.
+type source struct {
+	name string
+	idx  []int // the specs it answers
+	read func(specs []Spec) []Result
+}
+
+// sources groups the specs by what must be read for them.
+func (s *Sampler) sources(specs []Spec) []*source {
+	by := map[string]*source{}
+	var order []*source
+	add := func(name string, i int, read func([]Spec) []Result) {
+		src, ok := by[name]
+		if !ok {
+			src = &source{name: name, read: read}
+			by[name] = src
+			order = append(order, src)
+		}
+		src.idx = append(src.idx, i)
+	}
+	for i, sp := range specs {
+		switch sp.Kind {
+		case Users:
+			add("utmp", i, s.readUsers)
+		case RootProcs, OtherProcs:
+			add("procs", i, s.readProcs)
+		case LoadAvg:
+			add("loadavg", i, s.readLoad)
+		case DiskFree, DiskUsed:
+			add("statfs:"+sp.Path, i, s.readDisk)
+		case TCPIn, TCPOut, ListeningTCP, ListeningUDP:
+			add("net", i, s.readNet)
+		default:
+			add("unknown:"+string(sp.Kind), i, func(specs []Spec) []Result {
+				out := make([]Result, len(specs))
+				for j := range out {
+					out[j].Err = &Error{Source: string(specs[j].Kind), Err: errors.New("unknown observable")}
+				}
+				return out
+			})
+		}
+	}
+	return order
+}
+
+// Sample reads every observable now, each source once. Results are in the
+// order of specs.
+func (s *Sampler) Sample(specs []Spec) []Result {
+	return s.SampleContext(context.Background(), specs)
+}
+
+// SampleContext is Sample with a deadline: each source is read on its own
+// goroutine, and one that has not answered when ctx is done gives its
+// observables the context's error, so that a filesystem that hangs in
+// statfs delays nothing else. Such a source is not read again until its
+// read returns; meanwhile its observables get ErrBusy.
+func (s *Sampler) SampleContext(ctx context.Context, specs []Spec) []Result {
+	out := make([]Result, len(specs))
+	type done struct {
+		src *source
+		res []Result
+	}
+	ch := make(chan done, len(specs))
+	pending := map[*source]bool{}
+	for _, src := range s.sources(specs) {
+		sub := make([]Spec, len(src.idx))
+		for j, i := range src.idx {
+			sub[j] = specs[i]
+		}
+		s.mu.Lock()
+		busy := s.busy[src.name]
+		if !busy {
+			if s.busy == nil {
+				s.busy = map[string]bool{}
+			}
+			s.busy[src.name] = true
+		}
+		s.mu.Unlock()
+		if busy {
+			for _, i := range src.idx {
+				out[i].Err = &Error{Source: src.name, Err: ErrBusy}
+			}
+			continue
+		}
+		pending[src] = true
+		go func(src *source) {
+			res := src.read(sub)
+			s.mu.Lock()
+			delete(s.busy, src.name)
+			s.mu.Unlock()
+			ch <- done{src, res}
+		}(src)
+	}
+	for len(pending) > 0 {
+		select {
+		case d := <-ch:
+			delete(pending, d.src)
+			for j, i := range d.src.idx {
+				out[i] = d.res[j]
+			}
+		case <-ctx.Done():
+			for src := range pending {
+				for _, i := range src.idx {
+					out[i].Err = &Error{Source: src.name, Err: ctx.Err()}
+				}
+			}
+			return out
+		}
+	}
+	return out
+}
+
+// fail returns n results with the same error.
+func fail(n int, err error) []Result {
+	out := make([]Result, n)
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
+}
