@@ -2,7 +2,9 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -125,5 +127,255 @@ func TestUsage(t *testing.T) {
 	}
 	if r := run(t, "", "frobnicate"); r.code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", r.code)
+	}
+}
+
+// TestFlagsAnywhere: flags may come before or after positional arguments,
+// and the single-dash spelling of long flags (-rules) that earlier versions
+// took still works; all give the same result.
+func TestFlagsAnywhere(t *testing.T) {
+	rulesFile := repo("examples", "rules", "ssh.yaml")
+	log := repo("examples", "testdata", "ssh", "auth.log")
+	variants := [][]string{
+		{"backtest", "--rules", rulesFile, "--interval", "1h", "--all", log},
+		{"backtest", log, "--interval", "1h", "--rules", rulesFile, "--all"},
+		{"backtest", log, "--interval=1h", "-rules", rulesFile, "-all"},
+		{"backtest", "--all", log, "-interval=1h", "--rules=" + rulesFile},
+	}
+	var first result
+	for i, args := range variants {
+		r := run(t, "", args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		if countLines(r.stdout) < 2 {
+			t.Fatalf("%v: no rows:\n%s", args, r.stdout)
+		}
+		if i == 0 {
+			first = r
+			continue
+		}
+		if r.stdout != first.stdout {
+			t.Errorf("%v: output differs from %v:\n%s\nvs\n%s", args, variants[0], r.stdout, first.stdout)
+		}
+	}
+	// "--" ends the flags: what follows is an argument even if it looks like one.
+	if r := run(t, "", "backtest", "--rules", rulesFile, "--", "--interval"); r.code == 0 || !strings.Contains(r.stderr, "--interval") {
+		t.Errorf("backtest -- --interval: exit %d, stderr %q; want a failure to read the file --interval", r.code, r.stderr)
+	}
+	// A positional argument where a command takes none names the flag meant.
+	r := run(t, "", "check", repo("examples", "rules"))
+	if r.code != 2 || !strings.Contains(r.stderr, "did you mean --rules") {
+		t.Errorf("check DIR: exit %d, stderr %q; want 2 with a hint", r.code, r.stderr)
+	}
+}
+
+// helpFlags returns the long flags a command's --help lists, and the flags
+// its synopsis mentions.
+func helpFlags(t *testing.T, command string) (listed, synopsis map[string]bool) {
+	t.Helper()
+	r := run(t, "", command, "--help")
+	if r.code != 0 {
+		t.Fatalf("%s --help: exit %d: %s", command, r.code, r.stderr)
+	}
+	usage, rest, _ := strings.Cut(r.stdout, "\n")
+	_, flags, ok := strings.Cut(rest, "\nFlags:\n")
+	if !ok {
+		t.Fatalf("%s --help: no Flags section:\n%s", command, r.stdout)
+	}
+	flags, _, _ = strings.Cut(flags, "\n\n")
+	listed, synopsis = map[string]bool{}, map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z][a-z-]*)`).FindAllStringSubmatch(flags, -1) {
+		listed[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]*)`).FindAllStringSubmatch(usage, -1) {
+		synopsis[m[1]] = true
+	}
+	// Single-dash long flags are accepted, but the help never writes them.
+	if m := regexp.MustCompile(`(?m)(^|[\s\[(])-[a-z]{2,}\b`).FindString(r.stdout); m != "" {
+		t.Errorf("%s --help writes a long flag with one dash: %q", command, m)
+	}
+	return listed, synopsis
+}
+
+// commandNames are the commands `logtally --help` lists.
+func commandNames(t *testing.T) []string {
+	t.Helper()
+	r := run(t, "", "--help")
+	_, list, ok := strings.Cut(r.stdout, "\nCommands:\n")
+	if !ok {
+		t.Fatalf("--help lists no commands:\n%s", r.stdout)
+	}
+	list, _, _ = strings.Cut(list, "\n\n")
+	var names []string
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "help" {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// TestHelpAgreesWithFlags: every flag a synopsis mentions exists, and is
+// written --name in both.
+func TestHelpAgreesWithFlags(t *testing.T) {
+	for _, c := range commandNames(t) {
+		listed, synopsis := helpFlags(t, c)
+		for f := range synopsis {
+			if !listed[f] {
+				t.Errorf("%s: the synopsis mentions --%s, which the flags do not list", c, f)
+			}
+		}
+		if !listed["help"] {
+			t.Errorf("%s: --help not listed", c)
+		}
+	}
+}
+
+// TestManPages: `logtally man` writes logtally(8) and one page per command,
+// each documenting every flag its --help lists.
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	if r := run(t, "", "man", dir); r.code != 0 {
+		t.Fatalf("man: exit %d: %s", r.code, r.stderr)
+	}
+	root, err := os.ReadFile(filepath.Join(dir, "logtally.8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(root), `.TH "LOGTALLY" "8"`) {
+		t.Errorf("logtally.8 is not a section 8 page:\n%.300s", root)
+	}
+	for _, want := range []string{"FILES", "/etc/logtally/rules.d", "SIGHUP", "LOGTALLY_INFLUX_TOKEN", "EXIT STATUS"} {
+		if !strings.Contains(string(root), want) {
+			t.Errorf("logtally.8 lacks %q", want)
+		}
+	}
+	for _, c := range commandNames(t) {
+		page, err := os.ReadFile(filepath.Join(dir, "logtally-"+c+".8"))
+		if err != nil {
+			t.Errorf("%s: %v", c, err)
+			continue
+		}
+		if !strings.Contains(string(root), roff("logtally-"+c)) {
+			t.Errorf("logtally.8 does not point to logtally-%s(8)", c)
+		}
+		listed, _ := helpFlags(t, c)
+		for f := range listed {
+			if !strings.Contains(string(page), roff("--"+f)) {
+				t.Errorf("logtally-%s.8 does not document --%s", c, f)
+			}
+		}
+	}
+	if manCmd, err := exec.LookPath("man"); err == nil {
+		out, err := exec.Command(manCmd, "-l", filepath.Join(dir, "logtally-test.8")).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "print-missed") {
+			t.Errorf("man -l logtally-test.8: %v\n%s", err, out)
+		}
+	}
+}
+
+// roff writes s as a man page writes it, with minus signs.
+func roff(s string) string { return strings.ReplaceAll(s, "-", `\-`) }
+
+// TestCompletions: the completion scripts, generated from the same command
+// tree, complete commands, flags and flag values in real shells.
+func TestCompletions(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := run(t, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, "logtally") {
+			t.Errorf("completion %s: exit %d: %s", shell, r.code, r.stderr)
+		}
+	}
+	cases := []struct {
+		line string // the command line typed so far, after "logtally "
+		want []string
+	}{
+		{"te", []string{"test"}},
+		{"test --format ", []string{"table", "json", "lp"}},
+		{"run --log-level ", []string{"debug", "info", "warn", "error"}},
+		{"check --st", []string{"--strict"}},
+		{"backtest --ser", []string{"--series"}},
+	}
+	t.Run("bash", func(t *testing.T) {
+		bash := need(t, "bash")
+		const lib = "/usr/share/bash-completion/bash_completion"
+		if _, err := os.Stat(lib); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("bash-completion is required in CI (.ci/run installs it): %v", err)
+			}
+			t.Skipf("bash-completion not installed: %v", err)
+		}
+		script := filepath.Join(t.TempDir(), "logtally.bash")
+		writeFile(t, script, run(t, "", "completion", "bash").stdout)
+		for _, tc := range cases {
+			words := append([]string{bin}, strings.Split(tc.line, " ")...)
+			prog := fmt.Sprintf(`source %s; source %s
+COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE=%q; COMP_POINT=${#COMP_LINE}
+__start_logtally; printf '%%s\n' "${COMPREPLY[@]}"`, lib, script, shellWords(words), len(words)-1, strings.Join(words, " "))
+			// compopt complains outside a real completion: stderr is not
+			// the answer.
+			out, err := exec.Command(bash, "-c", prog).Output()
+			if err != nil {
+				t.Fatalf("%q: %v\n%s", tc.line, err, out)
+			}
+			wantWords(t, tc.line, string(out), tc.want)
+		}
+	})
+	t.Run("fish", func(t *testing.T) {
+		fish := need(t, "fish")
+		script := filepath.Join(t.TempDir(), "logtally.fish")
+		writeFile(t, script, run(t, "", "completion", "fish").stdout)
+		for _, tc := range cases {
+			cmd := exec.Command(fish, "--no-config", "-c", fmt.Sprintf("source %s; complete -C %s",
+				shellWords([]string{script}), shellWords([]string{"logtally " + tc.line})))
+			// The script runs "logtally __complete": the binary under test.
+			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%q: %v\n%s", tc.line, err, out)
+			}
+			wantWords(t, tc.line, string(out), tc.want)
+		}
+	})
+	t.Run("zsh", func(t *testing.T) {
+		zsh := need(t, "zsh")
+		script := filepath.Join(t.TempDir(), "_logtally")
+		writeFile(t, script, run(t, "", "completion", "zsh").stdout)
+		if out, err := exec.Command(zsh, "-n", script).CombinedOutput(); err != nil {
+			t.Errorf("zsh -n _logtally: %v\n%s", err, out)
+		}
+	})
+}
+
+// shellWords quotes words for bash and fish.
+func shellWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// wantWords checks that every wanted completion is offered, and nothing
+// that does not begin with what was typed.
+func wantWords(t *testing.T, line, out string, want []string) {
+	t.Helper()
+	got := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			got[f[0]] = true
+		}
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("%q: completions %v lack %q", line, got, w)
+		}
+	}
+	typed := line[strings.LastIndex(line, " ")+1:]
+	for g := range got {
+		if !strings.HasPrefix(g, typed) {
+			t.Errorf("%q: completion %q does not begin with %q", line, g, typed)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,13 +10,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/rules"
 )
 
-func cmdBacktest(e *env, args []string) int {
-	fs := newFlags(e, "backtest", "[--rules PATH] [--interval D] [--all] [LOG...] | --series FILE.csv [--handle H] [--interval D]", `
+// backtestOpts are the flags of logtally backtest.
+type backtestOpts struct {
+	rules, series, handle string
+	interval              time.Duration
+	all                   bool
+}
+
+func newBacktestCmd(e *env) *cobra.Command {
+	var o backtestOpts
+	cmd := newCommand("backtest [--rules PATH] [--interval D] [--all] [LOG...] | --series FILE.csv [--handle H] [--interval D]",
+		"replay logs or a series and show every class rise", `
 Replay history through fresh baselines, as a new install would have seen it,
 without touching any state, and show every class rise. Each interval is
 scored before it is learned, exactly as the daemon does.
@@ -39,23 +49,30 @@ timestamp,value rows (header optional; timestamps RFC 3339 or
 detector can be evaluated on any count series. The interval defaults to the
 most common spacing between rows.`, `
   logtally backtest --rules ssh.yaml /var/log/auth.log.2.gz /var/log/auth.log.1 > replay.csv
-  logtally backtest --series requests.csv --handle api_requests 2> rises.txt`)
-	rulesPath := fs.String("rules", defaultRules, "rules directory or file (log replay)")
-	series := fs.String("series", "", "CSV file of timestamp,value rows to replay instead of logs")
-	handle := fs.String("handle", "series", "measurement name of --series")
-	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
-	all := fs.Bool("all", false, "every LOG applies to every weekly file measurement")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
+  logtally backtest --series requests.csv --handle api_requests 2> rises.txt`,
+		func(cmd *cobra.Command, args []string) int {
+			return runBacktest(e, o, args, cmd.Flags().Changed("rules"))
+		})
+	f := cmd.Flags()
+	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file (log replay)")
+	f.StringVar(&o.series, "series", "", "CSV file of timestamp,value rows to replay instead of logs")
+	f.StringVar(&o.handle, "handle", "series", "measurement name of --series")
+	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
+	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.ValidArgsFunction = nil
+	return cmd
+}
+
+func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 	var replays []daemon.Replay
 	var set *rules.Set
-	if *series != "" {
-		if fs.NArg() > 0 {
+	if o.series != "" {
+		if len(logs) > 0 {
 			fmt.Fprintln(e.stderr, "logtally backtest: --series takes no LOG arguments")
 			return exitInvalid
 		}
-		f, err := os.Open(*series)
+		f, err := os.Open(o.series)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
 			return exitFailure
@@ -63,25 +80,25 @@ most common spacing between rows.`, `
 		samples, err := history.ReadSeries(f)
 		f.Close()
 		if err != nil {
-			fmt.Fprintf(e.stderr, "logtally backtest: %s: %v\n", *series, err)
+			fmt.Fprintf(e.stderr, "logtally backtest: %s: %v\n", o.series, err)
 			return exitFailure
 		}
-		rows := history.Backtest(*handle, samples, history.Config{Interval: *interval})
-		replays = []daemon.Replay{{Handle: *handle, Rows: rows}}
-		if rulesGiven(fs) {
+		rows := history.Backtest(o.handle, samples, history.Config{Interval: o.interval})
+		replays = []daemon.Replay{{Handle: o.handle, Rows: rows}}
+		if rulesGiven {
 			var ok bool
-			if set, ok = loadRules(e, *rulesPath); !ok {
+			if set, ok = loadRules(e, o.rules); !ok {
 				return exitInvalid
 			}
 		}
 	} else {
 		var ok bool
-		if set, ok = loadRules(e, *rulesPath); !ok {
+		if set, ok = loadRules(e, o.rules); !ok {
 			return exitInvalid
 		}
 		bar := newProgress(e.stderr)
 		var err error
-		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: *interval, Logs: fs.Args(), All: *all, Progress: bar.update})
+		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: o.interval, Logs: logs, All: o.all, Progress: bar.update})
 		bar.done()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally %v\n", err)
@@ -94,8 +111,8 @@ most common spacing between rows.`, `
 	}
 	writeBacktestSummary(e.stderr, replays)
 	if set != nil {
-		iv := *interval
-		if iv == 0 && *series != "" && len(replays[0].Rows) > 1 {
+		iv := o.interval
+		if iv == 0 && o.series != "" && len(replays[0].Rows) > 1 {
 			iv = replays[0].Rows[1].T.Sub(replays[0].Rows[0].T)
 		}
 		fired, err := daemon.SimulateActions(set, replays, iv)
@@ -106,13 +123,6 @@ most common spacing between rows.`, `
 		writeFiringSummary(e.stderr, fired)
 	}
 	return exitOK
-}
-
-// rulesGiven reports whether --rules was set on the command line.
-func rulesGiven(fs *flag.FlagSet) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "rules" })
-	return given
 }
 
 func writeFiringSummary(w io.Writer, fired []daemon.WouldFire) {

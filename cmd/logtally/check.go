@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/logtally/logtally/rules"
 )
 
-func cmdCheck(e *env, args []string) int {
-	fs := newFlags(e, "check", "[--rules PATH] [--strict]", `
+func newCheckCmd(e *env) *cobra.Command {
+	var path string
+	var strict bool
+	cmd := newCommand("check [--rules PATH] [--strict]", "validate rule files", `
 Validate rule files: every file of the rules directory (or the one file
 given) is parsed and checked, and every error of every file is printed at
 once as file:line:col: key: what is wrong (hint). Warnings (a pattern that
@@ -17,13 +21,15 @@ relative path) are printed too. Exit status: 0 valid, 2 invalid (or, with
 --strict, any warning).`, `
   logtally check
   logtally check --rules examples/rules
-  logtally check --rules /etc/logtally/rules.d/ssh.yaml --strict`)
-	path := fs.String("rules", defaultRules, "rules directory or file")
-	strict := fs.Bool("strict", false, "treat warnings as errors")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	set, err := rules.Load(*path)
+  logtally check --rules /etc/logtally/rules.d/ssh.yaml --strict`,
+		func(*cobra.Command, []string) int { return runCheck(e, path, strict) })
+	cmd.Flags().StringVar(&path, "rules", defaultRules, "rules directory or file")
+	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors")
+	return cmd
+}
+
+func runCheck(e *env, path string, strict bool) int {
+	set, err := rules.Load(path)
 	if err != nil {
 		printRuleErrors(e, err)
 		return exitInvalid
@@ -32,12 +38,12 @@ relative path) are printed too. Exit status: 0 valid, 2 invalid (or, with
 		fmt.Fprintln(e.stderr, w.String())
 	}
 	fmt.Fprintf(e.stdout, "%s: %d files, %d measurements, %d classes, %d commands, %d reports: OK",
-		*path, len(set.Files), len(set.Measurements), len(set.Classes), len(set.Commands), len(set.Reports))
+		path, len(set.Files), len(set.Measurements), len(set.Classes), len(set.Commands), len(set.Reports))
 	if n := len(set.Warnings); n > 0 {
 		fmt.Fprintf(e.stdout, " (%d warnings)", n)
 	}
 	fmt.Fprintln(e.stdout)
-	if *strict && len(set.Warnings) > 0 {
+	if strict && len(set.Warnings) > 0 {
 		return exitInvalid
 	}
 	return exitOK

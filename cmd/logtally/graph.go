@@ -6,14 +6,23 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
 
-func cmdGraph(e *env, args []string) int {
-	fs := newFlags(e, "graph", "[--state FILE] [--rules PATH] [--handle H] [--out DIR]", `
+// graphOpts are the flags of logtally graph.
+type graphOpts struct {
+	state, rules, handle, out string
+}
+
+func newGraphCmd(e *env) *cobra.Command {
+	var o graphOpts
+	cmd := newCommand("graph [--state FILE] [--rules PATH] [--handle H] [--out DIR]",
+		"write the learned week of each measurement as CSV and SVG", `
 Write the learned week of each weekly measurement: DIR/<handle>.csv with
 the columns slot,weekday,time,av,dev,n (one row per slot of the week), and
 DIR/<handle>.svg, a picture of the mean with a ±dev band from Monday to
@@ -21,30 +30,34 @@ Sunday and the last week's samples on top — the picture the status page
 shows. Reads the state file of a running or stopped daemon. --rules gives
 the baseline's time zone (settings.timezone); without it, the local one.`, `
   logtally graph --out /tmp/week
-  logtally graph --state /var/lib/logtally/state.db --handle ssh_username_probe --out .`)
-	statePath := fs.String("state", defaultState(), "state file")
-	rulesPath := fs.String("rules", "", "rules, for the baseline's time zone (optional)")
-	handle := fs.String("handle", "", "only this measurement")
-	out := fs.String("out", ".", "directory to write the CSV and SVG files to")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
+  logtally graph --state /var/lib/logtally/state.db --handle ssh_username_probe --out .`,
+		func(*cobra.Command, []string) int { return runGraph(e, o) })
+	f := cmd.Flags()
+	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.StringVar(&o.rules, "rules", "", "rules, for the baseline's time zone (optional)")
+	f.StringVar(&o.handle, "handle", "", "only this measurement")
+	f.StringVar(&o.out, "out", ".", "directory to write the CSV and SVG files to")
+	_ = cmd.MarkFlagDirname("out")
+	return cmd
+}
+
+func runGraph(e *env, o graphOpts) int {
 	var loc *time.Location
-	if *rulesPath != "" {
-		set, err := rules.Load(*rulesPath)
+	if o.rules != "" {
+		set, err := rules.Load(o.rules)
 		if err != nil {
 			printRuleErrors(e, err)
 			return exitInvalid
 		}
 		loc = set.Settings.Location
 	}
-	store, err := state.OpenSnapshot(*statePath)
+	store, err := state.OpenSnapshot(o.state)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally graph: %v\n", err)
 		return exitFailure
 	}
 	defer store.Close()
-	graphs, err := daemon.ReadWeekGraphs(store, *handle, loc, time.Now())
+	graphs, err := daemon.ReadWeekGraphs(store, o.handle, loc, time.Now())
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally graph: %v\n", err)
 		return exitFailure
@@ -53,7 +66,7 @@ the baseline's time zone (settings.timezone); without it, the local one.`, `
 		fmt.Fprintln(e.stderr, "logtally graph: no weekly baseline in the state file yet")
 		return exitFailure
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintf(e.stderr, "logtally graph: %v\n", err)
 		return exitFailure
 	}
@@ -65,7 +78,7 @@ the baseline's time zone (settings.timezone); without it, the local one.`, `
 			{".csv", func(w *os.File) error { return history.WriteWeekCSV(w, g.Week) }},
 			{".svg", func(w *os.File) error { return history.WriteWeekSVG(w, g.Handle, g.Week, g.Recent) }},
 		} {
-			path := filepath.Join(*out, g.Handle+f.ext)
+			path := filepath.Join(o.out, g.Handle+f.ext)
 			if err := writeFile(path, f.write); err != nil {
 				fmt.Fprintf(e.stderr, "logtally graph: %v\n", err)
 				return exitFailure

@@ -9,12 +9,23 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/state"
 )
 
-func cmdLearn(e *env, args []string) int {
-	fs := newFlags(e, "learn", "[--rules PATH] [--state FILE] [--interval D] [--all] [LOG...]", `
+// learnOpts are the flags of logtally learn.
+type learnOpts struct {
+	rules, state string
+	interval     time.Duration
+	all          bool
+}
+
+func newLearnCmd(e *env) *cobra.Command {
+	var o learnOpts
+	cmd := newCommand("learn [--rules PATH] [--state FILE] [--interval D] [--all] [LOG...]",
+		"train the baselines from existing logs", `
 Train the weekly baselines from existing logs, so that a new install sets
 trustworthy classes at once instead of after weeks. Each line is attributed
 to the interval of its own timestamp (syslog, with the year inferred from
@@ -32,19 +43,24 @@ so are those of the daemon's own history. Stop the daemon first (it holds
 the state file).`, `
   logtally learn --rules /etc/logtally/rules.d
   logtally learn --rules ssh.yaml /var/log/auth.log.4.gz /var/log/auth.log.3.gz /var/log/auth.log.2.gz
-  logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log`)
-	rulesPath := fs.String("rules", defaultRules, "rules directory or file")
-	statePath := fs.String("state", defaultState(), "state file")
-	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval, or 5m); must match the daemon's")
-	all := fs.Bool("all", false, "every LOG applies to every weekly file measurement")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	set, ok := loadRules(e, *rulesPath)
+  logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log`,
+		func(_ *cobra.Command, args []string) int { return runLearn(e, o, args) })
+	f := cmd.Flags()
+	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
+	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m); must match the daemon's")
+	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.ValidArgsFunction = nil
+	return cmd
+}
+
+func runLearn(e *env, o learnOpts, logs []string) int {
+	set, ok := loadRules(e, o.rules)
 	if !ok {
 		return exitInvalid
 	}
-	store, err := state.Open(*statePath, state.Options{})
+	store, err := state.Open(o.state, state.Options{})
 	if err != nil {
 		if errors.Is(err, state.ErrLocked) {
 			fmt.Fprintf(e.stderr, "logtally learn: %v: stop the daemon first\n", err)
@@ -56,7 +72,7 @@ the state file).`, `
 	defer store.Close()
 	bar := newProgress(e.stderr)
 	results, err := daemon.Learn(store, set, daemon.LearnOptions{
-		Interval: *interval, Logs: fs.Args(), All: *all, Progress: bar.update,
+		Interval: o.interval, Logs: logs, All: o.all, Progress: bar.update,
 	})
 	bar.done()
 	if err != nil {

@@ -5,17 +5,21 @@
 // protocol.
 //
 // This package only parses the command line and wires the packages
-// together; each subcommand lives in its own file.
+// together; each subcommand lives in its own file. The command tree is
+// built with cobra, so that --help, the man pages (`logtally man`) and the
+// shell completions (`logtally completion`) come from the same definitions.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	_ "time/tzdata" // timezone: works on hosts without zone files
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/logtally/logtally/internal/buildinfo"
 )
@@ -39,133 +43,197 @@ type env struct {
 	getenv func(string) string
 }
 
-type command struct {
-	name    string
-	summary string
-	run     func(e *env, args []string) int
-}
+// exitCode ends a command with that status; the command has printed its
+// own messages.
+type exitCode int
 
-func commands() []command {
-	return []command{
-		{"run", "follow every stream, sample each interval, commit, act", cmdRun},
-		{"check", "validate rule files", cmdCheck},
-		{"test", "run the rules once over files, stdin or commands", cmdTest},
-		{"learn", "train the baselines from existing logs", cmdLearn},
-		{"backtest", "replay logs or a series and show every class rise", cmdBacktest},
-		{"graph", "write the learned week of each measurement as CSV and SVG", cmdGraph},
-		{"status", "show positions, samples, baselines and classes from the state file", cmdStatus},
-		{"version", "print the version", cmdVersion},
-	}
-}
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
 
 func main() {
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	os.Exit(dispatch(e, os.Args[1:]))
 }
 
+// dispatch runs the command line args and returns the exit status: that of
+// the command, or exitInvalid with the error and the usage on stderr for a
+// mistake on the command line.
 func dispatch(e *env, args []string) int {
-	if len(args) == 0 {
-		usage(e.stderr)
-		return exitInvalid
-	}
-	name := args[0]
-	switch name {
-	case "-h", "--help", "-help", "help":
-		if len(args) > 1 {
-			return dispatch(e, []string{args[1], "--help"})
-		}
-		usage(e.stdout)
+	root := newRoot(e)
+	root.SetArgs(longFlags(root, args))
+	cmd, err := root.ExecuteC()
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
-	case "--version", "-version":
-		name = "version"
+	case errors.As(err, &code):
+		return int(code)
 	}
-	for _, c := range commands() {
-		if c.name == name {
-			return c.run(e, args[1:])
-		}
+	name := "logtally"
+	if cmd != nil && cmd != root {
+		name += " " + cmd.Name()
+	} else {
+		cmd = root
 	}
-	fmt.Fprintf(e.stderr, "logtally: unknown command %q%s\n\n", name, suggest(name))
-	usage(e.stderr)
+	fmt.Fprintf(e.stderr, "%s: %v\n\n", name, err)
+	writeUsage(e.stderr, cmd)
 	return exitInvalid
 }
 
-func suggest(name string) string {
-	for _, c := range commands() {
-		if strings.HasPrefix(c.name, name) || strings.HasPrefix(name, c.name) {
-			return fmt.Sprintf(" (did you mean %q?)", c.name)
-		}
-	}
-	return ""
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `logtally measures log streams: it counts the lines that rules select (or
+// newRoot builds the command tree.
+func newRoot(e *env) *cobra.Command {
+	var showVersion bool
+	root := &cobra.Command{
+		Use:   "logtally",
+		Short: "measure log streams, learn what is normal, act on what is not",
+		Long: `logtally measures log streams: it counts the lines that rules select (or
 extracts numbers from them), learns what is normal for each measurement at
 each time of the week, sets classes that trigger commands and reports, and
 writes every sample as InfluxDB line protocol.
 
-Usage:
-  logtally <command> [flags]
-
-Commands:
-`)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+Rules are read from ` + defaultRules + ` unless --rules says otherwise;
+they are described in docs/rules.md.`,
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				fmt.Fprintf(e.stdout, "logtally %s\n", buildinfo.Read())
+				return nil
+			}
+			writeUsage(e.stderr, cmd)
+			return exitCode(exitInvalid)
+		},
 	}
-	fmt.Fprint(w, `
-Run "logtally <command> --help" for a command's flags and an example.
-Rules are read from `+defaultRules+` unless --rules says otherwise.
-`)
-}
-
-// newFlags returns a FlagSet whose usage prints the command's description,
-// its flags and its examples.
-func newFlags(e *env, name, synopsis, description, examples string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage: logtally %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
-		fs.PrintDefaults()
-		if examples != "" {
-			fmt.Fprintf(w, "\nExamples:\n%s\n", strings.Trim(examples, "\n"))
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version and exit")
+	root.InitDefaultHelpFlag()
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { writeUsage(c.OutOrStdout(), c) })
+	root.SetUsageFunc(func(c *cobra.Command) error { writeUsage(c.OutOrStderr(), c); return nil })
+	root.SuggestionsMinimumDistance = 2
+	root.AddCommand(
+		newRunCmd(e),
+		newCheckCmd(e),
+		newTestCmd(e),
+		newLearnCmd(e),
+		newBacktestCmd(e),
+		newGraphCmd(e),
+		newStatusCmd(e),
+		newVersionCmd(e),
+		newManCmd(e),
+	)
+	// cobra's own commands, with texts in the voice of the others.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Short = "print the help of a command"
+		case "completion":
+			c.Short = "write the shell completion script for bash, zsh, fish or powershell"
 		}
 	}
-	return fs
+	return root
 }
 
-// parseFlags parses args; it returns false and the exit code when the
-// command should stop: --help prints the usage on stdout (exit 0), a bad
-// flag prints the error and the usage on stderr (exit 2).
-func parseFlags(fs *flag.FlagSet, e *env, args []string) (int, bool) {
-	usage := fs.Usage
-	fs.Usage = func() {} // printed below, once, where it belongs
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.Usage = usage
-	if err == nil {
-		fs.SetOutput(e.stderr)
-		return 0, true
+// newCommand returns a subcommand. use is its name and synopsis, long its
+// description, example its examples; run returns the exit status. The
+// command takes no arguments unless the caller sets Args.
+func newCommand(use, short, long, example string, run func(cmd *cobra.Command, args []string) int) *cobra.Command {
+	return &cobra.Command{
+		Use:                   use,
+		Short:                 short,
+		Long:                  strings.TrimSpace(long),
+		Example:               strings.Trim(example, "\n"),
+		DisableFlagsInUseLine: true,
+		Args:                  noArgs,
+		ValidArgsFunction:     cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := run(cmd, args); code != exitOK {
+				return exitCode(code)
+			}
+			return nil
+		},
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(e.stdout)
-		fs.Usage()
-		return exitOK, false
-	}
-	fs.SetOutput(e.stderr)
-	fmt.Fprintf(e.stderr, "logtally %s: %v\n\n", fs.Name(), err)
-	fs.Usage()
-	return exitInvalid, false
 }
 
-func cmdVersion(e *env, args []string) int {
-	fs := newFlags(e, "version", "", `
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	for _, flag := range []string{"log", "rules", "state"} {
+		if cmd.Flags().Lookup(flag) != nil {
+			return fmt.Errorf("unexpected argument %q: %s takes only flags (did you mean --%s %s?)", args[0], cmd.CommandPath(), flag, args[0])
+		}
+	}
+	return fmt.Errorf("unexpected argument %q: %s takes only flags", args[0], cmd.CommandPath())
+}
+
+// completeWords completes a flag's value from a fixed list.
+func completeWords(cmd *cobra.Command, flag string, words ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// writeUsage prints a command's help: synopsis, description, flags and
+// examples; for the root, the list of commands.
+func writeUsage(w io.Writer, c *cobra.Command) {
+	if !c.HasParent() {
+		fmt.Fprintf(w, "%s\n\nUsage:\n  logtally <command> [flags]\n\nCommands:\n", c.Long)
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() || sub.Name() == "help" {
+				fmt.Fprintf(w, "  %-11s %s\n", sub.Name(), sub.Short)
+			}
+		}
+		fmt.Fprintf(w, "\nFlags:\n%s\nRun \"logtally <command> --help\" for a command's flags and an example.\n", c.LocalFlags().FlagUsages())
+		return
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n%s", c.UseLine(), c.Long, c.LocalFlags().FlagUsages())
+	if c.Example != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+	}
+}
+
+// longFlags accepts the single-dash spelling of long flags (-rules,
+// -rules=PATH) that earlier versions took, by rewriting them to the
+// double-dash one (--rules) the help shows. Arguments after "--" are left
+// alone, and so is anything that is not the name of a flag.
+func longFlags(root *cobra.Command, args []string) []string {
+	names := map[string]bool{"help": true}
+	var visit func(*cobra.Command)
+	visit = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		for _, sub := range c.Commands() {
+			visit(sub)
+		}
+	}
+	visit(root)
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) > 1 && names[name] {
+			out[i] = "-" + a
+		}
+	}
+	return out
+}
+
+func newVersionCmd(e *env) *cobra.Command {
+	return newCommand("version", "print the version", `
 Print the version of logtally: the module version, the VCS revision it was
 built from (and "modified" when the tree had uncommitted changes), and the
-Go version. "logtally --version" prints the same.`, "  logtally version")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	fmt.Fprintf(e.stdout, "logtally %s\n", buildinfo.Read())
-	return exitOK
+Go version. "logtally --version" prints the same.`, "  logtally version",
+		func(*cobra.Command, []string) int {
+			fmt.Fprintf(e.stdout, "logtally %s\n", buildinfo.Read())
+			return exitOK
+		})
 }

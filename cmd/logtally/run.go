@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/internal/buildinfo"
@@ -25,14 +26,21 @@ func defaultState() string {
 	return "logtally.db"
 }
 
-// outputFlags collects repeated --output flags.
-type outputFlags []string
+// runOpts are the flags of logtally run.
+type runOpts struct {
+	rules, state        string
+	interval, pollEvery time.Duration
+	outputs             []string
+	watch               string
+	dryRun              bool
+	listen              string
+	logLevel, logFormat string
+}
 
-func (o *outputFlags) String() string     { return strings.Join(*o, ",") }
-func (o *outputFlags) Set(v string) error { *o = append(*o, v); return nil }
-
-func cmdRun(e *env, args []string) int {
-	fs := newFlags(e, "run", "[--rules PATH] [--state FILE] [--interval DURATION] [--output -|FILE|URL]...", `
+func newRunCmd(e *env) *cobra.Command {
+	var o runOpts
+	cmd := newCommand("run [--rules PATH] [--state FILE] [--interval DURATION] [--output -|FILE|URL]...",
+		"follow every stream, sample each interval, commit, act", `
 Follow every stream of the rules, close one sample per measurement per
 interval (aligned to the wall clock), score it against its weekly baseline,
 commit it with the stream positions that produced it, run the commands and
@@ -51,29 +59,34 @@ https://host/api/v2/write?org=ORG&bucket=BUCKET with the token in the
 LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
   logtally run --rules /etc/logtally/rules.d
   logtally run --rules examples/rules/ssh.yaml --state /tmp/lt.db --interval 10s
-  logtally run --output http://127.0.0.1:8086/write?db=logtally --output /var/log/logtally.lp`)
-	rulesPath := fs.String("rules", defaultRules, "rules directory or file")
-	statePath := fs.String("state", defaultState(), "state file")
-	interval := fs.Duration("interval", 0, "sampling interval (default: settings.interval, or 5m)")
-	var outs outputFlags
-	fs.Var(&outs, "output", `destination of the samples: "-", a file, udp://… or http(s)://… (repeatable)`)
-	watch := fs.String("watch", "inotify", "how files are watched: inotify or poll")
-	pollEvery := fs.Duration("poll-interval", time.Second, "poll period, and the safety re-check period under inotify")
-	dryRun := fs.Bool("dry-run", false, "log the commands that would run instead of running them")
-	listen := fs.String("listen", "127.0.0.1:9321", `address of the status page and Prometheus /metrics ("" for none)`)
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	log, err := newLogger(e, *logLevel, *logFormat)
+  logtally run --output http://127.0.0.1:8086/write?db=logtally --output /var/log/logtally.lp`,
+		func(*cobra.Command, []string) int { return runRun(e, o) })
+	f := cmd.Flags()
+	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
+	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m)")
+	f.StringArrayVar(&o.outputs, "output", nil, `destination of the samples: "-", a file, udp://… or http(s)://… (repeatable)`)
+	f.StringVar(&o.watch, "watch", "inotify", "how files are watched: inotify or poll")
+	f.DurationVar(&o.pollEvery, "poll-interval", time.Second, "poll period, and the safety re-check period under inotify")
+	f.BoolVar(&o.dryRun, "dry-run", false, "log the commands that would run instead of running them")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:9321", `address of the status page and Prometheus /metrics ("" for none)`)
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	completeWords(cmd, "watch", "inotify", "poll")
+	completeWords(cmd, "log-level", "debug", "info", "warn", "error")
+	completeWords(cmd, "log-format", "text", "json")
+	return cmd
+}
+
+func runRun(e *env, o runOpts) int {
+	log, err := newLogger(e, o.logLevel, o.logFormat)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
 		return exitInvalid
 	}
 	var outputs []rules.Output
-	for _, o := range outs {
-		out, err := rules.ParseOutputURL(o, e.getenv("LOGTALLY_INFLUX_TOKEN"))
+	for _, u := range o.outputs {
+		out, err := rules.ParseOutputURL(u, e.getenv("LOGTALLY_INFLUX_TOKEN"))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally run: --output: %v\n", err)
 			return exitInvalid
@@ -81,9 +94,9 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 		outputs = append(outputs, out)
 	}
 	d, err := daemon.New(daemon.Config{
-		Rules: *rulesPath, State: *statePath, Interval: *interval, Outputs: outputs,
-		Watch: *watch, PollEvery: *pollEvery, DryRun: *dryRun, Logger: log, Stdout: e.stdout, Stderr: e.stderr,
-		Build: buildinfo.Read(), Listen: *listen,
+		Rules: o.rules, State: o.state, Interval: o.interval, Outputs: outputs,
+		Watch: o.watch, PollEvery: o.pollEvery, DryRun: o.dryRun, Logger: log, Stdout: e.stdout, Stderr: e.stderr,
+		Build: buildinfo.Read(), Listen: o.listen,
 	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)

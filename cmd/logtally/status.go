@@ -8,12 +8,22 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/state"
 )
 
-func cmdStatus(e *env, args []string) int {
-	fs := newFlags(e, "status", "[--state FILE] [--json]", `
+// statusOpts are the flags of logtally status.
+type statusOpts struct {
+	state  string
+	asJSON bool
+}
+
+func newStatusCmd(e *env) *cobra.Command {
+	var o statusOpts
+	cmd := newCommand("status [--state FILE] [--json]",
+		"show positions, samples, baselines and classes from the state file", `
 Show what the state file says, for a running or a stopped daemon (the file
 is read from a private copy, without taking the daemon's lock): per stream,
 the identity (device, inode) and position of each followed file; per
@@ -22,13 +32,16 @@ its total — the sum of every value committed since the state file began, so
 that exactly-once counting can be checked from outside; and the classes set
 at the last interval, with the time left on persistent ones.`, `
   logtally status
-  logtally status --state /tmp/lt.db --json | jq '.measurements[] | {handle, total}'`)
-	statePath := fs.String("state", defaultState(), "state file")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	store, err := state.OpenSnapshot(*statePath)
+  logtally status --state /tmp/lt.db --json | jq '.measurements[] | {handle, total}'`,
+		func(*cobra.Command, []string) int { return runStatus(e, o) })
+	f := cmd.Flags()
+	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runStatus(e *env, o statusOpts) int {
+	store, err := state.OpenSnapshot(o.state)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
 		return exitFailure
@@ -39,7 +52,7 @@ at the last interval, with the time left on persistent ones.`, `
 		fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
 		return exitFailure
 	}
-	if *asJSON {
+	if o.asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(st); err != nil {
@@ -48,7 +61,7 @@ at the last interval, with the time left on persistent ones.`, `
 		}
 		return exitOK
 	}
-	printStatus(e.stdout, *statePath, st)
+	printStatus(e.stdout, o.state, st)
 	return exitOK
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/spf13/cobra"
 
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
@@ -19,8 +20,17 @@ import (
 	"github.com/logtally/logtally/rules"
 )
 
-func cmdTest(e *env, args []string) int {
-	fs := newFlags(e, "test", "[--rules PATH] [--log FILE|-] [--format table|json|lp] [--print-missed] [--print-matched]", `
+// testOpts are the flags of logtally test.
+type testOpts struct {
+	rules, log, format        string
+	printMissed, printMatched bool
+	timeout                   time.Duration
+}
+
+func newTestCmd(e *env) *cobra.Command {
+	var o testOpts
+	cmd := newCommand("test [--rules PATH] [--log FILE|-] [--format table|json|lp] [--print-missed] [--print-matched]",
+		"run the rules once over files, stdin or commands", `
 Run every measurement once over the whole current content of its stream and
 print, per measurement: the value, the lines read, the lines selected,
 extraction misses, regex timeouts and the time spent. File measurements read
@@ -35,28 +45,32 @@ same engines; a block scan finds the candidate lines, and a large file is
 read with every core).`, `
   logtally test --rules examples/rules/ssh.yaml --log /var/log/auth.log
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
-  logtally test --rules mail.yaml --log mail.log --print-missed | head`)
-	path := fs.String("rules", defaultRules, "rules directory or file")
-	logFile := fs.String("log", "", `read this file (or "-" for stdin) instead of the stream of every measurement`)
-	format := fs.String("format", "table", "output format: table, json or lp (InfluxDB line protocol)")
-	printMissed := fs.Bool("print-missed", false, "print the lines no measurement selected")
-	printMatched := fs.Bool("print-matched", false, "print the selected lines, prefixed with the handles that selected them")
-	timeout := fs.Duration("timeout", 30*time.Second, "time limit of each pipe command")
-	if code, ok := parseFlags(fs, e, args); !ok {
-		return code
-	}
-	switch *format {
+  logtally test --rules mail.yaml --log mail.log --print-missed | head`,
+		func(*cobra.Command, []string) int { return runTest(e, o) })
+	f := cmd.Flags()
+	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
+	f.StringVar(&o.log, "log", "", `read this file (or "-" for stdin) instead of the stream of every measurement`)
+	f.StringVar(&o.format, "format", "table", "output format: table, json or lp (InfluxDB line protocol)")
+	f.BoolVar(&o.printMissed, "print-missed", false, "print the lines no measurement selected")
+	f.BoolVar(&o.printMatched, "print-matched", false, "print the selected lines, prefixed with the handles that selected them")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of each pipe command")
+	completeWords(cmd, "format", "table", "json", "lp")
+	return cmd
+}
+
+func runTest(e *env, o testOpts) int {
+	switch o.format {
 	case "table", "json", "lp":
 	default:
-		fmt.Fprintf(e.stderr, "logtally test: unknown --format %q (want table, json or lp)\n", *format)
+		fmt.Fprintf(e.stderr, "logtally test: unknown --format %q (want table, json or lp)\n", o.format)
 		return exitInvalid
 	}
-	set, ok := loadRules(e, *path)
+	set, ok := loadRules(e, o.rules)
 	if !ok {
 		return exitInvalid
 	}
 	opts := match.Options{Timeout: set.Settings.RegexTimeout}
-	groups, err := measure.Groups(set.Measurements, *logFile, opts)
+	groups, err := measure.Groups(set.Measurements, o.log, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally test: %v\n", err)
 		return exitFailure
@@ -64,17 +78,17 @@ read with every core).`, `
 	// Printed lines go to stdout before a table, and to stderr when stdout
 	// carries JSON or line protocol.
 	lineOut := e.stdout
-	if *format != "table" {
+	if o.format != "table" {
 		lineOut = e.stderr
 	}
 	var observe measure.Observer
-	if *printMissed || *printMatched {
-		observe = lineObserver(lineOut, *printMissed, *printMatched)
+	if o.printMissed || o.printMatched {
+		observe = lineObserver(lineOut, o.printMissed, o.printMatched)
 	}
 	open := func(g *measure.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
-		if m.StreamType == rules.StreamPipe && *logFile == "" {
-			return openPipeOnce(m, *timeout, e.stderr)
+		if m.StreamType == rules.StreamPipe && o.log == "" {
+			return openPipeOnce(m, o.timeout, e.stderr)
 		}
 		return measure.OpenPath(g.Source, e.stdin)
 	}
@@ -88,7 +102,7 @@ read with every core).`, `
 			code = exitFailure
 		}
 	}
-	switch *format {
+	switch o.format {
 	case "json":
 		err = writeTestJSON(e.stdout, results)
 	case "lp":
