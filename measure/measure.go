@@ -8,10 +8,12 @@
 //     an extraction miss, never a zero sample.
 //   - int, real: the number extracted from each selected line (match.ParseNumber),
 //     folded by select_multiline_policy: sum, average, first or last (the
-//     default, as CFEngine). An int value is truncated toward zero per line,
-//     and an int average is rounded. A line whose extraction or number fails
-//     is an extraction miss. An interval with no value has no sample (a gap)
-//     unless the policy is sum, whose empty value is 0.
+//     default, as CFEngine). An int value is truncated toward zero per line;
+//     an int average keeps its fraction (the average of integers is a real
+//     number: cf-monitord divides the sum by the count). A line whose
+//     extraction or number fails is an extraction miss. An interval with no
+//     value has no sample (a gap) unless the policy is sum, whose empty
+//     value is 0.
 //
 // Keys (the first group of `key`) are counted per interval for entropy and
 // the top source. A key is validated by the rule's key_type before it is
@@ -214,11 +216,7 @@ func (a *Accumulator) Value() (float64, bool) {
 	case rules.PolicySum:
 		return a.sum, true
 	case rules.PolicyAverage:
-		v := a.sum / float64(a.n)
-		if a.dataType == rules.Int {
-			v = math.Round(v)
-		}
-		return v, true
+		return a.sum / float64(a.n), true
 	case rules.PolicyFirst:
 		return a.first, true
 	default:

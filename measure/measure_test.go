@@ -62,7 +62,7 @@ func TestAccumulator(t *testing.T) {
 		{"int last", meas("i", rules.Int, rules.PolicyLast, "took.*", `took (\S+)`, "", ""), 5, true, 4, 1},
 		{"int first", meas("i", rules.Int, rules.PolicyFirst, "took.*", `took (\S+)`, "", ""), 10, true, 4, 1},
 		{"int sum truncates per line", meas("i", rules.Int, rules.PolicySum, "took.*", `took (\S+)`, "", ""), 35, true, 4, 1},
-		{"int average rounds", meas("i", rules.Int, rules.PolicyAverage, "took.*", `took (\S+)`, "", ""), 12, true, 4, 1},
+		{"int average keeps the fraction", meas("i", rules.Int, rules.PolicyAverage, "took.*", `took (\S+)`, "", ""), 35.0 / 3, true, 4, 1},
 		{"real sum", meas("r", rules.Real, rules.PolicySum, "took.*", `took (\S+)`, "", ""), 35.9, true, 4, 1},
 		{"real average", meas("r", rules.Real, rules.PolicyAverage, "took.*", `took (\S+)`, "", ""), 35.9 / 3, true, 4, 1},
 		{"real no value is a gap", meas("r", rules.Real, rules.PolicyLast, "nothing.*", `(\d+)`, "", ""), 0, false, 0, 0},

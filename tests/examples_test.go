@@ -165,7 +165,7 @@ my $value;
 if ($type eq 'counter') { $value = $n }
 elsif ($policy eq 'sum') { $value = $sum }
 elsif ($n == 0) { $value = 'none' }
-elsif ($policy eq 'average') { $value = $sum / $n; $value = sprintf('%.0f', $value) if $type eq 'int' }
+elsif ($policy eq 'average') { $value = $sum / $n }
 elsif ($policy eq 'first') { $value = $first }
 else { $value = $last }
 print "$selected $value\n";
