@@ -2,7 +2,9 @@
 # Scores logtally's baseline on the labelled series of a NAB-style corpus
 # with the default configuration, at the fixed thresholds that correspond to
 # remediating on _anomaly (1) and on _dev2 (0.5): the scorer's full report,
-# then the standard-profile score per category.
+# the standard-profile score per category, then every profile's score on
+# the part of the corpus the model was tuned on and on the part held out of
+# tuning (detection/split.txt).
 #
 # Usage: bench/detection.sh [CORPUS_DIR] [OUT_DIR]
 #
@@ -31,3 +33,5 @@ python3 "$scorer/nab_score.py" "$out/results" --nab-root "$corpus" \
 	--threshold 1 --threshold 0.5 --per-file
 echo
 NAB_SCORER=$scorer python3 "$here/detection/categories.py" "$corpus" "$out/results"
+echo
+NAB_SCORER=$scorer python3 "$here/detection/parts.py" "$corpus" "$out/results"
