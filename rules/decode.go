@@ -272,6 +272,34 @@ func (o *obj) integer(key string, def, lo, hi int64) int64 {
 	return n
 }
 
+// number returns key's finite, non-negative number; def when absent or
+// invalid (reported).
+func (o *obj) number(key string, def float64, hint string) float64 {
+	v, present := o.m[key]
+	if !present {
+		return def
+	}
+	var f float64
+	switch n := v.(type) {
+	case float64:
+		f = n
+	case float32:
+		f = float64(n)
+	default:
+		i, ok := asInt(v)
+		if !ok {
+			o.errf(key, hint, "must be a number, not %s", typeName(v))
+			return def
+		}
+		f = float64(i)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		o.errf(key, hint, "must be a number of at least 0, not %v", f)
+		return def
+	}
+	return f
+}
+
 // list returns key's list value; ok is false when absent or not a list.
 func (o *obj) list(key string) ([]any, bool) {
 	v, present := o.m[key]

@@ -129,6 +129,13 @@ type Measurement struct {
 
 	Persist       time.Duration // how long _dev2/_anomaly classes persist
 	PersistPolicy string        // PersistPreserve or PersistReset
+
+	// Noise is noise_threshold: a deviation from the expected value
+	// smaller than this, in the measurement's units, is too small to
+	// matter (a microanomaly at most). 0 means the default (5 for counts,
+	// none for real values, as history.Config.Noise); negative means none
+	// (noise_threshold: 0).
+	Noise float64
 }
 
 // Class is a user class defined by a class expression.

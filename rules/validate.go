@@ -18,7 +18,7 @@ var (
 	measurementKeys = []string{"handle", "stream_type", "path", "pipe_mode", "timeout", "data_type",
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
-		"description", "tags", "persist", "policy", "for"}
+		"description", "tags", "persist", "policy", "noise_threshold", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
@@ -318,6 +318,12 @@ func (l *loader) measurement(o *obj) {
 	m.Tags = o.tags("tags")
 	m.Persist = o.duration("persist", DefaultPersist)
 	m.PersistPolicy = o.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
+	if o.has("noise_threshold") {
+		m.Noise = o.number("noise_threshold", 0, "in the measurement's units, e.g. 5; 0 for none")
+		if m.Noise == 0 {
+			m.Noise = -1
+		}
+	}
 
 	// Measurements are not expanded at run time: a $(x) left after for:
 	// is a typo or a missing for: variable.

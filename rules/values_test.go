@@ -159,3 +159,39 @@ func TestPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestNoiseThreshold: noise_threshold is a non-negative number in the
+// measurement's units; absent is the default (0), 0 is "none" (negative),
+// anything else is an error naming the file, line and key.
+func TestNoiseThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		val  string // "" = absent
+		want float64
+		err  string
+	}{
+		{"", 0, ""},
+		{"5", 5, ""},
+		{"2.5", 2.5, ""},
+		{"0", -1, ""},
+		{"-3", 0, "must be a number of at least 0"},
+		{"lots", 0, "must be a number, not a string"},
+	} {
+		doc := "measurements:\n  - handle: h\n    path: /var/log/x\n    select_line_matching: '.*'\n"
+		if tc.val != "" {
+			doc += "    noise_threshold: " + tc.val + "\n"
+		}
+		set, err := LoadBytes("r.yaml", []byte(doc))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "r.yaml:5:") || !strings.Contains(err.Error(), "noise_threshold") {
+				t.Errorf("noise_threshold %s: error %v, want %q at r.yaml:5", tc.val, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("noise_threshold %s: %v", tc.val, err)
+		}
+		if got := set.Measurements[0].Noise; got != tc.want {
+			t.Errorf("noise_threshold %q: %v, want %v", tc.val, got, tc.want)
+		}
+	}
+}
