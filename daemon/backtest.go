@@ -44,7 +44,6 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
-	cfg := history.Config{Interval: interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
 	var out []Replay
 	for _, tl := range timelines {
 		intervals := tl.Intervals()
@@ -61,7 +60,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 					tops = append(tops, top)
 				}
 			}
-			rows := history.BacktestPersist(m.Handle, series, cfg, m.Persist)
+			rows := history.BacktestPersist(m.Handle, series, baselineConfig(set, m, interval), m.Persist)
 			r := Replay{Handle: m.Handle, Rows: rows}
 			if m.Key != "" {
 				addEntropy(m.Handle, rows, keyed)

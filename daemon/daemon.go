@@ -284,7 +284,6 @@ func (d *Daemon) start(set *rules.Set) error {
 // existing ones given their new group). Streams no longer needed are
 // stopped. lower is the lower bound for dating new streams' backlog.
 func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
-	hcfg := history.Config{Interval: d.interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
 	meas := map[string]*measState{}
 	bySource := map[string][]*rules.Measurement{}
 	var order []string
@@ -297,6 +296,9 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 			bySource[src] = append(bySource[src], m)
 			if old, ok := d.meas[m.Handle]; ok && (old.base != nil) == (m.HistoryType == rules.HistoryWeekly) {
 				old.m = m
+				if old.base != nil {
+					old.base.SetNoise(m.Noise)
+				}
 				meas[m.Handle] = old
 				continue
 			}
@@ -311,6 +313,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 				ms.last = &last
 			}
 			if m.HistoryType == rules.HistoryWeekly {
+				hcfg := baselineConfig(set, m, d.interval)
 				b, err := loadBaseline(tx, m.Handle, hcfg)
 				if err != nil {
 					d.log.Warn("baseline not usable: starting afresh", "handle", m.Handle, "err", err)

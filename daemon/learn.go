@@ -64,7 +64,6 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 		return nil, fmt.Errorf("learn: %w", err)
 	}
 
-	hcfg := history.Config{Interval: interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife}
 	var results []LearnResult
 	err = store.Update(func(tx *state.Tx) error {
 		prev, _, err := tx.Get(keyInterval)
@@ -86,6 +85,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 			intervals := tl.Intervals()
 			for mi, m := range tl.Group.Measurements {
 				r := LearnResult{Handle: m.Handle, Files: files[gi], Lines: tl.Lines, Undated: tl.Undated}
+				hcfg := baselineConfig(set, m, interval)
 				base, err := loadBaseline(tx, m.Handle, hcfg)
 				if err != nil || base == nil {
 					base = history.New(hcfg)

@@ -14,6 +14,7 @@ import (
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
 
@@ -93,6 +94,11 @@ func basePageKey(handle string, n int) string {
 }
 func recentPageKey(handle string, n int) string {
 	return fmt.Sprintf("%s%s/p/%05d", prefixRecent, handle, n)
+}
+
+// baselineConfig is the configuration of measurement m's weekly baseline.
+func baselineConfig(set *rules.Set, m *rules.Measurement, interval time.Duration) history.Config {
+	return history.Config{Interval: interval, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife, Noise: m.Noise}
 }
 
 // loadBaseline reads a measurement's baseline, or returns nil when there is

@@ -48,7 +48,16 @@ type Config struct {
 	HalfLife time.Duration
 	// Kind selects the noise model; the zero value is KindAuto.
 	Kind Kind
+	// Noise is the smallest deviation |value − Av|, in the measurement's
+	// own units, that matters: a smaller one raises no _dev1, _dev2 or
+	// _anomaly, only _microanomaly when it is at least 2 deviations out
+	// (cfenvd's noise threshold). Zero means DefaultNoise for counts and
+	// none for real values; a negative value means none.
+	Noise float64
 }
+
+// DefaultNoise is the noise threshold of count measurements (cfenvd's).
+const DefaultNoise = 5
 
 func (c Config) normalised() Config {
 	if c.Interval <= 0 {
@@ -76,17 +85,24 @@ func (c Config) normalised() Config {
 	return c
 }
 
-// Score is the verdict on one sample.
+// Score is the verdict on one sample. Av, Dev and Z are on the
+// measurement's own scale, so that they are arithmetic a reader can check:
+// Z = (Value − Av)/Dev, and a level k (dev1, dev2, anomaly) is only ever
+// given when |Z| ≥ k.
 type Score struct {
 	Value float64 // the sample
 	Av    float64 // expected value for this interval
-	Dev   float64 // expected spread: the sample is 1 Dev above Av at z = 1
-	Z     float64 // standardised deviation (on the model's scale, see the package doc)
-	// Level is sign × (1 for |Z| ≥ 1, 2 for |Z| ≥ 2, 3 for |Z| ≥ 3), 0 when
-	// normal or while the measurement is too young to judge.
+	Dev   float64 // standard deviation of a sample around Av: the spread the classes use
+	Z     float64 // standardised deviation (Value − Av)/Dev; its sign is the direction
+	// Level is sign × (1 dev1, 2 dev2, 3 anomaly), its sign that of Z, 0
+	// when normal, too small to matter (see Micro) or too young to judge.
+	// A level k needs |Z| ≥ k and evidence as rare as the level's
+	// calibrated rate (see the package doc), so heavy-tailed series need
+	// more than k deviations.
 	Level int
-	// Micro is set when the sample is out by 3 learned deviations but within
-	// the noise floor: statistically out, too small to matter.
+	// Micro is set when the sample is at least 2 deviations out but its
+	// distance from Av is below the noise threshold (Config.Noise):
+	// statistically out, too small to matter. Level is then 0.
 	Micro bool
 	// Learning is set while the baseline for this slot rests mostly on
 	// borrowed strength (see the package doc for when it ends).
@@ -208,7 +224,7 @@ type global struct {
 	AlarmZ   float64      // |z| of the last alarm (level 2 or 3) episode's peak
 	AlarmSrc float64      // evidence that started it: 0 point, 1 run
 	AlarmAt  int64        // unix seconds of the end of the last alarm episode
-	PrevZ    float64      // reported z of the previous sample
+	PrevZ    float64      // calibrated z of the previous sample
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -250,6 +266,9 @@ func New(cfg Config) *Baseline {
 	b.g.Count = cfg.Kind != KindReal
 	return b
 }
+
+// SetNoise changes the noise threshold (Config.Noise) of the baseline.
+func (b *Baseline) SetNoise(n float64) { b.cfg.Noise = n }
 
 // Config returns the normalised configuration of the baseline.
 func (b *Baseline) Config() Config { return b.cfg }
@@ -323,10 +342,12 @@ type pred struct {
 	a     float64 // raw deviation of the sample: (y − mu)/sqrt(varTot)
 	run   float64 // run statistic including the sample
 	r     float64 // run statistic standardised
+	aEff  float64 // a as a Gaussian deviation (a young baseline's t statistic converted)
 	zp    float64 // calibrated z of the point evidence
 	zr    float64 // calibrated z of the run evidence
-	z     float64 // reported z: the stronger of the two
-	level int     // reported level before the refractory rule
+	z     float64 // calibrated z: the stronger of the two that point the sample's way
+	src   float64 // the evidence behind z: 0 point, 1 run
+	level int     // level of z before the refractory rule
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -454,7 +475,14 @@ func (b *Baseline) runLambda() float64 {
 	return alpha(float64(b.secs), math.Max(b.p.runHalf, runMinSamples*float64(b.secs)))
 }
 
-// evidence computes the raw and calibrated deviations of y against p.
+// evidence computes the raw and calibrated deviations of y against p. The
+// direction is always the sample's own: run evidence raises or holds the
+// level of a sample that deviates the same way, and is ignored for one on
+// the other side (just after a storm, a low value is not a high anomaly).
+// While the baseline is young (fewer than minSamples samples) its spread is
+// an estimate from those few samples: the point deviation is read as a
+// Student-t statistic with samples − 1 degrees of freedom and converted to
+// the Gaussian deviation of the same probability, and runs are not judged.
 func (b *Baseline) evidence(y float64, p *pred) {
 	sd := math.Sqrt(p.varTot)
 	p.a = (y - p.mu) / sd
@@ -462,10 +490,24 @@ func (b *Baseline) evidence(y float64, p *pred) {
 	c := b.p.runClip
 	p.run = (1-lam)*b.g.Run + lam*math.Max(-c, math.Min(c, p.a))
 	p.r = p.run / math.Sqrt(lam/(2-lam))
-	if p.a >= 0 {
-		p.zp = b.g.Tails[tailPointHigh].z(p.a)
-	} else {
-		p.zp = b.g.Tails[tailPointLow].z(p.a)
+	p.aEff = p.a
+	young := b.g.Samples < b.p.minSamples
+	switch {
+	case young:
+		// The exceedance records are empty: the levels of the targets
+		// under the Gaussian prior.
+		p.aEff = tToGauss(p.a, b.g.Samples-1)
+		side := tailPointHigh
+		if p.aEff < 0 {
+			side = tailPointLow
+		}
+		var prior tail
+		b.calibrateTail(&prior, side)
+		p.zp = prior.z(p.aEff)
+	case p.aEff >= 0:
+		p.zp = b.g.Tails[tailPointHigh].z(p.aEff)
+	default:
+		p.zp = b.g.Tails[tailPointLow].z(p.aEff)
 	}
 	if p.r >= 0 {
 		p.zr = b.g.Tails[tailRunHigh].z(p.r)
@@ -473,8 +515,10 @@ func (b *Baseline) evidence(y float64, p *pred) {
 		p.zr = b.g.Tails[tailRunLow].z(p.r)
 	}
 	p.z = p.zp
-	if math.Abs(p.zr) > math.Abs(p.zp) {
-		p.z = p.zr
+	sameWay := (p.r > 0 && p.a > 0) || (p.r < 0 && p.a < 0)
+	if !young && sameWay && math.Abs(p.zr) > math.Abs(p.zp) {
+		p.z = math.Copysign(math.Abs(p.zr), p.a)
+		p.src = 1
 	}
 	az := math.Abs(p.z)
 	switch {
@@ -485,6 +529,33 @@ func (b *Baseline) evidence(y float64, p *pred) {
 	case az >= 1:
 		p.level = 1
 	}
+}
+
+// spread returns Dev, the standard deviation sd of the model's scale
+// around mu, on the measurement's own scale. For counts y = 2·sqrt(x+3/8),
+// so x(mu ± sd) = x(mu) ± mu·sd/2 + sd²/4: the band of ±1 deviation is
+// centred mu·sd/2 either side of x(mu) (shifted up by sd²/4, the skew of
+// counts). Dev is that half-width, with mu no lower than that of a zero
+// count. For Poisson counts (sd = 1 on the model's scale) it is
+// sqrt(mean + 3/8), close to the Poisson standard deviation.
+func (b *Baseline) spread(mu, sd float64) float64 {
+	if !b.g.Count {
+		return sd
+	}
+	return sd * math.Max(mu, b.transform(0)) / 2
+}
+
+// noise returns the noise threshold: deviations below it do not matter.
+func (b *Baseline) noise() float64 {
+	switch {
+	case b.cfg.Noise < 0:
+		return 0
+	case b.cfg.Noise > 0:
+		return b.cfg.Noise
+	case b.g.Count:
+		return DefaultNoise
+	}
+	return 0
 }
 
 func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
@@ -501,34 +572,31 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	p := b.forecast(sec)
 	y := b.transform(v)
 	b.evidence(y, &p)
-	sd := math.Sqrt(p.varTot)
-	sc.Z = p.z
-	q2, _ := b.g.Tails[tailPointHigh].levels()
-	dev := sd * q2 / 2
 	sc.Av = b.inverse(p.mu)
-	sc.Dev = b.inverse(p.mu+dev) - sc.Av
-	if !b.g.Count {
-		sc.Dev = dev
+	sc.Dev = b.spread(p.mu, math.Sqrt(p.varTot))
+	if d := v - sc.Av; d != 0 && sc.Dev > 0 {
+		sc.Z = d / sc.Dev
 	}
 	young := b.g.Samples < b.p.minSamples
 	age := float64(t.Unix() - b.g.First)
 	sc.Learning = young || age < b.p.minAgeLearn || p.own < b.p.learnOwn
-	if !young {
-		lvl := p.level
-		if lvl >= 2 && p.source() == b.g.AlarmSrc && b.refractory(t, math.Abs(p.z)) {
-			lvl = 1
-		}
-		sc.Level = lvl
-		if p.z < 0 {
-			sc.Level = -lvl
-		}
-		aStat := (y - p.mu) / math.Sqrt(math.Max(p.varStat, 1e-18))
-		zStat := b.g.Tails[tailPointHigh].z(aStat)
-		if aStat < 0 {
-			zStat = b.g.Tails[tailPointLow].z(aStat)
-		}
-		sc.Micro = math.Abs(zStat) >= 3 && math.Abs(p.zp) < 3 && lvl < 3
+	lvl := p.level
+	if lvl >= 2 && p.src == b.g.AlarmSrc && b.refractory(t, math.Abs(p.z)) {
+		lvl = 1
 	}
+	// A level k needs the sample to be k deviations out, whatever the
+	// evidence behind it: the classes are arithmetic on Av and Dev.
+	lvl = min(lvl, int(math.Min(math.Abs(sc.Z), 3)))
+	if math.Abs(v-sc.Av) < b.noise() {
+		// Too small to matter: no level, but a microanomaly when it is
+		// statistically out.
+		sc.Micro = math.Abs(sc.Z) >= 2 && math.Abs(p.aEff) >= 2
+		lvl = 0
+	}
+	if sc.Z < 0 {
+		lvl = -lvl
+	}
+	sc.Level = lvl
 	return sc, p
 }
 
@@ -672,27 +740,27 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.Tails[tailRunHigh].record(hi, b.p.capEdge, quiet)
 		b.g.Tails[tailRunLow].record(lo, b.p.capEdge, quiet)
 		for i := range b.g.Tails {
-			rs := math.Min(step, b.p.rateStep)
-			b.g.Tails[i].calibrate(rs/b.p.dev2Every[i], rs/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
+			b.calibrateTail(&b.g.Tails[i], i)
 		}
 	}
 	b.g.Run = p.run
-	// Alarm episodes, for the refractory rule.
-	az := math.Abs(sc.Z)
+	// Alarm episodes, for the refractory rule (on the calibrated z).
+	az := math.Abs(p.z)
 	if iabs(sc.Level) >= 2 {
 		if math.Abs(b.g.PrevZ) < 2 || az > b.g.AlarmZ {
 			if math.Abs(b.g.PrevZ) < 2 {
 				b.g.AlarmZ = az
-				b.g.AlarmSrc = p.source()
+				b.g.AlarmSrc = p.src
 			} else {
 				b.g.AlarmZ = math.Max(b.g.AlarmZ, az)
 			}
 		}
 		b.g.AlarmAt = u
 	}
-	b.g.PrevZ = sc.Z
+	b.g.PrevZ = p.z
 	if iabs(sc.Level) < 2 && az >= 2 {
-		// Held back by the refractory rule: not an alarm episode.
+		// Held back (refractory, too few deviations, too small to
+		// matter): not an alarm episode.
 		b.g.PrevZ = 0
 	}
 
@@ -742,6 +810,15 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 }
 
+// calibrateTail recomputes the levels of evidence source i, recorded in
+// t, from its exceedance record (from the Gaussian prior alone while the
+// record is empty).
+func (b *Baseline) calibrateTail(t *tail, i int) {
+	step := float64(b.secs)
+	rs := math.Min(step, b.p.rateStep)
+	t.calibrate(rs/b.p.dev2Every[i], rs/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
+}
+
 // visitWeight is the weight of one sample in its slot: one weekly visit
 // of a slot weighs 1 however many intervals it holds.
 func (b *Baseline) visitWeight() float64 {
@@ -786,12 +863,4 @@ func iabs(i int) int {
 		return -i
 	}
 	return i
-}
-
-// source returns the evidence behind the reported z: 0 point, 1 run.
-func (p *pred) source() float64 {
-	if math.Abs(p.zr) > math.Abs(p.zp) {
-		return 1
-	}
-	return 0
 }

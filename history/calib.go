@@ -187,3 +187,47 @@ func gaussCapped(c float64) float64 {
 	in := math.Erf(c/math.Sqrt2) - 2*c*phi
 	return in + c*c*math.Erfc(c/math.Sqrt2)
 }
+
+// tToGauss converts a Student-t statistic with nu degrees of freedom to the
+// standard normal deviate of the same one-sided tail probability (nu < 1:
+// 0, nothing can be judged yet). The tail is computed in closed form for
+// whole nu (the classical finite series in θ = atan(t/√nu)); nu is rounded
+// down.
+func tToGauss(t, nu float64) float64 {
+	n := int(nu)
+	if n < 1 || t == 0 {
+		return 0
+	}
+	at := math.Abs(t)
+	th := math.Atan(at / math.Sqrt(float64(n)))
+	c2 := math.Cos(th) * math.Cos(th)
+	// A = P(|T| < at).
+	var A float64
+	if n%2 == 1 {
+		sum, term := 0.0, 1.0
+		if n > 1 {
+			sum = 1
+			for k := 3; k <= n-2; k += 2 {
+				term *= c2 * float64(k-1) / float64(k)
+				sum += term
+			}
+		}
+		A = 2 / math.Pi * (th + math.Sin(th)*math.Cos(th)*sum)
+		if n == 1 {
+			A = 2 * th / math.Pi
+		}
+	} else {
+		sum, term := 1.0, 1.0
+		for k := 2; k <= n-2; k += 2 {
+			term *= c2 * float64(k-1) / float64(k)
+			sum += term
+		}
+		A = math.Sin(th) * sum
+	}
+	tail := (1 - A) / 2
+	if tail <= 0 {
+		// Beyond float64 precision: far out either way.
+		return t
+	}
+	return math.Copysign(math.Min(gaussQuantile(tail), at), t)
+}

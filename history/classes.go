@@ -13,16 +13,20 @@ const (
 )
 
 // Classes returns the classes of measurement h for one score, with
-// CFEngine's names: exactly one of h_high, h_low, h_normal; h_high_dev1,
+// CFEngine's names: exactly one of h_high, h_low, h_normal (high and low
+// only at dev1 or beyond, or with a microanomaly); h_high_dev1,
 // h_high_dev2 and h_high_anomaly accumulating with the level (and _low_
-// likewise); h_high_microanomaly or h_low_microanomaly; h_learning.
+// likewise); h_high_microanomaly or h_low_microanomaly, which never comes
+// with a _dev class (a deviation too small to matter is no deviation);
+// h_learning.
 func Classes(h string, s Score) []string {
 	out := make([]string, 0, 5)
+	micro := s.Micro && s.Level == 0 && s.Z != 0
 	dir := "normal"
 	switch {
-	case s.Level > 0 || (s.Level == 0 && s.Micro && s.Z > 0):
+	case s.Level > 0 || (micro && s.Z > 0):
 		dir = "high"
-	case s.Level < 0 || (s.Level == 0 && s.Micro && s.Z < 0):
+	case s.Level < 0 || (micro && s.Z < 0):
 		dir = "low"
 	}
 	out = append(out, h+"_"+dir)
@@ -34,12 +38,8 @@ func Classes(h string, s Score) []string {
 	for i := 0; i < lvl && i < len(names); i++ {
 		out = append(out, h+"_"+dir+names[i])
 	}
-	if s.Micro {
-		sign := "high"
-		if s.Z < 0 {
-			sign = "low"
-		}
-		out = append(out, h+"_"+sign+"_microanomaly")
+	if micro {
+		out = append(out, h+"_"+dir+"_microanomaly")
 	}
 	if s.Learning {
 		out = append(out, h+"_learning")

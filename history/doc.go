@@ -108,16 +108,41 @@
 //
 //	|z| = 2|a|/L2 for |a| ≤ L2,   2 + (|a|−L2)/(L3−L2) up to L3,   3|a|/L3 beyond
 //
-// and the reported Z is the source with the larger |z|. So dev1 is |z| ≥ 1,
-// dev2 |z| ≥ 2 and anomaly |z| ≥ 3; on stationary data the sources together
+// and the calibrated z is that of the stronger source among those that
+// point the sample's own way: the direction is always the sample's (the
+// sign of y − μ), and run evidence raises or holds the level of a sample
+// that deviates the same way, never flips it (just after a storm, a quiet
+// value is low or normal, not a high anomaly). Its level is 1 for |z| ≥ 1,
+// 2 for |z| ≥ 2 and 3 for |z| ≥ 3; on stationary data the sources together
 // raise _anomaly well under once a week, and a burst far beyond anything
-// seen is an anomaly in its first interval. Dev = σ·L2/2 of the high point
-// source (for counts Dev = x(μ + σL2/2) − x(μ), the upper spread), so
-// Av ± Dev is z = ±1. Micro is set when the deviation is 3 on the learned
-// spread alone but not once the noise floor is included: statistically
-// out, too small to matter. For mostly-zero counts a tenfold burst of a
-// fraction of an event is within Poisson noise: at a level of 0.2 per
-// interval about 7 to 10 events are needed for an anomaly.
+// seen is an anomaly in its first interval. For mostly-zero counts a
+// tenfold burst of a fraction of an event is within Poisson noise: at a
+// level of 0.2 per interval about 7 to 10 events are needed for an anomaly.
+//
+// # What Av, Dev and Z say
+//
+// They are on the measurement's own scale, arithmetic a reader can check.
+// Av = x(μ) is the expected value (x the inverse of the scale's transform:
+// for counts x(y) = y²/4 − 3/8, the median of the forecast), Dev the
+// standard deviation of a sample around it, the spread σ of the classes:
+// Dev = σ for real values, and for counts, whose band of ±1 deviation is
+// x(μ ± σ) = Av ± μσ/2 + σ²/4, its half-width Dev = μσ/2 (μ at least that of
+// a zero count); for Poisson counts (σ = 1) that is sqrt(Av + 3/8), about
+// the Poisson standard deviation (3.2 at a mean of 10). The learned week
+// (Week, the band of `logtally graph`) uses the same formula. The reported
+// Z = (Value − Av)/Dev, and the level k (dev1, dev2, anomaly) is the
+// calibrated one, but never more than |Z|: a class dev_k means at least k
+// deviations out, as CFEngine's, and the rarity its calibration demands
+// (on a heavy-tailed series, value 25 against av 10 ± 3.2 is 4.7
+// deviations out and may be only dev2). The direction class follows the
+// sign of Z.
+//
+// A deviation |Value − Av| below the noise threshold (Config.Noise, the
+// rule key noise_threshold; by default 5 for counts, as cfenvd, and none for
+// real values) is too small to matter: it raises no dev class, and when it
+// is at least 2 deviations out (|Z| ≥ 2) it is a microanomaly,
+// h_high_microanomaly or h_low_microanomaly with h_high or h_low: out by
+// the statistics, too small to act on.
 //
 // # Refractory alarms
 //
@@ -130,12 +155,22 @@
 //
 // # Learning
 //
-// Level stays 0 for the first 12 samples. Learning is set while the
-// measurement has less than a day of history or while the slot's own
-// weekday has less than 2 effective observations around it (kernel-average
-// n on the own day): from the third week of data on, or at once after
-// `logtally learn` over a month of logs. Classes appear before that (from
-// the 13th sample), with the wider spread that borrowed strength carries.
+// _learning is set while the measurement has fewer than 12 samples, less
+// than a day of history, or while the slot's own weekday has less than 2
+// effective observations around it (kernel-average n on the own day): from
+// the third week of data on, or at once after `logtally learn` over a month
+// of logs. Classes appear before that, with the wider spread that borrowed
+// strength carries: neighbouring slots, the same time on other days and
+// the whole series all feed the forecast, so a baseline trained by
+// `logtally learn` judges its very first live sample in full.
+//
+// A fresh baseline has only its own few samples. For its first 12, the
+// point deviation a is read as a Student-t statistic with n − 1 degrees of
+// freedom (n the samples so far), converted to the Gaussian deviation of
+// the same tail probability, and compared with the levels of the target
+// rates under the Gaussian prior; runs are not judged. Nothing is judged at
+// the first two samples; a 60-event burst on a series of about 1 per
+// interval is an anomaly by the 9th.
 //
 // # Gaps
 //

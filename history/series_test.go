@@ -136,7 +136,9 @@ func TestClasses(t *testing.T) {
 		{Score{Level: 3, Z: 7}, "h_high h_high_dev1 h_high_dev2 h_high_anomaly"},
 		{Score{Level: -3, Z: -3, Learning: true}, "h_low h_low_dev1 h_low_dev2 h_low_anomaly h_learning"},
 		{Score{Level: 0, Z: 0.5, Micro: true}, "h_high h_high_microanomaly"},
-		{Score{Level: 2, Z: 2.5, Micro: true}, "h_high h_high_dev1 h_high_dev2 h_high_microanomaly"},
+		{Score{Level: 0, Z: -2.5, Micro: true}, "h_low h_low_microanomaly"},
+		// A microanomaly is never set with a contradicting class.
+		{Score{Level: 2, Z: 2.5, Micro: true}, "h_high h_high_dev1 h_high_dev2"},
 	} {
 		if got := strings.Join(Classes("h", tc.s), " "); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.s, got, tc.want)

@@ -35,14 +35,8 @@ func (b *Baseline) Week() []SlotStat {
 		}
 		if b.g.Samples > 0 {
 			p := b.forecast(sec)
-			q2, _ := b.g.Tails[tailPointHigh].levels()
-			sd := math.Sqrt(p.varTot) * q2 / 2
 			st.Av = b.inverse(p.seasonal)
-			if b.g.Count {
-				st.Dev = b.inverse(p.seasonal+sd) - st.Av
-			} else {
-				st.Dev = sd
-			}
+			st.Dev = b.spread(p.seasonal, math.Sqrt(p.varTot))
 		}
 		out[i] = st
 	}

@@ -1,0 +1,256 @@
+package history
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flat returns weeks of 5-minute samples drawn by draw, from monday.
+func flat(weeks int, draw func() float64) []Sample {
+	out := make([]Sample, weeks*2016)
+	for i := range out {
+		out[i] = Sample{T: monday.Add(time.Duration(i) * 5 * time.Minute), V: draw()}
+	}
+	return out
+}
+
+// observeAll feeds series to b and returns the scores.
+func observeAll(b *Baseline, series []Sample) []Score {
+	out := make([]Score, len(series))
+	for i, s := range series {
+		out[i] = b.Observe(s.T, s.V)
+	}
+	return out
+}
+
+// TestDirectionFollowsValue: the direction class and the sign of z are the
+// sample's own against its expectation. Just after a storm, whose run
+// evidence is still high, a value below the average is not a high
+// anomaly (it used to be: 2 against av 10.6 got z 7.24 and _high_anomaly);
+// likewise a value above the average after an outage is not low.
+func TestDirectionFollowsValue(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			b := New(utcConfig())
+			series := flat(3, func() float64 { return poisson(rng, 10) })
+			observeAll(b, series)
+			at := series[len(series)-1].T.Add(5 * time.Minute)
+			check := func(what string, v float64, wantSign int) {
+				t.Helper()
+				sc := b.Observe(at, v)
+				at = at.Add(5 * time.Minute)
+				cls := strings.Join(Classes("h", sc), " ")
+				bad := (wantSign < 0 && (sc.Z >= 0 || sc.Level > 0 || strings.Contains(cls, "_high"))) ||
+					(wantSign > 0 && (sc.Z <= 0 || sc.Level < 0 || strings.Contains(cls, "_low")))
+				if bad || math.Signbit(v-sc.Av) != math.Signbit(sc.Z) {
+					t.Errorf("%s: value %g, av %.2f: z %.2f, level %d, classes %s", what, v, sc.Av, sc.Z, sc.Level, cls)
+				}
+			}
+			// A storm of an hour at ten times the level, then a quiet value.
+			for i := 0; i < 12; i++ {
+				b.Observe(at, poisson(rng, 100))
+				at = at.Add(5 * time.Minute)
+			}
+			check("after a storm", 2, -1)
+			check("after a storm, again", 5, -1)
+			// An outage of an hour, then a busy value.
+			for i := 0; i < 24; i++ {
+				b.Observe(at, poisson(rng, 10))
+				at = at.Add(5 * time.Minute)
+			}
+			for i := 0; i < 12; i++ {
+				b.Observe(at, 0)
+				at = at.Add(5 * time.Minute)
+			}
+			check("after an outage", 25, +1)
+		})
+	}
+}
+
+// TestDevIsTheDeviation: Dev is the standard deviation of a sample around
+// Av on the measurement's own scale (about 3.2 for Poisson counts of mean
+// 10, not the 6.3 to 7 it was), Z is (Value − Av)/Dev, and the classes are
+// arithmetic on it: a level k is given only k deviations out, in the
+// direction of the value. The learned week draws the same spread.
+func TestDevIsTheDeviation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		draw   func(*rand.Rand) float64
+		sd     float64 // true standard deviation
+		lo, hi float64 // accepted mean Dev
+	}{
+		{"poisson 10", func(r *rand.Rand) float64 { return poisson(r, 10) }, math.Sqrt(10), 2.9, 3.6},
+		{"poisson 100", func(r *rand.Rand) float64 { return poisson(r, 100) }, 10, 9.2, 11.2},
+		{"gaussian 100±2", func(r *rand.Rand) float64 { return 100 + 2*r.NormFloat64() }, 2, 1.8, 2.3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			b := New(utcConfig())
+			series := flat(4, func() float64 { return tc.draw(rng) })
+			scores := observeAll(b, series)
+			var sum float64
+			out2, n := 0, 0
+			for i, sc := range scores[2*2016:] {
+				v := series[2*2016+i].V
+				sum += sc.Dev
+				n++
+				if math.Abs(v-sc.Av) > 2*sc.Dev {
+					out2++
+				}
+			}
+			mean := sum / float64(n)
+			if mean < tc.lo || mean > tc.hi {
+				t.Errorf("mean Dev %.2f, true standard deviation %.2f: want %.1f..%.1f", mean, tc.sd, tc.lo, tc.hi)
+			}
+			if share := float64(out2) / float64(n); share < 0.02 || share > 0.09 {
+				t.Errorf("%.1f%% of the samples are beyond Av ± 2 Dev, want about 5%%", 100*share)
+			}
+			// Arithmetic on every value of a sweep.
+			at := series[len(series)-1].T.Add(5 * time.Minute)
+			base := b.Score(at, 0)
+			for k := -8.0; k <= 30; k += 0.25 {
+				v := math.Max(0, base.Av+k*mean)
+				sc := b.Score(at, v)
+				if want := (v - sc.Av) / sc.Dev; math.Abs(sc.Z-want) > 1e-9*math.Max(1, math.Abs(want)) {
+					t.Fatalf("value %g: z %.4f, (value − av)/dev = %.4f", v, sc.Z, want)
+				}
+				if lvl := abs(sc.Level); float64(lvl) > math.Abs(sc.Z) || (lvl > 0 && (sc.Level > 0) != (sc.Z > 0)) {
+					t.Fatalf("value %g, av %.3f ± %.3f (z %.2f): level %d", v, sc.Av, sc.Dev, sc.Z, sc.Level)
+				}
+			}
+			// The week's band is the spread the classes use.
+			wk := b.Week()[b.SlotOf(at)]
+			if d := b.Score(at, base.Av).Dev; math.Abs(wk.Dev-d) > 0.1*d {
+				t.Errorf("week's dev %.3f, score's %.3f", wk.Dev, d)
+			}
+		})
+	}
+}
+
+// TestMicroanomaly: a microanomaly is cfenvd's: at least 2 deviations out
+// but closer to Av than the noise threshold (5 for counts by default, none
+// for real values, configurable), and then no _dev class at all. It used
+// to be set at the dev1 level and together with _low_dev2.
+func TestMicroanomaly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	sparse := flat(3, func() float64 { return poisson(rng, 0.2) })
+	busy := flat(3, func() float64 { return poisson(rng, 10) })
+	real := flat(3, func() float64 { return 100 + 2*rng.NormFloat64() })
+	for _, tc := range []struct {
+		name    string
+		series  []Sample
+		noise   float64
+		v       float64
+		micro   bool
+		classes string // exactly the classes without _learning
+	}{
+		{"3 on a mostly-zero count", sparse, 0, 3, true, "h_high h_high_microanomaly"},
+		{"30 on a mostly-zero count", sparse, 0, 30, false, "h_high h_high_dev1 h_high_dev2 h_high_anomaly"},
+		{"3 on a mostly-zero count, no threshold", sparse, -1, 3, false, ""},
+		{"14 on counts of 10", busy, 0, 14, false, "h_normal"},
+		{"19 on counts of 10, threshold 10", busy, 10, 19, true, "h_high h_high_microanomaly"},
+		{"2 on counts of 10, threshold 10", busy, 10, 2, true, "h_low h_low_microanomaly"},
+		{"107 on 100 ± 2, no threshold for real values", real, 0, 107, false, ""},
+		{"107 on 100 ± 2, threshold 10", real, 10, 107, true, "h_high h_high_microanomaly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := utcConfig()
+			cfg.Noise = tc.noise
+			b := New(cfg)
+			observeAll(b, tc.series)
+			sc := b.Score(tc.series[len(tc.series)-1].T.Add(5*time.Minute), tc.v)
+			var cls []string
+			for _, c := range Classes("h", sc) {
+				if c != "h_learning" {
+					cls = append(cls, c)
+				}
+			}
+			got := strings.Join(cls, " ")
+			if sc.Micro != tc.micro || (tc.classes != "" && got != tc.classes) {
+				t.Errorf("value %g, av %.2f ± %.2f, z %.2f: micro %v, classes %q; want micro %v, classes %q",
+					tc.v, sc.Av, sc.Dev, sc.Z, sc.Micro, got, tc.micro, tc.classes)
+			}
+			if sc.Micro && (sc.Level != 0 || math.Abs(sc.Z) < 2 || math.Abs(tc.v-sc.Av) >= b.noise()) {
+				t.Errorf("microanomaly with level %d, z %.2f, |value − av| %.2f", sc.Level, sc.Z, math.Abs(tc.v-sc.Av))
+			}
+		})
+	}
+	// Over whole over-dispersed series, a microanomaly never comes with a
+	// _dev class and always is 2 deviations out.
+	for seed := uint64(1); seed <= 2; seed++ {
+		s := newSynth(seed, 3, 1)
+		micros := 0
+		for _, r := range Backtest("h", s.series(monday, 3), utcConfig()) {
+			if !r.Score.Micro {
+				continue
+			}
+			micros++
+			if r.Score.Level != 0 || math.Abs(r.Score.Z) < 2 || strings.Contains(strings.Join(r.Classes, " "), "_dev") {
+				t.Fatalf("%s: micro with level %d, z %.2f, classes %v", r.T, r.Score.Level, r.Score.Z, r.Classes)
+			}
+		}
+		if micros == 0 {
+			t.Errorf("seed %d: no microanomaly in three weeks of bursty counts of 3", seed)
+		}
+	}
+}
+
+// TestFirstSamples: a fresh baseline sets _learning from its first sample,
+// and judges its first samples against the spread of the few it has seen
+// (a Student-t reading): nothing at the first two, a 60-probe burst on a
+// series of about 1 is at least _dev2 from the seventh sample on and an
+// anomaly from the ninth (it used to stay _normal for 12 samples), and
+// ordinary values raise no alarm.
+func TestFirstSamples(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		for k := 1; k < 12; k++ {
+			iv := []time.Duration{time.Minute, 5 * time.Minute}[k%2]
+			b := New(Config{Interval: iv, Location: time.UTC})
+			at := monday.Add(9 * time.Hour)
+			for i := 0; i < k; i++ {
+				sc := b.Observe(at, poisson(rng, 1))
+				if !sc.Learning || abs(sc.Level) >= 2 {
+					t.Fatalf("seed %d, sample %d of an ordinary series: level %d, learning %v", seed, i+1, sc.Level, sc.Learning)
+				}
+				at = at.Add(iv)
+			}
+			sc := b.Score(at, 60)
+			cls := Classes("h", sc)
+			switch {
+			case !has(cls, "h_learning"):
+				t.Errorf("seed %d: burst after %d samples: classes %v lack h_learning", seed, k, cls)
+			case k <= 2 && sc.Level != 0:
+				t.Errorf("seed %d: burst after %d samples: level %d, want none yet", seed, k, sc.Level)
+			case k >= 7 && !has(cls, "h_high_dev2"), k >= 9 && !has(cls, "h_high_anomaly"):
+				t.Errorf("seed %d: burst after %d samples (av %.2f ± %.2f, z %.1f): classes %v", seed, k, sc.Av, sc.Dev, sc.Z, cls)
+			}
+		}
+	}
+}
+
+// TestTToGauss: Student-t quantiles map to the Gaussian ones of the same
+// probability.
+func TestTToGauss(t *testing.T) {
+	for _, tc := range []struct{ t, nu, z float64 }{
+		{12.706, 1, 1.95996},
+		{4.3027, 2, 1.95996},
+		{2.5706, 5, 1.95996},
+		{3.1693, 10, 2.57583},
+		{4.0321, 5, 2.57583},
+		{-2.2281, 10, -1.95996},
+		{1.9623, 1000, 1.95996},
+	} {
+		if got := tToGauss(tc.t, tc.nu); math.Abs(got-tc.z) > 2e-3 {
+			t.Errorf("t %g with %g degrees of freedom: %.4f, want %.4f", tc.t, tc.nu, got, tc.z)
+		}
+	}
+	if tToGauss(5, 0) != 0 || tToGauss(1e300, 3) != 1e300 {
+		t.Errorf("edge cases")
+	}
+}
