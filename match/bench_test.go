@@ -2,9 +2,12 @@ package match
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/logtally/logtally/internal/testutil"
 )
@@ -97,5 +100,45 @@ func BenchmarkManyRules(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		m.Match(line)
+	}
+}
+
+// hostileSpecs are rules that backtrack catastrophically on hostileLine,
+// on regexp2 (lookaheads), in the select, extraction and key patterns.
+var hostileSpecs = []Spec{
+	{Select: `(?=(a+)+b)a.*`},
+	{Select: `.*`, Extract: `(?=a)((a|aa)+)b`},
+	{Select: `.*`, Key: `(?=a)((a|aa)+)b`},
+	{Select: `(?=a)(a|aa)+b`},
+}
+
+var hostileLine = []byte(strings.Repeat("a", 5000) + "c")
+
+// BenchmarkTimedOutLine measures what a line that times out costs, with
+// one hostile rule and with four (select, extraction, key): the limit is
+// the line's, so both should cost the limit and a few milliseconds. It
+// reports the cost per line in ms and as a multiple of the limit.
+func BenchmarkTimedOutLine(b *testing.B) {
+	for _, limit := range []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+		500 * time.Millisecond, time.Second} {
+		for _, n := range []int{1, len(hostileSpecs)} {
+			b.Run(fmt.Sprintf("limit=%v/rules=%d", limit, n), func(b *testing.B) {
+				set, err := Compile(hostileSpecs[:n], Options{Timeout: limit})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := set.NewMatcher()
+				m.Match(hostileLine) // the Matcher compiles its copies
+				start := time.Now()
+				for b.Loop() {
+					if hits := m.Match(hostileLine); len(hits) != n || !m.TimedOut() {
+						b.Fatalf("hits %s, timed out %v: want %d timeouts", fmtHits(hits), m.TimedOut(), n)
+					}
+				}
+				per := time.Since(start) / time.Duration(b.N)
+				b.ReportMetric(float64(per)/1e6, "ms/line")
+				b.ReportMetric(float64(per)/float64(limit), "x-limit")
+			})
+		}
 	}
 }

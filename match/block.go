@@ -406,6 +406,7 @@ func (m *Matcher) verifyLine(f *lineFilter, block []byte, start, end int, ascii 
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
 	m.haveRunes = false
+	m.clock.reset()
 	m.verify(f, trimCR(block[start:end]), ascii, st.cand, st.seen)
 	st.inVerify = false
 	st.doneUpTo = end + 1

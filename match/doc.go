@@ -73,8 +73,18 @@
 //     than searching the block once per anchor pays for (maxAnchors), the
 //     whole block goes line by line through Match.
 //
+// # The time limit of a line
+//
+// Options.Timeout is a budget per line, shared by every regexp2 match of
+// every rule on it (budget.go): the first starts the line's clock, each
+// runs with what remains, and when nothing remains the rules still to run
+// on regexp2 report a timeout without running. regexp2's own clock is set
+// to tick every few milliseconds, so that a line that times out costs its
+// limit plus at most TimeoutSlack, however many rules it has.
+//
 // A bug in a fast engine must not take the daemon down: a panic while
-// matching a line makes the reference match that line instead.
+// matching a line makes the reference match that line instead, within
+// what remains of the line's limit.
 //
 // match imports nothing else of logtally's.
 package match

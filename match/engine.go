@@ -353,11 +353,7 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 	case ascii && s.reASCII != nil:
 		return s.reASCII.Match(line), false
 	}
-	ok, err := s.r2.MatchRunes(m.lineRunes(line))
-	if err != nil {
-		return false, true
-	}
-	return ok, false
+	return m.clock.matchRunes(s.r2, m.lineRunes(line))
 }
 
 func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, timeout bool) {
@@ -374,7 +370,7 @@ func (f *finder) find(m *Matcher, line []byte, ascii bool) (val []byte, found, t
 		p = f.progASCII
 	}
 	if p == nil {
-		return groupOf(f.r2, f.group, m.lineRunes(line), &m.buf)
+		return groupOf(&m.clock, f.r2, f.group, m.lineRunes(line), &m.buf)
 	}
 	lo, hi, ok := m.bt.group1(p, line)
 	if !ok {

@@ -8,8 +8,7 @@ import (
 	"time"
 )
 
-// DefaultTimeout is the time limit of one regexp2 match when Options.Timeout
-// is zero.
+// DefaultTimeout is the time limit of a line when Options.Timeout is zero.
 const DefaultTimeout = 100 * time.Millisecond
 
 // Spec is one rule's patterns.
@@ -21,8 +20,11 @@ type Spec struct {
 
 // Options tune compilation.
 type Options struct {
-	// Timeout bounds each regexp2 match. A match that times out counts as a
-	// miss (Hit.Timeout). Zero means DefaultTimeout.
+	// Timeout is the time limit of a line: all the regexp2 matches of all
+	// the rules on one line share it (budget.go), and together run at most
+	// TimeoutSlack past it. A rule whose match times out, or that is left
+	// without time, reports a Hit with Timeout set. Zero means
+	// DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -60,9 +62,10 @@ type Hit struct {
 	// the select match timed out (Timeout is then true).
 	Selected bool
 
-	// Timeout is true when any regexp2 match of this rule on this line hit
-	// the time limit. A select timeout counts the line as a miss; an extract
-	// timeout counts as an extraction miss; a key timeout leaves Key nil.
+	// Timeout is true when a regexp2 match of this rule on this line hit
+	// the line's time limit, or was not run because the line had spent
+	// it. A select timeout counts the line as a miss; an extract timeout
+	// counts as an extraction miss; a key timeout leaves Key nil.
 	Timeout bool
 
 	// Value is the first group of Extract when it matched. It aliases the
@@ -138,11 +141,12 @@ type Matcher struct {
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
 	bs        bytesState  // state of the bytes engine
+	clock     lineClock   // the line's time budget, and regexp2 copies
 }
 
 // NewMatcher returns a Matcher for the set.
 func (s *Set) NewMatcher() *Matcher {
-	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256)}
+	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256), clock: newLineClock(s.opts.Timeout)}
 	m.seen = make([]uint64, s.all.seenWords())
 	m.cand = make([]uint64, s.all.words)
 	return m
@@ -155,6 +159,7 @@ func (m *Matcher) Match(line []byte) (hits []Hit) {
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
 	m.haveRunes = false
+	m.clock.reset()
 	if bytes.IndexByte(line, '\n') >= 0 {
 		return m.matchReference(line)
 	}
@@ -167,6 +172,11 @@ func (m *Matcher) Match(line []byte) (hits []Hit) {
 	}()
 	return m.matchFast(line)
 }
+
+// TimedOut reports whether the line last matched (by Match, or the line
+// last passed to MatchBlock's callback) spent its whole time limit: some
+// of its hits then have Timeout set.
+func (m *Matcher) TimedOut() bool { return m.clock.spent }
 
 func (m *Matcher) matchFast(line []byte) []Hit {
 	f := m.set.all
@@ -192,14 +202,16 @@ func (m *Matcher) verify(f *lineFilter, line []byte, ascii bool, cand, seen []ui
 	}
 }
 
-// matchReference matches the line with every rule's reference engines.
+// matchReference matches the line with every rule's reference engines,
+// within what remains of the line's time budget (it also takes over a line
+// on which a fast engine failed).
 func (m *Matcher) matchReference(line []byte) []Hit {
 	m.hits = m.hits[:0]
 	m.buf = m.buf[:0]
 	m.haveRunes = false
 	runes := m.lineRunes(line)
 	for i, r := range m.set.rules {
-		if h, ok := r.ref.match(i, runes, &m.buf); ok {
+		if h, ok := r.ref.match(&m.clock, i, runes, &m.buf); ok {
 			m.hits = append(m.hits, h)
 		}
 	}

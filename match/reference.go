@@ -135,9 +135,10 @@ func appendRunes(dst []rune, line []byte) []rune {
 	return dst
 }
 
-func (r *refRule) match(i int, runes []rune, buf *[]byte) (Hit, bool) {
-	ok, err := r.sel.MatchRunes(runes)
-	if err != nil {
+// match matches one rule, within the line's time budget c.
+func (r *refRule) match(c *lineClock, i int, runes []rune, buf *[]byte) (Hit, bool) {
+	ok, timeout := c.matchRunes(r.sel, runes)
+	if timeout {
 		return Hit{Rule: i, Timeout: true}, true
 	}
 	if !ok {
@@ -145,7 +146,7 @@ func (r *refRule) match(i int, runes []rune, buf *[]byte) (Hit, bool) {
 	}
 	h := Hit{Rule: i, Selected: true}
 	if r.extract != nil {
-		v, found, timeout := groupOf(r.extract, r.exGroup, runes, buf)
+		v, found, timeout := groupOf(c, r.extract, r.exGroup, runes, buf)
 		h.Timeout = h.Timeout || timeout
 		if found {
 			h.Value = v
@@ -154,7 +155,7 @@ func (r *refRule) match(i int, runes []rune, buf *[]byte) (Hit, bool) {
 		}
 	}
 	if r.key != nil {
-		k, found, timeout := groupOf(r.key, r.keyGroup, runes, buf)
+		k, found, timeout := groupOf(c, r.key, r.keyGroup, runes, buf)
 		h.Timeout = h.Timeout || timeout
 		if found {
 			h.Key = k
@@ -163,12 +164,13 @@ func (r *refRule) match(i int, runes []rune, buf *[]byte) (Hit, bool) {
 	return h, true
 }
 
-// groupOf searches runes with re and returns group n of the leftmost match,
-// encoded as UTF-8 and appended to *buf. A group that matched the empty
-// string gives an empty, non-nil slice.
-func groupOf(re *regexp2.Regexp, n int, runes []rune, buf *[]byte) (val []byte, found, timeout bool) {
-	m, err := re.FindRunesMatch(runes)
-	if err != nil {
+// groupOf searches runes with re, within the line's time budget c, and
+// returns group n of the leftmost match, encoded as UTF-8 and appended to
+// *buf. A group that matched the empty string gives an empty, non-nil
+// slice.
+func groupOf(c *lineClock, re *regexp2.Regexp, n int, runes []rune, buf *[]byte) (val []byte, found, timeout bool) {
+	m, timeout := c.findRunes(re, runes)
+	if timeout {
 		return nil, false, true
 	}
 	if m == nil {
@@ -191,6 +193,7 @@ func groupOf(re *regexp2.Regexp, n int, runes []rune, buf *[]byte) (val []byte, 
 // referenceSet is a whole set in plain regexp2, for tests and benchmarks.
 type referenceSet struct {
 	rules []*refRule
+	clock lineClock
 	runes []rune
 	hits  []Hit
 	buf   []byte
@@ -200,7 +203,7 @@ func compileReference(specs []Spec, opts Options) (*referenceSet, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	s := &referenceSet{}
+	s := &referenceSet{clock: newLineClock(opts.Timeout)}
 	var errs []error
 	for i, sp := range specs {
 		r, err := compileRef(sp, opts)
@@ -221,8 +224,9 @@ func (s *referenceSet) match(line []byte) []Hit {
 	s.hits = s.hits[:0]
 	s.buf = s.buf[:0]
 	s.runes = appendRunes(s.runes[:0], line)
+	s.clock.reset()
 	for i, r := range s.rules {
-		if h, ok := r.match(i, s.runes, &s.buf); ok {
+		if h, ok := r.match(&s.clock, i, s.runes, &s.buf); ok {
 			s.hits = append(s.hits, h)
 		}
 	}

@@ -176,7 +176,7 @@ type Settings struct {
 	Interval              time.Duration     // sampling interval; default 5m
 	Location              *time.Location    // time zone of the weekly baseline; nil = local
 	MaxLineLength         int               // bytes; longer lines are cut and counted; default 64 KiB
-	RegexTimeout          time.Duration     // per regexp2 match; default 100ms
+	RegexTimeout          time.Duration     // time limit of a line's regexp2 matches; default 100ms
 	Host                  string            // host tag; default os.Hostname()
 	Tags                  map[string]string // extra tags on every point
 	HalfLife              time.Duration     // baseline forgetting; default 4 weeks

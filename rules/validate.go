@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logtally/logtally/match"
 )
 
 // Key vocabularies.
@@ -599,8 +601,8 @@ func settingValidators() map[string]func(*obj, *Settings) {
 		},
 		"regex_timeout": func(o *obj, s *Settings) {
 			d := o.duration("regex_timeout", s.RegexTimeout)
-			if d <= 0 || d > time.Minute {
-				o.errf("regex_timeout", "e.g. 100ms", "must be longer than 0 and at most 1m")
+			if d < match.MinTimeout || d > time.Minute {
+				o.errf("regex_timeout", "e.g. 100ms", "must be at least %v and at most 1m", match.MinTimeout)
 				return
 			}
 			s.RegexTimeout = d

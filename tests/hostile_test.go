@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,4 +284,63 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestHostileRegex: lines on which rules backtrack catastrophically cost
+// the line's time limit, counted once per measurement as a timeout: the
+// rule that spends the limit and the rule left undecided by it both count
+// each such line, a rule on a linear engine still counts every line, and
+// the other lines are matched as usual.
+func TestHostileRegex(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath, logPath := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "app.log")
+	rules := `settings:
+  regex_timeout: 10ms
+measurements:
+  - handle: hostile_select
+    path: ` + logPath + `
+    select_line_matching: '(?=(a+)+b)a.*'
+  - handle: hostile_extract
+    path: ` + logPath + `
+    select_line_matching: 'a.*'
+    extraction_regex: '(?=a)((a|aa)+)b'
+  - handle: every_line
+    path: ` + logPath + `
+    select_line_matching: '.*'
+`
+	hostile := strings.Repeat("a", 5000) + "c\n"
+	log := hostile + "hello\n" + hostile + "ab\n" + hostile + "world\n"
+	if err := os.WriteFile(rulesPath, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "test", "--rules", rulesPath, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var out testOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	want := map[string]map[string]float64{
+		// "ab" matches both; the hostile lines time out in the first,
+		// are selected by the second, and their extraction is a timeout
+		// and a miss.
+		"hostile_select":  {"lines": 6, "selected": 1, "timeouts": 3, "extract_misses": 0, "value": 1},
+		"hostile_extract": {"lines": 6, "selected": 4, "timeouts": 3, "extract_misses": 3, "value": 1},
+		"every_line":      {"lines": 6, "selected": 6, "timeouts": 0, "extract_misses": 0, "value": 6},
+	}
+	if len(out.Measurements) != len(want) {
+		t.Fatalf("%d measurements, want %d: %s", len(out.Measurements), len(want), r.stdout)
+	}
+	for _, m := range out.Measurements {
+		h := m["handle"].(string)
+		for k, v := range want[h] {
+			if got, _ := m[k].(float64); got != v {
+				t.Errorf("%s: %s = %v, want %v", h, k, m[k], v)
+			}
+		}
+	}
 }
