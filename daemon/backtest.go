@@ -36,11 +36,11 @@ type Replay struct {
 // the interval of its own timestamp, each interval is scored before it is
 // learned, and each row says which classes were set and which rose.
 func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
-	interval := o.Interval
-	if interval <= 0 {
-		interval = set.Settings.Interval
+	width := o.Interval
+	if width <= 0 {
+		width = set.Settings.Interval
 	}
-	timelines, _, err := readTimelines(set, interval, o.Logs, o.All, o.Progress)
+	timelines, _, err := readTimelines(set, width, o.Logs, o.All, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
@@ -60,7 +60,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 					tops = append(tops, top)
 				}
 			}
-			rows := history.BacktestPersist(m.Handle, series, baselineConfig(set, m, interval), m.Persist)
+			rows := history.BacktestPersist(m.Handle, series, baselineConfig(set, m, width), m.Persist)
 			r := Replay{Handle: m.Handle, Rows: rows}
 			if m.Key != "" {
 				addEntropy(m.Handle, rows, keyed)
@@ -103,12 +103,12 @@ type WouldFire struct {
 // (persistence, edge triggers, ifelapsed), and returns what would have
 // fired. Nothing runs: the decisions are made against a throwaway state
 // file.
-func SimulateActions(set *rules.Set, replays []Replay, interval time.Duration) ([]WouldFire, error) {
+func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) ([]WouldFire, error) {
 	if len(set.Commands) == 0 && len(set.Reports) == 0 {
 		return nil, nil
 	}
-	if interval <= 0 {
-		interval = set.Settings.Interval
+	if width <= 0 {
+		width = set.Settings.Interval
 	}
 	dir, err := os.MkdirTemp("", "logtally-backtest-")
 	if err != nil {
@@ -131,7 +131,7 @@ func SimulateActions(set *rules.Set, replays []Replay, interval time.Duration) (
 			ts := row.T.Unix()
 			in := byTime[ts]
 			if in == nil {
-				in = &actions.Interval{Start: row.T, End: row.T.Add(interval), Vars: map[string]float64{}, Keys: map[string]string{}}
+				in = &actions.Interval{Start: row.T, End: row.T.Add(width), Vars: map[string]float64{}, Keys: map[string]string{}}
 				byTime[ts] = in
 				times = append(times, ts)
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
-	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/state"
 )
@@ -25,7 +25,7 @@ type closing struct {
 	partial    bool
 	// buckets[interval start][handle] is the accumulator of that
 	// measurement for that interval.
-	buckets   map[int64]map[string]*measure.Accumulator
+	buckets   map[int64]map[string]*interval.Accumulator
 	lines     map[string]uint64 // stream lines of the closing interval, by handle
 	short     map[string]bool   // measurements whose stream began during the interval
 	positions map[string]follow.Position
@@ -48,15 +48,15 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	}
 	c := &closing{
 		start: start, end: start.Add(d.interval), partial: partial,
-		buckets:   map[int64]map[string]*measure.Accumulator{},
+		buckets:   map[int64]map[string]*interval.Accumulator{},
 		lines:     map[string]uint64{},
 		short:     map[string]bool{},
 		positions: map[string]follow.Position{},
 	}
-	bucket := func(t int64) map[string]*measure.Accumulator {
+	bucket := func(t int64) map[string]*interval.Accumulator {
 		b := c.buckets[t]
 		if b == nil {
-			b = map[string]*measure.Accumulator{}
+			b = map[string]*interval.Accumulator{}
 			c.buckets[t] = b
 		}
 		return b
@@ -68,7 +68,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 		if ms == nil {
 			continue
 		}
-		acc := measure.NewAccumulator(ms.m)
+		acc := interval.NewAccumulator(ms.m)
 		acc.Restore(o.Snapshot)
 		bucket(o.Start.Unix())[h] = acc
 	}
@@ -80,25 +80,37 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	for _, src := range srcs {
 		s := d.streams[src]
 		t := s.take(next, next)
-		for i, m := range t.measurements {
-			merge(bucket(start.Unix()), m.Handle, t.cur[i])
-			c.lines[m.Handle] = t.lines
+		cur := t.buckets[start.Unix()]
+		for i, m := range t.group.Measurements {
+			acc := interval.NewAccumulator(m)
+			if cur != nil && cur.Acc[i] != nil {
+				acc = cur.Acc[i]
+			}
+			merge(bucket(start.Unix()), m.Handle, acc)
+			if cur != nil {
+				c.lines[m.Handle] = cur.Lines
+			}
 			if t.observedFrom.After(start) {
 				c.short[m.Handle] = true
 			}
 		}
-		for ts, accs := range t.past {
-			for i, m := range t.measurements {
-				merge(bucket(ts), m.Handle, accs[i])
+		for ts, b := range t.buckets {
+			if ts == start.Unix() {
+				continue
+			}
+			for i, m := range t.group.Measurements {
+				if b.Acc[i] != nil {
+					merge(bucket(ts), m.Handle, b.Acc[i])
+				}
 			}
 		}
 		// Fill the downtime with zero samples where the stream was
 		// followed without a break.
-		if !d.catchFrom.IsZero() && s.kind == kindFile && !t.lost && t.lowerBound.Before(start) {
+		if !d.catchFrom.IsZero() && s.kind == interval.KindFile && !t.lost && t.lowerBound.Before(start) {
 			for ts := t.lowerBound; ts.Before(start); ts = ts.Add(d.interval) {
-				for _, m := range t.measurements {
+				for _, m := range t.group.Measurements {
 					if _, ok := bucket(ts.Unix())[m.Handle]; !ok {
-						bucket(ts.Unix())[m.Handle] = measure.NewAccumulator(m)
+						bucket(ts.Unix())[m.Handle] = interval.NewAccumulator(m)
 					}
 				}
 			}
@@ -153,7 +165,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	d.log.Info("committed", "interval_start", start, "partial", partial, "intervals", len(c.buckets), "positions", len(c.positions))
 }
 
-func merge(b map[string]*measure.Accumulator, h string, acc *measure.Accumulator) {
+func merge(b map[string]*interval.Accumulator, h string, acc *interval.Accumulator) {
 	if have, ok := b[h]; ok {
 		have.Merge(acc)
 		return

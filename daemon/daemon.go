@@ -16,8 +16,8 @@ import (
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/internal/buildinfo"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
-	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
@@ -97,7 +97,7 @@ type measState struct {
 	total   Total
 	last    *Sample
 	counted map[int64]float64 // value already in total for a partial interval, by start
-	cum     measure.Counts    // cumulative counts, for metrics
+	cum     interval.Counts   // cumulative counts, for metrics
 	lines   uint64
 }
 
@@ -289,7 +289,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	var order []string
 	err := d.store.View(func(tx *state.Tx) error {
 		for _, m := range set.Measurements {
-			src := streamSource(m)
+			src := interval.SourceOf(m)
 			if _, ok := bySource[src]; !ok {
 				order = append(order, src)
 			}
@@ -336,7 +336,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	opts := match.Options{Timeout: set.Settings.RegexTimeout}
 	streams := map[string]*stream{}
 	for _, src := range order {
-		g, err := measure.NewGroup(src, bySource[src], opts)
+		g, err := interval.NewGroup(src, bySource[src], opts)
 		if err != nil {
 			return err
 		}
@@ -347,11 +347,9 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 			streams[src] = s
 			continue
 		}
-		m := g.Measurements[0]
 		s := &stream{
-			source: src, kind: streamKind(m), path: m.Path, interval: d.interval, clock: d.clock,
+			source: src, kind: g.Kind, path: g.Path, interval: d.interval, clock: d.clock,
 			log:       d.log,
-			past:      map[int64][]*measure.Accumulator{},
 			positions: map[string]follow.Position{},
 			closed:    map[string]bool{},
 			curStart:  d.curStart, lowerBound: lower,
@@ -376,7 +374,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 	m := s.group.Measurements[0]
 	switch s.kind {
-	case kindFile:
+	case interval.KindFile:
 		var saved map[string]follow.Position
 		if err := d.store.View(func(tx *state.Tx) error {
 			var err error
@@ -404,10 +402,10 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 			s.lowerBound = d.curStart // nothing to catch up for a new stream
 			s.observedFrom = d.clock.Now()
 		}
-	case kindPipe, kindInterval:
+	case interval.KindPipe, interval.KindInterval:
 		mode := rules.PipeStream
 		timeout := m.Timeout
-		if s.kind == kindInterval {
+		if s.kind == interval.KindInterval {
 			mode = rules.PipeInterval
 			if timeout <= 0 || timeout > d.interval {
 				timeout = d.interval
@@ -422,10 +420,10 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		}
 		s.pipe = p
 		s.lowerBound = d.curStart
-		if s.kind == kindPipe {
+		if s.kind == interval.KindPipe {
 			s.observedFrom = d.clock.Now() // an interval command reads a whole snapshot
 		}
-	case kindWhole:
+	case interval.KindWhole:
 		s.lowerBound = d.curStart
 	}
 	return nil
@@ -459,7 +457,7 @@ func (d *Daemon) saveStart(source string) func(follow.Position) {
 // startFollower starts a stream's follower goroutine (interval commands
 // and whole files are run from the loop instead).
 func (d *Daemon) startFollower(s *stream) {
-	if s.cancel != nil || (s.kind != kindFile && s.kind != kindPipe) {
+	if s.cancel != nil || (s.kind != interval.KindFile && s.kind != interval.KindPipe) {
 		return
 	}
 	ctx, cancel := context.WithCancel(d.followCtx)
@@ -488,7 +486,7 @@ func (d *Daemon) startIntervalCommands() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, s := range d.streams {
-		if s.kind != kindInterval || !s.running.CompareAndSwap(false, true) {
+		if s.kind != interval.KindInterval || !s.running.CompareAndSwap(false, true) {
 			continue
 		}
 		d.wg.Add(1)
@@ -517,11 +515,11 @@ func (d *Daemon) syncFollowers(whole bool) {
 	defer cancel()
 	for _, s := range streams {
 		switch s.kind {
-		case kindFile:
+		case interval.KindFile:
 			if err := s.files.Sync(ctx); err != nil {
 				d.log.Warn("sync", "stream", s.source, "err", err)
 			}
-		case kindWhole:
+		case interval.KindWhole:
 			if whole {
 				d.readWhole(s, maxLine)
 			}
@@ -533,10 +531,7 @@ func (d *Daemon) syncFollowers(whole bool) {
 // the whole file as it is now.
 func (d *Daemon) readWhole(s *stream, maxLine int) {
 	s.mu.Lock()
-	for i, m := range s.group.Measurements {
-		s.cur[i] = measure.NewAccumulator(m)
-	}
-	s.lines = 0
+	s.fold.Drop(s.curStart)
 	s.mu.Unlock()
 	if err := follow.ReadWhole(s.path, maxLine, s); err != nil {
 		d.log.Warn("read whole file", "stream", s.source, "err", err)

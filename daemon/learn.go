@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/rules"
@@ -52,14 +53,14 @@ type LearnResult struct {
 // committed interval, or now), so it is idempotent and never learns an
 // interval the daemon has learned or will catch up.
 func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, error) {
-	interval := o.Interval
-	if interval <= 0 {
-		interval = set.Settings.Interval
+	width := o.Interval
+	if width <= 0 {
+		width = set.Settings.Interval
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	timelines, files, err := readTimelines(set, interval, o.Logs, o.All, o.Progress)
+	timelines, files, err := readTimelines(set, width, o.Logs, o.All, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
@@ -70,10 +71,10 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 		if err != nil {
 			return err
 		}
-		if prev != "" && prev != interval.String() {
-			return fmt.Errorf("the state file's baselines use interval %s, not %s: learn with --interval %s", prev, interval, prev)
+		if prev != "" && prev != width.String() {
+			return fmt.Errorf("the state file's baselines use interval %s, not %s: learn with --interval %s", prev, width, prev)
 		}
-		bound := o.Now.Truncate(interval)
+		bound := o.Now.Truncate(width)
 		committed, err := getTime(tx, keyCommittedEnd)
 		if err != nil {
 			return err
@@ -85,7 +86,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 			intervals := tl.Intervals()
 			for mi, m := range tl.Group.Measurements {
 				r := LearnResult{Handle: m.Handle, Files: files[gi], Lines: tl.Lines, Undated: tl.Undated}
-				hcfg := baselineConfig(set, m, interval)
+				hcfg := baselineConfig(set, m, width)
 				base, err := loadBaseline(tx, m.Handle, hcfg)
 				if err != nil || base == nil {
 					base = history.New(hcfg)
@@ -95,7 +96,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 					return err
 				}
 				for _, t := range intervals {
-					if t.Before(after) || t.Add(interval).After(bound) {
+					if t.Before(after) || t.Add(width).After(bound) {
 						r.Skipped++
 						continue
 					}
@@ -107,7 +108,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 					if r.Intervals == 0 {
 						r.From = t
 					}
-					r.To = t.Add(interval)
+					r.To = t.Add(width)
 					r.Intervals++
 				}
 				if r.Intervals > 0 {
@@ -121,7 +122,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 				results = append(results, r)
 			}
 		}
-		return tx.Set(keyInterval, interval.String())
+		return tx.Set(keyInterval, width.String())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
@@ -131,15 +132,15 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 }
 
 // learnFiles decides which files each group learns from.
-func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, error) {
+func learnFiles(groups []*interval.Group, logs []string, all bool) ([][]string, error) {
 	out := make([][]string, len(groups))
 	if len(logs) == 0 {
 		for gi, g := range groups {
-			paths := []string{g.Source}
-			if strings.ContainsAny(g.Source, "*?[") {
-				m, err := filepath.Glob(g.Source)
+			paths := []string{g.Path}
+			if strings.ContainsAny(g.Path, "*?[") {
+				m, err := filepath.Glob(g.Path)
 				if err != nil {
-					return nil, fmt.Errorf("glob %s: %w", g.Source, err)
+					return nil, fmt.Errorf("glob %s: %w", g.Path, err)
 				}
 				paths = m
 			}
@@ -157,7 +158,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 				}
 			}
 			if len(out[gi]) == 0 {
-				return nil, fmt.Errorf("no log found for %s (give the logs as arguments)", g.Source)
+				return nil, fmt.Errorf("no log found for %s (give the logs as arguments)", g.Path)
 			}
 		}
 		return out, nil
@@ -165,7 +166,7 @@ func learnFiles(groups []*measure.Group, logs []string, all bool) ([][]string, e
 	for _, l := range logs {
 		matched := false
 		for gi, g := range groups {
-			if all || logBelongs(l, g.Source) {
+			if all || logBelongs(l, g.Path) {
 				out[gi] = append(out[gi], l)
 				matched = true
 			}
@@ -210,9 +211,10 @@ func fileSize(name string) int64 {
 	return fi.Size()
 }
 
-// readTimelines reads the logs of every weekly file measurement into one
-// timeline per stream; files[i] are the files timeline i read.
-func readTimelines(set *rules.Set, interval time.Duration, logs []string, all bool, progress func(done, total int64)) ([]*measure.Timeline, [][]string, error) {
+// readTimelines replays the logs of every weekly file measurement into one
+// fold per stream, by the lines' own timestamps; files[i] are the files
+// fold i read.
+func readTimelines(set *rules.Set, width time.Duration, logs []string, all bool, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
 	var weekly []*rules.Measurement
 	for _, m := range set.Measurements {
 		if m.HistoryType == rules.HistoryWeekly && m.StreamType == rules.StreamFile {
@@ -222,7 +224,7 @@ func readTimelines(set *rules.Set, interval time.Duration, logs []string, all bo
 	if len(weekly) == 0 {
 		return nil, nil, errors.New("no weekly file measurement in the rules")
 	}
-	groups, err := measure.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	groups, err := interval.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -236,16 +238,16 @@ func readTimelines(set *rules.Set, interval time.Duration, logs []string, all bo
 			total += fileSize(f)
 		}
 	}
-	timelines := make([]*measure.Timeline, len(groups))
+	timelines := make([]*interval.Fold, len(groups))
 	for gi, g := range groups {
-		tl := measure.NewTimeline(g, interval)
+		tl := g.NewFold(width)
 		for _, name := range files[gi] {
 			in, err := measure.OpenFile(name)
 			if err != nil {
 				return nil, nil, err
 			}
 			base, size := done, fileSize(name)
-			err = tl.Read(in, set.Settings.MaxLineLength, func(n int64) {
+			err = measure.Replay(tl, in, set.Settings.MaxLineLength, func(n int64) {
 				if progress != nil {
 					progress(base+min(n, size), total)
 				}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
-	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -32,7 +32,7 @@ type Sample struct {
 	// Classes are the measurement's classes this interval.
 	Classes []string `json:"classes,omitempty"`
 	Lines   uint64   `json:"lines"` // lines its stream delivered in the interval
-	measure.Counts
+	interval.Counts
 	TopKey   string   `json:"top_key,omitempty"`
 	TopCount uint64   `json:"top_count,omitempty"`
 	Keys     int      `json:"keys,omitempty"`
@@ -59,8 +59,8 @@ type Total struct {
 
 // OpenInterval is a partial interval committed at shutdown.
 type OpenInterval struct {
-	Start    time.Time        `json:"start"`
-	Snapshot measure.Snapshot `json:"snapshot"`
+	Start    time.Time         `json:"start"`
+	Snapshot interval.Snapshot `json:"snapshot"`
 	// Counted is the value already added to the total for this interval.
 	Counted float64 `json:"counted"`
 }

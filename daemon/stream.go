@@ -8,44 +8,8 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/follow"
-	"github.com/logtally/logtally/match"
-	"github.com/logtally/logtally/measure"
-	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/interval"
 )
-
-// Stream kinds.
-const (
-	kindFile     = "file"     // followed file(s): path or glob
-	kindWhole    = "whole"    // track_growing_file: false: the whole file each interval
-	kindPipe     = "pipe"     // long-running command
-	kindInterval = "interval" // command run once per interval
-)
-
-// streamSource names the stream a measurement reads; measurements with the
-// same source share one follower and one match.Set.
-func streamSource(m *rules.Measurement) string {
-	switch {
-	case m.StreamType == rules.StreamPipe:
-		return measure.PipeSource(m)
-	case !m.TrackGrowing:
-		return "whole:" + m.Path
-	default:
-		return m.Path
-	}
-}
-
-func streamKind(m *rules.Measurement) string {
-	switch {
-	case m.StreamType == rules.StreamPipe && m.PipeMode == rules.PipeInterval:
-		return kindInterval
-	case m.StreamType == rules.StreamPipe:
-		return kindPipe
-	case !m.TrackGrowing:
-		return kindWhole
-	default:
-		return kindFile
-	}
-}
 
 // stream is one followed source and the accumulators its lines are folded
 // into. Its follower calls Batch and Event; the daemon's loop calls take at
@@ -53,7 +17,7 @@ func streamKind(m *rules.Measurement) string {
 // one unit with respect to take: a commit never has one without the other.
 type stream struct {
 	source   string
-	kind     string
+	kind     interval.Kind
 	path     string // file path or glob (file and whole kinds)
 	interval time.Duration
 	clock    follow.Clock
@@ -69,16 +33,13 @@ type stream struct {
 	done    chan struct{}
 	running atomic.Bool // an interval command is running
 
-	mu      sync.Mutex
-	group   *measure.Group
-	matcher *match.Matcher
-	dater   *measure.Dater // dates backlog lines for each measurement
-
-	cur        []*measure.Accumulator
-	past       map[int64][]*measure.Accumulator // by interval start (Unix seconds)
-	lines      uint64                           // lines delivered since the last take
-	positions  map[string]follow.Position       // changed since the last take
-	closed     map[string]bool                  // positions no longer needed
+	mu    sync.Mutex
+	group *interval.Group
+	// fold holds the intervals of the lines delivered since the last take:
+	// the current one, and earlier ones that backlog lines were dated to.
+	fold       *interval.Fold
+	positions  map[string]follow.Position // changed since the last take
+	closed     map[string]bool            // positions no longer needed
 	curStart   time.Time
 	lowerBound time.Time // backlog lines dated before this are clamped to it
 	lost       bool      // a backlog was incomplete (lines may be lost)
@@ -91,98 +52,30 @@ type stream struct {
 
 // setGroup installs a (new) group, keeping the accumulators of the
 // measurements that still exist, by handle. Callers hold s.mu or own s.
-func (s *stream) setGroup(g *measure.Group) {
-	old := map[string]int{}
-	if s.group != nil {
-		for i, m := range s.group.Measurements {
-			old[m.Handle] = i
-		}
-	}
-	remap := func(accs []*measure.Accumulator) []*measure.Accumulator {
-		out := make([]*measure.Accumulator, len(g.Measurements))
-		for i, m := range g.Measurements {
-			if j, ok := old[m.Handle]; ok && accs != nil {
-				out[i] = accs[j]
-			} else {
-				out[i] = measure.NewAccumulator(m)
-			}
-		}
-		return out
-	}
-	s.cur = remap(s.cur)
-	for t, accs := range s.past {
-		s.past[t] = remap(accs)
+func (s *stream) setGroup(g *interval.Group) {
+	if s.fold == nil {
+		s.fold = g.NewFold(s.interval)
+	} else {
+		s.fold = s.fold.Regroup(g)
 	}
 	s.group = g
-	s.matcher = g.Set().NewMatcher()
-
-	s.dater = measure.NewDater(g.Measurements)
 }
 
 // Batch folds a batch of lines; see follow.Handler.
 func (s *stream) Batch(b *follow.Batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var now time.Time
+	d := interval.Live(s.curStart)
 	if b.Backlog {
-		now = s.clock.Now()
+		d = interval.Dating{Arrival: s.curStart, ByTimestamp: true, Lower: s.lowerBound, Ref: s.clock.Now()}
 	}
 	for _, l := range b.Lines {
-		s.lines++
-		hits := s.matcher.Match(l.Data)
-		if len(hits) == 0 {
-			continue
-		}
-		if !b.Backlog {
-			for i := range hits {
-				s.cur[hits[i].Rule].Add(&hits[i])
-			}
-			continue
-		}
-		s.dater.Reset()
-		for i := range hits {
-			h := &hits[i]
-			acc := s.attribute(h, l.Data, now)
-			acc.Add(h)
-		}
+		s.fold.Line(l.Data, l.Cut, d)
 	}
-	if p := b.End; s.kind == kindFile && !p.IsZero() && p.Path != "" {
+	if p := b.End; s.kind == interval.KindFile && !p.IsZero() && p.Path != "" {
 		s.positions[p.Path] = p
 		delete(s.closed, p.Path)
 	}
-}
-
-// attribute returns the accumulator a backlog hit belongs to: the interval
-// of the line's own timestamp when that falls between the lower bound and
-// the current interval, else the current interval.
-func (s *stream) attribute(h *match.Hit, line []byte, now time.Time) *measure.Accumulator {
-	cur := s.cur[h.Rule]
-	if !h.Selected {
-		return cur
-	}
-	at, ok := s.dater.Time(h.Rule, line, now)
-	if !ok {
-		cur.Undated++
-		return cur
-	}
-	start := at.Truncate(s.interval)
-	if start.Before(s.lowerBound) {
-		start = s.lowerBound
-	}
-	if !start.Before(s.curStart) {
-		return cur
-	}
-	accs := s.past[start.Unix()]
-	if accs == nil {
-		accs = make([]*measure.Accumulator, len(s.group.Measurements))
-		for i, m := range s.group.Measurements {
-			accs[i] = measure.NewAccumulator(m)
-		}
-		s.past[start.Unix()] = accs
-	}
-	acc := accs[h.Rule]
-	acc.Backdated++
-	return acc
 }
 
 // Event keeps the positions in step with what happened to the source,
@@ -192,11 +85,11 @@ func (s *stream) Event(e follow.Event) {
 	// opened, its start position is in the state file.
 	switch e.Kind {
 	case follow.EventOpen, follow.EventReset:
-		if s.kind == kindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
+		if s.kind == interval.KindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
 			s.saveStart(e.Start)
 		}
 	case follow.EventClose, follow.EventDelete:
-		if e.Path != "" && s.kind == kindFile {
+		if e.Path != "" && s.kind == interval.KindFile {
 			s.mu.Lock()
 			s.closed[e.Path] = true
 			delete(s.positions, e.Path)
@@ -238,10 +131,8 @@ func (s *stream) Event(e follow.Event) {
 
 // taken is what a stream had accumulated when an interval closed.
 type taken struct {
-	measurements []*rules.Measurement
-	cur          []*measure.Accumulator
-	past         map[int64][]*measure.Accumulator
-	lines        uint64
+	group        *interval.Group
+	buckets      map[int64]*interval.Bucket // by interval start (Unix seconds)
 	positions    map[string]follow.Position
 	closed       []string
 	lost         bool
@@ -256,10 +147,8 @@ func (s *stream) take(next, lower time.Time) taken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := taken{
-		measurements: s.group.Measurements,
-		cur:          s.cur,
-		past:         s.past,
-		lines:        s.lines,
+		group:        s.group,
+		buckets:      s.fold.Take(),
 		positions:    s.positions,
 		lost:         s.lost,
 		lowerBound:   s.lowerBound,
@@ -269,12 +158,6 @@ func (s *stream) take(next, lower time.Time) taken {
 	for p := range s.closed {
 		t.closed = append(t.closed, p)
 	}
-	s.cur = make([]*measure.Accumulator, len(s.group.Measurements))
-	for i, m := range s.group.Measurements {
-		s.cur[i] = measure.NewAccumulator(m)
-	}
-	s.past = map[int64][]*measure.Accumulator{}
-	s.lines = 0
 	s.positions = map[string]follow.Position{}
 	s.closed = map[string]bool{}
 	s.curStart = next

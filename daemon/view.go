@@ -58,7 +58,7 @@ func (d *Daemon) View() web.View {
 	sort.Strings(srcs)
 	for _, src := range srcs {
 		s := d.streams[src]
-		sv := web.StreamView{Source: src, Kind: s.kind, Files: positions[src]}
+		sv := web.StreamView{Source: src, Kind: string(s.kind), Files: positions[src]}
 		var stats []follow.SourceStats
 		switch {
 		case s.files != nil:

@@ -12,42 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/lines"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
-
-// Groups groups measurements by the stream they read: file measurements by
-// path, pipe measurements by command and mode; or all of them by override,
-// when it is not empty (`test --log` replaces the stream of every
-// measurement: a captured command output tests pipe rules as a copied log
-// tests file rules). Order follows the measurements' order.
-func Groups(ms []*rules.Measurement, override string, opts match.Options) ([]*Group, error) {
-	var order []string
-	by := map[string][]*rules.Measurement{}
-	for _, m := range ms {
-		src := m.Path
-		switch {
-		case override != "":
-			src = override
-		case m.StreamType == rules.StreamPipe:
-			src = PipeSource(m)
-		}
-		if _, ok := by[src]; !ok {
-			order = append(order, src)
-		}
-		by[src] = append(by[src], m)
-	}
-	groups := make([]*Group, 0, len(order))
-	for _, src := range order {
-		g, err := NewGroup(src, by[src], opts)
-		if err != nil {
-			return nil, err
-		}
-		groups = append(groups, g)
-	}
-	return groups, nil
-}
 
 // Input is one readable piece of a stream: a file, stdin or a command's
 // output. Close is called when it has been read.
@@ -58,10 +27,10 @@ type Input struct {
 }
 
 // Opener returns the inputs of a group's stream, in reading order.
-type Opener func(g *Group) ([]Input, error)
+type Opener func(g *interval.Group) ([]Input, error)
 
 // Observer sees every line of a one-shot evaluation with its hits.
-type Observer func(g *Group, line []byte, hits []match.Hit)
+type Observer func(g *interval.Group, line []byte, hits []match.Hit)
 
 // Result is one measurement's value over a whole stream.
 type Result struct {
@@ -70,7 +39,7 @@ type Result struct {
 	Valid       bool   // false: the stream gave no value (see Accumulator.Value)
 	Lines       uint64 // lines of its stream read
 	Cut         uint64 // lines cut to the length limit
-	Counts
+	interval.Counts
 	TopKey   string
 	TopCount uint64
 	Keys     int           // distinct keys
@@ -87,7 +56,7 @@ type Result struct {
 // one per CPU, whose accumulators are merged in order; the results are
 // those of one sequential pass (see foldParallel). With an observer, which
 // sees every line in order, the stream is read line by line.
-func Evaluate(groups []*Group, open Opener, maxLine int, observe Observer) []Result {
+func Evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observer) []Result {
 	return evaluate(groups, open, maxLine, observe, defaultSplit())
 }
 
@@ -110,15 +79,15 @@ func (s split) partsOf(size int64) int {
 // maxParts bounds the parts a file is split into.
 const maxParts = 16
 
-func evaluate(groups []*Group, open Opener, maxLine int, observe Observer, sp split) []Result {
+func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observer, sp split) []Result {
 	var out []Result
 	for _, g := range groups {
 		start := time.Now()
-		f := newOneShot(g.NewFolder())
+		f := g.NewFold(0)
 		err := foldStream(f, open, maxLine, observe, sp)
 		elapsed := time.Since(start)
 		for i, m := range g.Measurements {
-			a := f.Acc[i]
+			a := f.At(time.Time{}, i)
 			v, ok := a.Value()
 			top, n := a.TopKey()
 			out = append(out, Result{
@@ -132,69 +101,11 @@ func evaluate(groups []*Group, open Opener, maxLine int, observe Observer, sp sp
 	return out
 }
 
-// oneShot is a Folder of a one-shot evaluation, which also keeps what
-// merging parts of a stream needs to know to be exact.
-type oneShot struct {
-	*Folder
-	// exactSum marks the measurements whose value depends on the order of
-	// additions unless they are exact: int with sum or average.
-	exactSum []bool
-	// absSum is the sum of the absolute values folded into each of them:
-	// while it stays within 2^53, every partial sum of integers is exact,
-	// in any order.
-	absSum []float64
-	// onHits folds the hits of a line; made once, for MatchBlock.
-	onHits func(off int, line []byte, hits []match.Hit)
-}
+// whole is the dating of a one-shot evaluation: every line in one
+// interval.
+var whole = interval.Dating{}
 
-func newOneShot(f *Folder) *oneShot {
-	o := &oneShot{Folder: f, exactSum: make([]bool, len(f.Acc)), absSum: make([]float64, len(f.Acc))}
-	for i, m := range f.Group.Measurements {
-		o.exactSum[i] = m.DataType == rules.Int && (m.Policy == rules.PolicySum || m.Policy == rules.PolicyAverage)
-	}
-	o.onHits = func(_ int, _ []byte, hits []match.Hit) { o.add(hits) }
-	return o
-}
-
-// add folds the hits of one line.
-func (o *oneShot) add(hits []match.Hit) {
-	for i := range hits {
-		h := &hits[i]
-		a := o.Acc[h.Rule]
-		if !o.exactSum[h.Rule] {
-			a.Add(h)
-			continue
-		}
-		n := a.n
-		a.Add(h)
-		if a.n != n {
-			o.absSum[h.Rule] += math.Abs(a.last)
-		}
-	}
-}
-
-// line matches and folds one line, and returns its hits.
-func (o *oneShot) line(line []byte, cut bool) []match.Hit {
-	o.Lines++
-	if cut {
-		o.Cut++
-	}
-	hits := o.matcher.Match(line)
-	o.add(hits)
-	return hits
-}
-
-// block matches and folds a block of complete lines.
-func (o *oneShot) block(b lines.Block) {
-	if b.Cut {
-		o.line(b.Data, true)
-		return
-	}
-	o.Lines += uint64(b.Lines)
-	o.matcher.MatchBlock(b.Data, o.onHits)
-}
-
-func foldStream(f *oneShot, open Opener, maxLine int, observe Observer, sp split) error {
+func foldStream(f *interval.Fold, open Opener, maxLine int, observe Observer, sp split) error {
 	inputs, err := open(f.Group)
 	if err != nil {
 		return err
@@ -215,7 +126,7 @@ func foldStream(f *oneShot, open Opener, maxLine int, observe Observer, sp split
 	return nil
 }
 
-func foldInput(f *oneShot, in Input, maxLine int, observe Observer, sp split) error {
+func foldInput(f *interval.Fold, in Input, maxLine int, observe Observer, sp split) error {
 	if observe != nil {
 		return foldLines(f, in.R, in.Name, maxLine, observe)
 	}
@@ -228,7 +139,7 @@ func foldInput(f *oneShot, in Input, maxLine int, observe Observer, sp split) er
 }
 
 // foldLines folds a stream line by line, showing each line to observe.
-func foldLines(f *oneShot, src io.Reader, name string, maxLine int, observe Observer) error {
+func foldLines(f *interval.Fold, src io.Reader, name string, maxLine int, observe Observer) error {
 	r := lines.NewReader(src, 0, maxLine)
 	for {
 		line, cut, err := r.Next()
@@ -238,16 +149,16 @@ func foldLines(f *oneShot, src io.Reader, name string, maxLine int, observe Obse
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		observe(f.Group, line, f.line(line, cut))
+		observe(f.Group, line, f.Line(line, cut, whole))
 	}
 	if line, cut, ok := r.Final(); ok {
-		observe(f.Group, line, f.line(line, cut))
+		observe(f.Group, line, f.Line(line, cut, whole))
 	}
 	return nil
 }
 
 // foldBlocks folds a stream in blocks of lines.
-func foldBlocks(f *oneShot, src io.Reader, name string, maxLine int) error {
+func foldBlocks(f *interval.Fold, src io.Reader, name string, maxLine int) error {
 	r := lines.NewReader(src, 0, maxLine)
 	for {
 		b, err := r.NextBlock()
@@ -257,10 +168,14 @@ func foldBlocks(f *oneShot, src io.Reader, name string, maxLine int) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		f.block(b)
+		if b.Cut {
+			f.Line(b.Data, true, whole)
+		} else {
+			f.Block(b.Data, b.Lines, time.Time{})
+		}
 	}
 	if line, cut, ok := r.Final(); ok {
-		f.line(line, cut)
+		f.Line(line, cut, whole)
 	}
 	return nil
 }
@@ -282,7 +197,7 @@ func splittable(in Input) (*os.File, int64, bool) {
 // needsOrder reports whether a group's values depend on the order in which
 // its lines are folded beyond what merging parts in order preserves: real
 // sums and averages (floating-point addition is not associative).
-func needsOrder(g *Group) bool {
+func needsOrder(g *interval.Group) bool {
 	for _, m := range g.Measurements {
 		if m.DataType == rules.Real && (m.Policy == rules.PolicySum || m.Policy == rules.PolicyAverage) {
 			return true
@@ -335,16 +250,16 @@ func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
 // parts together stay within MaxKeys, as the cap on distinct keys then
 // never applies. When a merge would not be exact, the file is folded again
 // in one pass.
-func foldParallel(f *oneShot, file *os.File, name string, size int64, parts, maxLine int) error {
+func foldParallel(f *interval.Fold, file *os.File, name string, size int64, parts, maxLine int) error {
 	bounds, err := partBounds(file, size, parts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	folders := make([]*oneShot, len(bounds))
+	folders := make([]*interval.Fold, len(bounds))
 	srcs := make([]io.Reader, len(bounds))
 	errs := make([]error, len(bounds))
 	for k := range bounds {
-		folders[k] = newOneShot(f.Group.NewFolder())
+		folders[k] = f.Group.NewFold(0)
 		n := int64(math.MaxInt64) - bounds[k]
 		if k+1 < len(bounds) {
 			n = bounds[k+1] - bounds[k]
@@ -364,13 +279,11 @@ func foldParallel(f *oneShot, file *os.File, name string, size int64, parts, max
 	if !mergeable(f, folders) {
 		return foldBlocks(f, io.NewSectionReader(file, 0, math.MaxInt64), name, maxLine)
 	}
+	all := f.Bucket(time.Time{})
 	for k, p := range folders {
 		f.Lines += p.Lines
 		f.Cut += p.Cut
-		for i := range f.Acc {
-			f.Acc[i].Merge(p.Acc[i])
-			f.absSum[i] += p.absSum[i]
-		}
+		all.Merge(f.Group, p.Bucket(time.Time{}), p.Group)
 		if errs[k] != nil {
 			// A sequential read would have stopped here.
 			return errs[k]
@@ -381,26 +294,27 @@ func foldParallel(f *oneShot, file *os.File, name string, size int64, parts, max
 
 // mergeable reports whether merging the parts into f in order gives the
 // result of folding their lines into f in one pass.
-func mergeable(f *oneShot, parts []*oneShot) bool {
-	for i := range f.Acc {
-		keys := f.Acc[i].keys
+func mergeable(f *interval.Fold, parts []*interval.Fold) bool {
+	for i, m := range f.Group.Measurements {
+		exactSum := m.DataType == rules.Int && (m.Policy == rules.PolicySum || m.Policy == rules.PolicyAverage)
+		keys := f.At(time.Time{}, i).Keys()
 		union := len(keys)
-		abs := f.absSum[i]
+		abs := f.At(time.Time{}, i).AbsSum()
 		seen := map[string]bool{}
 		for _, p := range parts {
-			a := p.Acc[i]
+			a := p.At(time.Time{}, i)
 			if a.KeyOverflow > 0 {
 				return false
 			}
-			for k := range a.keys {
+			for k := range a.Keys() {
 				if _, ok := keys[k]; !ok && !seen[k] {
 					seen[k] = true
 					union++
 				}
 			}
-			abs += p.absSum[i]
+			abs += a.AbsSum()
 		}
-		if union > MaxKeys || f.exactSum[i] && abs > 1<<53 {
+		if union > interval.MaxKeys || exactSum && abs > 1<<53 {
 			return false
 		}
 	}

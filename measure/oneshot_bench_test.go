@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
@@ -26,11 +27,11 @@ func BenchmarkEvaluateSSH(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	groups, err := Groups(set.Measurements, path, match.Options{})
+	groups, err := interval.Groups(set.Measurements, path, match.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	open := func(g *Group) ([]Input, error) { return OpenPath(g.Source, nil) }
+	open := func(g *interval.Group) ([]Input, error) { return OpenPath(g.Path, nil) }
 	for _, sp := range []split{defaultSplit(), {parts: 1}} {
 		b.Run(fmt.Sprintf("parts=%d", sp.parts), func(b *testing.B) {
 			b.SetBytes(fi.Size())

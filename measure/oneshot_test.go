@@ -9,7 +9,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
@@ -17,23 +19,23 @@ import (
 // folded is what a one-shot fold of a file gives, in full.
 type folded struct {
 	lines, cut uint64
-	acc        []Snapshot
+	acc        []interval.Snapshot
 	err        error
 }
 
 // foldFile folds the file at path for group g: line by line (by way of an
 // observer) when byLine, else in blocks with the split policy sp.
-func foldFile(t *testing.T, g *Group, path string, maxLine int, byLine bool, sp split) folded {
+func foldFile(t *testing.T, g *interval.Group, path string, maxLine int, byLine bool, sp split) folded {
 	t.Helper()
-	f := newOneShot(g.NewFolder())
+	f := g.NewFold(0)
 	var observe Observer
 	if byLine {
-		observe = func(*Group, []byte, []match.Hit) {}
+		observe = func(*interval.Group, []byte, []match.Hit) {}
 	}
-	err := foldStream(f, func(*Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, observe, sp)
+	err := foldStream(f, func(*interval.Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, observe, sp)
 	out := folded{lines: f.Lines, cut: f.Cut, err: err}
-	for _, a := range f.Acc {
-		out.acc = append(out.acc, a.Snapshot())
+	for i := range g.Measurements {
+		out.acc = append(out.acc, f.At(time.Time{}, i).Snapshot())
 	}
 	return out
 }
@@ -43,7 +45,7 @@ func foldFile(t *testing.T, g *Group, path string, maxLine int, byLine bool, sp 
 // parts folded concurrently.
 func checkSplits(t *testing.T, ms []*rules.Measurement, path string, maxLine int) {
 	t.Helper()
-	g, err := NewGroup(path, ms, match.Options{})
+	g, err := interval.NewGroup(path, ms, match.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func checkSplits(t *testing.T, ms []*rules.Measurement, path string, maxLine int
 		}
 	}
 	// Evaluate itself, with its default policy.
-	rs := Evaluate([]*Group{g}, func(*Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, nil)
+	rs := Evaluate([]*interval.Group{g}, func(*interval.Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, nil)
 	for i, r := range rs {
 		if r.Lines != want.lines || r.Cut != want.cut || r.Counts != want.acc[i].Counts || r.Keys != len(want.acc[i].Keys) {
 			t.Errorf("Evaluate %s: %+v, want lines %d cut %d %+v", ms[i].Handle, r, want.lines, want.cut, want.acc[i])
@@ -110,7 +112,7 @@ func TestSplitExamples(t *testing.T) {
 		}
 		for _, log := range append(logs, big) {
 			// Only logs where some measurement selects a line say much.
-			g, err := NewGroup(log, set.Measurements, match.Options{})
+			g, err := interval.NewGroup(log, set.Measurements, match.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +245,7 @@ func TestMergeable(t *testing.T) {
 			if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			g, err := NewGroup(path, []*rules.Measurement{tt.m}, match.Options{})
+			g, err := interval.NewGroup(path, []*rules.Measurement{tt.m}, match.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +258,7 @@ func TestMergeable(t *testing.T) {
 			if err != nil || len(bounds) != 2 {
 				t.Fatalf("bounds %v, %v", bounds, err)
 			}
-			parts := []*oneShot{newOneShot(g.NewFolder()), newOneShot(g.NewFolder())}
+			parts := []*interval.Fold{g.NewFold(0), g.NewFold(0)}
 			for k := range parts {
 				end := int64(b.Len())
 				if k == 0 {
@@ -266,7 +268,7 @@ func TestMergeable(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := mergeable(newOneShot(g.NewFolder()), parts); got != tt.exact {
+			if got := mergeable(g.NewFold(0), parts); got != tt.exact {
 				t.Errorf("mergeable = %v, want %v", got, tt.exact)
 			}
 		})

@@ -11,44 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/lines"
-	"github.com/logtally/logtally/match"
 )
 
-// Timeline is a stream's lines folded into intervals by each line's own
-// timestamp, as `logtally learn` and `logtally backtest` replay logs. The
-// range of dated lines (First to Last) is the time the logs cover: an
-// interval inside it without a selected line is a real zero, one outside it
-// is unknown.
-type Timeline struct {
-	Group    *Group
-	Interval time.Duration
-	// Buckets holds one accumulator per measurement of the group for every
-	// interval that had a selected line, by interval start (Unix seconds).
-	Buckets map[int64][]*Accumulator
-	First   time.Time // earliest dated line
-	Last    time.Time // latest dated line
-	Lines   uint64    // lines read
-	Cut     uint64    // lines cut to the length limit
-	Undated uint64    // selected lines without a usable timestamp: not counted
-
-	matcher *match.Matcher
-	dater   *Dater
-}
-
-// NewTimeline returns an empty Timeline for a group.
-func NewTimeline(g *Group, interval time.Duration) *Timeline {
-	return &Timeline{Group: g, Interval: interval, Buckets: map[int64][]*Accumulator{},
-		matcher: g.Set().NewMatcher(), dater: NewDater(g.Measurements)}
-}
-
-// Read folds one input (a log file, rotated or not). Formats without a year
-// are anchored at the input's modification time (now when it has none).
-// progress, when not nil, is called with the bytes consumed so far.
-func (tl *Timeline) Read(in Input, maxLine int, progress func(int64)) error {
-	ref := in.ModTime
-	if ref.IsZero() {
-		ref = time.Now()
+// Replay folds one input (a log file, rotated or not) into f by each
+// line's own timestamp, as `logtally learn` and `logtally backtest` replay
+// logs (see interval.Dating). Formats without a year are anchored at the
+// input's modification time (now when it has none). progress, when not
+// nil, is called with the bytes consumed so far.
+func Replay(f *interval.Fold, in Input, maxLine int, progress func(int64)) error {
+	d := interval.Dating{ByTimestamp: true, Ref: in.ModTime}
+	if d.Ref.IsZero() {
+		d.Ref = time.Now()
 	}
 	r := lines.NewReader(in.R, 0, maxLine)
 	var n uint64
@@ -56,14 +31,14 @@ func (tl *Timeline) Read(in Input, maxLine int, progress func(int64)) error {
 		line, cut, err := r.Next()
 		if err == io.EOF {
 			if line, cut, ok := r.Final(); ok {
-				tl.fold(line, cut, ref)
+				f.Line(line, cut, d)
 			}
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", in.Name, err)
 		}
-		tl.fold(line, cut, ref)
+		f.Line(line, cut, d)
 		if n++; progress != nil && n%4096 == 0 {
 			progress(r.Offset())
 		}
@@ -72,67 +47,6 @@ func (tl *Timeline) Read(in Input, maxLine int, progress func(int64)) error {
 		progress(r.Offset())
 	}
 	return nil
-}
-
-func (tl *Timeline) fold(line []byte, cut bool, ref time.Time) {
-	tl.Lines++
-	if cut {
-		tl.Cut++
-	}
-	hits := tl.matcher.Match(line)
-	tl.dater.Reset()
-	// The covered range comes from every line, selected or not.
-	if t, ok := tl.dater.Time(0, line, ref); ok {
-		if tl.First.IsZero() || t.Before(tl.First) {
-			tl.First = t
-		}
-		if t.After(tl.Last) {
-			tl.Last = t
-		}
-	}
-	for i := range hits {
-		h := &hits[i]
-		if !h.Selected {
-			continue
-		}
-		t, ok := tl.dater.Time(h.Rule, line, ref)
-		if !ok {
-			tl.Undated++
-			continue
-		}
-		start := t.Truncate(tl.Interval).Unix()
-		accs := tl.Buckets[start]
-		if accs == nil {
-			accs = make([]*Accumulator, len(tl.Group.Measurements))
-			for j, m := range tl.Group.Measurements {
-				accs[j] = NewAccumulator(m)
-			}
-			tl.Buckets[start] = accs
-		}
-		accs[h.Rule].Add(h)
-	}
-}
-
-// Intervals returns the start of every interval from the one holding First
-// to the one holding Last, in order; none when no line was dated.
-func (tl *Timeline) Intervals() []time.Time {
-	if tl.First.IsZero() {
-		return nil
-	}
-	var out []time.Time
-	for t := tl.First.Truncate(tl.Interval); !t.After(tl.Last); t = t.Add(tl.Interval) {
-		out = append(out, t)
-	}
-	return out
-}
-
-// At returns the accumulator of measurement i for the interval starting at
-// t: an empty one when no line was selected then.
-func (tl *Timeline) At(t time.Time, i int) *Accumulator {
-	if accs := tl.Buckets[t.Unix()]; accs != nil {
-		return accs[i]
-	}
-	return NewAccumulator(tl.Group.Measurements[i])
 }
 
 // RotatedSiblings returns the rotated versions of a log file that sit beside

@@ -9,17 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
 func TestTimeline(t *testing.T) {
 	m := meas("p", rules.Counter, "", ".*Invalid user.*", "", "", "")
-	g, err := NewGroup("x", []*rules.Measurement{m}, match.Options{})
+	g, err := interval.NewGroup("x", []*rules.Measurement{m}, match.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := NewTimeline(g, 5*time.Minute)
+	tl := g.NewFold(5 * time.Minute)
 	log := strings.Join([]string{
 		"Dec 31 23:58:00 h sshd[1]: Invalid user a from 1.2.3.4",
 		"Dec 31 23:59:59 h sshd[1]: Invalid user b from 1.2.3.4",
@@ -28,7 +29,7 @@ func TestTimeline(t *testing.T) {
 		"no timestamp: Invalid user d",
 	}, "\n") + "\n"
 	ref := time.Date(2027, 1, 1, 1, 0, 0, 0, time.Local)
-	if err := tl.Read(Input{Name: "auth.log", R: io.NopCloser(strings.NewReader(log)), ModTime: ref}, 0, nil); err != nil {
+	if err := Replay(tl, Input{Name: "auth.log", R: io.NopCloser(strings.NewReader(log)), ModTime: ref}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tl.Lines != 5 || tl.Undated != 1 {

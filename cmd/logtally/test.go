@@ -14,6 +14,7 @@ import (
 	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/output"
@@ -70,7 +71,7 @@ func runTest(e *env, o testOpts) int {
 		return exitInvalid
 	}
 	opts := match.Options{Timeout: set.Settings.RegexTimeout}
-	groups, err := measure.Groups(set.Measurements, o.log, opts)
+	groups, err := interval.Groups(set.Measurements, o.log, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally test: %v\n", err)
 		return exitFailure
@@ -85,12 +86,12 @@ func runTest(e *env, o testOpts) int {
 	if o.printMissed || o.printMatched {
 		observe = lineObserver(lineOut, o.printMissed, o.printMatched)
 	}
-	open := func(g *measure.Group) ([]measure.Input, error) {
+	open := func(g *interval.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
 		if m.StreamType == rules.StreamPipe && o.log == "" {
 			return openPipeOnce(m, o.timeout, e.stderr)
 		}
-		return measure.OpenPath(g.Source, e.stdin)
+		return measure.OpenPath(g.Path, e.stdin)
 	}
 	results := measure.Evaluate(groups, open, set.Settings.MaxLineLength, observe)
 	measure.SortResults(results, set)
@@ -119,7 +120,7 @@ func runTest(e *env, o testOpts) int {
 
 func lineObserver(w io.Writer, missed, matched bool) measure.Observer {
 	var buf bytes.Buffer
-	return func(g *measure.Group, line []byte, hits []match.Hit) {
+	return func(g *interval.Group, line []byte, hits []match.Hit) {
 		selected := false
 		buf.Reset()
 		for _, h := range hits {

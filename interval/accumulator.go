@@ -1,27 +1,6 @@
-// Package measure turns lines into samples: it groups the measurements that
-// read the same stream so that a line is matched once for all of them, and
-// folds each measurement's hits into one value per interval with CFEngine's
-// data types and multiline policies.
-//
-//   - counter: the number of selected lines. With an extraction_regex, only
-//     selected lines whose extraction succeeds count; a failed extraction is
-//     an extraction miss, never a zero sample.
-//   - int, real: the number extracted from each selected line (match.ParseNumber),
-//     folded by select_multiline_policy: sum, average, first or last (the
-//     default, as CFEngine). An int value is truncated toward zero per line;
-//     an int average keeps its fraction (the average of integers is a real
-//     number: cf-monitord divides the sum by the count). A line whose
-//     extraction or number fails is an extraction miss. An interval with no
-//     value has no sample (a gap) unless the policy is sum, whose empty
-//     value is 0.
-//
-// Keys (the first group of `key`) are counted per interval for entropy and
-// the top source. A key is validated by the rule's key_type before it is
-// counted; a rejected key is counted as such and dropped.
-package measure
+package interval
 
 import (
-	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -78,6 +57,7 @@ type Accumulator struct {
 	sum   float64
 	first float64
 	last  float64
+	abs   float64 // sum of the absolute values folded
 	keys  map[string]uint64
 	// checked caches what ValidKey said of each raw key seen, so that a
 	// source that repeats is parsed once per interval (bounded by MaxKeys).
@@ -136,6 +116,7 @@ func (a *Accumulator) fold(v float64) {
 	}
 	a.n++
 	a.sum += v
+	a.abs += math.Abs(v)
 	a.last = v
 }
 
@@ -241,6 +222,12 @@ func (a *Accumulator) TopKey() (string, uint64) {
 	return top, n
 }
 
+// AbsSum returns the sum of the absolute values folded. While it stays
+// within 2^53, every partial sum of integer values is exact, in any order,
+// so that folding a stream in parts and merging them gives the sum of one
+// sequential pass.
+func (a *Accumulator) AbsSum() float64 { return a.abs }
+
 // Merge folds b, which covers a later part of the same interval, into a.
 func (a *Accumulator) Merge(b *Accumulator) {
 	a.Counts.Add(b.Counts)
@@ -250,6 +237,7 @@ func (a *Accumulator) Merge(b *Accumulator) {
 		}
 		a.last = b.last
 		a.sum += b.sum
+		a.abs += b.abs
 		a.n += b.n
 	}
 	for k, c := range b.keys {
@@ -290,6 +278,7 @@ func (a *Accumulator) Snapshot() Snapshot {
 // Restore replaces the accumulator's content with s.
 func (a *Accumulator) Restore(s Snapshot) {
 	a.Counts, a.n, a.sum, a.first, a.last = s.Counts, s.N, s.Sum, s.First, s.Last
+	a.abs = math.Abs(s.Sum)
 	a.keys = nil
 	for k, v := range s.Keys {
 		if a.keys == nil {
@@ -297,82 +286,4 @@ func (a *Accumulator) Restore(s Snapshot) {
 		}
 		a.keys[k] = v
 	}
-}
-
-// Group is the measurements that read one stream, compiled into one
-// match.Set so that each line is matched once for all of them.
-type Group struct {
-	Source       string // what the group reads: a path or glob, "-" for stdin, or "pipe:" + argv
-	Measurements []*rules.Measurement
-	set          *match.Set
-}
-
-// NewGroup compiles the measurements of one stream.
-func NewGroup(source string, ms []*rules.Measurement, opts match.Options) (*Group, error) {
-	specs := make([]match.Spec, len(ms))
-	for i, m := range ms {
-		specs[i] = match.Spec{Select: m.Select, Extract: m.Extract, Key: m.Key}
-	}
-	set, err := match.Compile(specs, opts)
-	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", source, err)
-	}
-	return &Group{Source: source, Measurements: ms, set: set}, nil
-}
-
-// Set returns the group's compiled matcher set.
-func (g *Group) Set() *match.Set { return g.set }
-
-// PipeSource names the stream of a pipe measurement.
-func PipeSource(m *rules.Measurement) string {
-	return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
-}
-
-// Folder folds lines of one stream into one accumulator per measurement of
-// its group. It is not safe for concurrent use.
-type Folder struct {
-	Group   *Group
-	Acc     []*Accumulator
-	Lines   uint64 // lines read
-	Cut     uint64 // lines cut to the length limit
-	matcher *match.Matcher
-}
-
-// NewFolder returns a Folder with empty accumulators.
-func (g *Group) NewFolder() *Folder {
-	f := &Folder{Group: g, matcher: g.set.NewMatcher(), Acc: make([]*Accumulator, len(g.Measurements))}
-	for i, m := range g.Measurements {
-		f.Acc[i] = NewAccumulator(m)
-	}
-	return f
-}
-
-// Fold matches one line and folds its hits. The hits are returned for
-// observers; they are valid until the next call.
-func (f *Folder) Fold(line []byte, cut bool) []match.Hit {
-	f.Lines++
-	if cut {
-		f.Cut++
-	}
-	hits := f.matcher.Match(line)
-	for i := range hits {
-		f.Acc[hits[i].Rule].Add(&hits[i])
-	}
-	return hits
-}
-
-// FoldInto matches one line and folds its hits into acc (one accumulator
-// per measurement of the group, in order) instead of the Folder's own; the
-// catch-up after a restart uses it to fold each line into the interval of
-// its timestamp.
-func (f *Folder) FoldInto(acc []*Accumulator, line []byte, cut bool) []match.Hit {
-	f.Lines++
-	if cut {
-		f.Cut++
-	}
-	hits := f.matcher.Match(line)
-	for i := range hits {
-		acc[hits[i].Rule].Add(&hits[i])
-	}
-	return hits
 }

@@ -1,0 +1,274 @@
+package interval
+
+import (
+	"time"
+
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+)
+
+// Dating says which interval the lines given to Fold.Line belong to.
+//
+//   - Arrival, without ByTimestamp: every line belongs to the interval that
+//     starts at Arrival, the one in which it was read (the daemon's live
+//     lines; a zero Arrival is the one interval of a one-shot `test`).
+//   - ByTimestamp with Arrival: lines that were written while logtally was
+//     down (a backlog). Each selected line belongs to the interval of its
+//     own timestamp, clamped to [Lower, Arrival]; a line without a usable
+//     timestamp belongs to Arrival. The accumulators count which way each
+//     line went (Counts.Backdated, Counts.Undated).
+//   - ByTimestamp without Arrival: a replay of logs (`learn`, `backtest`).
+//     Each selected line belongs to the interval of its own timestamp,
+//     unbounded; one without a usable timestamp is counted in Fold.Undated
+//     and nowhere else. The range of dated lines (Fold.First to Fold.Last)
+//     is the time the logs cover.
+//
+// Timestamps without a year are anchored at Ref (see package timestamp).
+type Dating struct {
+	Arrival     time.Time
+	ByTimestamp bool
+	Lower       time.Time
+	Ref         time.Time
+}
+
+// Live returns the dating of lines read live in the interval starting at
+// start.
+func Live(start time.Time) Dating { return Dating{Arrival: start} }
+
+// Bucket is one interval of one stream: an accumulator per measurement of
+// the group, nil until the measurement's first hit, and the lines that
+// arrived in the interval.
+type Bucket struct {
+	Acc   []*Accumulator
+	Lines uint64 // lines read in the interval (arrival dating)
+	Cut   uint64 // of which cut to the length limit
+}
+
+// Fold folds the lines of one stream into intervals. It is the one place
+// where a line's hits become part of an interval's values: the daemon folds
+// every batch it reads, `test` folds a whole stream into one interval,
+// `learn` and `backtest` fold logs by the lines' own timestamps. It reads
+// nothing itself. It is not safe for concurrent use.
+type Fold struct {
+	Group *Group
+	Width time.Duration // the interval
+	// Buckets holds the intervals that received a line, by start (Unix
+	// seconds).
+	Buckets map[int64]*Bucket
+	Lines   uint64    // lines folded
+	Cut     uint64    // lines cut to the length limit
+	Undated uint64    // replay: selected lines without a usable timestamp, not counted
+	First   time.Time // replay: the earliest dated line
+	Last    time.Time // replay: the latest dated line
+
+	matcher *match.Matcher
+	dater   *Dater
+	// The bucket of the last arrival, which most lines share.
+	curAt  int64
+	cur    *Bucket
+	onHits func(int, []byte, []match.Hit) // folds a block's hits into cur
+}
+
+// NewFold returns an empty Fold of the group's lines into intervals of the
+// given width (any width for a one-shot fold, whose lines all arrive at the
+// zero time).
+func (g *Group) NewFold(width time.Duration) *Fold {
+	f := &Fold{Group: g, Width: width, Buckets: map[int64]*Bucket{}, matcher: g.set.NewMatcher(), dater: NewDater(g.Measurements)}
+	f.onHits = func(_ int, _ []byte, hits []match.Hit) { f.add(f.cur, hits) }
+	return f
+}
+
+// Bucket returns the bucket of the interval starting at t, made when
+// missing.
+func (f *Fold) Bucket(t time.Time) *Bucket {
+	u := t.Unix()
+	if f.cur != nil && f.curAt == u {
+		return f.cur
+	}
+	b := f.Buckets[u]
+	if b == nil {
+		b = &Bucket{Acc: make([]*Accumulator, len(f.Group.Measurements))}
+		f.Buckets[u] = b
+	}
+	f.curAt, f.cur = u, b
+	return b
+}
+
+// acc returns the accumulator of measurement i in b, made when missing.
+func (f *Fold) acc(b *Bucket, i int) *Accumulator {
+	a := b.Acc[i]
+	if a == nil {
+		a = NewAccumulator(f.Group.Measurements[i])
+		b.Acc[i] = a
+	}
+	return a
+}
+
+func (f *Fold) add(b *Bucket, hits []match.Hit) {
+	for i := range hits {
+		f.acc(b, hits[i].Rule).Add(&hits[i])
+	}
+}
+
+// Line matches one line and folds its hits into the interval d gives it.
+// The hits are returned for observers; they are valid until the next call.
+func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
+	f.Lines++
+	if cut {
+		f.Cut++
+	}
+	replay := d.ByTimestamp && d.Arrival.IsZero()
+	var at *Bucket
+	if !replay {
+		at = f.Bucket(d.Arrival)
+		at.Lines++
+		if cut {
+			at.Cut++
+		}
+	}
+	hits := f.matcher.Match(line)
+	if !d.ByTimestamp {
+		f.add(at, hits)
+		return hits
+	}
+	f.dater.Reset()
+	if replay {
+		// The covered range comes from every line, selected or not.
+		if t, ok := f.dater.Time(0, line, d.Ref); ok {
+			if f.First.IsZero() || t.Before(f.First) {
+				f.First = t
+			}
+			if t.After(f.Last) {
+				f.Last = t
+			}
+		}
+	}
+	for i := range hits {
+		h := &hits[i]
+		if !h.Selected {
+			if at != nil {
+				f.acc(at, h.Rule).Add(h)
+			}
+			continue
+		}
+		t, ok := f.dater.Time(h.Rule, line, d.Ref)
+		switch {
+		case !ok && replay:
+			f.Undated++
+		case !ok:
+			a := f.acc(at, h.Rule)
+			a.Undated++
+			a.Add(h)
+		case replay:
+			f.acc(f.Bucket(t.Truncate(f.Width)), h.Rule).Add(h)
+		default:
+			start := t.Truncate(f.Width)
+			if start.Before(d.Lower) {
+				start = d.Lower
+			}
+			if !start.Before(d.Arrival) {
+				f.acc(at, h.Rule).Add(h)
+				continue
+			}
+			a := f.acc(f.Bucket(start), h.Rule)
+			a.Backdated++
+			a.Add(h)
+		}
+	}
+	return hits
+}
+
+// Block matches a block of n complete lines (as lines.Reader.NextBlock
+// returns them) and folds their hits into the interval starting at
+// arrival. It is Line for every line of the block, faster.
+func (f *Fold) Block(data []byte, n int, arrival time.Time) {
+	f.Lines += uint64(n)
+	f.Bucket(arrival).Lines += uint64(n)
+	f.matcher.MatchBlock(data, f.onHits)
+}
+
+// At returns the accumulator of measurement i for the interval starting at
+// t: an empty one when nothing was folded into it.
+func (f *Fold) At(t time.Time, i int) *Accumulator {
+	if b := f.Buckets[t.Unix()]; b != nil && b.Acc[i] != nil {
+		return b.Acc[i]
+	}
+	return NewAccumulator(f.Group.Measurements[i])
+}
+
+// Intervals returns the start of every interval from the one holding First
+// to the one holding Last, in order; none when no line was dated. In a
+// replay, an interval inside that range without a selected line is a real
+// zero; one outside it is unknown.
+func (f *Fold) Intervals() []time.Time {
+	if f.First.IsZero() {
+		return nil
+	}
+	var out []time.Time
+	for t := f.First.Truncate(f.Width); !t.After(f.Last); t = t.Add(f.Width) {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Take hands over the buckets and starts afresh; the matcher and the
+// totals stay.
+func (f *Fold) Take() map[int64]*Bucket {
+	b := f.Buckets
+	f.Buckets = map[int64]*Bucket{}
+	f.cur = nil
+	return b
+}
+
+// Merge folds into b the accumulators of o, which covers later lines of
+// the same interval and may come from another group of the same stream
+// (a reload): accumulators are matched by measurement handle, and those of
+// measurements b's group does not have are dropped.
+func (b *Bucket) Merge(g *Group, o *Bucket, og *Group) {
+	b.Lines += o.Lines
+	b.Cut += o.Cut
+	for j, a := range o.Acc {
+		if a == nil {
+			continue
+		}
+		i := j
+		if og != g {
+			i = indexOf(g.Measurements, og.Measurements[j].Handle)
+			if i < 0 {
+				continue
+			}
+		}
+		if b.Acc[i] == nil {
+			b.Acc[i] = a
+		} else {
+			b.Acc[i].Merge(a)
+		}
+	}
+}
+
+func indexOf(ms []*rules.Measurement, handle string) int {
+	for i, m := range ms {
+		if m.Handle == handle {
+			return i
+		}
+	}
+	return -1
+}
+
+// Regroup returns a Fold of g, a new group of the same stream (a reload),
+// holding f's buckets: the accumulators of measurements g still has, by
+// handle.
+func (f *Fold) Regroup(g *Group) *Fold {
+	n := g.NewFold(f.Width)
+	for t, b := range f.Buckets {
+		n.Bucket(time.Unix(t, 0)).Merge(g, b, f.Group)
+	}
+	n.cur = nil
+	return n
+}
+
+// Drop forgets the interval starting at t.
+func (f *Fold) Drop(t time.Time) {
+	delete(f.Buckets, t.Unix())
+	f.cur = nil
+}

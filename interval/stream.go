@@ -1,0 +1,112 @@
+package interval
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+)
+
+// Kind is the kind of stream a measurement reads. It decides how the
+// daemon follows the stream and when an interval of it is unavailable.
+type Kind string
+
+// Kinds of stream.
+const (
+	KindFile     Kind = "file"     // a growing file (path or glob), followed
+	KindWhole    Kind = "whole"    // track_growing_file: false: the whole file, read each interval
+	KindPipe     Kind = "pipe"     // a long-running command, streamed
+	KindInterval Kind = "interval" // a command run once per interval
+)
+
+// KindOf returns the kind of stream m reads.
+func KindOf(m *rules.Measurement) Kind {
+	switch {
+	case m.StreamType == rules.StreamPipe && m.PipeMode == rules.PipeInterval:
+		return KindInterval
+	case m.StreamType == rules.StreamPipe:
+		return KindPipe
+	case !m.TrackGrowing:
+		return KindWhole
+	default:
+		return KindFile
+	}
+}
+
+// SourceOf names the stream m reads; measurements with the same source
+// share one stream: one follower, one pass of each line, one Group.
+func SourceOf(m *rules.Measurement) string {
+	switch KindOf(m) {
+	case KindPipe, KindInterval:
+		return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
+	case KindWhole:
+		return "whole:" + m.Path
+	default:
+		return m.Path
+	}
+}
+
+// Group is the measurements that read one stream, compiled into one
+// match.Set so that each line is matched once for all of them.
+type Group struct {
+	Source       string   // the stream's name (SourceOf), or the override of Groups
+	Kind         Kind     // the kind of stream
+	Path         string   // file kinds: the path or glob; with an override, the override
+	Command      []string // pipe kinds: the command
+	Measurements []*rules.Measurement
+	set          *match.Set
+}
+
+// NewGroup compiles the measurements of one stream, which are all of the
+// kind and source of the first.
+func NewGroup(source string, ms []*rules.Measurement, opts match.Options) (*Group, error) {
+	specs := make([]match.Spec, len(ms))
+	for i, m := range ms {
+		specs[i] = match.Spec{Select: m.Select, Extract: m.Extract, Key: m.Key}
+	}
+	set, err := match.Compile(specs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", source, err)
+	}
+	g := &Group{Source: source, Measurements: ms, set: set}
+	if len(ms) > 0 {
+		g.Kind, g.Path, g.Command = KindOf(ms[0]), ms[0].Path, ms[0].Command
+	}
+	return g, nil
+}
+
+// Set returns the group's compiled matcher set.
+func (g *Group) Set() *match.Set { return g.set }
+
+// Groups groups measurements by the stream they read (SourceOf); or all of
+// them into one group reading override, when it is not empty (`test --log`
+// replaces the stream of every measurement: a captured command output tests
+// pipe rules as a copied log tests file rules). Order follows the
+// measurements' order.
+func Groups(ms []*rules.Measurement, override string, opts match.Options) ([]*Group, error) {
+	var order []string
+	by := map[string][]*rules.Measurement{}
+	for _, m := range ms {
+		src := SourceOf(m)
+		if override != "" {
+			src = override
+		}
+		if _, ok := by[src]; !ok {
+			order = append(order, src)
+		}
+		by[src] = append(by[src], m)
+	}
+	groups := make([]*Group, 0, len(order))
+	for _, src := range order {
+		g, err := NewGroup(src, by[src], opts)
+		if err != nil {
+			return nil, err
+		}
+		if override != "" {
+			g.Kind, g.Path, g.Command = KindFile, override, nil
+		}
+		groups = append(groups, g)
+	}
+	return groups, nil
+}
