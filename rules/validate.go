@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,22 @@ var (
 	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
 		"org", "bucket", "precision", "batch_size", "flush_interval", "gzip", "spool_size"}
 )
+
+// Vocabulary returns the keys the validator accepts in each section of a
+// rule file: "" (the top level of a file), "measurements", "classes" (a
+// class written as a map), "commands", "reports", "settings" and
+// "settings.outputs". The rule reference, docs/rules.md, documents each.
+func Vocabulary() map[string][]string {
+	return map[string][]string{
+		"":                 slices.Clone(topKeys),
+		"measurements":     slices.Clone(measurementKeys),
+		"classes":          slices.Clone(classKeys),
+		"commands":         slices.Clone(commandKeys),
+		"reports":          slices.Clone(reportKeys),
+		"settings":         slices.Clone(settingsKeys),
+		"settings.outputs": slices.Clone(outputKeys),
+	}
+}
 
 // Defaults.
 const (
