@@ -172,6 +172,9 @@ type Change struct {
 	Details []string `json:"details,omitempty"`
 	Old     *Entry   `json:"old,omitempty"`
 	New     *Entry   `json:"new,omitempty"`
+	// Fresh is true in the first scan that reports the change as it is
+	// (update_hashes: no reports it again in later scans, not fresh).
+	Fresh bool `json:"-"`
 }
 
 // String is one line for a log: "changed /etc/passwd: content, size 10 -> 12".

@@ -237,6 +237,10 @@ func (w *Watcher) Scan() Result {
 		}
 	}
 	w.persistSeen(&res.Delta)
+	for i := range res.Changes {
+		c := &res.Changes[i]
+		c.Fresh = w.cfg.Update || res.Delta.Seen[c.Path] != nil
+	}
 	w.progress = w.measure(l, res.Progress.HashedBytes)
 	res.Progress = w.progress
 	return res
