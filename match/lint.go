@@ -14,7 +14,8 @@ import (
 // nothing to say about or that does not compile (Compile reports that).
 //
 // It warns about three shapes, found on the parse tree with character sets
-// taken from regexp2 itself:
+// taken from regexp2 itself, in the pattern and inside its lookarounds
+// (whose bodies always run on regexp2):
 //   - a quantifier over a group that holds another unbounded quantifier,
 //     when nothing in each iteration separates one from the next, such as
 //     (a+)+, (.*)* or (\w+\s?)*: the same text splits across iterations in
@@ -54,6 +55,7 @@ type linter struct {
 	engine   engineKind
 	warnings []string
 	reported map[*node]bool
+	look     *node // the lookaround being walked, if any
 }
 
 // lintEngine returns the engine the pattern runs on as an extraction (a
@@ -95,7 +97,25 @@ func (l *linter) warn(n *node, format string, args ...any) {
 		return
 	}
 	l.reported[n] = true
-	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if l.look != nil {
+		// Said first: the lookaround is what the reader will look for.
+		msg = fmt.Sprintf("inside the %s %q: %s", lookName(l.look), l.text(l.look), msg)
+	}
+	l.warnings = append(l.warnings, msg)
+}
+
+// lookName names a lookaround the way the regexp2 documentation does.
+func lookName(n *node) string {
+	switch {
+	case n.behind && n.neg:
+		return "negative lookbehind"
+	case n.behind:
+		return "lookbehind"
+	case n.neg:
+		return "negative lookahead"
+	}
+	return "lookahead"
 }
 
 // large reports whether a repeat can iterate many times.
@@ -103,7 +123,16 @@ func large(n *node) bool { return n.max < 0 || n.max > 10 }
 
 func (l *linter) walk(n *node) {
 	if n.kind == kLook {
-		return // zero-width: checked on its own terms below
+		// A lookaround's body backtracks like any pattern, on regexp2,
+		// at every position where the lookaround is tried; it is atomic
+		// to what surrounds it, so only its own body is checked here.
+		outer := l.look
+		l.look = n
+		for _, s := range n.subs {
+			l.walk(s)
+		}
+		l.look = outer
+		return
 	}
 	if n.kind == kRepeat && large(n) {
 		l.checkNested(n)

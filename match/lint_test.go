@@ -3,6 +3,8 @@ package match
 import (
 	"strings"
 	"testing"
+
+	"github.com/dlclark/regexp2"
 )
 
 func TestLint(t *testing.T) {
@@ -29,6 +31,20 @@ func TestLint(t *testing.T) {
 		{`\d+\d+y`, nil},     // RE2 is linear
 		{`(?=a).*=.*`, nil},  // a mandatory "=" between
 		{`(?=a)\d+\s+`, nil}, // disjoint classes
+		// Inside lookarounds, which always run on regexp2.
+		{`(?=(a+)+b)a.*`, []string{`inside the lookahead "(?=(a+)+b)": nested quantifier in "(a+)+"`}},
+		{`(?!(a+)+b).*`, []string{`inside the negative lookahead "(?!(a+)+b)": nested quantifier`}},
+		{`(?=.*(a|aa)+$).*`, []string{`inside the lookahead "(?=.*(a|aa)+$)": adjacent quantifiers ".*" and "(a|aa)+"`,
+			`inside the lookahead "(?=.*(a|aa)+$)": alternation in "(a|aa)+"`}},
+		{`.*(?<=^(a+)+b)x`, []string{`inside the lookbehind "(?<=^(a+)+b)": nested quantifier`}},
+		{`.*(?<!^(a|aa)+)x`, []string{`inside the negative lookbehind "(?<!^(a|aa)+)": alternation`}},
+		{`(?=.*.*=)x.*`, []string{`inside the lookahead "(?=.*.*=)": adjacent quantifiers ".*" and ".*"`}},
+		{`(?=a(?!(\w|\d)+$))a.*`, []string{`inside the negative lookahead "(?!(\\w|\\d)+$)": alternation`}},
+		{`(?=x)(a+)+(?=(b+)+)`, []string{`nested quantifier in "(a+)+"`, `inside the lookahead "(?=(b+)+)": nested quantifier`}},
+		{`(?=.*Invalid user)(?!.*root).*`, nil},
+		{`(?<=port )\d+`, nil},
+		{`(?=(?:\d+\.){3}\d+)\S+`, nil},
+		{`(?:(?=\w)\w+\s)*x`, nil},
 		// Safe shapes.
 		{`(\w+\s)*`, nil},
 		{`(?:[^,]*,)*`, nil},
@@ -89,4 +105,70 @@ func TestLintSeeds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLintLookaroundsTimeOut checks that what Lint warns about inside
+// lookarounds is real: each pattern times out on a line that almost
+// matches.
+func TestLintLookaroundsTimeOut(t *testing.T) {
+	as := strings.Repeat("a", 5000)
+	tests := []struct{ pattern, line string }{
+		{`(?=(a+)+b)a.*`, as + "c"},
+		{`(?!(a+)+b).*`, as + "c"},
+		{`(?=.*(a|aa)+$).*`, as + "c"},
+		{`.*(?<=^(a+)+b)x`, "c" + as + "bx"},
+		{`.*(?<!^(a|aa)+)x`, "c" + as + "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			if len(Lint(tt.pattern)) == 0 {
+				t.Fatalf("Lint(%q) says nothing", tt.pattern)
+			}
+			set, err := Compile([]Spec{{Select: tt.pattern}}, Options{Timeout: MinTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := set.NewMatcher().Match([]byte(tt.line)); len(got) != 1 || !got[0].Timeout {
+				t.Fatalf("Match(%.20q...) = %s, want a timeout", tt.line, fmtHits(got))
+			}
+		})
+	}
+}
+
+// FuzzLint checks that Lint never panics, that its warnings name the
+// engine at risk, and that a pattern keeps its warnings when it is put
+// inside a lookahead or a negative lookbehind, where each is said to be
+// inside the lookaround.
+func FuzzLint(f *testing.F) {
+	for _, p := range seedPatterns {
+		f.Add(p)
+	}
+	for _, p := range []string{`(a+)+b`, `(a|aa)+$`, `.*.*=`, `(?=(a+)+b)a.*`, `(\w|\d)+`} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, pat string) {
+		warns := Lint(pat)
+		for _, w := range warns {
+			if !strings.Contains(w, "regexp2") {
+				t.Fatalf("Lint(%q): %q does not name the engine at risk", pat, w)
+			}
+		}
+		if len(warns) == 0 || strings.Contains(warns[0], "does not analyse") {
+			return
+		}
+		for _, wrapped := range []string{"(?=" + pat + ")", "(?<!" + pat + ")"} {
+			if _, err := regexp2.Compile(wrapped, regexp2.None); err != nil {
+				continue // e.g. a (?x) comment that swallows the ")"
+			}
+			inside := 0
+			for _, w := range Lint(wrapped) {
+				if strings.HasPrefix(w, "inside the ") {
+					inside++
+				}
+			}
+			if inside < len(warns) {
+				t.Fatalf("Lint(%q) = %q, but Lint(%q) has %d warnings inside the lookaround", pat, warns, wrapped, inside)
+			}
+		}
+	})
 }

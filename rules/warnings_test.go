@@ -2,6 +2,8 @@ package rules
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +81,42 @@ classes:
 	}
 	if got := set.KnownClasses(); !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownClasses\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestLookaroundWarnings: catastrophic backtracking inside a lookaround
+// is reported at the pattern's file:line:col with its key, like any other
+// risky pattern.
+func TestLookaroundWarnings(t *testing.T) {
+	src := `measurements:
+  - handle: a
+    path: /x
+    select_line_matching: '(?=(a+)+b)a.*'
+  - handle: b
+    path: /x
+    select_line_matching: '(?!(a+)+b).*'
+    extraction_regex: '(?<=^(a|aa)+)(\d+)'
+`
+	set, err := LoadBytes("w.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`w.yaml:4:27: warning: measurements[0].select_line_matching: inside the lookahead "(?=(a+)+b)": nested quantifier in "(a+)+"`,
+		`w.yaml:7:27: warning: measurements[1].select_line_matching: inside the negative lookahead "(?!(a+)+b)": nested quantifier in "(a+)+"`,
+		`w.yaml:8:23: warning: measurements[1].extraction_regex: inside the lookbehind "(?<=^(a|aa)+)": alternation in "(a|aa)+"`,
+	}
+	var got []string
+	for _, w := range set.Warnings {
+		got = append(got, w.String())
+	}
+	if len(got) != len(want) {
+		t.Fatalf("warnings\n got %q\nwant %q", got, want)
+	}
+	slices.Sort(got)
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("warning %d\n got %q\nwant %q...", i, got[i], want[i])
+		}
 	}
 }
