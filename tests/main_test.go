@@ -71,9 +71,20 @@ type result struct {
 // run runs the binary to completion with a generous deadline.
 func run(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
+	return runStdin(t, bin, stdin, args...)
+}
+
+// runBinary runs a logtally binary (an installed one, say) as run does.
+func runBinary(t testing.TB, binary string, args ...string) result {
+	t.Helper()
+	return runStdin(t, binary, "", args...)
+}
+
+func runStdin(t testing.TB, binary, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
