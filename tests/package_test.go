@@ -71,7 +71,9 @@ func TestDebianPackage(t *testing.T) {
 
 	// Install.
 	root := t.TempDir()
-	dpkg := func(args ...string) string { return mustOutput(t, "dpkg", append([]string{"--root=" + root}, args...)...) }
+	dpkg := func(args ...string) string {
+		return mustOutput(t, "dpkg", append([]string{"--root=" + root}, args...)...)
+	}
 	switch {
 	case ci:
 		root = "/"
