@@ -325,6 +325,14 @@ commands:
 	var pid int
 	fmt.Sscan(first, &pid)
 	testutil.WaitFor(t, 20*time.Second, "the expired run to die", func() bool { return gone(pid) })
+	// A started command can write its pid before the runner, back from
+	// fork and exec, counts the run, and a killed run is counted after its
+	// output is read: wait for both counts, then check the
+	// whole of the statistics.
+	testutil.WaitFor(t, 20*time.Second, "the second run and the expired one to be counted", func() bool {
+		st := h.e.Stats()
+		return st.Runs >= 2 && st.Expired >= 1
+	})
 	st := h.e.Stats()
 	if st.Expired != 1 || st.MaxRunning != 1 || st.Running != 1 || st.Suppressed != 1 || st.Runs != 2 {
 		t.Errorf("stats %+v", st)
