@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -22,19 +22,19 @@ type BacktestOptions struct {
 	Progress func(done, total int64)
 }
 
-// Replay is one measurement's replayed history: a row per interval the logs
-// cover, scored before learning as the daemon would have.
+// Replay is one measurement's replayed history: a row per interval with a
+// value, scored before learning as the daemon would have.
 type Replay struct {
 	Handle string
-	Rows   []history.Row
-	// TopKeys holds, for rules with a key, each row's most frequent key.
-	TopKeys []string
+	Rows   []interval.Row
 }
 
 // BacktestLogs replays logs through fresh baselines — what a new install
 // would have seen — without touching any state: each line is attributed to
-// the interval of its own timestamp, each interval is scored before it is
-// learned, and each row says which classes were set and which rose.
+// the interval of its own timestamp, each interval is closed by the
+// interval engine as the daemon closes it (scored before it is learned, a
+// gap when it has no value), and each row says which classes were set, with
+// the measurement's persistence, and which rose.
 func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	width := o.Interval
 	if width <= 0 {
@@ -44,27 +44,20 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
+	eng := interval.New(width)
+	if _, err := eng.Apply(set, nil); err != nil {
+		return nil, fmt.Errorf("backtest: %w", err)
+	}
 	var out []Replay
 	for _, tl := range timelines {
 		intervals := tl.Intervals()
 		for i, m := range tl.Group.Measurements {
-			var series []history.Sample
-			var keyed []map[string]uint64
-			var tops []string
+			r := Replay{Handle: m.Handle}
+			rows := interval.NewRows(m)
 			for _, t := range intervals {
-				acc := tl.At(t, i)
-				if v, ok := acc.Value(); ok {
-					series = append(series, history.Sample{T: t, V: v})
-					keyed = append(keyed, acc.Keys())
-					top, _ := acc.TopKey()
-					tops = append(tops, top)
+				if s := eng.Sample(m.Handle, t, tl.At(t, i)); s.Value != nil {
+					r.Rows = append(r.Rows, rows.Add(s))
 				}
-			}
-			rows := history.BacktestPersist(m.Handle, series, baselineConfig(set, m, width), m.Persist)
-			r := Replay{Handle: m.Handle, Rows: rows}
-			if m.Key != "" {
-				addEntropy(m.Handle, rows, keyed)
-				r.TopKeys = tops
 			}
 			out = append(out, r)
 		}
@@ -73,22 +66,24 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	return out, nil
 }
 
-// addEntropy adds the entropy class of each row's keys, and its rises.
-func addEntropy(handle string, rows []history.Row, keys []map[string]uint64) {
-	prev := ""
-	for i := range rows {
-		class := ""
-		if i < len(keys) && len(keys[i]) > 0 {
-			_, class = history.Entropy(handle, keys[i])
-		}
-		if class != "" {
-			rows[i].Classes = append(rows[i].Classes, class)
-			if class != prev {
-				rows[i].Rises = append(rows[i].Rises, class)
-			}
-		}
-		prev = class
+// BacktestSeries replays a series of timestamp,value samples of one
+// measurement, named handle, through a fresh baseline with the default
+// configuration and persistence, at the interval width (inferred from
+// the series when 0: history.InferInterval).
+func BacktestSeries(handle string, series []history.Sample, width time.Duration) Replay {
+	if width <= 0 {
+		width = history.InferInterval(series)
 	}
+	m := &rules.Measurement{Handle: handle, HistoryType: rules.HistoryWeekly, DataType: rules.Real,
+		Persist: rules.DefaultPersist, PersistPolicy: rules.PersistPreserve}
+	eng := interval.New(width)
+	_, _ = eng.Apply(&rules.Set{Measurements: []*rules.Measurement{m}}, nil) // without a Tx nothing is read
+	r := Replay{Handle: handle}
+	rows := interval.NewRows(m)
+	for _, s := range series {
+		r.Rows = append(r.Rows, rows.Add(eng.Value(handle, s.T, s.V)))
+	}
+	return r
 }
 
 // WouldFire is a command or report that a replay would have fired, or
@@ -127,25 +122,16 @@ func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) ([]W
 	byTime := map[int64]*actions.Interval{}
 	var times []int64
 	for _, r := range replays {
-		for i, row := range r.Rows {
-			ts := row.T.Unix()
+		for _, row := range r.Rows {
+			ts := row.Start.Unix()
 			in := byTime[ts]
 			if in == nil {
-				in = &actions.Interval{Start: row.T, End: row.T.Add(width), Vars: map[string]float64{}, Keys: map[string]string{}}
+				in = &actions.Interval{Start: row.Start, End: row.Start.Add(width), Vars: map[string]float64{}, Keys: map[string]string{}}
 				byTime[ts] = in
 				times = append(times, ts)
 			}
 			in.Classes = append(in.Classes, row.Classes...)
-			sc := row.Score
-			in.Vars["value_"+r.Handle] = sc.Value
-			for name, v := range map[string]float64{"av_": sc.Av, "dev_": sc.Dev, "z_": sc.Z} {
-				if !math.IsNaN(v) && !math.IsInf(v, 0) {
-					in.Vars[name+r.Handle] = v
-				}
-			}
-			if i < len(r.TopKeys) && r.TopKeys[i] != "" {
-				in.Keys["top_"+r.Handle] = r.TopKeys[i]
-			}
+			row.AddVars(in.Vars, in.Keys)
 		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })

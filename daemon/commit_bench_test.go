@@ -18,6 +18,7 @@ import (
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -133,7 +134,7 @@ func newBenchDaemon(b *testing.B) *benchDaemon {
 			for t := start; t.Before(end); t = t.Add(benchInterval) {
 				base.Observe(t, poisson(bd.rng, benchRate(i, t)))
 			}
-			if err := saveBaseline(tx, m.Handle, base, true); err != nil {
+			if err := interval.SaveBaseline(benchInterval, m.Handle, base, nil).Apply(tx); err != nil {
 				return err
 			}
 		}
@@ -154,8 +155,8 @@ func newBenchDaemon(b *testing.B) *benchDaemon {
 	if err := d.start(set); err != nil {
 		b.Fatal(err)
 	}
-	for h, ms := range d.meas {
-		if ms.base == nil {
+	for _, h := range d.eng.Handles() {
+		if d.eng.State(h).Base == nil {
 			b.Fatalf("%s has no baseline", h)
 		}
 	}
@@ -208,7 +209,7 @@ func (bd *benchDaemon) feed(at time.Time) {
 }
 
 // interval feeds and closes the interval the daemon is in.
-func (bd *benchDaemon) interval(b *testing.B, timed bool) {
+func (bd *benchDaemon) closeOne(b *testing.B, timed bool) {
 	if timed {
 		b.StopTimer()
 	}
@@ -275,7 +276,7 @@ func BenchmarkCommit100Weekly(b *testing.B) {
 	var appended float64
 	for range int(24 * time.Hour / benchInterval) {
 		before := stateSize(b, bd.state)
-		bd.interval(b, false)
+		bd.closeOne(b, false)
 		if grew := stateSize(b, bd.state) - before; grew > appended {
 			appended = grew
 		}
@@ -287,7 +288,7 @@ func BenchmarkCommit100Weekly(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		bd.interval(b, true)
+		bd.closeOne(b, true)
 	}
 	b.StopTimer()
 	if got := bd.d.stats.Commits; got < uint64(b.N) {

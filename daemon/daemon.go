@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
-	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
@@ -70,7 +68,7 @@ type Daemon struct {
 	mu       sync.Mutex // guards everything below against the status reader
 	set      *rules.Set
 	interval time.Duration
-	meas     map[string]*measState
+	eng      *interval.Engine
 	streams  map[string]*stream
 	senders  []*output.Sender
 	spool    map[string]int // spool size by sender name
@@ -81,24 +79,12 @@ type Daemon struct {
 	actCtx  context.Context // cancelled when commands must stop being started
 
 	curStart  time.Time
-	catchFrom time.Time // first interval of the downtime being filled; zero once done
-	seeds     map[string]OpenInterval
+	catchFrom time.Time               // first interval of the downtime being filled; zero once done
 	pending   []func(*state.Tx) error // commits that failed, retried with the next one
 	followCtx context.Context
 	wg        sync.WaitGroup
 	stats     Stats
 	started   time.Time
-}
-
-// measState is one measurement's running state.
-type measState struct {
-	m       *rules.Measurement
-	base    *history.Baseline // weekly measurements only
-	total   Total
-	last    *Sample
-	counted map[int64]float64 // value already in total for a partial interval, by start
-	cum     interval.Counts   // cumulative counts, for metrics
-	lines   uint64
 }
 
 // Stats are the daemon's own counters.
@@ -227,43 +213,29 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 func (d *Daemon) start(set *rules.Set) error {
 	now := d.clock.Now()
 	d.curStart = now.Truncate(d.interval)
-	var committedEnd time.Time
-	d.seeds = map[string]OpenInterval{}
+	d.eng = interval.New(d.interval)
+	var r interval.Resume
 	err := d.store.Update(func(tx *state.Tx) error {
 		if err := dropUnusable(tx, d.log); err != nil {
 			return err
 		}
 		var err error
-		if committedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
-			return err
-		}
-		prev, _, err := tx.Get(keyInterval)
-		if err != nil {
-			return err
-		}
-		if prev != "" && prev != d.interval.String() {
-			d.log.Warn("interval changed: baselines start afresh and the downtime is a gap", "was", prev, "now", d.interval)
-			committedEnd = time.Time{}
-		}
-		if err := tx.Ascend(prefixOpen, func(k, v string) bool {
-			var o OpenInterval
-			if err := decodeJSON(v, &o); err == nil && prev == d.interval.String() {
-				d.seeds[k[len(prefixOpen):]] = o
-			}
-			return true
-		}); err != nil {
-			return err
-		}
-		return tx.Set(keyInterval, d.interval.String())
+		r, err = d.eng.Start(tx)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	lower := committedEnd
-	for _, o := range d.seeds {
-		if lower.IsZero() || o.Start.Before(lower) {
-			lower = o.Start
-		}
+	if r.Migrated > 0 || r.Dropped > 0 {
+		d.log.Warn("state file migrated: baselines are now kept per interval width", "moved", r.Migrated, "dropped", r.Dropped)
+	}
+	if r.Was != 0 && r.Was != d.interval {
+		d.log.Warn("interval changed: the baselines of the new interval are used (new ones where none was learned) and the downtime is a gap",
+			"was", r.Was, "now", d.interval)
+	}
+	lower := r.CommittedEnd
+	if !r.Earliest.IsZero() && (lower.IsZero() || r.Earliest.Before(lower)) {
+		lower = r.Earliest
 	}
 	if lower.IsZero() || !lower.Before(d.curStart) {
 		lower = d.curStart
@@ -274,76 +246,35 @@ func (d *Daemon) start(set *rules.Set) error {
 	if lower.Before(d.curStart) {
 		d.catchFrom = lower
 	}
-	d.meas = map[string]*measState{}
 	d.streams = map[string]*stream{}
 	return d.apply(set, lower)
 }
 
-// apply installs a rule set: measurement states (baselines loaded from the
-// state file) and streams (new ones created with their saved positions,
-// existing ones given their new group). Streams no longer needed are
-// stopped. lower is the lower bound for dating new streams' backlog.
+// apply installs a rule set: streams (new ones created with their saved
+// positions, existing ones given their new group) and measurement states
+// (the engine's: baselines loaded from the state file). Streams no longer
+// needed are stopped. lower is the lower bound for dating new streams'
+// backlog. On error nothing changes.
 func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
-	meas := map[string]*measState{}
 	bySource := map[string][]*rules.Measurement{}
 	var order []string
-	err := d.store.View(func(tx *state.Tx) error {
-		for _, m := range set.Measurements {
-			src := interval.SourceOf(m)
-			if _, ok := bySource[src]; !ok {
-				order = append(order, src)
-			}
-			bySource[src] = append(bySource[src], m)
-			if old, ok := d.meas[m.Handle]; ok && (old.base != nil) == (m.HistoryType == rules.HistoryWeekly) {
-				old.m = m
-				if old.base != nil {
-					old.base.SetNoise(m.Noise)
-				}
-				meas[m.Handle] = old
-				continue
-			}
-			ms := &measState{m: m, counted: map[int64]float64{}}
-			if _, err := tx.GetJSON(prefixTotal+m.Handle, &ms.total); err != nil {
-				return err
-			}
-			var last Sample
-			if ok, err := tx.GetJSON(prefixSample+m.Handle, &last); err != nil {
-				return err
-			} else if ok {
-				ms.last = &last
-			}
-			if m.HistoryType == rules.HistoryWeekly {
-				hcfg := baselineConfig(set, m, d.interval)
-				b, err := loadBaseline(tx, m.Handle, hcfg)
-				if err != nil {
-					d.log.Warn("baseline not usable: starting afresh", "handle", m.Handle, "err", err)
-				}
-				if b == nil {
-					b = history.New(hcfg)
-				}
-				ms.base = b
-			}
-			if o, ok := d.seeds[m.Handle]; ok {
-				ms.counted[o.Start.Unix()] = o.Counted
-			}
-			meas[m.Handle] = ms
+	for _, m := range set.Measurements {
+		src := interval.SourceOf(m)
+		if _, ok := bySource[src]; !ok {
+			order = append(order, src)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+		bySource[src] = append(bySource[src], m)
 	}
 	opts := match.Options{Timeout: set.Settings.RegexTimeout}
 	streams := map[string]*stream{}
+	regroup := map[*stream]*interval.Group{}
 	for _, src := range order {
 		g, err := interval.NewGroup(src, bySource[src], opts)
 		if err != nil {
 			return err
 		}
 		if s, ok := d.streams[src]; ok {
-			s.mu.Lock()
-			s.setGroup(g)
-			s.mu.Unlock()
+			regroup[s] = g
 			streams[src] = s
 			continue
 		}
@@ -361,12 +292,29 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		}
 		streams[src] = s
 	}
+	var warnings []interval.Warning
+	err := d.store.View(func(tx *state.Tx) error {
+		var err error
+		warnings, err = d.eng.Apply(set, tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	for _, w := range warnings {
+		d.log.Warn("baseline not usable: starting afresh", "handle", w.Handle, "interval", d.interval, "err", w.Err)
+	}
+	for s, g := range regroup {
+		s.mu.Lock()
+		s.setGroup(g)
+		s.mu.Unlock()
+	}
 	for src, s := range d.streams {
 		if _, ok := streams[src]; !ok && s.cancel != nil {
 			s.cancel()
 		}
 	}
-	d.set, d.meas, d.streams = set, meas, streams
+	d.set, d.streams = set, streams
 	return nil
 }
 
@@ -664,13 +612,4 @@ func (d *Daemon) reload() {
 	// New files are opened before the reload is reported, as at start.
 	d.syncFollowers(false)
 	d.log.Info("reloaded", "measurements", len(set.Measurements), "streams", len(d.streams))
-}
-
-func sortedHandles(m map[string]*measState) []string {
-	out := make([]string, 0, len(m))
-	for h := range m {
-		out = append(out, h)
-	}
-	sort.Strings(out)
-	return out
 }

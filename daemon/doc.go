@@ -1,10 +1,13 @@
 // Package daemon is `logtally run`: it follows every stream of the rules,
-// folds the lines into one sample per measurement per interval, scores each
-// sample against its weekly baseline, and commits, in one state transaction
-// per interval, the samples, the baselines, the classes, the stream
-// positions that produced them and the line-protocol points for every
-// destination (an outbox drained by output.Sender). Then it runs the
-// commands and reports whose guards rose.
+// schedules the intervals, and commits, in one state transaction per
+// interval, what the interval engine (package interval) computed from the
+// lines — the samples, the baselines, the line-protocol points for every
+// destination (an outbox drained by output.Sender) — with the stream
+// positions that produced them and the actions engine's decision. Then it
+// runs the commands and reports whose guards rose. Compute first, then
+// write: the engine's Close computes everything of an interval; the commit
+// only applies it. It also drives the engine for `learn` and `backtest`,
+// and reads the state file for `status` and `graph`.
 //
 // # Exactly once
 //
@@ -37,22 +40,20 @@
 //
 // SIGTERM closes the current interval early: its partial accumulators are
 // committed as the open interval (key open/<handle>) with the positions, the
-// baseline does not learn from them, and the next start continues the same
-// interval from them (or, if it has passed, completes it from the backlog).
+// baseline does not learn from them, no point is written, and the next
+// start continues the same interval from them (or, if it has passed,
+// completes it from the backlog) and writes it once, complete.
 // A measurement's total — the sum of every value committed since the state
 // file began — therefore counts every line exactly once, which `status`
 // shows so that exactly-once can be checked from outside.
 //
 // # State keys
 //
-//	meta/committed_end        end of the last complete interval (RFC 3339)
-//	meta/interval             the interval the baselines were learned with
 //	pos/<source>\x00<path>    follow.Position of one file of one stream
-//	sample/<handle>           the last committed Sample
-//	total/<handle>            Total: sum of committed values
-//	open/<handle>             OpenInterval: a partial interval after SIGTERM
-//	base/<handle>/meta, base/<handle>/p/<n>   the weekly baseline (history.Encode)
-//	recent/<handle>/p/<n>     the last week of values, for the week graph
+//
+// The interval engine owns the keys of what it computes (samples, totals,
+// partial intervals, baselines per interval width, recent values, the
+// committed end): see package interval.
 //
 // Other packages own their prefixes: actions (classes, guards, last runs),
 // output (spool/).

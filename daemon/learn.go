@@ -9,17 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
-
-// prefixLearned keys the end of the last interval `learn` taught each
-// baseline: learning the same logs again teaches nothing twice.
-const prefixLearned = "learned/"
 
 // LearnOptions configure Learn.
 type LearnOptions struct {
@@ -44,6 +39,9 @@ type LearnResult struct {
 	From, To  time.Time // the intervals learned
 	Lines     uint64    // lines of its stream read
 	Undated   uint64    // selected lines without a usable timestamp: not learned
+	// Afresh says why a stored baseline was not usable and learning
+	// started from a new one (empty when it was, or none was stored).
+	Afresh string
 }
 
 // Learn trains the weekly baselines of the rules from existing logs,
@@ -67,31 +65,40 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 
 	var results []LearnResult
 	err = store.Update(func(tx *state.Tx) error {
-		prev, _, err := tx.Get(keyInterval)
+		if _, _, err := interval.Migrate(tx); err != nil {
+			return err
+		}
+		eng := interval.New(width)
+		warnings, err := eng.Apply(set, tx)
 		if err != nil {
 			return err
 		}
-		if prev != "" && prev != width.String() {
-			return fmt.Errorf("the state file's baselines use interval %s, not %s: learn with --interval %s", prev, width, prev)
+		afresh := map[string]string{}
+		for _, w := range warnings {
+			afresh[w.Handle] = w.Err.Error()
 		}
+		prev, _, err := tx.Get(interval.KeyInterval)
+		if err != nil {
+			return err
+		}
+		// The daemon learns the intervals it commits: learn stops where
+		// its history at this width begins.
 		bound := o.Now.Truncate(width)
-		committed, err := getTime(tx, keyCommittedEnd)
-		if err != nil {
-			return err
+		if prev == width.String() {
+			committed, err := interval.GetTime(tx, interval.KeyCommittedEnd)
+			if err != nil {
+				return err
+			}
+			if !committed.IsZero() && committed.Before(bound) {
+				bound = committed
+			}
 		}
-		if !committed.IsZero() && committed.Before(bound) {
-			bound = committed
-		}
+		var ws interval.Writes
 		for gi, tl := range timelines {
 			intervals := tl.Intervals()
 			for mi, m := range tl.Group.Measurements {
-				r := LearnResult{Handle: m.Handle, Files: files[gi], Lines: tl.Lines, Undated: tl.Undated}
-				hcfg := baselineConfig(set, m, width)
-				base, err := loadBaseline(tx, m.Handle, hcfg)
-				if err != nil || base == nil {
-					base = history.New(hcfg)
-				}
-				after, err := getTime(tx, prefixLearned+m.Handle)
+				r := LearnResult{Handle: m.Handle, Files: files[gi], Lines: tl.Lines, Undated: tl.Undated, Afresh: afresh[m.Handle]}
+				after, err := interval.GetTime(tx, interval.LearnedKey(width, m.Handle))
 				if err != nil {
 					return err
 				}
@@ -100,11 +107,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 						r.Skipped++
 						continue
 					}
-					if v, ok := tl.At(t, mi).Value(); ok {
-						base.Observe(t, v)
-					} else {
-						base.Gap(t)
-					}
+					eng.Sample(m.Handle, t, tl.At(t, mi))
 					if r.Intervals == 0 {
 						r.From = t
 					}
@@ -112,17 +115,17 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 					r.Intervals++
 				}
 				if r.Intervals > 0 {
-					if err := saveBaseline(tx, m.Handle, base, true); err != nil {
-						return err
-					}
-					if err := tx.Set(prefixLearned+m.Handle, r.To.UTC().Format(time.RFC3339Nano)); err != nil {
-						return err
-					}
+					ws = append(ws, eng.SaveBaseline(m.Handle)...)
+					ws = append(ws, interval.Write{Key: interval.LearnedKey(width, m.Handle), Value: r.To.UTC().Format(time.RFC3339Nano)})
 				}
 				results = append(results, r)
 			}
 		}
-		return tx.Set(keyInterval, width.String())
+		if prev == "" {
+			// A new state file: the learned width is the one to graph.
+			ws = append(ws, interval.Write{Key: interval.KeyInterval, Value: width.String()})
+		}
+		return ws.Apply(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)

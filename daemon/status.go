@@ -8,6 +8,7 @@ import (
 
 	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
 )
 
@@ -35,12 +36,12 @@ type StreamStatus struct {
 
 // MeasurementStatus is one measurement's committed state.
 type MeasurementStatus struct {
-	Handle string        `json:"handle"`
-	Total  float64       `json:"total"`
-	Since  time.Time     `json:"since,omitzero"`
-	Count  uint64        `json:"samples"`
-	Last   *Sample       `json:"last,omitempty"`
-	Open   *OpenInterval `json:"open,omitempty"`
+	Handle string           `json:"handle"`
+	Total  float64          `json:"total"`
+	Since  time.Time        `json:"since,omitzero"`
+	Count  uint64           `json:"samples"`
+	Last   *interval.Sample `json:"last,omitempty"`
+	Open   *interval.Open   `json:"open,omitempty"`
 }
 
 // ReadStatus reads the status of a state file.
@@ -48,10 +49,10 @@ func ReadStatus(store *state.Store) (*Status, error) {
 	st := &Status{}
 	err := store.View(func(tx *state.Tx) error {
 		var err error
-		if st.CommittedEnd, err = getTime(tx, keyCommittedEnd); err != nil {
+		if st.CommittedEnd, err = interval.GetTime(tx, interval.KeyCommittedEnd); err != nil {
 			return err
 		}
-		if st.Interval, _, err = tx.Get(keyInterval); err != nil {
+		if st.Interval, _, err = tx.Get(interval.KeyInterval); err != nil {
 			return err
 		}
 		if st.Classes, err = actions.ReadActive(tx); err != nil {
@@ -96,8 +97,8 @@ func ReadStatus(store *state.Store) (*Status, error) {
 			}
 			return ferr
 		}
-		if err := scan(prefixTotal, func(h, v string) error {
-			var t Total
+		if err := scan(interval.PrefixTotal, func(h, v string) error {
+			var t interval.Total
 			if err := decodeJSON(v, &t); err != nil {
 				return err
 			}
@@ -107,8 +108,8 @@ func ReadStatus(store *state.Store) (*Status, error) {
 		}); err != nil {
 			return err
 		}
-		if err := scan(prefixSample, func(h, v string) error {
-			var s Sample
+		if err := scan(interval.PrefixSample, func(h, v string) error {
+			var s interval.Sample
 			if err := decodeJSON(v, &s); err != nil {
 				return err
 			}
@@ -117,8 +118,8 @@ func ReadStatus(store *state.Store) (*Status, error) {
 		}); err != nil {
 			return err
 		}
-		if err := scan(prefixOpen, func(h, v string) error {
-			var o OpenInterval
+		if err := scan(interval.PrefixOpen, func(h, v string) error {
+			var o interval.Open
 			if err := decodeJSON(v, &o); err != nil {
 				return err
 			}

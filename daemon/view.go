@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
 	"github.com/logtally/logtally/web"
 )
@@ -24,21 +25,22 @@ func (d *Daemon) View() web.View {
 	v.Host = d.set.Settings.Host
 	positions := map[string][]web.FileView{}
 	_ = d.store.View(func(tx *state.Tx) error {
-		for _, h := range sortedHandles(d.meas) {
-			ms := d.meas[h]
+		for _, h := range d.eng.Handles() {
+			ms := d.eng.State(h)
+			m := ms.Rule
 			mv := web.MeasurementView{
-				Handle: h, Description: ms.m.Description, Units: ms.m.Units,
-				DataType: ms.m.DataType, HistoryType: ms.m.HistoryType,
-				Total: ms.total.Total, Lines: ms.lines, Selected: ms.cum.Selected,
-				ExtractMisses: ms.cum.ExtractMisses, Timeouts: ms.cum.Timeouts, KeyRejects: ms.cum.KeyRejects,
+				Handle: h, Description: m.Description, Units: m.Units,
+				DataType: m.DataType, HistoryType: m.HistoryType,
+				Total: ms.Total.Total, Lines: ms.Lines, Selected: ms.Cum.Selected,
+				ExtractMisses: ms.Cum.ExtractMisses, Timeouts: ms.Cum.Timeouts, KeyRejects: ms.Cum.KeyRejects,
 			}
-			if l := ms.last; l != nil {
+			if l := ms.Last; l != nil {
 				mv.LastEnd, mv.Value, mv.Av, mv.Dev, mv.Z = l.End, l.Value, l.Av, l.Dev, l.Z
 				mv.Classes, mv.TopKey = l.Classes, l.TopKey
 			}
-			if ms.base != nil {
-				mv.Week = ms.base.Week()
-				mv.Recent, _ = RecentSamples(tx, h, now)
+			if ms.Base != nil {
+				mv.Week = ms.Base.Week()
+				mv.Recent, _ = interval.RecentSamples(tx, d.interval, h, now)
 			}
 			v.Measurements = append(v.Measurements, mv)
 		}

@@ -227,6 +227,7 @@ type sampleStatus struct {
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
 	Value      *float64  `json:"value"`
+	Av         *float64  `json:"av"`
 	Lines      uint64    `json:"lines"`
 	Selected   uint64    `json:"selected"`
 	Backdated  uint64    `json:"backdated"`

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -83,8 +85,7 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 			fmt.Fprintf(e.stderr, "logtally backtest: %s: %v\n", o.series, err)
 			return exitFailure
 		}
-		rows := history.Backtest(o.handle, samples, history.Config{Interval: o.interval})
-		replays = []daemon.Replay{{Handle: o.handle, Rows: rows}}
+		replays = []daemon.Replay{daemon.BacktestSeries(o.handle, samples, o.interval)}
 		if rulesGiven {
 			var ok bool
 			if set, ok = loadRules(e, o.rules); !ok {
@@ -112,8 +113,8 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 	writeBacktestSummary(e.stderr, replays)
 	if set != nil {
 		iv := o.interval
-		if iv == 0 && o.series != "" && len(replays[0].Rows) > 1 {
-			iv = replays[0].Rows[1].T.Sub(replays[0].Rows[0].T)
+		if iv == 0 && o.series != "" && len(replays[0].Rows) > 0 {
+			iv = replays[0].Rows[0].End.Sub(replays[0].Rows[0].Start)
 		}
 		fired, err := daemon.SimulateActions(set, replays, iv)
 		if err != nil {
@@ -145,7 +146,16 @@ func writeFiringSummary(w io.Writer, fired []daemon.WouldFire) {
 
 type replayRow struct {
 	handle string
-	row    history.Row
+	row    interval.Row
+}
+
+// score returns the baseline's verdict on a row (NaN where it has none).
+func (r replayRow) score() history.Score {
+	if sc := r.row.Score; sc != nil {
+		return *sc
+	}
+	nan := math.NaN()
+	return history.Score{Value: *r.row.Value, Av: nan, Dev: nan, Z: nan}
 }
 
 // mergeRows orders the rows of every measurement by time, then handle. A
@@ -162,8 +172,8 @@ func mergeRows(replays []daemon.Replay) []replayRow {
 		return all
 	}
 	sort.SliceStable(all, func(i, j int) bool {
-		if !all[i].row.T.Equal(all[j].row.T) {
-			return all[i].row.T.Before(all[j].row.T)
+		if !all[i].row.Start.Equal(all[j].row.Start) {
+			return all[i].row.Start.Before(all[j].row.Start)
 		}
 		return all[i].handle < all[j].handle
 	})
@@ -176,8 +186,8 @@ func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 		return err
 	}
 	for _, r := range mergeRows(replays) {
-		s := r.row.Score
-		if err := cw.Write([]string{r.row.T.Format(time.RFC3339), r.handle, num(s.Value), num(s.Av), num(s.Dev), num(s.Z),
+		s := r.score()
+		if err := cw.Write([]string{r.row.Start.Format(time.RFC3339), r.handle, num(s.Value), num(s.Av), num(s.Dev), num(s.Z),
 			strings.Join(r.row.Classes, " ")}); err != nil {
 			return err
 		}
@@ -201,8 +211,8 @@ func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
 		for _, c := range r.row.Rises {
 			counts[c]++
 			if notable(c) {
-				s := r.row.Score
-				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.T.Format(time.RFC3339), c, num(s.Value), num(s.Av), num(s.Dev), num(s.Z))
+				s := r.score()
+				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.Start.Format(time.RFC3339), c, num(s.Value), num(s.Av), num(s.Dev), num(s.Z))
 				listed++
 			}
 		}

@@ -17,18 +17,23 @@ import (
 // graphOpts are the flags of logtally graph.
 type graphOpts struct {
 	state, rules, handle, out string
+	interval                  time.Duration
 }
 
 func newGraphCmd(e *env) *cobra.Command {
 	var o graphOpts
-	cmd := newCommand("graph [--state FILE] [--rules PATH] [--handle H] [--out DIR]",
+	cmd := newCommand("graph [--state FILE] [--rules PATH] [--handle H] [--interval D] [--out DIR]",
 		"write the learned week of each measurement as CSV and SVG", `
 Write the learned week of each weekly measurement: DIR/<handle>.csv with
 the columns slot,weekday,time,av,dev,n (one row per slot of the week), and
 DIR/<handle>.svg, a picture of the mean with a ±dev band from Monday to
 Sunday and the last week's samples on top — the picture the status page
 shows. Reads the state file of a running or stopped daemon. --rules gives
-the baseline's time zone (settings.timezone); without it, the local one.`, `
+the baseline's time zone (settings.timezone); without it, the local one.
+
+A baseline is kept per interval width (counts scale with the width). The
+baselines shown are those of the interval the daemon last ran at, the ones
+it uses; --interval shows those learned at another width.`, `
   logtally graph --out /tmp/week
   logtally graph --state /var/lib/logtally/state.db --handle ssh_username_probe --out .`,
 		func(*cobra.Command, []string) int { return runGraph(e, o) })
@@ -36,6 +41,7 @@ the baseline's time zone (settings.timezone); without it, the local one.`, `
 	f.StringVar(&o.state, "state", defaultState(), "state file")
 	f.StringVar(&o.rules, "rules", "", "rules, for the baseline's time zone (optional)")
 	f.StringVar(&o.handle, "handle", "", "only this measurement")
+	f.DurationVar(&o.interval, "interval", 0, "the interval width of the baselines (default: the one the daemon last ran at)")
 	f.StringVar(&o.out, "out", ".", "directory to write the CSV and SVG files to")
 	_ = cmd.MarkFlagDirname("out")
 	return cmd
@@ -57,7 +63,7 @@ func runGraph(e *env, o graphOpts) int {
 		return exitFailure
 	}
 	defer store.Close()
-	graphs, err := daemon.ReadWeekGraphs(store, o.handle, loc, time.Now())
+	graphs, err := daemon.ReadWeekGraphs(store, o.handle, o.interval, loc, time.Now())
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally graph: %v\n", err)
 		return exitFailure

@@ -38,17 +38,22 @@ rotated versions beside it. Each LOG given applies to the measurements whose
 file it is (a rotated or copied auth.log belongs to /var/log/auth.log), or to
 every measurement with --all.
 
+A baseline belongs to the interval it is learned at (counts scale with the
+interval): learn at the interval the daemon runs at. Learning at another
+interval trains that interval's baselines and leaves the others as they are.
+
 Learning is idempotent: intervals a baseline already knows are skipped, and
 so are those of the daemon's own history. Stop the daemon first (it holds
 the state file).`, `
   logtally learn --rules /etc/logtally/rules.d
   logtally learn --rules ssh.yaml /var/log/auth.log.4.gz /var/log/auth.log.3.gz /var/log/auth.log.2.gz
-  logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log`,
+  logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log
+  logtally learn --rules ssh.yaml --interval 1m`,
 		func(_ *cobra.Command, args []string) int { return runLearn(e, o, args) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
 	f.StringVar(&o.state, "state", defaultState(), "state file")
-	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m); must match the daemon's")
+	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m): the daemon's, whose baselines it trains")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.ValidArgsFunction = nil
@@ -78,6 +83,11 @@ func runLearn(e *env, o learnOpts, logs []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally %v\n", err)
 		return exitFailure
+	}
+	for _, r := range results {
+		if r.Afresh != "" {
+			fmt.Fprintf(e.stderr, "logtally learn: %s: the stored baseline is not usable (%s): learned afresh\n", r.Handle, r.Afresh)
+		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASUREMENT\tINTERVALS\tSKIPPED\tFROM\tTO\tLINES\tUNDATED\t")

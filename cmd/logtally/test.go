@@ -41,9 +41,10 @@ stream of every measurement with one file, or stdin for "-": a copy of a log,
 or a captured command output (ss -ltnH > ports.txt).
 
 Measurements that read the same stream share one pass over it, so their time
-is that pass's. Lines are matched exactly as the daemon matches them (the
-same engines; a block scan finds the candidate lines, and a large file is
-read with every core).`, `
+is that pass's. Lines are matched and folded into values by the interval
+engine the daemon uses (a block scan finds the candidate lines, and a large
+file is read with every core), and --format lp writes the daemon's points,
+with the counts of the pass as extra fields.`, `
   logtally test --rules examples/rules/ssh.yaml --log /var/log/auth.log
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
   logtally test --rules mail.yaml --log mail.log --print-missed | head`,
@@ -218,12 +219,17 @@ func writeTestTable(w io.Writer, results []measure.Result) error {
 // writeTestLP writes one InfluxDB line-protocol point per measurement with a
 // value, stamped now, as the daemon writes its samples.
 func writeTestLP(w io.Writer, set *rules.Set, results []measure.Result, now time.Time) error {
+	eng := interval.New(set.Settings.Interval)
+	if _, err := eng.Apply(set, nil); err != nil {
+		return err
+	}
 	var buf []byte
 	for _, r := range results {
 		if !r.Valid {
 			continue
 		}
-		p := output.SamplePoint(r.Measurement.Handle, set.Settings.Host, set.Settings.TagsFor(r.Measurement), now, r.Value,
+		v := r.Value
+		p := eng.Point(&interval.Sample{Handle: r.Measurement.Handle, End: now, Value: &v},
 			output.Field{Key: "lines", Value: int64(r.Lines)},
 			output.Field{Key: "selected", Value: int64(r.Selected)},
 			output.Field{Key: "extract_misses", Value: int64(r.ExtractMisses)},

@@ -1,0 +1,298 @@
+package interval
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/logtally/logtally/output"
+)
+
+// Closing is the input of one close: what every stream handed over when
+// the interval starting at Start closed (early, at a shutdown, when
+// Partial).
+type Closing struct {
+	Start   time.Time
+	Partial bool
+	width   time.Duration
+	// acc[interval start][handle] is the accumulator of that measurement
+	// for that interval.
+	acc   map[int64]map[string]*Accumulator
+	lines map[string]uint64 // stream lines of the closing interval, by handle
+	short map[string]bool   // measurements whose stream began during the interval
+}
+
+// NewClosing returns an empty closing of the interval starting at start.
+func (e *Engine) NewClosing(start time.Time, partial bool) *Closing {
+	return &Closing{Start: start, Partial: partial, width: e.width,
+		acc: map[int64]map[string]*Accumulator{}, lines: map[string]uint64{}, short: map[string]bool{}}
+}
+
+func (c *Closing) bucket(t int64) map[string]*Accumulator {
+	b := c.acc[t]
+	if b == nil {
+		b = map[string]*Accumulator{}
+		c.acc[t] = b
+	}
+	return b
+}
+
+func (c *Closing) merge(t int64, h string, a *Accumulator) {
+	b := c.bucket(t)
+	if have, ok := b[h]; ok {
+		have.Merge(a)
+		return
+	}
+	b[h] = a
+}
+
+// Add adds what a stream of group g hands over: its buckets, by interval
+// start. Every measurement of g has a sample of the closing interval (a
+// counter without a line is a real zero); earlier intervals (a backlog
+// dated by the lines' timestamps) have samples of the measurements that
+// were folded into them. short says the stream began during the interval.
+func (c *Closing) Add(g *Group, buckets map[int64]*Bucket, short bool) {
+	start := c.Start.Unix()
+	cur := buckets[start]
+	for i, m := range g.Measurements {
+		a := NewAccumulator(m)
+		if cur != nil && cur.Acc[i] != nil {
+			a = cur.Acc[i]
+		}
+		c.merge(start, m.Handle, a)
+		if cur != nil {
+			c.lines[m.Handle] += cur.Lines
+		}
+		if short {
+			c.short[m.Handle] = true
+		}
+	}
+	for t, b := range buckets {
+		if t == start {
+			continue
+		}
+		for i, m := range g.Measurements {
+			if b.Acc[i] != nil {
+				c.merge(t, m.Handle, b.Acc[i])
+			}
+		}
+	}
+}
+
+// Fill gives every measurement of g a sample in each interval from from to
+// the closing one that has none: zero lines, a real zero. The daemon fills
+// a downtime so when it followed the stream without a break (the file's
+// position resumed, or its rotated predecessor drained).
+func (c *Closing) Fill(g *Group, from time.Time) {
+	for t := from; t.Before(c.Start); t = t.Add(c.width) {
+		for _, m := range g.Measurements {
+			if _, ok := c.bucket(t.Unix())[m.Handle]; !ok {
+				c.bucket(t.Unix())[m.Handle] = NewAccumulator(m)
+			}
+		}
+	}
+}
+
+// Intervals returns how many intervals the closing has samples of.
+func (c *Closing) Intervals() int { return len(c.acc) }
+
+// Outcome is what the actions engine needs of the closing interval: the
+// measurement classes and the variables of commands and reports.
+type Outcome struct {
+	Classes []string
+	Vars    map[string]float64 // value_h, av_h, dev_h, z_h
+	Keys    map[string]string  // top_h: text from a log line, validated by key_type
+}
+
+// Result is a computed close: everything the daemon writes, in one
+// transaction, for one interval.
+type Result struct {
+	Start, End time.Time
+	Partial    bool
+	// Samples are every sample of the close, in time order then by handle.
+	Samples []*Sample
+	// Points are the line-protocol points of the samples with a value:
+	// each (measurement, interval end) once, when the interval is complete.
+	Points []output.Point
+	// Outcome is the closing interval's classes and variables; nil when it is
+	// partial (no decision is made on part of an interval).
+	Outcome *Outcome
+	// Writes store the samples, totals, baselines, partial intervals and
+	// the committed end.
+	Writes Writes
+	// Problems are values that could not be encoded (and were not written).
+	Problems []error
+}
+
+// Close closes an interval: every sample of the closing, in time order,
+// scored and learned by its measurement's baseline (except partial and
+// short ones), added to its total, written as a point, with its variables
+// for the closing interval. Weekly measurements without a sample of a
+// complete closing interval are told of the gap. The partial intervals of
+// the last run (Start) are folded in first.
+func (e *Engine) Close(c *Closing) *Result {
+	r := &Result{Start: c.Start, End: c.Start.Add(e.width), Partial: c.Partial}
+	e.foldSeeds(c)
+	if !c.Partial {
+		r.Outcome = &Outcome{Vars: map[string]float64{}, Keys: map[string]string{}}
+	}
+	times := make([]int64, 0, len(c.acc))
+	for t := range c.acc {
+		times = append(times, t)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	for _, ts := range times {
+		t := time.Unix(ts, 0)
+		current := ts == c.Start.Unix()
+		handles := make([]string, 0, len(c.acc[ts]))
+		for h := range c.acc[ts] {
+			handles = append(handles, h)
+		}
+		sort.Strings(handles)
+		for _, h := range handles {
+			st := e.meas[h]
+			if st == nil {
+				continue
+			}
+			acc := c.acc[ts][h]
+			s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current, Short: current && c.short[h]})
+			if current {
+				s.Lines = c.lines[h]
+			}
+			st.Cum.Add(acc.Counts)
+			st.Lines += s.Lines
+			e.count(st, s)
+			if s.Value != nil && !s.Partial {
+				r.Points = append(r.Points, e.Point(s))
+			}
+			if s.Scored() {
+				r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value))
+			}
+			if st.Last == nil || !s.Start.Before(st.Last.Start) {
+				st.Last = s
+			}
+			if current && r.Outcome != nil {
+				r.Outcome.Classes = append(r.Outcome.Classes, s.Classes...)
+				s.AddVars(r.Outcome.Vars, r.Outcome.Keys)
+			}
+			r.Samples = append(r.Samples, s)
+		}
+	}
+	if !c.Partial {
+		for _, h := range e.Handles() {
+			if st := e.meas[h]; st.Base != nil && c.acc[c.Start.Unix()][h] == nil {
+				st.Base.Gap(c.Start)
+			}
+		}
+	}
+	e.writes(r, c)
+	return r
+}
+
+// foldSeeds folds the partial intervals of the last run into the closing,
+// first, so that first and last keep their order; then forgets them.
+func (e *Engine) foldSeeds(c *Closing) {
+	if len(e.seeds) == 0 {
+		return
+	}
+	later := c.acc
+	c.acc = map[int64]map[string]*Accumulator{}
+	for h, o := range e.seeds {
+		st := e.meas[h]
+		if st == nil {
+			continue
+		}
+		a := NewAccumulator(st.Rule)
+		a.Restore(o.Snapshot)
+		c.merge(o.Start.Unix(), h, a)
+	}
+	for t, b := range later {
+		for h, a := range b {
+			c.merge(t, h, a)
+		}
+	}
+}
+
+// count adds a sample's value to its measurement's total: a partial
+// interval's value is remembered, so that its completion adds only the
+// rest.
+func (e *Engine) count(st *State, s *Sample) {
+	if s.Value == nil {
+		return
+	}
+	ts := s.Start.Unix()
+	st.Total.Total += *s.Value - st.counted[ts]
+	if s.Partial {
+		st.counted[ts] = *s.Value
+	} else {
+		delete(st.counted, ts)
+		st.Total.Samples++
+	}
+	if st.Total.Since.IsZero() {
+		st.Total.Since = s.Start
+	}
+}
+
+// writes appends the state writes of a close: baselines (what changed),
+// totals and last samples of every measurement, partial intervals (stored
+// at a shutdown, deleted otherwise, and deleted for measurements the rules
+// lost), and the committed end.
+func (e *Engine) writes(r *Result, c *Closing) {
+	ws := &r.Writes
+	for _, h := range e.Handles() {
+		st := e.meas[h]
+		if st.Base != nil {
+			for _, k := range st.stale {
+				ws.del(k)
+			}
+			st.stale = nil
+			ws.baseline(e.width, h, st.Base, false)
+		}
+		r.problem(ws.json(PrefixTotal+h, st.Total))
+		if st.Last != nil {
+			r.problem(ws.json(PrefixSample+h, st.Last))
+		}
+		if a := c.acc[c.Start.Unix()][h]; c.Partial && a != nil {
+			r.problem(ws.json(PrefixOpen+h, Open{Start: c.Start, Snapshot: a.Snapshot(), Counted: st.counted[c.Start.Unix()]}))
+		} else {
+			ws.del(PrefixOpen + h)
+		}
+	}
+	for h := range e.seeds {
+		if e.meas[h] == nil {
+			ws.del(PrefixOpen + h)
+		}
+	}
+	e.seeds = map[string]Open{}
+	end := r.End
+	if c.Partial {
+		end = c.Start
+	}
+	ws.set(KeyCommittedEnd, formatTime(end))
+}
+
+func (r *Result) problem(err error) {
+	if err != nil {
+		r.Problems = append(r.Problems, err)
+	}
+}
+
+func decodeJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// getJSON decodes the value of key into v, leaving v as it is when the key
+// is absent.
+func getJSON(tx Tx, key string, v any) error {
+	_, err := getJSONOK(tx, key, v)
+	return err
+}
+
+func getJSONOK(tx Tx, key string, v any) (bool, error) {
+	s, ok, err := tx.Get(key)
+	if err != nil || !ok {
+		return ok, err
+	}
+	if err := decodeJSON(s, v); err != nil {
+		return true, err
+	}
+	return true, nil
+}

@@ -1,0 +1,297 @@
+package interval
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/output"
+	"github.com/logtally/logtally/rules"
+)
+
+// Engine closes the intervals of a rule set's measurements. It keeps each
+// measurement's running state (its baseline, total and last sample) and
+// turns the accumulators of an interval into samples: values, scores
+// (each sample scored against the baseline as it was, then learned),
+// classes, entropy, line-protocol points, the variables of commands and
+// reports, and the state writes that commit them. It does no I/O: Start
+// and Apply read through a Tx, Close returns what to write. It is not safe
+// for concurrent use.
+type Engine struct {
+	width time.Duration
+	set   *rules.Set
+	meas  map[string]*State
+	// seeds are the partial intervals of the last run, folded into the
+	// first close.
+	seeds map[string]Open
+}
+
+// State is one measurement's running state.
+type State struct {
+	Rule  *rules.Measurement
+	Base  *history.Baseline // weekly measurements only
+	Total Total
+	Last  *Sample
+	Cum   Counts // counts since the process started, for metrics
+	Lines uint64 // lines of its stream since the process started
+
+	counted map[int64]float64 // value already in Total for a partial interval, by start
+	stale   []string          // keys of an unusable stored baseline, deleted at the next commit
+}
+
+// New returns an engine for intervals of the given width, without
+// measurements until Apply.
+func New(width time.Duration) *Engine {
+	return &Engine{width: width, meas: map[string]*State{}, seeds: map[string]Open{}}
+}
+
+// Width returns the interval.
+func (e *Engine) Width() time.Duration { return e.width }
+
+// State returns the state of the measurement with the handle, or nil.
+func (e *Engine) State(handle string) *State { return e.meas[handle] }
+
+// Handles returns the handles of the measurements, sorted.
+func (e *Engine) Handles() []string {
+	out := make([]string, 0, len(e.meas))
+	for h := range e.meas {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BaselineConfig is the configuration of measurement m's weekly baseline at
+// width.
+func BaselineConfig(set *rules.Set, m *rules.Measurement, width time.Duration) history.Config {
+	return history.Config{Interval: width, Location: set.Settings.Location, HalfLife: set.Settings.HalfLife, Noise: m.Noise}
+}
+
+// Resume is what the state file says about the last run, for the daemon's
+// catch-up.
+type Resume struct {
+	// CommittedEnd is the end of the last complete interval, zero when
+	// there is none at this width (the downtime is then a gap).
+	CommittedEnd time.Time
+	// Was is the width the daemon last ran at, zero when it never ran.
+	Was time.Duration
+	// Earliest is the start of the earliest partial interval kept to be
+	// continued, zero when none.
+	Earliest time.Time
+	// Migrated and Dropped count the keys of an older state file moved
+	// under their width, or dropped (see Migrate).
+	Migrated, Dropped int
+}
+
+// Start reads what the state file says about the last run before a daemon
+// starts: it migrates an older state file (Migrate), keeps the partial
+// intervals of the last run if it ran at this width (they are folded into
+// the first close), and records the width in meta/interval. Call it before
+// the first Apply.
+func (e *Engine) Start(tx Tx) (Resume, error) {
+	var r Resume
+	var err error
+	if r.Migrated, r.Dropped, err = Migrate(tx); err != nil {
+		return r, err
+	}
+	prev, _, err := tx.Get(KeyInterval)
+	if err != nil {
+		return r, err
+	}
+	if prev != "" {
+		r.Was, _ = time.ParseDuration(prev)
+	}
+	same := r.Was == e.width
+	if same {
+		if r.CommittedEnd, err = GetTime(tx, KeyCommittedEnd); err != nil {
+			return r, err
+		}
+	}
+	err = tx.Ascend(PrefixOpen, func(k, v string) bool {
+		var o Open
+		if decodeJSON(v, &o) == nil && same {
+			e.seeds[k[len(PrefixOpen):]] = o
+			if r.Earliest.IsZero() || o.Start.Before(r.Earliest) {
+				r.Earliest = o.Start
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return r, err
+	}
+	return r, tx.Set(KeyInterval, e.width.String())
+}
+
+// Warning is a stored baseline that could not be used.
+type Warning struct {
+	Handle string
+	Err    error
+}
+
+// Apply installs a rule set: the state of a measurement that stays (same
+// handle, weekly or not as before) is kept; the others are read from tx
+// (their total, last sample, and baseline at this width, new when none is
+// stored), or start empty when tx is nil (a backtest: fresh baselines).
+// It returns, as warnings, the stored baselines that could not be used:
+// they start afresh, and their keys are deleted at the next commit.
+func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
+	meas := map[string]*State{}
+	for _, m := range set.Measurements {
+		weekly := m.HistoryType == rules.HistoryWeekly
+		if old, ok := e.meas[m.Handle]; ok && (old.Base != nil) == weekly {
+			old.Rule = m
+			if old.Base != nil {
+				old.Base.SetNoise(m.Noise)
+			}
+			meas[m.Handle] = old
+			continue
+		}
+		st := &State{Rule: m, counted: map[int64]float64{}}
+		if o, ok := e.seeds[m.Handle]; ok {
+			st.counted[o.Start.Unix()] = o.Counted
+		}
+		cfg := BaselineConfig(set, m, e.width)
+		if tx == nil {
+			if weekly {
+				st.Base = history.New(cfg)
+			}
+			meas[m.Handle] = st
+			continue
+		}
+		if err := getJSON(tx, PrefixTotal+m.Handle, &st.Total); err != nil {
+			return nil, err
+		}
+		var last Sample
+		if ok, err := getJSONOK(tx, PrefixSample+m.Handle, &last); err != nil {
+			return nil, err
+		} else if ok {
+			st.Last = &last
+		}
+		if weekly {
+			sb, err := loadBaseline(tx, e.width, m.Handle, cfg)
+			if err != nil {
+				return nil, err
+			}
+			st.Base, st.stale = sb.base, sb.keys
+			if sb.err != nil {
+				warnings = append(warnings, Warning{Handle: m.Handle, Err: sb.err})
+			}
+		}
+		meas[m.Handle] = st
+	}
+	e.set, e.meas = set, meas
+	return warnings, nil
+}
+
+// SaveBaseline returns the writes that store the whole baseline of
+// measurement h (after deleting what was stored of an unusable one), as
+// `learn` saves what it taught.
+func (e *Engine) SaveBaseline(h string) Writes {
+	st := e.meas[h]
+	if st == nil || st.Base == nil {
+		return nil
+	}
+	ws := SaveBaseline(e.width, h, st.Base, st.stale)
+	st.stale = nil
+	return ws
+}
+
+// Flags say how an interval of a measurement was observed.
+type Flags struct {
+	Partial bool // closed early by a shutdown: neither scored nor learned
+	CatchUp bool // not the interval that is closing (a backlog, a late stream)
+	Short   bool // its stream began during the interval: neither scored nor learned
+}
+
+// Sample closes one complete interval of measurement h, starting at start,
+// from its accumulator: the value, counts and keys; for a weekly
+// measurement the sample is scored against the baseline, then learned (or
+// the baseline is told of a gap when there is no value), with its classes
+// and entropy. `learn` and `backtest` close every interval through it, as
+// the daemon does. It returns nil for an unknown handle.
+func (e *Engine) Sample(h string, start time.Time, acc *Accumulator) *Sample {
+	st := e.meas[h]
+	if st == nil {
+		return nil
+	}
+	return e.sample(st, start, acc, Flags{})
+}
+
+// Value closes one interval of measurement h with the value v, as Sample
+// does (a replayed series has values, not lines).
+func (e *Engine) Value(h string, start time.Time, v float64) *Sample {
+	st := e.meas[h]
+	if st == nil {
+		return nil
+	}
+	s := &Sample{Handle: h, Start: start, End: start.Add(e.width), Value: &v}
+	e.score(st, s, nil)
+	return s
+}
+
+func (e *Engine) sample(st *State, start time.Time, acc *Accumulator, f Flags) *Sample {
+	s := &Sample{Handle: st.Rule.Handle, Start: start, End: start.Add(e.width), Counts: acc.Counts,
+		Partial: f.Partial, CatchUp: f.CatchUp, Short: f.Short}
+	if v, ok := acc.Value(); ok {
+		s.Value = &v
+	}
+	if top, n := acc.TopKey(); n > 0 {
+		s.TopKey, s.TopCount, s.Keys = top, n, len(acc.Keys())
+	}
+	if !s.Partial && !s.Short {
+		e.score(st, s, acc)
+	}
+	return s
+}
+
+// score scores a complete sample against its measurement's baseline and
+// learns it, or records a gap; and adds the entropy of its keys.
+func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
+	if st.Base == nil {
+		return
+	}
+	h := st.Rule.Handle
+	if s.Value == nil {
+		st.Base.Gap(s.Start)
+	} else {
+		sc := st.Base.Observe(s.Start, *s.Value)
+		s.Score = &sc
+		s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)
+		s.Classes = history.Classes(h, sc)
+	}
+	if acc != nil && st.Rule.Key != "" && len(acc.Keys()) > 0 {
+		ent, class := history.Entropy(h, acc.Keys())
+		s.Entropy = &ent
+		if class != "" {
+			s.Classes = append(s.Classes, class)
+		}
+	}
+}
+
+// Point returns the line-protocol point of a sample with a value: its
+// value and, when it was scored, av, dev and z, stamped at its end; extra
+// fields follow.
+func (e *Engine) Point(s *Sample, extra ...output.Field) output.Point {
+	var fields []output.Field
+	if sc := s.Score; sc != nil {
+		for _, kv := range []struct {
+			k string
+			v float64
+		}{{"av", sc.Av}, {"dev", sc.Dev}, {"z", sc.Z}} {
+			if !math.IsNaN(kv.v) && !math.IsInf(kv.v, 0) {
+				fields = append(fields, output.Field{Key: kv.k, Value: kv.v})
+			}
+		}
+	}
+	var tags map[string]string
+	host := ""
+	if e.set != nil {
+		host = e.set.Settings.Host
+		if st := e.meas[s.Handle]; st != nil {
+			tags = e.set.Settings.TagsFor(st.Rule)
+		}
+	}
+	return output.SamplePoint(s.Handle, host, tags, s.End, *s.Value, append(fields, extra...)...)
+}

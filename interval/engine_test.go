@@ -1,0 +1,307 @@
+package interval_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/state"
+)
+
+// ruleSet loads a rule file written from text.
+func ruleSet(t *testing.T, text string) *rules.Set {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, p, text)
+	set, err := rules.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func openStore(t *testing.T, path string) *state.Store {
+	t.Helper()
+	st, err := state.Open(path, state.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+const probeRules = `settings: {timezone: UTC}
+measurements:
+  - handle: probe
+    path: /var/log/x.log
+    select_line_matching: '.*Invalid user.*'
+    key: 'from (\S+)'
+`
+
+// fold returns the buckets of n probe lines read live in the interval
+// starting at start.
+func fold(t *testing.T, set *rules.Set, width time.Duration, start time.Time, n int) (*interval.Group, map[int64]*interval.Bucket) {
+	t.Helper()
+	g, err := interval.NewGroup("x", set.Measurements, match.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := g.NewFold(width)
+	for i := range n {
+		f.Line([]byte(fmt.Sprintf("sshd[1]: Invalid user u%d from 10.0.0.%d", i, i%2)), false, interval.Live(start))
+	}
+	return g, f.Take()
+}
+
+// TestPartialIntervalWrittenOnce: an interval closed early by a shutdown
+// is stored, not written as a point; the run that completes it writes one
+// point with every line (issue: value 3 at shutdown, then 5 with the same
+// timestamp, counted 8 by a consumer that sums).
+func TestPartialIntervalWrittenOnce(t *testing.T) {
+	set := ruleSet(t, probeRules)
+	width := time.Minute
+	start := time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+
+	// First run: three lines, then a shutdown.
+	e := interval.New(width)
+	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
+	apply(t, store, e, set)
+	c := e.NewClosing(start, true)
+	g, b := fold(t, set, width, start, 3)
+	c.Add(g, b, false)
+	r := e.Close(c)
+	if len(r.Points) != 0 || r.Outcome != nil {
+		t.Fatalf("partial close: %d points, outcome %v; want none", len(r.Points), r.Outcome)
+	}
+	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+
+	// Second run, same interval: two more lines, then the interval ends.
+	e = interval.New(width)
+	var res interval.Resume
+	commit(t, store, func(tx *state.Tx) error { var err error; res, err = e.Start(tx); return err })
+	if !res.Earliest.Equal(start) {
+		t.Fatalf("resume %+v: the partial interval of %v is not kept", res, start)
+	}
+	apply(t, store, e, set)
+	c = e.NewClosing(start, false)
+	g, b = fold(t, set, width, start, 2)
+	c.Add(g, b, false)
+	r = e.Close(c)
+	if len(r.Points) != 1 || r.Points[0].Fields[0].Value != 5.0 || !r.Points[0].Time.Equal(start.Add(width)) {
+		t.Fatalf("points %+v, want one of value 5 at %v", r.Points, start.Add(width))
+	}
+	if got := e.State("probe").Total; got.Total != 5 || got.Samples != 1 {
+		t.Fatalf("total %+v, want 5 in one sample", got)
+	}
+	if r.Outcome == nil || r.Outcome.Vars["value_probe"] != 5 || r.Outcome.Keys["top_probe"] != "10.0.0.0" {
+		t.Fatalf("outcome %+v, want value_probe 5 and top_probe 10.0.0.0", r.Outcome)
+	}
+}
+
+func commit(t *testing.T, store *state.Store, f func(*state.Tx) error) {
+	t.Helper()
+	if err := store.Update(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func apply(t *testing.T, store *state.Store, e *interval.Engine, set *rules.Set) []interval.Warning {
+	t.Helper()
+	var ws []interval.Warning
+	commit(t, store, func(tx *state.Tx) error { var err error; ws, err = e.Apply(set, tx); return err })
+	return ws
+}
+
+// TestBaselinePerWidth: a baseline learned at one interval width never
+// serves another (counts scale with the width): at a new width a new
+// baseline is learned and stored beside the old one, which serves again
+// when the width comes back; a stored baseline that cannot be used is
+// deleted, so that none of its slots ever comes back.
+func TestBaselinePerWidth(t *testing.T) {
+	set := ruleSet(t, probeRules)
+	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+	// Two weeks learned at 5 minutes, 30 probes each.
+	five := interval.New(5 * time.Minute)
+	apply(t, store, five, set)
+	acc := func(n int) *interval.Accumulator {
+		_, b := fold(t, set, 5*time.Minute, time.Time{}, n)
+		if x := b[time.Time{}.Unix()]; x != nil && x.Acc[0] != nil {
+			return x.Acc[0]
+		}
+		return interval.NewAccumulator(set.Measurements[0])
+	}
+	for ts := t0; ts.Before(t0.Add(14 * 24 * time.Hour)); ts = ts.Add(5 * time.Minute) {
+		five.Sample("probe", ts, acc(30))
+	}
+	commit(t, store, func(tx *state.Tx) error { return five.SaveBaseline("probe").Apply(tx) })
+
+	// At 10 seconds, a quiet log: the expectation is learned from the
+	// quiet samples, not 30 (the 5-minute level) nor anything scaled.
+	ten := interval.New(10 * time.Second)
+	commit(t, store, func(tx *state.Tx) error { _, err := ten.Start(tx); return err })
+	if ws := apply(t, store, ten, set); len(ws) != 0 {
+		t.Fatalf("warnings %v: a missing baseline is no warning", ws)
+	}
+	now := t0.Add(15 * 24 * time.Hour)
+	for i := range 3 {
+		c := ten.NewClosing(now.Add(time.Duration(i)*10*time.Second), false)
+		g, b := fold(t, set, 10*time.Second, c.Start, 0)
+		c.Add(g, b, false)
+		r := ten.Close(c)
+		commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+	}
+	// Restarted at 10 seconds: the stored 10-second baseline, whole.
+	again := interval.New(10 * time.Second)
+	apply(t, store, again, set)
+	if s := again.Sample("probe", now.Add(30*time.Second), acc(0)); s.Av == nil || *s.Av > 1 {
+		t.Fatalf("after a restart at 10s: av %v, want the quiet level learned at 10s (the 5m one is 30)", ptr(s.Av))
+	}
+	// Back at 5 minutes: the 5-minute baseline, intact.
+	back := interval.New(5 * time.Minute)
+	apply(t, store, back, set)
+	if s := back.Sample("probe", now, acc(30)); s.Av == nil || *s.Av < 20 || *s.Av > 40 {
+		t.Fatalf("back at 5m: av %v, want about 30", ptr(s.Av))
+	}
+	var widths []string
+	commit(t, store, func(tx *state.Tx) error {
+		for _, w := range []time.Duration{5 * time.Minute, 10 * time.Second} {
+			hs, err := interval.Baselines(tx, w)
+			if err != nil {
+				return err
+			}
+			widths = append(widths, fmt.Sprintf("%v:%v", w, hs))
+		}
+		return nil
+	})
+	if got := strings.Join(widths, " "); got != "5m0s:[probe] 10s:[probe]" {
+		t.Fatalf("stored baselines %s, want one per width", got)
+	}
+
+	// A baseline stored at 10s with another time zone is not usable: it
+	// starts afresh, and its keys are gone with the next commit.
+	other := ruleSet(t, strings.Replace(probeRules, "timezone: UTC", "timezone: Asia/Tokyo", 1))
+	tokyo := interval.New(10 * time.Second)
+	if ws := apply(t, store, tokyo, other); len(ws) != 1 || ws[0].Handle != "probe" {
+		t.Fatalf("warnings %v, want the 10s baseline of probe not usable", ws)
+	}
+	c := tokyo.NewClosing(now.Add(time.Hour), false)
+	g, b := fold(t, other, 10*time.Second, c.Start, 0)
+	c.Add(g, b, false)
+	r := tokyo.Close(c)
+	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+	var pages int
+	commit(t, store, func(tx *state.Tx) error {
+		return tx.Ascend("base/10s/probe/p/", func(string, string) bool { pages++; return true })
+	})
+	if pages > 1 {
+		t.Fatalf("%d pages of the 10s baseline after starting afresh, want only the one the new baseline wrote", pages)
+	}
+}
+
+func ptr(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// TestMigrate: a state file written before widths were part of the keys
+// has its baselines, recent values and learn markers moved under the width
+// of meta/interval; without one they are dropped.
+func TestMigrate(t *testing.T) {
+	for _, tc := range []struct {
+		name, interval string
+		want           []string
+	}{
+		{"with interval", "5m0s", []string{"base/5m0s/probe/meta", "base/5m0s/probe/p/00001", "recent/5m0s/probe/p/00002", "learned/5m0s/probe"}},
+		{"without interval", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+			commit(t, store, func(tx *state.Tx) error {
+				for _, k := range []string{"base/probe/meta", "base/probe/p/00001", "recent/probe/p/00002", "learned/probe", "total/probe"} {
+					if err := tx.Set(k, "x"); err != nil {
+						return err
+					}
+				}
+				if tc.interval != "" {
+					return tx.Set(interval.KeyInterval, tc.interval)
+				}
+				return nil
+			})
+			e := interval.New(10 * time.Second)
+			var r interval.Resume
+			commit(t, store, func(tx *state.Tx) error { var err error; r, err = e.Start(tx); return err })
+			var got []string
+			commit(t, store, func(tx *state.Tx) error {
+				for _, p := range []string{"base/", "recent/", "learned/"} {
+					if err := tx.Ascend(p, func(k, _ string) bool { got = append(got, k); return true }); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("keys %v, want %v", got, tc.want)
+			}
+			if r.Migrated+r.Dropped != 4 {
+				t.Fatalf("resume %+v: want 4 keys moved or dropped", r)
+			}
+		})
+	}
+}
+
+// TestReplayPersistence: a replay keeps _dev2 and _anomaly classes set for
+// the measurement's persistence, as the daemon does, and a class rises
+// once per episode.
+func TestReplayPersistence(t *testing.T) {
+	set := ruleSet(t, probeRules+"    persist: 10m\n")
+	m := set.Measurements[0]
+	rows := interval.NewRows(m)
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	at := func(i int, classes ...string) *interval.Sample {
+		v := 1.0
+		return &interval.Sample{Handle: "probe", Start: t0.Add(time.Duration(i) * 5 * time.Minute),
+			End: t0.Add(time.Duration(i+1) * 5 * time.Minute), Value: &v, Classes: classes}
+	}
+	want := []struct{ classes, rises string }{
+		{"probe_normal", "probe_normal"},
+		{"probe_high probe_high_dev1 probe_high_dev2 probe_high_anomaly", "probe_high probe_high_dev1 probe_high_dev2 probe_high_anomaly"},
+		{"probe_normal probe_high_anomaly probe_high_dev2", "probe_normal"},
+		{"probe_normal", ""},
+		{"probe_normal", ""},
+	}
+	samples := []*interval.Sample{
+		at(0, "probe_normal"),
+		at(1, "probe_high", "probe_high_dev1", "probe_high_dev2", "probe_high_anomaly"),
+		at(2, "probe_normal"), at(3, "probe_normal"), at(4, "probe_normal"),
+	}
+	for i, s := range samples {
+		r := rows.Add(s)
+		if got := strings.Join(r.Classes, " "); got != want[i].classes {
+			t.Errorf("row %d: classes %q, want %q", i, got, want[i].classes)
+		}
+		if got := strings.Join(r.Rises, " "); got != want[i].rises {
+			t.Errorf("row %d: rises %q, want %q", i, got, want[i].rises)
+		}
+	}
+	if interval.Persists("probe_high_microanomaly") || interval.Persists("probe_high_dev1") || !interval.Persists("probe_low_dev2") {
+		t.Fatal("Persists: only _dev2 and _anomaly persist")
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
