@@ -51,6 +51,7 @@ type Files struct {
 	stats   statsTable
 	syncReq chan *syncRequest
 	running atomic.Bool
+	open    atomic.Int64 // names with a file or FIFO open, after the last check
 }
 
 // NewFiles checks cfg and returns a follower. It starts no goroutine and
@@ -110,6 +111,11 @@ func NewFiles(cfg FileConfig) (*Files, error) {
 
 // Stats returns a snapshot of the counters, by source.
 func (f *Files) Stats() map[string]SourceStats { return f.stats.snapshot() }
+
+// Open returns how many followed names had a file or FIFO open at the end
+// of the last check (after Sync, the check it asked for): 0 while no file
+// of the stream exists or can be opened, and before Run's first check.
+func (f *Files) Open() int { return int(f.open.Load()) }
 
 // syncRequest is one Sync call: done is closed once a check made after
 // the call has delivered everything readable from the regular files; fifos
@@ -190,8 +196,10 @@ func (f *Files) Run(ctx context.Context, h Handler) error {
 	var syncs []*syncRequest
 	full := true
 	var tick <-chan time.Time
+	defer f.open.Store(0)
 	for {
 		s.scan(full)
+		f.open.Store(int64(s.openNames()))
 		if watcher != nil && (full || s.dirsChanged) {
 			s.watch(watcher)
 		}

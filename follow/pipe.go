@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,9 +68,10 @@ type PipeConfig struct {
 
 // Pipe runs a command and delivers its stdout lines.
 type Pipe struct {
-	cfg    PipeConfig
-	source string
-	stats  statsTable
+	cfg     PipeConfig
+	source  string
+	stats   statsTable
+	running atomic.Bool // a run's command has started and not yet ended
 
 	mu     sync.Mutex // guards bucket and noted
 	bucket *ratelimiter.LeakyBucket
@@ -145,6 +147,10 @@ func (p *Pipe) Source() string { return p.source }
 // Stats returns a snapshot of the pipe's counters.
 func (p *Pipe) Stats() SourceStats { return p.stats.snapshot()[p.source] }
 
+// Running reports whether the command is running: started, and its run
+// not yet over (a stream command waiting for its restart is not running).
+func (p *Pipe) Running() bool { return p.running.Load() }
+
 // Run runs a stream command until ctx is done: its lines are delivered as
 // they come; when it exits (or cannot be started) it is restarted after a
 // backoff. Run returns nil once ctx is done, after killing the command's
@@ -211,6 +217,8 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 	}
 	defer outR.Close()
 	defer errR.Close()
+	p.running.Store(true)
+	defer p.running.Store(false)
 	pid := cmd.Process.Pid
 	g := &group{pgid: pid, files: []*os.File{outR, errR}}
 

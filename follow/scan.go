@@ -745,6 +745,17 @@ func (s *scanner) watch(w *fsnotify.Watcher) {
 	}
 }
 
+// openNames counts the followed names with a file or FIFO open.
+func (s *scanner) openNames() int {
+	n := 0
+	for _, t := range s.tracked {
+		if t.cur != nil || t.fifo != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // closeAll closes every file and stops every FIFO reader.
 func (s *scanner) closeAll() {
 	for _, t := range s.tracked {

@@ -9,17 +9,20 @@ import (
 	"github.com/logtally/logtally/match"
 )
 
-// Classes returns the classes the measurement can set: for a weekly
+// Classes returns the classes the measurement can set: h_unavailable (an
+// interval in which its stream could not be read), and for a weekly
 // measurement h, h_high, h_low, h_normal, h_learning, the deviation
 // classes h_{high,low}_{dev1,dev2,anomaly,microanomaly}, and
-// entropy_h_{high,medium,low} when it has a key. Scalar and log
-// measurements set none.
+// entropy_h_{high,medium,low} when it has a key.
 func (m *Measurement) Classes() []string {
-	if m.HistoryType != HistoryWeekly || m.Handle == "" {
+	if m.Handle == "" {
 		return nil
 	}
 	h := m.Handle
-	out := []string{h + "_high", h + "_low", h + "_normal", h + "_learning"}
+	if m.HistoryType != HistoryWeekly {
+		return []string{h + "_unavailable"}
+	}
+	out := []string{h + "_high", h + "_low", h + "_normal", h + "_learning", h + "_unavailable"}
 	for _, dir := range []string{"_high", "_low"} {
 		for _, lvl := range []string{"_dev1", "_dev2", "_anomaly", "_microanomaly"} {
 			out = append(out, h+dir+lvl)

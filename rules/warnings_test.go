@@ -77,7 +77,8 @@ classes:
 	want := []string{
 		"a_high", "a_high_anomaly", "a_high_dev1", "a_high_dev2", "a_high_microanomaly",
 		"a_learning", "a_low", "a_low_anomaly", "a_low_dev1", "a_low_dev2", "a_low_microanomaly",
-		"a_normal", "any", "c", "entropy_a_high", "entropy_a_low", "entropy_a_medium",
+		"a_normal", "a_unavailable", "any", "c", "entropy_a_high", "entropy_a_low", "entropy_a_medium",
+		"s_unavailable",
 	}
 	if got := set.KnownClasses(); !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownClasses\n got %q\nwant %q", got, want)
