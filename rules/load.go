@@ -53,9 +53,9 @@ func Load(path string) (*Set, error) {
 		return nil, ErrorList{{Pos: Pos{File: path}, Msg: fmt.Sprintf("load rules: %v", unwrapPath(err))}}
 	}
 	if !fi.IsDir() {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, ErrorList{{Pos: Pos{File: path}, Msg: fmt.Sprintf("read rules: %v", unwrapPath(err))}}
+		data, rerr := readRuleFile(path)
+		if rerr != nil {
+			return nil, ErrorList{rerr}
 		}
 		l := newLoader()
 		l.file(path, data)
@@ -79,9 +79,9 @@ func Load(path string) (*Set, error) {
 		case !fi.Mode().IsRegular():
 			continue
 		}
-		data, err := os.ReadFile(name)
-		if err != nil {
-			l.s.errs = append(l.s.errs, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("read rules: %v", unwrapPath(err))})
+		data, rerr := readRuleFile(name)
+		if rerr != nil {
+			l.s.errs = append(l.s.errs, rerr)
 			continue
 		}
 		l.file(name, data)
@@ -123,14 +123,21 @@ func format(name string) string {
 	}
 }
 
-// parse decodes one file with koanf and indexes its positions. On failure
-// it returns the parse error with the best position either parser gives.
+// parse decodes one file with koanf and indexes its positions, once its
+// size and nesting are within bounds (bounds.go). On failure it returns
+// the parse error with the best position either parser gives.
 func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			raw, ix, perr = nil, nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot parse: %v", r)}
 		}
 	}()
+	if perr = checkSize(name, data); perr != nil {
+		return nil, nil, perr
+	}
+	if perr = scanDepth(name, data); perr != nil {
+		return nil, nil, perr
+	}
 	k := koanf.New(".")
 	switch format(name) {
 	case "toml":

@@ -134,6 +134,9 @@ func indexYAML(file string, data []byte) (ix *posIndex, err *Error) {
 		}
 		return nil, yamlSyntaxError(file, data, e)
 	}
+	if e := checkNodes(file, &doc); e != nil {
+		return nil, e
+	}
 	var next yaml.Node
 	if e := dec.Decode(&next); e == nil {
 		return nil, &Error{Pos: yamlPos(file, &next), Msg: "a second YAML document; put one document in each file"}

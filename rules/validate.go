@@ -93,6 +93,7 @@ type loader struct {
 	set      *Set
 	s        *sink
 	nexp     map[string]int // for: item → number of expansions
+	nitems   int            // measurements, commands and reports so far, expanded
 	ms       []*mEntry
 	classes  []*classEntry
 	cmds     []*cmdEntry
@@ -157,6 +158,11 @@ func (l *loader) items(root *obj, key string, each func(*obj)) {
 		exps, ok := o.expand()
 		if !ok {
 			continue
+		}
+		if l.nitems += len(exps); l.nitems > MaxItems {
+			o.errAt(o.selfPos(), p, "split the rules over several daemons, or use fewer for: values",
+				"more than %d measurements, commands and reports in all, once for: is expanded", MaxItems)
+			return
 		}
 		l.nexp[o.item] = len(exps)
 		for _, e := range exps {
