@@ -60,6 +60,10 @@ type Fold struct {
 	Undated uint64    // replay: selected lines without a usable timestamp, not counted
 	First   time.Time // replay: the earliest dated line
 	Last    time.Time // replay: the latest dated line
+	// OnSelected, when set, sees every line that at least one
+	// measurement selected, as Line and Block fold it (`test` counts and
+	// dates them). The line is valid only during the call.
+	OnSelected func(line []byte)
 
 	matcher *match.Matcher
 	dater   *Dater
@@ -74,7 +78,10 @@ type Fold struct {
 // zero time).
 func (g *Group) NewFold(width time.Duration) *Fold {
 	f := &Fold{Group: g, Width: width, Buckets: map[int64]*Bucket{}, matcher: g.set.NewMatcher(), dater: NewDater(g.Measurements)}
-	f.onHits = func(_ int, _ []byte, hits []match.Hit) { f.add(f.cur, hits) }
+	f.onHits = func(_ int, line []byte, hits []match.Hit) {
+		f.add(f.cur, hits)
+		f.selected(line, hits)
+	}
 	return f
 }
 
@@ -110,6 +117,19 @@ func (f *Fold) add(b *Bucket, hits []match.Hit) {
 	}
 }
 
+// selected calls OnSelected when a hit of line is a selection.
+func (f *Fold) selected(line []byte, hits []match.Hit) {
+	if f.OnSelected == nil {
+		return
+	}
+	for i := range hits {
+		if hits[i].Selected {
+			f.OnSelected(line)
+			return
+		}
+	}
+}
+
 // Line matches one line and folds its hits into the interval d gives it.
 // The hits are returned for observers; they are valid until the next call.
 func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
@@ -127,6 +147,7 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 		}
 	}
 	hits := f.matcher.Match(line)
+	f.selected(line, hits)
 	if !d.ByTimestamp {
 		f.add(at, hits)
 		return hits

@@ -45,6 +45,7 @@ type Result struct {
 	Keys     int           // distinct keys
 	Elapsed  time.Duration // time spent reading and matching its stream (shared by the stream's measurements)
 	Err      error         // the stream could not be read
+	Stream   *Stream       // the stream as a whole, shared by its measurements' Results
 }
 
 // Evaluate reads every group's stream once, completely, and returns one
@@ -84,8 +85,12 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 	for _, g := range groups {
 		start := time.Now()
 		f := g.NewFold(0)
-		err := foldStream(f, open, maxLine, observe, sp)
+		s := newStream(g)
+		s.count(f)
+		err := foldStream(f, s, open, maxLine, observe, sp)
 		elapsed := time.Since(start)
+		s.Lines, s.Elapsed = f.Lines, elapsed
+		s.done()
 		for i, m := range g.Measurements {
 			a := f.At(time.Time{}, i)
 			v, ok := a.Value()
@@ -94,7 +99,7 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 				Measurement: m, Value: v, Valid: ok && err == nil,
 				Lines: f.Lines, Cut: f.Cut, Counts: a.Counts,
 				TopKey: top, TopCount: n, Keys: len(a.Keys()),
-				Elapsed: elapsed, Err: err,
+				Elapsed: elapsed, Err: err, Stream: s,
 			})
 		}
 	}
@@ -105,14 +110,17 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 // interval.
 var whole = interval.Dating{}
 
-func foldStream(f *interval.Fold, open Opener, maxLine int, observe Observer, sp split) error {
+func foldStream(f *interval.Fold, s *Stream, open Opener, maxLine int, observe Observer, sp split) error {
 	inputs, err := open(f.Group)
 	if err != nil {
 		return err
 	}
+	h := &headCapture{complete: true}
+	h.capture(inputs)
+	defer func() { s.Head, s.Complete = h.head(), h.complete }()
 	var errs []string
 	for i, in := range inputs {
-		if err := foldInput(f, in, maxLine, observe, sp); err != nil {
+		if err := foldInput(f, s, in, maxLine, observe, sp); err != nil {
 			errs = append(errs, err.Error())
 		}
 		if err := in.R.Close(); err != nil {
@@ -126,13 +134,13 @@ func foldStream(f *interval.Fold, open Opener, maxLine int, observe Observer, sp
 	return nil
 }
 
-func foldInput(f *interval.Fold, in Input, maxLine int, observe Observer, sp split) error {
+func foldInput(f *interval.Fold, s *Stream, in Input, maxLine int, observe Observer, sp split) error {
 	if observe != nil {
 		return foldLines(f, in.R, in.Name, maxLine, observe)
 	}
 	if file, size, ok := splittable(in); ok {
 		if parts := sp.partsOf(size); parts > 1 && !needsOrder(f.Group) {
-			return foldParallel(f, file, in.Name, size, parts, maxLine)
+			return foldParallel(f, s, file, in.Name, size, parts, maxLine)
 		}
 	}
 	return foldBlocks(f, in.R, in.Name, maxLine)
@@ -250,16 +258,19 @@ func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
 // parts together stay within MaxKeys, as the cap on distinct keys then
 // never applies. When a merge would not be exact, the file is folded again
 // in one pass.
-func foldParallel(f *interval.Fold, file *os.File, name string, size int64, parts, maxLine int) error {
+func foldParallel(f *interval.Fold, s *Stream, file *os.File, name string, size int64, parts, maxLine int) error {
 	bounds, err := partBounds(file, size, parts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	folders := make([]*interval.Fold, len(bounds))
+	summaries := make([]*Stream, len(bounds))
 	srcs := make([]io.Reader, len(bounds))
 	errs := make([]error, len(bounds))
 	for k := range bounds {
 		folders[k] = f.Group.NewFold(0)
+		summaries[k] = s.part()
+		summaries[k].count(folders[k])
 		n := int64(math.MaxInt64) - bounds[k]
 		if k+1 < len(bounds) {
 			n = bounds[k+1] - bounds[k]
@@ -284,6 +295,7 @@ func foldParallel(f *interval.Fold, file *os.File, name string, size int64, part
 		f.Lines += p.Lines
 		f.Cut += p.Cut
 		all.Merge(f.Group, p.Bucket(time.Time{}), p.Group)
+		s.merge(summaries[k])
 		if errs[k] != nil {
 			// A sequential read would have stopped here.
 			return errs[k]

@@ -14,6 +14,7 @@ import (
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/timestamp"
 )
 
 // folded is what a one-shot fold of a file gives, in full.
@@ -21,6 +22,8 @@ type folded struct {
 	lines, cut uint64
 	acc        []interval.Snapshot
 	err        error
+	selected   uint64 // lines selected by at least one measurement
+	formats    map[timestamp.Format]uint64
 }
 
 // foldFile folds the file at path for group g: line by line (by way of an
@@ -32,8 +35,11 @@ func foldFile(t *testing.T, g *interval.Group, path string, maxLine int, byLine 
 	if byLine {
 		observe = func(*interval.Group, []byte, []match.Hit) {}
 	}
-	err := foldStream(f, func(*interval.Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, observe, sp)
-	out := folded{lines: f.Lines, cut: f.Cut, err: err}
+	st := newStream(g)
+	st.count(f)
+	err := foldStream(f, st, func(*interval.Group) ([]Input, error) { return OpenPath(path, nil) }, maxLine, observe, sp)
+	st.done()
+	out := folded{lines: f.Lines, cut: f.Cut, err: err, selected: st.Selected, formats: st.Formats}
 	for i := range g.Measurements {
 		out.acc = append(out.acc, f.At(time.Time{}, i).Snapshot())
 	}
@@ -71,6 +77,10 @@ func checkSplits(t *testing.T, ms []*rules.Measurement, path string, maxLine int
 	for i, r := range rs {
 		if r.Lines != want.lines || r.Cut != want.cut || r.Counts != want.acc[i].Counts || r.Keys != len(want.acc[i].Keys) {
 			t.Errorf("Evaluate %s: %+v, want lines %d cut %d %+v", ms[i].Handle, r, want.lines, want.cut, want.acc[i])
+		}
+		if s := r.Stream; s.Lines != want.lines || s.Selected != want.selected || !reflect.DeepEqual(s.Formats, want.formats) {
+			t.Errorf("Evaluate %s: stream %d lines, %d selected, formats %v; want %d, %d, %v",
+				ms[i].Handle, s.Lines, s.Selected, s.Formats, want.lines, want.selected, want.formats)
 		}
 	}
 }

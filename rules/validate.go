@@ -364,6 +364,7 @@ func (l *loader) measurement(o *obj) {
 			o.warnf("path", "$(%s) is not defined in for: and measurements are not expanded at run time", name)
 		}
 	}
+	o.checkWholeLine(m)
 	l.ms = append(l.ms, &mEntry{m: m, o: o})
 }
 

@@ -8,14 +8,14 @@ import (
 )
 
 func TestWarnings(t *testing.T) {
-	const m = "measurements:\n  - handle: ssh_probe\n    path: /var/log/auth.log\n    select_line_matching: x\n"
+	const m = "measurements:\n  - handle: ssh_probe\n    path: /var/log/auth.log\n    select_line_matching: .*x.*\n"
 	tests := []struct {
 		name string
 		src  string
 		want []string // Warning.String()
 	}{
 		{"none", m + "commands:\n  - if: ssh_probe_high_anomaly|nothing|any\n    command: [x]\n", nil},
-		{"relative path", "measurements:\n  - handle: a\n    path: log/x.log\n    select_line_matching: x\n",
+		{"relative path", "measurements:\n  - handle: a\n    path: log/x.log\n    select_line_matching: .*x.*\n",
 			[]string{`w.yaml:3:11: warning: measurements[0].path: relative path "log/x.log" resolves against the daemon's working directory`}},
 		{"shell", m + "commands:\n  - if: any\n    shell: true\n    command: ['service x restart']\n",
 			[]string{"w.yaml:7:12: warning: commands[0].shell: runs through /bin/sh -c; an argv list without shell is safer"}},
@@ -26,14 +26,14 @@ func TestWarnings(t *testing.T) {
 			}},
 		{"entropy only with a key", m + "classes:\n  c: entropy_ssh_probe_low\n",
 			[]string{"w.yaml:6:6: warning: classes.c: class entropy_ssh_probe_low is not set by any measurement or class"}},
-		{"scalar sets no class", "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: x\n    history_type: scalar\nclasses:\n  c:\n    expression: a_high\n",
+		{"scalar sets no class", "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: .*x.*\n    history_type: scalar\nclasses:\n  c:\n    expression: a_high\n",
 			[]string{"w.yaml:8:17: warning: classes.c.expression: class a_high is not set by any measurement or class"}},
 		{"variables", m + "reports:\n  - message: $(top_ssh_probe) $(value_ssh_prob) $(host)\n",
 			[]string{
 				"w.yaml:6:14: warning: reports[0].message: $(top_ssh_probe) is always empty: measurement ssh_probe has no key",
 				"w.yaml:6:14: warning: reports[0].message: $(value_ssh_prob) refers to no measurement ssh_prob (did you mean value_ssh_probe?)",
 			}},
-		{"handle canonified", "measurements:\n  - handle: mail_sm-mta\n    path: /x\n    select_line_matching: x\nreports:\n  - if: mail_sm_mta_high\n    message: $(mon.value_mail_sm_mta) $(average_mail_sm_mta) $(stddev_mail_sm_mta) $(sys.host) $(env_time)\n",
+		{"handle canonified", "measurements:\n  - handle: mail_sm-mta\n    path: /x\n    select_line_matching: .*x.*\nreports:\n  - if: mail_sm_mta_high\n    message: $(mon.value_mail_sm_mta) $(average_mail_sm_mta) $(stddev_mail_sm_mta) $(sys.host) $(env_time)\n",
 			[]string{`w.yaml:2:13: warning: measurements[0].handle: handle "mail_sm-mta" is canonified to mail_sm_mta, the name of its classes and variables`}},
 		{"cfengine names checked", m + "reports:\n  - message: $(mon.top_ssh_probe) $(average_ssh_prob)\n",
 			[]string{
@@ -62,11 +62,11 @@ func TestKnownClasses(t *testing.T) {
 	set, err := LoadBytes("k.yaml", []byte(`measurements:
   - handle: a
     path: /x
-    select_line_matching: x
+    select_line_matching: .*x.*
     key: '(\S+)'
   - handle: s
     path: /x
-    select_line_matching: x
+    select_line_matching: .*x.*
     history_type: log
 classes:
   c: a_high

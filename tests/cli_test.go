@@ -379,3 +379,108 @@ func wantWords(t *testing.T, line, out string, want []string) {
 		}
 	}
 }
+
+// TestTestSummary: test sums up each stream as fail2ban-regex does — lines
+// read, selected by at least one rule, by none, and the timestamps of the
+// selected lines by format — in agreement with the lines --print-missed
+// prints; it times each rule on its own; --print-missed=HANDLE prints the
+// lines one rule did not select.
+func TestTestSummary(t *testing.T) {
+	rulesFile := repo("examples", "rules", "ssh.yaml")
+	log := repo("examples", "testdata", "ssh", "auth.log")
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := uint64(strings.Count(string(data), "\n"))
+	r := run(t, "", "test", "--rules", rulesFile, "--log", log, "--format", "json")
+	var out struct {
+		Measurements []struct {
+			Handle   string  `json:"handle"`
+			Selected uint64  `json:"selected"`
+			TimeMS   float64 `json:"time_ms"`
+		} `json:"measurements"`
+		Streams []struct {
+			Lines, Selected, Unselected uint64
+			Timestamps                  map[string]uint64
+			PassMS                      float64 `json:"pass_ms"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Streams) != 1 {
+		t.Fatalf("exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	s := out.Streams[0]
+	missed := run(t, "", "test", "--rules", rulesFile, "--log", log, "--print-missed", "--format", "json")
+	if s.Lines != lines || s.Selected+s.Unselected != lines || uint64(countLines(missed.stderr)) != s.Unselected || s.Selected == 0 {
+		t.Errorf("stream: %d lines, %d selected, %d not; the file has %d lines, --print-missed printed %d",
+			s.Lines, s.Selected, s.Unselected, lines, countLines(missed.stderr))
+	}
+	if s.Timestamps["syslog"] != s.Selected || len(s.Timestamps) != 1 {
+		t.Errorf("timestamps %v, want syslog for all %d selected lines", s.Timestamps, s.Selected)
+	}
+	for _, m := range out.Measurements {
+		if m.TimeMS <= 0 {
+			t.Errorf("%s: time %v ms", m.Handle, m.TimeMS)
+		}
+		if m.Handle != "ssh_username_probe" {
+			continue
+		}
+		one := run(t, "", "test", "--rules", rulesFile, "--log", log, "--print-missed=ssh_username_probe", "--format", "json")
+		if got := uint64(countLines(one.stderr)); got != lines-m.Selected {
+			t.Errorf("--print-missed=ssh_username_probe printed %d lines, want %d", got, lines-m.Selected)
+		}
+	}
+	table := run(t, "", "test", "--rules", rulesFile, "--log", log)
+	want := fmt.Sprintf("%d lines read; %d selected by at least one rule, %d by none", lines, s.Selected, s.Unselected)
+	if !strings.Contains(table.stdout, want) || !strings.Contains(table.stdout, fmt.Sprintf("(syslog %d)", s.Selected)) {
+		t.Errorf("the table's summary lacks %q:\n%s", want, table.stdout)
+	}
+	if r := run(t, "", "test", "--rules", rulesFile, "--log", log, "--print-missed=no_such_rule"); r.code != 2 {
+		t.Errorf("--print-missed=no_such_rule: exit %d, want 2", r.code)
+	}
+}
+
+// TestTestHint: a rule written as a search ('Invalid user', as a fail2ban
+// or mtail user writes it) selects nothing; test says why, in how many
+// lines the text occurs, and gives the pattern that selects them, which
+// does; check warns about it before.
+func TestTestHint(t *testing.T) {
+	log := repo("examples", "testdata", "ssh", "auth.log")
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contain := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, "Invalid user") {
+			contain++
+		}
+	}
+	dir := t.TempDir()
+	search := filepath.Join(dir, "search.yaml")
+	writeFile(t, search, "measurements:\n  - handle: invalid_user\n    path: /var/log/auth.log\n    select_line_matching: 'Invalid user'\n")
+	r := run(t, "", "test", "--rules", search, "--log", log)
+	if !strings.Contains(r.stdout, fmt.Sprintf("invalid_user selected no line, but its pattern occurs in %d of", contain)) ||
+		!strings.Contains(r.stdout, "select_line_matching: '.*Invalid user.*'") {
+		t.Errorf("no hint with %d lines and the fix:\n%s", contain, r.stdout)
+	}
+	c := run(t, "", "check", "--rules", search)
+	if c.code != 0 || !strings.Contains(c.stderr, "warning: measurements[0].select_line_matching") || !strings.Contains(c.stderr, "'.*Invalid user.*'") {
+		t.Errorf("check: exit %d, no warning with the fix:\n%s", c.code, c.stderr)
+	}
+	// The fix selects exactly those lines.
+	fixed := filepath.Join(dir, "fixed.yaml")
+	writeFile(t, fixed, "measurements:\n  - handle: invalid_user\n    path: /var/log/auth.log\n    select_line_matching: '.*Invalid user.*'\n")
+	r = run(t, "", "test", "--rules", fixed, "--log", log, "--format", "json")
+	var out testOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Measurements[0]["selected"]; got != float64(contain) {
+		t.Errorf("the suggested pattern selects %v lines, want %d", got, contain)
+	}
+	var hints struct{ Hints []any }
+	if err := json.Unmarshal([]byte(r.stdout), &hints); err != nil || hints.Hints == nil || len(hints.Hints) != 0 {
+		t.Errorf("hints for a rule that selects: %v %v", hints.Hints, err)
+	}
+}

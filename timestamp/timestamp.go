@@ -53,11 +53,50 @@ func New(layout string, loc *time.Location) (*Parser, error) {
 	return &Parser{layout: layout, loc: loc}, nil
 }
 
+// Format is the format of a recognised timestamp.
+type Format uint8
+
+// Formats.
+const (
+	None    Format = iota // no timestamp recognised
+	Syslog                // RFC 3164: "Jan  2 15:04:05"
+	RFC3339               // RFC 3339 / ISO 8601
+	RFC5424               // "<PRI>1 2006-01-02T15:04:05Z ..."
+	Ctime                 // "Mon Jan  2 15:04:05 2006"
+	Layout                // the Parser's own layout
+)
+
+// String names the format as the documentation does.
+func (f Format) String() string {
+	switch f {
+	case Syslog:
+		return "syslog"
+	case RFC3339:
+		return "RFC 3339"
+	case RFC5424:
+		return "RFC 5424"
+	case Ctime:
+		return "ctime"
+	case Layout:
+		return "layout"
+	}
+	return "none"
+}
+
 // Parse returns the time at the start of line. ref is the reference time for
 // formats without a year.
 func (p *Parser) Parse(line []byte, ref time.Time) (time.Time, bool) {
+	t, f := p.Recognise(line, ref)
+	return t, f != None
+}
+
+// Recognise returns the time at the start of line and its format; None
+// when no timestamp is recognised. ref is the reference time for formats
+// without a year.
+func (p *Parser) Recognise(line []byte, ref time.Time) (time.Time, Format) {
 	if p.layout != "" {
-		return p.parseLayout(line, ref)
+		t, ok := p.parseLayout(line, ref)
+		return result(t, ok, Layout)
 	}
 	b := line
 	pri := false
@@ -69,18 +108,29 @@ func (p *Parser) Parse(line []byte, ref time.Time) (time.Time, bool) {
 	}
 	if pri && len(b) > 2 && b[0] >= '1' && b[0] <= '9' && b[1] == ' ' {
 		// RFC 5424: "<PRI>VERSION TIMESTAMP ..."
-		return p.iso(b[2:])
+		t, ok := p.iso(b[2:])
+		return result(t, ok, RFC5424)
 	}
 	if len(b) > 0 && b[0] == '[' {
 		b = b[1:]
 	}
 	if len(b) >= 19 && isDigit(b[0]) {
-		return p.iso(b)
+		t, ok := p.iso(b)
+		return result(t, ok, RFC3339)
 	}
 	if t, ok := p.syslog(b, ref); ok {
-		return t, true
+		return t, Syslog
 	}
-	return p.ctime(b)
+	t, ok := p.ctime(b)
+	return result(t, ok, Ctime)
+}
+
+// result is Recognise's answer for a parse: f when ok, else None.
+func result(t time.Time, ok bool, f Format) (time.Time, Format) {
+	if !ok {
+		return time.Time{}, None
+	}
+	return t, f
 }
 
 func (p *Parser) parseLayout(line []byte, ref time.Time) (time.Time, bool) {
@@ -117,36 +167,50 @@ func month(b []byte) (time.Month, bool) {
 	return 0, false
 }
 
-// syslog parses "Jan  2 15:04:05" or "Jan 02 15:04:05".
-func (p *Parser) syslog(b []byte, ref time.Time) (time.Time, bool) {
-	if len(b) < 15 || b[3] != ' ' {
-		return time.Time{}, false
+// syslogFields reads the fields of "Jan  2 15:04:05" or "Jan 02 15:04:05"
+// at the start of b, with the day in 1..31 (not yet checked against the
+// month).
+func syslogFields(b []byte) (mon time.Month, day, h, m, s int, ok bool) {
+	if len(b) < syslogLen || b[3] != ' ' {
+		return 0, 0, 0, 0, 0, false
 	}
-	mon, ok := month(b)
-	if !ok {
-		return time.Time{}, false
+	if mon, ok = month(b); !ok {
+		return 0, 0, 0, 0, 0, false
 	}
-	var day int
 	switch {
 	case b[4] == ' ' && isDigit(b[5]):
 		day = int(b[5] - '0')
 	case isDigit(b[4]) && isDigit(b[5]):
 		day = int(b[4]-'0')*10 + int(b[5]-'0')
 	default:
-		return time.Time{}, false
+		return 0, 0, 0, 0, 0, false
 	}
 	if b[6] != ' ' {
-		return time.Time{}, false
+		return 0, 0, 0, 0, 0, false
 	}
-	h, m, s, ok := clock(b[7:15])
+	h, m, s, ok = clock(b[7:15])
 	if !ok || day < 1 || day > 31 {
+		return 0, 0, 0, 0, 0, false
+	}
+	return mon, day, h, m, s, true
+}
+
+// syslog parses "Jan  2 15:04:05" or "Jan 02 15:04:05".
+func (p *Parser) syslog(b []byte, ref time.Time) (time.Time, bool) {
+	mon, day, h, m, s, ok := syslogFields(b)
+	if !ok {
 		return time.Time{}, false
 	}
-	t := time.Date(ref.In(p.loc).Year(), mon, day, h, m, s, 0, p.loc)
-	if t.Day() != day { // Feb 30 and the like
+	// withYear, from the components at hand rather than from t's.
+	y := ref.In(p.loc).Year()
+	t := time.Date(y, mon, day, h, m, s, 0, p.loc)
+	if t.After(ref.Add(maxFuture)) {
+		t = time.Date(y-1, mon, day, h, m, s, 0, p.loc)
+	}
+	if t.Day() != day { // Feb 30 (and Feb 29 outside a leap year)
 		return time.Time{}, false
 	}
-	return withYear(t, ref), true
+	return t, true
 }
 
 // withYear puts a yearless date in the year that makes it not more than
@@ -265,3 +329,55 @@ func allDigits(b []byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// syslogLen is the length of a syslog timestamp, "Jan  2 15:04:05": all
+// that the syslog format reads of a line.
+const syslogLen = 15
+
+// Tally counts the timestamp formats of lines (as `logtally test` sums up
+// a log), cheaply for the common syslog lines. It is not safe for
+// concurrent use.
+type Tally struct {
+	n   [Layout + 1]uint64 // lines by format
+	p   *Parser
+	ref time.Time
+}
+
+// NewTally returns an empty Tally of the formats p recognises; ref is as
+// for Recognise.
+func (p *Parser) NewTally(ref time.Time) *Tally { return &Tally{p: p, ref: ref} }
+
+// Counts returns the lines counted by format (None: no timestamp
+// recognised); formats without a line are left out.
+func (t *Tally) Counts() map[Format]uint64 {
+	out := map[Format]uint64{}
+	for f, n := range t.n {
+		if n > 0 {
+			out[Format(f)] = n
+		}
+	}
+	return out
+}
+
+// Merge adds the counts of u.
+func (t *Tally) Merge(u *Tally) {
+	for f, n := range u.n {
+		t.n[f] += n
+	}
+}
+
+// Add counts the format of line, as Recognise would name it.
+func (t *Tally) Add(line []byte) {
+	// A line that begins with a month name has no <PRI>, no '[' and no
+	// leading digit, so Recognise reads it as syslog or not at all; and
+	// syslog fields with a day up to 28 are a date in every month of
+	// every year, which Recognise accepts without fail.
+	if t.p.layout == "" {
+		if _, day, _, _, _, ok := syslogFields(line); ok && day <= 28 {
+			t.n[Syslog]++
+			return
+		}
+	}
+	_, f := t.p.Recognise(line, t.ref)
+	t.n[f]++
+}

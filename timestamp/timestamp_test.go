@@ -66,6 +66,38 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestRecognise: each line's format is named, whatever else it holds.
+func TestRecognise(t *testing.T) {
+	ref := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	builtIn, _ := New("", time.UTC)
+	custom, _ := New("02/01/2006 15:04:05", time.UTC)
+	for _, tc := range []struct {
+		p    *Parser
+		line string
+		want Format
+	}{
+		{builtIn, "Nov 22 06:55:46 host sshd[1]: x", Syslog},
+		{builtIn, "<34>Nov 22 06:55:46 host x", Syslog},
+		{builtIn, "2024-01-02T15:04:05+0100 host sshd[1]: x", RFC3339},
+		{builtIn, "2024-01-02 15:04:05,123 INFO", RFC3339},
+		{builtIn, "<34>1 2003-10-11T22:14:15.003Z mymachine su - ID47 - x", RFC5424},
+		{builtIn, "Mon Feb 21 15:21:32 2011 1 198.51.100.36 528 /x b _ i a a@ ftp 0 * c", Ctime},
+		{builtIn, "[Mon Feb 21 15:21:32 2011] [error] x", Ctime},
+		{builtIn, "sshd[1]: Invalid user x", None},
+		{builtIn, "2024-13-02T15:04:05Z", None},
+		{custom, "23/11/2026 10:00:00 msg", Layout},
+		{custom, "Nov 22 06:55:46 host x", None},
+	} {
+		tm, f := tc.p.Recognise([]byte(tc.line), ref)
+		if f != tc.want {
+			t.Errorf("Recognise(%q) = %v, want %v", tc.line, f, tc.want)
+		}
+		if pt, ok := tc.p.Parse([]byte(tc.line), ref); ok != (f != None) || !pt.Equal(tm) {
+			t.Errorf("Parse(%q) = %v %v, Recognise %v %v", tc.line, pt, ok, tm, f)
+		}
+	}
+}
+
 func TestBadLayout(t *testing.T) {
 	if _, err := New("2006-13-45 99", nil); err == nil {
 		t.Fatal("New accepted a layout that cannot parse its own output")
@@ -84,4 +116,54 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %v: year out of range", s, got)
 		}
 	})
+}
+
+// TestTally: a Tally counts what Recognise says of each line, whether or
+// not the line repeats the last syslog timestamp.
+func TestTally(t *testing.T) {
+	ref := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	p, _ := New("", time.UTC)
+	lines := []string{
+		"Nov 22 06:55:46 host sshd[1]: a",
+		"Nov 22 06:55:46 host sshd[2]: b", // same second
+		"Nov 22 06:55:46",                 // the timestamp alone
+		"Feb 30 06:55:46 host x",          // invalid date
+		"Feb 30 06:55:46 host y",          // again, after an invalid one
+		"2024-01-02T15:04:05Z x",          // RFC 3339
+		"Nov 22 06:55:4",                  // too short
+		"<34>Nov 22 06:55:46 host x",      // syslog with PRI
+		"<34>Nov 22 06:55:46 host y",
+		"Nov 22 06:55:47 host sshd[3]: c",
+	}
+	tally := p.NewTally(ref)
+	want := map[Format]uint64{}
+	for _, l := range lines {
+		tally.Add([]byte(l))
+		_, f := p.Recognise([]byte(l), ref)
+		want[f]++
+	}
+	got := tally.Counts()
+	if len(got) != len(want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	for f, n := range want {
+		if got[f] != n {
+			t.Errorf("counts %v, want %v", got, want)
+		}
+	}
+	twice := p.NewTally(ref)
+	twice.Merge(tally)
+	twice.Merge(tally)
+	if c := twice.Counts(); c[Syslog] != 2*want[Syslog] || c[None] != 2*want[None] {
+		t.Errorf("merged twice: %v, want twice %v", c, want)
+	}
+}
+
+func BenchmarkRecogniseSyslog(b *testing.B) {
+	p, _ := New("", nil)
+	line := []byte("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186")
+	ref := time.Now()
+	for b.Loop() {
+		p.Recognise(line, ref)
+	}
 }

@@ -19,13 +19,15 @@ import (
 	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/timestamp"
 )
 
 // testOpts are the flags of logtally test.
 type testOpts struct {
-	rules, log, format        string
-	printMissed, printMatched bool
-	timeout                   time.Duration
+	rules, log, format string
+	printMissed        string // "" off, "*" lines no rule selected, else handles
+	printMatched       bool
+	timeout            time.Duration
 }
 
 func newTestCmd(e *env) *cobra.Command {
@@ -34,26 +36,39 @@ func newTestCmd(e *env) *cobra.Command {
 		"run the rules once over files, stdin or commands", `
 Run every measurement once over the whole current content of its stream and
 print, per measurement: the value, the lines read, the lines selected,
-extraction misses, regex timeouts and the time spent. File measurements read
-their file (a glob reads every match; .gz files are decompressed). Pipe
-measurements run their command once, with --timeout. --log replaces the
-stream of every measurement with one file, or stdin for "-": a copy of a log,
-or a captured command output (ss -ltnH > ports.txt).
+extraction misses, regex timeouts and the time the rule takes (matched
+alone, over the stream's first 4 MiB when it is longer, scaled to all its
+lines). File measurements read their file (a glob reads every match; .gz
+files are decompressed). Pipe measurements run their command once, with
+--timeout. --log replaces the stream of every measurement with one file, or
+stdin for "-": a copy of a log, or a captured command output
+(ss -ltnH > ports.txt).
 
-Measurements that read the same stream share one pass over it, so their time
-is that pass's. Lines are matched and folded into values by the interval
-engine the daemon uses (a block scan finds the candidate lines, and a large
-file is read with every core), and --format lp writes the daemon's points,
-with the counts of the pass as extra fields.`, `
+Then, per stream, a summary: the lines read, those selected by at least one
+rule and by none, how many of the selected lines begin with a timestamp
+logtally recognises, and in which format (syslog, RFC 3339, RFC 5424, ctime,
+or the rule's timestamp: layout) — lines without one cannot be dated after a
+restart or by learn — and the time of the one pass that all the stream's
+rules share. A rule that selected nothing although its pattern occurs in the
+stream gets a hint: select_line_matching must match the whole line, so
+'Invalid user' selects nothing where '.*Invalid user.*' selects every line
+that contains it.
+
+Lines are matched and folded into values by the interval engine the daemon
+uses (a block scan finds the candidate lines, and a large file is read with
+every core), and --format lp writes the daemon's points, with the counts of
+the pass as extra fields.`, `
   logtally test --rules examples/rules/ssh.yaml --log /var/log/auth.log
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
-  logtally test --rules mail.yaml --log mail.log --print-missed | head`,
+  logtally test --rules mail.yaml --log mail.log --print-missed | head
+  logtally test --rules ssh.yaml --log auth.log --print-missed=ssh_username_probe`,
 		func(*cobra.Command, []string) int { return runTest(e, o) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
 	f.StringVar(&o.log, "log", "", `read this file (or "-" for stdin) instead of the stream of every measurement`)
 	f.StringVar(&o.format, "format", "table", "output format: table, json or lp (InfluxDB line protocol)")
-	f.BoolVar(&o.printMissed, "print-missed", false, "print the lines no measurement selected")
+	f.StringVar(&o.printMissed, "print-missed", "", `print the lines no measurement selected; with =HANDLE[,HANDLE], the lines of each one's stream that it did not select`)
+	f.Lookup("print-missed").NoOptDefVal = "*"
 	f.BoolVar(&o.printMatched, "print-matched", false, "print the selected lines, prefixed with the handles that selected them")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of each pipe command")
 	completeWords(cmd, "format", "table", "json", "lp")
@@ -83,9 +98,24 @@ func runTest(e *env, o testOpts) int {
 	if o.format != "table" {
 		lineOut = e.stderr
 	}
+	var missed map[string]bool // nil: every rule; empty: none
+	switch o.printMissed {
+	case "":
+		missed = map[string]bool{}
+	case "*":
+	default:
+		missed = map[string]bool{}
+		for _, h := range strings.Split(o.printMissed, ",") {
+			if set.Measurement(h) == nil {
+				fmt.Fprintf(e.stderr, "logtally test: --print-missed: no measurement %q\n", h)
+				return exitInvalid
+			}
+			missed[h] = true
+		}
+	}
 	var observe measure.Observer
-	if o.printMissed || o.printMatched {
-		observe = lineObserver(lineOut, o.printMissed, o.printMatched)
+	if o.printMissed != "" || o.printMatched {
+		observe = lineObserver(lineOut, missed, o.printMatched)
 	}
 	open := func(g *interval.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
@@ -96,6 +126,7 @@ func runTest(e *env, o testOpts) int {
 	}
 	results := measure.Evaluate(groups, open, set.Settings.MaxLineLength, observe)
 	measure.SortResults(results, set)
+	rep := newTestReport(results, opts)
 
 	code := exitOK
 	for _, r := range results {
@@ -106,11 +137,15 @@ func runTest(e *env, o testOpts) int {
 	}
 	switch o.format {
 	case "json":
-		err = writeTestJSON(e.stdout, results)
+		err = writeTestJSON(e.stdout, rep)
 	case "lp":
-		err = writeTestLP(e.stdout, set, results, time.Now())
+		if err = writeTestLP(e.stdout, set, results, time.Now()); err == nil {
+			writeTestSummary(e.stderr, rep)
+		}
 	default:
-		err = writeTestTable(e.stdout, results)
+		if err = writeTestTable(e.stdout, rep); err == nil {
+			writeTestSummary(e.stdout, rep)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally test: %v\n", err)
@@ -119,26 +154,43 @@ func runTest(e *env, o testOpts) int {
 	return code
 }
 
-func lineObserver(w io.Writer, missed, matched bool) measure.Observer {
+// lineObserver prints the selected lines (matched) with the handles that
+// selected them, and the lines missed: those no rule selected when missed
+// is nil, else those each rule of missed did not select.
+func lineObserver(w io.Writer, missed map[string]bool, matched bool) measure.Observer {
 	var buf bytes.Buffer
+	var by []bool // rule index → selected this line
 	return func(g *interval.Group, line []byte, hits []match.Hit) {
 		selected := false
 		buf.Reset()
+		by = append(by[:0], make([]bool, len(g.Measurements))...)
 		for _, h := range hits {
 			if !h.Selected {
 				continue
 			}
+			by[h.Rule] = true
 			if selected {
 				buf.WriteByte(',')
 			}
 			selected = true
 			buf.WriteString(g.Measurements[h.Rule].Handle)
 		}
-		switch {
-		case selected && matched:
+		if selected && matched {
 			fmt.Fprintf(w, "%s: %s\n", buf.Bytes(), printable(line))
-		case !selected && missed:
+		}
+		switch {
+		case missed == nil && !selected:
 			fmt.Fprintf(w, "%s\n", printable(line))
+		case missed != nil:
+			for i, m := range g.Measurements {
+				if missed[m.Handle] && !by[i] {
+					if len(missed) == 1 {
+						fmt.Fprintf(w, "%s\n", printable(line))
+					} else {
+						fmt.Fprintf(w, "%s missed: %s\n", m.Handle, printable(line))
+					}
+				}
+			}
 		}
 	}
 }
@@ -154,6 +206,38 @@ func printable(line []byte) string {
 	return q[1 : len(q)-1]
 }
 
+// testReport is what `logtally test` prints: the results, each rule's own
+// time, the streams as wholes, and the hints for rules that selected
+// nothing.
+type testReport struct {
+	results []measure.Result
+	own     map[*rules.Measurement]time.Duration
+	streams []*measure.Stream
+	hints   []measure.Hint
+}
+
+func newTestReport(results []measure.Result, opts match.Options) *testReport {
+	rep := &testReport{results: results, own: map[*rules.Measurement]time.Duration{}}
+	seen := map[*measure.Stream]bool{}
+	for _, r := range results {
+		if s := r.Stream; s != nil && !seen[s] && r.Err == nil {
+			seen[s] = true
+			rep.streams = append(rep.streams, s)
+			for i, d := range s.RuleTimes(opts) {
+				rep.own[s.Group.Measurements[i]] = d
+			}
+		}
+	}
+	for _, r := range results {
+		if r.Err == nil && r.Selected == 0 && r.Stream != nil {
+			if h, ok := r.Stream.Hint(r.Measurement, opts); ok {
+				rep.hints = append(rep.hints, h)
+			}
+		}
+	}
+	return rep
+}
+
 type testJSON struct {
 	Handle        string   `json:"handle"`
 	Value         *float64 `json:"value"`
@@ -166,20 +250,41 @@ type testJSON struct {
 	Keys          int      `json:"keys,omitempty"`
 	TopKey        string   `json:"top_key,omitempty"`
 	TopCount      uint64   `json:"top_count,omitempty"`
-	TimeMS        float64  `json:"time_ms"`
+	TimeMS        float64  `json:"time_ms"` // the rule's own time
 	Error         string   `json:"error,omitempty"`
 }
 
-func writeTestJSON(w io.Writer, results []measure.Result) error {
+type streamJSON struct {
+	Source     string            `json:"source"`
+	Lines      uint64            `json:"lines"`
+	Selected   uint64            `json:"selected"`   // by at least one rule
+	Unselected uint64            `json:"unselected"` // by none
+	Timestamps map[string]uint64 `json:"timestamps"` // of the selected lines, by format; "none" not recognised
+	PassMS     float64           `json:"pass_ms"`    // the one pass its rules share
+}
+
+type hintJSON struct {
+	Handle  string `json:"handle"`
+	Found   uint64 `json:"found"` // lines in which the pattern occurs
+	Of      uint64 `json:"of"`    // lines examined
+	Whole   bool   `json:"whole"` // the examined lines are the whole stream
+	Suggest string `json:"suggest"`
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+
+func writeTestJSON(w io.Writer, rep *testReport) error {
 	out := struct {
-		Measurements []testJSON `json:"measurements"`
-	}{Measurements: []testJSON{}}
-	for _, r := range results {
+		Measurements []testJSON   `json:"measurements"`
+		Streams      []streamJSON `json:"streams"`
+		Hints        []hintJSON   `json:"hints"`
+	}{Measurements: []testJSON{}, Streams: []streamJSON{}, Hints: []hintJSON{}}
+	for _, r := range rep.results {
 		j := testJSON{
 			Handle: r.Measurement.Handle, Lines: r.Lines, Selected: r.Selected,
 			ExtractMisses: r.ExtractMisses, Timeouts: r.Timeouts, Cut: r.Cut,
 			KeyRejects: r.KeyRejects, Keys: r.Keys, TopKey: r.TopKey, TopCount: r.TopCount,
-			TimeMS: math.Round(float64(r.Elapsed.Microseconds())) / 1000,
+			TimeMS: ms(rep.own[r.Measurement]),
 		}
 		if r.Valid {
 			v := r.Value
@@ -190,15 +295,30 @@ func writeTestJSON(w io.Writer, results []measure.Result) error {
 		}
 		out.Measurements = append(out.Measurements, j)
 	}
+	for _, s := range rep.streams {
+		ts := map[string]uint64{}
+		for f, n := range s.Formats {
+			name := f.String()
+			if f == timestamp.Layout {
+				name = s.Layout
+			}
+			ts[name] += n
+		}
+		out.Streams = append(out.Streams, streamJSON{Source: s.Group.Path, Lines: s.Lines, Selected: s.Selected,
+			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed)})
+	}
+	for _, h := range rep.hints {
+		out.Hints = append(out.Hints, hintJSON{Handle: h.Measurement.Handle, Found: h.Found, Of: h.Of, Whole: h.Whole, Suggest: h.Suggest})
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func writeTestTable(w io.Writer, results []measure.Result) error {
+func writeTestTable(w io.Writer, rep *testReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HANDLE\tVALUE\tLINES\tSELECTED\tMISSES\tTIMEOUTS\tCUT\tTIME\tTOP KEY\t")
-	for _, r := range results {
+	for _, r := range rep.results {
 		val := "-"
 		if r.Valid {
 			val = strconv.FormatFloat(r.Value, 'g', -1, 64)
@@ -211,10 +331,61 @@ func writeTestTable(w io.Writer, results []measure.Result) error {
 			top = fmt.Sprintf("%s (%d)", printable([]byte(r.TopKey)), r.TopCount)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.Measurement.Handle, val, r.Lines,
-			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, r.Elapsed.Round(time.Microsecond), top)
+			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, rep.own[r.Measurement].Round(time.Microsecond), top)
 	}
 	return tw.Flush()
 }
+
+// writeTestSummary writes, per stream, what fail2ban-regex sums up (lines
+// read, selected, missed, timestamps recognised and their formats), then
+// the hints.
+func writeTestSummary(w io.Writer, rep *testReport) {
+	for _, s := range rep.streams {
+		fmt.Fprintf(w, "\n%s: %d lines read; %d selected by at least one rule, %d by none\n",
+			printable([]byte(s.Group.Path)), s.Lines, s.Selected, s.Lines-s.Selected)
+		if s.Selected > 0 {
+			var parts []string
+			for _, f := range []timestamp.Format{timestamp.Syslog, timestamp.RFC3339, timestamp.RFC5424, timestamp.Ctime, timestamp.Layout} {
+				if n := s.Formats[f]; n > 0 {
+					name := f.String()
+					if f == timestamp.Layout {
+						name = "layout " + strconv.Quote(s.Layout)
+					}
+					parts = append(parts, fmt.Sprintf("%s %d", name, n))
+				}
+			}
+			dated := s.Selected - s.Formats[timestamp.None]
+			line := fmt.Sprintf("  timestamps: %d of the %d selected lines recognised", dated, s.Selected)
+			if len(parts) > 0 {
+				line += " (" + strings.Join(parts, ", ") + ")"
+			}
+			if n := s.Formats[timestamp.None]; n > 0 {
+				line += fmt.Sprintf("; %d without one, which learn and backtest cannot date", n)
+			}
+			fmt.Fprintln(w, line)
+		}
+		scope := "every line"
+		if n := s.TimedLines(); n < s.Lines {
+			scope = fmt.Sprintf("the first %d lines, scaled to all", n)
+		}
+		fmt.Fprintf(w, "  time: %s for the one pass its rules share; TIME is each rule matched alone over %s\n",
+			s.Elapsed.Round(time.Microsecond), scope)
+	}
+	for _, h := range rep.hints {
+		of := fmt.Sprintf("%d lines", h.Of)
+		if !h.Whole {
+			of = fmt.Sprintf("the first %d lines", h.Of)
+		}
+		fmt.Fprintf(w, "\nhint: %s selected no line, but its pattern occurs in %d of %s.\n"+
+			"  select_line_matching must match the whole line; %s selects those %d:\n"+
+			"    select_line_matching: %s\n",
+			h.Measurement.Handle, h.Found, of, yamlQuote(h.Suggest), h.Found, yamlQuote(h.Suggest))
+	}
+}
+
+// yamlQuote writes s as a single-quoted YAML scalar, in which backslashes
+// stay as written.
+func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // writeTestLP writes one InfluxDB line-protocol point per measurement with a
 // value, stamped now, as the daemon writes its samples.

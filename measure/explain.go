@@ -1,0 +1,226 @@
+package measure
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"time"
+
+	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/timestamp"
+)
+
+// HeadBytes is how much of the start of each stream a one-shot evaluation
+// keeps (Stream.Head), to time each rule alone and to explain rules that
+// selected nothing, without reading the stream again.
+const HeadBytes = 4 << 20
+
+// TimingBytes is how much of Head each rule is timed on, alone.
+const TimingBytes = 1 << 20
+
+// Stream is what a one-shot evaluation saw of one stream as a whole, as
+// fail2ban-regex sums up a log: the Results of the stream's measurements
+// share it.
+type Stream struct {
+	Group    *interval.Group
+	Lines    uint64 // lines read
+	Selected uint64 // lines selected by at least one measurement
+	// Formats counts the timestamps of the selected lines by format, as
+	// the measurements date lines (timestamp.None: not recognised).
+	Formats map[timestamp.Format]uint64
+	tally   *timestamp.Tally
+	// Layout is the measurements' own timestamp layout, when they declare
+	// one (timestamp.Layout counts it).
+	Layout  string
+	Elapsed time.Duration // the one pass over the stream, shared by its measurements
+	// Head is the start of the stream, whole lines only, at most
+	// HeadBytes; Complete is true when it is the whole stream.
+	Head     []byte
+	Complete bool
+
+	loc *time.Location // the zone of timestamps without one
+}
+
+// headLines returns Head's lines.
+func (s *Stream) headLines() uint64 { return uint64(bytes.Count(s.Head, []byte{'\n'})) }
+
+// headCapture keeps the first HeadBytes of a stream's inputs.
+type headCapture struct {
+	buf      []byte
+	complete bool // every input was read to its end and fitted
+}
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	room := max(HeadBytes-len(h.buf), 0)
+	h.buf = append(h.buf, p[:min(room, len(p))]...)
+	if len(p) > room {
+		h.complete = false
+	}
+	return len(p), nil
+}
+
+// capture makes inputs copy what is read of them into h. A regular file is
+// read with ReadAt, which leaves its offset (and its parallel folding)
+// alone; other inputs are read through a tee.
+func (h *headCapture) capture(inputs []Input) {
+	for i, in := range inputs {
+		if f, ok := in.R.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				room := HeadBytes - len(h.buf)
+				if room <= 0 {
+					h.complete = false
+					continue
+				}
+				want := min(int64(room), fi.Size())
+				b := make([]byte, want)
+				n, _ := f.ReadAt(b, 0)
+				h.buf = append(h.buf, b[:n]...)
+				if fi.Size() > int64(room) {
+					h.complete = false
+				}
+				continue
+			}
+		}
+		inputs[i].R = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(in.R, h), in.R}
+	}
+}
+
+// head returns the captured bytes cut to whole lines. A complete stream's
+// last line may lack its newline: it is given one.
+func (h *headCapture) head() []byte {
+	b := h.buf
+	if h.complete {
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+		return b
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[:i+1]
+	}
+	return nil
+}
+
+// newStream prepares the summary of g's stream.
+func newStream(g *interval.Group) *Stream {
+	s := &Stream{Group: g}
+	for _, m := range g.Measurements {
+		if m.Timestamp != "" {
+			s.Layout, s.loc = m.Timestamp, m.Location
+			break
+		}
+	}
+	return s
+}
+
+// part returns an empty summary for a part of the stream, to be merged.
+func (s *Stream) part() *Stream {
+	return &Stream{Group: s.Group, Layout: s.Layout, loc: s.loc}
+}
+
+// count makes f count the selected lines it folds, and their timestamp
+// formats, into s.
+func (s *Stream) count(f *interval.Fold) {
+	p, err := timestamp.New(s.Layout, s.loc)
+	if err != nil {
+		p, _ = timestamp.New("", s.loc)
+	}
+	s.tally = p.NewTally(time.Now())
+	f.OnSelected = func(line []byte) {
+		s.Selected++
+		s.tally.Add(line)
+	}
+}
+
+// merge adds the counts of a part of the stream.
+func (s *Stream) merge(part *Stream) {
+	s.Selected += part.Selected
+	s.tally.Merge(part.tally)
+}
+
+// done fills Formats once the stream is read.
+func (s *Stream) done() { s.Formats = s.tally.Counts() }
+
+// timed returns the lines of Head each rule is timed on.
+func (s *Stream) timed() []byte {
+	if len(s.Head) <= TimingBytes {
+		return s.Head
+	}
+	return s.Head[:bytes.LastIndexByte(s.Head[:TimingBytes], '\n')+1]
+}
+
+// TimedLines is the number of lines RuleTimes measures each rule on.
+func (s *Stream) TimedLines() uint64 { return uint64(bytes.Count(s.timed(), []byte{'\n'})) }
+
+// RuleTimes returns the time each measurement of the stream takes to match
+// the stream's lines alone, with its own compiled matcher: measured over
+// the first TimingBytes of Head and scaled to every line read. They are what each rule costs, where
+// Elapsed is the one pass that all of them share.
+func (s *Stream) RuleTimes(opts match.Options) []time.Duration {
+	out := make([]time.Duration, len(s.Group.Measurements))
+	sample := s.timed()
+	n := uint64(bytes.Count(sample, []byte{'\n'}))
+	if n == 0 {
+		return out
+	}
+	for i, m := range s.Group.Measurements {
+		g, err := interval.NewGroup(s.Group.Source, []*rules.Measurement{m}, opts)
+		if err != nil {
+			continue // compiled with the others already; cannot happen
+		}
+		matcher := g.Set().NewMatcher()
+		start := time.Now()
+		matcher.MatchBlock(sample, func(int, []byte, []match.Hit) {})
+		out[i] = time.Duration(float64(time.Since(start)) * float64(s.Lines) / float64(n))
+	}
+	return out
+}
+
+// Hint explains why a measurement selected no line although its pattern
+// occurs in the stream.
+type Hint struct {
+	Measurement *rules.Measurement
+	// Found is the number of lines, of the Of lines examined, in which the
+	// pattern occurs (matched anywhere in the line); Suggest, a pattern
+	// that matches the whole line, selects exactly those.
+	Found, Of uint64
+	Suggest   string
+	// Whole is true when the lines examined are the whole stream (else
+	// its first Of lines).
+	Whole bool
+}
+
+// Hint returns the hint for a measurement of the stream that selected no
+// line: select_line_matching must match the whole line, so a pattern
+// written for a search ('Invalid user', as fail2ban and mtail take it)
+// selects nothing. When the pattern occurs in lines of Head, Hint says in
+// how many and gives the pattern that selects them. ok is false when there
+// is nothing to say.
+func (s *Stream) Hint(m *rules.Measurement, opts match.Options) (Hint, bool) {
+	sug := rules.WholeLine(m.Select)
+	if sug == m.Select || len(s.Head) == 0 {
+		return Hint{}, false
+	}
+	g, err := interval.NewGroup(s.Group.Source, []*rules.Measurement{{Select: sug, DataType: rules.Counter, KeyType: rules.KeyAny}}, opts)
+	if err != nil {
+		return Hint{}, false
+	}
+	var found uint64
+	g.Set().NewMatcher().MatchBlock(s.Head, func(_ int, _ []byte, hits []match.Hit) {
+		for _, h := range hits {
+			if h.Selected {
+				found++
+				return
+			}
+		}
+	})
+	if found == 0 {
+		return Hint{}, false
+	}
+	return Hint{Measurement: m, Found: found, Of: s.headLines(), Suggest: sug, Whole: s.Complete}, true
+}
