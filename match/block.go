@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,8 +14,10 @@ import (
 // once and finds the lines that can select each rule by searching the
 // whole block for one literal the rule requires, instead of looking at
 // every byte of every line. Each rule's anchor is, among the literals
-// every selected line contains, the one whose rarest byte is rarest in
-// the log at hand (measured on the first block a Matcher sees); it is
+// every selected line contains, the one that costs least to search for in
+// the log at hand (its rarest byte's frequency, measured on the first
+// block a Matcher sees, plus its share of one search of the block, so
+// that rules with a literal in common search for it once); it is
 // searched by that byte with bytes.IndexByte, which is vectorised (or with
 // bytes.Index when its first byte is about as rare). Only
 // the lines where an anchor is found are verified, each by its rules'
@@ -154,7 +157,13 @@ func (s *litSearch) index(h []byte, from int) int {
 type blockAnchor struct {
 	lits  []litSearch
 	rules []uint64
+	n     int // the number of rules
 }
+
+// narrowMin is the number of candidate rules of a line above which the
+// prefilter (one pass over the line for the literals of all rules) picks
+// those worth verifying.
+const narrowMin = 4
 
 // blockPlan is how a Matcher scans blocks: anchors for the rules that
 // have one, the prefilter of the per-line path for the others (rest, nil
@@ -164,37 +173,66 @@ type blockPlan struct {
 	rest    *lineFilter
 }
 
+// passCost is what one more search of the block costs, in the units of
+// byteCost.score (stops per 64 KiB, times 16): a vectorised search of
+// 64 KiB costs about as much as a few dozen stops.
+const passCost = 1024
+
+// clauseKey identifies a clause by its literals, in any order.
+func clauseKey(cl clause) string {
+	texts := make([]string, len(cl))
+	for i, l := range cl {
+		texts[i] = strconv.Quote(l.text)
+	}
+	sort.Strings(texts)
+	return strings.Join(texts, " ")
+}
+
 // newBlockPlan picks the anchors of the set's rules with the byte costs
-// of a sample of the log.
+// of a sample of the log. A rule's anchor is the clause that costs least
+// to search for, counting its stops and its share of one pass over the
+// block: a clause many rules need costs each of them a fraction of a
+// pass, so 1000 rules that differ by an address share the search for
+// what they have in common, and the prefilter sorts the lines it finds
+// among them (narrow).
 func (s *Set) newBlockPlan(cost *byteCost) *blockPlan {
 	p := &blockPlan{}
 	words := (len(s.rules) + 63) / 64
+	shared := map[string]int{}
+	for _, r := range s.rules {
+		for _, cl := range r.exact {
+			shared[clauseKey(cl)]++
+		}
+	}
 	byText := map[string]int{}
 	in := make([]bool, len(s.rules))
 	hasRest := false
 	for i, r := range s.rules {
-		cl := pickAnchor(r.exact, cost)
+		var cl clause
+		var best uint64
+		for _, c := range r.exact {
+			sc := cost.score(c) + passCost/uint64(shared[clauseKey(c)])
+			if cl == nil || sc < best || sc == best && clauseScore(c) > clauseScore(cl) {
+				cl, best = c, sc
+			}
+		}
 		if cl == nil {
 			in[i], hasRest = true, true
 			continue
 		}
-		var texts []string
-		for _, l := range cl {
-			texts = append(texts, l.text)
-		}
-		sort.Strings(texts)
-		k := strings.Join(texts, "\x00")
+		k := clauseKey(cl)
 		a, ok := byText[k]
 		if !ok {
 			a = len(p.anchors)
 			byText[k] = a
 			ba := blockAnchor{rules: make([]uint64, words)}
-			for _, t := range texts {
-				ba.lits = append(ba.lits, newLitSearch(t, cost))
+			for _, l := range cl {
+				ba.lits = append(ba.lits, newLitSearch(l.text, cost))
 			}
 			p.anchors = append(p.anchors, ba)
 		}
 		p.anchors[a].rules[i/64] |= 1 << (i % 64)
+		p.anchors[a].n++
 	}
 	if len(p.anchors) == 0 || len(p.anchors) > maxAnchors {
 		return nil
@@ -216,6 +254,7 @@ type blockState struct {
 	// -1 when it must be searched for.
 	litNext [][]int
 	cand    []uint64
+	narrow  []uint64 // candidates of a line by the prefilter of all rules
 	seen    []uint64 // literals of the rest's prefilter
 	// For recovery: the line being verified (inVerify), the position
 	// after the last line verified, and whether fn is running.
@@ -249,6 +288,7 @@ func (m *Matcher) planFor(block []byte) *blockPlan {
 		st.litNext[a] = make([]int, len(p.anchors[a].lits))
 	}
 	st.cand = make([]uint64, (len(m.set.rules)+63)/64)
+	st.narrow = make([]uint64, len(st.cand))
 	if p.rest != nil {
 		st.seen = make([]uint64, p.rest.seenWords())
 	}
@@ -359,6 +399,26 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 		for pos < len(block) {
 			end := lineEnd(block, pos)
 			line := trimCR(block[pos:end])
+			n := 0
+			for a := range p.anchors {
+				if st.starts[a] == pos {
+					n += p.anchors[a].n
+				}
+			}
+			if n > narrowMin {
+				// Many anchored rules: the prefilter of all rules
+				// picks the candidates of the line.
+				for a := range p.anchors {
+					if st.starts[a] == pos {
+						m.advance(p, a, block, end+1)
+					}
+				}
+				lineASCII := m.set.all.candidates(line, m.seen, st.cand)
+				m.verifyLine(m.set.all, m.seen, block, pos, end, ascii || lineASCII)
+				pos = end + 1
+				m.report(block, fn)
+				continue
+			}
 			lineASCII := p.rest.candidates(line, st.seen, st.cand)
 			for a := range p.anchors {
 				if st.starts[a] == pos {
@@ -368,7 +428,7 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 					m.advance(p, a, block, end+1)
 				}
 			}
-			m.verifyLine(p.rest, block, pos, end, ascii || lineASCII)
+			m.verifyLine(p.rest, st.seen, block, pos, end, ascii || lineASCII)
 			pos = end + 1
 			m.report(block, fn)
 		}
@@ -385,21 +445,35 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 			return
 		}
 		clear(st.cand)
+		n := 0
 		for a := range p.anchors {
 			if st.starts[a] == start {
 				for w, rb := range p.anchors[a].rules {
 					st.cand[w] |= rb
 				}
+				n += p.anchors[a].n
 				m.advance(p, a, block, end+1)
 			}
 		}
-		m.verifyLine(nil, block, start, end, ascii || isASCII(block[start:end]))
+		if n > narrowMin {
+			// Many candidates: verify only those whose literals the
+			// prefilter finds in the line.
+			f := m.set.all
+			lineASCII := f.candidates(trimCR(block[start:end]), m.seen, st.narrow)
+			for w := range st.cand {
+				st.cand[w] &= st.narrow[w]
+			}
+			m.verifyLine(f, m.seen, block, start, end, ascii || lineASCII)
+		} else {
+			m.verifyLine(nil, nil, block, start, end, ascii || isASCII(block[start:end]))
+		}
 		m.report(block, fn)
 	}
 }
 
-// verifyLine runs the candidate rules on the line [start, end) of block.
-func (m *Matcher) verifyLine(f *lineFilter, block []byte, start, end int, ascii bool) {
+// verifyLine runs the candidate rules on the line [start, end) of block;
+// f and seen are the filter and the literals found by it, if any.
+func (m *Matcher) verifyLine(f *lineFilter, seen []uint64, block []byte, start, end int, ascii bool) {
 	st := &m.blk
 	st.curStart, st.curEnd = start, end
 	st.inVerify = true
@@ -407,7 +481,7 @@ func (m *Matcher) verifyLine(f *lineFilter, block []byte, start, end int, ascii 
 	m.buf = m.buf[:0]
 	m.haveRunes = false
 	m.clock.reset()
-	m.verify(f, trimCR(block[start:end]), ascii, st.cand, st.seen)
+	m.verify(f, trimCR(block[start:end]), ascii, st.cand, seen)
 	st.inVerify = false
 	st.doneUpTo = end + 1
 }

@@ -50,12 +50,21 @@
 //     extraction and key engines run. On an ASCII line these are the
 //     bytes engine, on other lines the exact engines.
 //
+// A rule is a candidate of a line when its most selective clause holds:
+// the one whose literals the fewest other rules need. 1000 rules that
+// differ only by an address are told apart by their addresses, so a line
+// costs the one pass over it and the rule whose address it has, not 1000
+// rules.
+//
 // # How a block is processed by MatchBlock (block.go)
 //
 //  1. On its first block, a Matcher picks each rule's anchor: among the
-//     rule's exact literals (or alternations of them), the one whose
-//     rarest byte is rarest in that block. Rules with the same anchor
-//     share it.
+//     rule's exact literals (or alternations of them), the one that costs
+//     least to search for, counting the stops at its rarest byte in that
+//     block and its share of one search of the block (a clause n rules
+//     need costs each 1/n of a search). Rules with the same anchor share
+//     it, so 1000 rules that have "Failed password for" in common are
+//     searched for once.
 //  2. For each anchor, the block is searched with bytes.IndexByte
 //     (vectorised) for the anchor's rarest byte, checking a second byte
 //     and then the whole literal at each stop (or with bytes.Index when
@@ -65,6 +74,9 @@
 //  3. The candidate lines of all anchors are taken in line order; each
 //     has its '\r' before '\n' dropped and its rules verified as in step 3
 //     of Match, and the callback gets the lines that have hits, in order.
+//     When an anchor's line is a candidate for more than a few rules
+//     (narrowMin), the prefilter of all rules makes one pass over the line
+//     and only the rules whose literals it has are verified.
 //     Whether a line is ASCII is decided for the whole block at once, or
 //     per candidate line when the block is not.
 //  4. Rules without an exact literal (case-insensitive ones, say) are
@@ -81,6 +93,24 @@
 // on regexp2 report a timeout without running. regexp2's own clock is set
 // to tick every few milliseconds, so that a line that times out costs its
 // limit plus at most TimeoutSlack, however many rules it has.
+//
+// # Why an automaton of our own
+//
+// The prefilter is measured against a maintained Aho–Corasick library,
+// github.com/coregx/ahocorasick (a DFA over byte classes), by
+// BenchmarkSharedPass over the 1,000,000-line sshd corpus with 10 and 1000
+// rules that differ by an address. On the development machine (best of
+// runs, 2 busy cores) the whole block scan with 1000 rules — anchor
+// search, prefilter on the lines found, verification — ran at 670 MB/s,
+// where the library only finding the rules' literals in the same blocks
+// ran at 400 MB/s (10 rules: 740 against 270 MB/s); per line, the
+// prefilter found the literals of 1000 rules at 470 MB/s, the library at
+// 330 MB/s on lines lowered first. The library reports matches as an
+// allocated list of positions, has no case-folded search and no
+// way to tell a line's ASCII-ness in the same pass, and cannot skip a
+// block by its rarest byte; the automaton here is one table load per
+// byte, with the states that end literals numbered last so that the
+// inner loop tests one comparison, and runs two halves of a line at once.
 //
 // A bug in a fast engine must not take the daemon down: a panic while
 // matching a line makes the reference match that line instead, within

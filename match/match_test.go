@@ -227,10 +227,10 @@ func TestEngines(t *testing.T) {
 		{Spec{Select: `.*sshd\[.*Invalid user.*`, Key: `from (\d+\.\d+\.\d+\.\d+)`},
 			EngineInfo{Select: "literal", Trim: "search", Key: "bytes", Prefilter: [][]string{{"invalid user"}, {"sshd["}}}},
 		{Spec{Select: `.*sshd\[.*Did not receive identification string.*`},
-			EngineInfo{Select: "literal", Trim: "search", Prefilter: [][]string{{"did not receive "}, {"sshd["}}}},
+			EngineInfo{Select: "literal", Trim: "search", Prefilter: [][]string{{"did not receive identification s"}, {"sshd["}}}},
 		{Spec{Select: `.*sshd\[.*PAM \d+ more authentication failures.*`, Extract: `PAM (\d+) more`},
 			EngineInfo{Select: "bytes", NonASCII: "re2", Trim: "search", Extract: "bytes",
-				Prefilter: [][]string{{" more authentica"}, {"sshd["}, {"pam "}}}},
+				Prefilter: [][]string{{" more authentication failures"}, {"sshd["}, {"pam "}}}},
 		{Spec{Select: `Accepted .*`}, EngineInfo{Select: "literal", Trim: "prefix", Prefilter: [][]string{{"accepted "}}}},
 		{Spec{Select: `.*\[preauth\]`}, EngineInfo{Select: "literal", Trim: "suffix", Prefilter: [][]string{{"[preauth]"}}}},
 		{Spec{Select: `exact line`}, EngineInfo{Select: "literal", Trim: "whole", Prefilter: [][]string{{"exact line"}}}},
@@ -257,7 +257,7 @@ func TestEngines(t *testing.T) {
 		{Spec{Select: `.*(?<!not )found (\d+).*`, Extract: `(?<=found )(\d+)`}, EngineInfo{Select: "regexp2", Trim: "search", Extract: "regexp2", Prefilter: [][]string{{"found "}}}},
 		{Spec{Select: `.*sshd\[\d+\]: (?:error: )?Received disconnect from .* \[preauth\]`, Key: `from (\S+) port \d+`},
 			EngineInfo{Select: "bytes", NonASCII: "re2", Trim: "suffix", Key: "bytes",
-				Prefilter: [][]string{{"received disconn"}, {" [preauth]"}, {"sshd["}, {"]: "}}}},
+				Prefilter: [][]string{{"received disconnect from "}, {" [preauth]"}, {"sshd["}, {"]: "}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec.Select+" "+tt.spec.Extract, func(t *testing.T) {

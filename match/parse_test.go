@@ -85,7 +85,7 @@ func TestPrefilter(t *testing.T) {
 	lits := []literal{
 		{text: "sshd["}, {text: "invalid user"}, {text: "user"}, {text: "ser i"},
 		{text: "aaa"}, {text: "aab"}, {text: "did not receive "}, {text: "é\x00z"},
-		{text: "kill", foldIK: true},
+		{text: "kill", foldIK: true}, {text: "received disconnect from 1.2.3.4"},
 	}
 	pf := newPrefilter(lits)
 	seen := make([]uint64, pf.words())

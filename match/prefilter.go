@@ -305,6 +305,18 @@ func newLineFilter(rules []*rule, in []bool, needASCII bool) *lineFilter {
 			f.litRules[id] = make([]uint64, words)
 		}
 	}
+	// shared[id] is the number of rules that need literal id.
+	shared := make([]int, len(lits))
+	for i, r := range rules {
+		if in != nil && !in[i] {
+			continue
+		}
+		for _, c := range r.clauses {
+			for _, l := range c {
+				shared[ids[key{l.text, l.foldIK}]]++
+			}
+		}
+	}
 	for i, r := range rules {
 		if in != nil && !in[i] {
 			continue
@@ -312,14 +324,26 @@ func newLineFilter(rules []*rule, in []bool, needASCII bool) *lineFilter {
 		if len(r.clauses) == 0 {
 			f.always[i/64] |= 1 << (i % 64)
 		}
+		// A rule is a candidate when its most selective clause holds:
+		// the one whose literals the fewest other rules need (with 1000
+		// rules that differ by an address, the address), then the one
+		// with the longest literals, likely the rarest.
+		best, bestShared := 0, 0
+		for k, c := range r.clauses {
+			n := 0
+			for _, l := range c {
+				n = max(n, shared[ids[key{l.text, l.foldIK}]])
+			}
+			if k == 0 || n < bestShared {
+				best, bestShared = k, n
+			}
+		}
 		for k, c := range r.clauses {
 			var bits []litBit
 			for _, l := range c {
 				id := ids[key{l.text, l.foldIK}]
 				bits = append(bits, litBit{word: id / 64, mask: 1 << (id % 64)})
-				if k == 0 {
-					// A rule is a candidate when its strongest clause
-					// (the longest literals, likely the rarest) holds.
+				if k == best {
 					f.litRules[id][i/64] |= 1 << (i % 64)
 				}
 			}

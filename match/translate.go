@@ -493,7 +493,7 @@ const minLiteral = 3
 
 // maxLiteral caps a literal's length (any part of a required literal is
 // required too): the prefilter overlaps the halves of a line by it.
-const maxLiteral = 16
+const maxLiteral = 32
 
 // literalPolicy says which literals a walk of the pattern collects.
 type literalPolicy struct {
