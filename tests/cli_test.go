@@ -42,6 +42,34 @@ func TestCheckValid(t *testing.T) {
 	}
 }
 
+// TestCheckNamesFullMatching: check names the measurements that have no
+// literal for the shared prefilter, which cost a match on every line, and
+// only those.
+func TestCheckNamesFullMatching(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	body := `measurements:
+  - handle: any_line
+    path: /var/log/x.log
+    select_line_matching: '.*\d+.*'
+  - handle: invalid_user
+    path: /var/log/x.log
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+  - handle: refused
+    path: /var/log/x.log
+    select_line_matching: '(?i).*refused.*'
+`
+	if err := os.WriteFile(rulesFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "check", "--rules", rulesFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "1 of 3 measurements") || !strings.Contains(r.stdout, "matched on every line: any_line\n") {
+		t.Errorf("check does not name the one measurement matched on every line:\n%s", r.stdout)
+	}
+}
+
 // TestTestDirtyInputs: CRLF files, a file without a final newline, invalid
 // UTF-8 and a 1 MB line give the same counts as their clean versions (the
 // long line is cut and counted).

@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -18,7 +21,13 @@ given) is parsed and checked, and every error of every file is printed at
 once as file:line:col: key: what is wrong (hint). Warnings (a pattern that
 can backtrack catastrophically, shell: true, a class no rule sets, a
 relative path) are printed too. Exit status: 0 valid, 2 invalid (or, with
---strict, any warning).`, `
+--strict, any warning).
+
+A line costs one shared search for the literal text of all rules, and only
+the rules whose text is in it run. A rule whose select pattern has no such
+text (one of at least 3 characters every selected line contains, such as
+'Invalid user' in '.*sshd\[\d+\]: Invalid user .*') runs on every line:
+check names those measurements.`, `
   logtally check
   logtally check --rules examples/rules
   logtally check --rules /etc/logtally/rules.d/ssh.yaml --strict`,
@@ -43,6 +52,10 @@ func runCheck(e *env, path string, strict bool) int {
 		fmt.Fprintf(e.stdout, " (%d warnings)", n)
 	}
 	fmt.Fprintln(e.stdout)
+	if full := fullMatching(set); len(full) > 0 {
+		fmt.Fprintf(e.stdout, "%d of %d measurements have no literal text every selected line contains, and are matched on every line: %s\n",
+			len(full), len(set.Measurements), strings.Join(full, ", "))
+	}
 	if strict && len(set.Warnings) > 0 {
 		return exitInvalid
 	}
@@ -74,4 +87,23 @@ func loadRules(e *env, path string) (*rules.Set, bool) {
 		fmt.Fprintln(e.stderr, w.String())
 	}
 	return set, true
+}
+
+// fullMatching returns the handles of the measurements whose select
+// pattern has no literal for the shared prefilter: they are matched on
+// every line of their stream.
+func fullMatching(set *rules.Set) []string {
+	groups, err := interval.Groups(set.Measurements, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	if err != nil {
+		return nil // the rules compiled in Load; nothing to add
+	}
+	var out []string
+	for _, g := range groups {
+		for i, m := range g.Measurements {
+			if len(g.Set().Describe(i).Prefilter) == 0 {
+				out = append(out, m.Handle)
+			}
+		}
+	}
+	return out
 }
