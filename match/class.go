@@ -1,8 +1,8 @@
 package match
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -98,9 +98,13 @@ const nonASCIILower = "\u0130\u212a"
 // [:name:] and case folding mean exactly what they mean to regexp2.
 type oracle struct {
 	cache map[string]runeSet
+	// rendered holds the RE2 text of characters and classes (translate).
+	rendered map[renderKey]rendering
 }
 
-func newOracle() *oracle { return &oracle{cache: map[string]runeSet{}} }
+func newOracle() *oracle {
+	return &oracle{cache: map[string]runeSet{}, rendered: map[renderKey]rendering{}}
+}
 
 // set returns the sample runes the class matches. ok is false when the
 // class does not compile on its own, which does not happen for a class
@@ -402,7 +406,10 @@ func writeRune(b *strings.Builder, r rune) {
 		b.WriteRune(r)
 		return
 	}
-	fmt.Fprintf(b, `\x{%X}`, r)
+	var buf [16]byte
+	b.WriteString(`\x{`)
+	b.Write(strconv.AppendUint(buf[:0], uint64(r), 16))
+	b.WriteByte('}')
 }
 
 func writeClassRune(b *strings.Builder, r rune) {
@@ -410,5 +417,8 @@ func writeClassRune(b *strings.Builder, r rune) {
 		b.WriteRune(r)
 		return
 	}
-	fmt.Fprintf(b, `\x{%X}`, r)
+	var buf [16]byte
+	b.WriteString(`\x{`)
+	b.Write(strconv.AppendUint(buf[:0], uint64(r), 16))
+	b.WriteByte('}')
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -71,9 +72,9 @@ func (k engineKind) String() string {
 // selector is a compiled select pattern.
 type selector struct {
 	kind engineKind
-	// other is the engine of the lines bp does not take (kind is
-	// engBytes).
-	other engineKind
+	// exact is the selector of the lines bp does not take (kind is
+	// engBytes), exact on every line.
+	exact *lazySelector
 	lit   *literalPlan
 	bp    *bytesProg     // bytes: exact on ASCII lines
 	re    *regexp.Regexp // re2: exact on every line
@@ -150,20 +151,44 @@ func referenceRule(ref *refRule) *rule {
 // engine takes the ASCII lines when it can compile the pattern; the
 // engine picked otherwise takes the rest.
 func compileSelector(pat string, ref *refRule, opts Options, o *oracle) (selector, []clause, []clause) {
-	s, clauses := compileExactSelector(pat, ref, opts, o)
 	root, err := parsePattern(pat)
 	if err != nil {
+		s, clauses := compileExactSelector(pat, ref, opts, o)
 		return s, clauses, nil
 	}
 	sp := planTrim(pat, root)
 	exact := required(sp.body(), anchorLiterals)
-	if s.kind == engLiteral {
+	var bp *bytesProg
+	if _, literal := planLiteral(sp); !literal {
+		if p, err := compileBytes(o, sp.body(), nil, !sp.trimStart, !sp.trimEnd); err == nil {
+			bp = p
+		}
+	}
+	if bp == nil {
+		s, clauses := compileExactSelector(pat, ref, opts, o)
 		return s, clauses, exact
 	}
-	if bp, err := compileBytes(o, sp.body(), nil, !sp.trimStart, !sp.trimEnd); err == nil {
-		s.other, s.kind, s.bp = s.kind, engBytes, bp
-	}
-	return s, clauses, exact
+	// The bytes engine takes the ASCII lines; the engine of the others is
+	// compiled when the first of them comes (most logs have none), with
+	// its own oracle since Matchers may race to it.
+	s := selector{kind: engBytes, bp: bp, trim: sp.mode(), exact: &lazySelector{build: func() selector {
+		s, _ := compileExactSelector(pat, ref, opts, newOracle())
+		return s
+	}}}
+	return s, pickClauses(required(sp.body(), prefilterLiterals)), exact
+}
+
+// lazySelector is a selector compiled on first use.
+type lazySelector struct {
+	once  sync.Once
+	build func() selector
+	sel   selector
+}
+
+// get returns the selector, compiling it on the first call.
+func (l *lazySelector) get() *selector {
+	l.once.Do(func() { l.sel, l.build = l.build(), nil })
+	return &l.sel
 }
 
 // compileExactSelector picks the engine of a select pattern among those
@@ -345,6 +370,9 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 			return ok, false
 		}
 	}
+	if s.exact != nil {
+		s = s.exact.get()
+	}
 	switch {
 	case s.kind == engLiteral:
 		return s.lit.match(line), false
@@ -434,8 +462,9 @@ func (s *Set) Engine(i int) string { return s.rules[i].sel.kind.String() }
 func (s *Set) Describe(i int) EngineInfo {
 	r := s.rules[i]
 	info := EngineInfo{Select: r.sel.kind.String(), Trim: r.sel.trim}
-	if r.sel.kind == engBytes {
-		info.NonASCII = r.sel.other.String()
+	if r.sel.exact != nil {
+		e := r.sel.exact.get()
+		info.NonASCII, info.Trim = e.kind.String(), e.trim
 	}
 	if r.ext != nil {
 		info.Extract = r.ext.kind.String()

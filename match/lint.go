@@ -43,19 +43,22 @@ func Lint(pattern string) []string {
 	if err != nil {
 		return nil
 	}
-	l := &linter{o: newOracle(), pattern: []rune(pattern)}
-	l.engine = lintEngine(l.o, root)
+	l := &linter{o: newOracle(), pattern: []rune(pattern), root: root}
 	l.walk(root)
 	return l.warnings
 }
 
 type linter struct {
-	o        *oracle
-	pattern  []rune
-	engine   engineKind
-	warnings []string
-	reported map[*node]bool
-	look     *node // the lookaround being walked, if any
+	o       *oracle
+	pattern []rune
+	root    *node
+	engine  engineKind
+	// haveEngine is set once engine is known: it costs a translation
+	// and an RE2 compilation, which only a warning needs.
+	haveEngine bool
+	warnings   []string
+	reported   map[*node]bool
+	look       *node // the lookaround being walked, if any
 }
 
 // lintEngine returns the engine the pattern runs on as an extraction (a
@@ -76,11 +79,19 @@ func lintEngine(o *oracle, root *node) engineKind {
 	return kind
 }
 
+// kind returns the engine the pattern runs on, found on first use.
+func (l *linter) kind() engineKind {
+	if !l.haveEngine {
+		l.engine, l.haveEngine = lintEngine(l.o, l.root), true
+	}
+	return l.engine
+}
+
 func (l *linter) text(n *node) string { return string(l.pattern[n.start:n.end]) }
 
 // where says on which lines regexp2 runs the pattern.
 func (l *linter) where() string {
-	switch l.engine {
+	switch l.kind() {
 	case engRegexp2:
 		return " This pattern needs regexp2 (lookaround, backreference, atomic group or the like), so the risk is real on every line."
 	case engRE2ASCII:
@@ -138,7 +149,7 @@ func (l *linter) walk(n *node) {
 		l.checkNested(n)
 		l.checkAlternation(n)
 	}
-	if n.kind == kConcat && l.engine == engRegexp2 {
+	if n.kind == kConcat {
 		l.checkAdjacent(n)
 	}
 	for _, s := range n.subs {
@@ -279,7 +290,7 @@ func (l *linter) checkAdjacent(cat *node) {
 			continue
 		}
 		for _, b := range items[i+1:] {
-			if b.kind == kRepeat && large(b) && l.chars(a).overlaps(l.chars(b)) {
+			if b.kind == kRepeat && large(b) && l.chars(a).overlaps(l.chars(b)) && l.kind() == engRegexp2 {
 				l.warn(a, "adjacent quantifiers %q and %q can match the same characters: on a line that fails, "+
 					"regexp2 tries every split of the text between them (polynomial backtracking). "+
 					"Merge them into one, or separate them with a character neither can match.%s",

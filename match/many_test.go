@@ -154,18 +154,15 @@ func FuzzManyRules(f *testing.F) {
 		f.Add(t, "Dec 10 07:07:38 LabSZ sshd[24206]: Failed password for invalid user @ from @ port 36060 ssh2", uint8(i*13), uint16(i*7))
 	}
 	f.Fuzz(func(t *testing.T, tmpl, line string, n uint8, k uint16) {
-		if len(tmpl) > 120 || len(line) > 200 || strings.Count(tmpl, "{") > 4 || !strings.Contains(tmpl, "@") {
+		if len(tmpl) > 80 || len(line) > 200 || strings.Count(tmpl, "{") > 4 || !strings.Contains(tmpl, "@") {
 			t.Skip("too large, or no part")
 		}
-		count := 5 + int(n)%120
+		count := 5 + int(n)%40
 		kind := int(n)
 		specs := manySet(tmpl, kind, count)
 		part := strings.ReplaceAll(manyPart(kind, int(k)%(count+count/4+1)), `\`, "")
 		lines := []string{strings.ReplaceAll(line, "@", part), strings.ReplaceAll(line, "@", strings.ToUpper(part))}
 		lines = append(lines, lineVariants(strings.ReplaceAll(tmpl, "@", part), lines[0])...)
-		if !compareSets(t, specs, lines) {
-			return
-		}
 		compareSets(t, append(specs, sshSpecs...), lines)
 	})
 }

@@ -227,15 +227,22 @@ func translate(o *oracle, n *node, ascii bool, target *node, prefix, suffix stri
 	return t.b.String(), nil
 }
 
-// maxRE2Repeat is RE2's largest repeat count.
-const maxRE2Repeat = 1000
+// renderKey identifies a character or class written out in one mode.
+type renderKey struct {
+	ascii, class, fold bool
+	r                  rune
+	text               string
+}
 
-func (t *translator) emit(n *node) error {
-	b := &t.b
-	switch n.kind {
-	case kEmpty:
-		b.WriteString(`(?:)`)
-	case kChar:
+// rendering is a character or class written out, or why it cannot be.
+type rendering struct {
+	text string
+	err  error
+}
+
+// render writes out a character or class node.
+func (t *translator) render(b *strings.Builder, n *node) error {
+	if n.kind == kChar {
 		if t.ascii {
 			var rs []rune
 			for r := rune(0); r < utf8.RuneSelf; r++ {
@@ -251,20 +258,51 @@ func (t *translator) emit(n *node) error {
 			return errNeedsASCII
 		}
 		writeClass(b, rs)
-	case kClass:
-		set, ok := t.o.set(n.cls)
+		return nil
+	}
+	set, ok := t.o.set(n.cls)
+	if !ok {
+		return errNotRE2
+	}
+	if t.ascii {
+		writeClass(b, asciiRanges(set))
+		return nil
+	}
+	rs, ok := exactClass(n.cls, set)
+	if !ok {
+		return errNeedsASCII
+	}
+	writeClass(b, rs)
+	return nil
+}
+
+// maxRE2Repeat is RE2's largest repeat count.
+const maxRE2Repeat = 1000
+
+func (t *translator) emit(n *node) error {
+	b := &t.b
+	switch n.kind {
+	case kEmpty:
+		b.WriteString(`(?:)`)
+	case kChar, kClass:
+		// Rules of one file repeat their characters and classes: each is
+		// written out once per translation mode.
+		k := renderKey{ascii: t.ascii, r: n.r, fold: n.fold}
+		if n.kind == kClass {
+			k.class, k.fold = true, n.cls.fold
+			k.text = n.cls.text
+		}
+		r, ok := t.o.rendered[k]
 		if !ok {
-			return errNotRE2
+			var sb strings.Builder
+			r.err = t.render(&sb, n)
+			r.text = sb.String()
+			t.o.rendered[k] = r
 		}
-		if t.ascii {
-			writeClass(b, asciiRanges(set))
-			return nil
+		if r.err != nil {
+			return r.err
 		}
-		rs, ok := exactClass(n.cls, set)
-		if !ok {
-			return errNeedsASCII
-		}
-		writeClass(b, rs)
+		b.WriteString(r.text)
 	case kDot:
 		if n.dotAll {
 			b.WriteString(`(?s:.)`)

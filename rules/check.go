@@ -124,8 +124,8 @@ func (o *obj) dupHandle(key, h string, prev *obj, prevPos Pos, reported map[stri
 	o.errf(key, "", "handle %s already defined at %s", h, prevPos)
 }
 
-// compileRegexps compiles every measurement's patterns with the matcher
-// the daemon uses, and adds its lint warnings.
+// compileRegexps checks that every measurement's patterns compile as the
+// daemon compiles them, and adds their lint warnings.
 func (l *loader) compileRegexps() {
 	specs := make([]match.Spec, len(l.ms))
 	for i, e := range l.ms {
@@ -134,7 +134,7 @@ func (l *loader) compileRegexps() {
 			specs[i].Select = ".*"
 		}
 	}
-	_, err := match.Compile(specs, match.Options{Timeout: l.set.Settings.RegexTimeout})
+	err := match.Check(specs, match.Options{Timeout: l.set.Settings.RegexTimeout})
 	var errs []error
 	if u, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = u.Unwrap()
