@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -103,12 +105,11 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	s := &Set{specs: append([]Spec(nil), specs...), opts: opts}
-	o := newOracle()
+	rules, ruleErrs := compileRules(specs, opts)
 	var errs []error
-	for i, sp := range specs {
-		r, err := compileRule(sp, opts, o)
-		if err != nil {
-			for _, e := range err {
+	for i, r := range rules {
+		if ruleErrs[i] != nil {
+			for _, e := range ruleErrs[i] {
 				e.Index = i
 				errs = append(errs, e)
 			}
@@ -123,6 +124,35 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 	}
 	s.all = newLineFilter(s.rules, nil, s.needASCII)
 	return s, nil
+}
+
+// parallelRules is the number of rules above which they are compiled on
+// every CPU.
+const parallelRules = 64
+
+// compileRules compiles each spec: on every CPU when they are many, each
+// goroutine with its own oracle, so that a large rule set loads in a
+// fraction of the time. The result does not depend on the split.
+func compileRules(specs []Spec, opts Options) ([]*rule, [][]*Error) {
+	rules := make([]*rule, len(specs))
+	errs := make([][]*Error, len(specs))
+	workers := 1
+	if len(specs) >= parallelRules {
+		workers = min(runtime.GOMAXPROCS(0), len(specs)/(parallelRules/2))
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := newOracle()
+			for i := w; i < len(specs); i += workers {
+				rules[i], errs[i] = compileRule(specs[i], opts, o)
+			}
+		}()
+	}
+	wg.Wait()
+	return rules, errs
 }
 
 // Check returns the errors Compile would return for the specs, without
