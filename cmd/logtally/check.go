@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
