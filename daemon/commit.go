@@ -29,7 +29,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	}
 	c := d.eng.NewClosing(start, partial)
 	positions := map[string]follow.Position{}
-	var closed []string
+	closed := map[string]follow.Position{} // keys to delete if still of that file
 	srcs := make([]string, 0, len(d.streams))
 	for src := range d.streams {
 		srcs = append(srcs, src)
@@ -47,8 +47,8 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 		for p, pos := range t.positions {
 			positions[posKey(src, p)] = pos
 		}
-		for _, p := range t.closed {
-			closed = append(closed, posKey(src, p))
+		for p, id := range t.closed {
+			closed[posKey(src, p)] = id
 		}
 	}
 	res := d.eng.Close(c)
@@ -102,7 +102,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 // transaction: the stream positions that produced it, the engine's writes,
 // and its points into every destination's spool. It only writes, so that a
 // failed commit can be retried with the next one.
-func (d *Daemon) writer(res *interval.Result, positions map[string]follow.Position, closed []string) func(*state.Tx) error {
+func (d *Daemon) writer(res *interval.Result, positions, closed map[string]follow.Position) func(*state.Tx) error {
 	lps := newEncodings(d.precs)
 	for _, p := range res.Points {
 		if err := lps.add(p); err != nil {
@@ -116,11 +116,16 @@ func (d *Daemon) writer(res *interval.Result, positions map[string]follow.Positi
 				return err
 			}
 		}
-		for _, k := range closed {
-			if _, still := positions[k]; !still {
-				if err := tx.Delete(k); err != nil {
-					return err
-				}
+		for k, id := range closed {
+			if _, still := positions[k]; still {
+				continue
+			}
+			var p follow.Position
+			if ok, err := tx.GetJSON(k, &p); err == nil && ok && (p.Dev != id.Dev || p.Ino != id.Ino) {
+				continue // another file's position has taken the name
+			}
+			if err := tx.Delete(k); err != nil {
+				return err
 			}
 		}
 		if err := res.Writes.Apply(tx); err != nil {

@@ -282,7 +282,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 			source: src, kind: g.Kind, path: g.Path, interval: d.interval, clock: d.clock,
 			log:       d.log,
 			positions: map[string]follow.Position{},
-			closed:    map[string]bool{},
+			closed:    map[string]follow.Position{},
 			curStart:  d.curStart, lowerBound: lower,
 		}
 		s.setGroup(g)

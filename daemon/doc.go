@@ -19,7 +19,11 @@
 // After a crash (kill -9 at any moment) the daemon resumes from the committed
 // positions: what was read but not committed is read again, and counted once.
 // follow verifies each saved position (device, inode, fingerprints of the
-// file's head and of the bytes before the offset) before trusting it.
+// file's head, of windows sampled across it and of the bytes before the
+// offset) before trusting it. The positions that follow's events carry
+// (a file opened, rotated away, truncated, moved; a position no longer
+// needed, dropped only while its name still holds that file) are folded in
+// the same way, in the order they happened.
 //
 // A commit that fails (a full disk) is kept and retried with the next one;
 // nothing read is dropped.

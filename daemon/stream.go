@@ -39,7 +39,7 @@ type stream struct {
 	// the current one, and earlier ones that backlog lines were dated to.
 	fold       *interval.Fold
 	positions  map[string]follow.Position // changed since the last take
-	closed     map[string]bool            // positions no longer needed
+	closed     map[string]follow.Position // positions no longer needed, if still of that file
 	curStart   time.Time
 	lowerBound time.Time // backlog lines dated before this are clamped to it
 	lost       bool      // a backlog was incomplete (lines may be lost)
@@ -78,24 +78,50 @@ func (s *stream) Batch(b *follow.Batch) {
 	}
 }
 
+// drop marks the position saved under path as no longer needed if it is
+// still of the file id names (another file may have taken the name since).
+// Callers hold s.mu.
+func (s *stream) drop(path string, id follow.Position) {
+	if path == "" {
+		return
+	}
+	if p, ok := s.positions[path]; ok {
+		if p.Dev != id.Dev || p.Ino != id.Ino {
+			return // the name is another file's now
+		}
+		delete(s.positions, path)
+	}
+	s.closed[path] = id
+}
+
 // Event keeps the positions in step with what happened to the source,
 // then logs it; see follow.Handler.
 func (s *stream) Event(e follow.Event) {
 	// State first, then the log line: once the log says a file was
 	// opened, its start position is in the state file.
-	switch e.Kind {
-	case follow.EventOpen, follow.EventReset:
-		if s.kind == interval.KindFile && s.saveStart != nil && e.Start.Path != "" && !e.Start.IsZero() {
-			s.saveStart(e.Start)
+	if s.kind == interval.KindFile {
+		switch e.Kind {
+		case follow.EventOpen, follow.EventReset:
+			if s.saveStart != nil && e.Pos.Path != "" {
+				s.saveStart(e.Pos)
+			}
 		}
-	case follow.EventClose, follow.EventDelete:
-		if e.Path != "" && s.kind == interval.KindFile {
-			s.mu.Lock()
-			s.closed[e.Path] = true
-			delete(s.positions, e.Path)
-			s.mu.Unlock()
+		s.mu.Lock()
+		switch e.Kind {
+		case follow.EventClose, follow.EventDelete:
+			s.drop(e.Path, e.Pos)
+		case follow.EventMove:
+			s.drop(e.Path, e.Pos)
+			fallthrough
+		default:
+			if e.Pos.Path != "" {
+				s.positions[e.Pos.Path] = e.Pos
+				delete(s.closed, e.Pos.Path)
+			}
 		}
-	case follow.EventLost:
+		s.mu.Unlock()
+	}
+	if e.Kind == follow.EventLost {
 		s.mu.Lock()
 		s.lost = true
 		s.mu.Unlock()
@@ -134,7 +160,7 @@ type taken struct {
 	group        *interval.Group
 	buckets      map[int64]*interval.Bucket // by interval start (Unix seconds)
 	positions    map[string]follow.Position
-	closed       []string
+	closed       map[string]follow.Position
 	lost         bool
 	lowerBound   time.Time // the stream's lower bound before the take
 	observedFrom time.Time // see stream.observedFrom
@@ -155,11 +181,9 @@ func (s *stream) take(next, lower time.Time) taken {
 		observedFrom: s.observedFrom,
 	}
 	s.observedFrom = time.Time{}
-	for p := range s.closed {
-		t.closed = append(t.closed, p)
-	}
+	t.closed = s.closed
 	s.positions = map[string]follow.Position{}
-	s.closed = map[string]bool{}
+	s.closed = map[string]follow.Position{}
 	s.curStart = next
 	s.lowerBound = lower
 	s.lost = false

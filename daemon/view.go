@@ -79,6 +79,8 @@ func (d *Daemon) View() web.View {
 			sv.OpenErrors += st.OpenErrors
 			sv.Restarts += st.Restarts
 			sv.Kills += st.Kills
+			sv.Losses += st.Losses
+			sv.LostBytes += st.LostBytes
 		}
 		v.Streams = append(v.Streams, sv)
 	}

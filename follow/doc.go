@@ -56,46 +56,110 @@
 //	    file grows past them) differ
 //	              -> TRUNCATED (rewritten, refilled to the same or a larger
 //	                 size)
+//	    one of the sampled windows differs: SampleLen (64) bytes at every
+//	    multiple of a stride, a power of two ≥ 1024 that doubles as the
+//	    content grows so that 8 to 16 windows span what was read
+//	              -> TRUNCATED (refilled keeping the first bytes)
 //	    the TailLen bytes (≤ 64) just before Offset differ from those
 //	    delivered
 //	              -> TRUNCATED (refilled to the same or a larger size)
-//	    TRUNCATED: the partial last line already read from the old content
-//	    is delivered, then reading restarts at 0 (EventTruncate)
+//	    TRUNCATED: the old content's copy is looked for in the name's
+//	    rotated set (below), newest first: a file other than those being
+//	    read whose content matches the head, the sampled windows and the
+//	    tail at Offset — logrotate's copytruncate made it, plain or gzip.
+//	    Found, it is read from Offset to its end as a complete file (its
+//	    partial last line included), and any later copies whole; not
+//	    found, the partial last line already read is delivered and an
+//	    EventLost says that what was written after Offset, if anything,
+//	    was not read. Then the file is read again from 0 (EventTruncate).
+//	    Lines written between logrotate's copy and its truncation are in
+//	    no file. A writer without O_APPEND (a shell's "> log") writes on
+//	    at its old offset and leaves a hole of NUL bytes as long as the old
+//	    content was: the hole is skipped, and the bytes beyond what was
+//	    read or copied are proven lost (EventLost, SourceStats.LostBytes),
+//	    as are bytes of the old content seen by stat and never read. An
+//	    O_APPEND writer leaves no trace of them: nobody can count those.
 //	(4) READ      draining files first, then the current one, each to its
 //	              end; complete lines are delivered; a partial last line
 //	              waits for its newline unless the file is finished.
 //
-//	DRAINING      read at every check; closed, after its partial last line
-//	              is delivered, once unlinked or once it has not grown for
-//	              RotateGrace (a writer that has not reopened its log yet
-//	              keeps appending to the renamed file; those lines count)
+//	DRAINING      read at every check. A rotated-away file is closed,
+//	              after its partial last line is delivered, once unlinked
+//	              or once it has not grown for RotateGrace (a writer that
+//	              has not reopened its log yet keeps appending to the
+//	              renamed file; those lines count); when it is renamed
+//	              again (app.log.1 to app.log.2), its position follows it
+//	              to its new name (EventMove). A complete file — a copy, a
+//	              gzip file, a rotated file found at startup — is closed
+//	              once read to its end.
 //	FIFO          opened read-write (opening never waits for a writer, and
 //	              one writer closing is not end-of-file for the next), read
 //	              by its own goroutine, reopened when the name refers to
 //	              another file; a FIFO has no position. Sync waits until
 //	              its reader has delivered what was written before
 //
-// Content checks cannot see a rewrite that leaves the first bytes and the
-// bytes before Offset unchanged, nor lines written between logrotate's copy
-// and its truncate (copytruncate's own window). Under inotify, directories
-// whose names hold glob characters are watched by the periodic re-check
-// only.
+// A name's rotated set is the files of its directory named as logrotate
+// names rotated logs: the name plus ".N" (numbered), or plus a dated
+// suffix ("-20261206", also with hours or seconds: dateext), either one
+// possibly followed by ".gz"; a .gz file whose uncompressed twin is still
+// there is left out (gzip is at work, the twin is complete). Its order,
+// oldest first: the highest number first; the earliest date first (dates
+// sort as text in logrotate's formats). When a name is rotated more than
+// once between two checks, the files rotated in after the one being read
+// were never seen, and are read whole.
 //
-// # Startup and saved positions
+// Content checks cannot see a rewrite that leaves the first bytes, every
+// sampled window and the bytes before Offset unchanged. The inode's change
+// time is no help: every append moves it, so a changed ctime cannot tell a
+// rewrite from an append, and an unchanged one is only as fine as the
+// filesystem's timestamps, which a truncation and refill within one tick
+// escapes. Copies that logrotate moves to another directory (olddir) are
+// not found. Under inotify, directories whose names hold glob characters
+// are watched by the periodic re-check only.
 //
-// At the first check, Saved positions (by name) are matched by identity:
-//   - the name still holds the saved file: the position is verified, as
-//     litestream verifies its WAL (the file is at least Offset long, and
-//     both fingerprints match), and reading resumes there (EventResume);
-//     otherwise it was truncated or rewritten while logtally was stopped
-//     and is read from 0 (EventReset, saying why);
-//   - the name holds another file: the saved one was rotated while
-//     logtally was stopped. It is looked up by (device, inode) among the
-//     files of the same directory, verified, and drained from the saved
-//     offset; then the new file is read from 0. When it is not found, or
-//     does not verify, an EventLost says which bytes may be lost;
+// # Saved positions
+//
+// Every Batch ends with the position after its last line, under the name
+// of the file it came from. Events that change where a file is read from
+// carry the position reading starts or goes on from (Event.Pos): a file
+// opened, reset, resumed, truncated, rotated away (under its new name) or
+// renamed while drained; and EventClose, EventDelete and EventMove end the
+// position saved under a name if it is still of that file (another file
+// may have taken the name since). The daemon saves them with the samples
+// of the interval in which they happened, so that at every commit the
+// saved positions describe the files in the order things happened: a
+// rotated file's position is saved under its new name before the new
+// file's start replaces it under the old one, a copy's before the
+// truncated file's restart.
+//
+// # Startup
+//
+// At the first check, before the followed names are opened, each Saved
+// position's content is looked for:
+//   - the followed name still holds the saved file: open verifies the
+//     position, as litestream verifies its WAL (the file is at least
+//     Offset long, and every fingerprint matches), and reading resumes
+//     there (EventResume). Otherwise it was truncated or rewritten while
+//     logtally was stopped: its old content's copy is looked for in the
+//     rotated set as for TRUNCATED (and read from Offset), and the file is
+//     read from 0 (EventReset, saying why), watched for a hole;
+//   - another file holds the name, or none: the saved file was rotated
+//     away. It is looked up by (device, inode) under its saved name and in
+//     that name's directory (and its symlink target's), and verified; when
+//     it is not there or does not verify — compressed (gzip makes a new
+//     file), or copied away — by its fingerprints in the rotated set,
+//     reading gzip files through a decompressor and checking the
+//     fingerprints on the decompressed bytes. Found, it is drained from
+//     the saved offset; not found, an EventLost says which bytes may be
+//     lost;
 //   - positions saved for rotated files still being drained are resumed
 //     the same way.
+//
+// When a saved file was found in the rotated set under another name than
+// it was saved under, the files rotated in after the newest such file were
+// created and rotated away while logtally was stopped: they are read whole,
+// oldest first, then the followed name's new file from 0. Each file is
+// read once: identities already being read are skipped.
 //
 // Lines that were in a file when logtally started — the catch-up after a
 // resume, or the whole file with Start "beginning" — are delivered with

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -77,36 +78,242 @@ func readBefore(f *os.File, off int64, max int) ([]byte, error) {
 	return buf[:got], err
 }
 
-// verify checks that a saved position still describes f, whose size is
-// size, in the manner of litestream's verify: the file must be at least as
-// long as the saved offset, and both fingerprints must match. It returns
-// why the position cannot be used, or "" when it can.
+// Sampled fingerprints. A file's content is sampled in windows of
+// SampleLen bytes at every multiple of a stride (stride, 2·stride, ...);
+// the stride, a power of two of at least minStride, doubles as the content
+// grows, so that between maxSamples/2 and maxSamples windows spread over
+// the whole of it. A window, once read, never moves: doubling the stride
+// keeps every other window. Together with the head and the tail they make
+// a rewrite that keeps the first bytes and the bytes before the offset
+// differ somewhere, for the price of a few reads of 64 bytes.
+const (
+	// SampleLen is the length of a sampled window.
+	SampleLen  = 64
+	maxSamples = 16
+	minStride  = MaxHeadLen
+)
+
+// sampler keeps the hashes of the sampled windows of content read from
+// its start, in order and without gaps.
+type sampler struct {
+	stride int64
+	hashes []uint64 // hashes[i] is the window at (i+1)·stride
+	part   []byte   // the bytes read so far of the window being read
+	end    int64    // content seen: [0, end)
+	broken bool     // a gap in what was seen: no more windows
+}
+
+func newSampler() sampler { return sampler{stride: minStride} }
+
+// observe records the content bytes p, found at offset off. Bytes already
+// seen are skipped; a gap stops the sampling (it cannot happen when reading
+// forward from where fill left off).
+func (s *sampler) observe(off int64, p []byte) {
+	if s.broken || off+int64(len(p)) <= s.end {
+		return
+	}
+	if off > s.end {
+		s.broken = true
+		return
+	}
+	p = p[s.end-off:]
+	for len(p) > 0 {
+		if start := int64(len(s.hashes)+1) * s.stride; s.end < start {
+			skip := min(int64(len(p)), start-s.end)
+			p = p[skip:]
+			s.end += skip
+			continue
+		}
+		take := min(len(p), SampleLen-len(s.part))
+		s.part = append(s.part, p[:take]...)
+		p = p[take:]
+		s.end += int64(take)
+		if len(s.part) == SampleLen {
+			s.hashes = append(s.hashes, hash64(s.part))
+			s.part = s.part[:0]
+			s.shrink()
+		}
+	}
+}
+
+// shrink doubles the stride while there are too many windows.
+func (s *sampler) shrink() {
+	for len(s.hashes) > maxSamples {
+		kept := s.hashes[:0]
+		for i := 1; i < len(s.hashes); i += 2 {
+			kept = append(kept, s.hashes[i])
+		}
+		s.hashes = kept
+		s.stride *= 2
+	}
+}
+
+// fill sets the sampler to the content [0, off) of f, reading the windows
+// it needs, as if it had been read from the start.
+func (s *sampler) fill(f *os.File, off int64) error {
+	*s = newSampler()
+	for off/s.stride > maxSamples {
+		s.stride *= 2
+	}
+	buf := make([]byte, SampleLen)
+	for k := int64(1); k*s.stride < off; k++ {
+		w := k * s.stride
+		n := min(int64(SampleLen), off-w)
+		got, err := preadFull(f, buf[:n], w)
+		if err != nil || int64(got) < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			*s = newSampler()
+			return err
+		}
+		if n < SampleLen {
+			s.part = append(s.part[:0], buf[:n]...)
+			break
+		}
+		s.hashes = append(s.hashes, hash64(buf))
+	}
+	s.end = off
+	return nil
+}
+
+// upTo returns the windows that end at or before off: their stride,
+// number and combined hash.
+func (s *sampler) upTo(off int64) (stride int64, n int, h uint64) {
+	if s.broken {
+		return 0, 0, 0
+	}
+	for n < len(s.hashes) && int64(n+1)*s.stride+SampleLen <= off {
+		n++
+	}
+	if n == 0 {
+		return 0, 0, 0
+	}
+	return s.stride, n, combine(s.hashes[:n])
+}
+
+// combine hashes window hashes into one.
+func combine(hs []uint64) uint64 {
+	b := make([]byte, 8*len(hs))
+	for i, h := range hs {
+		binary.LittleEndian.PutUint64(b[8*i:], h)
+	}
+	return hash64(b)
+}
+
+// region is a range of content bytes a fingerprint covers.
+type region struct {
+	off int64
+	n   int
+}
+
+// regions returns the ranges the fingerprints of p cover: head, sampled
+// windows, tail, in that order.
+func (p Position) regions() []region {
+	r := []region{{0, p.HeadLen}}
+	for i := 0; i < p.SampleCount; i++ {
+		r = append(r, region{int64(i+1) * p.SampleStride, SampleLen})
+	}
+	return append(r, region{p.Offset - int64(p.TailLen), p.TailLen})
+}
+
+// invalid says why a saved position cannot describe any content, or "".
+func (p Position) invalid() string {
+	if p.Offset < 0 || p.HeadLen < 0 || p.HeadLen > MaxHeadLen || p.TailLen < 0 ||
+		p.TailLen > MaxTailLen || int64(p.TailLen) > p.Offset || p.SampleCount < 0 ||
+		p.SampleCount > maxSamples || p.SampleCount > 0 &&
+		(p.SampleStride < minStride || int64(p.SampleCount)*p.SampleStride+SampleLen > p.Offset) {
+		return fmt.Sprintf("saved position is invalid (offset %d, head %d bytes, tail %d bytes, %d samples every %d bytes)",
+			p.Offset, p.HeadLen, p.TailLen, p.SampleCount, p.SampleStride)
+	}
+	return ""
+}
+
+// compare checks the bytes of p's regions (as returned by regions) against
+// its fingerprints. It returns why they differ, or "".
+func (p Position) compare(got [][]byte) string {
+	if hash64(got[0]) != p.HeadHash {
+		return fmt.Sprintf("its first %d bytes changed (rewritten)", p.HeadLen)
+	}
+	if p.SampleCount > 0 {
+		hs := make([]uint64, p.SampleCount)
+		for i := range hs {
+			hs[i] = hash64(got[1+i])
+		}
+		if combine(hs) != p.SampleHash {
+			return fmt.Sprintf("bytes sampled every %d bytes before offset %d changed (rewritten)", p.SampleStride, p.Offset)
+		}
+	}
+	if hash64(got[len(got)-1]) != p.TailHash {
+		return fmt.Sprintf("the %d bytes before offset %d changed (rewritten)", p.TailLen, p.Offset)
+	}
+	return ""
+}
+
+// verify checks that a saved position still describes the plain file f,
+// whose size is size, in the manner of litestream's verify: the file must
+// be at least as long as the saved offset, and every fingerprint must
+// match. It returns why the position cannot be used, or "" when it can.
 func verify(f *os.File, size int64, p Position) string {
+	if why := p.invalid(); why != "" {
+		return why
+	}
 	switch {
-	case p.Offset < 0 || p.HeadLen < 0 || p.HeadLen > MaxHeadLen ||
-		p.TailLen < 0 || p.TailLen > MaxTailLen || int64(p.TailLen) > p.Offset:
-		return fmt.Sprintf("saved position is invalid (offset %d, head %d bytes, tail %d bytes)",
-			p.Offset, p.HeadLen, p.TailLen)
 	case size < p.Offset:
 		return fmt.Sprintf("file is %d bytes, shorter than the saved offset %d (truncated)", size, p.Offset)
 	case size < int64(p.HeadLen):
 		return fmt.Sprintf("file is %d bytes, shorter than its saved first %d bytes (truncated)", size, p.HeadLen)
 	}
-	head := make([]byte, p.HeadLen)
-	if n, err := preadFull(f, head, 0); err != nil || n < p.HeadLen {
-		return fmt.Sprintf("cannot read its first %d bytes: %v", p.HeadLen, err)
+	regs := p.regions()
+	got := make([][]byte, len(regs))
+	for i, r := range regs {
+		got[i] = make([]byte, r.n)
+		if n, err := preadFull(f, got[i], r.off); err != nil || n < r.n {
+			return fmt.Sprintf("cannot read %d bytes at offset %d: %v", r.n, r.off, err)
+		}
 	}
-	if hash64(head) != p.HeadHash {
-		return fmt.Sprintf("its first %d bytes changed (rewritten)", p.HeadLen)
+	return p.compare(got)
+}
+
+// verifyStream reads a content stream r (a decompressed file) from its
+// start to p.Offset, or to the end of p's head when that is further, and
+// checks it against p as verify does. It returns why the position cannot
+// be used, or "" when it can; then also the up to MaxTailLen bytes just
+// before p.Offset, and the bytes read past p.Offset (to be read again).
+func verifyStream(r io.Reader, p Position) (why string, tail, extra []byte) {
+	if why := p.invalid(); why != "" {
+		return why, nil, nil
 	}
-	tail, err := readBefore(f, p.Offset, p.TailLen)
-	if err != nil {
-		return fmt.Sprintf("cannot read the %d bytes before offset %d: %v", p.TailLen, p.Offset, err)
+	regs := append(p.regions(), region{max(0, p.Offset-MaxTailLen), int(min(p.Offset, MaxTailLen))},
+		region{p.Offset, max(0, p.HeadLen-int(p.Offset))})
+	got := make([][]byte, len(regs))
+	end := max(p.Offset, int64(p.HeadLen))
+	buf := make([]byte, 32<<10)
+	var pos int64
+	for pos < end {
+		n, err := r.Read(buf[:min(int64(len(buf)), end-pos)])
+		for i, rg := range regs {
+			lo, hi := max(rg.off, pos), min(rg.off+int64(rg.n), pos+int64(n))
+			if lo < hi {
+				got[i] = append(got[i], buf[lo-pos:hi-pos]...)
+			}
+		}
+		pos += int64(n)
+		if err != nil && pos < end {
+			if !errors.Is(err, io.EOF) {
+				return fmt.Sprintf("cannot read it to offset %d: %v", end, err), nil, nil
+			}
+			if pos < p.Offset {
+				return fmt.Sprintf("content is %d bytes, shorter than the saved offset %d", pos, p.Offset), nil, nil
+			}
+			return fmt.Sprintf("content is %d bytes, shorter than its saved first %d bytes", pos, p.HeadLen), nil, nil
+		}
 	}
-	if hash64(tail) != p.TailHash {
-		return fmt.Sprintf("the %d bytes before offset %d changed (rewritten)", p.TailLen, p.Offset)
+	k := len(regs) - 2
+	if why := p.compare(got[:k]); why != "" {
+		return why, nil, nil
 	}
-	return ""
+	return "", got[k], got[k+1]
 }
 
 // lineStart returns the offset just after the last '\n' before off,
@@ -210,12 +417,4 @@ func (w *tailWindow) load(f *os.File, off int64) error {
 	w.b = append(w.b[:0], b...)
 	w.known = true
 	return nil
-}
-
-// ensure makes the window known, reading it from f if needed.
-func (w *tailWindow) ensure(f *os.File, off int64) error {
-	if w.known {
-		return nil
-	}
-	return w.load(f, off)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -22,8 +23,9 @@ func FuzzAppendChunks(f *testing.F) {
 	f.Add([]byte("\n\n\n"), []byte{1, 1, 1})
 	f.Add([]byte("a very long line that will be cut\nshort\n"), []byte{7, 30, 1})
 	f.Add([]byte("x\r"), []byte{1})
+	f.Add([]byte(strings.Repeat("a line of a log with sampled windows\n", 200)), []byte{255, 3, 200})
 	f.Fuzz(func(t *testing.T, data, chunks []byte) {
-		if len(data) > 8<<10 {
+		if len(data) > 32<<10 {
 			return
 		}
 		const maxLine = 16
@@ -85,6 +87,10 @@ func FuzzAppendChunks(f *testing.F) {
 				t.Fatalf("tail fingerprint %d/%x does not match the %d bytes before %d", e.TailLen, e.TailHash, e.TailLen, e.Offset)
 			case e.TailLen < min(MaxTailLen, int(e.Offset)) && !slices.Contains(b.Cut, true):
 				t.Fatalf("tail fingerprint of %d bytes only, at offset %d", e.TailLen, e.Offset)
+			case e.SampleCount > 0 && e.SampleHash != sampleHash(data, e.SampleStride, e.SampleCount):
+				t.Fatalf("sampled fingerprint (%d windows every %d bytes) does not match the data", e.SampleCount, e.SampleStride)
+			case e.SampleCount > 0 && int64(e.SampleCount)*e.SampleStride+SampleLen > e.Offset:
+				t.Fatalf("sampled windows (%d every %d bytes) past offset %d", e.SampleCount, e.SampleStride, e.Offset)
 			}
 			prevEnd = e.Offset
 		}
@@ -92,6 +98,15 @@ func FuzzAppendChunks(f *testing.F) {
 			t.Fatalf("lines %q cut %v, want %q cut %v", got, gotCut, want, wantCut)
 		}
 	})
+}
+
+// sampleHash is the fingerprint of n windows every stride bytes of data.
+func sampleHash(data []byte, stride int64, n int) uint64 {
+	var hs []uint64
+	for k := int64(1); k <= int64(n); k++ {
+		hs = append(hs, hash64(data[k*stride:k*stride+SampleLen]))
+	}
+	return combine(hs)
 }
 
 // bytesReader returns a reader over b that reports io.EOF at its end.

@@ -9,64 +9,93 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
 	"github.com/logtally/logtally/lines"
 )
 
-// fileSource reads a file with pread from its own offset, so that nothing
-// depends on the descriptor's shared seek offset.
-type fileSource struct {
-	f   *os.File
-	pos int64
-}
-
-// Read implements io.Reader.
-func (s *fileSource) Read(p []byte) (int, error) {
-	n, err := s.f.ReadAt(p, s.pos)
-	s.pos += int64(n)
-	if n > 0 && errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return n, err
-}
-
-// openFile is a regular file being read.
+// openFile is a regular file being read: the current file of a followed
+// name, or one being drained (rotated away, a copy made by copytruncate,
+// a rotated file found at startup), plain or gzip.
 type openFile struct {
 	id     fileID
 	f      *os.File
-	src    fileSource
+	gz     bool // read through gzip: forward only, never grows
+	src    contentReader
 	r      *lines.Reader
+	fp     *prints
 	source string // Batch.Source
 	path   string // Position.Path: the name the file is followed by
 	real   string // the path with symlinks resolved, when opened
-	head   []byte // the first bytes of the file (≤ MaxHeadLen)
 	tail   tailWindow
 	// Lines starting before backlogEnd were in the file at startup.
 	backlogEnd int64
 	readErr    string // last read error reported
+	seen       int64  // the largest size seen of the current content
+
+	// complete: the file will not grow (a copy, a gzip file); it is
+	// closed once read to its end.
+	complete bool
+	// hole, after a truncation, watches the start of the new content for
+	// the hole a writer without O_APPEND leaves.
+	hole *holeWatch
 
 	// Draining state of a rotated-away file.
 	quietSince time.Time // when it was retired, or last grew
 	lastSize   int64
 }
 
+// holeWatch is what is known, after a truncation, of the old content's
+// end: a writer that does not append (O_APPEND) writes on at its old
+// offset, leaving a hole of NUL bytes as long as the old content was when
+// it was truncated. Then the bytes between what logtally has (read, or in
+// the copy) and that length are proven lost.
+type holeWatch struct {
+	have     int64 // old content bytes logtally read or found in a copy
+	reported int64 // bytes already reported lost beyond have
+}
+
+// startPlain makes the plain file o ready to be read from off: its head,
+// sampled windows and tail are taken from the file.
+func (o *openFile) startPlain(off int64, maxLine int) {
+	if fi, err := o.f.Stat(); err == nil {
+		if h, err := readHead(o.f, fi.Size()); err == nil {
+			o.fp.head = h
+		}
+	}
+	_ = o.fp.fill(o.f, off)
+	_ = o.tail.load(o.f, off)
+	o.src = contentReader{f: o.f, pos: off, fp: o.fp}
+	o.r = lines.NewReader(&o.src, off, maxLine)
+}
+
 // position returns the position of o at off, the end of the last line
-// handed over: the tail window must describe the bytes before off.
-func (o *openFile) position(off int64) Position {
-	_ = o.tail.ensure(o.f, off)
+// handed over: the tail window must describe the bytes before off. With
+// reread, a tail window lost to a cut line is read again from the file.
+func (o *openFile) position(off int64, reread bool) Position {
+	if !o.tail.known && reread && !o.gz {
+		_ = o.tail.load(o.f, off)
+	}
 	p := Position{
 		Path: o.path, Dev: o.id.dev, Ino: o.id.ino, Offset: off,
-		HeadLen: len(o.head), HeadHash: hash64(o.head),
+		HeadLen: len(o.fp.head), HeadHash: hash64(o.fp.head), Gzip: o.gz,
 	}
 	if o.tail.known {
 		p.TailLen, p.TailHash = len(o.tail.b), hash64(o.tail.b)
 	}
+	p.SampleStride, p.SampleCount, p.SampleHash = o.fp.upTo(off)
 	return p
+}
+
+// identity returns a position that only names o, for the events that end
+// its position.
+func (o *openFile) identity() Position {
+	return Position{Path: o.path, Dev: o.id.dev, Ino: o.id.ino}
 }
 
 // tracked is one followed name: a configured path or a glob match.
@@ -103,7 +132,13 @@ type scanner struct {
 	draining []*openFile
 	// resume holds saved positions by identity (the highest offset when
 	// several names were saved for one file), until used at startup.
-	resume  map[fileID]Position
+	resume map[fileID]Position
+	// resetWhy says, for a followed file that no longer matches its saved
+	// position, where the content it had was found (startup).
+	resetWhy map[fileID]string
+	// holes: followed files truncated while stopped, whose new content is
+	// watched for a hole (startup).
+	holes   map[fileID]*holeWatch
 	started bool
 	// more: a file was left with unread data (maxReadPerCheck); check
 	// again without waiting.
@@ -129,6 +164,16 @@ func newScanner(cfg FileConfig, sk *sink, stopping func() bool) *scanner {
 func (s *scanner) event(e Event) { s.sink.event(e) }
 
 func (s *scanner) count(source string, f func(*SourceStats)) { s.sink.stats.update(source, f) }
+
+// lost reports that lines of source may be, or — bytes > 0 — are proven
+// to be lost.
+func (s *scanner) lost(source, path string, bytes int64, detail string) {
+	s.count(source, func(st *SourceStats) {
+		st.Losses++
+		st.LostBytes += uint64(max(bytes, 0))
+	})
+	s.event(Event{Kind: EventLost, Source: source, Path: path, Detail: detail})
+}
 
 // resolve expands the configured paths into tracked names.
 func (s *scanner) resolve() {
@@ -242,10 +287,10 @@ func (s *scanner) scan(full bool) {
 		if r.err != nil || t.cur != nil || t.fifo != nil || following[r.id] {
 			continue
 		}
-		if i := slices.IndexFunc(s.draining, func(o *openFile) bool { return o.id == r.id }); i >= 0 {
+		if i := slices.IndexFunc(s.draining, func(o *openFile) bool { return o.id == r.id && !o.gz }); i >= 0 {
 			o := s.draining[i]
 			s.draining = slices.Delete(s.draining, i, i+1)
-			o.path, o.source = p, p
+			o.path, o.source, o.complete = p, p, false
 			t.cur, t.startup = o, false
 			following[o.id] = true
 			continue
@@ -313,18 +358,13 @@ func (s *scanner) open(t *tracked, r statResult) {
 	}
 	id, _ := idOf(fi)
 	size := fi.Size()
-	head, err := readHead(f, size)
-	if err != nil {
-		f.Close()
-		s.reportErr(t, "read", err)
-		return
-	}
 	t.errKey = ""
 
 	var (
 		offset, backlogEnd int64
 		kind               = EventOpen
 		detail             string
+		hole               *holeWatch
 	)
 	pos, resume := s.resume[id]
 	switch {
@@ -334,7 +374,8 @@ func (s *scanner) open(t *tracked, r statResult) {
 		delete(s.resume, id)
 		backlogEnd = size
 		if why := verify(f, size, pos); why != "" {
-			kind, detail = EventReset, "saved position not usable: "+why+"; reading from the start"
+			kind, detail = EventReset, "saved position not usable: "+why+"; "+s.resetWhy[id]+"reading from the start"
+			hole = s.holes[id]
 		} else {
 			offset, kind = pos.Offset, EventResume
 			detail = fmt.Sprintf("resuming at offset %d", offset)
@@ -355,20 +396,15 @@ func (s *scanner) open(t *tracked, r statResult) {
 	}
 	t.startup = false
 
-	o := &openFile{id: id, f: f, source: t.path, path: t.path, head: head, backlogEnd: backlogEnd}
+	o := &openFile{id: id, f: f, source: t.path, path: t.path, fp: newPrints(), backlogEnd: backlogEnd,
+		seen: size, hole: hole}
 	if real, err := filepath.EvalSymlinks(t.path); err == nil {
 		o.real = real
 	}
-	o.src = fileSource{f: f, pos: offset}
-	o.r = lines.NewReader(&o.src, offset, s.cfg.MaxLine)
-	_ = o.tail.load(f, offset)
+	o.startPlain(offset, s.cfg.MaxLine)
 	t.cur, t.moved = o, false
 	s.dirsChanged = true
-	e := Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail}
-	if kind != EventResume {
-		e.Start = o.position(offset)
-	}
-	s.event(e)
+	s.event(Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail, Pos: o.position(offset, true)})
 }
 
 func (s *scanner) maxLine() int {
@@ -390,6 +426,7 @@ func (s *scanner) retire(t *tracked, st map[string]statResult) {
 		s.finish(o, EventDelete, "unlinked; read to its end and closed")
 		return
 	}
+	old := o.path
 	o.path = s.nameOf(o, t, st)
 	o.quietSince, o.lastSize = s.cfg.Clock.Now(), fi.Size()
 	s.draining = append(s.draining, o)
@@ -397,8 +434,16 @@ func (s *scanner) retire(t *tracked, st map[string]statResult) {
 	if o.path != "" {
 		where = "now " + o.path
 	}
-	s.event(Event{Kind: EventRotate, Source: t.path, Path: t.path,
-		Detail: "replaced by a new file; draining the old one (" + where + ")"})
+	// The old file's position moves to its new name first; the new file's
+	// start, saved under the name when it is opened, replaces it there.
+	s.event(Event{Kind: EventRotate, Source: t.path, Path: old,
+		Detail: "replaced by a new file; draining the old one (" + where + ")",
+		Pos:    o.position(o.r.Offset(), true)})
+	if o.path != "" {
+		// Rotated more than once since the last check: the files between
+		// were never seen.
+		s.readNewer(t.path, o.path, s.takenIDs())
+	}
 }
 
 // nameOf finds the name a rotated file has now: another followed name, or
@@ -426,7 +471,7 @@ func (s *scanner) nameOf(o *openFile, t *tracked, st map[string]statResult) stri
 // identity), before anything new is read: see the package documentation.
 // It returns why the content is no longer what was read, or "".
 func (s *scanner) checkContent(o *openFile, size int64) string {
-	readPos := o.r.Offset() + o.r.Pending()
+	readPos := o.src.pos
 	if size < readPos {
 		return fmt.Sprintf("size %d is below the read offset %d", size, readPos)
 	}
@@ -435,14 +480,23 @@ func (s *scanner) checkContent(o *openFile, size int64) string {
 	if err != nil {
 		return "" // an I/O error is not a truncation; reading reports it
 	}
-	buf := s.headBuf[:got]
+	buf, head := s.headBuf[:got], o.fp.head
 	switch {
-	case len(buf) < len(o.head):
-		return fmt.Sprintf("size %d is below the %d first bytes seen", len(buf), len(o.head))
-	case !bytes.Equal(buf[:len(o.head)], o.head):
-		return fmt.Sprintf("the first %d bytes changed", len(o.head))
-	case len(buf) > len(o.head):
-		o.head = append(o.head, buf[len(o.head):]...) // the file grew past them
+	case len(buf) < len(head):
+		return fmt.Sprintf("size %d is below the %d first bytes seen", len(buf), len(head))
+	case !bytes.Equal(buf[:len(head)], head):
+		return fmt.Sprintf("the first %d bytes changed", len(head))
+	case len(buf) > len(head):
+		o.fp.head = append(o.fp.head, buf[len(head):]...) // the file grew past them
+	}
+	if !o.fp.broken {
+		win := s.headBuf[:SampleLen]
+		for i, h := range o.fp.hashes {
+			at := int64(i+1) * o.fp.stride
+			if n, err := preadFull(o.f, win, at); err == nil && (n < SampleLen || hash64(win) != h) {
+				return fmt.Sprintf("the %d bytes sampled at offset %d changed", SampleLen, at)
+			}
+		}
 	}
 	off := o.r.Offset()
 	if o.tail.known && len(o.tail.b) > 0 {
@@ -463,42 +517,158 @@ func (s *scanner) readCurrent(t *tracked) {
 		return
 	}
 	if why := s.checkContent(o, fi.Size()); why != "" {
-		// The old content is complete: deliver the partial last line read
-		// from it (and nothing from the new content at the old offset).
-		s.final(o)
-		s.count(t.path, func(x *SourceStats) { x.Truncations++ })
-		s.event(Event{Kind: EventTruncate, Source: t.path, Path: o.path, Detail: why + "; reading from the start"})
-		s.restart(o)
+		s.truncated(t, o, why)
+	} else {
+		o.seen = max(o.seen, fi.Size())
 	}
 	s.read(o, false)
 }
 
+// truncated handles a truncation or in-place rewrite of t's current file
+// o: the unread part of the old content is read from its copy, when one is
+// found next to it (logrotate's copytruncate), else its partial last line
+// read so far is delivered; then o is read again from its start.
+func (s *scanner) truncated(t *tracked, o *openFile, why string) {
+	s.count(t.path, func(x *SourceStats) { x.Truncations++ })
+	off, readEnd := o.r.Offset(), o.src.pos
+	old := o.position(off, false) // from memory: the file no longer holds it
+	skip := map[fileID]bool{o.id: true}
+	for _, d := range s.draining {
+		skip[d.id] = true
+	}
+	have := readEnd
+	cp := s.findContent(t.path, old, skip)
+	if cp != nil {
+		// The copy has everything from off, the partial last line too.
+		cp.source, cp.complete, cp.backlogEnd = t.path, true, o.backlogEnd
+		if cp.gz {
+			if n, ok := gzipSize(cp.f, off); ok {
+				have = max(have, n)
+			}
+		} else if fi, err := cp.f.Stat(); err == nil {
+			have = max(have, fi.Size())
+		}
+		s.draining = append(s.draining, cp)
+		s.event(Event{Kind: EventOpen, Source: t.path, Path: cp.path, Pos: cp.position(off, false),
+			Detail: fmt.Sprintf("copy of %s's old content; reading its unread part from offset %d", t.path, off)})
+		why += fmt.Sprintf("; its unread part is read from its copy %s", cp.path)
+		// Copied and truncated more than once since the last check: the
+		// later copies were never seen.
+		s.readNewer(t.path, cp.path, s.takenIDs())
+	} else {
+		// The old content is complete: deliver the partial last line read
+		// from it (and nothing from the new content at the old offset).
+		s.final(o)
+		why += "; no copy of its old content next to it"
+	}
+	// The old content first: what the copies hold, then the new content.
+	now := s.cfg.Clock.Now()
+	for _, d := range slices.Clone(s.draining) {
+		if !skip[d.id] {
+			s.drain(d, now)
+		}
+	}
+	s.restart(o)
+	o.hole = &holeWatch{have: have}
+	s.event(Event{Kind: EventTruncate, Source: t.path, Path: o.path, Detail: why + "; reading from the start",
+		Pos: o.position(0, false)})
+	switch {
+	case o.seen > have:
+		// The old content was seen this long, and neither read nor copied.
+		o.hole.reported = o.seen - have
+		s.lost(t.path, o.path, o.hole.reported, fmt.Sprintf(
+			"%d bytes of %s written before its truncation are in no file (it was seen %d bytes long; %d were read or copied)",
+			o.hole.reported, o.path, o.seen, have))
+	case cp == nil:
+		s.lost(t.path, o.path, 0, fmt.Sprintf(
+			"no copy of the old content of %s found next to it: lines written after offset %d before its truncation, if any, were not read",
+			o.path, off))
+	}
+	o.seen = 0
+}
+
 // restart reads o again from its start.
 func (s *scanner) restart(o *openFile) {
-	o.src.pos = 0
+	o.fp = newPrints()
+	o.src = contentReader{f: o.f, fp: o.fp}
 	o.r.Reset(&o.src, 0)
 	o.backlogEnd = 0
 	o.tail.b, o.tail.known = o.tail.b[:0], true
 	if fi, err := o.f.Stat(); err == nil {
 		if h, err := readHead(o.f, fi.Size()); err == nil {
-			o.head = h
+			o.fp.head = h
 		}
 	}
 }
 
-// drain reads a rotated-away file and closes it once it is unlinked or has
-// been quiet for RotateGrace.
+// skipHole looks, at the start of content restarted after a truncation,
+// for a hole: NUL bytes up to where a writer without O_APPEND went on
+// writing. The hole is skipped, and the bytes of the old content beyond
+// what logtally has are reported lost. It returns false while the start of
+// the content cannot tell yet.
+func (s *scanner) skipHole(o *openFile) bool {
+	w := o.hole
+	var b [1]byte
+	if n, _ := preadFull(o.f, b[:], 0); n == 0 {
+		return false // empty: nothing to tell yet
+	}
+	if b[0] != 0 {
+		o.hole = nil
+		return true
+	}
+	// Where the data starts: the hole's blocks hold nothing, the first
+	// data block may start with NUL bytes of the hole.
+	start, err := unix.Seek(int(o.f.Fd()), 0, unix.SEEK_DATA)
+	if err != nil {
+		start = 0
+	}
+	buf := make([]byte, 64<<10)
+	for at := start; ; {
+		n, err := preadFull(o.f, buf, at)
+		if i := slices.IndexFunc(buf[:n], func(c byte) bool { return c != 0 }); i >= 0 {
+			end := at + int64(i)
+			o.hole = nil
+			o.fp.head = nil
+			_ = o.fp.fill(o.f, end)
+			_ = o.tail.load(o.f, end)
+			o.src.pos = end
+			o.r.Reset(&o.src, end)
+			if lost := end - w.have - w.reported; lost > 0 {
+				s.lost(o.source, o.path, lost, fmt.Sprintf(
+					"%d bytes written to %s between its copy and its truncation are in no file (its writer left a hole of %d bytes; %d were read or copied)",
+					lost, o.path, end, w.have))
+			}
+			return true
+		}
+		if n < len(buf) || err != nil {
+			return false // only NUL bytes so far: wait for the data
+		}
+		at += int64(n)
+	}
+}
+
+// drain reads a file being drained: a rotated-away file, closed once it is
+// unlinked or has been quiet for RotateGrace; a complete one (a copy, a
+// gzip file), closed once read to its end.
 func (s *scanner) drain(o *openFile, now time.Time) {
+	if o.complete {
+		if s.read(o, false) {
+			s.final(o)
+			s.close(o, EventClose, "read to its end and closed")
+		}
+		return
+	}
 	fi, err := o.f.Stat()
 	if err != nil {
 		s.finish(o, EventClose, "cannot stat: "+err.Error())
 		return
 	}
-	if fi.Size() < o.r.Offset()+o.r.Pending() {
+	if fi.Size() < o.src.pos {
 		s.final(o)
 		s.close(o, EventClose, "truncated while draining; closed")
 		return
 	}
+	s.rename(o, fi)
 	s.read(o, false)
 	switch {
 	case nlinkOf(fi) == 0:
@@ -510,6 +680,29 @@ func (s *scanner) drain(o *openFile, now time.Time) {
 	}
 }
 
+// rename follows a file being drained to its new name when it was rotated
+// again (app.log.1 to app.log.2): its position moves there, so that the
+// file that takes its old name can never be confused with it.
+func (s *scanner) rename(o *openFile, fi os.FileInfo) {
+	if o.path == "" || nlinkOf(fi) == 0 {
+		return
+	}
+	if cur, err := os.Stat(o.path); err == nil {
+		if id, _ := idOf(cur); id == o.id {
+			return
+		}
+	}
+	name, _ := findByID(filepath.Dir(o.path), o.id)
+	old := o.path
+	o.path = name
+	where := "its new name is unknown"
+	if name != "" {
+		where = "now " + name
+	}
+	s.event(Event{Kind: EventMove, Source: o.source, Path: old, Detail: "rotated again while being drained (" + where + ")",
+		Pos: o.position(o.r.Offset(), true)})
+}
+
 // finish reads o to its end, delivers its partial last line, closes it and
 // reports kind.
 func (s *scanner) finish(o *openFile, kind EventKind, detail string) {
@@ -519,21 +712,28 @@ func (s *scanner) finish(o *openFile, kind EventKind, detail string) {
 
 // close closes o and reports kind.
 func (s *scanner) close(o *openFile, kind EventKind, detail string) {
+	if o.src.zr != nil {
+		o.src.zr.Close()
+	}
 	o.f.Close()
 	if i := slices.Index(s.draining, o); i >= 0 {
 		s.draining = slices.Delete(s.draining, i, i+1)
 	}
-	s.event(Event{Kind: kind, Source: o.source, Path: o.path, Detail: detail})
+	s.event(Event{Kind: kind, Source: o.source, Path: o.path, Detail: detail, Pos: o.identity()})
 }
 
 // read delivers o's complete lines up to its end; with final, its partial
-// last line too.
+// last line too. It reports whether it read to the end.
 //
 // Without final, at most maxReadPerCheck bytes are read, so that one file's
 // backlog does not hold up the others: more is set, and the caller checks
 // again at once. Reading stops early when the follower is stopping.
-func (s *scanner) read(o *openFile, final bool) {
+func (s *scanner) read(o *openFile, final bool) bool {
+	if o.hole != nil && !s.skipHole(o) {
+		return true
+	}
 	start := o.r.Offset()
+	atEnd := false
 	for {
 		if o.r.Offset()-start >= maxReadPerCheck && (!final || s.stopping()) {
 			if !final {
@@ -544,10 +744,11 @@ func (s *scanner) read(o *openFile, final bool) {
 		before := o.r.Offset()
 		line, cut, err := o.r.Next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.readFailed(o, err)
+			if errors.Is(err, io.EOF) {
+				o.readErr, atEnd = "", true
 			} else {
-				o.readErr = ""
+				s.readFailed(o, err)
+				atEnd = o.gz // a gzip file cannot be read again: it ends there
 			}
 			break
 		}
@@ -555,9 +756,10 @@ func (s *scanner) read(o *openFile, final bool) {
 	}
 	if final {
 		s.final(o)
-		return
+		return atEnd
 	}
 	s.flush(o)
+	return atEnd
 }
 
 // final delivers the partial last line already read from o, if any, as a
@@ -571,16 +773,23 @@ func (s *scanner) final(o *openFile) {
 }
 
 // readFailed reports a read error once and rewinds the reader to the last
-// complete line, to retry at the next check.
+// complete line, to retry at the next check. A gzip stream cannot be read
+// again: what follows the error is reported lost and the file closed.
 func (s *scanner) readFailed(o *openFile, err error) {
 	s.count(o.source, func(x *SourceStats) { x.OpenErrors++ })
+	off := o.r.Offset()
+	s.flush(o)
+	if o.gz {
+		o.complete = true
+		o.r.Reset(&o.src, off) // drops the partial line: the stream ends here
+		s.lost(o.source, o.path, 0, fmt.Sprintf("%s cannot be decompressed after offset %d: %v", o.path, off, err))
+		return
+	}
 	if k := errKey(err); k != o.readErr {
 		o.readErr = k
 		s.event(Event{Kind: EventOpenError, Source: o.source, Path: o.path,
 			Err: fmt.Errorf("read: %w", err), Detail: "will retry"})
 	}
-	off := o.r.Offset()
-	s.flush(o)
 	o.src.pos = off
 	o.r.Reset(&o.src, off)
 }
@@ -606,115 +815,7 @@ func (s *scanner) flushAt(o *openFile, off int64) {
 	if s.batch.empty() {
 		return
 	}
-	s.sink.deliver(&s.batch, o.source, o.position(off))
-}
-
-// startup runs once, at the first check: it drains the files that saved
-// positions refer to but no followed name does any more (rotated while
-// logtally was stopped, or rotated files it had not finished), from their
-// saved offsets, as backlog.
-func (s *scanner) startup(paths []string, st map[string]statResult) {
-	s.resume = make(map[fileID]Position)
-	for _, k := range sortedKeys(s.cfg.Saved) {
-		pos := s.cfg.Saved[k]
-		pos.Path = k
-		id := fileID{pos.Dev, pos.Ino}
-		if old, ok := s.resume[id]; !ok || pos.Offset > old.Offset {
-			s.resume[id] = pos
-		}
-	}
-	current := make(map[fileID]bool)
-	for _, p := range paths {
-		t, r := s.tracked[p], st[p]
-		switch {
-		case r.err == nil:
-			current[r.id] = true
-			t.startID, t.startSize, t.haveStart = r.id, r.fi.Size(), true
-		case errors.Is(r.err, fs.ErrNotExist):
-			t.startup = false // it will appear later, and be read from its start
-		}
-	}
-	for _, id := range sortedIDs(s.resume) {
-		if current[id] {
-			continue // opened (and verified) under its name by open
-		}
-		pos := s.resume[id]
-		delete(s.resume, id)
-		s.drainSaved(id, pos)
-	}
-}
-
-func sortedIDs(m map[fileID]Position) []fileID {
-	ids := make([]fileID, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return m[ids[i]].Path < m[ids[j]].Path })
-	return ids
-}
-
-// drainSaved finds the file a saved position was for, by identity, under
-// its saved name or in that name's directory, verifies it and drains it
-// from the saved offset.
-func (s *scanner) drainSaved(id fileID, pos Position) {
-	source := pos.Path
-	if t, ok := s.tracked[pos.Path]; ok {
-		source = t.path
-	}
-	lost := func(why string) {
-		s.event(Event{Kind: EventLost, Source: source, Path: pos.Path,
-			Detail: fmt.Sprintf("%s; lines written to it after offset %d, if any, were not read", why, pos.Offset)})
-	}
-	name := ""
-	if fi, err := os.Stat(pos.Path); err == nil {
-		if got, _ := idOf(fi); got == id {
-			name = pos.Path
-		}
-	}
-	dirs := []string{filepath.Dir(pos.Path)}
-	if real, err := filepath.EvalSymlinks(pos.Path); err == nil && filepath.Dir(real) != dirs[0] {
-		dirs = append(dirs, filepath.Dir(real)) // a symlink's target rotates in its own directory
-	}
-	for _, d := range dirs {
-		if name != "" {
-			break
-		}
-		name, _ = findByID(d, id)
-	}
-	if name == "" {
-		lost(fmt.Sprintf("rotated file (%v) not found in %s", id, strings.Join(dirs, " or ")))
-		return
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		lost(fmt.Sprintf("rotated file %s cannot be opened: %v", name, err))
-		return
-	}
-	fi, err := f.Stat()
-	if got, _ := idOf(fi); err != nil || got != id || !fi.Mode().IsRegular() {
-		f.Close()
-		lost(fmt.Sprintf("rotated file %s changed while being opened", name))
-		return
-	}
-	if why := verify(f, fi.Size(), pos); why != "" {
-		f.Close()
-		lost(fmt.Sprintf("rotated file %s does not match its saved position: %s", name, why))
-		return
-	}
-	head, err := readHead(f, fi.Size())
-	if err != nil {
-		f.Close()
-		lost(fmt.Sprintf("rotated file %s cannot be read: %v", name, err))
-		return
-	}
-	o := &openFile{id: id, f: f, source: source, path: name, head: head, backlogEnd: fi.Size(),
-		quietSince: s.cfg.Clock.Now(), lastSize: fi.Size()}
-	o.src = fileSource{f: f, pos: pos.Offset}
-	o.r = lines.NewReader(&o.src, pos.Offset, s.cfg.MaxLine)
-	_ = o.tail.load(f, pos.Offset)
-	s.draining = append(s.draining, o)
-	s.event(Event{Kind: EventResume, Source: source, Path: name,
-		Detail: fmt.Sprintf("rotated while stopped; draining it from offset %d", pos.Offset)})
+	s.sink.deliver(&s.batch, o.source, o.position(off, true))
 }
 
 // watch adds inotify watches on the directories of the configured paths
@@ -768,6 +869,9 @@ func (s *scanner) closeAll() {
 		}
 	}
 	for _, o := range s.draining {
+		if o.src.zr != nil {
+			o.src.zr.Close()
+		}
 		o.f.Close()
 	}
 	s.draining = nil

@@ -32,6 +32,18 @@ type Position struct {
 	HeadHash uint64 //   ... of the file, taken when it was opened (or grew past them)
 	TailLen  int    // fingerprint of the TailLen bytes (≤ MaxTailLen) just before Offset
 	TailHash uint64
+	// SampleCount windows of SampleLen bytes, at SampleStride,
+	// 2·SampleStride, ... before Offset, are fingerprinted together by
+	// SampleHash, so that a rewrite that keeps the head and the tail still
+	// differs somewhere. Positions saved by earlier versions have none,
+	// and are verified by their head and tail alone.
+	SampleStride int64  `json:",omitempty"`
+	SampleCount  int    `json:",omitempty"`
+	SampleHash   uint64 `json:",omitempty"`
+	// Gzip: the file is gzip-compressed (a rotated log that logrotate
+	// compressed); Offset and the fingerprints are of its decompressed
+	// content.
+	Gzip bool `json:",omitempty"`
 }
 
 // IsZero reports whether p carries no position (pipes and FIFOs).
@@ -97,7 +109,10 @@ const (
 	// where reading starts instead.
 	EventReset
 	// EventLost: lines may have been lost (a rotated file was not found
-	// again after a restart); Detail says which bytes.
+	// again after a restart, a truncated file's old content has no copy),
+	// or are proven lost (bytes written between logrotate's copy and its
+	// truncation that a writer without O_APPEND left a hole for); Detail
+	// says which bytes.
 	EventLost
 	// EventStartError: a command could not be started (for example it does
 	// not exist); it is retried with backoff.
@@ -107,6 +122,9 @@ const (
 	// EventKill: a command's process group was killed; Detail says why
 	// (timeout, output limit, shutdown).
 	EventKill
+	// EventMove: a rotated file being drained was renamed again (rotated
+	// once more); its position, saved under Path, is now under Pos.Path.
+	EventMove
 )
 
 // String returns the kind's short name.
@@ -136,6 +154,8 @@ func (k EventKind) String() string {
 		return "exit"
 	case EventKill:
 		return "kill"
+	case EventMove:
+		return "move"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -149,12 +169,19 @@ type Event struct {
 	Pid    int    // the command's process (and process group) id, for pipes
 	Err    error
 	Detail string
-	// Start is, for EventOpen and EventReset of a regular file, the
-	// position reading starts from, before any line of the file is
-	// delivered. Saved at once when nothing is saved for the name yet, it
-	// lets a restart after a crash resume there instead of taking the file
-	// as seen for the first time.
-	Start Position
+	// Pos is, for events that change where a regular file is read from
+	// (EventOpen, EventReset, EventResume, EventRotate, EventTruncate,
+	// EventMove), the position reading starts or goes on from, under the
+	// name to save it under (Pos.Path; empty when the file has none).
+	// Saved with the next commit — and, for EventOpen and EventReset, at
+	// once when nothing is saved under the name yet, so that a restart
+	// after a crash resumes there instead of taking the file as seen for
+	// the first time — it keeps the saved positions in step with the
+	// files, in the order things happened. For EventClose, EventDelete and
+	// EventMove, the position saved under Path is no longer needed when it
+	// is of the same file (Pos.Dev, Pos.Ino): another file may have taken
+	// the name since.
+	Pos Position
 }
 
 // String formats the event for a log line.
@@ -182,6 +209,8 @@ type SourceStats struct {
 	OpenErrors  uint64 // failed attempts to check or open a file
 	Restarts    uint64 // command restarts (pipes)
 	Kills       uint64 // commands killed (timeout, output limit, shutdown)
+	Losses      uint64 // EventLost reports: lines may be, or are, lost
+	LostBytes   uint64 // bytes proven lost (see EventLost)
 	StderrLines uint64 // stderr lines of commands
 	StderrDrop  uint64 // stderr lines not logged because of the rate limit
 }

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-
-	"github.com/logtally/logtally/lines"
 )
 
 // ReadWhole reads the whole regular file at path once and delivers its
@@ -30,14 +28,8 @@ func ReadWhole(path string, maxLine int, h Handler) error {
 		return fmt.Errorf("read whole: %s is not a regular file", path)
 	}
 	id, _ := idOf(fi)
-	head, err := readHead(f, fi.Size())
-	if err != nil {
-		return fmt.Errorf("read whole: %s: %w", path, err)
-	}
-	o := &openFile{id: id, f: f, source: path, path: path, head: head}
-	o.src = fileSource{f: f}
-	o.r = lines.NewReader(&o.src, 0, maxLine)
-	o.tail.known = true
+	o := &openFile{id: id, f: f, source: path, path: path, fp: newPrints()}
+	o.startPlain(0, maxLine)
 	sk := &sink{h: h, mu: new(sync.Mutex), stats: new(statsTable), log: slog.New(slog.DiscardHandler)}
 	var b batcher
 	add := func(line []byte, cut, final bool, before int64) {
@@ -45,7 +37,7 @@ func ReadWhole(path string, maxLine int, h Handler) error {
 		b.add(line, cut, n)
 		o.tail.push(line, cut, final, n)
 		if b.full() {
-			sk.deliver(&b, path, o.position(o.r.Offset()))
+			sk.deliver(&b, path, o.position(o.r.Offset(), true))
 		}
 	}
 	for {
@@ -55,7 +47,7 @@ func ReadWhole(path string, maxLine int, h Handler) error {
 			break
 		}
 		if err != nil {
-			sk.deliver(&b, path, o.position(o.r.Offset()))
+			sk.deliver(&b, path, o.position(o.r.Offset(), true))
 			return fmt.Errorf("read whole: %s: %w", path, err)
 		}
 		add(line, cut, false, before)
@@ -64,6 +56,6 @@ func ReadWhole(path string, maxLine int, h Handler) error {
 	if line, cut, ok := o.r.Final(); ok {
 		add(line, cut, true, before)
 	}
-	sk.deliver(&b, path, o.position(o.r.Offset()))
+	sk.deliver(&b, path, o.position(o.r.Offset(), true))
 	return nil
 }

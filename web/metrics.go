@@ -120,6 +120,8 @@ func newFamilies() *families {
 			{newMetric("stream_open_errors_total", "Failures to open a stream's files.", counter, src), func(s *StreamView) uint64 { return s.OpenErrors }},
 			{newMetric("stream_restarts_total", "Restarts of a stream's command.", counter, src), func(s *StreamView) uint64 { return s.Restarts }},
 			{newMetric("stream_kills_total", "Kills of a stream's command.", counter, src), func(s *StreamView) uint64 { return s.Kills }},
+			{newMetric("stream_losses_total", "Times lines of a stream may have been, or were, lost (each also logged as a WARN).", counter, src), func(s *StreamView) uint64 { return s.Losses }},
+			{newMetric("stream_lost_bytes_total", "Bytes of a stream's files proven lost: written between logrotate's copy and its truncation, by a writer that left a hole of that size, or seen and never read.", counter, src), func(s *StreamView) uint64 { return s.LostBytes }},
 		},
 		output: []outputMetric{
 			{newMetric("output_sent_points_total", "Points an output delivered.", counter, out), func(o *OutputView) uint64 { return o.Sent }},

@@ -98,6 +98,8 @@ type StreamView struct {
 	OpenErrors  uint64
 	Restarts    uint64
 	Kills       uint64
+	Losses      uint64 // reports that lines may be, or are, lost
+	LostBytes   uint64 // bytes proven lost
 }
 
 // FileView is one followed file's committed position.

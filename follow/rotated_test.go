@@ -1,0 +1,464 @@
+package follow
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseRotated(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+		num  int
+		date string
+		gz   bool
+	}{
+		{"app.log.1", true, 1, "", false},
+		{"app.log.12.gz", true, 12, "", true},
+		{"app.log-20261206", true, -1, "-20261206", false},
+		{"app.log-20261206.gz", true, -1, "-20261206", true},
+		{"app.log-20261206-1796533094", true, -1, "-20261206-1796533094", false},
+		{"app.log.20261206", true, -1, ".20261206", false},
+		{"app.log_2026-12-06", true, -1, "_2026-12-06", false},
+		{"app.log", false, 0, "", false},
+		{"app.log.gz", false, 0, "", false},
+		{"app.log.lock", false, 0, "", false},
+		{"app.log.1.tmp", false, 0, "", false},
+		{"app.log.bak", false, 0, "", false},
+		{"app.logx.1", false, 0, "", false},
+		{"other.log.1", false, 0, "", false},
+	}
+	for _, tt := range tests {
+		rf, ok := parseRotated("app.log", tt.name)
+		if ok != tt.ok || ok && (rf.num != tt.num || rf.date != tt.date || rf.gz != tt.gz) {
+			t.Errorf("%s: got %+v %v, want ok %v num %d date %q gz %v", tt.name, rf, ok, tt.ok, tt.num, tt.date, tt.gz)
+		}
+	}
+}
+
+// TestRotatedSet: the rotated set of a name, oldest first; a .gz file
+// whose plain twin is there is left out.
+func TestRotatedSet(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"app.log", "app.log.1", "app.log.2.gz", "app.log.10", "app.log.3", "app.log.3.gz",
+		"app.log-20261205", "app.log-20261206.gz", "app.log-20261204.gz", "app.log.lock", "app.log.bak", "b.log.1"} {
+		writeFile(t, filepath.Join(dir, n), "x\n")
+	}
+	if err := os.Mkdir(filepath.Join(dir, "app.log.4"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rf := range rotatedSet(filepath.Join(dir, "app.log")) {
+		got = append(got, filepath.Base(rf.path))
+	}
+	want := []string{"app.log.10", "app.log.3", "app.log.2.gz", "app.log.1",
+		"app.log-20261204.gz", "app.log-20261205", "app.log-20261206.gz"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rotated set\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestSampler: windows sampled while reading in chunks of any size, or
+// filled from the file at an offset, give the fingerprints of the bytes
+// at their places, which verify checks, and a change of one byte in one
+// window makes verify fail.
+func TestSampler(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{0, 100, MaxHeadLen + SampleLen, 5000, 70000, 1 << 20} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte('a' + rng.IntN(26))
+		}
+		fn := filepath.Join(t.TempDir(), "f")
+		writeFile(t, fn, string(data))
+		f, err := os.Open(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSampler()
+		for off := 0; off < size; {
+			n := min(size-off, 1+rng.IntN(9000))
+			s.observe(int64(off), data[off:off+n])
+			off += n
+		}
+		for _, at := range []int64{0, int64(size) / 3, int64(size) / 2, int64(size)} {
+			stride, n, h := s.upTo(at)
+			var filled sampler
+			if err := filled.fill(f, at); err != nil {
+				t.Fatal(err)
+			}
+			fs, fn, fh := filled.upTo(at)
+			for i, st := range []struct {
+				stride int64
+				n      int
+				h      uint64
+			}{{stride, n, h}, {fs, fn, fh}} {
+				if st.n > maxSamples || st.n > 0 && int64(st.n)*st.stride+SampleLen > at {
+					t.Fatalf("size %d at %d: %d windows every %d bytes", size, at, st.n, st.stride)
+				}
+				least := int(max(0, at-SampleLen) / minStride)
+				if at >= maxSamples*minStride {
+					least = maxSamples/2 - 1
+				}
+				if (i == 1 || at == int64(size)) && st.n < least {
+					t.Errorf("size %d at %d (sampler %d): only %d windows every %d bytes", size, at, i, st.n, st.stride)
+				}
+				var hs []uint64
+				for k := 1; k <= st.n; k++ {
+					w := int64(k) * st.stride
+					hs = append(hs, hash64(data[w:w+SampleLen]))
+				}
+				if st.n > 0 && combine(hs) != st.h {
+					t.Errorf("size %d at %d (sampler %d): hash of the windows differs", size, at, i)
+				}
+				p := Position{Offset: at, HeadLen: int(min(at, MaxHeadLen)), HeadHash: hash64(data[:min(at, MaxHeadLen)]),
+					TailLen: int(min(at, MaxTailLen)), TailHash: hash64(data[at-min(at, MaxTailLen) : at]),
+					SampleStride: st.stride, SampleCount: st.n, SampleHash: st.h}
+				if why := verify(f, int64(size), p); why != "" {
+					t.Errorf("size %d at %d (sampler %d): %s", size, at, i, why)
+				}
+				if st.n == 0 {
+					continue
+				}
+				// One byte changed in the middle window.
+				w := int64(st.n/2+1) * st.stride
+				changed := bytes.Clone(data)
+				changed[w+SampleLen/2] ^= 1
+				g := filepath.Join(t.TempDir(), "g")
+				writeFile(t, g, string(changed))
+				gf, err := os.Open(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if why := verify(gf, int64(size), p); !strings.Contains(why, "sampled") {
+					t.Errorf("size %d at %d: a changed window verified (%q)", size, at, why)
+				}
+				gf.Close()
+			}
+		}
+		f.Close()
+	}
+}
+
+// TestVerifyStream: a position is checked against a gzip file's
+// decompressed content, which is then read on from the offset.
+func TestVerifyStream(t *testing.T) {
+	var plain bytes.Buffer
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&plain, "line %d\n", i)
+	}
+	data := plain.Bytes()
+	fn := filepath.Join(t.TempDir(), "a.log")
+	writeFile(t, fn, string(data))
+	f, err := os.Open(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, off := range []int64{0, 5, 700, int64(len(data)) / 2, int64(len(data))} {
+		o := &openFile{f: f, fp: newPrints()}
+		o.startPlain(off, 0)
+		p := o.position(off, true)
+
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		zw.Write(data)
+		zw.Close()
+		gz := filepath.Join(t.TempDir(), "a.log.1.gz")
+		writeFile(t, gz, z.String())
+		g, err := os.Open(gz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &scanner{}
+		o2, why := s.openAt(g, fileID{}, gz, p)
+		if why != "" {
+			t.Fatalf("offset %d: %s", off, why)
+		}
+		rest, err := readAll(o2)
+		if err != nil || rest != string(data[off:]) {
+			t.Errorf("offset %d: read on %d bytes (%v), want %d", off, len(rest), err, len(data)-int(off))
+		}
+		if p2 := o2.position(int64(len(data)), false); !p2.Gzip || p2.SampleCount == 0 && len(data) > 4*minStride {
+			t.Errorf("offset %d: position at the end %+v", off, p2)
+		}
+		g.Close()
+
+		// Another content with the same head and tail does not verify.
+		other := bytes.Clone(data)
+		if mid := off / 2; off > 4*minStride {
+			other[mid] = 'X'
+			z.Reset()
+			zw = gzip.NewWriter(&z)
+			zw.Write(other)
+			zw.Close()
+			writeFile(t, gz, z.String())
+			g, _ = os.Open(gz)
+			if _, why := s.openAt(g, fileID{}, gz, p); why == "" && !bytes.Equal(other[:off], data[:off]) {
+				// The byte may fall between windows: then only the tail
+				// and head are there to tell, and they are the same.
+				t.Logf("offset %d: a change at %d between the windows is not seen", off, mid)
+			}
+			g.Close()
+		}
+	}
+}
+
+// readAll reads the rest of o's content through its line reader.
+func readAll(o *openFile) (string, error) {
+	var b strings.Builder
+	for {
+		line, _, err := o.r.Next()
+		if err != nil {
+			if l, _, ok := o.r.Final(); ok {
+				b.Write(l)
+			}
+			return b.String(), nil
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+}
+
+// TestOldPositionResumes: a position saved by an earlier version (no
+// sampled windows, no Gzip field) still resumes.
+func TestOldPositionResumes(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h1 := newHarness(t, mode)
+		fn := h1.path("app.log")
+		var b strings.Builder
+		for i := 0; i < 2000; i++ {
+			fmt.Fprintf(&b, "old %d\n", i)
+		}
+		writeFile(t, fn, b.String())
+		h1.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+		h1.rec.waitLines(t, 2000)
+		h1.sync()
+		h1.stop()
+		saved := savedPositions(h1.rec)
+		p := saved[fn]
+		if p.SampleCount == 0 {
+			t.Fatalf("position without sampled windows: %+v", p)
+		}
+		js, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old map[string]json.RawMessage
+		if err := json.Unmarshal(js, &old); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"SampleStride", "SampleCount", "SampleHash", "Gzip"} {
+			delete(old, k)
+		}
+		js, _ = json.Marshal(old)
+		var back Position
+		if err := json.Unmarshal(js, &back); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, fn, "new 1\n")
+		h2 := newHarness(t, mode)
+		h2.dir = h1.dir
+		h2.start(FileConfig{Paths: []string{fn}, Saved: map[string]Position{fn: back}})
+		h2.expect("new 1")
+		if n := len(h2.rec.events(EventResume)); n != 1 {
+			t.Errorf("%d resumes, want 1: %q", n, h2.rec.allEvents())
+		}
+	})
+}
+
+// TestRewriteSameBytes: a file rewritten in place (same inode) keeping its
+// first 1024 bytes and the 64 bytes before the read offset, with other
+// lines between, is seen by the sampled windows: the new content is read
+// from its start.
+func TestRewriteSameBytes(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		var old []string
+		for i := 0; i < 400; i++ {
+			old = append(old, fmt.Sprintf("line %04d", i))
+		}
+		writeFile(t, fn, strings.Join(old, "\n")+"\n")
+		h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+		h.expect(old...)
+		// Lines 200-209 become others of the same length, written in
+		// place: the size does not change either.
+		refill := slices.Clone(old)
+		for i := 200; i < 210; i++ {
+			refill[i] = fmt.Sprintf("LINE %04d", i)
+		}
+		f, err := os.OpenFile(fn, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte(strings.Join(refill[200:210], "\n")), 200*10); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		h.expect(append(slices.Clone(old), refill...)...)
+		if e := h.rec.events(EventTruncate); len(e) != 1 || !strings.Contains(e[0].Detail, "sampled") {
+			t.Errorf("truncate events %q, want one saying a sampled window changed", h.rec.allEvents())
+		}
+		h.rec.check(t)
+	})
+}
+
+// TestCopyTruncateFromCopy: lines written before logrotate's copy and not
+// read yet are read from the copy, from where reading had stopped — plain,
+// or gzip when the copy was compressed at once — and the truncated file
+// from its start. Polling, so that nothing is read before the tick.
+func TestCopyTruncateFromCopy(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			h := newHarness(t, "poll")
+			fn := h.path("app.log")
+			writeFile(t, fn, "c1\nc2\n")
+			h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+			h.expect("c1", "c2")
+			appendFile(t, fn, "u1\nu2\npart")
+			data, err := os.ReadFile(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copyTo := fn + ".1"
+			if compress {
+				var z bytes.Buffer
+				zw := gzip.NewWriter(&z)
+				zw.Write(data)
+				zw.Close()
+				data, copyTo = z.Bytes(), fn+".1.gz"
+			}
+			writeFile(t, copyTo, string(data))
+			if err := os.Truncate(fn, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, fn, "n1\n")
+			h.expect("c1", "c2", "u1", "u2", "part", "n1")
+			if n := len(h.rec.events(EventLost)); n != 0 {
+				t.Errorf("lost events: %q", h.rec.allEvents())
+			}
+			if got := h.rec.linesOf(fn); !slices.Equal(got, []string{"c1", "c2", "u1", "u2", "part", "n1"}) {
+				t.Errorf("lines of the stream %q", got)
+			}
+			waitClosed(t, h.rec, copyTo)
+		})
+	}
+}
+
+// TestCopyTruncateWindow: lines written between logrotate's copy and its
+// truncation are in no file. A writer without O_APPEND writes on at its
+// old offset, leaving a hole exactly as long as the old content: the
+// window's bytes are reported lost, exactly. An O_APPEND writer leaves no
+// trace: nothing is reported that cannot be proven.
+func TestCopyTruncateWindow(t *testing.T) {
+	for _, appendMode := range []bool{false, true} {
+		t.Run(fmt.Sprint("append=", appendMode), func(t *testing.T) {
+			h := newHarness(t, "poll")
+			fn := h.path("app.log")
+			flag := os.O_WRONLY | os.O_CREATE
+			if appendMode {
+				flag |= os.O_APPEND
+			}
+			w, err := os.OpenFile(fn, flag, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			w.WriteString("c1\n")
+			h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+			h.expect("c1")
+			w.WriteString("u1\n")
+			data, err := os.ReadFile(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, fn+".1", string(data))
+			w.WriteString("window1\nwindow2\n") // in no file
+			if err := os.Truncate(fn, 0); err != nil {
+				t.Fatal(err)
+			}
+			w.WriteString("n1\n")
+			h.expect("c1", "u1", "n1")
+			st := h.files.Stats()[fn]
+			want := uint64(0)
+			if !appendMode {
+				want = uint64(len("window1\nwindow2\n"))
+			}
+			if st.LostBytes != want {
+				t.Errorf("%d bytes reported lost, want %d; events %q", st.LostBytes, want, h.rec.allEvents())
+			}
+			if n := len(h.rec.events(EventLost)); n != int(min(want, 1)) {
+				t.Errorf("%d lost events, want %d: %q", n, min(want, 1), h.rec.allEvents())
+			}
+		})
+	}
+}
+
+// TestRotatedTwiceBetweenChecks: the name is rotated twice before the
+// follower looks again: the file created by the first rotation and
+// rotated away by the second was never seen, and is read whole.
+func TestRotatedTwiceBetweenChecks(t *testing.T) {
+	h := newHarness(t, "poll")
+	fn := h.path("app.log")
+	writeFile(t, fn, "a1\n")
+	h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+	h.expect("a1")
+	appendFile(t, fn, "a2\n")
+	rename(t, fn, fn+".1")
+	writeFile(t, fn, "b1\n")
+	rename(t, fn+".1", fn+".2")
+	rename(t, fn, fn+".1")
+	writeFile(t, fn, "c1\n")
+	h.expect("a1", "a2", "b1", "c1")
+	h.rec.check(t)
+}
+
+// TestDrainRenamed: a rotated file being drained is renamed again (the
+// next rotation): its position follows it to its new name, and the next
+// rotated file, which takes its old name, is a file of its own.
+func TestDrainRenamed(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		writeFile(t, fn, "")
+		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		h.start(FileConfig{Paths: []string{fn}})
+		w.WriteString("r1\n")
+		h.expect("r1")
+		rename(t, fn, fn+".1")
+		writeFile(t, fn, "n1\n")
+		h.expect("r1", "n1")
+		rename(t, fn+".1", fn+".2")
+		rename(t, fn, fn+".1")
+		writeFile(t, fn, "m1\n")
+		w.WriteString("r2\n") // the first writer has not reopened yet
+		h.wake()
+		h.rec.waitLines(t, 4)
+		h.sync()
+		if got := h.rec.lines(); !slices.Equal(got[:2], []string{"r1", "n1"}) || !slices.Equal(slices.Sorted(slices.Values(got[2:])), []string{"m1", "r2"}) {
+			t.Fatalf("lines %q, want r1 n1, then m1 and r2", got)
+		}
+		moves := h.rec.events(EventMove)
+		if len(moves) != 1 || moves[0].Path != fn+".1" || moves[0].Pos.Path != fn+".2" {
+			t.Fatalf("move events %q, want one from %s to %s", h.rec.allEvents(), fn+".1", fn+".2")
+		}
+		saved := savedPositions(h.rec)
+		if p := saved[fn+".2"]; p.Ino != moves[0].Pos.Ino || p.Offset != 6 {
+			t.Errorf("position under %s: %+v, want the first file's at 6", fn+".2", p)
+		}
+		h.rec.check(t)
+	})
+}

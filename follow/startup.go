@@ -1,0 +1,341 @@
+package follow
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// startup runs once, at the first check, before the followed names are
+// opened. It finds where the content each saved position describes is
+// now — see "Startup and saved positions" in the package documentation —
+// and queues, oldest first, what is to be read before the current files:
+// the saved files that were rotated away (renamed, compressed, or copied
+// away by copytruncate) from their saved offsets, and the files of their
+// rotated sets that were created and rotated while logtally was stopped,
+// whole. The followed names themselves are opened by open, which resumes
+// them with s.resume.
+func (s *scanner) startup(paths []string, st map[string]statResult) {
+	s.resume = make(map[fileID]Position)
+	s.resetWhy = make(map[fileID]string)
+	s.holes = make(map[fileID]*holeWatch)
+	for _, k := range sortedKeys(s.cfg.Saved) {
+		pos := s.cfg.Saved[k]
+		pos.Path = k
+		id := fileID{pos.Dev, pos.Ino}
+		if old, ok := s.resume[id]; !ok || pos.Offset > old.Offset {
+			s.resume[id] = pos
+		}
+	}
+	current := make(map[fileID]string) // identity -> followed name
+	for _, p := range paths {
+		t, r := s.tracked[p], st[p]
+		switch {
+		case r.err == nil:
+			current[r.id] = p
+			t.startID, t.startSize, t.haveStart = r.id, r.fi.Size(), true
+		case errors.Is(r.err, fs.ErrNotExist):
+			t.startup = false // it will appear later, and be read from its start
+		}
+	}
+
+	// For each base name, the newest file found holding saved content
+	// under another name than it was saved under; inPlace: the followed
+	// file itself still holds it (nothing was rotated while stopped).
+	newest := make(map[string]*rotatedFile)
+	inPlace := make(map[string]bool)
+	taken := make(map[fileID]bool) // identities read from now on
+	for id := range current {
+		taken[id] = true
+	}
+	for _, id := range sortedIDs(s.resume) {
+		pos := s.resume[id]
+		base := s.baseOf(pos.Path)
+		var o *openFile
+		if name, ok := current[id]; ok {
+			// Opened (and verified again) under its name by open.
+			if o = s.checkCurrent(name, base, id, pos, taken); o == nil && name == base {
+				inPlace[base] = true
+			}
+		} else {
+			delete(s.resume, id)
+			o = s.locate(id, pos, base, taken)
+		}
+		if o == nil || base == "" || o.path == pos.Path {
+			continue
+		}
+		if rf, ok := parseRotated(filepath.Base(base), filepath.Base(o.path)); ok && filepath.Dir(o.path) == filepath.Dir(base) {
+			rf.path = o.path
+			if n := newest[base]; n == nil || n.olderThan(rf) {
+				newest[base] = &rf
+			}
+		}
+	}
+
+	// The files rotated in after the newest of them were created and
+	// rotated away while logtally was stopped: read them whole, in order.
+	for _, base := range sortedKeys(newest) {
+		if !inPlace[base] {
+			s.readNewer(base, newest[base].path, taken)
+		}
+	}
+}
+
+// readNewer queues the files of base's rotated set that are newer than
+// the one at path, and not in taken, to be read whole, oldest first: a
+// file holding content logtally has was found there, so those came after
+// it, and logtally never saw them (created and rotated away while it was
+// stopped, or between two checks).
+func (s *scanner) readNewer(base, path string, taken map[fileID]bool) {
+	from, ok := parseRotated(filepath.Base(base), filepath.Base(path))
+	if !ok || filepath.Dir(path) != filepath.Dir(base) {
+		return
+	}
+	for _, rf := range rotatedSet(base) {
+		if from.sameKind(rf) && from.olderThan(rf) {
+			s.readWhole(base, rf.path, taken, !s.started)
+		}
+	}
+}
+
+// takenIDs returns the identities of every file being read.
+func (s *scanner) takenIDs() map[fileID]bool {
+	taken := make(map[fileID]bool)
+	for _, t := range s.tracked {
+		if t.cur != nil {
+			taken[t.cur.id] = true
+		}
+	}
+	for _, o := range s.draining {
+		taken[o.id] = true
+	}
+	return taken
+}
+
+// baseOf returns the followed name whose rotated set path belongs to (or
+// that path is), or "".
+func (s *scanner) baseOf(path string) string {
+	best := ""
+	for p := range s.tracked {
+		switch {
+		case p == path:
+			return p
+		case filepath.Dir(p) == filepath.Dir(path) && len(p) > len(best):
+			if _, ok := parseRotated(filepath.Base(p), filepath.Base(path)); ok {
+				best = p
+			}
+		}
+	}
+	return best
+}
+
+// checkCurrent looks at a followed file that a saved position is for.
+// When the position no longer matches it (truncated or rewritten while
+// logtally was stopped: copytruncate), the old content's unread part is
+// looked for in its copy among the rotated files, and read from the saved
+// offset; open then reads the file itself from its start.
+// It returns the copy, queued to be drained, or nil.
+func (s *scanner) checkCurrent(name, base string, id fileID, pos Position, taken map[fileID]bool) *openFile {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil // open reports it
+	}
+	fi, err := f.Stat()
+	if got, _ := idOf(fi); err != nil || got != id || verify(f, fi.Size(), pos) == "" {
+		f.Close()
+		return nil
+	}
+	f.Close()
+	if base == "" {
+		base = name
+	}
+	cp := s.findContent(base, pos, taken)
+	if cp == nil {
+		s.holes[id] = &holeWatch{have: pos.Offset}
+		s.resetWhy[id] = "no copy of its old content found next to it; "
+		s.lost(name, name, 0, fmt.Sprintf(
+			"%s was truncated or rewritten while logtally was stopped and no copy of its old content is next to it: lines written after offset %d before that, if any, were not read",
+			name, pos.Offset))
+		return nil
+	}
+	taken[cp.id] = true
+	have := pos.Offset
+	if cp.gz {
+		if n, ok := gzipSize(cp.f, pos.Offset); ok {
+			have = n
+		}
+	} else if fi, err := cp.f.Stat(); err == nil {
+		have = fi.Size()
+	}
+	s.holes[id] = &holeWatch{have: have}
+	s.resetWhy[id] = "its old content is read from its copy " + cp.path + "; "
+	cp.source, cp.complete, cp.backlogEnd = name, true, allBacklog
+	s.draining = append(s.draining, cp)
+	s.event(Event{Kind: EventResume, Source: name, Path: cp.path, Pos: cp.position(pos.Offset, false),
+		Detail: fmt.Sprintf("copy of %s's old content made while stopped; reading it from offset %d", name, pos.Offset)})
+	return cp
+}
+
+// allBacklog is the backlogEnd of a file that will not grow: every line
+// was there at startup.
+const allBacklog = 1<<63 - 1
+
+// startupBacklog returns where the lines there at startup end in o.
+func startupBacklog(o *openFile) int64 {
+	if o.gz {
+		return allBacklog
+	}
+	if fi, err := o.f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return allBacklog
+}
+
+// locate finds the file a saved position is for, which no followed name
+// holds any more: by identity, under its saved name or in that name's
+// directory (rotated by renaming), or else by its fingerprints among the
+// rotated files of base (compressed, or copied away). It queues it to be
+// drained from the saved offset and returns it, or reports it lost.
+func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]bool) *openFile {
+	source := pos.Path
+	if base != "" {
+		source = base
+	}
+	dirs := []string{filepath.Dir(pos.Path)}
+	if real, err := filepath.EvalSymlinks(pos.Path); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real)) // a symlink's target rotates in its own directory
+	}
+	var (
+		o   *openFile
+		why string
+	)
+	if name := s.findID(pos.Path, dirs, id); name != "" {
+		o, why = s.openSaved(name, id, pos)
+	}
+	if o == nil && !pos.Gzip {
+		// Compressed since (gzip makes a new file), or copied away.
+		where := pos.Path + ".gz"
+		if base != "" {
+			where = base
+		}
+		o = s.findContent(where, pos, taken)
+		if o == nil && base != "" {
+			o = s.findContent(pos.Path+".gz", pos, taken)
+		}
+	}
+	if o == nil {
+		if why == "" {
+			why = fmt.Sprintf("rotated file (%v) not found in %s", id, strings.Join(dirs, " or "))
+		}
+		s.lost(source, pos.Path, 0, fmt.Sprintf("%s; lines written to it after offset %d, if any, were not read", why, pos.Offset))
+		if _, followed := s.tracked[pos.Path]; !followed {
+			// Nothing will take the saved position's name: drop it.
+			s.event(Event{Kind: EventClose, Source: source, Path: pos.Path, Detail: "saved position dropped",
+				Pos: Position{Path: pos.Path, Dev: id.dev, Ino: id.ino}})
+		}
+		return nil
+	}
+	o.source, o.backlogEnd = source, startupBacklog(o)
+	o.quietSince, o.lastSize = s.cfg.Clock.Now(), o.src.pos
+	o.complete = o.gz
+	s.draining = append(s.draining, o)
+	if _, followed := s.tracked[pos.Path]; !followed && pos.Path != o.path {
+		// The saved position moves from its old name to the file's new one.
+		s.event(Event{Kind: EventMove, Source: source, Path: pos.Path, Pos: o.position(pos.Offset, false),
+			Detail: "rotated again while stopped (now " + o.path + ")"})
+	}
+	s.event(Event{Kind: EventResume, Source: source, Path: o.path, Pos: o.position(pos.Offset, false),
+		Detail: fmt.Sprintf("rotated while stopped; draining it from offset %d", pos.Offset)})
+	return o
+}
+
+// findID returns the name of the regular file with identity id: path
+// itself, or an entry of one of dirs; "" when there is none.
+func (s *scanner) findID(path string, dirs []string, id fileID) string {
+	if fi, err := os.Stat(path); err == nil {
+		if got, _ := idOf(fi); got == id {
+			return path
+		}
+	}
+	for _, d := range dirs {
+		if name, ok := findByID(d, id); ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// openSaved opens the file at name, which had identity id, for reading
+// from the saved position pos. It returns why not otherwise.
+func (s *scanner) openSaved(name string, id fileID, pos Position) (*openFile, string) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Sprintf("rotated file %s cannot be opened: %v", name, err)
+	}
+	fi, err := f.Stat()
+	if got, _ := idOf(fi); err != nil || got != id || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Sprintf("rotated file %s changed while being opened", name)
+	}
+	o, why := s.openAt(f, id, name, pos)
+	if why != "" {
+		f.Close()
+		return nil, fmt.Sprintf("rotated file %s does not match its saved position: %s", name, why)
+	}
+	return o, ""
+}
+
+// readWhole queues a rotated file of base that logtally has never read to
+// be read from its start: created and rotated away while logtally was
+// stopped (at startup: its lines are backlog), or between two checks. A
+// file followed under a name of its own (a glob matching the rotated
+// names) is read from its start by open instead.
+func (s *scanner) readWhole(base, path string, taken map[fileID]bool, atStartup bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: %v", path, err))
+		return
+	}
+	fi, err := f.Stat()
+	id, _ := idOf(fi)
+	if err != nil || !fi.Mode().IsRegular() || taken[id] {
+		f.Close()
+		return
+	}
+	taken[id] = true
+	start := Position{Path: path, Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
+	if _, followed := s.tracked[path]; followed {
+		f.Close()
+		s.resume[id] = start
+		return
+	}
+	o, why := s.openAt(f, id, path, start)
+	if why != "" {
+		f.Close()
+		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be read: %s", path, why))
+		return
+	}
+	o.source = base
+	detail := "rotated in and away between two checks; reading it from the start"
+	if atStartup {
+		o.backlogEnd = startupBacklog(o)
+		detail = "rotated in and away while logtally was stopped; reading it from the start"
+	}
+	o.quietSince, o.lastSize = s.cfg.Clock.Now(), 0
+	o.complete = o.gz
+	s.draining = append(s.draining, o)
+	s.event(Event{Kind: EventOpen, Source: base, Path: path, Pos: o.position(0, false), Detail: detail})
+}
+
+func sortedIDs(m map[fileID]Position) []fileID {
+	ids := make([]fileID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return m[ids[i]].Path < m[ids[j]].Path })
+	return ids
+}
