@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Batch limits: a batch is handed over once it holds this many lines or
@@ -17,6 +18,7 @@ const (
 type span struct {
 	start, end int
 	cut        bool
+	time       time.Time
 }
 
 // batcher collects copies of lines until they are delivered. The lines
@@ -41,14 +43,20 @@ func (b *batcher) add(data []byte, cut bool, n int64) {
 	b.bytes += n
 	start := len(b.arena)
 	b.arena = append(b.arena, data...)
-	b.spans = append(b.spans, span{start, len(b.arena), cut})
+	b.spans = append(b.spans, span{start: start, end: len(b.arena), cut: cut})
+}
+
+// addTimed copies a line that the source dates itself.
+func (b *batcher) addTimed(data []byte, cut bool, n int64, t time.Time) {
+	b.add(data, cut, n)
+	b.spans[len(b.spans)-1].time = t
 }
 
 // build returns the batch's lines, pointing into the arena.
 func (b *batcher) build() []Line {
 	b.lines = b.lines[:0]
 	for _, s := range b.spans {
-		b.lines = append(b.lines, Line{Data: b.arena[s.start:s.end:s.end], Cut: s.cut})
+		b.lines = append(b.lines, Line{Data: b.arena[s.start:s.end:s.end], Cut: s.cut, Time: s.time})
 	}
 	return b.lines
 }

@@ -76,6 +76,12 @@ type Pipe struct {
 	mu     sync.Mutex // guards bucket and noted
 	bucket *ratelimiter.LeakyBucket
 	noted  uint64 // stderr lines dropped and already reported as suppressed
+
+	// A Journal runs journalctl through a Pipe: argv gives the command of
+	// each run (it resumes after the last entry delivered), and readOut
+	// reads its stdout in the export format instead of as lines.
+	argv    func() []string
+	readOut func(f *os.File, sk *sink, g *group) error
 }
 
 // NewPipe checks cfg and returns a Pipe. It starts nothing.
@@ -203,7 +209,11 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 		outW.Close()
 		return p.startFailed(sk, err)
 	}
-	cmd := exec.Command(p.cfg.Argv[0], p.cfg.Argv[1:]...)
+	argv := p.cfg.Argv
+	if p.argv != nil {
+		argv = p.argv()
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = p.cfg.Env
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -260,7 +270,11 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 		p.logStderr(errR, sk)
 	}()
 
-	readErr := p.readStdout(outR, sk, g)
+	read := p.readStdout
+	if p.readOut != nil {
+		read = p.readOut
+	}
+	readErr := read(outR, sk, g)
 	if readErr != nil {
 		// Nobody reads its output any more: it would block on a full pipe.
 		g.kill("reading its output failed: " + readErr.Error())

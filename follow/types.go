@@ -44,6 +44,9 @@ type Position struct {
 	// compressed); Offset and the fingerprints are of its decompressed
 	// content.
 	Gzip bool `json:",omitempty"`
+	// Cursor is, for the journal, the cursor of the last entry delivered:
+	// reading resumes just after it (see Journal).
+	Cursor string `json:",omitempty"`
 }
 
 // IsZero reports whether p carries no position (pipes and FIFOs).
@@ -53,6 +56,10 @@ func (p Position) IsZero() bool { return p == Position{} }
 type Line struct {
 	Data []byte // valid only during the Handler call
 	Cut  bool   // the line was longer than the limit and was cut to it
+	// Time is when the source says the line was written, when it says so
+	// apart from the text (a journal entry's __REALTIME_TIMESTAMP); zero
+	// for files and pipes, whose lines carry their time in their text.
+	Time time.Time
 }
 
 // Batch is consecutive complete lines of one source, delivered in order.
