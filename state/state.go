@@ -367,6 +367,41 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if err := s.apply(tx.pending); err != nil {
 		return fmt.Errorf("commit state: %w", err)
 	}
+	if len(journal) > maxKeptJournal {
+		return s.settle(s.seq, len(journal))
+	}
+	return nil
+}
+
+// maxKeptJournal is the size above which an applied journal is replaced by
+// an empty one: buntdb keeps every value in memory, and the journal of a
+// large commit (a learn of 1000 baselines is 30 MB) would otherwise stay
+// there, a second copy of what the keys hold, until the next commit.
+const maxKeptJournal = 64 << 10
+
+// shrinkJournal is the size of a journal (a learn, a first commit of many
+// baselines) after which the file is rewritten with only the live keys,
+// so that the next Open does not read the commit twice.
+const shrinkJournal = 4 << 20
+
+// settle replaces the journal, whose writes are applied, with an empty
+// one of the same sequence number. A crash before it is written leaves
+// the full journal, whose replay changes nothing. After a journal of size
+// bytes or more, the file is rewritten (buntdb's Shrink, which replaces
+// the file whole).
+func (s *Store) settle(seq uint64, size int) error {
+	err := s.db.Update(func(btx *buntdb.Tx) error {
+		_, _, err := btx.Set(keyJournal, encodeJournal(seq, nil), nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("settle state journal: %w", err)
+	}
+	if size >= shrinkJournal {
+		if err := s.db.Shrink(); err != nil && !errors.Is(err, buntdb.ErrShrinkInProcess) {
+			return fmt.Errorf("shrink state file: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -406,7 +441,37 @@ func (s *Store) replay() error {
 		return fmt.Errorf("read state journal: %w", err)
 	}
 	s.seq = seq
-	return s.apply(writes)
+	// Only what the keys lack is written again: after a clean stop that
+	// is nothing, and a large journal is not copied into buntdb's memory
+	// (nor its write buffer) a second time.
+	err = s.db.View(func(btx *buntdb.Tx) error {
+		for k, w := range writes {
+			v, err := btx.Get(k)
+			switch {
+			case errors.Is(err, buntdb.ErrNotFound):
+				if w.del {
+					delete(writes, k)
+				}
+			case err != nil:
+				return err
+			case !w.del && v == w.val:
+				delete(writes, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if len(writes) > 0 {
+		if err := s.apply(writes); err != nil {
+			return err
+		}
+	}
+	if len(j) > maxKeptJournal {
+		return s.settle(seq, len(j))
+	}
+	return nil
 }
 
 func encodeJournal(seq uint64, writes map[string]write) string {

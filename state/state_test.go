@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/buntdb"
 )
 
 func open(t *testing.T, path string) *Store {
@@ -99,12 +101,28 @@ func TestReservedKeys(t *testing.T) {
 
 // TestTornWrites cuts the state file at every byte of the last commits and
 // checks that what loads is always exactly one whole commit: never a mix.
+// TestTornWrites cuts the file of six commits at every length (every
+// 3001st byte for commits larger than maxKeptJournal, whose journal is
+// settled after they are applied) and requires one whole commit in force.
 func TestTornWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		size   int // of each of the four values of a commit
+		stride int64
+	}{
+		{"small commits", 100, 1},
+		{"large commits", maxKeptJournal / 3, 3001},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tornWrites(t, tt.size, tt.stride) })
+	}
+}
+
+func tornWrites(t *testing.T, size int, stride int64) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.db")
 	s := open(t, path)
 	var sizes []int64
-	big := strings.Repeat("x", 100)
+	big := strings.Repeat("x", size)
 	for i := 1; i <= 6; i++ {
 		if err := s.Update(func(tx *Tx) error {
 			for _, k := range []string{"pos/a", "sample/a", "total/a", "base/a/p/1"} {
@@ -119,12 +137,24 @@ func TestTornWrites(t *testing.T) {
 		fi, _ := os.Stat(path)
 		sizes = append(sizes, fi.Size())
 	}
+	// A journal larger than maxKeptJournal is not kept once applied.
+	var journal string
+	_ = s.db.View(func(btx *buntdb.Tx) error {
+		journal, _ = btx.Get(keyJournal)
+		return nil
+	})
+	if seq, writes, err := decodeJournal(journal); err != nil || seq != s.seq || (4*size > maxKeptJournal) != (len(writes) == 0) {
+		t.Fatalf("journal after the last commit: seq %d, %d writes, %v", seq, len(writes), err)
+	}
 	s.Close()
 	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for cut := sizes[2]; cut <= int64(len(full)); cut++ {
+	for cut := sizes[2]; cut <= int64(len(full)); cut += stride {
+		if cut+stride > int64(len(full)) {
+			cut = int64(len(full))
+		}
 		p := filepath.Join(dir, "cut.db")
 		if err := os.WriteFile(p, full[:cut], 0o600); err != nil {
 			t.Fatal(err)
