@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -183,6 +184,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			}
 		}()
 	}
+	// Loading the state file and compiling the rules leave garbage several
+	// times the size of what stays (buntdb parses every command of its
+	// file): it is returned to the system now, not over the next minutes.
+	debug.FreeOSMemory()
 	d.log.Info("started", "rules", d.cfg.Rules, "state", d.cfg.State, "interval", d.interval,
 		"measurements", len(set.Measurements), "streams", len(d.streams), "catch_up_from", d.catchFrom)
 
