@@ -129,6 +129,12 @@ type Sender struct {
 	wake  chan struct{}
 
 	drainMu sync.Mutex // one drain at a time: Run and Flush
+	// deliveredTo is the spool index below which records reached the sink
+	// but could not be acknowledged in the state file (a full disk): this
+	// process never sends them again, it retries the acknowledgement. Only
+	// a crash before the acknowledgement lands can resend them. Guarded by
+	// drainMu.
+	deliveredTo uint64
 
 	sent, batches, failures, invalid atomic.Uint64
 
@@ -252,13 +258,19 @@ func (s *Sender) drain(ctx context.Context) error {
 		// Records are numbered consecutively from the head, so the first
 		// one peeked is next-len(recs).
 		first := next - uint64(len(recs))
+		if s.deliveredTo > first {
+			// Delivered before, its acknowledgement failed: acknowledge
+			// again rather than deliver twice.
+			if err := s.ack(min(s.deliveredTo, next)); err != nil {
+				return err
+			}
+			continue
+		}
 		done, sendErr := s.send(ctx, recs)
 		if done > 0 {
-			if err := s.store.Update(func(tx *state.Tx) error {
-				return tx.SpoolAck(s.name, first+uint64(done))
-			}); err != nil {
-				// Sent but not acknowledged: it will be sent again.
-				return s.failed(fmt.Errorf("ack spool %s: %w", s.name, err))
+			s.deliveredTo = first + uint64(done)
+			if err := s.ack(s.deliveredTo); err != nil {
+				return err
 			}
 		}
 		if sendErr != nil {
@@ -269,6 +281,14 @@ func (s *Sender) drain(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// ack removes the records before index to from the spool.
+func (s *Sender) ack(to uint64) error {
+	if err := s.store.Update(func(tx *state.Tx) error { return tx.SpoolAck(s.name, to) }); err != nil {
+		return s.failed(fmt.Errorf("ack spool %s: %w", s.name, err))
+	}
+	return nil
 }
 
 // send delivers recs in order and returns how many leading records are

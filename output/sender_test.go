@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -481,3 +484,77 @@ func BenchmarkPushAndDrain(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// hookedSink runs before ahead of each delivery of a scripted sink.
+type hookedSink struct {
+	*scripted
+	before func(send int)
+}
+
+func (h *hookedSink) Send(ctx context.Context, lines []byte) error {
+	h.mu.Lock()
+	n := h.sends
+	h.mu.Unlock()
+	h.before(n)
+	return h.scripted.Send(ctx, lines)
+}
+
+// TestSenderNeverResendsWhatItDelivered: when the acknowledgement of
+// delivered records cannot be written (the state file cannot grow: a real
+// file-size limit on this process), the sender retries the acknowledgement
+// and never delivers those records again, so a stream destination (stdout,
+// a file, UDP) gets every record once.
+func TestSenderNeverResendsWhatItDelivered(t *testing.T) {
+	// Writing past the limit fails with EFBIG instead of killing the
+	// process, as the daemon's own runtime arranges.
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	var orig syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	setLimit := func(cur uint64) {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: cur, Max: orig.Max}); err != nil {
+			t.Fatalf("setrlimit: %v", err)
+		}
+	}
+	defer setLimit(orig.Cur)
+
+	path := filepath.Join(t.TempDir(), "state.db")
+	st := openStore(t, path)
+	sink := &hookedSink{scripted: &scripted{}}
+	sink.before = func(send int) {
+		if send == 0 {
+			// The state file is full from the first delivery on.
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			setLimit(uint64(fi.Size()))
+		}
+	}
+	s := NewSender(st, sink, rules.Output{BatchSize: 100, FlushInterval: 24 * time.Hour}, nil)
+	s.Backoff = Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}
+	s.After = (&clock{}).After
+	push(t, st, sink.Name(), lines(0, 10), 1000)
+	stop := run(t, s)
+	defer stop()
+	testutil.WaitFor(t, 10*time.Second, "acknowledgements to fail three times", func() bool {
+		return s.Stats().Failures >= 3
+	})
+	setLimit(orig.Cur)
+	testutil.WaitFor(t, 10*time.Second, "the spool to empty", func() bool {
+		return len(spooled(t, st, sink.Name())) == 0
+	})
+	stop()
+	if got, want := sink.delivered(), lines(0, 10); got != want {
+		t.Errorf("delivered:\n%s\nwant every line once:\n%s", got, want)
+	}
+	if sink.sends != 1 {
+		t.Errorf("%d deliveries, want 1", sink.sends)
+	}
+	if !strings.Contains(s.Stats().LastError, "ack spool") {
+		t.Errorf("last error %q, want the failed acknowledgement", s.Stats().LastError)
+	}
+}
