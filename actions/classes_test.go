@@ -354,3 +354,72 @@ commands:
 		t.Fatal(err)
 	}
 }
+
+// TestThresholdsAndHardClasses: comparisons on the interval's variables
+// drive user classes and guards (a scalar measurement has no other class),
+// the time classes of the interval's start in the baseline's zone and the
+// host classes guard like any class, and neither kind shows among the
+// interval's classes.
+func TestThresholdsAndHardClasses(t *testing.T) {
+	set := loadRules(t, `
+measurements:
+  - handle: queue
+    path: /var/log/q.log
+    select_line_matching: '.*'
+    history_type: scalar
+classes:
+  queue_long: {expression: value_queue > 50, persist: 0}
+reports:
+  - handle: long
+    if: queue_long
+    message: "queue $(value_queue)"
+  - handle: afternoon
+    if: value_queue >= 10.Hr14.Q1
+    message: "at two"
+  - handle: host
+    if: mx1.!GMT_Hr13
+    message: "host"
+settings:
+  timezone: Europe/Paris
+  host: mx1.example.net
+`)
+	h := newHarness(t, set, Options{})
+	h.step = 5 * time.Minute
+	// t0 is 12:00 UTC, 13:00 in Paris: the intervals end at 13:05, 13:10…
+	// Paris; the one of 14:00–14:05 Paris ends at 12:05 UTC + 1h.
+	h.vars = map[string]float64{"value_queue": 60}
+	d := h.decide()
+	if got := firedHandles(d.Fired); !slices.Equal(got, []string{"long", "host"}) {
+		t.Errorf("fired %v, want long (value 60 > 50) and host", got)
+	}
+	for _, a := range d.Active {
+		if a.Name == "mx1" || strings.HasPrefix(a.Name, "Hr") || strings.HasPrefix(a.Name, "Min") {
+			t.Errorf("hard class %s among the interval's classes", a.Name)
+		}
+	}
+	if got := activeNames(d.Active); !slices.Equal(got, []string{"queue_long"}) {
+		t.Errorf("active %v, want [queue_long]", got)
+	}
+	h.vars = map[string]float64{"value_queue": 50}
+	if d := h.decide(); len(d.Fired) != 0 || len(d.Active) != 0 {
+		t.Errorf("value 50: fired %v, active %v", firedHandles(d.Fired), activeNames(d.Active))
+	}
+	h.vars = nil // no value: the comparison is false
+	if d := h.decide(); len(d.Fired) != 0 {
+		t.Errorf("no value: fired %v", firedHandles(d.Fired))
+	}
+	// Walk to the interval that starts at 14:00 Paris (12:00 UTC + 1h).
+	h.vars = map[string]float64{"value_queue": 20}
+	var at []string
+	for h.end.Before(t0.Add(2 * time.Hour)) {
+		d := h.decide()
+		for _, f := range d.Fired {
+			if f.Handle == "afternoon" {
+				at = append(at, h.end.Add(-h.step).UTC().Format("15:04"))
+			}
+		}
+	}
+	if !slices.Equal(at, []string{"13:00"}) {
+		t.Errorf("afternoon (Hr14.Q1 in Paris) fired for the intervals starting at %v UTC, want [13:00]", at)
+	}
+}

@@ -354,7 +354,12 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		alive[name] = true
 		set[name] = true
 	}
-	exprTrue := e.userClasses(set, alive)
+	// Hard classes (time, host) are set for the expressions, not shown as
+	// classes of the interval: they would change every few minutes.
+	hard := e.hardClasses(in.Start, in.End)
+	isSet := func(n string) bool { return set[n] || hard[n] }
+	value := func(n string) (float64, bool) { v, ok := in.Vars[n]; return v, ok }
+	exprTrue := e.userClasses(set, alive, isSet, value)
 	for _, c := range e.set.Classes {
 		if exprTrue[c.Name] && c.Persist > 0 {
 			if err := touch(tx, recs, c.Name, persistence{c.Persist, c.PersistPolicy}, now); err != nil {
@@ -383,14 +388,13 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		return nil, err
 	}
 
-	isSet := func(n string) bool { return set[n] }
 	x := &expander{e: e, in: &in, classes: strings.Join(names, " ")}
 	for _, c := range e.set.Commands {
 		f := Firing{Kind: KindCommand, Handle: c.Handle, Guard: c.If.String(), Time: now, Timeout: c.Timeout}
 		if f.Timeout <= 0 {
 			f.Timeout = rules.DefaultCommandTimeout // a hung command is always killed
 		}
-		fire, err := e.guard(tx, c.Handle, c.If.Eval(isSet), c.IfElapsed, now, &f, c.ExpireAfter)
+		fire, err := e.guard(tx, c.Handle, c.If.EvalVars(isSet, value), c.IfElapsed, now, &f, c.ExpireAfter)
 		if err != nil {
 			return nil, err
 		}
@@ -405,7 +409,7 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	}
 	for _, r := range e.set.Reports {
 		f := Firing{Kind: KindReport, Handle: r.Handle, Guard: r.If.String(), Time: now, To: r.To}
-		fire, err := e.guard(tx, r.Handle, r.If.Eval(isSet), r.IfElapsed, now, &f, -1)
+		fire, err := e.guard(tx, r.Handle, r.If.EvalVars(isSet, value), r.IfElapsed, now, &f, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -419,6 +423,24 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		d.Fired = append(d.Fired, f)
 	}
 	return d, nil
+}
+
+// hardClasses returns the hard classes of an interval: CFEngine's time
+// classes of its start (the time its lines belong to) in the baseline's
+// time zone, and the host classes.
+func (e *Engine) hardClasses(start, end time.Time) map[string]bool {
+	at := start
+	if at.IsZero() {
+		at = end
+	}
+	out := map[string]bool{}
+	for _, c := range rules.TimeClasses(at, e.set.Settings.Location) {
+		out[c] = true
+	}
+	for _, c := range rules.HostClasses(e.set.Settings.Host) {
+		out[c] = true
+	}
+	return out
 }
 
 func isSetNow(name string, measured []string, exprTrue map[string]bool) bool {
@@ -471,16 +493,15 @@ func touch(tx *state.Tx, recs map[string]record, c string, p persistence, now ti
 
 // userClasses evaluates the user classes into set, to a fixpoint, and
 // returns those whose expression is true. alive are the classes set by
-// persistence.
-func (e *Engine) userClasses(set, alive map[string]bool) map[string]bool {
+// persistence; isSet sees set and the hard classes, value the variables.
+func (e *Engine) userClasses(set, alive map[string]bool, isSet func(string) bool, value func(string) (float64, bool)) map[string]bool {
 	classes := e.set.Classes
 	exprTrue := make(map[string]bool, len(classes))
-	isSet := func(n string) bool { return set[n] }
 	var moving []string
 	for pass := 0; pass <= len(classes); pass++ {
 		moving = moving[:0]
 		for _, c := range classes {
-			v := c.Expr.Eval(isSet)
+			v := c.Expr.EvalVars(isSet, value)
 			exprTrue[c.Name] = v
 			nv := v || alive[c.Name]
 			if nv != set[c.Name] {

@@ -31,6 +31,7 @@ var varPrefixes = [...]struct{ prefix, env string }{
 	{"av_", "LOGTALLY_AV_"},
 	{"dev_", "LOGTALLY_DEV_"},
 	{"z_", "LOGTALLY_Z_"},
+	{"entropy_", "LOGTALLY_ENTROPY_"},
 	{"top_", "LOGTALLY_TOP_"},
 }
 

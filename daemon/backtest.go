@@ -40,7 +40,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	if width <= 0 {
 		width = set.Settings.Interval
 	}
-	timelines, _, err := readTimelines(set, width, o.Logs, o.All, o.Progress)
+	timelines, _, err := readTimelines(set, width, o.Logs, o.All, false, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}

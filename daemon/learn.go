@@ -58,7 +58,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	timelines, files, err := readTimelines(set, width, o.Logs, o.All, o.Progress)
+	timelines, files, err := readTimelines(set, width, o.Logs, o.All, true, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
@@ -175,7 +175,7 @@ func learnFiles(groups []*interval.Group, logs []string, all bool) ([][]string, 
 			}
 		}
 		if !matched {
-			return nil, fmt.Errorf("%s is not the file of any weekly measurement (use --all to apply it to every one)", l)
+			return nil, fmt.Errorf("%s is not the file of any measurement (use --all to apply it to every one)", l)
 		}
 	}
 	return out, nil
@@ -214,18 +214,21 @@ func fileSize(name string) int64 {
 	return fi.Size()
 }
 
-// readTimelines replays the logs of every weekly file measurement into one
-// fold per stream, by the lines' own timestamps; files[i] are the files
-// fold i read.
-func readTimelines(set *rules.Set, width time.Duration, logs []string, all bool, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
+// readTimelines replays the logs of every file measurement (every weekly
+// one when weeklyOnly) into one fold per stream, by the lines' own
+// timestamps; files[i] are the files fold i read.
+func readTimelines(set *rules.Set, width time.Duration, logs []string, all, weeklyOnly bool, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
 	var weekly []*rules.Measurement
 	for _, m := range set.Measurements {
-		if m.HistoryType == rules.HistoryWeekly && m.StreamType == rules.StreamFile {
+		if (m.HistoryType == rules.HistoryWeekly || !weeklyOnly) && m.StreamType == rules.StreamFile {
 			weekly = append(weekly, m)
 		}
 	}
-	if len(weekly) == 0 {
+	if len(weekly) == 0 && weeklyOnly {
 		return nil, nil, errors.New("no weekly file measurement in the rules")
+	}
+	if len(weekly) == 0 {
+		return nil, nil, errors.New("no file measurement in the rules")
 	}
 	groups, err := interval.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
 	if err != nil {

@@ -247,15 +247,15 @@ func (e *Engine) sample(st *State, start time.Time, acc *Accumulator, f Flags) *
 }
 
 // score scores a complete sample against its measurement's baseline and
-// learns it, or records a gap; and adds the entropy of its keys.
+// learns it, or records a gap; and adds the entropy of its keys (of any
+// measurement with a key, weekly or not).
 func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
-	if st.Base == nil {
-		return
-	}
 	h := st.Rule.Handle
-	if s.Value == nil {
+	switch {
+	case st.Base == nil:
+	case s.Value == nil:
 		st.Base.Gap(s.Start)
-	} else {
+	default:
 		sc := st.Base.Observe(s.Start, *s.Value)
 		s.Score = &sc
 		s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -10,22 +11,22 @@ import (
 )
 
 // Classes returns the classes the measurement can set: h_unavailable (an
-// interval in which its stream could not be read), and for a weekly
-// measurement h, h_high, h_low, h_normal, h_learning, the deviation
-// classes h_{high,low}_{dev1,dev2,anomaly,microanomaly}, and
+// interval in which its stream could not be read); for a weekly
+// measurement h, h_high, h_low, h_normal, h_learning and the deviation
+// classes h_{high,low}_{dev1,dev2,anomaly,microanomaly}; and
 // entropy_h_{high,medium,low} when it has a key.
 func (m *Measurement) Classes() []string {
 	if m.Handle == "" {
 		return nil
 	}
 	h := m.Handle
-	if m.HistoryType != HistoryWeekly {
-		return []string{h + "_unavailable"}
-	}
-	out := []string{h + "_high", h + "_low", h + "_normal", h + "_learning", h + "_unavailable"}
-	for _, dir := range []string{"_high", "_low"} {
-		for _, lvl := range []string{"_dev1", "_dev2", "_anomaly", "_microanomaly"} {
-			out = append(out, h+dir+lvl)
+	out := []string{h + "_unavailable"}
+	if m.HistoryType == HistoryWeekly {
+		out = append(out, h+"_high", h+"_low", h+"_normal", h+"_learning")
+		for _, dir := range []string{"_high", "_low"} {
+			for _, lvl := range []string{"_dev1", "_dev2", "_anomaly", "_microanomaly"} {
+				out = append(out, h+dir+lvl)
+			}
 		}
 	}
 	if m.Key != "" {
@@ -60,6 +61,11 @@ func (s *Set) KnownClasses() []string {
 
 // finish runs the checks across files and returns the Set or the errors.
 func (l *loader) finish() (*Set, error) {
+	if l.set.Settings.Host == "" {
+		if h, err := os.Hostname(); err == nil {
+			l.set.Settings.Host = h
+		}
+	}
 	l.checkMeasurements()
 	l.compileRegexps()
 	known := l.checkClasses()
@@ -82,11 +88,6 @@ func (l *loader) finish() (*Set, error) {
 	}
 	for _, e := range l.reps {
 		set.Reports = append(set.Reports, e.r)
-	}
-	if set.Settings.Host == "" {
-		if h, err := os.Hostname(); err == nil {
-			set.Settings.Host = h
-		}
 	}
 	set.Warnings = sortWarnings(l.s.warns)
 	return set, nil
@@ -199,6 +200,8 @@ func (l *loader) checkClasses() map[string]bool {
 			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.m.Handle, m.o.valPos("handle"))
 		case seen[name] != nil:
 			e.o.errAt(e.c.Pos, key, "", "class %s already defined at %s", name, seen[name].c.Pos)
+		case IsTimeClass(name):
+			e.o.errAt(e.c.Pos, key, "choose another name", "%s is a time class, set by the clock", name)
 		default:
 			seen[name] = e
 		}
@@ -242,20 +245,27 @@ func (l *loader) checkHandles() {
 	}
 }
 
-// checkExprs warns about classes that no measurement or user class sets.
-// Guards may use hard classes such as the host name, so this is a warning.
+// checkExprs warns about classes that no measurement, user class or the
+// clock sets, and about variables of comparisons that never have a value.
+// A class may come from elsewhere (a persisted class of an older rule
+// set), so this is a warning.
 func (l *loader) checkExprs(known map[string]bool) {
+	for _, c := range HostClasses(l.set.Settings.Host) {
+		known[c] = true
+	}
 	var names []string
 	for c := range known {
 		names = append(names, c)
 	}
 	slices.Sort(names)
+	vars := l.numericVars()
+	varNames := slices.Sorted(maps.Keys(vars))
 	warn := func(o *obj, key string, e *Expr) {
 		if e == nil {
 			return
 		}
 		for _, c := range e.Classes() {
-			if known[c] || c == "nothing" {
+			if known[c] || c == "nothing" || IsTimeClass(c) {
 				continue
 			}
 			msg := "class " + c + " is not set by any measurement or class"
@@ -263,6 +273,19 @@ func (l *loader) checkExprs(known map[string]bool) {
 				msg += " (did you mean " + s + "?)"
 			}
 			o.warnf(key, "%s", msg)
+		}
+		for _, v := range e.Vars() {
+			why, ok := vars[v]
+			switch {
+			case !ok:
+				msg := "variable " + v + " is not a number any measurement has, so the comparison is always false"
+				if s := suggest(v, varNames); s != "" {
+					msg += " (did you mean " + s + "?)"
+				}
+				o.warnf(key, "%s", msg)
+			case why != "":
+				o.warnf(key, "variable %s never has a value (%s), so the comparison is always false", v, why)
+			}
 		}
 	}
 	for _, e := range l.classes {
@@ -285,7 +308,32 @@ func (l *loader) checkExprs(known map[string]bool) {
 
 // runtimePrefixes are the variables commands and reports get per
 // measurement.
-var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "top_"}
+var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "entropy_", "top_"}
+
+// numericVars returns the numeric variables of the measurements, for
+// comparisons: each maps to "" when it has a value in some interval, or
+// to why it never has one.
+func (l *loader) numericVars() map[string]string {
+	out := map[string]string{}
+	for _, e := range l.ms {
+		h := e.m.Handle
+		if h == "" {
+			continue
+		}
+		out["value_"+h] = ""
+		for _, p := range []string{"av_", "dev_", "z_"} {
+			out[p+h] = ""
+			if e.m.HistoryType != HistoryWeekly {
+				out[p+h] = "measurement " + h + " is history_type " + e.m.HistoryType + ", without a baseline"
+			}
+		}
+		out["entropy_"+h] = ""
+		if e.m.Key == "" {
+			out["entropy_"+h] = "measurement " + h + " has no key"
+		}
+	}
+	return out
+}
 
 // checkVars warns about $(value_h) style references to measurements that
 // do not exist, and about $(top_h) for a measurement without a key.
@@ -325,7 +373,7 @@ func (l *loader) checkVars() {
 						msg += " (did you mean " + p + s + "?)"
 					}
 					o.warnf(key, "%s", msg)
-				case p == "top_" && m.Key == "":
+				case (p == "top_" || p == "entropy_") && m.Key == "":
 					o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
 				}
 				break

@@ -44,9 +44,9 @@ have fired (or been suppressed by ifelapsed), decided exactly as the daemon
 decides them; nothing is run. With --series, give --rules to evaluate the
 rules' commands and reports against the series' classes.
 
-Inputs: logs, chosen as for learn (without LOG arguments, each weekly
-measurement's file and its rotated versions); or --series, a CSV of
-timestamp,value rows (header optional; timestamps RFC 3339 or
+Inputs: logs, chosen as for learn (without LOG arguments, the file of
+each file measurement, weekly or not, and its rotated versions); or
+--series, a CSV of timestamp,value rows (header optional; timestamps RFC 3339 or
 "2006-01-02 15:04:05") for one measurement named by --handle, so the
 detector can be evaluated on any count series. The interval defaults to the
 most common spacing between rows.`, `
@@ -60,7 +60,7 @@ most common spacing between rows.`, `
 	f.StringVar(&o.series, "series", "", "CSV file of timestamp,value rows to replay instead of logs")
 	f.StringVar(&o.handle, "handle", "series", "measurement name of --series")
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
-	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
+	f.BoolVar(&o.all, "all", false, "every LOG applies to every file measurement")
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.ValidArgsFunction = nil
 	return cmd
