@@ -204,3 +204,36 @@ func TestExamplesCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHSessionLines: OpenSSH 9.8 and later log each connection from an
+// sshd-session process; the ssh example counts the real sshd lines the
+// same when they are written sshd-session[PID] (it counted none before).
+func TestSSHSessionLines(t *testing.T) {
+	data, err := os.ReadFile(repo("examples", "testdata", "ssh", "auth.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := filepath.Join(t.TempDir(), "auth.log")
+	writeFile(t, session, strings.ReplaceAll(string(data), " sshd[", " sshd-session["))
+	counts := func(log string) map[string]any {
+		r := run(t, "", "test", "--rules", repo("examples", "rules", "ssh.yaml"), "--log", log, "--format", "json")
+		var out testOutput
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 {
+			t.Fatalf("exit %d, %v: %s", r.code, err, r.stderr)
+		}
+		m := map[string]any{}
+		for _, x := range out.Measurements {
+			m[x["handle"].(string)] = x["selected"]
+		}
+		return m
+	}
+	want, got := counts(repo("examples", "testdata", "ssh", "auth.log")), counts(session)
+	if len(want) != 8 {
+		t.Fatalf("%d measurements, want the 8 of the ssh example", len(want))
+	}
+	for h, n := range want {
+		if got[h] != n {
+			t.Errorf("%s: %v lines as sshd-session[PID], %v as sshd[PID]", h, got[h], n)
+		}
+	}
+}
