@@ -13,14 +13,18 @@ import (
 // Classes returns the classes the measurement can set: h_unavailable (an
 // interval in which its stream could not be read); for a weekly
 // measurement h, h_high, h_low, h_normal, h_learning and the deviation
-// classes h_{high,low}_{dev1,dev2,anomaly,microanomaly}; and
-// entropy_h_{high,medium,low} when it has a key.
+// classes h_{high,low}_{dev1,dev2,anomaly,microanomaly};
+// entropy_h_{high,medium,low} when it has keys (sources, users,
+// addresses); and for a set with expect:, h_unexpected and h_missing.
 func (m *Measurement) Classes() []string {
 	if m.Handle == "" {
 		return nil
 	}
 	h := m.Handle
 	out := []string{h + "_unavailable"}
+	if m.IsSet() && m.Expect != nil {
+		out = append(out, h+"_unexpected", h+"_missing")
+	}
 	if m.HistoryType == HistoryWeekly {
 		out = append(out, h+"_high", h+"_low", h+"_normal", h+"_learning")
 		for _, dir := range []string{"_high", "_low"} {
@@ -29,7 +33,7 @@ func (m *Measurement) Classes() []string {
 			}
 		}
 	}
-	if m.Key != "" {
+	if m.Keyed() && !m.IsSet() {
 		out = append(out, "entropy_"+h+"_high", "entropy_"+h+"_medium", "entropy_"+h+"_low")
 	}
 	return out
@@ -51,6 +55,9 @@ func (s *Set) KnownClasses() []string {
 	out := []string{"any"}
 	for _, m := range s.Measurements {
 		out = append(out, m.Classes()...)
+	}
+	for _, w := range s.Watches {
+		out = append(out, w.Classes()...)
 	}
 	for _, c := range s.Classes {
 		out = append(out, c.Name)
@@ -80,6 +87,9 @@ func (l *loader) finish() (*Set, error) {
 	for _, e := range l.ms {
 		set.Measurements = append(set.Measurements, e.m)
 	}
+	for _, e := range l.watches {
+		set.Watches = append(set.Watches, e.w)
+	}
 	for _, e := range l.classes {
 		set.Classes = append(set.Classes, e.c)
 	}
@@ -93,21 +103,44 @@ func (l *loader) finish() (*Set, error) {
 	return set, nil
 }
 
-// checkMeasurements reports duplicate handles.
+// checkMeasurements reports duplicate handles of measurements,
+// observables and watches, which name classes and variables alike.
 func (l *loader) checkMeasurements() {
-	seen := map[string]*mEntry{}
+	seen := map[string]*obj{}
 	reported := map[string]bool{}
-	for _, e := range l.ms {
-		h := e.m.Handle
+	check := func(h string, o *obj) {
 		if h == "" {
-			continue
+			return
 		}
 		if prev, dup := seen[h]; dup {
-			e.o.dupHandle("handle", h, prev.o, prev.o.valPos("handle"), reported)
-			continue
+			key := "handle"
+			if !o.has("handle") && o.has("name") {
+				key = "name"
+			}
+			o.dupHandle(key, h, prev, prev.handlePos(), reported)
+			return
 		}
-		seen[h] = e
+		seen[h] = o
 	}
+	for _, e := range l.ms {
+		check(e.m.Handle, e.o)
+	}
+	for _, e := range l.watches {
+		check(e.w.Handle, e.o)
+	}
+}
+
+// handlePos is where the handle of a measurement, observable or watch is
+// written: its handle:, its name:, or the element itself (an observable
+// named by a string).
+func (o *obj) handlePos() Pos {
+	switch {
+	case o.has("handle"):
+		return o.valPos("handle")
+	case o.has("name"):
+		return o.valPos("name")
+	}
+	return o.selfPos()
 }
 
 // dupHandle reports a handle already defined at prevPos by prev. A handle
@@ -181,14 +214,24 @@ func (l *loader) compileRegexps() {
 // measurement sets, and returns every class that can be set.
 func (l *loader) checkClasses() map[string]bool {
 	known := map[string]bool{"any": true}
-	owner := map[string]*mEntry{}
-	for _, e := range l.ms {
-		for _, c := range e.m.Classes() {
+	type origin struct {
+		handle string
+		pos    Pos
+	}
+	owner := map[string]*origin{}
+	own := func(classes []string, handle string, pos Pos) {
+		for _, c := range classes {
 			known[c] = true
 			if _, ok := owner[c]; !ok {
-				owner[c] = e
+				owner[c] = &origin{handle, pos}
 			}
 		}
+	}
+	for _, e := range l.ms {
+		own(e.m.Classes(), e.m.Handle, e.o.handlePos())
+	}
+	for _, e := range l.watches {
+		own(e.w.Classes(), e.w.Handle, e.o.handlePos())
 	}
 	seen := map[string]*classEntry{}
 	for _, e := range l.classes {
@@ -197,7 +240,7 @@ func (l *loader) checkClasses() map[string]bool {
 		switch {
 		case owner[name] != nil:
 			m := owner[name]
-			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.m.Handle, m.o.valPos("handle"))
+			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.handle, m.pos)
 		case seen[name] != nil:
 			e.o.errAt(e.c.Pos, key, "", "class %s already defined at %s", name, seen[name].c.Pos)
 		case IsTimeClass(name):
@@ -307,12 +350,13 @@ func (l *loader) checkExprs(known map[string]bool) {
 }
 
 // runtimePrefixes are the variables commands and reports get per
-// measurement.
-var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "entropy_", "top_"}
+// measurement or watch.
+var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "entropy_", "top_",
+	"expected_", "unexpected_", "missing_", "changed_", "added_", "removed_"}
 
-// numericVars returns the numeric variables of the measurements, for
-// comparisons: each maps to "" when it has a value in some interval, or
-// to why it never has one.
+// numericVars returns the numeric variables of the measurements and
+// watches, for comparisons: each maps to "" when it has a value in some
+// interval, or to why it never has one.
 func (l *loader) numericVars() map[string]string {
 	out := map[string]string{}
 	for _, e := range l.ms {
@@ -321,6 +365,9 @@ func (l *loader) numericVars() map[string]string {
 			continue
 		}
 		out["value_"+h] = ""
+		if e.m.IsSet() || e.m.DataType == String {
+			out["value_"+h] = "measurement " + h + "'s value is text (data_type " + e.m.DataType + ")"
+		}
 		for _, p := range []string{"av_", "dev_", "z_"} {
 			out[p+h] = ""
 			if e.m.HistoryType != HistoryWeekly {
@@ -328,22 +375,36 @@ func (l *loader) numericVars() map[string]string {
 			}
 		}
 		out["entropy_"+h] = ""
-		if e.m.Key == "" {
+		if !e.m.Keyed() || e.m.IsSet() {
 			out["entropy_"+h] = "measurement " + h + " has no key"
+		}
+	}
+	for _, e := range l.watches {
+		if e.w.Handle != "" {
+			out["value_"+e.w.Handle] = ""
 		}
 	}
 	return out
 }
 
 // checkVars warns about $(value_h) style references to measurements that
-// do not exist, and about $(top_h) for a measurement without a key.
+// do not exist, and about variables a measurement never has: $(top_h)
+// without keys, $(unexpected_h) without expect:, $(changed_h) of a
+// measurement rather than a watch.
 func (l *loader) checkVars() {
 	handles := map[string]*Measurement{}
+	watches := map[string]*Watch{}
 	var names []string
 	for _, e := range l.ms {
 		if e.m.Handle != "" {
 			handles[e.m.Handle] = e.m
 			names = append(names, e.m.Handle)
+		}
+	}
+	for _, e := range l.watches {
+		if e.w.Handle != "" {
+			watches[e.w.Handle] = e.w
+			names = append(names, e.w.Handle)
 		}
 	}
 	check := func(o *obj, key, s string) {
@@ -365,16 +426,22 @@ func (l *loader) checkVars() {
 				if !ok {
 					continue
 				}
-				m := handles[h]
+				m, w := handles[h], watches[h]
 				switch {
-				case m == nil:
+				case m == nil && w == nil:
 					msg := "$(" + written + ") refers to no measurement " + h
 					if s := suggest(h, names); s != "" {
 						msg += " (did you mean " + p + s + "?)"
 					}
 					o.warnf(key, "%s", msg)
-				case (p == "top_" || p == "entropy_") && m.Key == "":
+				case w != nil && p != "value_" && p != "changed_" && p != "added_" && p != "removed_":
+					o.warnf(key, "$(%s) is always empty: %s is a watch_files watch", written, h)
+				case m != nil && (p == "changed_" || p == "added_" || p == "removed_"):
+					o.warnf(key, "$(%s) is always empty: only a watch_files watch has it", written)
+				case (p == "top_" || p == "entropy_") && (!m.Keyed() || m.IsSet()):
 					o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
+				case (p == "expected_" || p == "unexpected_" || p == "missing_") && (!m.IsSet() || m.Expect == nil):
+					o.warnf(key, "$(%s) is always empty: measurement %s has no expect:", written, h)
 				}
 				break
 			}

@@ -197,7 +197,7 @@ func TestErrors(t *testing.T) {
 			want: []wantErr{{"2:13", "settings.interval", "at least 1s", ""}}},
 		{name: "sizes and limits", src: "settings:\n  max_line_length: 100\n  regex_timeout: 0\n  max_concurrent_commands: 0\n  half_life: 0s\n",
 			want: []wantErr{
-				{"2:20", "settings.max_line_length", "out of range [256, 64MiB]", ""},
+				{"2:20", "settings.max_line_length", "100 bytes is out of range [256, 64MiB]", "64KiB"},
 				{"3:18", "settings.regex_timeout", "must be at least 10ms", ""},
 				{"4:28", "settings.max_concurrent_commands", "out of range [1, 1024]", ""},
 				{"5:14", "settings.half_life", "must be longer than 0", ""}}},

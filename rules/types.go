@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 	"time"
+
+	"github.com/logtally/logtally/observe"
 )
 
 // Pos is a position in a rule file. Line and Col are 1-based; a zero Line
@@ -29,6 +31,9 @@ func (p Pos) String() string {
 const (
 	StreamFile = "file"
 	StreamPipe = "pipe"
+	// StreamObserve is a built-in host observable (the observe: list),
+	// read from /proc and the kernel; Measurement.Observe says which.
+	StreamObserve = "observe"
 )
 
 // Pipe modes.
@@ -46,6 +51,12 @@ const (
 	Counter = "counter"
 	Int     = "int"
 	Real    = "real"
+	// Slist is CFEngine's list: the set of distinct values (the first
+	// group of extraction_regex, or the whole line) of an interval; its
+	// number is the value, the values are the keys.
+	Slist = "slist"
+	// String is the last value of an interval, as text.
+	String = "string"
 )
 
 // Multiline policies: how the values extracted from several lines of one
@@ -92,6 +103,7 @@ type Set struct {
 	Files        []string // the files loaded, in load order
 	Settings     Settings
 	Measurements []*Measurement
+	Watches      []*Watch // watch_files
 	Classes      []*Class
 	Commands     []*Command
 	Reports      []*Report
@@ -104,14 +116,20 @@ type Measurement struct {
 	Pos    Pos
 	Handle string // identifier, unique across all files
 
-	StreamType string        // StreamFile or StreamPipe
+	StreamType string        // StreamFile, StreamPipe or StreamObserve
 	Path       string        // file: path or glob
 	Command    []string      // pipe: argv, never run through a shell
 	PipeMode   string        // pipe: PipeStream or PipeInterval
 	Timeout    time.Duration // pipe: PipeInterval run limit; 0 = the interval
+	// Observe is the observable of a StreamObserve measurement.
+	Observe *observe.Spec
 
-	DataType     string // Counter, Int or Real
-	Select       string // select_line_matching: must match the whole line
+	DataType string // Counter, Int, Real, Slist or String
+	Select   string // select_line_matching: must match the whole line
+	// SelectLine is select_line_number: the measurement reads the n-th
+	// line (from 1) of each snapshot of its stream instead of the lines
+	// Select matches; 0 when it selects by pattern.
+	SelectLine   int
 	Extract      string // extraction_regex: unanchored; first group is the value
 	Key          string // key: unanchored; first group is the source key
 	KeyType      string // KeyAny, KeyIP or KeyWord
@@ -130,12 +148,43 @@ type Measurement struct {
 	Persist       time.Duration // how long _dev2/_anomaly classes persist
 	PersistPolicy string        // PersistPreserve or PersistReset
 
+	// IfElapsed is CFEngine's ifelapsed for a measurement: its snapshot
+	// stream is sampled at most once per this period; the intervals in
+	// between repeat the last value (weekly, scalar) or have none (log).
+	// 0: every interval.
+	IfElapsed time.Duration
+	// ExpireAfter is CFEngine's expireafter: a sampling still running
+	// after this is abandoned (its command killed) and the sample is a
+	// gap. 0: the interval (or timeout).
+	ExpireAfter time.Duration
+	// Expect is the set an slist measurement should be (expect:); the
+	// values outside it set <h>_unexpected, those missing <h>_missing.
+	Expect []string
+
 	// Noise is noise_threshold: a deviation from the expected value
 	// smaller than this, in the measurement's units, is too small to
 	// matter (a microanomaly at most). 0 means the default (5 for counts,
 	// none for real values, as history.Config.Noise); negative means none
 	// (noise_threshold: 0).
 	Noise float64
+}
+
+// Watch is one file-change watch of watch_files: CFEngine's changes body.
+type Watch struct {
+	Pos     Pos
+	Handle  string
+	Paths   []string // absolute paths, directories (recursively) and globs
+	Exclude []string // globs, matched against the path (with a slash) or the base name
+	Hash    string   // sha256, sha512 or best
+	Report  string   // report_changes: all, content, stats or none
+	Update  bool     // update_hashes
+	// MaxBytes bounds the bytes hashed per interval; 0: the default.
+	MaxBytes int64
+	// MaxFiles bounds the entries listed; 0: the default.
+	MaxFiles      int
+	Persist       time.Duration // how long its classes persist
+	PersistPolicy string
+	Description   string
 }
 
 // Class is a user class defined by a class expression.
@@ -182,6 +231,9 @@ type Settings struct {
 	HalfLife              time.Duration     // baseline forgetting; default 4 weeks
 	MaxConcurrentCommands int               // default 4
 	Outputs               []Output
+	// FileChangeLog is where watch_files changes are logged, one JSON
+	// object a line; "" is file_changes.jsonl beside the state file.
+	FileChangeLog string
 }
 
 // Output is one line-protocol destination.

@@ -17,16 +17,17 @@ import (
 
 // Key vocabularies.
 var (
-	topKeys         = []string{"measurements", "classes", "commands", "reports", "settings"}
+	topKeys         = []string{"measurements", "observe", "watch_files", "classes", "commands", "reports", "settings"}
 	measurementKeys = []string{"handle", "stream_type", "path", "pipe_mode", "timeout", "data_type",
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
-		"description", "tags", "persist", "policy", "noise_threshold", "for"}
+		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
+		"expireafter", "expect", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
 	settingsKeys = []string{"interval", "timezone", "max_line_length", "regex_timeout", "host", "tags",
-		"half_life", "max_concurrent_commands", "outputs"}
+		"half_life", "max_concurrent_commands", "outputs", "file_change_log"}
 	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
 		"org", "bucket", "precision", "batch_size", "flush_interval", "gzip", "spool_size"}
 )
@@ -39,6 +40,8 @@ func Vocabulary() map[string][]string {
 	return map[string][]string{
 		"":                 slices.Clone(topKeys),
 		"measurements":     slices.Clone(measurementKeys),
+		"observe":          slices.Clone(observeKeys),
+		"watch_files":      slices.Clone(watchKeys),
 		"classes":          slices.Clone(classKeys),
 		"commands":         slices.Clone(commandKeys),
 		"reports":          slices.Clone(reportKeys),
@@ -95,6 +98,7 @@ type loader struct {
 	nexp     map[string]int // for: item → number of expansions
 	nitems   int            // measurements, commands and reports so far, expanded
 	ms       []*mEntry
+	watches  []*watchEntry
 	classes  []*classEntry
 	cmds     []*cmdEntry
 	reps     []*repEntry
@@ -130,6 +134,8 @@ func (l *loader) file(name string, data []byte) {
 	root := &obj{file: name, ix: ix, m: raw, s: l.s}
 	root.checkKeys(topKeys)
 	l.items(root, "measurements", l.measurement)
+	l.observables(root)
+	l.items(root, "watch_files", l.watch)
 	l.userClasses(root)
 	l.items(root, "commands", l.command)
 	l.items(root, "reports", l.report)
@@ -303,31 +309,56 @@ func (l *loader) measurement(o *obj) {
 			}
 		}
 	}
-	m.DataType = o.enum("data_type", Counter, Counter, Int, Real)
-	m.Select, _ = o.required("select_line_matching", `a regex that matches the whole line, e.g. '.*sshd\[.*Invalid user.*'`)
+	m.DataType = o.enum("data_type", Counter, Counter, Int, Real, Slist, String)
+	text := m.DataType == Slist || m.DataType == String
+	const snapshotHint = "pipe_mode: interval, or track_growing_file: false"
+	if o.has("select_line_number") {
+		m.SelectLine = int(o.integer("select_line_number", 0, 1, 1<<31-1))
+		switch {
+		case o.has("select_line_matching"):
+			o.errf("select_line_number", "remove one of them", "select_line_matching and select_line_number exclude each other")
+		case !m.Snapshot():
+			o.errf("select_line_number", snapshotHint, "a line number needs a stream read whole each interval")
+		}
+	} else {
+		m.Select, _ = o.required("select_line_matching", `a regex that matches the whole line, e.g. '.*sshd\[.*Invalid user.*'`)
+	}
 	switch ex, ok := o.str("extraction_regex"); {
 	case ok && ex == "":
 		o.errf("extraction_regex", "remove it, or give a regex with a group", "must not be empty")
 	case ok:
 		m.Extract = ex
-	case !o.has("extraction_regex") && m.DataType != Counter:
+	case !o.has("extraction_regex") && (m.DataType == Int || m.DataType == Real):
 		o.missing("extraction_regex", `the value is its first group, e.g. 'took (\d+) ms'`,
 			"required key extraction_regex is missing for data_type %s", m.DataType)
 	}
 	switch k, ok := o.str("key"); {
+	case ok && text:
+		o.errf("key", "remove it: the values are the keys (key_type still applies)", "no key for data_type %s", m.DataType)
 	case ok && k == "":
 		o.errf("key", "remove it, or give a regex with a group", "must not be empty")
 	case ok:
 		m.Key = k
 	}
-	if o.has("key_type") && !o.has("key") {
+	if o.has("key_type") && !o.has("key") && !text {
 		o.errAt(o.keyPos("key_type"), child(o.path, "key_type"), "add key: with a capture group", "only with key")
 	}
 	m.KeyType = o.enum("key_type", KeyAny, KeyAny, KeyIP, KeyWord)
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
-	m.HistoryType = o.enum("history_type", HistoryWeekly, HistoryWeekly, HistoryScalar, HistoryStatic, HistoryLog)
-	if m.HistoryType == HistoryStatic {
-		m.HistoryType = HistoryScalar // CFEngine's synonym
+	m.HistoryType = o.historyType(text)
+	if o.has("expect") {
+		if m.DataType != Slist {
+			o.errAt(o.keyPos("expect"), child(o.path, "expect"), "add data_type: slist", "only for data_type slist")
+		} else if e, ok := o.strList("expect"); ok {
+			m.Expect = e
+		}
+	}
+	m.IfElapsed, m.ExpireAfter = o.sampling(m.Snapshot(), snapshotHint)
+	if m.ExpireAfter > 0 && m.StreamType == StreamPipe {
+		if o.has("timeout") {
+			o.errf("expireafter", "give one of them", "expireafter and timeout are the same limit of an interval command")
+		}
+		m.Timeout = m.ExpireAfter
 	}
 	if ts, ok := o.str("timestamp"); ok {
 		m.Timestamp = o.layout("timestamp", ts)
@@ -341,14 +372,7 @@ func (l *loader) measurement(o *obj) {
 	m.Units, _ = o.str("units")
 	m.Description, _ = o.str("description")
 	m.Tags = o.tags("tags")
-	m.Persist = o.duration("persist", DefaultPersist)
-	m.PersistPolicy = o.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
-	if o.has("noise_threshold") {
-		m.Noise = o.number("noise_threshold", 0, "in the measurement's units, e.g. 5; 0 for none")
-		if m.Noise == 0 {
-			m.Noise = -1
-		}
-	}
+	o.classOptions(m)
 
 	// Measurements are not expanded at run time: a $(x) left after for:
 	// is a typo or a missing for: variable.
@@ -366,6 +390,38 @@ func (l *loader) measurement(o *obj) {
 	}
 	o.checkWholeLine(m)
 	l.ms = append(l.ms, &mEntry{m: m, o: o})
+}
+
+// historyType validates history_type; a text value (slist, string) has no
+// weekly baseline, and is scalar by default.
+func (o *obj) historyType(text bool) string {
+	def := HistoryWeekly
+	if text {
+		def = HistoryScalar
+	}
+	h := o.enum("history_type", def, HistoryWeekly, HistoryScalar, HistoryStatic, HistoryLog)
+	if h == HistoryStatic {
+		h = HistoryScalar // CFEngine's synonym
+	}
+	if text && h == HistoryWeekly {
+		o.errf("history_type", "scalar (or static) or log", "a set or a text has no weekly baseline")
+		h = HistoryScalar
+	}
+	return h
+}
+
+// sampling validates ifelapsed and expireafter, which only a stream read
+// whole when it is sampled can honour.
+func (o *obj) sampling(snapshot bool, hint string) (ifelapsed, expireafter time.Duration) {
+	for _, k := range []string{"ifelapsed", "expireafter"} {
+		if o.has(k) && !snapshot {
+			o.errAt(o.keyPos(k), child(o.path, k), hint,
+				"only for a stream sampled whole each interval: a followed log's lines belong to the interval they arrive in")
+		}
+	}
+	ifelapsed = o.duration("ifelapsed", 0)
+	expireafter = o.duration("expireafter", 0)
+	return ifelapsed, expireafter
 }
 
 // layout validates a timestamp layout, converting strftime to Go.
@@ -485,14 +541,14 @@ func (l *loader) command(o *obj) {
 	if c.Shell {
 		o.warnf("shell", "runs through /bin/sh -c; an argv list without shell is safer")
 		for i, a := range c.Argv {
-			if strings.Contains(a, "$(top_") {
+			if v := textVar(a); v != "" {
 				p := elem(child(o.path, "command"), i)
 				pos := o.valPos("command")
 				if np, ok := o.ix.lookup(p); ok && o.orig == nil {
 					pos = np.val
 				}
 				o.errAt(pos, p, "remove shell: true and pass it as its own argv element",
-					"$(top_...) is text from a log line and must never reach a shell")
+					"$(%s...) is text from a log line or the system and must never reach a shell", v)
 			}
 		}
 	}
@@ -601,27 +657,9 @@ func settingValidators() map[string]func(*obj, *Settings) {
 			}
 		},
 		"max_line_length": func(o *obj, s *Settings) {
-			const hint = "bytes, or a size such as 64KiB, 1MiB, 64k"
-			var n int64
-			switch v := o.m["max_line_length"].(type) {
-			case string:
-				var err error
-				if n, err = parseSize(v); err != nil {
-					o.errf("max_line_length", hint, "%v", err)
-					return
-				}
-			default:
-				var ok bool
-				if n, ok = asInt(v); !ok {
-					o.errf("max_line_length", hint, "must be a size, not %s", typeName(v))
-					return
-				}
+			if n := o.size("max_line_length", 256, 64<<20, "bytes, or a size such as 64KiB, 1MiB, 64k"); n > 0 {
+				s.MaxLineLength = int(n)
 			}
-			if n < 256 || n > 64<<20 {
-				o.errf("max_line_length", hint, "%d bytes is out of range [256, 64MiB]", n)
-				return
-			}
-			s.MaxLineLength = int(n)
 		},
 		"regex_timeout": func(o *obj, s *Settings) {
 			d := o.duration("regex_timeout", s.RegexTimeout)
@@ -638,6 +676,15 @@ func settingValidators() map[string]func(*obj, *Settings) {
 					return
 				}
 				s.Host = h
+			}
+		},
+		"file_change_log": func(o *obj, s *Settings) {
+			if p, ok := o.str("file_change_log"); ok {
+				if !filepath.IsAbs(p) {
+					o.errf("file_change_log", "e.g. /var/lib/logtally/file_changes.jsonl", "must be an absolute path")
+					return
+				}
+				s.FileChangeLog = filepath.Clean(p)
 			}
 		},
 		"tags":      func(o *obj, s *Settings) { s.Tags = o.tags("tags") },

@@ -21,3 +21,25 @@ func CanonicalVar(name string) string {
 	}
 	return name
 }
+
+// textPrefixes are the variables whose values are text that logs, file
+// names or process names control: they must never reach a shell.
+var textPrefixes = []string{"top_", "expected_", "unexpected_", "missing_", "changed_", "added_", "removed_"}
+
+// textVar returns the prefix of the first text variable s refers to, in
+// any of its spellings, or "".
+func textVar(s string) string {
+	for rest := s; ; {
+		i := strings.Index(rest, "$(")
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+2:]
+		name := CanonicalVar(rest)
+		for _, p := range textPrefixes {
+			if strings.HasPrefix(name, p) {
+				return p
+			}
+		}
+	}
+}

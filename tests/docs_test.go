@@ -162,8 +162,16 @@ func checkExample(t *testing.T, where, section, key, example string) {
 	case "":
 		file, withCompanion = frag, false
 	case "measurements":
-		item := merge(map[string]any{"handle": "doc_example", "path": "/var/log/doc.log", "select_line_matching": ".*"})
-		file, withCompanion = map[string]any{"measurements": []any{item}}, false
+		base := map[string]any{"handle": "doc_example", "path": "/var/log/doc.log", "select_line_matching": ".*"}
+		if _, byNumber := frag["select_line_number"]; byNumber {
+			delete(base, "select_line_matching")
+		}
+		file, withCompanion = map[string]any{"measurements": []any{merge(base)}}, false
+	case "observe":
+		file, withCompanion = map[string]any{"observe": []any{merge(map[string]any{})}}, false
+	case "watch_files":
+		item := merge(map[string]any{"handle": "doc_example", "paths": []any{"/etc"}})
+		file, withCompanion = map[string]any{"watch_files": []any{item}}, false
 	case "classes":
 		file = map[string]any{"classes": map[string]any{"doc_example": merge(map[string]any{"expression": "any"})}}
 	case "commands":
