@@ -177,6 +177,14 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 			}
 		}
 	}
+	for _, w := range set.Watches {
+		e.meas[w.Handle] = true
+		if w.Persist > 0 {
+			for _, c := range w.Classes() {
+				e.persist[c] = persistence{w.Persist, w.PersistPolicy}
+			}
+		}
+	}
 	for _, c := range set.Classes {
 		e.users[c.Name] = true
 	}

@@ -33,6 +33,12 @@ var varPrefixes = [...]struct{ prefix, env string }{
 	{"z_", "LOGTALLY_Z_"},
 	{"entropy_", "LOGTALLY_ENTROPY_"},
 	{"top_", "LOGTALLY_TOP_"},
+	{"expected_", "LOGTALLY_EXPECTED_"},
+	{"unexpected_", "LOGTALLY_UNEXPECTED_"},
+	{"missing_", "LOGTALLY_MISSING_"},
+	{"changed_", "LOGTALLY_CHANGED_"},
+	{"added_", "LOGTALLY_ADDED_"},
+	{"removed_", "LOGTALLY_REMOVED_"},
 }
 
 // expander expands $(var) references for one interval.

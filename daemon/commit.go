@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -15,9 +17,10 @@ import (
 
 // closeInterval closes the interval that started at d.curStart and ends at
 // end (early, at now, when partial): it takes every stream's buckets and
-// positions, has the interval engine compute the samples, and commits the
-// result in one transaction.
-func (d *Daemon) closeInterval(end time.Time, partial bool) {
+// positions and the observables' readings (observed), has the interval
+// engine compute the samples, takes the file watches' scans, and commits
+// the result in one transaction.
+func (d *Daemon) closeInterval(end time.Time, partial bool, observed map[string]*interval.Accumulator) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	start := d.curStart
@@ -38,7 +41,12 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	for _, src := range srcs {
 		s := d.streams[src]
 		t := s.take(next, next)
-		c.Add(t.group, t.buckets, t.observedFrom.After(start))
+		if t.skipped {
+			s.repeat(c, t.group)
+		} else {
+			c.Add(t.group, t.buckets, t.observedFrom.After(start))
+			s.remember(t.group, t.buckets[start.Unix()])
+		}
 		// Fill the downtime with zero samples where the stream was
 		// followed without a break.
 		if !d.catchFrom.IsZero() && s.kind == interval.KindFile && !t.lost && t.lowerBound.Before(start) {
@@ -51,11 +59,21 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 			closed[posKey(src, p)] = id
 		}
 	}
+	for _, h := range slices.Sorted(maps.Keys(observed)) {
+		c.Sampled(h, observed[h])
+	}
 	res := d.eng.Close(c)
 	for _, p := range res.Problems {
 		d.log.Warn("sample not stored", "err", p)
 	}
+	var watched *watchClose
+	if !partial {
+		watched = d.watches.close(res)
+	}
 	write := d.writer(res, positions, closed)
+	if watched != nil {
+		write = watched.wrap(write)
+	}
 	var decision *actions.Decision
 	err := d.store.Update(func(tx *state.Tx) error {
 		for _, w := range d.pending {
@@ -89,6 +107,7 @@ func (d *Daemon) closeInterval(end time.Time, partial bool) {
 	d.stats.Commits++
 	d.pending = nil
 	d.catchFrom = time.Time{}
+	d.watches.committed()
 	for _, s := range d.senders {
 		s.Notify()
 	}

@@ -220,7 +220,7 @@ func (bd *benchDaemon) closeOne(b *testing.B, timed bool) {
 	if timed {
 		b.StartTimer()
 	}
-	bd.d.closeInterval(end, false)
+	bd.d.closeInterval(end, false, nil)
 	if bd.d.stats.CommitFailures > 0 {
 		b.Fatalf("commit failed")
 	}

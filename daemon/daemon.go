@@ -71,6 +71,8 @@ type Daemon struct {
 	interval time.Duration
 	eng      *interval.Engine
 	streams  map[string]*stream
+	observe  *observer // the host observables (observe:)
+	watches  *watches  // the file watches (watch_files)
 	senders  []*output.Sender
 	spool    map[string]int // spool size by sender name
 	// precs is the timestamp precision of each sender's lines: its
@@ -193,16 +195,21 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	for {
 		d.startIntervalCommands()
+		d.startScans()
 		end := d.curStart.Add(d.interval)
 		select {
 		case <-d.clock.After(end.Sub(d.clock.Now())):
 			d.syncFollowers(true)
-			d.closeInterval(end, false)
+			d.mu.Lock()
+			obs := observables(d.set)
+			d.mu.Unlock()
+			d.closeInterval(end, false, d.sampleObservables(obs, end))
 		case <-reload:
 			d.reload()
 		case <-ctx.Done():
 			d.syncFollowers(true)
-			d.closeInterval(d.clock.Now(), true)
+			d.closeInterval(d.clock.Now(), true, nil)
+			d.stopScans()
 			stopFollowers()
 			d.wg.Wait()
 			d.stopActions(stopActions)
@@ -252,6 +259,8 @@ func (d *Daemon) start(set *rules.Set) error {
 		d.catchFrom = lower
 	}
 	d.streams = map[string]*stream{}
+	d.observe = newObserver()
+	d.watches = newWatches(d)
 	return d.apply(set, lower)
 }
 
@@ -264,6 +273,9 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	bySource := map[string][]*rules.Measurement{}
 	var order []string
 	for _, m := range set.Measurements {
+		if m.StreamType == rules.StreamObserve {
+			continue // sampled at each close, not followed
+		}
 		src := interval.SourceOf(m)
 		if _, ok := bySource[src]; !ok {
 			order = append(order, src)
@@ -300,8 +312,10 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	var warnings []interval.Warning
 	err := d.store.View(func(tx *state.Tx) error {
 		var err error
-		warnings, err = d.eng.Apply(set, tx)
-		return err
+		if warnings, err = d.eng.Apply(set, tx); err != nil {
+			return err
+		}
+		return d.watches.apply(set, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
@@ -439,9 +453,19 @@ func (d *Daemon) startIntervalCommands() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, s := range d.streams {
-		if s.kind != interval.KindInterval || !s.running.CompareAndSwap(false, true) {
+		if s.kind != interval.KindInterval || s.sampledAt.Equal(d.curStart) {
 			continue
 		}
+		if !s.due(d.curStart) {
+			s.mu.Lock()
+			s.skipped = true // ifelapsed: the last output stands
+			s.mu.Unlock()
+			continue
+		}
+		if !s.running.CompareAndSwap(false, true) {
+			continue
+		}
+		s.sampledAt = d.curStart
 		d.wg.Add(1)
 		go func(s *stream) {
 			defer d.wg.Done()
@@ -481,15 +505,65 @@ func (d *Daemon) syncFollowers(whole bool) {
 }
 
 // readWhole replaces a track_growing_file: false stream's accumulators with
-// the whole file as it is now.
+// the whole file as it is now — unless its ifelapsed has not passed, when
+// the last reading stands. A read that takes longer than the stream's
+// expireafter (DefaultSampleLimit) is abandoned: the interval has no value
+// from it, and the stream is not read again until that read ends.
 func (d *Daemon) readWhole(s *stream, maxLine int) {
 	s.mu.Lock()
-	s.fold.Drop(s.curStart)
+	start, g := s.curStart, s.group
+	if !s.due(start) {
+		s.skipped = true
+		s.mu.Unlock()
+		return
+	}
+	s.fold.Drop(start)
 	s.mu.Unlock()
-	if err := follow.ReadWhole(s.path, maxLine, s); err != nil {
-		d.log.Warn("read whole file", "stream", s.source, "err", err)
+	if !s.running.CompareAndSwap(false, true) {
+		d.log.Warn("read whole file: the last read is still running: no value this interval", "stream", s.source)
+		return
+	}
+	s.sampledAt = start
+	r := &wholeRead{fold: g.NewFold(s.interval), start: start}
+	done := make(chan error, 1)
+	go func() {
+		defer s.running.Store(false)
+		done <- follow.ReadWhole(s.path, maxLine, r)
+	}()
+	// A bound on a read, not a time of the schedule: the real clock.
+	timer := time.NewTimer(s.expireAfter())
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.log.Warn("read whole file", "stream", s.source, "err", err)
+			return
+		}
+	case <-timer.C:
+		d.log.Warn("read whole file: expired: no value this interval", "stream", s.source, "after", s.expireAfter())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := r.fold.Buckets[start.Unix()]; b != nil && s.group == g {
+		s.fold.Bucket(start).Merge(g, b, g)
 	}
 }
+
+// wholeRead folds a file read whole into a fold of its own, so that a read
+// that is abandoned touches nothing of the stream.
+type wholeRead struct {
+	fold  *interval.Fold
+	start time.Time
+}
+
+func (r *wholeRead) Batch(b *follow.Batch) {
+	for _, l := range b.Lines {
+		r.fold.Line(l.Data, l.Cut, interval.Live(r.start))
+	}
+}
+
+func (r *wholeRead) Event(follow.Event) {}
 
 // actionOptions are the options of the actions engine.
 func (d *Daemon) actionOptions() actions.Options {

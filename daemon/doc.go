@@ -60,5 +60,20 @@
 // committed end): see package interval.
 //
 // Other packages own their prefixes: actions (classes, guards, last runs),
-// output (spool/).
+// output (spool/), tripwire (watch/: the file watches' baselines, what
+// they saw, their progress).
+//
+// # Observables and file watches
+//
+// The host observables (observe:) are sampled at each close, from /proc
+// and the kernel (package observe), within DefaultSampleLimit, and join
+// the interval as samples of their own; one that cannot be read is a gap.
+// A snapshot stream (an interval command, a file read whole, an
+// observable) with ifelapsed is sampled only when it is due; the intervals
+// in between repeat its last sample. Each file watch (watch_files) scans
+// on a goroutine of its own, started at the beginning of an interval and
+// taken at the close; its classes, variables and the state of its scan
+// are part of that close's transaction, and its changes are appended to
+// the change log once committed. A request of `logtally accept-changes`
+// for a running daemon is applied at a close, in its transaction.
 package daemon

@@ -10,6 +10,7 @@ import (
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
+	"github.com/logtally/logtally/tripwire"
 )
 
 // Status is what a state file says: stream positions, and per measurement
@@ -23,6 +24,16 @@ type Status struct {
 	// Classes are the classes set at the last committed interval, with the
 	// expiry of persistent ones.
 	Classes []actions.ActiveClass `json:"classes"`
+	// Watches are the file watches: how far the last scan came, and how
+	// many files differ from the baseline (update_hashes: no).
+	Watches []WatchStatus `json:"watches,omitempty"`
+}
+
+// WatchStatus is one file watch's committed state.
+type WatchStatus struct {
+	Handle      string            `json:"handle"`
+	Progress    tripwire.Progress `json:"progress"`
+	Outstanding int               `json:"outstanding"`
 }
 
 // StreamStatus is one followed file's saved position.
@@ -130,6 +141,20 @@ func ReadStatus(store *state.Store) (*Status, error) {
 		}
 		for _, m := range byHandle {
 			st.Measurements = append(st.Measurements, *m)
+		}
+		handles, err := tripwire.Handles(tx)
+		if err != nil {
+			return err
+		}
+		for _, h := range handles {
+			ws := WatchStatus{Handle: h}
+			if _, err := tx.GetJSON(tripwire.Prefix+h+"/progress", &ws.Progress); err != nil {
+				return err
+			}
+			if err := tx.Ascend(tripwire.Prefix+h+"/s/", func(string, string) bool { ws.Outstanding++; return true }); err != nil {
+				return err
+			}
+			st.Watches = append(st.Watches, ws)
 		}
 		sort.Slice(st.Measurements, func(i, j int) bool { return st.Measurements[i].Handle < st.Measurements[j].Handle })
 		return nil

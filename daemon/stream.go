@@ -9,6 +9,7 @@ import (
 
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/rules"
 )
 
 // stream is one followed source and the accumulators its lines are folded
@@ -48,6 +49,37 @@ type stream struct {
 	// command): its first interval is only partly observed. Zero once an
 	// interval has closed, or when the stream resumed where it was.
 	observedFrom time.Time
+
+	// A snapshot stream (an interval command, a file read whole) with
+	// ifelapsed is not sampled every interval: sampledAt is the start of
+	// the interval it was last sampled in (the daemon's loop only);
+	// skipped says the current interval was not; cache holds each
+	// measurement's last sampled interval, which a skipped one repeats.
+	sampledAt time.Time
+	skipped   bool
+	cache     map[string]interval.Snapshot
+}
+
+// due reports whether the snapshot stream must be sampled in the interval
+// starting at start: when any of its measurements' ifelapsed has passed.
+func (s *stream) due(start time.Time) bool {
+	for _, m := range s.group.Measurements {
+		if due(m, s.sampledAt, start) {
+			return true
+		}
+	}
+	return false
+}
+
+// expireAfter is how long one sampling of the stream may take.
+func (s *stream) expireAfter() time.Duration {
+	limit := DefaultSampleLimit
+	for _, m := range s.group.Measurements {
+		if m.ExpireAfter > 0 && m.ExpireAfter < limit {
+			limit = m.ExpireAfter
+		}
+	}
+	return limit
 }
 
 // setGroup installs a (new) group, keeping the accumulators of the
@@ -164,6 +196,7 @@ type taken struct {
 	lost         bool
 	lowerBound   time.Time // the stream's lower bound before the take
 	observedFrom time.Time // see stream.observedFrom
+	skipped      bool      // see stream.skipped
 }
 
 // take hands over everything accumulated and starts afresh for the
@@ -179,8 +212,10 @@ func (s *stream) take(next, lower time.Time) taken {
 		lost:         s.lost,
 		lowerBound:   s.lowerBound,
 		observedFrom: s.observedFrom,
+		skipped:      s.skipped,
 	}
 	s.observedFrom = time.Time{}
+	s.skipped = false
 	t.closed = s.closed
 	s.positions = map[string]follow.Position{}
 	s.closed = map[string]follow.Position{}
@@ -188,4 +223,40 @@ func (s *stream) take(next, lower time.Time) taken {
 	s.lowerBound = lower
 	s.lost = false
 	return t
+}
+
+// remember keeps, for a snapshot stream with ifelapsed, what each of its
+// measurements had in the interval just sampled (b, nil when no line came).
+func (s *stream) remember(g *interval.Group, b *interval.Bucket) {
+	if s.kind != interval.KindInterval && s.kind != interval.KindWhole {
+		return
+	}
+	for i, m := range g.Measurements {
+		if m.IfElapsed <= 0 {
+			continue
+		}
+		if s.cache == nil {
+			s.cache = map[string]interval.Snapshot{}
+		}
+		a := interval.NewAccumulator(m)
+		if b != nil && b.Acc[i] != nil {
+			a = b.Acc[i]
+		}
+		s.cache[m.Handle] = a.Snapshot()
+	}
+}
+
+// repeat gives each measurement of a snapshot stream that was not sampled
+// this interval (ifelapsed) its last sampled interval again; a log
+// measurement has none.
+func (s *stream) repeat(c *interval.Closing, g *interval.Group) {
+	for _, m := range g.Measurements {
+		snap, ok := s.cache[m.Handle]
+		if !ok || m.HistoryType == rules.HistoryLog {
+			continue
+		}
+		a := interval.NewAccumulator(m)
+		a.Restore(snap)
+		c.Sampled(m.Handle, a)
+	}
 }

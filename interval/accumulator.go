@@ -3,6 +3,7 @@ package interval
 import (
 	"math"
 	"net/netip"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -58,6 +59,7 @@ type Accumulator struct {
 	first float64
 	last  float64
 	abs   float64 // sum of the absolute values folded
+	text  string  // data_type string: the last value
 	keys  map[string]uint64
 	// checked caches what ValidKey said of each raw key seen, so that a
 	// source that repeats is parsed once per interval (bounded by MaxKeys).
@@ -72,6 +74,26 @@ type checkedKey struct {
 // NewAccumulator returns an empty accumulator for m.
 func NewAccumulator(m *rules.Measurement) *Accumulator {
 	return &Accumulator{dataType: m.DataType, policy: m.Policy, keyType: m.KeyType, hasEx: m.Extract != ""}
+}
+
+// Sampled returns the accumulator of one sampled value of m (an
+// observable): the value, and its keys validated by m's key_type. A set's
+// value is the number of its keys.
+func Sampled(m *rules.Measurement, v float64, keys map[string]uint64) *Accumulator {
+	a := NewAccumulator(m)
+	ks := make([]string, 0, len(keys))
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks) // which keys overflow MaxKeys does not depend on map order
+	for _, k := range ks {
+		a.addKeyN([]byte(k), keys[k])
+	}
+	a.Selected = 1
+	if a.dataType != rules.Slist {
+		a.fold(v)
+	}
+	return a
 }
 
 // Add folds one hit.
@@ -93,6 +115,20 @@ func (a *Accumulator) Add(h *match.Hit) {
 			return
 		}
 		a.fold(1)
+	case a.dataType == rules.Slist || a.dataType == rules.String:
+		if h.ExtractMiss || h.Value == nil {
+			a.ExtractMisses++
+			return
+		}
+		if a.dataType == rules.Slist {
+			a.addKey(h.Value) // the values are the keys
+		} else if t, ok := ValidKey(a.keyType, h.Value); ok {
+			a.text = t
+		} else {
+			a.KeyRejects++
+			return
+		}
+		a.n++
 	default:
 		if h.ExtractMiss || h.Value == nil {
 			a.ExtractMisses++
@@ -120,7 +156,10 @@ func (a *Accumulator) fold(v float64) {
 	a.last = v
 }
 
-func (a *Accumulator) addKey(raw []byte) {
+func (a *Accumulator) addKey(raw []byte) { a.addKeyN(raw, 1) }
+
+// addKeyN counts n occurrences of a key.
+func (a *Accumulator) addKeyN(raw []byte, n uint64) {
 	c, hit := a.checked[string(raw)]
 	if !hit {
 		c.key, c.ok = ValidKey(a.keyType, raw)
@@ -133,17 +172,17 @@ func (a *Accumulator) addKey(raw []byte) {
 	}
 	k, ok := c.key, c.ok
 	if !ok {
-		a.KeyRejects++
+		a.KeyRejects += n
 		return
 	}
 	if a.keys == nil {
 		a.keys = make(map[string]uint64)
 	}
 	if _, seen := a.keys[k]; !seen && len(a.keys) >= MaxKeys {
-		a.KeyOverflow++
+		a.KeyOverflow += n
 		return
 	}
-	a.keys[k]++
+	a.keys[k] += n
 }
 
 // ValidKey validates a key by key type and returns it as a string: an ip key
@@ -187,8 +226,13 @@ func ValidKey(keyType string, raw []byte) (string, bool) {
 // value (an int or real measurement without any value, except with the sum
 // policy).
 func (a *Accumulator) Value() (float64, bool) {
-	if a.dataType == rules.Counter {
+	switch a.dataType {
+	case rules.Counter:
 		return float64(a.n), true
+	case rules.Slist:
+		return float64(len(a.keys)), true // the empty set is a value
+	case rules.String:
+		return 0, false // text only: see Text
 	}
 	if a.n == 0 {
 		return 0, a.policy == rules.PolicySum
@@ -204,6 +248,10 @@ func (a *Accumulator) Value() (float64, bool) {
 		return a.last, true
 	}
 }
+
+// Text returns the last value of a string measurement; ok is false when
+// the interval had none.
+func (a *Accumulator) Text() (string, bool) { return a.text, a.dataType == rules.String && a.n > 0 }
 
 // Keys returns the key counts (nil when the rule has no key or none matched).
 // The map is the accumulator's own; do not modify it.
@@ -236,6 +284,7 @@ func (a *Accumulator) Merge(b *Accumulator) {
 			a.first = b.first
 		}
 		a.last = b.last
+		a.text = b.text
 		a.sum += b.sum
 		a.abs += b.abs
 		a.n += b.n
@@ -260,12 +309,13 @@ type Snapshot struct {
 	Sum   float64           `json:"sum"`
 	First float64           `json:"first"`
 	Last  float64           `json:"last"`
+	Text  string            `json:"text,omitempty"`
 	Keys  map[string]uint64 `json:"keys,omitempty"`
 }
 
 // Snapshot returns the accumulator's content.
 func (a *Accumulator) Snapshot() Snapshot {
-	s := Snapshot{Counts: a.Counts, N: a.n, Sum: a.sum, First: a.first, Last: a.last}
+	s := Snapshot{Counts: a.Counts, N: a.n, Sum: a.sum, First: a.first, Last: a.last, Text: a.text}
 	if len(a.keys) > 0 {
 		s.Keys = make(map[string]uint64, len(a.keys))
 		for k, v := range a.keys {
@@ -277,7 +327,7 @@ func (a *Accumulator) Snapshot() Snapshot {
 
 // Restore replaces the accumulator's content with s.
 func (a *Accumulator) Restore(s Snapshot) {
-	a.Counts, a.n, a.sum, a.first, a.last = s.Counts, s.N, s.Sum, s.First, s.Last
+	a.Counts, a.n, a.sum, a.first, a.last, a.text = s.Counts, s.N, s.Sum, s.First, s.Last, s.Text
 	a.abs = math.Abs(s.Sum)
 	a.keys = nil
 	for k, v := range s.Keys {

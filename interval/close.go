@@ -79,6 +79,12 @@ func (c *Closing) Add(g *Group, buckets map[int64]*Bucket, short bool) {
 	}
 }
 
+// Sampled adds the sample of an observable for the closing interval. An
+// observable that could not be read is not added: its interval is a gap.
+func (c *Closing) Sampled(handle string, a *Accumulator) {
+	c.merge(c.Start.Unix(), handle, a)
+}
+
 // Fill gives every measurement of g a sample in each interval from from to
 // the closing one that has none: zero lines, a real zero. The daemon fills
 // a downtime so when it followed the stream without a break (the file's

@@ -2,6 +2,7 @@ package interval
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -232,18 +233,66 @@ func (e *Engine) Value(h string, start time.Time, v float64) *Sample {
 }
 
 func (e *Engine) sample(st *State, start time.Time, acc *Accumulator, f Flags) *Sample {
-	s := &Sample{Handle: st.Rule.Handle, Start: start, End: start.Add(e.width), Counts: acc.Counts,
-		Partial: f.Partial, CatchUp: f.CatchUp, Short: f.Short}
-	if v, ok := acc.Value(); ok {
-		s.Value = &v
-	}
-	if top, n := acc.TopKey(); n > 0 {
-		s.TopKey, s.TopCount, s.Keys = top, n, len(acc.Keys())
-	}
+	s := Describe(st.Rule, acc)
+	s.Start, s.End = start, start.Add(e.width)
+	s.Partial, s.CatchUp, s.Short = f.Partial, f.CatchUp, f.Short
 	if !s.Partial && !s.Short {
 		e.score(st, s, acc)
 	}
 	return s
+}
+
+// Describe returns what an accumulator of measurement m says, without a
+// baseline: its value, counts and top key; a string's text; a set's
+// members and, with expect:, the unexpected and missing ones and their
+// classes. The engine scores it; `test` prints it.
+func Describe(m *rules.Measurement, acc *Accumulator) *Sample {
+	s := &Sample{Handle: m.Handle, Counts: acc.Counts}
+	if v, ok := acc.Value(); ok {
+		s.Value = &v
+	}
+	if top, n := acc.TopKey(); n > 0 && !m.IsSet() {
+		s.TopKey, s.TopCount = top, n
+	}
+	s.Keys = len(acc.Keys())
+	if t, ok := acc.Text(); ok {
+		s.Text = t
+	}
+	if m.IsSet() {
+		s.compareSet(m, acc.Keys())
+	}
+	return s
+}
+
+// compareSet fills the members of a set measurement and, with expect:, the
+// unexpected and missing ones and their classes, h_unexpected and
+// h_missing.
+func (s *Sample) compareSet(m *rules.Measurement, keys map[string]uint64) {
+	s.Set = make([]string, 0, len(keys))
+	for k := range keys {
+		s.Set = append(s.Set, k)
+	}
+	SortNatural(s.Set)
+	if m.Expect == nil {
+		return
+	}
+	s.Expected = m.Expect
+	for _, k := range s.Set {
+		if !slices.Contains(m.Expect, k) {
+			s.Unexpected = append(s.Unexpected, k)
+		}
+	}
+	for _, k := range m.Expect {
+		if _, ok := keys[k]; !ok && !slices.Contains(s.Missing, k) {
+			s.Missing = append(s.Missing, k)
+		}
+	}
+	if len(s.Unexpected) > 0 {
+		s.Classes = append(s.Classes, m.Handle+"_unexpected")
+	}
+	if len(s.Missing) > 0 {
+		s.Classes = append(s.Classes, m.Handle+"_missing")
+	}
 }
 
 // score scores a complete sample against its measurement's baseline and
@@ -261,7 +310,7 @@ func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
 		s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)
 		s.Classes = history.Classes(h, sc)
 	}
-	if acc != nil && st.Rule.Key != "" && len(acc.Keys()) > 0 {
+	if acc != nil && st.Rule.Keyed() && len(acc.Keys()) > 0 {
 		ent, class := history.Entropy(h, acc.Keys())
 		s.Entropy = &ent
 		if class != "" {

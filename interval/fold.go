@@ -1,6 +1,7 @@
 package interval
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/logtally/logtally/match"
@@ -113,6 +114,9 @@ func (f *Fold) acc(b *Bucket, i int) *Accumulator {
 
 func (f *Fold) add(b *Bucket, hits []match.Hit) {
 	for i := range hits {
+		if f.skip(hits[i].Rule, b.Lines) {
+			continue
+		}
 		f.acc(b, hits[i].Rule).Add(&hits[i])
 	}
 }
@@ -128,6 +132,15 @@ func (f *Fold) selected(line []byte, hits []match.Hit) {
 			return
 		}
 	}
+}
+
+// skip reports whether measurement i selects by line number and line n of
+// the bucket (0: not numbered, a replay) is not its line. A snapshot stream
+// — an interval command's output, a file read whole — is one bucket per
+// interval, so the bucket's line count numbers its lines.
+func (f *Fold) skip(i int, n uint64) bool {
+	sel := f.Group.lineSel
+	return sel != nil && sel[i] != 0 && (sel[i] < 0 || uint64(sel[i]) != n)
 }
 
 // Line matches one line and folds its hits into the interval d gives it.
@@ -166,6 +179,9 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 	}
 	for i := range hits {
 		h := &hits[i]
+		if f.skip(h.Rule, 0) {
+			continue // a snapshot's line number is not a log's
+		}
 		if !h.Selected {
 			if at != nil {
 				f.acc(at, h.Rule).Add(h)
@@ -203,6 +219,22 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 // returns them) and folds their hits into the interval starting at
 // arrival. It is Line for every line of the block, faster.
 func (f *Fold) Block(data []byte, n int, arrival time.Time) {
+	if f.Group.lineSel != nil { // lines must be numbered: one by one
+		d := Live(arrival)
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				i = len(data)
+			}
+			line := data[:i]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			f.Line(line, false, d)
+			data = data[min(i+1, len(data)):]
+		}
+		return
+	}
 	f.Lines += uint64(n)
 	f.Bucket(arrival).Lines += uint64(n)
 	f.matcher.MatchBlock(data, f.onHits)

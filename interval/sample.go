@@ -1,7 +1,10 @@
 package interval
 
 import (
+	"cmp"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/logtally/logtally/history"
@@ -27,6 +30,15 @@ type Sample struct {
 	TopCount uint64   `json:"top_count,omitempty"`
 	Keys     int      `json:"keys,omitempty"`
 	Entropy  *float64 `json:"entropy,omitempty"`
+	// Set is the members of a set measurement (slist, listening_ports),
+	// in natural order; Unexpected and Missing compare it with expect:.
+	Set        []string `json:"set,omitempty"`
+	Unexpected []string `json:"unexpected,omitempty"`
+	Missing    []string `json:"missing,omitempty"`
+	Expected   []string `json:"-"` // the rule's expect: list
+
+	// Text is the value of a string measurement.
+	Text string `json:"text,omitempty"`
 	// Partial marks an interval closed early by a shutdown; it is completed
 	// by the next run.
 	Partial bool `json:"partial,omitempty"`
@@ -69,4 +81,41 @@ func finite(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// SortNatural sorts set members in natural order: a leading number compares
+// as a number ("80 httpd" before "443 httpd"), the rest as text.
+func SortNatural(items []string) {
+	slices.SortFunc(items, compareNatural)
+}
+
+func compareNatural(a, b string) int {
+	na, ra := leadingNumber(a)
+	nb, rb := leadingNumber(b)
+	switch {
+	case na >= 0 && nb >= 0:
+		return cmp.Or(cmp.Compare(na, nb), cmp.Compare(ra, rb), cmp.Compare(a, b))
+	case na >= 0:
+		return -1
+	case nb >= 0:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// leadingNumber splits s into its leading decimal number (-1 when none)
+// and the rest.
+func leadingNumber(s string) (int64, string) {
+	i := 0
+	for i < len(s) && i < 18 && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return -1, s
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return -1, s
+	}
+	return n, s[i:]
 }

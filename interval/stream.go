@@ -18,11 +18,16 @@ const (
 	KindWhole    Kind = "whole"    // track_growing_file: false: the whole file, read each interval
 	KindPipe     Kind = "pipe"     // a long-running command, streamed
 	KindInterval Kind = "interval" // a command run once per interval
+	// KindObserve is the host observables (observe:), sampled once per
+	// interval rather than read as lines.
+	KindObserve Kind = "observe"
 )
 
 // KindOf returns the kind of stream m reads.
 func KindOf(m *rules.Measurement) Kind {
 	switch {
+	case m.StreamType == rules.StreamObserve:
+		return KindObserve
 	case m.StreamType == rules.StreamPipe && m.PipeMode == rules.PipeInterval:
 		return KindInterval
 	case m.StreamType == rules.StreamPipe:
@@ -38,6 +43,8 @@ func KindOf(m *rules.Measurement) Kind {
 // share one stream: one follower, one pass of each line, one Group.
 func SourceOf(m *rules.Measurement) string {
 	switch KindOf(m) {
+	case KindObserve:
+		return "observe"
 	case KindPipe, KindInterval:
 		return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
 	case KindWhole:
@@ -56,20 +63,39 @@ type Group struct {
 	Command      []string // pipe kinds: the command
 	Measurements []*rules.Measurement
 	set          *match.Set
+	// lineSel is each measurement's select_line_number (0: by pattern);
+	// nil when none selects by number.
+	lineSel []int
 }
 
 // NewGroup compiles the measurements of one stream, which are all of the
 // kind and source of the first.
 func NewGroup(source string, ms []*rules.Measurement, opts match.Options) (*Group, error) {
 	specs := make([]match.Spec, len(ms))
+	var lineSel []int
 	for i, m := range ms {
 		specs[i] = match.Spec{Select: m.Select, Extract: m.Extract, Key: m.Key}
+		if n := m.SelectLine; n > 0 || m.StreamType == rules.StreamObserve {
+			// select_line_number: every line is a candidate; Fold keeps
+			// the one with the number. An observable takes no line (-1).
+			specs[i].Select = ".*"
+			if lineSel == nil {
+				lineSel = make([]int, len(ms))
+			}
+			if n == 0 {
+				n = -1
+			}
+			lineSel[i] = n
+		}
+		if (m.DataType == rules.Slist || m.DataType == rules.String) && m.Extract == "" {
+			specs[i].Extract = "^(.*)$" // the value is the whole line
+		}
 	}
 	set, err := match.Compile(specs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", source, err)
 	}
-	g := &Group{Source: source, Measurements: ms, set: set}
+	g := &Group{Source: source, Measurements: ms, set: set, lineSel: lineSel}
 	if len(ms) > 0 {
 		g.Kind, g.Path, g.Command = KindOf(ms[0]), ms[0].Path, ms[0].Command
 	}
@@ -83,11 +109,15 @@ func (g *Group) Set() *match.Set { return g.set }
 // them into one group reading override, when it is not empty (`test --log`
 // replaces the stream of every measurement: a captured command output tests
 // pipe rules as a copied log tests file rules). Order follows the
-// measurements' order.
+// measurements' order. Observables, which are sampled rather than read, are
+// in no group.
 func Groups(ms []*rules.Measurement, override string, opts match.Options) ([]*Group, error) {
 	var order []string
 	by := map[string][]*rules.Measurement{}
 	for _, m := range ms {
+		if m.StreamType == rules.StreamObserve {
+			continue
+		}
 		src := SourceOf(m)
 		if override != "" {
 			src = override

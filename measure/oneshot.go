@@ -46,6 +46,22 @@ type Result struct {
 	Elapsed  time.Duration // time spent reading and matching its stream (shared by the stream's measurements)
 	Err      error         // the stream could not be read
 	Stream   *Stream       // the stream as a whole, shared by its measurements' Results
+	// Text is a string measurement's value; Set a set's members, and
+	// Unexpected, Missing and Classes what expect: makes of them.
+	Text                     string
+	Set, Unexpected, Missing []string
+	Classes                  []string
+}
+
+// ResultOf returns the result of measurement m from its accumulator.
+func ResultOf(m *rules.Measurement, a *interval.Accumulator) Result {
+	s := interval.Describe(m, a)
+	r := Result{Measurement: m, Counts: a.Counts, TopKey: s.TopKey, TopCount: s.TopCount, Keys: s.Keys,
+		Text: s.Text, Set: s.Set, Unexpected: s.Unexpected, Missing: s.Missing, Classes: s.Classes}
+	if s.Value != nil {
+		r.Value, r.Valid = *s.Value, true
+	}
+	return r
 }
 
 // Evaluate reads every group's stream once, completely, and returns one
@@ -92,15 +108,10 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 		s.Lines, s.Elapsed = f.Lines, elapsed
 		s.done()
 		for i, m := range g.Measurements {
-			a := f.At(time.Time{}, i)
-			v, ok := a.Value()
-			top, n := a.TopKey()
-			out = append(out, Result{
-				Measurement: m, Value: v, Valid: ok && err == nil,
-				Lines: f.Lines, Cut: f.Cut, Counts: a.Counts,
-				TopKey: top, TopCount: n, Keys: len(a.Keys()),
-				Elapsed: elapsed, Err: err, Stream: s,
-			})
+			r := ResultOf(m, f.At(time.Time{}, i))
+			r.Valid = r.Valid && err == nil
+			r.Lines, r.Cut, r.Elapsed, r.Err, r.Stream = f.Lines, f.Cut, elapsed, err, s
+			out = append(out, r)
 		}
 	}
 	return out
@@ -204,10 +215,11 @@ func splittable(in Input) (*os.File, int64, bool) {
 
 // needsOrder reports whether a group's values depend on the order in which
 // its lines are folded beyond what merging parts in order preserves: real
-// sums and averages (floating-point addition is not associative).
+// sums and averages (floating-point addition is not associative), and a
+// line selected by its number.
 func needsOrder(g *interval.Group) bool {
 	for _, m := range g.Measurements {
-		if m.DataType == rules.Real && (m.Policy == rules.PolicySum || m.Policy == rules.PolicyAverage) {
+		if m.DataType == rules.Real && (m.Policy == rules.PolicySum || m.Policy == rules.PolicyAverage) || m.SelectLine > 0 {
 			return true
 		}
 	}

@@ -1,10 +1,13 @@
 package tripwire
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,12 +68,12 @@ func Commit(tx *state.Tx, handle string, d Delta) error {
 		}
 		return tx.SetJSON(key, e)
 	}
-	for _, p := range sortedKeys(d.Base) {
+	for _, p := range slices.Sorted(maps.Keys(d.Base)) {
 		if err := put(keyBase(handle, p), d.Base[p]); err != nil {
 			return fmt.Errorf("commit watch %s: %w", handle, err)
 		}
 	}
-	for _, p := range sortedKeys(d.Seen) {
+	for _, p := range slices.Sorted(maps.Keys(d.Seen)) {
 		if err := put(keySeen(handle, p), d.Seen[p]); err != nil {
 			return fmt.Errorf("commit watch %s: %w", handle, err)
 		}
@@ -129,17 +132,18 @@ type LogEntry struct {
 // one JSON object a line, in one write; the file is created readable by
 // its owner only, since it names files an attacker may have touched.
 func AppendLog(path, handle string, at time.Time, changes []Change) error {
-	var b []byte
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // one object a line
+	enc.SetEscapeHTML(false)     // "0644 -> 0600", not "0644 -\u003e 0600"
 	for _, c := range changes {
 		if !c.Fresh {
 			continue
 		}
-		line, err := json.Marshal(LogEntry{Time: at.UTC(), Handle: handle, Path: c.Path, Change: c.Kind, Details: c.Details})
-		if err != nil {
+		if err := enc.Encode(LogEntry{Time: at.UTC(), Handle: handle, Path: c.Path, Change: c.Kind, Details: c.Details}); err != nil {
 			return fmt.Errorf("append change log: %w", err)
 		}
-		b = append(append(b, line...), '\n')
 	}
+	b := buf.Bytes()
 	if len(b) == 0 {
 		return nil
 	}

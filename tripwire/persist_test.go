@@ -102,3 +102,46 @@ func TestPersistAndLog(t *testing.T) {
 		return nil
 	})
 }
+
+// A request for the daemon is taken, applied and then seen as applied.
+func TestAcceptRequests(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.db")
+	if reqs, done, errs := Take(statePath); len(reqs) != 0 || len(errs) != 0 {
+		t.Fatalf("nothing requested: %v %v", reqs, errs)
+	} else {
+		done()
+	}
+	at := time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC)
+	fi, err := Request(statePath, AcceptRequest{Watch: "etc", Paths: []string{"/etc/passwd"}, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Request(statePath, AcceptRequest{At: at}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(RequestFile(statePath), append(mustRead(t, RequestFile(statePath)), "not json\n"...), 0o600)
+	if Applied(statePath, fi) {
+		t.Fatal("applied before taken")
+	}
+	reqs, done, errs := Take(statePath)
+	want := []AcceptRequest{{Watch: "etc", Paths: []string{"/etc/passwd"}, At: at}, {At: at}}
+	if !reflect.DeepEqual(reqs, want) || len(errs) != 1 {
+		t.Fatalf("Take = %+v, %v", reqs, errs)
+	}
+	if Applied(statePath, fi) {
+		t.Fatal("applied before committed")
+	}
+	done()
+	if !Applied(statePath, fi) {
+		t.Fatal("not applied after done")
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

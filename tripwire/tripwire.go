@@ -40,7 +40,6 @@ import (
 	"encoding"
 	"fmt"
 	"hash"
-	"slices"
 	"strings"
 )
 
@@ -280,13 +279,4 @@ func details(old, cur *Entry, cfg *Config, alg string) []string {
 		}
 	}
 	return d
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,7 +117,7 @@ func union(a, b map[string]*Entry) []string {
 	for k, v := range b {
 		m[k] = v
 	}
-	return sortedKeys(m)
+	return slices.Sorted(maps.Keys(m))
 }
 
 // diff compares the baseline and the seen entry of one path.
@@ -194,12 +195,12 @@ func (w *Watcher) Scan() Result {
 		w.base[p] = &c
 		res.Delta.Base[p] = &c
 	}
-	for _, p := range sortedKeys(w.base) {
+	for _, p := range slices.Sorted(maps.Keys(w.base)) {
 		if !w.covered(p) {
 			setBase(p, nil)
 		}
 	}
-	for _, p := range sortedKeys(w.seen) {
+	for _, p := range slices.Sorted(maps.Keys(w.seen)) {
 		s := w.seen[p]
 		b := w.base[p]
 		switch {
@@ -327,7 +328,7 @@ func (w *Watcher) hash() int64 {
 		budget = DefaultMaxBytes
 	}
 	start := budget
-	paths := sortedKeys(w.seen)
+	paths := slices.Sorted(maps.Keys(w.seen))
 	fresh := map[string]bool{}
 	for _, p := range paths {
 		if budget <= 0 {

@@ -121,6 +121,7 @@ they are described in docs/rules.md.`,
 		newBacktestCmd(e),
 		newGraphCmd(e),
 		newStatusCmd(e),
+		newAcceptCmd(e),
 		newVersionCmd(e),
 		newManCmd(e),
 	)

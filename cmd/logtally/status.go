@@ -96,6 +96,23 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	if len(st.Watches) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "WATCH	FILES	BYTES	HASHED	OUTSTANDING	")
+		for _, ws := range st.Watches {
+			p := ws.Progress
+			hashed := "complete"
+			if !p.Complete {
+				hashed = fmt.Sprintf("%d files, %d bytes to go", p.PendingFiles, p.PendingBytes)
+				if p.Truncated {
+					hashed = "listing cut at max_files"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t\n", ws.Handle, p.Files, p.Bytes, hashed, ws.Outstanding)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 	if len(st.Classes) == 0 {
 		fmt.Fprintln(w, "no class set at the last interval")
 		return

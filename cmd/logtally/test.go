@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/observe"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/timestamp"
@@ -24,10 +26,10 @@ import (
 
 // testOpts are the flags of logtally test.
 type testOpts struct {
-	rules, log, format string
-	printMissed        string // "" off, "*" lines no rule selected, else handles
-	printMatched       bool
-	timeout            time.Duration
+	rules, log, format, proc string
+	printMissed             string // "" off, "*" lines no rule selected, else handles
+	printMatched            bool
+	timeout                 time.Duration
 }
 
 func newTestCmd(e *env) *cobra.Command {
@@ -42,7 +44,9 @@ lines). File measurements read their file (a glob reads every match; .gz
 files are decompressed). Pipe measurements run their command once, with
 --timeout. --log replaces the stream of every measurement with one file, or
 stdin for "-": a copy of a log, or a captured command output
-(ss -ltnH > ports.txt).
+(ss -ltnH > ports.txt). Observables (observe:) are read once from /proc,
+or from a copy of one given by --proc; a set (listening_ports, data_type
+slist) also prints its members and what expect: makes of them.
 
 Then, per stream, a summary: the lines read, those selected by at least one
 rule and by none, how many of the selected lines begin with a timestamp
@@ -61,7 +65,8 @@ the pass as extra fields.`, `
   logtally test --rules examples/rules/ssh.yaml --log /var/log/auth.log
   journalctl -u ssh -o short-iso | logtally test --rules ssh.yaml --log - --format json
   logtally test --rules mail.yaml --log mail.log --print-missed | head
-  logtally test --rules ssh.yaml --log auth.log --print-missed=ssh_username_probe`,
+  logtally test --rules ssh.yaml --log auth.log --print-missed=ssh_username_probe
+  logtally test --rules examples/rules/ports.yaml --proc examples/testdata/ports/proc`,
 		func(*cobra.Command, []string) int { return runTest(e, o) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
@@ -70,7 +75,8 @@ the pass as extra fields.`, `
 	f.StringVar(&o.printMissed, "print-missed", "", `print the lines no measurement selected; with =HANDLE[,HANDLE], the lines of each one's stream that it did not select`)
 	f.Lookup("print-missed").NoOptDefVal = "*"
 	f.BoolVar(&o.printMatched, "print-matched", false, "print the selected lines, prefixed with the handles that selected them")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of each pipe command")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of each pipe command, and of the observables' reading")
+	f.StringVar(&o.proc, "proc", observe.DefaultProc, "where proc(5) is mounted, or a copy of it, for the observables")
 	completeWords(cmd, "format", "table", "json", "lp")
 	return cmd
 }
@@ -113,9 +119,9 @@ func runTest(e *env, o testOpts) int {
 			missed[h] = true
 		}
 	}
-	var observe measure.Observer
+	var observeLines measure.Observer
 	if o.printMissed != "" || o.printMatched {
-		observe = lineObserver(lineOut, missed, o.printMatched)
+		observeLines = lineObserver(lineOut, missed, o.printMatched)
 	}
 	open := func(g *interval.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
@@ -124,7 +130,8 @@ func runTest(e *env, o testOpts) int {
 		}
 		return measure.OpenPath(g.Path, e.stdin)
 	}
-	results := measure.Evaluate(groups, open, set.Settings.MaxLineLength, observe)
+	results := measure.Evaluate(groups, open, set.Settings.MaxLineLength, observeLines)
+	results = append(results, observeOnce(set, o.proc, o.timeout)...)
 	measure.SortResults(results, set)
 	rep := newTestReport(results, opts)
 
@@ -152,6 +159,38 @@ func runTest(e *env, o testOpts) int {
 		return exitFailure
 	}
 	return code
+}
+
+// observeOnce reads the observables of the rules once, from the proc(5)
+// at proc.
+func observeOnce(set *rules.Set, proc string, limit time.Duration) []measure.Result {
+	var ms []*rules.Measurement
+	var specs []observe.Spec
+	for _, m := range set.Measurements {
+		if m.StreamType == rules.StreamObserve {
+			ms = append(ms, m)
+			specs = append(specs, *m.Observe)
+		}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	s := observe.Sampler{Proc: proc}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	start := time.Now()
+	readings := s.SampleContext(ctx, specs)
+	elapsed := time.Since(start)
+	out := make([]measure.Result, len(ms))
+	for i, r := range readings {
+		if r.Err != nil {
+			out[i] = measure.Result{Measurement: ms[i], Err: r.Err, Elapsed: elapsed}
+			continue
+		}
+		out[i] = measure.ResultOf(ms[i], interval.Sampled(ms[i], r.Value, r.Keys))
+		out[i].Elapsed = elapsed
+	}
+	return out
 }
 
 // lineObserver prints the selected lines (matched) with the handles that
@@ -252,6 +291,11 @@ type testJSON struct {
 	TopCount      uint64   `json:"top_count,omitempty"`
 	TimeMS        float64  `json:"time_ms"` // the rule's own time
 	Error         string   `json:"error,omitempty"`
+	Text          string   `json:"text,omitempty"`
+	Set           []string `json:"set,omitempty"`
+	Unexpected    []string `json:"unexpected,omitempty"`
+	Missing       []string `json:"missing,omitempty"`
+	Classes       []string `json:"classes,omitempty"`
 }
 
 type streamJSON struct {
@@ -285,6 +329,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			ExtractMisses: r.ExtractMisses, Timeouts: r.Timeouts, Cut: r.Cut,
 			KeyRejects: r.KeyRejects, Keys: r.Keys, TopKey: r.TopKey, TopCount: r.TopCount,
 			TimeMS: ms(rep.own[r.Measurement]),
+			Text:   r.Text, Set: r.Set, Unexpected: r.Unexpected, Missing: r.Missing, Classes: r.Classes,
 		}
 		if r.Valid {
 			v := r.Value
@@ -333,7 +378,34 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.Measurement.Handle, val, r.Lines,
 			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, rep.own[r.Measurement].Round(time.Microsecond), top)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Text values and sets, which do not fit a column.
+	for _, r := range rep.results {
+		h := r.Measurement.Handle
+		if r.Text != "" {
+			fmt.Fprintf(w, "%s: %s\n", h, printable([]byte(r.Text)))
+		}
+		if r.Set == nil {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", h, printable([]byte(orNone(r.Set))))
+		if r.Measurement.Expect != nil {
+			fmt.Fprintf(w, "%s: unexpected: %s; missing: %s\n", h, printable([]byte(orNone(r.Unexpected))), printable([]byte(orNone(r.Missing))))
+		}
+		if len(r.Classes) > 0 {
+			fmt.Fprintf(w, "%s: classes %s\n", h, strings.Join(r.Classes, " "))
+		}
+	}
+	return nil
+}
+
+func orNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, ", ")
 }
 
 // writeTestSummary writes, per stream, what fail2ban-regex sums up (lines

@@ -1,0 +1,498 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
+)
+
+// The host observables and file watches end to end: the binary's readings
+// against the system's tools, and synthetic changes of the machine raising
+// their classes in the interval after the change.
+
+// listen opens n connections to a new loopback listener and returns its
+// port; everything is closed at the end of the test.
+func listen(t *testing.T, n int) (int, net.Listener) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	connect(t, ln.Addr().String(), n)
+	return ln.Addr().(*net.TCPAddr).Port, ln
+}
+
+// connect opens n connections to addr, closed at the end of the test.
+func connect(t *testing.T, addr string, n int) {
+	t.Helper()
+	for range n {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+}
+
+// testJSON runs logtally test and returns its measurements by handle.
+func testJSON(t *testing.T, args ...string) map[string]map[string]any {
+	t.Helper()
+	r := run(t, "", append([]string{"test", "--format", "json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("logtally test: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Measurements []map[string]any `json:"measurements"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("decode: %v\n%s", err, r.stdout)
+	}
+	by := map[string]map[string]any{}
+	for _, m := range out.Measurements {
+		by[m["handle"].(string)] = m
+	}
+	return by
+}
+
+// TestObservablesMatchTools: what the binary reads equals what ss, df and
+// uptime show at the same moment (read again when the machine changed in
+// between).
+func TestObservablesMatchTools(t *testing.T) {
+	need(t, "ss")
+	need(t, "df")
+	need(t, "uptime")
+	port, _ := listen(t, 20)
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "obs.yaml")
+	writeFile(t, rulesFile, fmt.Sprintf(`observe:
+  - loadavg
+  - diskused
+  - listening_ports
+  - {handle: e2e_in, tcp_in: [%d]}
+  - {handle: e2e_out, tcp_out: [%d]}
+`, port, port))
+	count := func(args ...string) int {
+		out, err := exec.Command("ss", args...).Output()
+		if err != nil {
+			t.Fatalf("ss %v: %v", args, err)
+		}
+		return len(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(out)), " ", "_")))
+	}
+	loadRe := regexp.MustCompile(`load average: ([0-9.]+),`)
+	usersRe := regexp.MustCompile(`\("([^"]*)",pid=`)
+	for try := 1; ; try++ {
+		got := testJSON(t, "--rules", rulesFile)
+		up, err := exec.Command("uptime").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		df, err := exec.Command("df", "--output=pcent", "/").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lst, err := exec.Command("ss", "-Hltnp").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := count("-Htn", fmt.Sprintf("sport = :%d", port))
+		out := count("-Htn", fmt.Sprintf("dport = :%d", port))
+		again := testJSON(t, "--rules", rulesFile)
+
+		var problems []string
+		check := func(ok bool, format string, args ...any) {
+			if !ok {
+				problems = append(problems, fmt.Sprintf(format, args...))
+			}
+		}
+		m := loadRe.FindSubmatch(up)
+		check(m != nil && fmt.Sprintf("%.2f", got["loadavg"]["value"]) == string(m[1]), "loadavg %v, uptime %s", got["loadavg"]["value"], up)
+		pct := strings.TrimSpace(strings.Split(strings.TrimSpace(string(df)), "\n")[1])
+		check(fmt.Sprintf("%.0f%%", math.Ceil(got["diskused"]["value"].(float64))) == pct, "diskused %v, df %s", got["diskused"]["value"], pct)
+		check(got["e2e_in"]["value"] == float64(in) && in == 20, "e2e_in %v, ss %d, opened 20", got["e2e_in"]["value"], in)
+		check(got["e2e_out"]["value"] == float64(out) && out == 20, "e2e_out %v, ss %d, opened 20", got["e2e_out"]["value"], out)
+		check(got["e2e_in"]["top_key"] == "127.0.0.1", "e2e_in top key %v", got["e2e_in"]["top_key"])
+		var ssSet []string
+		for _, l := range strings.Split(strings.TrimSpace(string(lst)), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 4 {
+				continue
+			}
+			p := f[3][strings.LastIndexByte(f[3], ':')+1:]
+			names := usersRe.FindAllStringSubmatch(l, -1)
+			if len(names) == 0 {
+				ssSet = append(ssSet, p+" -")
+			}
+			for _, n := range names {
+				ssSet = append(ssSet, p+" "+n[1])
+			}
+		}
+		slices.Sort(ssSet)
+		ssSet = slices.Compact(ssSet)
+		var set []string
+		for _, k := range got["listening_ports"]["set"].([]any) {
+			set = append(set, k.(string))
+		}
+		slices.Sort(set)
+		check(slices.Equal(set, ssSet), "listening_ports %q, ss -ltnp %q", set, ssSet)
+		check(slices.Contains(set, fmt.Sprintf("%d tests.test", port)), "listening_ports %q lacks this test's port %d", set, port)
+
+		stable := fmt.Sprint(got["loadavg"]["value"], got["diskused"]["value"], got["listening_ports"]["set"]) ==
+			fmt.Sprint(again["loadavg"]["value"], again["diskused"]["value"], again["listening_ports"]["set"])
+		if len(problems) == 0 {
+			return
+		}
+		if !stable && try < 30 {
+			continue // the machine changed between the readings
+		}
+		t.Fatalf("after %d tries:\n%s", try, strings.Join(problems, "\n"))
+	}
+}
+
+// lastSample returns a measurement's last committed sample.
+func lastSample(t *testing.T, state, handle string) *sampleStatus {
+	t.Helper()
+	m, ok := readStatus(t, state).measurement(handle)
+	if !ok {
+		return nil
+	}
+	return m.Last
+}
+
+// TestObservablesRaiseClasses: 30 processes of another user, 20 connections
+// to a loopback port and a listener on an unexpected port raise
+// otherprocs_high_anomaly, the port's _in and _out anomalies and
+// listening_ports_unexpected in the interval after the change, with the
+// report naming the source.
+func TestObservablesRaiseClasses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("starting processes of another user needs root")
+	}
+	port, ln := listen(t, 0)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.db")
+	reports := filepath.Join(dir, "reports.log")
+	rulesFile := filepath.Join(dir, "obs.yaml")
+	writeFile(t, rulesFile, fmt.Sprintf(`observe:
+  - otherprocs
+  - {handle: e2e_in, tcp_in: [%d], persist: 0}
+  - {handle: e2e_out, tcp_out: [%d], persist: 0}
+  - {name: listening_ports, expect: ['22 sshd']}
+reports:
+  - if: e2e_in_high_anomaly
+    message: "connections in: $(value_e2e_in) (normal $(mon.av_e2e_in)), top source $(top_e2e_in)"
+    to: %s
+  - if: otherprocs_high_anomaly
+    message: "processes of other users: $(value_otherprocs), most $(top_otherprocs)"
+    to: %s
+`, port, port, reports, reports))
+	d := startDaemon(t, daemonOpts{rules: rulesFile, state: state, output: "file://" + filepath.Join(dir, "samples.lp")})
+	d.waitLog(`committed`, 1)
+	// A baseline of quiet intervals.
+	testutil.WaitForWhy(t, 60*time.Second, "sixteen samples of e2e_in", func() (bool, string) {
+		m, _ := readStatus(t, state).measurement("e2e_in")
+		return m.Samples >= 16, fmt.Sprintf("%d", m.Samples)
+	})
+	if before := lastSample(t, state, "listening_ports"); before == nil || before.Value == nil {
+		t.Fatalf("listening_ports: %+v", before)
+	}
+	// The change: 30 sleeping processes of nobody, 20 connections, and a
+	// listener where none is expected.
+	for range 30 {
+		cmd := exec.Command("sleep", "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	connect(t, ln.Addr().String(), 20)
+	extra, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	newMember := fmt.Sprintf("%d tests.test", extra.Addr().(*net.TCPAddr).Port)
+
+	// The first interval that ends after the change sees it, and sets the
+	// classes.
+	first := time.Now().Truncate(time.Second).Add(time.Second)
+	for _, c := range []struct {
+		handle, class, top string
+		at                 float64
+	}{
+		{"otherprocs", "otherprocs_high_anomaly", "nobody", 30},
+		{"e2e_in", "e2e_in_high_anomaly", "127.0.0.1", 20},
+		{"e2e_out", "e2e_out_high_anomaly", "127.0.0.1", 20},
+	} {
+		var s *sampleStatus
+		testutil.WaitForWhy(t, waitTimeout, c.handle+" to sample the change", func() (bool, string) {
+			s = lastSample(t, state, c.handle)
+			if s == nil || s.End.Before(first) {
+				return false, fmt.Sprintf("%+v", s)
+			}
+			return true, ""
+		})
+		if s.End.After(first.Add(time.Second)) {
+			t.Logf("%s: the daemon was late: sample ending %v, first after the change %v", c.handle, s.End, first)
+		}
+		if s.Value == nil || *s.Value < c.at || !slices.Contains(s.Classes, c.class) || s.TopKey != c.top {
+			t.Errorf("%s: value %v classes %v top %q; want ≥ %v with %s from %s", c.handle, ptr(s.Value), s.Classes, s.TopKey, c.at, c.class, c.top)
+		}
+	}
+	testutil.WaitForWhy(t, waitTimeout, "the new listener in listening_ports", func() (bool, string) {
+		last := readStatusRaw(t, state, "listening_ports")
+		end, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(last["end"]))
+		if end.Before(first) {
+			return false, "no sample after the change"
+		}
+		un, _ := last["unexpected"].([]any)
+		if !slices.Contains(un, any(newMember)) {
+			t.Fatalf("the first sample after the change (%v) does not have %q among the unexpected %v", end, newMember, un)
+		}
+		classes, _ := last["classes"].([]any)
+		if !slices.Contains(classes, any("listening_ports_unexpected")) {
+			t.Fatalf("classes %v", classes)
+		}
+		return true, ""
+	})
+	testutil.WaitFor(t, waitTimeout, "the reports", func() bool {
+		b, _ := os.ReadFile(reports)
+		return strings.Contains(string(b), "connections in: 20") && strings.Contains(string(b), "processes of other users:")
+	})
+	b, _ := os.ReadFile(reports)
+	if !strings.Contains(string(b), "top source 127.0.0.1") || !strings.Contains(string(b), "most nobody") {
+		t.Errorf("reports:\n%s", b)
+	}
+	d.stop()
+}
+
+func ptr(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
+}
+
+// readStatusRaw returns one measurement's last sample as JSON, whole.
+func readStatusRaw(t *testing.T, state, handle string) map[string]any {
+	t.Helper()
+	r := run(t, "", "status", "--state", state, "--json")
+	var st struct {
+		Measurements []struct {
+			Handle string         `json:"handle"`
+			Last   map[string]any `json:"last"`
+		} `json:"measurements"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Measurements {
+		if m.Handle == handle {
+			return m.Last
+		}
+	}
+	return nil
+}
+
+// watchStatus is the watches part of `logtally status --json`.
+type watchStatus struct {
+	CommittedEnd time.Time `json:"committed_end"`
+	Classes      []struct {
+		Name string `json:"name"`
+	} `json:"classes"`
+	Watches []struct {
+		Handle   string `json:"handle"`
+		Progress struct {
+			Files    int  `json:"files"`
+			Complete bool `json:"complete"`
+		} `json:"progress"`
+		Outstanding int `json:"outstanding"`
+	} `json:"watches"`
+}
+
+func readWatchStatus(t *testing.T, state string) watchStatus {
+	t.Helper()
+	r := run(t, "", "status", "--state", state, "--json")
+	var st watchStatus
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("decode status: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+func (s watchStatus) has(class string) bool {
+	for _, c := range s.Classes {
+		if c.Name == class {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWatchFilesEndToEnd: a change of a watched file's content, mode and
+// owner raises w_changed in the interval after it, with a report naming the
+// files and the change log saying what changed; update_hashes: no keeps it
+// raised until accept-changes, run while the daemon runs; a file added and
+// one removed raise w_added and w_removed.
+func TestWatchFilesEndToEnd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's owner needs root")
+	}
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(filepath.Join(etc, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"passwd": "root:x:0:0::/root:/bin/sh\n", "ssh/sshd_config": "PermitRootLogin no\n", "hosts": "127.0.0.1 localhost\n"} {
+		writeFile(t, filepath.Join(etc, name), content)
+	}
+	state := filepath.Join(dir, "state.db")
+	reports := filepath.Join(dir, "reports.log")
+	changeLog := filepath.Join(dir, "changes.jsonl")
+	rulesFile := filepath.Join(dir, "watch.yaml")
+	writeFile(t, rulesFile, fmt.Sprintf(`watch_files:
+  - handle: etc
+    paths: [%s]
+    exclude: ['*.swp']
+    persist: 0
+reports:
+  - if: etc_changed|etc_added|etc_removed
+    message: "files changed: $(changed_etc); added: $(added_etc); removed: $(removed_etc)"
+    to: %s
+settings:
+  file_change_log: %s
+`, etc, reports, changeLog))
+	d := startDaemon(t, daemonOpts{rules: rulesFile, state: state, output: "file://" + filepath.Join(dir, "samples.lp")})
+	d.waitLog(`committed`, 2)
+	testutil.WaitForWhy(t, waitTimeout, "the baseline", func() (bool, string) {
+		st := readWatchStatus(t, state)
+		return len(st.Watches) == 1 && st.Watches[0].Progress.Complete, fmt.Sprintf("%+v", st.Watches)
+	})
+	if st := readWatchStatus(t, state); st.has("etc_changed") || st.Watches[0].Progress.Files != 5 {
+		t.Fatalf("after the baseline: %+v", st)
+	}
+
+	// The change: content, mode, owner.
+	writeFile(t, filepath.Join(etc, "passwd"), "root:x:0:0::/root:/bin/sh\nevil:x:0:0::/:/bin/sh\n")
+	if err := os.Chmod(filepath.Join(etc, "ssh/sshd_config"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(etc, "hosts"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	// Scanned at the start of the next interval, reported at its end.
+	deadline := changed.Truncate(time.Second).Add(2 * time.Second)
+	testutil.WaitForWhy(t, waitTimeout, "etc_changed", func() (bool, string) {
+		st := readWatchStatus(t, state)
+		return st.has("etc_changed"), fmt.Sprintf("committed to %v, classes %v", st.CommittedEnd, st.Classes)
+	})
+	if st := readWatchStatus(t, state); st.CommittedEnd.After(deadline.Add(time.Second)) {
+		t.Logf("the daemon was late: etc_changed committed with the interval ending %v, the change was at %v", st.CommittedEnd, changed)
+	}
+	testutil.WaitFor(t, waitTimeout, "the report", func() bool {
+		b, _ := os.ReadFile(reports)
+		return strings.Contains(string(b), "files changed:")
+	})
+	b, _ := os.ReadFile(reports)
+	for _, f := range []string{"etc/hosts", "etc/passwd", "etc/ssh/sshd_config"} {
+		if !strings.Contains(string(b), filepath.Join(dir, f)) {
+			t.Errorf("the report does not name %s:\n%s", f, b)
+		}
+	}
+	logged := readChangeLog(t, changeLog)
+	for _, want := range []string{"passwd: content", "sshd_config: permissions 0644 -> 0666", "hosts: owner 0 -> 1000, group 0 -> 1000"} {
+		if !slices.ContainsFunc(logged, func(l string) bool { return strings.HasSuffix(l, want) || strings.Contains(l, want+",") }) {
+			t.Errorf("the change log lacks %q:\n%s", want, strings.Join(logged, "\n"))
+		}
+	}
+
+	// Reported until accepted, which the running daemon does.
+	d.waitLog(`committed`, d.countLog(regexp.MustCompile(`committed`))+2)
+	if st := readWatchStatus(t, state); !st.has("etc_changed") || st.Watches[0].Outstanding != 3 {
+		t.Fatalf("update_hashes: no, before accept-changes: %+v", st)
+	}
+	r := run(t, "", "accept-changes", "--rules", rulesFile, "--state", state, "--wait", "30s")
+	if r.code != 0 || !strings.Contains(r.stdout, "accepted by the running daemon") {
+		t.Fatalf("accept-changes: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	testutil.WaitForWhy(t, waitTimeout, "etc_changed to clear", func() (bool, string) {
+		st := readWatchStatus(t, state)
+		return !st.has("etc_changed") && st.Watches[0].Outstanding == 0, fmt.Sprintf("%+v", st)
+	})
+	if n := len(readChangeLog(t, changeLog)); n != len(logged) {
+		t.Errorf("the change log grew from %d to %d lines while nothing new changed", len(logged), n)
+	}
+
+	// A file added and one removed.
+	writeFile(t, filepath.Join(etc, "cron.allow"), "root\n")
+	if err := os.Remove(filepath.Join(etc, "hosts")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitForWhy(t, waitTimeout, "etc_added and etc_removed", func() (bool, string) {
+		st := readWatchStatus(t, state)
+		return st.has("etc_added") && st.has("etc_removed") && !st.has("etc_changed"), fmt.Sprintf("%v", st.Classes)
+	})
+	d.stop()
+
+	// Stopped: accept-changes writes the state file itself.
+	r = run(t, "", "accept-changes", "--rules", rulesFile, "--state", state)
+	if r.code != 0 || !strings.Contains(r.stdout, "accepted 2 changed files") {
+		t.Fatalf("accept-changes with the daemon stopped: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if st := readWatchStatus(t, state); st.Watches[0].Outstanding != 0 {
+		t.Errorf("after accept-changes: %+v", st.Watches)
+	}
+}
+
+// readChangeLog returns the change log as "change path: details" lines.
+func readChangeLog(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("change log: %v", err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct {
+			Handle  string   `json:"handle"`
+			Path    string   `json:"path"`
+			Change  string   `json:"change"`
+			Details []string `json:"details"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("change log line %q: %v", l, err)
+		}
+		var d []string
+		for _, x := range e.Details {
+			if x != "mtime" {
+				d = append(d, x)
+			}
+		}
+		out = append(out, e.Change+" "+e.Path+": "+strings.Join(d, ", "))
+	}
+	return out
+}
