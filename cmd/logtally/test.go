@@ -27,9 +27,9 @@ import (
 // testOpts are the flags of logtally test.
 type testOpts struct {
 	rules, log, format, proc string
-	printMissed             string // "" off, "*" lines no rule selected, else handles
-	printMatched            bool
-	timeout                 time.Duration
+	printMissed              string // "" off, "*" lines no rule selected, else handles
+	printMatched             bool
+	timeout                  time.Duration
 }
 
 func newTestCmd(e *env) *cobra.Command {
@@ -317,6 +317,14 @@ type hintJSON struct {
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
 
+// ownTime is a rule's own time, or an observable's reading.
+func (rep *testReport) ownTime(r measure.Result) time.Duration {
+	if d, ok := rep.own[r.Measurement]; ok {
+		return d
+	}
+	return r.Elapsed
+}
+
 func writeTestJSON(w io.Writer, rep *testReport) error {
 	out := struct {
 		Measurements []testJSON   `json:"measurements"`
@@ -328,7 +336,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			Handle: r.Measurement.Handle, Lines: r.Lines, Selected: r.Selected,
 			ExtractMisses: r.ExtractMisses, Timeouts: r.Timeouts, Cut: r.Cut,
 			KeyRejects: r.KeyRejects, Keys: r.Keys, TopKey: r.TopKey, TopCount: r.TopCount,
-			TimeMS: ms(rep.own[r.Measurement]),
+			TimeMS: ms(rep.ownTime(r)),
 			Text:   r.Text, Set: r.Set, Unexpected: r.Unexpected, Missing: r.Missing, Classes: r.Classes,
 		}
 		if r.Valid {
@@ -376,7 +384,7 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 			top = fmt.Sprintf("%s (%d)", printable([]byte(r.TopKey)), r.TopCount)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.Measurement.Handle, val, r.Lines,
-			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, rep.own[r.Measurement].Round(time.Microsecond), top)
+			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, rep.ownTime(r).Round(time.Microsecond), top)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
