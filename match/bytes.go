@@ -2,6 +2,7 @@ package match
 
 import (
 	"errors"
+	"math/bits"
 
 	"github.com/dlclark/regexp2/syntax"
 )
@@ -58,13 +59,7 @@ func (s *byteSet) overlaps(t *byteSet) bool {
 
 // count returns the number of bytes in the set.
 func (s *byteSet) count() int {
-	n := 0
-	for c := 0; c < 256; c++ {
-		if s.has(byte(c)) {
-			n++
-		}
-	}
-	return n
+	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) + bits.OnesCount64(s[2]) + bits.OnesCount64(s[3])
 }
 
 // single returns the only byte of a set of one byte.
@@ -72,9 +67,9 @@ func (s *byteSet) single() (byte, bool) {
 	if s.count() != 1 {
 		return 0, false
 	}
-	for c := 0; c < 256; c++ {
-		if s.has(byte(c)) {
-			return byte(c), true
+	for i, w := range s {
+		if w != 0 {
+			return byte(i*64 + bits.TrailingZeros64(w)), true
 		}
 	}
 	return 0, false

@@ -166,3 +166,34 @@ func FuzzManyRules(f *testing.F) {
 		compareSets(t, append(specs, sshSpecs...), lines)
 	})
 }
+
+// TestOnly: a rule taken out of a large set matches every line as the
+// rule compiled alone does.
+func TestOnly(t *testing.T) {
+	specs := append(manySet(manyTemplates[0], 0, 100), sshSpecs...)
+	set, err := Compile(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := append(manyLines(rand.New(rand.NewPCG(7, 8)), 0, 100), blockLines...)
+	for _, i := range []int{0, 7, 99, 100, len(specs) - 1} {
+		alone, err := Compile(specs[i:i+1], Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		only := set.Only(i)
+		if only.Len() != 1 {
+			t.Fatalf("Only(%d) has %d rules", i, only.Len())
+		}
+		om, am := only.NewMatcher(), alone.NewMatcher()
+		for _, l := range lines {
+			if d := diffHits(copyHits(om.Match([]byte(l))), am.Match([]byte(l))); d != "" {
+				t.Fatalf("rule %d on %q: %s", i, l, d)
+			}
+		}
+		block := []byte(strings.Join(lines, "\n") + "\n")
+		if got, want := blockOf(om, block), blockOf(am, block); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("rule %d by block: got %v, want %v", i, got, want)
+		}
+	}
+}

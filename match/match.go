@@ -173,6 +173,16 @@ func Check(specs []Spec, opts Options) error {
 	return errors.Join(errs...)
 }
 
+// Only returns a Set that matches rule i of s alone (as rule 0), sharing
+// its compiled engines: what the rule costs without the others.
+func (s *Set) Only(i int) *Set {
+	r := s.rules[i]
+	o := &Set{specs: s.specs[i : i+1 : i+1], rules: []*rule{r}, opts: s.opts,
+		needASCII: r.needsASCII(), hasExact: len(r.exact) > 0}
+	o.all = newLineFilter(o.rules, nil, o.needASCII)
+	return o
+}
+
 // Len returns the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
 

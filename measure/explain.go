@@ -17,8 +17,16 @@ import (
 // selected nothing, without reading the stream again.
 const HeadBytes = 4 << 20
 
-// TimingBytes is how much of Head each rule is timed on, alone.
+// TimingBytes is how much of Head each rule is timed on, alone, when a
+// stream has at most timingBudget/TimingBytes rules; with more, each is
+// timed on an equal share of timingBudget, and at least minTimingBytes,
+// so that timing 1000 rules does not cost 1000 passes over a MiB.
 const TimingBytes = 1 << 20
+
+const (
+	timingBudget   = 16 << 20
+	minTimingBytes = 16 << 10
+)
 
 // Stream is what a one-shot evaluation saw of one stream as a whole, as
 // fail2ban-regex sums up a log: the Results of the stream's measurements
@@ -148,10 +156,14 @@ func (s *Stream) done() { s.Formats = s.tally.Counts() }
 
 // timed returns the lines of Head each rule is timed on.
 func (s *Stream) timed() []byte {
-	if len(s.Head) <= TimingBytes {
+	size := TimingBytes
+	if n := len(s.Group.Measurements); n > 0 {
+		size = max(minTimingBytes, min(TimingBytes, timingBudget/n))
+	}
+	if len(s.Head) <= size {
 		return s.Head
 	}
-	return s.Head[:bytes.LastIndexByte(s.Head[:TimingBytes], '\n')+1]
+	return s.Head[:bytes.LastIndexByte(s.Head[:size], '\n')+1]
 }
 
 // TimedLines is the number of lines RuleTimes measures each rule on.
@@ -168,12 +180,8 @@ func (s *Stream) RuleTimes(opts match.Options) []time.Duration {
 	if n == 0 {
 		return out
 	}
-	for i, m := range s.Group.Measurements {
-		g, err := interval.NewGroup(s.Group.Source, []*rules.Measurement{m}, opts)
-		if err != nil {
-			continue // compiled with the others already; cannot happen
-		}
-		matcher := g.Set().NewMatcher()
+	for i := range s.Group.Measurements {
+		matcher := s.Group.Set().Only(i).NewMatcher()
 		start := time.Now()
 		matcher.MatchBlock(sample, func(int, []byte, []match.Hit) {})
 		out[i] = time.Duration(float64(time.Since(start)) * float64(s.Lines) / float64(n))
@@ -202,25 +210,57 @@ type Hint struct {
 // how many and gives the pattern that selects them. ok is false when there
 // is nothing to say.
 func (s *Stream) Hint(m *rules.Measurement, opts match.Options) (Hint, bool) {
-	sug := rules.WholeLine(m.Select)
-	if sug == m.Select || len(s.Head) == 0 {
+	hs := s.Hints([]*rules.Measurement{m}, opts)
+	if len(hs) == 0 {
 		return Hint{}, false
 	}
-	g, err := interval.NewGroup(s.Group.Source, []*rules.Measurement{{Select: sug, DataType: rules.Counter, KeyType: rules.KeyAny}}, opts)
+	return hs[0], true
+}
+
+// Hints returns the hints of measurements of the stream that selected no
+// line (see Hint), in their order, those with nothing to say left out.
+// The whole-line patterns of all of them are matched in one pass over
+// Head.
+func (s *Stream) Hints(ms []*rules.Measurement, opts match.Options) []Hint {
+	if len(s.Head) == 0 {
+		return nil
+	}
+	var asked []*rules.Measurement
+	var suggest []*rules.Measurement
+	for _, m := range ms {
+		if sug := rules.WholeLine(m.Select); sug != m.Select {
+			asked = append(asked, m)
+			suggest = append(suggest, &rules.Measurement{Select: sug, DataType: rules.Counter, KeyType: rules.KeyAny})
+		}
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	g, err := interval.NewGroup(s.Group.Source, suggest, opts)
 	if err != nil {
-		return Hint{}, false
+		if len(asked) == 1 {
+			return nil
+		}
+		// One suggestion that does not compile: each on its own.
+		var out []Hint
+		for _, m := range asked {
+			out = append(out, s.Hints([]*rules.Measurement{m}, opts)...)
+		}
+		return out
 	}
-	var found uint64
+	found := make([]uint64, len(asked))
 	g.Set().NewMatcher().MatchBlock(s.Head, func(_ int, _ []byte, hits []match.Hit) {
 		for _, h := range hits {
 			if h.Selected {
-				found++
-				return
+				found[h.Rule]++
 			}
 		}
 	})
-	if found == 0 {
-		return Hint{}, false
+	var out []Hint
+	for i, m := range asked {
+		if found[i] > 0 {
+			out = append(out, Hint{Measurement: m, Found: found[i], Of: s.headLines(), Suggest: suggest[i].Select, Whole: s.Complete})
+		}
 	}
-	return Hint{Measurement: m, Found: found, Of: s.headLines(), Suggest: sug, Whole: s.Complete}, true
+	return out
 }

@@ -100,6 +100,10 @@ func TestHint(t *testing.T) {
 	if h, ok := s.Hint(ms[2], match.Options{}); ok {
 		t.Errorf("a pattern found nowhere got a hint: %+v", h)
 	}
+	// All at once, in one pass: the same hint, and only it.
+	if hs := s.Hints(ms, match.Options{}); len(hs) != 1 || hs[0] != h {
+		t.Errorf("hints of all three %+v, want only %+v", hs, h)
+	}
 }
 
 // TestHeadCapture: the head of a long stream is its first HeadBytes cut to

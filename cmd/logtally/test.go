@@ -267,12 +267,16 @@ func newTestReport(results []measure.Result, opts match.Options) *testReport {
 			}
 		}
 	}
+	// The rules of a stream that selected nothing are explained in one
+	// pass over its head.
+	silent := map[*measure.Stream][]*rules.Measurement{}
 	for _, r := range results {
 		if r.Err == nil && r.Selected == 0 && r.Stream != nil {
-			if h, ok := r.Stream.Hint(r.Measurement, opts); ok {
-				rep.hints = append(rep.hints, h)
-			}
+			silent[r.Stream] = append(silent[r.Stream], r.Measurement)
 		}
+	}
+	for _, s := range rep.streams {
+		rep.hints = append(rep.hints, s.Hints(silent[s], opts)...)
 	}
 	return rep
 }
