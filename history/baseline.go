@@ -135,11 +135,12 @@ type params struct {
 	capEdge      float64         // an episode counts up to this multiple of the anomaly threshold
 	switchMargin float64         // a local-level candidate takes over below this share of the current one's error
 	runHalf      float64         // seconds: half-life of the run statistic (at least runMinSamples intervals)
-	runClip      float64         // raw deviations are clipped here before entering the run statistic
+	runClip      float64         // raw deviations are clipped here before entering the run statistics
+	slowHalf     float64         // seconds: half-life of the slow run statistic (at least runMinSamples intervals)
+	slowVarHalf  float64         // seconds: half-life of the slow run statistic's own variance
 	z2Cap        float64         // |z| cap of the bulk calibration
 	refractory   float64         // seconds: after an alarm, a new one needs stronger evidence for this long
 	refractGain  float64         // a new alarm within the refractory time needs this multiple of the last peak
-	refractMax   float64         // … but never more than this |z|
 	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
 	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
 	measureB     float64         // seconds: the rarest rate measured; rarer ones are extrapolated
@@ -152,6 +153,8 @@ const (
 	tailPointLow         // one sample below
 	tailRunHigh          // a run of samples above
 	tailRunLow           // a run of samples below
+	tailSlowHigh         // a slow run above the seasonal expectation
+	tailSlowLow          // a slow run below it
 	nTails
 )
 
@@ -159,8 +162,19 @@ const (
 // the tail records (short intervals end them sooner than episodeGap).
 const episodeQuietMax = 6
 
-// runMinSamples is the least half-life of the run statistic, in intervals.
+// runMinSamples is the least half-life of the run statistics, in intervals.
 const runMinSamples = 3
+
+// slowLocal is the local-level candidate the slow run statistic is measured
+// against (the slowest, three days).
+const slowLocal = nLocal - 1
+
+// Sources of the calibrated z, as recorded for the refractory rule.
+const (
+	srcPoint = 0
+	srcRun   = 1
+	srcSlow  = 2
+)
 
 func defaultParams() params {
 	return params{
@@ -179,17 +193,18 @@ func defaultParams() params {
 		minAgeLearn:  86400,
 		calibHalf:    28 * 86400,
 		calibPrior:   288,
-		dev2Every:    [nTails]float64{21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400},
-		anomEvery:    [nTails]float64{14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400},
+		dev2Every:    [nTails]float64{21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400},
+		anomEvery:    [nTails]float64{14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400},
 		minRecord:    24,
 		capEdge:      1.3,
 		switchMargin: 0.9,
 		runHalf:      1800,
 		runClip:      4,
+		slowHalf:     12 * 3600,
+		slowVarHalf:  3 * 86400,
 		z2Cap:        3,
 		refractory:   24 * 3600,
 		refractGain:  1.2,
-		refractMax:   4.5,
 		episodeGap:   1800,
 		measureA:     12 * 3600,
 		measureB:     2 * 86400,
@@ -221,6 +236,8 @@ type global struct {
 	Z2       float64      // forgetting mean of capped z² of the raw z: bulk calibration
 	Sel      float64      // the local-level candidate in use
 	Run      float64      // run statistic: forgetting mean of clipped raw deviations
+	Slow     float64      // slow run statistic: the same against the seasonal expectation
+	SlowVar  float64      // forgetting mean of Slow², its own recent spread
 	AlarmZ   float64      // |z| of the last alarm (level 2 or 3) episode's peak
 	AlarmSrc float64      // evidence that started it: 0 point, 1 run
 	AlarmAt  int64        // unix seconds of the end of the last alarm episode
@@ -342,11 +359,14 @@ type pred struct {
 	a     float64 // raw deviation of the sample: (y − mu)/sqrt(varTot)
 	run   float64 // run statistic including the sample
 	r     float64 // run statistic standardised
+	slow  float64 // slow run statistic including the sample
+	rs    float64 // slow run statistic standardised by its own recent spread
 	aEff  float64 // a as a Gaussian deviation (a young baseline's t statistic converted)
 	zp    float64 // calibrated z of the point evidence
 	zr    float64 // calibrated z of the run evidence
+	zs    float64 // calibrated z of the slow run evidence
 	z     float64 // calibrated z: the stronger of the two that point the sample's way
-	src   float64 // the evidence behind z: 0 point, 1 run
+	src   float64 // the evidence behind z: srcPoint, srcRun or srcSlow
 	level int     // level of z before the refractory rule
 }
 
@@ -475,7 +495,25 @@ func (b *Baseline) runLambda() float64 {
 	return alpha(float64(b.secs), math.Max(b.p.runHalf, runMinSamples*float64(b.secs)))
 }
 
-// evidence computes the raw and calibrated deviations of y against p. The
+// slowLambda returns the weight of one sample in the slow run statistic.
+func (b *Baseline) slowLambda() float64 {
+	return alpha(float64(b.secs), math.Max(b.p.slowHalf, runMinSamples*float64(b.secs)))
+}
+
+// slowVar returns the variance the slow run statistic is standardised
+// by: its own recent variance, never less than that of independent
+// deviations (the run statistics' correlation over hours is not evidence).
+func (b *Baseline) slowVar() float64 {
+	lam := b.slowLambda()
+	return math.Max(lam/(2-lam), b.g.SlowVar)
+}
+
+// evidence computes the raw and calibrated deviations of y against p: a
+// point deviation, a run (half-life 30 minutes) against the forecast, and a
+// slow run (half-life 12 hours) against the seasonal expectation with only
+// the three-day level, standardised by its own recent spread (how unusual
+// the recent deviations are against the recent distribution of such
+// deviations: drifts and excursions that the faster levels take up). The
 // direction is always the sample's own: run evidence raises or holds the
 // level of a sample that deviates the same way, and is ignored for one on
 // the other side (just after a storm, a low value is not a high anomaly).
@@ -490,6 +528,10 @@ func (b *Baseline) evidence(y float64, p *pred) {
 	c := b.p.runClip
 	p.run = (1-lam)*b.g.Run + lam*math.Max(-c, math.Min(c, p.a))
 	p.r = p.run / math.Sqrt(lam/(2-lam))
+	ls := b.slowLambda()
+	as := (y - p.seasonal - b.g.Local[slowLocal]) / sd
+	p.slow = (1-ls)*b.g.Slow + ls*math.Max(-c, math.Min(c, as))
+	p.rs = p.slow / math.Sqrt(b.slowVar())
 	p.aEff = p.a
 	young := b.g.Samples < b.p.minSamples
 	switch {
@@ -514,11 +556,21 @@ func (b *Baseline) evidence(y float64, p *pred) {
 	} else {
 		p.zr = b.g.Tails[tailRunLow].z(p.r)
 	}
-	p.z = p.zp
-	sameWay := (p.r > 0 && p.a > 0) || (p.r < 0 && p.a < 0)
-	if !young && sameWay && math.Abs(p.zr) > math.Abs(p.zp) {
-		p.z = math.Copysign(math.Abs(p.zr), p.a)
-		p.src = 1
+	if p.rs >= 0 {
+		p.zs = b.g.Tails[tailSlowHigh].z(p.rs)
+	} else {
+		p.zs = b.g.Tails[tailSlowLow].z(p.rs)
+	}
+	p.z, p.src = p.zp, srcPoint
+	if !young {
+		for _, e := range [...]struct {
+			raw, z, src float64
+		}{{p.r, p.zr, srcRun}, {p.rs, p.zs, srcSlow}} {
+			sameWay := (e.raw > 0 && p.a > 0) || (e.raw < 0 && p.a < 0)
+			if sameWay && math.Abs(e.z) > math.Abs(p.z) {
+				p.z, p.src = math.Copysign(math.Abs(e.z), p.a), e.src
+			}
+		}
 	}
 	az := math.Abs(p.z)
 	switch {
@@ -608,7 +660,7 @@ func (b *Baseline) refractory(t time.Time, az float64) bool {
 		return false
 	}
 	dt := float64(t.Unix() - b.g.AlarmAt)
-	return dt >= 0 && dt < b.p.refractory && az < math.Min(b.p.refractGain*b.g.AlarmZ, b.p.refractMax)
+	return dt >= 0 && dt < b.p.refractory && az < b.p.refractGain*b.g.AlarmZ
 }
 
 // Observe scores v against the baseline as it was, then learns it.
@@ -647,6 +699,7 @@ func (b *Baseline) fade(dt float64) {
 		}
 	}
 	b.g.Run *= math.Pow(1-b.runLambda(), dt/float64(b.secs))
+	b.g.Slow *= math.Pow(1-b.slowLambda(), dt/float64(b.secs))
 	b.g.PrevZ = 0
 	for i := range b.g.Tails {
 		b.g.Tails[i].Peak = 0
@@ -739,11 +792,19 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		hi, lo = math.Max(p.r, 0), math.Max(-p.r, 0)
 		b.g.Tails[tailRunHigh].record(hi, b.p.capEdge, quiet)
 		b.g.Tails[tailRunLow].record(lo, b.p.capEdge, quiet)
+		hi, lo = math.Max(p.rs, 0), math.Max(-p.rs, 0)
+		b.g.Tails[tailSlowHigh].record(hi, b.p.capEdge, quiet)
+		b.g.Tails[tailSlowLow].record(lo, b.p.capEdge, quiet)
 		for i := range b.g.Tails {
 			b.calibrateTail(&b.g.Tails[i], i)
 		}
 	}
 	b.g.Run = p.run
+	b.g.Slow = p.slow
+	// The slow run's own variance, each sample's square capped at 9 times
+	// the variance so far: an excursion does not declare itself normal.
+	sv := b.slowVar()
+	b.g.SlowVar += alpha(step, b.p.slowVarHalf) * (math.Min(p.slow*p.slow, 9*sv) - b.g.SlowVar)
 	// Alarm episodes, for the refractory rule (on the calibrated z).
 	az := math.Abs(p.z)
 	if iabs(sc.Level) >= 2 {
@@ -810,6 +871,19 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 }
 
+// recalibrate recomputes the levels of every evidence record as the last
+// learned sample left them: calibrated once the record is kept (from
+// minRecord samples on), the levels 2 and 3 before.
+func (b *Baseline) recalibrate() {
+	for i := range b.g.Tails {
+		t := &b.g.Tails[i]
+		t.Q2, t.Q3 = 0, 0
+		if b.g.Samples > b.p.minRecord {
+			b.calibrateTail(t, i)
+		}
+	}
+}
+
 // calibrateTail recomputes the levels of evidence source i, recorded in
 // t, from its exceedance record (from the Gaussian prior alone while the
 // record is empty).
@@ -852,6 +926,7 @@ func (b *Baseline) toReal() {
 	b.g.Tails = [nTails]tail{}
 	b.g.Total = 0
 	b.g.Run = 0
+	b.g.Slow, b.g.SlowVar = 0, 0
 	b.g.PrevZ = 0
 	b.g.AlarmZ = 0
 	b.g.Count = false

@@ -72,14 +72,25 @@
 // # Evidence and calibrated z
 //
 // Counts are bursty and heavy-tailed, so a Gaussian 3σ would fire several
-// times a day. Two kinds of evidence are computed for each sample:
+// times a day. Three kinds of evidence, on three time scales, are computed
+// for each sample:
 //
 //	point:  a = (y − μ)/σ
 //	run:    R ← (1−λ)R + λ·clip(a, ±4),   r = R/sqrt(λ/(2−λ))
+//	slow:   S ← (1−λs)S + λs·clip((y − ȳ − L_3)/σ, ±4),   s = S/sqrt(max(λs/(2−λs), E[S²]))
 //
 // with λ = 1 − 2^(−Interval/h), h = max(30 min, 3 intervals): r is a run of
 // moderately surprising samples (a level shift, a drift, a dropout to
-// zero, a change of variance), which no single sample shows. Each side
+// zero, a change of variance), which no single sample shows. The slow run
+// (half-life max(12 h, 3 intervals)) is measured against the seasonal
+// expectation with only the three-day level, so it still sees an
+// excursion or a drift of hours that the faster levels have taken up, and
+// it is standardised by its own recent spread, E[S²] a forgetting mean
+// (half-life three days) of S², each sample's square capped at nine times
+// the mean so far: how unusual the recent deviations are against the
+// recent distribution of such deviations (the idea of an anomaly
+// likelihood), so that a series whose residuals wander for hours is not
+// always "slow-anomalous". Each side
 // (high, low) of each kind has its own exceedance record, since real counts
 // have a heavy upper tail and a light lower one: how often episodes of
 // |a| (or |r|) reached the levels 1.5·1.25^k. An episode is a run of
@@ -148,10 +159,12 @@
 //
 // Few, well-timed alarms are the goal. After an alarm episode (level 2 or
 // 3, consecutive samples with |z| ≥ 2), for 24 hours a new alarm from the
-// same kind of evidence (point or run) is held back to level 1 unless its
-// |z| reaches min(1.2·peak of the last alarm, 4.5). Z itself is reported
-// unchanged; evidence of the other kind is not held back, so a burst after
-// a drift, or a drift after a burst, still alarms at once.
+// same kind of evidence (point, run or slow) is held back to level 1 unless
+// its calibrated |z| exceeds 1.2 times the peak of the last alarm: an alarm
+// no stronger than the one of a few hours ago is no news, however far out
+// it is. Z itself is reported unchanged; evidence of another kind is not
+// held back, so a burst after a drift, or a drift after a burst, still
+// alarms at once.
 //
 // # Learning
 //
@@ -176,21 +189,27 @@
 //
 // A missing sample is not a zero: Gap (or simply the next Learn after a
 // hole) only fades the short-term levels toward the slot baseline and the
-// run statistic toward 0, and ends any episode; no slot learns anything.
+// run statistics toward 0, and ends any episode; no slot learns anything.
 //
 // # Persistence
 //
-// Encode writes a meta record (about 730 bytes: whole-series state, the
-// four exceedance records as float32 counts, configuration) and pages of
-// 16 slots × 12 bytes (float32 n, m, q); one interval dirties one page, so
-// a commit writes about 920 bytes per measurement and 100 trained weekly
-// measurements take about 2.5 MB. Decode refuses (ErrConfigChanged) a
-// baseline learned with another interval, zone or kind; the caller then
-// starts afresh.
+// Encode writes a meta record (about 900 bytes: whole-series state, the
+// six exceedance records as float32 counts, configuration; the levels
+// calibrated from the records are recomputed by Decode, not stored) and
+// pages of 16 slots × 12 bytes (float32 n, m, q); one interval dirties one
+// page, so a commit writes about 1.1 KB per measurement and 100 trained
+// weekly measurements take about 2.5 MB. Decode reads the format before
+// the slow run statistic (version 2) too, its slow records starting as
+// the Gaussian record of its history; it refuses (ErrConfigChanged) a
+// baseline learned with another interval, zone or kind, and the caller
+// then starts afresh.
 //
 // Known limits: the run evidence raises false alarms on series whose
 // residuals stay biased for hours (real-valued sensor series with slow
 // drifts), which the refractory rule only thins out; and the first week of
 // a series, while the exceedance records fill, alarms more often than
-// later ones.
+// later ones. A drift slow enough for the local levels to follow never
+// puts a sample 3 deviations from Av, so it raises no _anomaly whatever
+// the slow evidence says: the slow evidence raises the level of samples
+// that are out, it does not make samples out.
 package history

@@ -13,8 +13,13 @@ const pageSlots = 16
 // slotBytes is the encoded size of one slot.
 const slotBytes = 12
 
-// formatVersion is the version of the encoding written by Encode.
-const formatVersion = 2
+// formatVersion is the version of the encoding written by Encode. Decode
+// also reads version 2 (before the slow run statistic): its records are
+// taken over and the slow evidence starts empty.
+const formatVersion = 3
+
+// nTailsV2 is the number of evidence records in a version 2 encoding.
+const nTailsV2 = 4
 
 var metaMagic = [4]byte{'L', 'T', 'H', 'B'}
 
@@ -33,7 +38,7 @@ func (b *Baseline) Pages() int { return len(b.dirty) }
 // otherwise every page that holds learned data. Encode clears the dirty
 // marks.
 func (b *Baseline) Encode(dirtyOnly bool) (meta []byte, pages map[int][]byte) {
-	meta = b.encodeMeta()
+	meta = b.encodeMeta(formatVersion)
 	pages = make(map[int][]byte)
 	for p := range b.dirty {
 		lo, hi := b.pageRange(p)
@@ -76,27 +81,43 @@ func (b *Baseline) pageUsed(lo, hi int) bool {
 	return false
 }
 
-// metaFloats lists the whole-series fields in their encoded order.
-func (b *Baseline) metaFloats() []*float64 {
+// metaFloats lists the whole-series fields in their encoded order for a
+// format version. The calibrated levels of the records (Q2, Q3) are not
+// encoded from version 3 on: Decode recomputes them from the records.
+func (b *Baseline) metaFloats(version byte) []*float64 {
 	g := &b.g
 	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.Z2, &g.Sel, &g.Run, &g.AlarmZ, &g.AlarmSrc, &g.PrevZ}
+	if version >= 3 {
+		f = append(f, &g.Slow, &g.SlowVar)
+	}
 	for i := range g.Local {
 		f = append(f, &g.Local[i])
 	}
 	for i := range g.LocalErr {
 		f = append(f, &g.LocalErr[i])
 	}
-	for i := range g.Tails {
+	for i := range b.tails(version) {
 		t := &g.Tails[i]
-		f = append(f, &t.Peak, &t.Quiet, &t.Q2, &t.Q3)
+		f = append(f, &t.Peak, &t.Quiet)
+		if version < 3 {
+			f = append(f, &t.Q2, &t.Q3)
+		}
 	}
 	return f
 }
 
+// tails returns the evidence records a format version encodes.
+func (b *Baseline) tails(version byte) []tail {
+	if version < 3 {
+		return b.g.Tails[:nTailsV2]
+	}
+	return b.g.Tails[:]
+}
+
 // metaCounts lists the exceedance counts, encoded as float32.
-func (b *Baseline) metaCounts() []*float64 {
+func (b *Baseline) metaCounts(version byte) []*float64 {
 	var f []*float64
-	for i := range b.g.Tails {
+	for i := range b.tails(version) {
 		for k := range b.g.Tails[i].Exceed {
 			f = append(f, &b.g.Tails[i].Exceed[k])
 		}
@@ -104,10 +125,12 @@ func (b *Baseline) metaCounts() []*float64 {
 	return f
 }
 
-func (b *Baseline) encodeMeta() []byte {
+// encodeMeta encodes the meta record in a format version (tests write
+// version 2 to check that Decode still reads it).
+func (b *Baseline) encodeMeta(version byte) []byte {
 	buf := make([]byte, 0, 600)
 	buf = append(buf, metaMagic[:]...)
-	buf = append(buf, formatVersion, byte(b.cfg.Kind))
+	buf = append(buf, version, byte(b.cfg.Kind))
 	var flags byte
 	if b.g.Count {
 		flags |= 1
@@ -126,12 +149,12 @@ func (b *Baseline) encodeMeta() []byte {
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.Last))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.Learned))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.g.AlarmAt))
-	fs := b.metaFloats()
+	fs := b.metaFloats(version)
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(fs)))
 	for _, f := range fs {
 		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(*f))
 	}
-	cs := b.metaCounts()
+	cs := b.metaCounts(version)
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(cs)))
 	for _, f := range cs {
 		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(*f)))
@@ -167,7 +190,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	if magic != metaMagic {
 		return nil, errors.New("decode baseline: meta: not a logtally baseline")
 	}
-	if ver != formatVersion {
+	if ver != formatVersion && ver != 2 {
 		return nil, fmt.Errorf("decode baseline: meta: unknown format version %d", ver)
 	}
 	if secs != b.secs || nslots != b.nslots || ps != pageSlots {
@@ -179,7 +202,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	if kind != b.cfg.Kind {
 		return nil, fmt.Errorf("decode baseline: kind %d stored, %d configured: %w", kind, b.cfg.Kind, ErrConfigChanged)
 	}
-	fs := b.metaFloats()
+	fs := b.metaFloats(ver)
 	if nf != len(fs) {
 		return nil, fmt.Errorf("decode baseline: meta: %d fields, want %d", nf, len(fs))
 	}
@@ -190,7 +213,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 		}
 		*f = v
 	}
-	cs := b.metaCounts()
+	cs := b.metaCounts(ver)
 	if nc := int(r.u16()); r.err == nil && nc != len(cs) {
 		return nil, fmt.Errorf("decode baseline: meta: %d counts, want %d", nc, len(cs))
 	}
@@ -207,11 +230,21 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	if len(r.buf) != 0 {
 		return nil, errors.New("decode baseline: meta: trailing bytes")
 	}
-	if b.g.Samples < 0 || b.g.V < 0 || b.g.Q < 0 || b.g.Total < 0 {
+	if b.g.Samples < 0 || b.g.V < 0 || b.g.Q < 0 || b.g.Total < 0 || b.g.SlowVar < 0 {
 		return nil, errors.New("decode baseline: meta: negative count or variance")
 	}
 	b.g.Count = flags&1 != 0
 	b.g.First, b.g.Last, b.g.Learned, b.g.AlarmAt = first, last, learned, alarmAt
+	if ver < 3 {
+		// The records a version 2 baseline did not keep start as the
+		// Gaussian record of its history.
+		for i := nTailsV2; i < nTails; i++ {
+			for k := range b.g.Tails[i].Exceed {
+				b.g.Tails[i].Exceed[k] = float64(float32(b.g.Total * gaussTab[k]))
+			}
+		}
+	}
+	b.recalibrate()
 	for p, data := range pages {
 		if p < 0 || p >= len(b.dirty) {
 			return nil, fmt.Errorf("decode baseline: page %d out of range", p)

@@ -254,3 +254,85 @@ func TestTToGauss(t *testing.T) {
 		t.Errorf("edge cases")
 	}
 }
+
+// TestSlowEvidence: a level held about 2 deviations above the seasonal
+// expectation for half a day is strong slow evidence even after the fast
+// local level has taken it up, while a stationary series of the same noise gives no slow evidence. Its
+// standardisation is the slow statistic's own recent spread, so an
+// autocorrelated series is not permanently "slow-anomalous".
+func TestSlowEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		phi   float64 // autocorrelation of the noise
+		shift float64
+		slow  bool
+	}{
+		{"independent noise, stationary", 0, 0, false},
+		{"independent noise, half a day 2 deviations up", 0, 2, true},
+		{"autocorrelated noise, stationary", 0.9, 0, false},
+		{"autocorrelated noise, half a day 3 deviations up", 0.9, 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 5; seed++ {
+				rng := rand.New(rand.NewPCG(seed, 77))
+				b := New(utcConfig())
+				at := monday
+				ar, sd := 0.0, math.Sqrt(1-tc.phi*tc.phi)
+				noise := func() float64 { ar = tc.phi*ar + sd*rng.NormFloat64(); return ar }
+				for i := 0; i < 3*2016; i++ {
+					b.Observe(at, 100+noise())
+					at = at.Add(5 * time.Minute)
+				}
+				for i := 0; i < 12*12; i++ {
+					b.Observe(at, 100+tc.shift+noise())
+					at = at.Add(5 * time.Minute)
+				}
+				_, p := b.score(at, 100+tc.shift)
+				if got := math.Abs(p.zs) >= 3; got != tc.slow {
+					t.Errorf("seed %d: slow evidence z %.2f (raw %.2f), fast run z %.2f", seed, p.zs, p.rs, p.zr)
+				}
+				if tc.slow && p.zs < 0 {
+					t.Errorf("seed %d: slow evidence points down (z %.2f) for a level up", seed, p.zs)
+				}
+			}
+		})
+	}
+}
+
+// TestRefractory: within a day of an alarm, a new alarm of the same kind of
+// evidence must be stronger than the last one's peak; a weaker one, however
+// far out, is held back to _dev1 (it used to pass at a calibrated z of 4.5),
+// and a stronger one is an anomaly again.
+func TestRefractory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	b := New(utcConfig())
+	series := flat(3, func() float64 { return poisson(rng, 10) })
+	observeAll(b, series)
+	at := series[len(series)-1].T
+	next := func(v float64) Score {
+		at = at.Add(5 * time.Minute)
+		return b.Observe(at, v)
+	}
+	quiet := func(n int) {
+		for i := 0; i < n; i++ {
+			next(poisson(rng, 10))
+		}
+	}
+	quiet(12)
+	if sc := next(120); sc.Level != 3 {
+		t.Fatalf("first spike 120 on counts of 10: level %d", sc.Level)
+	}
+	quiet(24)
+	if sc := next(70); sc.Level != 1 {
+		t.Errorf("weaker spike 70 two hours later: level %d (z %.1f), want held back to 1", sc.Level, sc.Z)
+	}
+	quiet(24)
+	if sc := next(400); sc.Level != 3 {
+		t.Errorf("stronger spike 400: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+	}
+	at = at.Add(25 * time.Hour)
+	quiet(12)
+	if sc := next(70); sc.Level != 3 {
+		t.Errorf("spike 70 a day later: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+	}
+}
