@@ -238,7 +238,7 @@ type global struct {
 	Run      float64      // run statistic: forgetting mean of clipped raw deviations
 	Slow     float64      // slow run statistic: the same against the seasonal expectation
 	SlowVar  float64      // forgetting mean of Slow², its own recent spread
-	AlarmZ   float64      // |z| of the last alarm (level 2 or 3) episode's peak
+	AlarmZ   float64      // peak evidence strength of the last alarm (level 2 or 3) episode
 	AlarmSrc float64      // evidence that started it: 0 point, 1 run
 	AlarmAt  int64        // unix seconds of the end of the last alarm episode
 	PrevZ    float64      // calibrated z of the previous sample
@@ -356,18 +356,19 @@ type pred struct {
 	own      float64 // own-slot weight (kernel-normalised)
 	local    int     // the local-level candidate in use
 
-	a     float64 // raw deviation of the sample: (y − mu)/sqrt(varTot)
-	run   float64 // run statistic including the sample
-	r     float64 // run statistic standardised
-	slow  float64 // slow run statistic including the sample
-	rs    float64 // slow run statistic standardised by its own recent spread
-	aEff  float64 // a as a Gaussian deviation (a young baseline's t statistic converted)
-	zp    float64 // calibrated z of the point evidence
-	zr    float64 // calibrated z of the run evidence
-	zs    float64 // calibrated z of the slow run evidence
-	z     float64 // calibrated z: the stronger of the two that point the sample's way
-	src   float64 // the evidence behind z: srcPoint, srcRun or srcSlow
-	level int     // level of z before the refractory rule
+	a        float64 // raw deviation of the sample: (y − mu)/sqrt(varTot)
+	run      float64 // run statistic including the sample
+	r        float64 // run statistic standardised
+	slow     float64 // slow run statistic including the sample
+	rs       float64 // slow run statistic standardised by its own recent spread
+	aEff     float64 // a as a Gaussian deviation (a young baseline's t statistic converted)
+	zp       float64 // calibrated z of the point evidence
+	zr       float64 // calibrated z of the run evidence
+	zs       float64 // calibrated z of the slow run evidence
+	z        float64 // calibrated z: the stronger of the two that point the sample's way
+	src      float64 // the evidence behind z: srcPoint, srcRun or srcSlow
+	strength float64 // its strength for the refractory rule (see strengthOf)
+	level    int     // level of z before the refractory rule
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -633,7 +634,8 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	age := float64(t.Unix() - b.g.First)
 	sc.Learning = young || age < b.p.minAgeLearn || p.own < b.p.learnOwn
 	lvl := p.level
-	if lvl >= 2 && p.src == b.g.AlarmSrc && b.refractory(t, math.Abs(p.z)) {
+	p.strength = p.strengthOf(sc.Z)
+	if lvl >= 2 && p.src == b.g.AlarmSrc && b.refractory(t, p.strength) {
 		lvl = 1
 	}
 	// A level k needs the sample to be k deviations out, whatever the
@@ -652,15 +654,31 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	return sc, p
 }
 
-// refractory reports whether a sample of |z| = az that would start a new
-// alarm episode is held back: within the refractory time after the last
-// alarm, a new one needs refractGain times that alarm's peak.
-func (b *Baseline) refractory(t time.Time, az float64) bool {
+// strengthOf returns the strength of the evidence behind the calibrated z,
+// as the refractory rule compares it: the deviations of the sample (|Z|)
+// for point evidence, the standardised statistic for a run. Unlike the
+// calibrated z, it does not shrink as the records learn from the alarm
+// it is compared with.
+func (p *pred) strengthOf(z float64) float64 {
+	switch p.src {
+	case srcRun:
+		return math.Abs(p.r)
+	case srcSlow:
+		return math.Abs(p.rs)
+	}
+	return math.Abs(z)
+}
+
+// refractory reports whether a sample of evidence strength st that would
+// start a new alarm episode is held back: within the refractory time after
+// the last alarm of the same kind, a new one needs refractGain times that
+// alarm's peak strength.
+func (b *Baseline) refractory(t time.Time, st float64) bool {
 	if b.p.refractory <= 0 || b.g.AlarmZ == 0 || math.Abs(b.g.PrevZ) >= 2 {
 		return false
 	}
 	dt := float64(t.Unix() - b.g.AlarmAt)
-	return dt >= 0 && dt < b.p.refractory && az < b.p.refractGain*b.g.AlarmZ
+	return dt >= 0 && dt < b.p.refractory && st < b.p.refractGain*b.g.AlarmZ
 }
 
 // Observe scores v against the baseline as it was, then learns it.
@@ -805,16 +823,15 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	// the variance so far: an excursion does not declare itself normal.
 	sv := b.slowVar()
 	b.g.SlowVar += alpha(step, b.p.slowVarHalf) * (math.Min(p.slow*p.slow, 9*sv) - b.g.SlowVar)
-	// Alarm episodes, for the refractory rule (on the calibrated z).
+	// Alarm episodes, for the refractory rule: their start (calibrated z
+	// at 2 or more) and the peak strength of their evidence.
 	az := math.Abs(p.z)
 	if iabs(sc.Level) >= 2 {
-		if math.Abs(b.g.PrevZ) < 2 || az > b.g.AlarmZ {
-			if math.Abs(b.g.PrevZ) < 2 {
-				b.g.AlarmZ = az
-				b.g.AlarmSrc = p.src
-			} else {
-				b.g.AlarmZ = math.Max(b.g.AlarmZ, az)
-			}
+		if math.Abs(b.g.PrevZ) < 2 {
+			b.g.AlarmZ = p.strength
+			b.g.AlarmSrc = p.src
+		} else {
+			b.g.AlarmZ = math.Max(b.g.AlarmZ, p.strength)
 		}
 		b.g.AlarmAt = u
 	}

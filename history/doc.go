@@ -160,11 +160,14 @@
 // Few, well-timed alarms are the goal. After an alarm episode (level 2 or
 // 3, consecutive samples with |z| ≥ 2), for 24 hours a new alarm from the
 // same kind of evidence (point, run or slow) is held back to level 1 unless
-// its calibrated |z| exceeds 1.2 times the peak of the last alarm: an alarm
-// no stronger than the one of a few hours ago is no news, however far out
-// it is. Z itself is reported unchanged; evidence of another kind is not
-// held back, so a burst after a drift, or a drift after a burst, still
-// alarms at once.
+// its strength exceeds 1.2 times the peak of the last alarm's: an alarm no
+// stronger than the one of a few hours ago is no news, however far out it
+// is. The strength is the sample's deviations |Z| for point evidence and
+// the standardised statistic (|r|, |s|) for a run; not the calibrated z,
+// which shrinks as the records learn from the very alarm it would be
+// compared with. Z itself is reported unchanged; evidence of another kind
+// is not held back, so a burst after a drift, or a drift after a burst,
+// still alarms at once.
 //
 // # Learning
 //
