@@ -59,6 +59,38 @@ func BenchmarkFollowAppended(b *testing.B) {
 	}
 }
 
+// BenchmarkFollowLineByLine measures the cost of one check that finds one
+// new line in a large followed file: the content checks (head, sampled
+// windows, tail) and the read, as when a log grows a line at a time.
+func BenchmarkFollowLineByLine(b *testing.B) {
+	fn, _ := benchLog(b, 100_000)
+	files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "end", Watch: "poll", Clock: newFakeClock()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var c countHandler
+	s := newScanner(files.cfg, &sink{h: &c, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+		func() bool { return false })
+	defer s.closeAll()
+	s.scan(true)
+	w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	line := []byte("Mar  1 12:00:01 host sshd[1234]: Accepted publickey for root from 203.0.113.9 port 52145\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		s.scan(false)
+	}
+	if c.lines != b.N {
+		b.Fatalf("%d lines, want %d", c.lines, b.N)
+	}
+}
+
 // BenchmarkReadWhole measures a whole-file read (track_growing_file: false).
 func BenchmarkReadWhole(b *testing.B) {
 	const n = 100_000

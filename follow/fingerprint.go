@@ -2,10 +2,8 @@ package follow
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,12 +33,29 @@ func nlinkOf(fi os.FileInfo) uint64 {
 	return 1
 }
 
+// FNV-1a, 64 bits.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
 // hash64 is the fingerprint hash (FNV-1a, stable across processes and
 // versions).
 func hash64(b []byte) uint64 {
-	h := fnv.New64a()
-	h.Write(b)
-	return h.Sum64()
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return h
+}
+
+// hashMore continues the FNV-1a hash h with the 8 little-endian bytes of v.
+func hashMore(h, v uint64) uint64 {
+	for i := 0; i < 8; i++ {
+		h = (h ^ (v & 0xff)) * fnvPrime
+		v >>= 8
+	}
+	return h
 }
 
 // preadFull reads len(buf) bytes at off. It returns the number of bytes
@@ -98,6 +113,7 @@ const (
 type sampler struct {
 	stride int64
 	hashes []uint64 // hashes[i] is the window at (i+1)·stride
+	prefix []uint64 // prefix[i] is combine(hashes[:i+1])
 	part   []byte   // the bytes read so far of the window being read
 	end    int64    // content seen: [0, end)
 	broken bool     // a gap in what was seen: no more windows
@@ -129,21 +145,31 @@ func (s *sampler) observe(off int64, p []byte) {
 		p = p[take:]
 		s.end += int64(take)
 		if len(s.part) == SampleLen {
-			s.hashes = append(s.hashes, hash64(s.part))
+			s.add(hash64(s.part))
 			s.part = s.part[:0]
 			s.shrink()
 		}
 	}
 }
 
+// add appends the hash of the next window.
+func (s *sampler) add(h uint64) {
+	c := uint64(fnvOffset)
+	if n := len(s.prefix); n > 0 {
+		c = s.prefix[n-1]
+	}
+	s.hashes = append(s.hashes, h)
+	s.prefix = append(s.prefix, hashMore(c, h))
+}
+
 // shrink doubles the stride while there are too many windows.
 func (s *sampler) shrink() {
 	for len(s.hashes) > maxSamples {
-		kept := s.hashes[:0]
-		for i := 1; i < len(s.hashes); i += 2 {
-			kept = append(kept, s.hashes[i])
+		old := s.hashes
+		s.hashes, s.prefix = nil, s.prefix[:0]
+		for i := 1; i < len(old); i += 2 {
+			s.add(old[i])
 		}
-		s.hashes = kept
 		s.stride *= 2
 	}
 }
@@ -171,7 +197,7 @@ func (s *sampler) fill(f *os.File, off int64) error {
 			s.part = append(s.part[:0], buf[:n]...)
 			break
 		}
-		s.hashes = append(s.hashes, hash64(buf))
+		s.add(hash64(buf))
 	}
 	s.end = off
 	return nil
@@ -180,25 +206,24 @@ func (s *sampler) fill(f *os.File, off int64) error {
 // upTo returns the windows that end at or before off: their stride,
 // number and combined hash.
 func (s *sampler) upTo(off int64) (stride int64, n int, h uint64) {
-	if s.broken {
+	if s.broken || off < s.stride+SampleLen {
 		return 0, 0, 0
 	}
-	for n < len(s.hashes) && int64(n+1)*s.stride+SampleLen <= off {
-		n++
-	}
+	n = int(min(int64(len(s.hashes)), (off-SampleLen)/s.stride))
 	if n == 0 {
 		return 0, 0, 0
 	}
-	return s.stride, n, combine(s.hashes[:n])
+	return s.stride, n, s.prefix[n-1]
 }
 
-// combine hashes window hashes into one.
+// combine hashes window hashes into one: FNV-1a of their little-endian
+// bytes.
 func combine(hs []uint64) uint64 {
-	b := make([]byte, 8*len(hs))
-	for i, h := range hs {
-		binary.LittleEndian.PutUint64(b[8*i:], h)
+	h := uint64(fnvOffset)
+	for _, v := range hs {
+		h = hashMore(h, v)
 	}
-	return hash64(b)
+	return h
 }
 
 // region is a range of content bytes a fingerprint covers.

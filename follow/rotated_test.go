@@ -3,8 +3,10 @@ package follow
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -461,4 +463,24 @@ func TestDrainRenamed(t *testing.T) {
 		}
 		h.rec.check(t)
 	})
+}
+
+// TestHashStable: the fingerprint hash is FNV-1a, as in every saved
+// position, and combining window hashes is the FNV-1a of their bytes.
+func TestHashStable(t *testing.T) {
+	for _, s := range []string{"", "a", "Mar  1 12:00:00 host sshd[1234]: Invalid user admin\n", strings.Repeat("x", 1024)} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		if got := hash64([]byte(s)); got != h.Sum64() {
+			t.Errorf("hash64(%q) = %x, want FNV-1a %x", s, got, h.Sum64())
+		}
+	}
+	hs := []uint64{1, 0xdeadbeefcafebabe, 42}
+	b := make([]byte, 0, 24)
+	for _, v := range hs {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	if combine(hs) != hash64(b) {
+		t.Errorf("combine differs from the hash of the windows' hashes")
+	}
 }
