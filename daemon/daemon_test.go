@@ -57,6 +57,10 @@ func start(t *testing.T, dir string, now time.Time) *fixture {
 	return f
 }
 
+// append appends lines to the followed log. A line that starts with a
+// syslog timestamp is given in UTC, the zone of the test's clock; it is
+// written in the local zone, in which the daemon reads syslog timestamps,
+// so that the test holds in any zone.
 func (f *fixture) append(lines ...string) {
 	f.t.Helper()
 	fh, err := os.OpenFile(f.log, os.O_APPEND|os.O_WRONLY, 0)
@@ -65,6 +69,12 @@ func (f *fixture) append(lines ...string) {
 	}
 	defer fh.Close()
 	for _, l := range lines {
+		if len(l) >= len(time.Stamp) {
+			if ts, err := time.Parse(time.Stamp, l[:len(time.Stamp)]); err == nil {
+				ts = ts.AddDate(t0.Year(), 0, 0)
+				l = ts.Local().Format(time.Stamp) + l[len(time.Stamp):]
+			}
+		}
 		if _, err := fh.WriteString(l + "\n"); err != nil {
 			f.t.Fatal(err)
 		}
