@@ -118,9 +118,16 @@ const maxCandidates = 8
 // holds the content p describes — a copy made by copytruncate, or the file
 // itself compressed — skipping the identities in skip. It returns it
 // opened, verified and ready to be read from p.Offset (path set to its
-// name), or nil.
+// name), or nil. When several verify (content that starts with the same
+// bytes everywhere p looked, such as the hole a writer without O_APPEND
+// leaves), the shortest is the first copy made after the content was
+// read: every later one holds more.
 func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *openFile {
 	set := rotatedSet(name)
+	var (
+		best     *openFile
+		bestSize int64
+	)
 	for i, n := len(set)-1, 0; i >= 0 && n < maxCandidates; i-- {
 		rf := set[i]
 		f, err := os.Open(rf.path)
@@ -143,9 +150,41 @@ func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *op
 			f.Close()
 			continue
 		}
-		return o
+		if size := contentSize(o); best == nil || size < bestSize {
+			if best != nil {
+				best.closeFile()
+			}
+			best, bestSize = o, size
+		} else {
+			o.closeFile()
+		}
 	}
-	return nil
+	return best
+}
+
+// contentSize returns the size of o's content: its size, or for a gzip
+// file what its trailer says (or the offset reached, if that is more).
+func contentSize(o *openFile) int64 {
+	if o.gz {
+		n, _ := gzipSize(o.f, o.src.pos)
+		return n
+	}
+	if fi, err := o.f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return o.src.pos
+}
+
+// chainHoles prepares files read one after the other after a truncation
+// (copytruncate) — the later copies, read whole, then the truncated file
+// itself — to skip the hole each may start with, and to report the bytes
+// it proves lost beyond what logtally has of the content before it: have
+// for the first, then each file's size for the next.
+func chainHoles(have int64, files ...*openFile) {
+	for _, o := range files {
+		o.hole = &holeWatch{have: have}
+		have = contentSize(o)
+	}
 }
 
 // openAt makes f, a regular file (plain or gzip) with identity id found

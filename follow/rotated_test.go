@@ -484,3 +484,62 @@ func TestHashStable(t *testing.T) {
 		t.Errorf("combine differs from the hash of the windows' hashes")
 	}
 }
+
+// TestCopyTruncateTwiceBetweenChecks: logrotate copies and truncates the
+// log twice before the follower looks again, while a writer without
+// O_APPEND goes on writing: each content after a truncation starts with
+// the hole of the one before. The copy of the content being read is found
+// (not the later copy, whose hole covers the same offsets with the same
+// zeros), then the later copy is read whole, its hole skipped, then the
+// log; the two windows' bytes are reported lost, exactly.
+func TestCopyTruncateTwiceBetweenChecks(t *testing.T) {
+	h := newHarness(t, "poll")
+	fn := h.path("app.log")
+	w, err := os.OpenFile(fn, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	copytruncate := func(to string) {
+		data, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, to, string(data))
+		w.WriteString("gone\n") // in no file
+		if err := os.Truncate(fn, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	write := func(tag string, n int) {
+		for i := 0; i < n; i++ {
+			l := fmt.Sprintf("%s %04d", tag, i)
+			w.WriteString(l + "\n")
+			want = append(want, l)
+		}
+	}
+	write("a", 100)
+	h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+	h.expect(want...)
+	// Twice: the first content after a truncation is all hole.
+	for round := 0; round < 2; round++ {
+		write(fmt.Sprintf("b%d", round), 3)
+		copytruncate(fn + ".1")
+		write(fmt.Sprintf("c%d", round), 5)
+		rename(t, fn+".1", fn+".2")
+		copytruncate(fn + ".1")
+		write(fmt.Sprintf("d%d", round), 2)
+		h.expect(want...)
+		// The rotation count drops both copies before the next round.
+		for _, old := range []string{fn + ".1", fn + ".2"} {
+			if err := os.Remove(old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st := h.files.Stats()[fn]; st.LostBytes != 4*uint64(len("gone\n")) {
+		t.Errorf("%d bytes reported lost, want the %d of the four windows; events %q",
+			st.LostBytes, 4*len("gone\n"), h.rec.allEvents())
+	}
+}

@@ -92,6 +92,14 @@ func (o *openFile) position(off int64, reread bool) Position {
 	return p
 }
 
+// closeFile releases o's descriptor (and decompressor).
+func (o *openFile) closeFile() {
+	if o.src.zr != nil {
+		o.src.zr.Close()
+	}
+	o.f.Close()
+}
+
 // identity returns a position that only names o, for the events that end
 // its position.
 func (o *openFile) identity() Position {
@@ -537,30 +545,27 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 		skip[d.id] = true
 	}
 	have := readEnd
+	var later []*openFile
 	cp := s.findContent(t.path, old, skip)
 	if cp != nil {
 		// The copy has everything from off, the partial last line too.
 		cp.source, cp.complete, cp.backlogEnd = t.path, true, o.backlogEnd
-		if cp.gz {
-			if n, ok := gzipSize(cp.f, off); ok {
-				have = max(have, n)
-			}
-		} else if fi, err := cp.f.Stat(); err == nil {
-			have = max(have, fi.Size())
-		}
+		have = max(have, contentSize(cp))
 		s.draining = append(s.draining, cp)
 		s.event(Event{Kind: EventOpen, Source: t.path, Path: cp.path, Pos: cp.position(off, false),
 			Detail: fmt.Sprintf("copy of %s's old content; reading its unread part from offset %d", t.path, off)})
 		why += fmt.Sprintf("; its unread part is read from its copy %s", cp.path)
 		// Copied and truncated more than once since the last check: the
 		// later copies were never seen.
-		s.readNewer(t.path, cp.path, s.takenIDs())
+		later = s.readNewer(t.path, cp.path, s.takenIDs())
 	} else {
 		// The old content is complete: deliver the partial last line read
 		// from it (and nothing from the new content at the old offset).
 		s.final(o)
 		why += "; no copy of its old content next to it"
 	}
+	s.restart(o)
+	chainHoles(have, append(later, o)...)
 	// The old content first: what the copies hold, then the new content.
 	now := s.cfg.Clock.Now()
 	for _, d := range slices.Clone(s.draining) {
@@ -568,12 +573,10 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 			s.drain(d, now)
 		}
 	}
-	s.restart(o)
-	o.hole = &holeWatch{have: have}
 	s.event(Event{Kind: EventTruncate, Source: t.path, Path: o.path, Detail: why + "; reading from the start",
 		Pos: o.position(0, false)})
 	switch {
-	case o.seen > have:
+	case o.seen > have && len(later) == 0:
 		// The old content was seen this long, and neither read nor copied.
 		o.hole.reported = o.seen - have
 		s.lost(t.path, o.path, o.hole.reported, fmt.Sprintf(
@@ -601,47 +604,76 @@ func (s *scanner) restart(o *openFile) {
 	}
 }
 
-// skipHole looks, at the start of content restarted after a truncation,
-// for a hole: NUL bytes up to where a writer without O_APPEND went on
-// writing. The hole is skipped, and the bytes of the old content beyond
-// what logtally has are reported lost. It returns false while the start of
-// the content cannot tell yet.
+// skipHole looks, at the start of content read after a truncation (the
+// truncated file, or a later copy), for a hole: NUL bytes up to where a
+// writer without O_APPEND went on writing, after the old content's end.
+// The hole is skipped, and the bytes of the content before it beyond what
+// logtally has are reported lost. It returns false while the start of the
+// content cannot tell yet.
 func (s *scanner) skipHole(o *openFile) bool {
-	w := o.hole
-	var b [1]byte
-	if n, _ := preadFull(o.f, b[:], 0); n == 0 {
-		return false // empty: nothing to tell yet
+	end, ok := s.holeEnd(o)
+	if !ok {
+		return false
 	}
-	if b[0] != 0 {
-		o.hole = nil
+	w := o.hole
+	o.hole = nil
+	if end == 0 {
 		return true
 	}
-	// Where the data starts: the hole's blocks hold nothing, the first
-	// data block may start with NUL bytes of the hole.
-	start, err := unix.Seek(int(o.f.Fd()), 0, unix.SEEK_DATA)
-	if err != nil {
-		start = 0
+	if !o.gz {
+		_ = o.fp.fill(o.f, end)
+		_ = o.tail.load(o.f, end)
+		o.src.pos = end
 	}
+	o.r.Reset(&o.src, end)
+	if lost := end - w.have - w.reported; lost > 0 {
+		s.lost(o.source, o.path, lost, fmt.Sprintf(
+			"%d bytes written between a copy and a truncation (copytruncate) are in no file (%s starts with a hole of %d bytes, the length of the content before; %d of it were read or copied)",
+			lost, o.path, end, w.have))
+	}
+	return true
+}
+
+// holeEnd returns where the data starts in o, a file read from its start:
+// after the NUL bytes it starts with. ok is false while that cannot be
+// told (nothing but NUL bytes so far in a file that may grow). A gzip file
+// is read up to its data, which is then read again.
+func (s *scanner) holeEnd(o *openFile) (end int64, ok bool) {
 	buf := make([]byte, 64<<10)
-	for at := start; ; {
+	if o.gz {
+		for {
+			n, err := o.src.Read(buf)
+			if i := slices.IndexFunc(buf[:n], func(c byte) bool { return c != 0 }); i >= 0 {
+				o.src.unread(buf[i:n])
+				o.tail.b, o.tail.known = make([]byte, min(o.src.pos, MaxTailLen)), true
+				return o.src.pos, true
+			}
+			if err != nil {
+				o.tail.b, o.tail.known = make([]byte, min(o.src.pos, MaxTailLen)), true
+				return o.src.pos, true // only NUL bytes: a complete file
+			}
+		}
+	}
+	var b [1]byte
+	if n, _ := preadFull(o.f, b[:], 0); n == 0 {
+		return 0, false // empty: nothing to tell yet
+	}
+	if b[0] != 0 {
+		return 0, true
+	}
+	// The hole's blocks hold nothing; the first data block may start with
+	// NUL bytes of the hole.
+	at, err := unix.Seek(int(o.f.Fd()), 0, unix.SEEK_DATA)
+	if err != nil {
+		at = 0
+	}
+	for {
 		n, err := preadFull(o.f, buf, at)
 		if i := slices.IndexFunc(buf[:n], func(c byte) bool { return c != 0 }); i >= 0 {
-			end := at + int64(i)
-			o.hole = nil
-			o.fp.head = nil
-			_ = o.fp.fill(o.f, end)
-			_ = o.tail.load(o.f, end)
-			o.src.pos = end
-			o.r.Reset(&o.src, end)
-			if lost := end - w.have - w.reported; lost > 0 {
-				s.lost(o.source, o.path, lost, fmt.Sprintf(
-					"%d bytes written to %s between its copy and its truncation are in no file (its writer left a hole of %d bytes; %d were read or copied)",
-					lost, o.path, end, w.have))
-			}
-			return true
+			return at + int64(i), true
 		}
 		if n < len(buf) || err != nil {
-			return false // only NUL bytes so far: wait for the data
+			return 0, o.complete // only NUL bytes so far: wait for the data
 		}
 		at += int64(n)
 	}

@@ -48,7 +48,8 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	// file itself still holds it (nothing was rotated while stopped).
 	newest := make(map[string]*rotatedFile)
 	inPlace := make(map[string]bool)
-	taken := make(map[fileID]bool) // identities read from now on
+	copied := make(map[string]fileID) // base -> its file, truncated while stopped
+	taken := make(map[fileID]bool)    // identities read from now on
 	for id := range current {
 		taken[id] = true
 	}
@@ -58,7 +59,11 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 		var o *openFile
 		if name, ok := current[id]; ok {
 			// Opened (and verified again) under its name by open.
-			if o = s.checkCurrent(name, base, id, pos, taken); o == nil && name == base {
+			o = s.checkCurrent(name, base, id, pos, taken)
+			switch {
+			case o != nil:
+				copied[base] = id
+			case name == base:
 				inPlace[base] = true
 			}
 		} else {
@@ -79,8 +84,16 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	// The files rotated in after the newest of them were created and
 	// rotated away while logtally was stopped: read them whole, in order.
 	for _, base := range sortedKeys(newest) {
-		if !inPlace[base] {
-			s.readNewer(base, newest[base].path, taken)
+		if inPlace[base] {
+			continue
+		}
+		later := s.readNewer(base, newest[base].path, taken)
+		if id, ok := copied[base]; ok && len(later) > 0 {
+			// Copied and truncated more than once: each later copy, then
+			// the file itself, may start with the hole of the one before.
+			w := s.holes[id]
+			chainHoles(w.have, later...)
+			w.have = contentSize(later[len(later)-1])
 		}
 	}
 }
@@ -89,17 +102,21 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 // the one at path, and not in taken, to be read whole, oldest first: a
 // file holding content logtally has was found there, so those came after
 // it, and logtally never saw them (created and rotated away while it was
-// stopped, or between two checks).
-func (s *scanner) readNewer(base, path string, taken map[fileID]bool) {
+// stopped, or between two checks). It returns those it queued.
+func (s *scanner) readNewer(base, path string, taken map[fileID]bool) []*openFile {
 	from, ok := parseRotated(filepath.Base(base), filepath.Base(path))
 	if !ok || filepath.Dir(path) != filepath.Dir(base) {
-		return
+		return nil
 	}
+	var out []*openFile
 	for _, rf := range rotatedSet(base) {
 		if from.sameKind(rf) && from.olderThan(rf) {
-			s.readWhole(base, rf.path, taken, !s.started)
+			if o := s.readWhole(base, rf.path, taken, !s.started); o != nil {
+				out = append(out, o)
+			}
 		}
 	}
+	return out
 }
 
 // takenIDs returns the identities of every file being read.
@@ -294,30 +311,30 @@ func (s *scanner) openSaved(name string, id fileID, pos Position) (*openFile, st
 // stopped (at startup: its lines are backlog), or between two checks. A
 // file followed under a name of its own (a glob matching the rotated
 // names) is read from its start by open instead.
-func (s *scanner) readWhole(base, path string, taken map[fileID]bool, atStartup bool) {
+func (s *scanner) readWhole(base, path string, taken map[fileID]bool, atStartup bool) *openFile {
 	f, err := os.Open(path)
 	if err != nil {
 		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: %v", path, err))
-		return
+		return nil
 	}
 	fi, err := f.Stat()
 	id, _ := idOf(fi)
 	if err != nil || !fi.Mode().IsRegular() || taken[id] {
 		f.Close()
-		return
+		return nil
 	}
 	taken[id] = true
 	start := Position{Path: path, Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
 	if _, followed := s.tracked[path]; followed {
 		f.Close()
 		s.resume[id] = start
-		return
+		return nil
 	}
 	o, why := s.openAt(f, id, path, start)
 	if why != "" {
 		f.Close()
 		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be read: %s", path, why))
-		return
+		return nil
 	}
 	o.source = base
 	detail := "rotated in and away between two checks; reading it from the start"
@@ -329,6 +346,7 @@ func (s *scanner) readWhole(base, path string, taken map[fileID]bool, atStartup 
 	o.complete = o.gz
 	s.draining = append(s.draining, o)
 	s.event(Event{Kind: EventOpen, Source: base, Path: path, Pos: o.position(0, false), Detail: detail})
+	return o
 }
 
 func sortedIDs(m map[fileID]Position) []fileID {
