@@ -66,19 +66,23 @@
 //	    TRUNCATED: the old content's copy is looked for in the name's
 //	    rotated set (below), newest first: a file other than those being
 //	    read whose content matches the head, the sampled windows and the
-//	    tail at Offset — logrotate's copytruncate made it, plain or gzip.
-//	    Found, it is read from Offset to its end as a complete file (its
-//	    partial last line included), and any later copies whole; not
+//	    tail at Offset — logrotate's copytruncate made it, plain or gzip;
+//	    when several do, the shortest (the first made after the content
+//	    was read). Found, it is read from Offset to its end as a complete
+//	    file (its partial last line included), and any later copies whole;
+//	    not
 //	    found, the partial last line already read is delivered and an
 //	    EventLost says that what was written after Offset, if anything,
 //	    was not read. Then the file is read again from 0 (EventTruncate).
 //	    Lines written between logrotate's copy and its truncation are in
 //	    no file. A writer without O_APPEND (a shell's "> log") writes on
 //	    at its old offset and leaves a hole of NUL bytes as long as the old
-//	    content was: the hole is skipped, and the bytes beyond what was
-//	    read or copied are proven lost (EventLost, SourceStats.LostBytes),
-//	    as are bytes of the old content seen by stat and never read. An
-//	    O_APPEND writer leaves no trace of them: nobody can count those.
+//	    content was, at the start of the truncated file and of each later
+//	    copy: the hole is skipped, and the bytes beyond what was read or
+//	    copied of the content before are proven lost (EventLost,
+//	    SourceStats.LostBytes), as are bytes of the old content seen by
+//	    stat and never read. An O_APPEND writer leaves no trace of them:
+//	    nobody can count those.
 //	(4) READ      draining files first, then the current one, each to its
 //	              end; complete lines are delivered; a partial last line
 //	              waits for its newline unless the file is finished.
