@@ -33,5 +33,3 @@ python3 "$scorer/nab_score.py" "$out/results" --nab-root "$corpus" \
 	--threshold 1 --threshold 0.5 --per-file
 echo
 NAB_SCORER=$scorer python3 "$here/detection/categories.py" "$corpus" "$out/results"
-echo
-NAB_SCORER=$scorer python3 "$here/detection/parts.py" "$corpus" "$out/results"
