@@ -2,7 +2,6 @@ package actions
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -47,6 +47,7 @@ type expander struct {
 	in      *Interval
 	classes string   // active classes, sorted, space-separated
 	invalid []string // keys referenced that fail their key_type
+	human   bool     // numbers for people (reports), not programs (commands)
 }
 
 func isNameChar(c byte) bool {
@@ -119,6 +120,9 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 		return x.in.End.Local().Format(time.ANSIC), false, true
 	}
 	if v, ok := x.in.Vars[name]; ok {
+		if x.human {
+			return num.Human(v), false, true
+		}
 		return formatNumber(v), false, true
 	}
 	if v, ok := x.in.Keys[name]; ok {
@@ -132,22 +136,9 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 	return "", false, false
 }
 
-// formatNumber writes integral values as integers and others with 10
-// significant digits, without exponent.
-func formatNumber(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case v == math.Trunc(v) && math.Abs(v) <= 1<<53:
-		return strconv.FormatInt(int64(v), 10)
-	}
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 10, 64), 64)
-	return strconv.FormatFloat(r, 'f', -1, 64)
-}
+// formatNumber writes a number for a command: to 10 significant digits,
+// without exponent, and 0 when it is zero up to rounding (num.Precise).
+func formatNumber(v float64) string { return num.Precise(v, 10) }
 
 // validKey checks a key again against the key_type of its measurement.
 // The daemon validates keys as it extracts them; this is defence in depth
@@ -256,6 +247,8 @@ func validName(s string) bool {
 
 // report expands a report message into one line.
 func (x *expander) report(msg string) string {
+	x.human = true
+	defer func() { x.human = false }()
 	v, _ := x.expand(msg, func(s string) string { return oneLine(cut(s, MaxReportKey)) })
 	return cut(oneLine(v), MaxReportLen)
 }

@@ -25,7 +25,7 @@ func TestFormatNumber(t *testing.T) {
 		{123456789.123456, "123456789.1"},
 		{1e21, "1000000000000000000000"},
 		{1 << 53, "9007199254740992"},
-		{1.5e-7, "0.00000015"},
+		{1.5e-7, "0"}, // zero up to rounding (num.Epsilon)
 		{math.NaN(), "NaN"},
 		{math.Inf(1), "+Inf"},
 		{math.Inf(-1), "-Inf"},
@@ -79,6 +79,21 @@ func TestExpand(t *testing.T) {
 		if got != tc.want || tainted != tc.tainted {
 			t.Errorf("expand(%q) = %q, %v; want %q, %v", tc.in, got, tainted, tc.want, tc.tainted)
 		}
+	}
+}
+
+// TestReportNumbers: a report shows numbers as a person reads them, a
+// command gets them to 10 significant digits; both write what is zero up to
+// rounding as 0.
+func TestReportNumbers(t *testing.T) {
+	in := &Interval{End: time.Now(), Vars: map[string]float64{"value_h": 63245916, "av_h": 4.124128003, "dev_h": 2.371114802, "z_h": 8.8e-10}}
+	x := newExpander(t, in)
+	const tmpl = "$(value_h) (normal $(av_h) ± $(dev_h)), z $(z_h)"
+	if got := x.report(tmpl); got != "63245916 (normal 4.1 ± 2.4), z 0" {
+		t.Errorf("report %q", got)
+	}
+	if got, _ := x.expand(tmpl, nil); got != "63245916 (normal 4.124128003 ± 2.371114802), z 0" {
+		t.Errorf("command argument %q", got)
 	}
 }
 

@@ -175,7 +175,7 @@ func (d *Daemon) pushClassChanges(tx *state.Tx, dec *actions.Decision, t time.Ti
 	}
 	lps := newEncodings(d.precs)
 	for _, c := range dec.Changes {
-		if err := lps.add(output.ClassPoint(c.Name, d.set.Settings.Host, c.Set, t)); err != nil {
+		if err := lps.add(output.ClassPoint(c.Name, d.set.Settings.Host, d.set.Settings.Tags, c.Set, t)); err != nil {
 			d.log.Warn("class point not encodable", "class", c.Name, "err", err)
 		}
 	}

@@ -23,6 +23,7 @@ func (d *Daemon) View() web.View {
 		return v
 	}
 	v.Host = d.set.Settings.Host
+	v.KnownClasses = d.set.KnownClasses()
 	positions := map[string][]web.FileView{}
 	_ = d.store.View(func(tx *state.Tx) error {
 		for _, h := range d.eng.Handles() {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logtally/logtally/internal/num"
 )
 
 // SlotStat is the learned baseline of one time-of-week slot.
@@ -49,15 +50,13 @@ func WriteWeekCSV(w io.Writer, week []SlotStat) error {
 	bw.WriteString("slot,weekday,time,av,dev,n\n")
 	for _, s := range week {
 		fmt.Fprintf(bw, "%d,%s,%s,%s,%s,%s\n", s.Slot, s.Weekday, s.Time,
-			fmtFloat(s.Av), fmtFloat(s.Dev), fmtFloat(s.N))
+			num.Precise(s.Av, 6), num.Precise(s.Dev, 6), num.Precise(s.N, 6))
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write week csv: %w", err)
 	}
 	return nil
 }
-
-func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
 
 // SVG geometry.
 const (
@@ -106,7 +105,7 @@ func WriteWeekSVG(w io.Writer, title string, week []SlotStat, recent []Sample) e
 	for _, t := range ticks {
 		y := yOf(t)
 		fmt.Fprintf(bw, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#e0e0e0"/>`+"\n", padL, y, padL+pw, y)
-		fmt.Fprintf(bw, `<text x="%g" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", padL-6, y, fmtFloat(t))
+		fmt.Fprintf(bw, `<text x="%g" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", padL-6, y, num.Human(t))
 	}
 	days := [...]string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
 	for d, name := range days {

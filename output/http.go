@@ -36,6 +36,9 @@ type httpSink struct {
 	auth   string // Authorization header value; "" for none
 	gzip   bool
 	client *http.Client
+	// InfluxDB 1.x: the database, and the query endpoint that creates it
+	// when a write finds it missing.
+	db, queryURL string
 }
 
 func newHTTPSink(u *url.URL, o rules.Output) (Sink, error) {
@@ -97,6 +100,10 @@ func newHTTPSink(u *url.URL, o rules.Output) (Sink, error) {
 			s.auth = r.Header.Get("Authorization")
 		}
 		s.name = spoolName(u.Scheme, u.Hostname(), port, db, rp)
+		qu := w
+		qu.Path = strings.TrimSuffix(w.Path, "/write") + "/query"
+		qu.RawQuery = ""
+		s.db, s.queryURL = db, qu.String()
 	case APIv2:
 		w.Path = endpoint(w.Path, "/api/v2/write")
 		org, bucket := firstOf(o.Org, q.Get("org")), firstOf(o.Bucket, q.Get("bucket"))
@@ -136,7 +143,63 @@ func firstOf(a, b string) string {
 
 func (s *httpSink) Name() string { return s.name }
 
+// Send writes lines. An InfluxDB 1.x database that does not exist is
+// created, as Telegraf does, when the credentials allow it (an admin's, or
+// none where authentication is off), and the write is tried again;
+// otherwise the write fails, with why the database could not be created,
+// and is retried later as any failure is.
 func (s *httpSink) Send(ctx context.Context, lines []byte) error {
+	err := s.write(ctx, lines)
+	var he *HTTPError
+	if s.queryURL == "" || !errors.As(err, &he) || he.StatusCode != http.StatusNotFound || !strings.Contains(he.Message, "database not found") {
+		return err
+	}
+	if cerr := s.createDatabase(ctx); cerr != nil {
+		return fmt.Errorf("%w (creating it: %v)", err, cerr)
+	}
+	return s.write(ctx, lines)
+}
+
+// createDatabase runs CREATE DATABASE for the sink's database.
+func (s *httpSink) createDatabase(ctx context.Context) error {
+	q := url.Values{"q": {`CREATE DATABASE "` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s.db) + `"`}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.queryURL, strings.NewReader(q.Encode()))
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", s.db, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "logtally")
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", s.db, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var r struct {
+		Error   string `json:"error"`
+		Results []struct {
+			Error string `json:"error"`
+		} `json:"results"`
+	}
+	_ = json.Unmarshal(body, &r)
+	msg := r.Error
+	if msg == "" && len(r.Results) > 0 {
+		msg = r.Results[0].Error
+	}
+	if resp.StatusCode/100 != 2 || msg != "" {
+		if msg == "" {
+			msg = strings.TrimSpace(string(body))
+		}
+		return fmt.Errorf("create database %s: http %d: %s", s.db, resp.StatusCode, sanitize(msg, 512))
+	}
+	return nil
+}
+
+// write sends one batch.
+func (s *httpSink) write(ctx context.Context, lines []byte) error {
 	body := lines
 	if s.gzip {
 		var buf bytes.Buffer

@@ -223,7 +223,7 @@ func commitPoints(i int) []output.Point {
 		output.SamplePoint("http_5xx", "web1", nil, end, float64(1000+i)),
 	}
 	if i%10 == 0 {
-		ps = append(ps, output.ClassPoint("ssh_username_probe_high_anomaly", "web1", i%20 == 0, end))
+		ps = append(ps, output.ClassPoint("ssh_username_probe_high_anomaly", "web1", nil, i%20 == 0, end))
 	}
 	return ps
 }
@@ -374,21 +374,19 @@ func TestInfluxDBRejectedLineDropped(t *testing.T) {
 	}
 }
 
-// TestInfluxDBDatabaseCreatedLate checks that "database not found" (404)
-// keeps the points in the spool until the database exists.
-func TestInfluxDBDatabaseCreatedLate(t *testing.T) {
-	srv := influxtest.New(t, influxtest.Options{})
+// pushAndSend spools four points for o's database and starts its sender.
+func pushAndSend(t *testing.T, o rules.Output) *output.Sender {
+	t.Helper()
 	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	o := rules.Output{URL: srv.URL(), Database: db, Precision: "s"}
+	t.Cleanup(func() { st.Close() })
 	sink, err := output.NewSink(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close()
+	t.Cleanup(func() { sink.Close() })
 	buf, err := output.Encode(commitPoints(0), lineprotocol.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -402,11 +400,38 @@ func TestInfluxDBDatabaseCreatedLate(t *testing.T) {
 	sender := output.NewSender(st, sink, o, newLogger(t))
 	sender.Backoff = output.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	startSender(t, sender)
-	testutil.WaitFor(t, 30*time.Second, "two failed attempts", func() bool { return sender.Stats().Failures >= 2 })
-	if s := sender.Stats(); s.Invalid != 0 || s.Depth != 4 || !strings.Contains(s.LastError, "database not found") {
-		t.Fatalf("Stats = %+v, want the 4 points kept and a database-not-found error", s)
+	return sender
+}
+
+// TestInfluxDBDatabaseCreated: a database that does not exist is created,
+// as Telegraf does, and the points are written to it.
+func TestInfluxDBDatabaseCreated(t *testing.T) {
+	srv := influxtest.New(t, influxtest.Options{})
+	sender := pushAndSend(t, rules.Output{URL: srv.URL(), Database: db, Precision: "s"})
+	testutil.WaitFor(t, 30*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
+	if got := readBack(t, srv, db, measurements); len(got) != 4 {
+		t.Errorf("read back %d points, want 4", len(got))
 	}
+	if s := sender.Stats(); s.Invalid != 0 {
+		t.Errorf("Stats = %+v", s)
+	}
+}
+
+// TestInfluxDBDatabaseNotCreatable: a user who may not create the missing
+// database gets "database not found" and why it could not be created; the
+// points wait in the spool until an administrator creates it.
+func TestInfluxDBDatabaseNotCreatable(t *testing.T) {
+	srv := influxtest.New(t, influxtest.Options{Auth: true})
+	srv.Exec("CREATE USER writer WITH PASSWORD 'writer-password'")
+	sender := pushAndSend(t, rules.Output{URL: srv.URL(), Database: db, Username: "writer", Password: "writer-password", Precision: "s"})
+	testutil.WaitFor(t, 30*time.Second, "two failed attempts", func() bool { return sender.Stats().Failures >= 2 })
+	s := sender.Stats()
+	if s.Invalid != 0 || s.Depth != 4 || !strings.Contains(s.LastError, "database not found") || !strings.Contains(s.LastError, "creating it") {
+		t.Fatalf("Stats = %+v, want the 4 points kept, database not found and why it was not created", s)
+	}
+	t.Logf("the error while the database is missing: %s", s.LastError)
 	srv.CreateDatabase(db)
+	srv.Exec(fmt.Sprintf("GRANT WRITE ON %q TO writer", db))
 	testutil.WaitFor(t, 30*time.Second, "the spool to drain", func() bool { return sender.Stats().Depth == 0 })
 	if got := readBack(t, srv, db, measurements); len(got) != 4 {
 		t.Errorf("read back %d points, want 4", len(got))

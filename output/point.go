@@ -10,7 +10,8 @@
 // exactly one point: invalid UTF-8 and control characters become U+FFFD,
 // lengths are capped, a trailing backslash (which line protocol cannot
 // represent) is replaced, empty tags are dropped and non-finite floats are
-// omitted. Everything else is escaped by github.com/influxdata/line-protocol/v2.
+// omitted. Floats are written to num.Digits significant digits, and a value
+// that is zero up to rounding as 0 (num.Round). Everything else is escaped by github.com/influxdata/line-protocol/v2.
 //
 // # Delivery
 //
@@ -39,6 +40,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/logtally/logtally/internal/num"
 )
 
 // Limits applied by AppendPoint to text that may come from a log line.
@@ -148,10 +151,10 @@ func AppendPoint(dst []byte, p Point, prec lineprotocol.Precision) ([]byte, erro
 func fieldValue(x any) (lineprotocol.Value, bool, error) {
 	switch x := x.(type) {
 	case float64:
-		v, ok := lineprotocol.FloatValue(x)
+		v, ok := lineprotocol.FloatValue(num.Round(x, num.Digits))
 		return v, ok, nil
 	case float32:
-		v, ok := lineprotocol.FloatValue(float64(x))
+		v, ok := lineprotocol.FloatValue(num.Round(float64(x), num.Digits))
 		return v, ok, nil
 	case int64:
 		return lineprotocol.IntValue(x), true, nil
@@ -250,17 +253,21 @@ func SamplePoint(handle, host string, tags map[string]string, end time.Time, val
 }
 
 // ClassPoint is the point of one class change: measurement
-// "logtally_class", tags class=<class> and host=<host>, and the integer
-// field state, 1 when the class was set and 0 when it was cleared, at the
-// time of the change. Writing changes rather than every active class keeps
-// the series sparse; a dashboard shows a class as a step function of state.
-// Tags is a fresh map the caller may extend (with the global tags).
-func ClassPoint(class, host string, set bool, t time.Time) Point {
+// "logtally_class", tags class=<class>, host=<host> and the global tags
+// (settings.tags, as the samples have), and the integer field state, 1
+// when the class was set and 0 when it was cleared, at the time of the
+// change. Writing changes rather than every active class keeps the series
+// sparse; a dashboard shows a class as a step function of state.
+func ClassPoint(class, host string, global map[string]string, set bool, t time.Time) Point {
 	state := int64(0)
 	if set {
 		state = 1
 	}
-	tags := map[string]string{"class": class}
+	tags := make(map[string]string, len(global)+2)
+	for k, v := range global {
+		tags[k] = v
+	}
+	tags["class"] = class
 	if host != "" {
 		tags["host"] = host
 	}

@@ -214,9 +214,11 @@ func TestSampleAndClassPoint(t *testing.T) {
 			p:    SamplePoint("mail_errors", "web1", nil, end, 0, Field{"z", math.NaN()}),
 			want: "mail_errors,host=web1 value=0 1700000100\n",
 		},
-		{name: "class set", p: ClassPoint("ssh_username_probe_high_anomaly", "web1", true, end),
+		{name: "class set", p: ClassPoint("ssh_username_probe_high_anomaly", "web1", nil, true, end),
 			want: "logtally_class,class=ssh_username_probe_high_anomaly,host=web1 state=1i 1700000100\n"},
-		{name: "class cleared", p: ClassPoint("x", "web1", false, end), want: "logtally_class,class=x,host=web1 state=0i 1700000100\n"},
+		{name: "class cleared", p: ClassPoint("x", "web1", nil, false, end), want: "logtally_class,class=x,host=web1 state=0i 1700000100\n"},
+		{name: "class with the global tags", p: ClassPoint("x", "web1", map[string]string{"dc": "par1", "class": "not this"}, true, end),
+			want: "logtally_class,class=x,dc=par1,host=web1 state=1i 1700000100\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,5 +330,18 @@ func BenchmarkAppendPoint(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf, _ = AppendPoint(buf[:0], p, lineprotocol.Second)
+	}
+}
+
+// TestAppendPointNumbers: floats are written without floating-point
+// residue, and a value that is zero up to rounding as 0.
+func TestAppendPointNumbers(t *testing.T) {
+	p := Point{Measurement: "m", Fields: []Field{{"av", 8.8e-10}, {"dev", 0.1 + 0.2}, {"value", 4.124128003123456}, {"z", -1e-9}}, Time: time.Unix(1, 0)}
+	got, err := AppendPoint(nil, p, lineprotocol.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "m av=0,dev=0.3,value=4.124128003,z=0 1\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

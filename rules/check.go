@@ -76,6 +76,7 @@ func (l *loader) finish() (*Set, error) {
 	l.checkMeasurements()
 	l.compileRegexps()
 	known := l.checkClasses()
+	l.uniqueDerived()
 	l.checkHandles()
 	l.checkExprs(known)
 	l.checkVars()

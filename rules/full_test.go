@@ -146,11 +146,11 @@ func checkFull(t *testing.T, set *Set) {
 		t.Errorf("expressions = %q, want %q", exprs, wantExprs)
 	}
 	// Derived handles: stable, distinct per expansion, and of their form.
-	if h := set.Commands[1].Handle; !strings.HasPrefix(h, "cmd_") || len(h) != 16 || h == set.Commands[2].Handle {
-		t.Errorf("derived command handles %q, %q", h, set.Commands[2].Handle)
+	if h, h2 := set.Commands[1].Handle, set.Commands[2].Handle; h != "ftp_bytes_get_high_anomaly_command" || h2 != "ftp_bytes_put_high_anomaly_command" {
+		t.Errorf("derived command handles %q, %q", h, h2)
 	}
-	if h := set.Reports[1].Handle; !strings.HasPrefix(h, "report_") || !ValidClassName(h) {
-		t.Errorf("derived report handle %q", h)
+	if h := set.Reports[1].Handle; h != "full_report" || !ValidClassName(h) {
+		t.Errorf("derived report handle %q, want full_report (the file's name: it has no guard)", h)
 	}
 	set.Commands[1].Handle, set.Commands[2].Handle, set.Reports[1].Handle = "", "", ""
 	for _, m := range set.Measurements {

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -495,12 +493,80 @@ func (l *loader) userClasses(root *obj) {
 	}
 }
 
-// derivedHandle names a command or report that has no handle, from its
-// file's base name, its place in the file and its for: combination, so
-// that it is stable across restarts for the same rule.
-func derivedHandle(prefix string, o *obj) string {
-	h := sha1.Sum([]byte(filepath.Base(o.file) + "\x00" + o.path + "\x00" + o.label))
-	return prefix + hex.EncodeToString(h[:6])
+// derivedHandle names a command or report that has no handle after what
+// it is about, for the status page and the reports' lines: its guard
+// ("ssh_probe_storm" for if: ssh_probe_storm, the names of a longer
+// expression joined by underscores), or its file's name when it has no
+// guard, then kind ("report" or "command"): ssh_probe_storm_report. Names
+// that come out the same are told apart by uniqueDerived, in load order.
+func derivedHandle(kind string, o *obj) string {
+	base := ""
+	if g, ok := o.m["if"].(string); ok {
+		base = identifierOf(g)
+	}
+	if base == "" || base == "any" {
+		base = identifierOf(strings.TrimSuffix(filepath.Base(o.file), filepath.Ext(o.file)))
+	}
+	if base == "" || base[0] >= '0' && base[0] <= '9' {
+		base = "rules_" + base
+	}
+	const maxBase = 64
+	if len(base) > maxBase {
+		base = strings.TrimRight(base[:maxBase], "_")
+	}
+	return base + "_" + kind
+}
+
+// identifierOf turns text into letters, digits and single underscores.
+func identifierOf(s string) string {
+	var b strings.Builder
+	under := false
+	for i := 0; i < len(s); i++ {
+		if isClassChar(s[i]) && s[i] != '_' {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteByte(s[i])
+			continue
+		}
+		under = true
+	}
+	return b.String()
+}
+
+// uniqueDerived gives derived handles that came out the same, or the same
+// as a handle written in a file, a number: ssh_probe_storm_report_2.
+func (l *loader) uniqueDerived() {
+	taken := map[string]bool{}
+	for _, e := range l.cmds {
+		if e.explicit {
+			taken[e.c.Handle] = true
+		}
+	}
+	for _, e := range l.reps {
+		if e.explicit {
+			taken[e.r.Handle] = true
+		}
+	}
+	unique := func(h string) string {
+		name := h
+		for n := 2; taken[name]; n++ {
+			name = fmt.Sprintf("%s_%d", h, n)
+		}
+		taken[name] = true
+		return name
+	}
+	for _, e := range l.cmds {
+		if !e.explicit {
+			e.c.Handle = unique(e.c.Handle)
+		}
+	}
+	for _, e := range l.reps {
+		if !e.explicit {
+			e.r.Handle = unique(e.r.Handle)
+		}
+	}
 }
 
 func validEnvName(s string) bool {
@@ -579,7 +645,7 @@ func (l *loader) command(o *obj) {
 	e := &cmdEntry{c: c, o: o, explicit: o.has("handle")}
 	c.Handle = o.handle("handle", false)
 	if !e.explicit {
-		c.Handle = derivedHandle("cmd_", o)
+		c.Handle = derivedHandle("command", o)
 	}
 	l.cmds = append(l.cmds, e)
 }
@@ -609,7 +675,7 @@ func (l *loader) report(o *obj) {
 	e := &repEntry{r: r, o: o, explicit: o.has("handle")}
 	r.Handle = o.handle("handle", false)
 	if !e.explicit {
-		r.Handle = derivedHandle("report_", o)
+		r.Handle = derivedHandle("report", o)
 	}
 	l.reps = append(l.reps, e)
 }

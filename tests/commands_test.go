@@ -94,6 +94,8 @@ commands:
     env: {%s: record}
     ifelapsed: 1h
     timeout: 30s
+settings:
+  tags: {dc: par1}
 `, log, yamlQuote(testBinary(t)), yamlQuote(fired), helperEnv))
 	quietTraining(t, r.rules, r.state, log+".1")
 	dryState := r.path("dry.db")
@@ -149,8 +151,16 @@ commands:
 	if n := len(readRecords(t, fired)); n != 1 {
 		t.Errorf("the command ran %d times, want once", n)
 	}
-	if n := classRises(decodeLPFile(t, r.outLP), "probe_storm"); n != 3 {
+	pts := decodeLPFile(t, r.outLP)
+	if n := classRises(pts, "probe_storm"); n != 3 {
 		t.Errorf("probe_storm rose %d times in the output, want 3 (the command ran at the first only)", n)
+	}
+	// Class points carry the global tags, as the samples do.
+	for _, p := range pts {
+		if p.tags["dc"] != "par1" {
+			t.Errorf("point without the tag dc=par1 of settings.tags: %s", p.line)
+			break
+		}
 	}
 
 	// --dry-run logs the command instead of running it.

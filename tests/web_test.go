@@ -140,7 +140,11 @@ func TestStatusEndpoints(t *testing.T) {
 		if m.StreamType == rules.StreamPipe && ssErr != nil {
 			continue // ss is not installed: its command fails, and is retried
 		}
-		for _, fam := range []string{"logtally_measurement_value", "logtally_measurement_accumulated", "logtally_measurement_lines_total"} {
+		sum := "logtally_measurement_accumulated"
+		if m.DataType == rules.Counter {
+			sum = "logtally_measurement_value_total" // it only grows
+		}
+		for _, fam := range []string{"logtally_measurement_value", sum, "logtally_measurement_lines_total"} {
 			if _, ok := metricValue(fams, fam, "handle", m.Handle); !ok {
 				t.Errorf("/metrics: no %s{handle=%q}", fam, m.Handle)
 			}

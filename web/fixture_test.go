@@ -129,6 +129,10 @@ func fixture(t testing.TB) View {
 			{Name: "probe_storm", Until: now.Add(55 * time.Minute)},
 			{Name: "postfix_reject_normal"},
 		},
+		// Classes the rules can set: two of them are not set now.
+		KnownClasses: []string{"any", "entropy_ssh_username_probe_low", "postfix_reject_normal", "probe_storm",
+			"ssh_username_probe_high", "ssh_username_probe_high_anomaly", "ssh_username_probe_high_dev2",
+			"ssh_username_probe_low", "postfix_reject_high_anomaly"},
 		Runs: []RunView{
 			{Handle: "report_probe_storm", Kind: "report", Guard: "ssh_username_probe_high_anomaly.entropy_ssh_username_probe_low",
 				Start: now.Add(-4 * time.Minute), Duration: 3 * time.Millisecond},

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/logtally/logtally/internal/num"
 )
 
 // The JSON form of a View. Field names are snake_case, durations are
@@ -264,11 +266,13 @@ func jtime(t time.Time) *time.Time {
 	return &t
 }
 
-// jfloat is f, or nil when f is not finite (JSON has no NaN or infinity).
+// jfloat is f (num.Round), or nil when f is not finite (JSON has no NaN
+// or infinity).
 func jfloat(f float64) *float64 {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil
 	}
+	f = num.Round(f, num.Digits)
 	return &f
 }
 

@@ -6,6 +6,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logtally/logtally/internal/num"
+	"github.com/logtally/logtally/rules"
 )
 
 // maxLabel caps a label value, in bytes. Label values come from rule files
@@ -89,8 +92,12 @@ func newFamilies() *families {
 				func(m *MeasurementView) (float64, bool) { return ptr(m.Dev) }},
 			{newMetric("measurement_z", "How unusual the last sample is, in deviations from the expected value.", gauge, h),
 				func(m *MeasurementView) (float64, bool) { return ptr(m.Z) }},
-			{newMetric("measurement_accumulated", "Sum of every value committed for a measurement since the state file began.", gauge, h),
-				func(m *MeasurementView) (float64, bool) { return m.Total, true }},
+			// The sum of a counter's values only grows: a counter. An int or
+			// real measurement's may fall: a gauge.
+			{newMetric("measurement_value_total", "Sum of every value committed for a counter measurement since the state file began: the lines it counted.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return m.Total, m.DataType == rules.Counter }},
+			{newMetric("measurement_accumulated", "Sum of every value committed for an int or real measurement since the state file began.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return m.Total, m.DataType != rules.Counter }},
 			{newMetric("measurement_last_sample_time_seconds", "End of the interval of the last committed sample, in seconds since the Unix epoch.", gauge, h),
 				func(m *MeasurementView) (float64, bool) {
 					if m.LastEnd.IsZero() {
@@ -109,7 +116,7 @@ func newFamilies() *families {
 			{newMetric("measurement_key_rejects_total", "Keys refused by the rule's key type.", counter, h),
 				func(m *MeasurementView) (float64, bool) { return float64(m.KeyRejects), true }},
 		},
-		classActive:    newMetric("class_active", "Always 1 for every class that is set.", gauge, "class"),
+		classActive:    newMetric("class_active", "1 for a class that is set, 0 for one the rules can set that is not.", gauge, "class"),
 		classRemaining: newMetric("class_remaining_seconds", "Seconds a persistent class stays set.", gauge, "class"),
 		stream: []streamMetric{
 			{newMetric("stream_lines_total", "Lines read from a stream.", counter, src), func(s *StreamView) uint64 { return s.Lines }},
@@ -209,7 +216,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		seen[h] = true
 		for _, mm := range f.measurement {
 			if val, ok := mm.get(m); ok {
-				emit(mm.metric, val, h)
+				emit(mm.metric, num.Round(val, num.Digits), h)
 			}
 		}
 	}
@@ -235,6 +242,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if until[n] >= 0 {
 			emit(f.classRemaining, until[n], n)
 		}
+	}
+	// A class that falls goes to 0 rather than vanishing: every class the
+	// rules can set is a series.
+	for _, c := range v.KnownClasses {
+		n := labelValue(c)
+		if _, set := until[n]; set || c == "any" { // any is always set
+			continue
+		}
+		until[n] = -1
+		emit(f.classActive, 0, n)
 	}
 
 	clear(seen)

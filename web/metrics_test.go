@@ -83,7 +83,8 @@ func TestMetricsValues(t *testing.T) {
 		{"logtally_measurement_deviation", h("ssh_username_probe"), G, 3.1},
 		{"logtally_measurement_z", h("ssh_username_probe"), G, 11.4},
 		{"logtally_measurement_z", h("postfix_reject"), G, -0.4},
-		{"logtally_measurement_accumulated", h("ssh_username_probe"), G, 18234},
+		{"logtally_measurement_value_total", h("ssh_username_probe"), C, 18234},
+		{"logtally_measurement_accumulated", h("smtp_delay"), G, 921.5},
 		{"logtally_measurement_last_sample_time_seconds", h("smtp_delay"), G, float64(fixtureNow().Truncate(5 * time.Minute).Unix())},
 		{"logtally_measurement_value", h("smtp_delay"), G, 0.184},
 		{"logtally_measurement_lines_total", h("ssh_username_probe"), C, 1204331},
@@ -93,6 +94,9 @@ func TestMetricsValues(t *testing.T) {
 		{"logtally_measurement_key_rejects_total", h("postfix_reject"), C, 2},
 		{"logtally_class_active", cls("ssh_username_probe_high_anomaly"), G, 1},
 		{"logtally_class_active", cls("postfix_reject_normal"), G, 1},
+		// A class that falls is 0, not gone.
+		{"logtally_class_active", cls("ssh_username_probe_low"), G, 0},
+		{"logtally_class_active", cls("postfix_reject_high_anomaly"), G, 0},
 		{"logtally_class_remaining_seconds", cls("ssh_username_probe_high_anomaly"), G, 570},
 		{"logtally_class_remaining_seconds", cls("probe_storm"), G, 3300},
 		{"logtally_stream_lines_total", src("/var/log/auth.log"), C, 1204331},
@@ -146,8 +150,14 @@ func TestMetricsAbsentSeries(t *testing.T) {
 			t.Errorf("%s%v = %v, want no series", tt.name, tt.labels, v)
 		}
 	}
-	if n := len(fams["logtally_class_active"].GetMetric()); n != 6 {
-		t.Errorf("logtally_class_active has %d series, want 6", n)
+	if n := len(fams["logtally_class_active"].GetMetric()); n != 8 {
+		t.Errorf("logtally_class_active has %d series, want the 6 set and the 2 not set", n)
+	}
+	if _, _, ok := series(fams, "logtally_class_active", map[string]string{"class": "any"}); ok {
+		t.Error("logtally_class_active{class=\"any\"}: any is always set, and no series")
+	}
+	if _, _, ok := series(fams, "logtally_measurement_accumulated", map[string]string{"handle": "ssh_username_probe"}); ok {
+		t.Error("a counter's sum is a gauge too")
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/logtally/logtally/internal/num"
 )
 
 //go:embed page.html
@@ -471,40 +473,8 @@ func fmtPtr(p *float64) string {
 	return fmtNum(*p)
 }
 
-// fmtNum shows a value with about four significant digits.
-func fmtNum(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	a := math.Abs(v)
-	if a != 0 && (a >= 1e9 || a < 1e-3) {
-		return strconv.FormatFloat(v, 'g', 4, 64)
-	}
-	dec := 0
-	switch {
-	case a < 1:
-		dec = 4
-	case a < 10:
-		dec = 3
-	case a < 100:
-		dec = 2
-	case a < 1e4:
-		dec = 1
-	}
-	s := strconv.FormatFloat(v, 'f', dec, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "-0" {
-		s = "0"
-	}
-	return s
-}
+// fmtNum shows a value as a person reads it (num.Human).
+func fmtNum(v float64) string { return num.Human(v) }
 
 // fmtCount shows a count with thin spaces between groups of three digits.
 func fmtCount(n uint64) string {

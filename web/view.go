@@ -30,7 +30,9 @@ type View struct {
 
 	Measurements []MeasurementView
 	Classes      []ClassView // every class set now
-	Runs         []RunView   // the last command and report runs, newest first
+	// KnownClasses are the classes the rules can set, set now or not.
+	KnownClasses []string
+	Runs         []RunView // the last command and report runs, newest first
 	Streams      []StreamView
 	Outputs      []OutputView
 	Self         SelfView

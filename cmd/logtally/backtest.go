@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 )
@@ -141,7 +141,7 @@ func writeFiringSummary(w io.Writer, fired []daemon.WouldFire) {
 		}
 		fmt.Fprintf(w, "%s  %s %s %s, guard %s: %s\n", f.Time.Format(time.RFC3339), f.Kind, f.Handle, verb, f.Guard, what)
 	}
-	fmt.Fprintf(w, "%d commands and reports would have fired\n", n)
+	fmt.Fprintf(w, "%s would have fired\n", num.Plural(n, "command or report", "commands and reports"))
 }
 
 type replayRow struct {
@@ -187,7 +187,7 @@ func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 	}
 	for _, r := range mergeRows(replays) {
 		s := r.score()
-		if err := cw.Write([]string{r.row.Start.Format(time.RFC3339), r.handle, num(s.Value), num(s.Av), num(s.Dev), num(s.Z),
+		if err := cw.Write([]string{r.row.Start.Format(time.RFC3339), r.handle, csvNum(s.Value), csvNum(s.Av), csvNum(s.Dev), csvNum(s.Z),
 			strings.Join(r.row.Classes, " ")}); err != nil {
 			return err
 		}
@@ -196,7 +196,8 @@ func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 	return cw.Error()
 }
 
-func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+// csvNum writes a number of the CSV: six significant digits, no exponent.
+func csvNum(v float64) string { return num.Precise(v, 6) }
 
 // notable reports whether a class rise is worth a line of its own in the
 // summary: the deviations that matter and the entropy classes.
@@ -212,7 +213,7 @@ func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
 			counts[c]++
 			if notable(c) {
 				s := r.score()
-				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.Start.Format(time.RFC3339), c, num(s.Value), num(s.Av), num(s.Dev), num(s.Z))
+				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.Start.Format(time.RFC3339), c, num.Human(s.Value), num.Human(s.Av), num.Human(s.Dev), num.Human(s.Z))
 				listed++
 			}
 		}
@@ -222,7 +223,7 @@ func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
 		names = append(names, c)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "\n%d notable rises; rises per class:\n", listed)
+	fmt.Fprintf(w, "\n%s; rises per class:\n", num.Plural(listed, "notable rise"))
 	for _, c := range names {
 		fmt.Fprintf(w, "  %-48s %d\n", c, counts[c])
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
@@ -46,15 +47,17 @@ func runCheck(e *env, path string, strict bool) int {
 	for _, w := range set.Warnings {
 		fmt.Fprintln(e.stderr, w.String())
 	}
-	fmt.Fprintf(e.stdout, "%s: %d files, %d measurements, %d classes, %d commands, %d reports: OK",
-		path, len(set.Files), len(set.Measurements), len(set.Classes), len(set.Commands), len(set.Reports))
+	fmt.Fprintf(e.stdout, "%s: %s, %s, %s, %s, %s: OK", path, num.Plural(len(set.Files), "file"),
+		num.Plural(len(set.Measurements), "measurement"), num.Plural(len(set.Classes), "class", "classes"),
+		num.Plural(len(set.Commands), "command"), num.Plural(len(set.Reports), "report"))
 	if n := len(set.Warnings); n > 0 {
-		fmt.Fprintf(e.stdout, " (%d warnings)", n)
+		fmt.Fprintf(e.stdout, " (%s)", num.Plural(n, "warning"))
 	}
 	fmt.Fprintln(e.stdout)
 	if full := fullMatching(set); len(full) > 0 {
-		fmt.Fprintf(e.stdout, "%d of %d measurements have no literal text every selected line contains, and are matched on every line: %s\n",
-			len(full), len(set.Measurements), strings.Join(full, ", "))
+		fmt.Fprintf(e.stdout, "%d of %s %s no literal text every selected line contains, and %s matched on every line: %s\n",
+			len(full), num.Plural(len(set.Measurements), "measurement"), map[bool]string{true: "has", false: "have"}[len(full) == 1],
+			map[bool]string{true: "is", false: "are"}[len(full) == 1], strings.Join(full, ", "))
 	}
 	if strict && len(set.Warnings) > 0 {
 		return exitInvalid
@@ -69,7 +72,7 @@ func printRuleErrors(e *env, err error) {
 		for _, re := range list {
 			fmt.Fprintln(e.stderr, re.Error())
 		}
-		fmt.Fprintf(e.stderr, "%d errors\n", len(list))
+		fmt.Fprintln(e.stderr, num.Plural(len(list), "error"))
 		return
 	}
 	fmt.Fprintf(e.stderr, "logtally: %v\n", err)

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/logtally/logtally/daemon"
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/state"
 )
 
@@ -53,6 +53,19 @@ func runStatus(e *env, o statusOpts) int {
 		return exitFailure
 	}
 	if o.asJSON {
+		// Numbers as every machine output writes them (num.Round).
+		for i := range st.Measurements {
+			m := &st.Measurements[i]
+			m.Total = num.Round(m.Total, num.Digits)
+			if l := m.Last; l != nil {
+				for _, p := range []**float64{&l.Value, &l.Av, &l.Dev, &l.Z, &l.Entropy} {
+					if *p != nil {
+						v := num.Round(**p, num.Digits)
+						*p = &v
+					}
+				}
+			}
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(st); err != nil {
@@ -92,7 +105,7 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", m.Handle, end, val, av, dev, z,
-			strconv.FormatFloat(m.Total, 'g', -1, 64), m.Count, classes)
+			num.Human(m.Total), m.Count, classes)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -139,7 +152,7 @@ func fmtPtr(v *float64) string {
 	if v == nil {
 		return "-"
 	}
-	return strconv.FormatFloat(*v, 'g', 4, 64)
+	return num.Human(*v)
 }
 
 func fmtTime(t time.Time) string {

@@ -15,6 +15,7 @@ import (
 	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
@@ -344,7 +345,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			Text:   r.Text, Set: r.Set, Unexpected: r.Unexpected, Missing: r.Missing, Classes: r.Classes,
 		}
 		if r.Valid {
-			v := r.Value
+			v := num.Clean(r.Value)
 			j.Value = &v
 		}
 		if r.Err != nil {
@@ -378,7 +379,7 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 	for _, r := range rep.results {
 		val := "-"
 		if r.Valid {
-			val = strconv.FormatFloat(r.Value, 'g', -1, 64)
+			val = num.Human(r.Value)
 		}
 		if r.Err != nil {
 			val = "error"

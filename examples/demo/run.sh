@@ -1,9 +1,10 @@
 #!/bin/sh
 # A one-minute demonstration of logtally run: a writer appends real sshd
 # lines to a log at a steady rate, with a burst of username probes in the
-# middle; logtally follows the log with the ssh example rules and prints one
-# line-protocol sample per measurement every 2 seconds. At the end it shows
-# `logtally status`. Needs Go; nothing is installed and nothing outside a
+# middle; logtally follows the log with the ssh example rules, writes one
+# line-protocol sample per measurement every 2 seconds to a file, and
+# raises its report when the burst comes. At the end it shows the report,
+# the last samples and `logtally status`. Needs Go; nothing is installed and nothing outside a
 # temporary directory is touched.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -39,12 +40,32 @@ writer=$!
 ) &
 burst=$!
 
-echo "logtally run: one sample per measurement every 2s (InfluxDB line protocol); status page on http://127.0.0.1:9321/" >&2
-"$tmp/logtally" run --rules "$tmp/ssh.yaml" --state "$tmp/state.db" --interval 2s --listen 127.0.0.1:9321 --log-level warn &
+# Samples go to a file (InfluxDB line protocol); the terminal shows what a
+# person reads: logtally's report when the storm is noticed.
+echo "logtally run: one sample per measurement every 2s, written to samples.lp; status page on http://127.0.0.1:9321/" >&2
+echo "a storm of username probes arrives after 30 seconds; the report logtally raises shows here" >&2
+"$tmp/logtally" run --rules "$tmp/ssh.yaml" --state "$tmp/state.db" --interval 2s --listen 127.0.0.1:9321 \
+	--output "$tmp/samples.lp" --log-level warn 2> "$tmp/run.log" &
 lt=$!
-sleep "$duration"
+tail -f "$tmp/run.log" >&2 &
+tailer=$!
+trap 'kill $writer $burst $lt $tailer 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
+elapsed=0
+while [ $elapsed -lt "$duration" ]; do
+	sleep 10
+	elapsed=$((elapsed + 10))
+	printf '  %ss: %s samples written\n' $elapsed "$(wc -l < "$tmp/samples.lp" | tr -d ' ')" >&2
+done
 kill -TERM $lt
 wait $lt || true
-kill $writer 2>/dev/null || true
+kill $writer $tailer 2>/dev/null || true
+
 echo >&2
+echo "==> the report logtally raised:" >&2
+grep ' ssh_probe_storm_report: ' "$tmp/run.log" >&2 || echo "(none: the storm was not noticed)" >&2
+echo >&2
+echo "==> the last samples of $(wc -l < "$tmp/samples.lp" | tr -d ' ') written as InfluxDB line protocol:" >&2
+grep -v '^logtally_class' "$tmp/samples.lp" | tail -n 8 >&2
+echo >&2
+echo "==> logtally status:" >&2
 "$tmp/logtally" status --state "$tmp/state.db"

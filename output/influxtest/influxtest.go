@@ -39,7 +39,16 @@ type Options struct {
 	// this database with nanosecond timestamps (create it with CreateDatabase); see
 	// Server.UDPAddr.
 	UDPDatabase string
+	// Auth enables authentication, with an admin user AdminUser whose
+	// password is AdminPassword; the Server's own queries use it.
+	Auth bool
 }
+
+// The admin user of a Server with Options.Auth.
+const (
+	AdminUser     = "admin"
+	AdminPassword = "admin-password"
+)
 
 // Server is one influxd process and its files.
 type Server struct {
@@ -149,6 +158,15 @@ func (s *Server) Stop() {
 	}
 }
 
+// Exec runs an InfluxQL statement that changes something (CREATE USER,
+// GRANT), failing the test on error.
+func (s *Server) Exec(q string) {
+	s.t.Helper()
+	if _, err := s.post("", q); err != nil {
+		s.t.Fatalf("influxtest: %v", err)
+	}
+}
+
 // CreateDatabase creates a database, failing the test on error.
 func (s *Server) CreateDatabase(name string) {
 	s.t.Helper()
@@ -170,7 +188,12 @@ type Series struct {
 // nanoseconds, and returns the series of its first statement.
 func (s *Server) Query(db, q string) ([]Series, error) {
 	v := url.Values{"db": {db}, "q": {q}, "epoch": {"ns"}}
-	resp, err := s.client.Get(s.URL() + "/query?" + v.Encode())
+	req, err := http.NewRequest(http.MethodGet, s.URL()+"/query?"+v.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	s.authorize(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", q, err)
 	}
@@ -178,17 +201,35 @@ func (s *Server) Query(db, q string) ([]Series, error) {
 	return decodeResult(resp, q)
 }
 
-func (s *Server) post(db, q string) ([]Series, error) {
+func (s *Server) post(db, q string) ([]Series, error) { return s.postAs(db, q, true) }
+
+// postAs posts a statement, with the admin's credentials when auth is set.
+func (s *Server) postAs(db, q string, auth bool) ([]Series, error) {
 	v := url.Values{"q": {q}}
 	if db != "" {
 		v.Set("db", db)
 	}
-	resp, err := s.client.PostForm(s.URL()+"/query", v)
+	req, err := http.NewRequest(http.MethodPost, s.URL()+"/query", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth {
+		s.authorize(req)
+	}
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", q, err)
 	}
 	defer resp.Body.Close()
 	return decodeResult(resp, q)
+}
+
+// authorize gives a request the admin's credentials, under Options.Auth.
+func (s *Server) authorize(req *http.Request) {
+	if s.opts.Auth {
+		req.SetBasicAuth(AdminUser, AdminPassword)
+	}
 }
 
 func decodeResult(resp *http.Response, q string) ([]Series, error) {
@@ -262,7 +303,7 @@ func (s *Server) writeConfig() error {
 	b.WriteString("[retention]\n  enabled = false\n")
 	b.WriteString("[continuous_queries]\n  enabled = false\n")
 	b.WriteString("[subscriber]\n  enabled = false\n")
-	fmt.Fprintf(&b, "[http]\n  enabled = true\n  bind-address = %s\n  auth-enabled = false\n  log-enabled = false\n", q(s.http))
+	fmt.Fprintf(&b, "[http]\n  enabled = true\n  bind-address = %s\n  auth-enabled = %v\n  log-enabled = false\n", q(s.http), s.opts.Auth)
 	b.WriteString("[logging]\n  level = \"warn\"\n  suppress-logo = true\n")
 	b.WriteString("[[graphite]]\n  enabled = false\n")
 	if s.udp != "" {
@@ -308,6 +349,14 @@ func (s *Server) start() error {
 	defer tick.Stop()
 	for {
 		if s.ping(ctx) {
+			if s.opts.Auth {
+				// The first user may be created without credentials; a
+				// restart finds it there already.
+				_, err := s.postAs("", fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", AdminUser, AdminPassword), false)
+				if err != nil && !strings.Contains(err.Error(), "already exists") && !strings.Contains(err.Error(), "admin user") {
+					return fmt.Errorf("create the admin user: %w", err)
+				}
+			}
 			return nil
 		}
 		select {
