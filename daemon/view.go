@@ -85,6 +85,13 @@ func (d *Daemon) View() web.View {
 		}
 		v.Streams = append(v.Streams, sv)
 	}
+	// An observable is a stream of its own: one reading per interval, a
+	// failure counted as an open error.
+	for _, m := range observables(d.set) {
+		n, failed := d.observe.counts(m.Handle)
+		v.Streams = append(v.Streams, web.StreamView{Source: "observe:" + m.Handle, Kind: string(interval.KindObserve),
+			Lines: n, OpenErrors: failed})
+	}
 	for _, s := range d.senders {
 		st := s.Stats()
 		v.Outputs = append(v.Outputs, web.OutputView{Name: s.Name(), Sent: st.Sent, Failures: st.Failures,

@@ -89,7 +89,7 @@ type RunView struct {
 // StreamView is one stream with its files and counters.
 type StreamView struct {
 	Source string
-	Kind   string // file, whole, pipe, interval
+	Kind   string // file, whole, pipe, interval, observe
 	Files  []FileView
 	// Counters since the daemon started.
 	Lines       uint64
