@@ -19,8 +19,13 @@
 //
 //  1. any, which is always set (nothing is never set);
 //  2. the measurement classes the daemon passes in [Interval.Classes];
-//  3. persistent classes still alive from earlier intervals;
-//  4. user classes (classes: in rules), evaluated in definition order and
+//  3. the hard classes: CFEngine's time classes of the interval's start in
+//     the baseline's time zone (rules.TimeClasses) and the host classes
+//     (rules.HostClasses). They are seen by every expression but are not
+//     among the classes of the decision, which would otherwise change
+//     every few minutes;
+//  4. persistent classes still alive from earlier intervals;
+//  5. user classes (classes: in rules), evaluated in definition order and
 //     iterated to a fixpoint, so that they may refer to each other in any
 //     order. Starting from "unset", repeated passes reach the least
 //     fixpoint of expressions without negation (a: b, b: a|x sets both
@@ -48,6 +53,10 @@
 // previous interval for [Decision.Changes] (so a restart reports no
 // spurious change) and what [Engine.Active] shows before the first
 // interval of a new process.
+//
+// Expressions (user classes, guards) see the interval's variables
+// ([Interval.Vars]) for their comparisons (value_h > 50); a comparison of
+// a variable without a value is false.
 //
 // # Edge-triggered guards and ifelapsed
 //
@@ -80,8 +89,8 @@
 // message, once and from left to right: text that an expansion inserts is
 // never expanded again, so a key containing $(reboot) stays that text.
 //
-//   - $(value_h), $(av_h), $(dev_h), $(z_h) and any other name in
-//     [Interval.Vars]: numbers. Integral values up to 2^53 are written as
+//   - $(value_h), $(av_h), $(dev_h), $(z_h), $(entropy_h) and any other
+//     name in [Interval.Vars]: numbers. Integral values up to 2^53 are written as
 //     integers; others as decimals rounded to 10 significant digits,
 //     never in exponent notation; NaN and infinities as NaN, +Inf, -Inf.
 //   - $(top_h) and any other name in [Interval.Keys]: text from a log line.
@@ -123,8 +132,9 @@
 //	LOGTALLY_INTERVAL_END
 //	LOGTALLY_VALUE_<h>       per measurement h with a value this interval:
 //	LOGTALLY_AV_<h>          the same numbers as $(value_h), $(av_h),
-//	LOGTALLY_DEV_<h>         $(dev_h), $(z_h) and $(top_h)
+//	LOGTALLY_DEV_<h>         $(dev_h), $(z_h), $(entropy_h) and $(top_h)
 //	LOGTALLY_Z_<h>
+//	LOGTALLY_ENTROPY_<h>
 //	LOGTALLY_TOP_<h>
 //
 // <h> is the measurement handle exactly as written (LOGTALLY_VALUE_ssh_probe):

@@ -34,6 +34,7 @@ func (d *Daemon) View() web.View {
 				DataType: m.DataType, HistoryType: m.HistoryType,
 				Total: ms.Total.Total, Lines: ms.Lines, Selected: ms.Cum.Selected,
 				ExtractMisses: ms.Cum.ExtractMisses, Timeouts: ms.Cum.Timeouts, KeyRejects: ms.Cum.KeyRejects,
+				Ignored: ms.Cum.Ignored,
 			}
 			if l := ms.Last; l != nil {
 				mv.LastEnd, mv.Value, mv.Av, mv.Dev, mv.Z = l.End, l.Value, l.Av, l.Dev, l.Z

@@ -26,6 +26,9 @@ type Counts struct {
 	Timeouts      uint64 `json:"timeouts"`       // lines where a regex hit its time limit
 	KeyRejects    uint64 `json:"key_rejects"`    // keys refused by key_type
 	KeyOverflow   uint64 `json:"key_overflow"`   // keys not counted because MaxKeys was reached
+	// Ignored are selected lines not counted because their key is one
+	// of the rule's ignore_keys.
+	Ignored uint64 `json:"ignored,omitempty"`
 	// Backdated and Undated say how selected lines that were read after a
 	// restart (appended while logtally was down) were attributed: by their
 	// own timestamp to this interval, or, without a usable timestamp, to
@@ -41,6 +44,7 @@ func (c *Counts) Add(o Counts) {
 	c.Timeouts += o.Timeouts
 	c.KeyRejects += o.KeyRejects
 	c.KeyOverflow += o.KeyOverflow
+	c.Ignored += o.Ignored
 	c.Backdated += o.Backdated
 	c.Undated += o.Undated
 }
@@ -52,6 +56,7 @@ type Accumulator struct {
 	policy   string
 	keyType  string
 	hasEx    bool
+	ignore   *rules.KeyFilter
 
 	Counts
 	n     uint64 // values folded
@@ -67,13 +72,15 @@ type Accumulator struct {
 }
 
 type checkedKey struct {
-	key string
-	ok  bool
+	key     string
+	ok      bool
+	ignored bool // one of the rule's ignore_keys
 }
 
 // NewAccumulator returns an empty accumulator for m.
 func NewAccumulator(m *rules.Measurement) *Accumulator {
-	return &Accumulator{dataType: m.DataType, policy: m.Policy, keyType: m.KeyType, hasEx: m.Extract != ""}
+	return &Accumulator{dataType: m.DataType, policy: m.Policy, keyType: m.KeyType, hasEx: m.Extract != "",
+		ignore: m.IgnoreKeys}
 }
 
 // Sampled returns the accumulator of one sampled value of m (an
@@ -96,7 +103,8 @@ func Sampled(m *rules.Measurement, v float64, keys map[string]uint64) *Accumulat
 	return a
 }
 
-// Add folds one hit.
+// Add folds one hit. A selected line whose key is one of the rule's
+// ignore_keys is counted as ignored and nowhere else.
 func (a *Accumulator) Add(h *match.Hit) {
 	if h.Timeout {
 		a.Timeouts++
@@ -104,9 +112,16 @@ func (a *Accumulator) Add(h *match.Hit) {
 	if !h.Selected {
 		return
 	}
-	a.Selected++
 	if h.Key != nil {
-		a.addKey(h.Key)
+		c := a.checkKey(h.Key)
+		if c.ignored {
+			a.Ignored++
+			return
+		}
+		a.Selected++
+		a.countKey(c, 1)
+	} else {
+		a.Selected++
 	}
 	switch {
 	case a.dataType == rules.Counter:
@@ -159,10 +174,15 @@ func (a *Accumulator) fold(v float64) {
 func (a *Accumulator) addKey(raw []byte) { a.addKeyN(raw, 1) }
 
 // addKeyN counts n occurrences of a key.
-func (a *Accumulator) addKeyN(raw []byte, n uint64) {
+func (a *Accumulator) addKeyN(raw []byte, n uint64) { a.countKey(a.checkKey(raw), n) }
+
+// checkKey validates a raw key by key type and tells whether it is
+// ignored, once per distinct key and interval.
+func (a *Accumulator) checkKey(raw []byte) checkedKey {
 	c, hit := a.checked[string(raw)]
 	if !hit {
 		c.key, c.ok = ValidKey(a.keyType, raw)
+		c.ignored = c.ok && a.ignore.Ignores(c.key)
 		if a.checked == nil {
 			a.checked = make(map[string]checkedKey)
 		}
@@ -170,6 +190,11 @@ func (a *Accumulator) addKeyN(raw []byte, n uint64) {
 			a.checked[string(raw)] = c
 		}
 	}
+	return c
+}
+
+// countKey counts n occurrences of a checked key.
+func (a *Accumulator) countKey(c checkedKey, n uint64) {
 	k, ok := c.key, c.ok
 	if !ok {
 		a.KeyRejects += n

@@ -175,3 +175,62 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("Groups with override = %+v, %v", gs, err)
 	}
 }
+
+// TestIgnoreKeys: a selected line whose key is in ignore_keys (an address,
+// a network, a literal) is counted as ignored and nowhere else: not
+// selected, not in the value, not among the keys; with any key type an
+// address key is matched against the networks.
+func TestIgnoreKeys(t *testing.T) {
+	for _, keyType := range []string{rules.KeyIP, rules.KeyAny} {
+		set, err := rules.LoadBytes("r.yaml", []byte(`measurements:
+  - handle: fail
+    path: /var/log/auth.log
+    select_line_matching: 'fail.*'
+    key: 'from (\S+)'
+    key_type: `+keyType+`
+    ignore_keys: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7, "10.1.2.3/8"]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := strings.Join([]string{
+			"fail from 192.0.2.1",   // in 192.0.2.0/24
+			"fail from 192.0.2.254", // in 192.0.2.0/24
+			"fail from 192.0.3.1",
+			"fail from 2001:db8::9",      // in 2001:db8::/32
+			"fail from ::ffff:192.0.2.5", // mapped: in 192.0.2.0/24
+			"fail from 198.51.100.7",     // the address
+			"fail from 198.51.100.8",
+			"fail from 10.200.0.1", // 10.1.2.3/8 means 10.0.0.0/8
+			"fail from 203.0.113.9",
+			"fail without a key",
+		}, "\n")
+		a := fold(t, set.Measurements[0], in)
+		if v, _ := a.Value(); a.Ignored != 6 || a.Selected != 4 || v != 4 {
+			t.Errorf("%s: ignored %d, selected %d, value %v; want 6, 4, 4", keyType, a.Ignored, a.Selected, v)
+		}
+		for _, k := range []string{"192.0.3.1", "198.51.100.8", "203.0.113.9"} {
+			if a.Keys()[k] != 1 {
+				t.Errorf("%s: key %s counted %d times, want 1: %v", keyType, k, a.Keys()[k], a.Keys())
+			}
+		}
+		if len(a.Keys()) != 3 {
+			t.Errorf("%s: keys %v, want only those not ignored", keyType, a.Keys())
+		}
+	}
+	set, err := rules.LoadBytes("r.yaml", []byte(`measurements:
+  - handle: user
+    path: /var/log/auth.log
+    select_line_matching: 'login.*'
+    key: 'user=(\S+)'
+    key_type: word
+    ignore_keys: [nagios, backup]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fold(t, set.Measurements[0], "login user=nagios\nlogin user=nagios2\nlogin user=backup\nlogin user=root\n")
+	if a.Ignored != 2 || a.Selected != 2 || a.Keys()["nagios2"] != 1 {
+		t.Errorf("literal keys: ignored %d selected %d keys %v; want 2, 2 and nagios2 counted", a.Ignored, a.Selected, a.Keys())
+	}
+}

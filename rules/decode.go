@@ -412,7 +412,7 @@ func (o *obj) expr(key string, s string) *Expr {
 		if errors.As(err, &ee) {
 			off, msg = ee.Offset, ee.Msg
 		}
-		o.errAt(o.exprPos(key, off), child(o.path, key), "CFEngine syntax: . or & for AND, | for OR, ! for NOT, ( )", "invalid class expression: %s", msg)
+		o.errAt(o.exprPos(key, off), child(o.path, key), "CFEngine syntax: . or & for AND, | for OR, ! for NOT, ( ), comparisons such as value_h > 50", "invalid class expression: %s", msg)
 		return nil
 	}
 	return e

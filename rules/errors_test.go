@@ -78,6 +78,19 @@ func TestErrors(t *testing.T) {
 		{name: "top level list", src: "- a\n- b\n",
 			want: []wantErr{{"1:1", "", "top level must be a map", "measurements"}}},
 
+		// ignore_keys.
+		{name: "ignore_keys bad network", src: m0 + "    key: 'from (\\S+)'\n    ignore_keys: [192.0.2.0/24, 10.0.0.0/33, nagios, 2001:db8::/129]\n",
+			want: []wantErr{
+				{"6:33", "measurements[0].ignore_keys[1]", `invalid network "10.0.0.0/33": prefix length out of range`, "a network (192.0.2.0/24"},
+				{"6:54", "measurements[0].ignore_keys[3]", `invalid network "2001:db8::/129"`, "literal key"},
+			}},
+		{name: "ignore_keys block list", src: m0 + "    key: 'from (\\S+)'\n    ignore_keys:\n      - 192.0.2.0/24\n      - 300.1.2.0/24\n",
+			want: []wantErr{{"8:9", "measurements[0].ignore_keys[1]", `invalid network "300.1.2.0/24"`, ""}}},
+		{name: "ignore_keys without key", src: m0 + "    ignore_keys: [192.0.2.0/24]\n",
+			want: []wantErr{{"5:5", "measurements[0].ignore_keys", "only with key", "add key:"}}},
+		{name: "ignore_keys not a list", src: m0 + "    key: 'from (\\S+)'\n    ignore_keys: 192.0.2.0/24\n",
+			want: []wantErr{{"6:18", "measurements[0].ignore_keys", "must be a list", ""}}},
+
 		// Measurements.
 		{name: "missing handle", src: "measurements:\n  - path: /x\n    select_line_matching: x\n",
 			want: []wantErr{{"2:5", "measurements[0].handle", "required key handle is missing", "identifier"}}},
@@ -145,6 +158,10 @@ func TestErrors(t *testing.T) {
 			want: []wantErr{{"2:16", "classes.a", "invalid class expression: expression ends", "CFEngine syntax"}}},
 		{name: "class expression plain column", src: "classes:\n  a: b.c)\n",
 			want: []wantErr{{"2:9", "classes.a", `unexpected ')'`, ""}}},
+		{name: "time class name", src: "classes:\n  Hr14: c\n",
+			want: []wantErr{{"2:3", "classes.Hr14", "Hr14 is a time class, set by the clock", "choose another name"}}},
+		{name: "comparison error column", src: "classes:\n  a: 'b.value_h = 5'\n",
+			want: []wantErr{{"2:17", "classes.a", "write == for equality", "value_h > 50"}}},
 		{name: "class name", src: "classes:\n  a-b: c\n  any: c\n",
 			want: []wantErr{
 				{"2:3", "classes.a-b", `invalid class name "a-b"`, "a_b"},

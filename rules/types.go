@@ -133,6 +133,9 @@ type Measurement struct {
 	Extract      string // extraction_regex: unanchored; first group is the value
 	Key          string // key: unanchored; first group is the source key
 	KeyType      string // KeyAny, KeyIP or KeyWord
+	// IgnoreKeys are the keys whose lines are not counted (ignore_keys);
+	// nil when none.
+	IgnoreKeys *KeyFilter
 	Policy       string // select_multiline_policy
 	TrackGrowing bool   // track_growing_file
 	HistoryType  string

@@ -20,7 +20,7 @@ var (
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
-		"expireafter", "expect", "for"}
+		"expireafter", "expect", "ignore_keys", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
@@ -342,6 +342,12 @@ func (l *loader) measurement(o *obj) {
 		o.errAt(o.keyPos("key_type"), child(o.path, "key_type"), "add key: with a capture group", "only with key")
 	}
 	m.KeyType = o.enum("key_type", KeyAny, KeyAny, KeyIP, KeyWord)
+	if o.has("ignore_keys") {
+		if !o.has("key") {
+			o.errAt(o.keyPos("ignore_keys"), child(o.path, "ignore_keys"), "add key: with a capture group", "only with key")
+		}
+		m.IgnoreKeys = o.keyFilter("ignore_keys")
+	}
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
 	m.HistoryType = o.historyType(text)
 	if o.has("expect") {
@@ -420,6 +426,43 @@ func (o *obj) sampling(snapshot bool, hint string) (ifelapsed, expireafter time.
 	ifelapsed = o.duration("ifelapsed", 0)
 	expireafter = o.duration("expireafter", 0)
 	return ifelapsed, expireafter
+}
+
+// keyFilter validates a list of addresses, networks and literal keys; each
+// bad element is an error at its own position.
+func (o *obj) keyFilter(key string) *KeyFilter {
+	list, ok := o.strList(key)
+	if !ok {
+		return nil
+	}
+	f := &KeyFilter{}
+	for i, s := range list {
+		e := parseKeyFilterEntry(s)
+		p := elem(child(o.path, key), i)
+		pos := o.valPos(key)
+		if np, found := o.ix.lookup(p); found && o.orig == nil {
+			pos = np.val
+		}
+		switch {
+		case e.problem != "":
+			o.errAt(pos, p, "an address (192.0.2.7), a network (192.0.2.0/24, 2001:db8::/32) or a literal key", "%s", e.problem)
+			continue
+		case e.warning != "":
+			o.s.warns = append(o.s.warns, Warning{Pos: pos, Key: p, Msg: e.warning})
+		}
+		if e.literal != "" {
+			if f.literals == nil {
+				f.literals = map[string]bool{}
+			}
+			f.literals[e.literal] = true
+		} else {
+			f.nets = append(f.nets, e.net)
+		}
+	}
+	if f.Empty() {
+		return nil
+	}
+	return f
 }
 
 // layout validates a timestamp layout, converting strftime to Go.

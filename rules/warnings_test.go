@@ -28,6 +28,16 @@ func TestWarnings(t *testing.T) {
 			[]string{"w.yaml:6:6: warning: classes.c: class entropy_ssh_probe_low is not set by any measurement or class"}},
 		{"scalar sets no class", "measurements:\n  - handle: a\n    path: /x\n    select_line_matching: .*x.*\n    history_type: scalar\nclasses:\n  c:\n    expression: a_high\n",
 			[]string{"w.yaml:8:17: warning: classes.c.expression: class a_high is not set by any measurement or class"}},
+		{"network with host bits", m + "    key: 'from (\\S+)'\n    ignore_keys: [10.1.2.3/8]\n",
+			[]string{`w.yaml:6:19: warning: measurements[0].ignore_keys[0]: "10.1.2.3/8" has host bits set: it means 10.0.0.0/8`}},
+		{"comparisons", m + "  - handle: q\n    path: /q\n    select_line_matching: .*q.*\n    history_type: scalar\nclasses:\n  c: value_q > 5.z_q > 1|entropy_ssh_probe < 0.3|value_ssh_prob > 1\n",
+			[]string{
+				"w.yaml:10:6: warning: classes.c: variable entropy_ssh_probe never has a value (measurement ssh_probe has no key), so the comparison is always false",
+				"w.yaml:10:6: warning: classes.c: variable value_ssh_prob is not a number any measurement has, so the comparison is always false (did you mean value_ssh_probe?)",
+				"w.yaml:10:6: warning: classes.c: variable z_q never has a value (measurement q is history_type scalar, without a baseline), so the comparison is always false",
+			}},
+		{"hard classes are known", m + "reports:\n  - if: ssh_probe_high.Hr14.Min55_00.Monday.GMT_Q3.December.Yr2026.Day6.Evening.myhost\n    message: x\nsettings:\n  host: myhost.example.net\n",
+			nil},
 		{"variables", m + "reports:\n  - message: $(top_ssh_probe) $(value_ssh_prob) $(host)\n",
 			[]string{
 				"w.yaml:6:14: warning: reports[0].message: $(top_ssh_probe) is always empty: measurement ssh_probe has no key",

@@ -137,6 +137,9 @@ func TestExamplesAgainstPerl(t *testing.T) {
 			if sel := g["selected"].(float64); sel != want.selected {
 				t.Errorf("%s %s: selected %v, perl says %v", filepath.Base(c.log), m.Handle, sel, want.selected)
 			}
+			if ign, _ := g["ignored"].(float64); ign != want.ignored {
+				t.Errorf("%s %s: ignored %v, perl says %v", filepath.Base(c.log), m.Handle, ign, want.ignored)
+			}
 			v, _ := g["value"].(float64)
 			if g["value"] == nil && want.valid || g["value"] != nil && (!want.valid || v != want.value) {
 				t.Errorf("%s %s: value %v, perl says %v (valid %v)", filepath.Base(c.log), m.Handle, g["value"], want.value, want.valid)
@@ -153,6 +156,7 @@ func TestExamplesAgainstPerl(t *testing.T) {
 
 type perlResult struct {
 	selected float64
+	ignored  float64 // selected lines of an ignore_keys key, not counted
 	value    float64
 	valid    bool
 }
@@ -162,12 +166,27 @@ func perlFold(t *testing.T, perl string, m *rules.Measurement, log string) perlR
 	t.Helper()
 	script := `
 use strict; use warnings;
-my ($sel, $ex, $type, $policy, $file) = @ARGV;
+use Socket qw(inet_pton AF_INET AF_INET6);
+my ($sel, $ex, $type, $policy, $file, $key, @ignore) = @ARGV;
+# An address as bytes (IPv4-mapped IPv6 as IPv4), or undef.
+sub addr { my $s = shift; $s =~ s/^\[(.*)\]$/$1/; $s = $1 if $s =~ /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+  my $b = inet_pton(AF_INET, $s); return defined $b ? $b : inet_pton(AF_INET6, $s); }
+sub ignored { my $k = shift; my $a = addr($k);
+  for my $i (@ignore) {
+    my ($n, $bits) = split m{/}, $i;
+    my $nb = addr($n);
+    if (defined $nb && defined $a) {
+      $bits = 8 * length($nb) unless defined $bits;
+      return 1 if length($nb) == length($a) && substr(unpack("B*", $a), 0, $bits) eq substr(unpack("B*", $nb), 0, $bits);
+    } elsif (!defined $nb) { return 1 if $k eq $i; }
+  }
+  return 0; }
 open(my $f, '<', $file) or die "$file: $!";
-my ($n, $selected, $sum, $first, $last) = (0, 0, 0, undef, undef);
+my ($n, $selected, $ignored, $sum, $first, $last) = (0, 0, 0, 0, undef, undef);
 while (my $l = <$f>) {
   $l =~ s/\n\z//; $l =~ s/\r\z//;
   next unless $l =~ /^(?:$sel)$/;
+  if (@ignore && $l =~ /$key/ && defined $1 && ignored($1)) { $ignored++; next; }
   $selected++;
   if ($ex eq '') { $n++; next; }
   next unless $l =~ /$ex/ && defined $1;
@@ -184,25 +203,27 @@ elsif ($n == 0) { $value = 'none' }
 elsif ($policy eq 'average') { $value = $sum / $n }
 elsif ($policy eq 'first') { $value = $first }
 else { $value = $last }
-print "$selected $value\n";
+print "$selected $value $ignored\n";
 `
-	out, err := exec.Command(perl, "-e", script, m.Select, m.Extract, m.DataType, m.Policy, log).Output()
+	out, err := exec.Command(perl, append([]string{"-e", script, m.Select, m.Extract, m.DataType, m.Policy, log, m.Key},
+		m.IgnoreKeys.Entries()...)...).Output()
 	if err != nil {
 		t.Fatalf("perl for %s: %v", m.Handle, err)
 	}
 	f := strings.Fields(string(out))
-	if len(f) != 2 {
+	if len(f) != 3 {
 		t.Fatalf("perl for %s printed %q", m.Handle, out)
 	}
 	sel, _ := strconv.ParseFloat(f[0], 64)
+	ign, _ := strconv.ParseFloat(f[2], 64)
 	if f[1] == "none" {
-		return perlResult{selected: sel}
+		return perlResult{selected: sel, ignored: ign}
 	}
 	v, err := strconv.ParseFloat(f[1], 64)
 	if err != nil {
 		t.Fatalf("perl for %s printed %q", m.Handle, out)
 	}
-	return perlResult{selected: sel, value: v, valid: true}
+	return perlResult{selected: sel, ignored: ign, value: v, valid: true}
 }
 
 // TestExamplesCheck checks that every shipped rule file is valid on its own

@@ -174,3 +174,61 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestIgnoreKeys: lines whose source is in ignore_keys (a network, an
+// address, a literal) are not counted by the daemon, and are counted in
+// the measurement_ignored_lines_total self-metric; a bad network is an
+// error of `check` with its file, line and column.
+func TestIgnoreKeys(t *testing.T) {
+	r := newRig(t, "")
+	log := r.path("auth.log")
+	writeFile(t, log, "")
+	rulesText := fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+    ignore_keys: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7]
+`, log)
+	writeFile(t, r.rules, rulesText)
+
+	bad := r.path("bad.yaml")
+	writeFile(t, bad, strings.Replace(rulesText, "192.0.2.0/24", "192.0.2.0/33", 1))
+	res := run(t, "", "check", "--rules", bad)
+	if want := bad + `:7:19: measurements[0].ignore_keys[0]: invalid network "192.0.2.0/33"`; res.code != 2 || !strings.Contains(res.stderr, want) {
+		t.Fatalf("check of a bad network: exit %d, stderr:\n%s\nwant exit 2 and %q", res.code, res.stderr, want)
+	}
+
+	d := r.start("inotify", 0, "--listen=127.0.0.1:0")
+	addr := d.webAddr()
+	d.waitLog(`msg=committed `, 1)
+	var b strings.Builder
+	counted, ignored := 0, 0
+	for i := 0; i < 200; i++ {
+		src := []string{"192.0.2.17", "203.0.113.9", "2001:db8::5", "198.51.100.7", "198.51.100.8"}[i%5]
+		fmt.Fprintf(&b, "sshd[%d]: Invalid user u%d from %s port 22\n", 100+i, i, src)
+		if i%5 == 1 || i%5 == 4 {
+			counted++
+		} else {
+			ignored++
+		}
+	}
+	appendString(t, r.path("auth.log"), b.String())
+	waitTotal(t, r.state, "probe", counted)
+	testutil.WaitForWhy(t, waitTimeout, "the ignored lines in /metrics", func() (bool, string) {
+		v, _ := metricValue(scrape(t, addr), "logtally_measurement_ignored_lines_total", "handle", "probe")
+		return v == float64(ignored), fmt.Sprintf("%v", v)
+	})
+	d.stop()
+	wantTotal(t, r.state, "probe", counted)
+	sum := 0.0
+	for _, p := range decodeLPFile(t, r.outLP) {
+		if p.measurement == "probe" {
+			sum += p.fields["value"].(float64)
+		}
+	}
+	if sum != float64(counted) {
+		t.Errorf("the points sum to %v, want the %d lines of sources not ignored", sum, counted)
+	}
+}

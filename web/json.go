@@ -56,6 +56,7 @@ type jsonMeasurement struct {
 	ExtractMisses uint64     `json:"extract_misses"`
 	Timeouts      uint64     `json:"regex_timeouts"`
 	KeyRejects    uint64     `json:"key_rejects"`
+	Ignored       uint64     `json:"ignored"`
 	GraphSVG      string     `json:"graph_svg,omitempty"`
 	GraphCSV      string     `json:"graph_csv,omitempty"`
 }
@@ -194,6 +195,7 @@ func newJSONView(v View) jsonView {
 			ExtractMisses: m.ExtractMisses,
 			Timeouts:      m.Timeouts,
 			KeyRejects:    m.KeyRejects,
+			Ignored:       m.Ignored,
 		}
 		if len(m.Week) > 0 || len(m.Recent) > 0 {
 			jm.GraphSVG = "graph/" + url.PathEscape(m.Handle) + ".svg"

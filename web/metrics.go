@@ -115,6 +115,8 @@ func newFamilies() *families {
 				func(m *MeasurementView) (float64, bool) { return float64(m.ExtractMisses), true }},
 			{newMetric("measurement_key_rejects_total", "Keys refused by the rule's key type.", counter, h),
 				func(m *MeasurementView) (float64, bool) { return float64(m.KeyRejects), true }},
+			{newMetric("measurement_ignored_lines_total", "Selected lines not counted because their key is one of the rule's ignore_keys.", counter, h),
+				func(m *MeasurementView) (float64, bool) { return float64(m.Ignored), true }},
 		},
 		classActive:    newMetric("class_active", "1 for a class that is set, 0 for one the rules can set that is not.", gauge, "class"),
 		classRemaining: newMetric("class_remaining_seconds", "Seconds a persistent class stays set.", gauge, "class"),

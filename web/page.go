@@ -277,6 +277,7 @@ func problems(m MeasurementView) string {
 		{m.Timeouts, "regex timeouts"},
 		{m.ExtractMisses, "extraction misses"},
 		{m.KeyRejects, "keys rejected"},
+		{m.Ignored, "lines of ignored keys"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmtCount(p.n)+" "+p.what)

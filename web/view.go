@@ -60,6 +60,7 @@ type MeasurementView struct {
 	ExtractMisses uint64
 	Timeouts      uint64
 	KeyRejects    uint64
+	Ignored       uint64 // selected lines of an ignored key (ignore_keys)
 	// The learned week and the last week's samples (weekly measurements).
 	Week   []history.SlotStat
 	Recent []history.Sample

@@ -291,6 +291,7 @@ type testJSON struct {
 	Timeouts      uint64   `json:"timeouts"`
 	Cut           uint64   `json:"cut"`
 	KeyRejects    uint64   `json:"key_rejects,omitempty"`
+	Ignored       uint64   `json:"ignored,omitempty"`
 	Keys          int      `json:"keys,omitempty"`
 	TopKey        string   `json:"top_key,omitempty"`
 	TopCount      uint64   `json:"top_count,omitempty"`
@@ -340,7 +341,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 		j := testJSON{
 			Handle: r.Measurement.Handle, Lines: r.Lines, Selected: r.Selected,
 			ExtractMisses: r.ExtractMisses, Timeouts: r.Timeouts, Cut: r.Cut,
-			KeyRejects: r.KeyRejects, Keys: r.Keys, TopKey: r.TopKey, TopCount: r.TopCount,
+			KeyRejects: r.KeyRejects, Ignored: r.Ignored, Keys: r.Keys, TopKey: r.TopKey, TopCount: r.TopCount,
 			TimeMS: ms(rep.ownTime(r)),
 			Text:   r.Text, Set: r.Set, Unexpected: r.Unexpected, Missing: r.Missing, Classes: r.Classes,
 		}
@@ -394,9 +395,12 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	// Text values and sets, which do not fit a column.
+	// Text values and sets, which do not fit a column; ignored lines.
 	for _, r := range rep.results {
 		h := r.Measurement.Handle
+		if r.Ignored > 0 {
+			fmt.Fprintf(w, "%s: %d selected lines of ignored keys (ignore_keys) not counted\n", h, r.Ignored)
+		}
 		if r.Text != "" {
 			fmt.Fprintf(w, "%s: %s\n", h, printable([]byte(r.Text)))
 		}
