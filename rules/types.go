@@ -129,13 +129,13 @@ type Measurement struct {
 	// SelectLine is select_line_number: the measurement reads the n-th
 	// line (from 1) of each snapshot of its stream instead of the lines
 	// Select matches; 0 when it selects by pattern.
-	SelectLine   int
-	Extract      string // extraction_regex: unanchored; first group is the value
-	Key          string // key: unanchored; first group is the source key
-	KeyType      string // KeyAny, KeyIP or KeyWord
+	SelectLine int
+	Extract    string // extraction_regex: unanchored; first group is the value
+	Key        string // key: unanchored; first group is the source key
+	KeyType    string // KeyAny, KeyIP or KeyWord
 	// IgnoreKeys are the keys whose lines are not counted (ignore_keys);
 	// nil when none.
-	IgnoreKeys *KeyFilter
+	IgnoreKeys   *KeyFilter
 	Policy       string // select_multiline_policy
 	TrackGrowing bool   // track_growing_file
 	HistoryType  string
