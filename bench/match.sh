@@ -89,7 +89,7 @@ printf 'time of grep -f all patterns / logtally:  %.2f (wall), %.2f (cpu)\n' "$(
 # lines logtally selected for the measurement with that pattern.
 status=0
 paste -d' ' "$out/ssh.handles" "$out/grep-each.count" | while read -r handle count; do
-	got=$(awk -v h="\"$handle\"," '$1 == "\"handle\":" { cur = $2 } $1 == "\"selected\":" && cur == h { sub(",", "", $2); print $2 }' "$out/logtally.json")
+	got=$(awk -v h="\"$handle\"," '$1 == "\"handle\":" { cur = $2 } $1 == "\"selected\":" && cur == h { sub(",", "", $2); print $2; cur = "" }' "$out/logtally.json")
 	if [ "$got" != "$count" ]; then
 		echo "MISMATCH: $handle: logtally selected $got lines, grep counts $count" >&2
 		exit 1

@@ -150,11 +150,17 @@ func BenchmarkSSHBlock(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := set.NewMatcher()
 	var size int64
 	for _, bl := range blocks {
 		size += int64(len(bl))
 	}
+	benchBlocks(b, set, blocks, size)
+}
+
+// benchBlocks matches the blocks of the corpus (size bytes, corpusLines
+// lines) with MatchBlock; one op is one pass over them.
+func benchBlocks(b *testing.B, set *Set, blocks [][]byte, size int64) {
+	m := set.NewMatcher()
 	hits := 0
 	fn := func(_ int, _ []byte, hs []Hit) { hits += len(hs) }
 	b.SetBytes(size)

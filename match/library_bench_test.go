@@ -60,16 +60,7 @@ func BenchmarkSharedPass(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("%d/block/own-MatchBlock", n), func(b *testing.B) {
-			m := set.NewMatcher()
-			hits := 0
-			fn := func(_ int, _ []byte, hs []Hit) { hits += len(hs) }
-			b.SetBytes(size)
-			for range b.N {
-				for _, bl := range blocks {
-					m.MatchBlock(bl, fn)
-				}
-			}
-			runtime.KeepAlive(hits)
+			benchBlocks(b, set, blocks, size)
 		})
 		b.Run(fmt.Sprintf("%d/block/coregx-literals-only", n), func(b *testing.B) {
 			found := 0

@@ -74,19 +74,7 @@ func BenchmarkRulesBlock(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m := set.NewMatcher()
-			hits := 0
-			fn := func(_ int, _ []byte, hs []Hit) { hits += len(hs) }
-			b.SetBytes(size)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				for _, bl := range blocks {
-					m.MatchBlock(bl, fn)
-				}
-			}
-			b.ReportMetric(float64(corpusLines*b.N)/b.Elapsed().Seconds(), "lines/s")
-			runtime.KeepAlive(hits)
+			benchBlocks(b, set, blocks, size)
 		})
 	}
 }

@@ -211,6 +211,7 @@ func (s *Store) open(opts Options) error {
 		}
 		return s.open(opts)
 	}
+	s.compact()
 	version, found, err := s.schema()
 	if err != nil {
 		db.Close()
@@ -304,6 +305,9 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		if s.db != nil {
+			if !s.snapshot {
+				s.compact()
+			}
 			err = s.db.Close()
 		}
 		if s.lock != nil {
@@ -314,6 +318,48 @@ func (s *Store) Close() error {
 		}
 	})
 	return err
+}
+
+// compact rewrites the file with only its live keys when it is more than
+// half as large again as they are (and at least 4 MiB): buntdb reads every command of its
+// file on open, so a file bloated by many commits (a learn writes each
+// baseline with its journal) would cost the next Open its whole size in
+// memory at once. buntdb also shrinks on its own, but only while it runs
+// and long after a learn has exited. A failure only leaves the file as it
+// was.
+func (s *Store) compact() {
+	fi, err := os.Stat(s.path)
+	if err != nil || fi.Size() < shrinkJournal {
+		return
+	}
+	var live int64
+	_ = s.db.View(func(btx *buntdb.Tx) error {
+		return btx.Ascend("", func(k, v string) bool {
+			live += int64(len(k) + len(v) + 32) // and the command's framing
+			return true
+		})
+	})
+	if 2*fi.Size() <= 3*live {
+		return
+	}
+	if err := s.shrink(); err != nil {
+		s.log.Warn("state file not compacted", "path", s.path, "err", err)
+	}
+}
+
+// shrink rewrites the file with its live keys. buntdb may be shrinking it
+// already on its own, from a copy taken before the last commits (a
+// journal since settled): that shrink is waited for, a while, and the
+// file shrunk again.
+func (s *Store) shrink() error {
+	for range 500 {
+		err := s.db.Shrink()
+		if !errors.Is(err, buntdb.ErrShrinkInProcess) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return buntdb.ErrShrinkInProcess
 }
 
 // write is one pending change of a transaction.
@@ -398,7 +444,7 @@ func (s *Store) settle(seq uint64, size int) error {
 		return fmt.Errorf("settle state journal: %w", err)
 	}
 	if size >= shrinkJournal {
-		if err := s.db.Shrink(); err != nil && !errors.Is(err, buntdb.ErrShrinkInProcess) {
+		if err := s.shrink(); err != nil {
 			return fmt.Errorf("shrink state file: %w", err)
 		}
 	}

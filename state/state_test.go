@@ -389,3 +389,37 @@ func FuzzDecodeJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestCompactOnClose: a file bloated by many commits of the same keys is
+// rewritten with its live keys when closed, and keeps them.
+func TestCompactOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path)
+	val := strings.Repeat("v", 20<<10)
+	for i := range 200 {
+		if err := s.Update(func(tx *Tx) error { return tx.Set("base/a/p/1", strconv.Itoa(i)+val) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < shrinkJournal {
+		t.Fatalf("the file is %d bytes: not bloated enough to test", fi.Size())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(path); after.Size() > fi.Size()/10 {
+		t.Errorf("file of %d bytes is %d bytes after Close, want a tenth or less", fi.Size(), after.Size())
+	}
+	s = open(t, path)
+	defer s.Close()
+	_ = s.View(func(tx *Tx) error {
+		if v, ok, _ := tx.Get("base/a/p/1"); !ok || v != "199"+val {
+			t.Errorf("after compaction: %q... %v", v[:min(len(v), 8)], ok)
+		}
+		return nil
+	})
+}
