@@ -147,8 +147,24 @@ func (ws *watches) start() {
 // startScans starts the scans of the watches for the interval beginning.
 func (d *Daemon) startScans() { d.watches.start() }
 
-// stopScans waits for the scans under way, each bounded by its byte budget.
-func (d *Daemon) stopScans() { d.watches.scans.Wait() }
+// stopScans waits for the scans under way, each bounded by its byte
+// budget, for at most DefaultSampleLimit: a scan stuck in a filesystem that
+// does not answer does not hold up the shutdown (it touches nothing the
+// next start needs).
+func (d *Daemon) stopScans() {
+	done := make(chan struct{})
+	go func() {
+		d.watches.scans.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(DefaultSampleLimit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.log.Warn("a file watch's scan is still running at shutdown: left")
+	}
+}
 
 // watchClose is what the watches add to the commit of a close.
 type watchClose struct {

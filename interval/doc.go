@@ -29,4 +29,12 @@
 //     Keys (the first group of `key`) are counted per interval for entropy
 //     and the top source. A key is validated by the rule's key_type before
 //     it is counted; a rejected key is counted as such and dropped.
+//
+//     slist: the distinct values (the first group of extraction_regex, or
+//     the whole line) are the keys, and their number the value; with
+//     expect: the sample names the unexpected and missing ones and sets
+//     h_unexpected and h_missing. string: the last value, as text.
+//     select_line_number keeps only the n-th line of each interval of a
+//     snapshot stream. An observable's reading becomes an accumulator
+//     (Sampled) that joins the close like any other.
 package interval

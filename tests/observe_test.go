@@ -84,10 +84,12 @@ func TestObservablesMatchTools(t *testing.T) {
 	need(t, "ss")
 	need(t, "df")
 	need(t, "uptime")
+	need(t, "who")
 	port, _ := listen(t, 20)
 	dir := t.TempDir()
 	rulesFile := filepath.Join(dir, "obs.yaml")
 	writeFile(t, rulesFile, fmt.Sprintf(`observe:
+  - users
   - loadavg
   - diskused
   - listening_ports
@@ -117,6 +119,10 @@ func TestObservablesMatchTools(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		who, err := exec.Command("who").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
 		in := count("-Htn", fmt.Sprintf("sport = :%d", port))
 		out := count("-Htn", fmt.Sprintf("dport = :%d", port))
 		again := testJSON(t, "--rules", rulesFile)
@@ -127,6 +133,11 @@ func TestObservablesMatchTools(t *testing.T) {
 				problems = append(problems, fmt.Sprintf(format, args...))
 			}
 		}
+		sessions := 0
+		if w := strings.TrimSpace(string(who)); w != "" {
+			sessions = len(strings.Split(w, "\n"))
+		}
+		check(got["users"]["value"] == float64(sessions), "users %v, who lists %d sessions", got["users"]["value"], sessions)
 		m := loadRe.FindSubmatch(up)
 		check(m != nil && fmt.Sprintf("%.2f", got["loadavg"]["value"]) == string(m[1]), "loadavg %v, uptime %s", got["loadavg"]["value"], up)
 		pct := strings.TrimSpace(strings.Split(strings.TrimSpace(string(df)), "\n")[1])
@@ -159,8 +170,8 @@ func TestObservablesMatchTools(t *testing.T) {
 		check(slices.Equal(set, ssSet), "listening_ports %q, ss -ltnp %q", set, ssSet)
 		check(slices.Contains(set, fmt.Sprintf("%d tests.test", port)), "listening_ports %q lacks this test's port %d", set, port)
 
-		stable := fmt.Sprint(got["loadavg"]["value"], got["diskused"]["value"], got["listening_ports"]["set"]) ==
-			fmt.Sprint(again["loadavg"]["value"], again["diskused"]["value"], again["listening_ports"]["set"])
+		stable := fmt.Sprint(got["users"]["value"], got["loadavg"]["value"], got["diskused"]["value"], got["listening_ports"]["set"]) ==
+			fmt.Sprint(again["users"]["value"], again["loadavg"]["value"], again["diskused"]["value"], again["listening_ports"]["set"])
 		if len(problems) == 0 {
 			return
 		}
