@@ -15,64 +15,157 @@ import (
 	"github.com/logtally/logtally/state"
 )
 
-// closeInterval closes the interval that started at d.curStart and ends at
-// end (early, at now, when partial): it takes every stream's buckets and
-// positions and the observables' readings (observed), has the interval
-// engine compute the samples, takes the file watches' scans, and commits
-// the result in one transaction.
-func (d *Daemon) closeInterval(end time.Time, partial bool, observed map[string]*interval.Accumulator) {
+// endInterval ends the interval that started at d.curStart (early, at a
+// shutdown, when partial): it cuts every stream (cutAll) while it samples
+// the observables, has the interval engine close the intervals of the
+// streams that are complete with the observables' readings, takes the file
+// watches' scans, and commits the result. Streams that are not complete
+// (late) are committed on their own when they are (commitLate).
+func (d *Daemon) endInterval(partial bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	start := d.curStart
-	next := start.Add(d.interval)
+	end := start.Add(d.interval)
+	next := end
 	if now := d.clock.Now(); !partial && now.Sub(next) >= d.interval {
 		// The machine slept or the clock jumped: the intervals in between
 		// are gaps, not zeros.
 		next = now.Truncate(d.interval)
 	}
+	streams := d.sortedStreams()
+	maxLine := d.set.Settings.MaxLineLength
+	obs := observables(d.set)
+	d.mu.Unlock()
+	observed := make(chan map[string]*interval.Accumulator, 1)
+	if partial {
+		observed <- nil
+	} else {
+		go func() { observed <- d.sampleObservables(obs, end) }()
+	}
+	budget := cutBudget
+	if partial {
+		budget = syncTimeout
+	}
+	d.cutAll(streams, start, next, budget, maxLine)
+	readings := <-observed
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	c := d.eng.NewClosing(start, partial)
-	positions := map[string]follow.Position{}
-	closed := map[string]follow.Position{} // keys to delete if still of that file
-	srcs := make([]string, 0, len(d.streams))
-	for src := range d.streams {
-		srcs = append(srcs, src)
-	}
-	sort.Strings(srcs)
-	for _, src := range srcs {
-		s := d.streams[src]
-		t := s.take(next, next)
-		if t.skipped {
-			s.repeat(c, t.group)
-		} else {
-			c.Add(t.group, t.buckets, t.observedFrom.After(start))
-			s.remember(t.group, t.buckets[start.Unix()])
-		}
-		// Fill the downtime with zero samples where the stream was
-		// followed without a break.
-		if !d.catchFrom.IsZero() && s.kind == interval.KindFile && !t.lost && t.lowerBound.Before(start) {
-			c.Fill(t.group, t.lowerBound)
-		}
-		for p, pos := range t.positions {
-			positions[posKey(src, p)] = pos
-		}
-		for p, id := range t.closed {
-			closed[posKey(src, p)] = id
-		}
-	}
-	for _, h := range slices.Sorted(maps.Keys(observed)) {
-		c.Sampled(h, observed[h])
+	in := d.gather(c, start)
+	for _, h := range slices.Sorted(maps.Keys(readings)) {
+		c.Sampled(h, readings[h])
 	}
 	res := d.eng.Close(c)
-	for _, p := range res.Problems {
-		d.log.Warn("sample not stored", "err", p)
-	}
+	write := d.writer(res, in)
 	var watched *watchClose
 	if !partial {
 		watched = d.watches.close(res)
 	}
-	write := d.writer(res, positions, closed)
 	if watched != nil {
 		write = watched.wrap(write)
+	}
+	ok := d.commit(res, write, func(tx *state.Tx) (*actions.Decision, error) {
+		if res.Outcome == nil {
+			return nil, nil
+		}
+		// Classes, guards and locks are decided in the interval's own
+		// transaction, and only for it: a failed commit is decided again
+		// by the next interval, and a committed decision never re-fires.
+		in := actions.Interval{Start: res.Start, End: res.End, Classes: res.Outcome.Classes, Vars: res.Outcome.Vars, Keys: res.Outcome.Keys}
+		dec, err := d.actions.Decide(tx, in)
+		if err != nil {
+			return nil, err
+		}
+		return dec, d.pushClassChanges(tx, dec, res.End)
+	})
+	d.curStart = next
+	if ok {
+		d.catchFrom = time.Time{}
+		d.watches.committed()
+	}
+	d.log.Info("committed", "interval_start", start, "partial", partial, "intervals", c.Intervals(),
+		"positions", len(in.positions), "late", len(in.late))
+}
+
+// commitLate commits, each on its own, the intervals of late streams that
+// have become complete (see stream).
+func (d *Daemon) commitLate() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.sortedStreams() {
+		upTo, ok := s.complete(d.curStart)
+		if !ok {
+			continue
+		}
+		c := d.eng.NewLateClosing(upTo)
+		in := d.gather(c, upTo, s)
+		if len(in.taken) == 0 {
+			continue
+		}
+		res := d.eng.Close(c)
+		d.commit(res, d.writer(res, in), nil)
+		d.log.Info("committed late", "stream", s.source, "interval_start", upTo, "intervals", c.Intervals(),
+			"positions", len(in.positions))
+	}
+}
+
+// gathered is what the streams handed over for one commit.
+type gathered struct {
+	positions map[string]follow.Position
+	closed    map[string]follow.Position // keys to delete if still of that file
+	taken     map[*stream]taken
+	late      []string // streams not complete
+}
+
+// gather takes from each stream (all, or those given) its intervals up to
+// the one starting at upTo, if they are complete, into c; a stream that is
+// not complete is late: its measurements are pending in c. Callers hold
+// d.mu.
+func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) gathered {
+	in := gathered{positions: map[string]follow.Position{}, closed: map[string]follow.Position{}, taken: map[*stream]taken{}}
+	streams := only
+	if len(streams) == 0 {
+		streams = d.sortedStreams()
+	}
+	for _, s := range streams {
+		t, ok := s.take(upTo)
+		if !ok {
+			c.Pending(s.group)
+			in.late = append(in.late, s.source)
+			continue
+		}
+		c.Add(t.group, t.buckets, t.read)
+		for _, ts := range slices.Sorted(maps.Keys(t.read)) {
+			if !t.read[ts].Down {
+				s.remember(t.group, t.buckets[ts])
+			}
+		}
+		for _, at := range t.skipped {
+			s.repeat(c, t.group, at)
+		}
+		// Fill the downtime with zero samples where the stream was
+		// followed without a break.
+		if !t.catchFrom.IsZero() && s.kind == interval.KindFile && !t.lost && len(t.starts) > 0 && t.catchFrom.Before(t.starts[0]) {
+			c.Fill(t.group, t.catchFrom, t.starts[0])
+		}
+		for p, pos := range t.positions {
+			in.positions[posKey(s.source, p)] = pos
+		}
+		for p, id := range t.closed {
+			in.closed[posKey(s.source, p)] = id
+		}
+		in.taken[s] = t
+	}
+	return in
+}
+
+// commit writes a computed close (write, from writer) in one transaction,
+// with decide's decision (when decide is not nil), then executes the
+// decision. A commit that fails is kept and retried with the next one.
+// Callers hold d.mu.
+func (d *Daemon) commit(res *interval.Result, write func(*state.Tx) error, decide func(*state.Tx) (*actions.Decision, error)) bool {
+	for _, p := range res.Problems {
+		d.log.Warn("sample not stored", "err", p)
 	}
 	var decision *actions.Decision
 	err := d.store.Update(func(tx *state.Tx) error {
@@ -84,51 +177,45 @@ func (d *Daemon) closeInterval(end time.Time, partial bool, observed map[string]
 		if err := write(tx); err != nil {
 			return err
 		}
-		if res.Outcome == nil {
+		if decide == nil {
 			return nil
 		}
-		// Classes, guards and locks are decided in the interval's own
-		// transaction, and only for it: a failed commit is decided again
-		// by the next interval, and a committed decision never re-fires.
 		var err error
-		in := actions.Interval{Start: res.Start, End: res.End, Classes: res.Outcome.Classes, Vars: res.Outcome.Vars, Keys: res.Outcome.Keys}
-		if decision, err = d.actions.Decide(tx, in); err != nil {
-			return err
-		}
-		return d.pushClassChanges(tx, decision, res.End)
+		decision, err = decide(tx)
+		return err
 	})
-	d.curStart = next
 	if err != nil {
 		d.stats.CommitFailures++
 		d.pending = append(d.pending, write)
-		d.log.Error("commit failed: kept, retried with the next interval", "interval_start", start, "err", err)
-		return
+		d.log.Error("commit failed: kept, retried with the next interval", "interval_start", res.Start, "err", err)
+		return false
 	}
 	d.stats.Commits++
 	d.pending = nil
-	d.catchFrom = time.Time{}
-	d.watches.committed()
 	for _, s := range d.senders {
 		s.Notify()
 	}
 	if decision != nil {
 		d.actions.Execute(d.actCtx, decision)
 	}
-	d.log.Info("committed", "interval_start", start, "partial", partial, "intervals", c.Intervals(), "positions", len(positions))
+	return true
 }
 
 // writer returns the function that writes a computed close into the commit
-// transaction: the stream positions that produced it, the engine's writes,
-// and its points into every destination's spool. It only writes, so that a
-// failed commit can be retried with the next one.
-func (d *Daemon) writer(res *interval.Result, positions, closed map[string]follow.Position) func(*state.Tx) error {
+// transaction: the stream positions that produced it, the availability of
+// its streams, the engine's writes, and its points into every
+// destination's spool. It only writes, so that a failed commit can be
+// retried with the next one. Callers hold d.mu.
+func (d *Daemon) writer(res *interval.Result, in gathered) func(*state.Tx) error {
 	lps := newEncodings(d.precs)
 	for _, p := range res.Points {
 		if err := lps.add(p); err != nil {
 			d.log.Warn("point not encodable", "handle", p.Measurement, "err", err)
 		}
 	}
+	downs := d.availability(in)
 	spool, precs, log := d.spool, d.precs, d.log
+	positions, closed := in.positions, in.closed
 	return func(tx *state.Tx) error {
 		for k, p := range positions {
 			if err := tx.SetJSON(k, p); err != nil {
@@ -146,6 +233,9 @@ func (d *Daemon) writer(res *interval.Result, positions, closed map[string]follo
 			if err := tx.Delete(k); err != nil {
 				return err
 			}
+		}
+		if err := downs.Apply(tx); err != nil {
+			return err
 		}
 		if err := res.Writes.Apply(tx); err != nil {
 			return err
@@ -185,6 +275,20 @@ func (d *Daemon) pushClassChanges(tx *state.Tx, dec *actions.Decision, t time.Ti
 		}
 	}
 	return nil
+}
+
+// sortedStreams returns the streams by source. Callers hold d.mu.
+func (d *Daemon) sortedStreams() []*stream {
+	srcs := make([]string, 0, len(d.streams))
+	for src := range d.streams {
+		srcs = append(srcs, src)
+	}
+	sort.Strings(srcs)
+	out := make([]*stream, len(srcs))
+	for i, src := range srcs {
+		out[i] = d.streams[src]
+	}
+	return out
 }
 
 // encodings is the line protocol of an interval's points at each

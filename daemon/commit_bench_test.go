@@ -169,16 +169,26 @@ func newBenchDaemon(b *testing.B) *benchDaemon {
 	}
 	d.actions = engine
 	d.actCtx = context.Background()
-	d.followCtx = context.Background()
 	ctx, cancel := context.WithCancel(context.Background())
+	d.followCtx = ctx
 	if err := d.startSenders(ctx, set); err != nil {
 		b.Fatal(err)
 	}
+	// The followers run (the files stay empty: the benchmark hands the
+	// streams their lines), so that the end of an interval finds them
+	// synced and every stream available.
+	d.mu.Lock()
+	for _, s := range d.streams {
+		d.startFollower(s)
+	}
+	d.mu.Unlock()
+	d.syncFiles()
 	bd.d = d
 	var once sync.Once
 	bd.stop = func() {
 		once.Do(func() {
 			cancel()
+			d.wg.Wait()
 			store.Close()
 		})
 	}
@@ -220,7 +230,7 @@ func (bd *benchDaemon) closeOne(b *testing.B, timed bool) {
 	if timed {
 		b.StartTimer()
 	}
-	bd.d.closeInterval(end, false, nil)
+	bd.d.endInterval(false)
 	if bd.d.stats.CommitFailures > 0 {
 		b.Fatalf("commit failed")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,10 +28,6 @@ import (
 // attributed by their timestamps; older lines are counted in the first
 // interval of the window.
 const MaxCatchUp = 7 * 24 * time.Hour
-
-// syncTimeout bounds the wait for the followers to read what is readable
-// before an interval closes.
-const syncTimeout = 5 * time.Second
 
 // Config configures a Daemon.
 type Config struct {
@@ -84,6 +81,9 @@ type Daemon struct {
 	curStart  time.Time
 	catchFrom time.Time               // first interval of the downtime being filled; zero once done
 	pending   []func(*state.Tx) error // commits that failed, retried with the next one
+	// lateReady is signalled when a late stream may have completed an
+	// interval.
+	lateReady chan struct{}
 	followCtx context.Context
 	wg        sync.WaitGroup
 	stats     Stats
@@ -113,7 +113,7 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock}, nil
+	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, lateReady: make(chan struct{}, 1)}, nil
 }
 
 // Run runs the daemon until ctx is done: then it closes the current
@@ -174,7 +174,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.mu.Unlock()
 	// Each file is opened, and its position fixed, before the daemon says it
 	// has started: a line written after "started" is counted.
-	d.syncFollowers(false)
+	d.syncFiles()
 	if d.cfg.Listen != "" {
 		srv := web.New(d, d.log)
 		webCtx, stopWeb := context.WithCancel(context.Background())
@@ -193,22 +193,28 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.log.Info("started", "rules", d.cfg.Rules, "state", d.cfg.State, "interval", d.interval,
 		"measurements", len(set.Measurements), "streams", len(d.streams), "catch_up_from", d.catchFrom)
 
+	started := time.Time{}
 	for {
-		d.startIntervalCommands()
+		if !started.Equal(d.curStart) {
+			started = d.curStart
+			d.startIntervalCommands(started)
+		}
 		d.startScans()
 		end := d.curStart.Add(d.interval)
 		select {
 		case <-d.clock.After(end.Sub(d.clock.Now())):
-			d.syncFollowers(true)
-			d.mu.Lock()
-			obs := observables(d.set)
-			d.mu.Unlock()
-			d.closeInterval(end, false, d.sampleObservables(obs, end))
+			d.endInterval(false)
+		case <-d.lateReady:
+			d.commitLate()
 		case <-reload:
 			d.reload()
 		case <-ctx.Done():
-			d.syncFollowers(true)
-			d.closeInterval(d.clock.Now(), true, nil)
+			d.endInterval(true)
+			d.mu.Lock()
+			for _, s := range d.streams {
+				s.stopping.Store(true)
+			}
+			d.mu.Unlock()
 			d.stopScans()
 			stopFollowers()
 			d.wg.Wait()
@@ -261,7 +267,27 @@ func (d *Daemon) start(set *rules.Set) error {
 	d.streams = map[string]*stream{}
 	d.observe = newObserver()
 	d.watches = newWatches(d)
-	return d.apply(set, lower)
+	if err := d.apply(set, lower); err != nil {
+		return err
+	}
+	// The outages of streams the rules no longer have are over.
+	return d.store.Update(func(tx *state.Tx) error {
+		var stale []string
+		if err := tx.Ascend(prefixDown, func(k, _ string) bool {
+			if _, ok := d.streams[strings.TrimPrefix(k, prefixDown)]; !ok {
+				stale = append(stale, k)
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // apply installs a rule set: streams (new ones created with their saved
@@ -285,6 +311,7 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	opts := match.Options{Timeout: set.Settings.RegexTimeout}
 	streams := map[string]*stream{}
 	regroup := map[*stream]*interval.Group{}
+	var added []*stream
 	for _, src := range order {
 		g, err := interval.NewGroup(src, bySource[src], opts)
 		if err != nil {
@@ -297,20 +324,26 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		}
 		s := &stream{
 			source: src, kind: g.Kind, path: g.Path, interval: d.interval, clock: d.clock,
-			log:       d.log,
-			positions: map[string]follow.Position{},
-			closed:    map[string]follow.Position{},
-			curStart:  d.curStart, lowerBound: lower,
+			log:     d.log,
+			parts:   map[int64]*part{},
+			arrival: d.curStart, lower: lower,
 		}
 		s.setGroup(g)
 		s.saveStart = d.saveStart(src)
+		s.ready = d.signalLate
 		if err := d.newFollower(s, set); err != nil {
 			return err
 		}
 		streams[src] = s
+		added = append(added, s)
 	}
 	var warnings []interval.Warning
 	err := d.store.View(func(tx *state.Tx) error {
+		for _, s := range added {
+			if err := loadDown(tx, s); err != nil {
+				return err
+			}
+		}
 		var err error
 		if warnings, err = d.eng.Apply(set, tx); err != nil {
 			return err
@@ -329,8 +362,11 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		s.mu.Unlock()
 	}
 	for src, s := range d.streams {
-		if _, ok := streams[src]; !ok && s.cancel != nil {
-			s.cancel()
+		if _, ok := streams[src]; !ok {
+			s.stopping.Store(true)
+			if s.cancel != nil {
+				s.cancel()
+			}
 		}
 	}
 	d.set, d.streams = set, streams
@@ -366,8 +402,10 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		}
 		s.files = f
 		if len(saved) == 0 {
-			s.lowerBound = d.curStart // nothing to catch up for a new stream
+			s.lower = d.curStart // nothing to catch up for a new stream
 			s.observedFrom = d.clock.Now()
+		} else if s.lower.Before(d.curStart) {
+			s.catchFrom = s.lower // followed without a break, if nothing is lost
 		}
 	case interval.KindPipe, interval.KindInterval:
 		mode := rules.PipeStream
@@ -386,12 +424,12 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 			return fmt.Errorf("pipe %s: %w", s.source, err)
 		}
 		s.pipe = p
-		s.lowerBound = d.curStart
+		s.lower = d.curStart
 		if s.kind == interval.KindPipe {
 			s.observedFrom = d.clock.Now() // an interval command reads a whole snapshot
 		}
 	case interval.KindWhole:
-		s.lowerBound = d.curStart
+		s.lower = d.curStart
 	}
 	return nil
 }
@@ -446,124 +484,14 @@ func (d *Daemon) startFollower(s *stream) {
 	}()
 }
 
-// startIntervalCommands starts each interval command that is not still
-// running from the previous interval; its output belongs to the interval in
-// which it is read.
-func (d *Daemon) startIntervalCommands() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range d.streams {
-		if s.kind != interval.KindInterval || s.sampledAt.Equal(d.curStart) {
-			continue
-		}
-		if !s.due(d.curStart) {
-			s.mu.Lock()
-			s.skipped = true // ifelapsed: the last output stands
-			s.mu.Unlock()
-			continue
-		}
-		if !s.running.CompareAndSwap(false, true) {
-			continue
-		}
-		s.sampledAt = d.curStart
-		d.wg.Add(1)
-		go func(s *stream) {
-			defer d.wg.Done()
-			defer s.running.Store(false)
-			if err := s.pipe.RunOnce(d.followCtx, s); err != nil && d.followCtx.Err() == nil {
-				d.log.Warn("interval command failed", "stream", s.source, "err", err)
-			}
-		}(s)
-	}
-}
-
-// syncFollowers waits (bounded) until every file follower has read what is
-// readable now, so that lines written before an interval ends are counted
-// in it, and, when whole is true, reads the whole-file streams.
-func (d *Daemon) syncFollowers(whole bool) {
-	d.mu.Lock()
-	streams := make([]*stream, 0, len(d.streams))
-	for _, s := range d.streams {
-		streams = append(streams, s)
-	}
-	maxLine := d.set.Settings.MaxLineLength
-	d.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
-	defer cancel()
-	for _, s := range streams {
-		switch s.kind {
-		case interval.KindFile:
-			if err := s.files.Sync(ctx); err != nil {
-				d.log.Warn("sync", "stream", s.source, "err", err)
-			}
-		case interval.KindWhole:
-			if whole {
-				d.readWhole(s, maxLine)
-			}
-		}
-	}
-}
-
-// readWhole replaces a track_growing_file: false stream's accumulators with
-// the whole file as it is now — unless its ifelapsed has not passed, when
-// the last reading stands. A read that takes longer than the stream's
-// expireafter (DefaultSampleLimit) is abandoned: the interval has no value
-// from it, and the stream is not read again until that read ends.
-func (d *Daemon) readWhole(s *stream, maxLine int) {
-	s.mu.Lock()
-	start, g := s.curStart, s.group
-	if !s.due(start) {
-		s.skipped = true
-		s.mu.Unlock()
-		return
-	}
-	s.fold.Drop(start)
-	s.mu.Unlock()
-	if !s.running.CompareAndSwap(false, true) {
-		d.log.Warn("read whole file: the last read is still running: no value this interval", "stream", s.source)
-		return
-	}
-	s.sampledAt = start
-	r := &wholeRead{fold: g.NewFold(s.interval), start: start}
-	done := make(chan error, 1)
-	go func() {
-		defer s.running.Store(false)
-		done <- follow.ReadWhole(s.path, maxLine, r)
-	}()
-	// A bound on a read, not a time of the schedule: the real clock.
-	timer := time.NewTimer(s.expireAfter())
-	defer timer.Stop()
+// signalLate tells the loop that a late stream may have completed an
+// interval (see commitLate).
+func (d *Daemon) signalLate() {
 	select {
-	case err := <-done:
-		if err != nil {
-			d.log.Warn("read whole file", "stream", s.source, "err", err)
-			return
-		}
-	case <-timer.C:
-		d.log.Warn("read whole file: expired: no value this interval", "stream", s.source, "after", s.expireAfter())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := r.fold.Buckets[start.Unix()]; b != nil && s.group == g {
-		s.fold.Bucket(start).Merge(g, b, g)
+	case d.lateReady <- struct{}{}:
+	default:
 	}
 }
-
-// wholeRead folds a file read whole into a fold of its own, so that a read
-// that is abandoned touches nothing of the stream.
-type wholeRead struct {
-	fold  *interval.Fold
-	start time.Time
-}
-
-func (r *wholeRead) Batch(b *follow.Batch) {
-	for _, l := range b.Lines {
-		r.fold.Line(l.Data, l.Cut, interval.Live(r.start))
-	}
-}
-
-func (r *wholeRead) Event(follow.Event) {}
 
 // actionOptions are the options of the actions engine.
 func (d *Daemon) actionOptions() actions.Options {
@@ -689,6 +617,6 @@ func (d *Daemon) reload() {
 		return
 	}
 	// New files are opened before the reload is reported, as at start.
-	d.syncFollowers(false)
+	d.syncFiles()
 	d.log.Info("reloaded", "measurements", len(set.Measurements), "streams", len(d.streams))
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
 )
 
@@ -257,5 +259,97 @@ func TestStaleOpenIntervalDropped(t *testing.T) {
 		if m.Handle == "probe" && m.Open != nil {
 			t.Fatalf("the removed measurement's open interval %+v is still stored", m.Open)
 		}
+	}
+}
+
+// TestMissingFileIsAGap: an interval in which the stream's file does not
+// exist has no value (a gap, not a zero), sets h_unavailable and teaches
+// the baseline nothing; the outage is logged once, however many intervals
+// it lasts, and its end once; an existing file without a line is a real
+// zero.
+func TestMissingFileIsAGap(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.log")
+	quiet := filepath.Join(dir, "quiet.log")
+	if err := os.WriteFile(quiet, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := fmt.Sprintf(`measurements:
+  - handle: miss
+    path: %s
+    select_line_matching: '.*x.*'
+  - handle: quiet
+    path: %s
+    select_line_matching: '.*x.*'
+`, missing, quiet)
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := testutil.NewClock(t0)
+	var logs testutil.Buffer
+	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
+		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
+	f := &fixture{t: t, dir: dir, clock: clock}
+	last := func(h string) *interval.Sample {
+		for _, m := range f.status().Measurements {
+			if m.Handle == h {
+				return m.Last
+			}
+		}
+		return nil
+	}
+	for k := 1; k <= 3; k++ {
+		f.closeAt(time.Date(2026, 3, 2, 10, k, 0, 0, time.UTC))
+		s := last("miss")
+		if s == nil || s.Value != nil || !s.Unavailable || !slices.Contains(s.Classes, "miss_unavailable") {
+			t.Fatalf("interval %d of the missing file: %+v, want no value, unavailable, miss_unavailable", k, s)
+		}
+		if q := last("quiet"); q == nil || q.Value == nil || *q.Value != 0 || q.Unavailable {
+			t.Fatalf("interval %d of the quiet file: %+v, want a real 0", k, q)
+		}
+	}
+	if st := f.status(); len(st.Down) != 1 || st.Down[0].Source != missing {
+		t.Fatalf("status down %+v, want the missing file's stream", st.Down)
+	}
+	if n := strings.Count(logs.String(), "msg=\"stream unavailable"); n != 1 {
+		t.Fatalf("%d unavailability warnings over three intervals, want 1:\n%s", n, logs.String())
+	}
+	if n := d.eng.State("miss").Base.Week(); n == nil {
+		t.Fatal("no baseline for miss")
+	}
+	for _, slot := range d.eng.State("miss").Base.Week() {
+		if slot.N != 0 {
+			t.Fatalf("the baseline of the missing file learned slot %+v", slot)
+		}
+	}
+
+	// The file appears: its stream is back, and its intervals are real
+	// zeros again.
+	if err := os.WriteFile(missing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.closeAt(time.Date(2026, 3, 2, 10, 4, 0, 0, time.UTC))
+	if s := last("miss"); s.Unavailable || s.Value == nil || *s.Value != 0 {
+		t.Fatalf("after the file appeared: %+v, want a real 0", s)
+	}
+	if !strings.Contains(logs.String(), `msg="stream available again" stream=`+missing) {
+		t.Fatalf("no recovery logged:\n%s", logs.String())
+	}
+	if st := f.status(); len(st.Down) != 0 {
+		t.Fatalf("status down %+v after the recovery, want none", st.Down)
 	}
 }

@@ -11,9 +11,9 @@
 //
 // # Exactly once
 //
-// A line is counted when it is folded into an accumulator; the stream
-// position just after it is recorded in the same critical section. At the
-// end of an interval the accumulators and positions of every stream are
+// A batch of lines is folded into its interval's accumulators, and the
+// stream position just after it recorded, in one step (see stream). When
+// an interval of a stream is complete, its accumulators and positions are
 // taken together and committed in one transaction, so the committed
 // positions always describe exactly the lines the committed samples count.
 // After a crash (kill -9 at any moment) the daemon resumes from the committed
@@ -32,7 +32,17 @@
 //
 // Intervals are aligned to the wall clock (multiples of the interval since
 // the Unix epoch). A line read live belongs to the interval in which it is
-// read. Lines that were appended while logtally was down (follow marks them
+// read: its batch is stamped with that interval when the follower hands it
+// over, and matched outside any lock the commit needs. At the end of an
+// interval every stream reads what was written before it (a check of its
+// files, the read of a whole file), concurrently and within cutBudget,
+// then moves on to the next interval; the interval is committed for every
+// stream that is complete. A stream that is not (a matcher at its regex
+// time limit, an interval command still running) is late with its own
+// samples only: they are committed on their own, exactly once, with their
+// positions, as soon as they are complete, and their classes join the
+// next decision; no other stream waits for it, and no interval of another
+// stream takes its lines. Lines that were appended while logtally was down (follow marks them
 // Backlog) belong to the interval of their own timestamp (package
 // timestamp), between the end of the last committed interval and now; a
 // backlog line without a recognisable timestamp, or with one outside that
@@ -41,6 +51,22 @@
 // continuously (its position resumed, or its rotated predecessor found and
 // drained), every interval of the downtime gets a sample, zero where nothing
 // was written; otherwise the downtime is a gap, not a zero.
+//
+// # Streams that cannot be read
+//
+// An interval in which a stream could not be read is unavailable: a file
+// stream with no file open at the interval's end (missing, unreadable; a
+// glob matching nothing), a stream command that exited, could not start or
+// was killed during the interval or is not running at its end, an interval
+// command whose run failed, could not start, was killed at its timeout or
+// did not run, a whole file that could not be read. Its measurements'
+// samples set h_unavailable and teach the baseline nothing; without a line
+// read they have no value (a gap, not a zero), and the lines read before
+// the stream failed are counted. The first unavailable interval of an
+// outage is logged (WARN, once per outage and process), and so is the first
+// available one after it (INFO); /metrics has stream_up and
+// stream_unavailable_intervals_total, the status page marks the stream
+// down, and down/<source> (since, why) tells `status`.
 //
 // SIGTERM closes the current interval early: its partial accumulators are
 // committed as the open interval (key open/<handle>) with the positions, the
@@ -54,6 +80,7 @@
 // # State keys
 //
 //	pos/<source>\x00<path>    follow.Position of one file of one stream
+//	down/<source>             an outage of a stream: since when, why
 //
 // The interval engine owns the keys of what it computes (samples, totals,
 // partial intervals, baselines per interval width, recent values, the

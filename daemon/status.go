@@ -27,6 +27,16 @@ type Status struct {
 	// Watches are the file watches: how far the last scan came, and how
 	// many files differ from the baseline (update_hashes: no).
 	Watches []WatchStatus `json:"watches,omitempty"`
+	// Down are the streams that could not be read at their last committed
+	// interval: their measurements' intervals are unavailable.
+	Down []StreamDown `json:"down,omitempty"`
+}
+
+// StreamDown is a stream that cannot be read, since when and why.
+type StreamDown struct {
+	Source string    `json:"source"`
+	Since  time.Time `json:"since"`
+	Why    string    `json:"why"`
 }
 
 // WatchStatus is one file watch's committed state.
@@ -78,6 +88,20 @@ func ReadStatus(store *state.Store) (*Status, error) {
 			}
 			src, path := splitPosKey(k)
 			st.Streams = append(st.Streams, StreamStatus{Source: src, Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset})
+			return true
+		}); err != nil {
+			return err
+		}
+		if derr != nil {
+			return derr
+		}
+		if err := tx.Ascend(prefixDown, func(k, v string) bool {
+			var o streamDown
+			if derr = decodeJSON(v, &o); derr != nil {
+				derr = fmt.Errorf("decode %q: %w", k, derr)
+				return false
+			}
+			st.Down = append(st.Down, StreamDown{Source: strings.TrimPrefix(k, prefixDown), Since: o.Since, Why: o.Why})
 			return true
 		}); err != nil {
 			return err

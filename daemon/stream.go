@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,10 +13,28 @@ import (
 	"github.com/logtally/logtally/rules"
 )
 
-// stream is one followed source and the accumulators its lines are folded
-// into. Its follower calls Batch and Event; the daemon's loop calls take at
-// the end of each interval. mu makes a batch's lines and its end position
-// one unit with respect to take: a commit never has one without the other.
+// stream is one followed source and the intervals its lines are folded
+// into.
+//
+// # Lines are stamped with the interval they arrive in
+//
+// A batch delivered by the follower belongs to the interval the stream is
+// in when the batch is handed over (arrival), or, for an interval command
+// and a whole-file read, to the interval the run was started for. Its lines
+// are matched and folded outside the stream's lock, into a fold of their
+// own, which is then merged, with the batch's end position, under the lock
+// in one step: matching, however slow, never holds up another stream or
+// the commit, and a commit never has a batch's lines without its position
+// or the other way round.
+//
+// At the end of an interval the daemon cuts every stream (cut): from then
+// on its batches belong to the next interval. An interval of a stream is
+// complete once it is cut and no batch stamped with it is still being
+// folded; only then is it taken (take) and committed. A stream that is
+// slow (a matcher at its time limit, a command still running) is late with
+// its own intervals: they are taken and committed on their own when they
+// are complete, and the other streams' are committed on time. Each
+// interval is taken exactly once, with the positions of its batches.
 type stream struct {
 	source   string
 	kind     interval.Kind
@@ -26,44 +45,86 @@ type stream struct {
 	// saveStart saves where reading of a newly opened file starts, unless
 	// a position is already saved under its name (file streams).
 	saveStart func(p follow.Position)
+	// ready tells the daemon that a late interval may be complete.
+	ready func()
 
 	// The follower, set once at start.
 	files   *follow.Files
 	pipe    *follow.Pipe
 	cancel  context.CancelFunc
 	done    chan struct{}
-	running atomic.Bool // an interval command is running
+	running atomic.Bool // an interval command or whole-file read is running
+	syncing atomic.Bool // a sync at an interval's end is under way
+	// stopping makes batches in progress stop folding, and drop what they
+	// folded: the daemon is shutting down, or the stream was removed.
+	stopping atomic.Bool
 
-	mu    sync.Mutex
-	group *interval.Group
-	// fold holds the intervals of the lines delivered since the last take:
-	// the current one, and earlier ones that backlog lines were dated to.
-	fold       *interval.Fold
-	positions  map[string]follow.Position // changed since the last take
-	closed     map[string]follow.Position // positions no longer needed, if still of that file
-	curStart   time.Time
-	lowerBound time.Time // backlog lines dated before this are clamped to it
-	lost       bool      // a backlog was incomplete (lines may be lost)
+	mu      sync.Mutex
+	group   *interval.Group
+	fold    *interval.Fold // the intervals folded and not yet taken
+	spare   *interval.Fold // an empty fold of group for the next batch
+	arrival time.Time      // the interval lines read now belong to
+	lower   time.Time      // backlog lines dated before it count at it
+	parts   map[int64]*part
 	// observedFrom is when the stream began to be observed, for a stream
 	// that started with nothing to catch up (a new file, a long-running
 	// command): its first interval is only partly observed. Zero once an
-	// interval has closed, or when the stream resumed where it was.
+	// interval has been cut, or when the stream resumed where it was.
 	observedFrom time.Time
+	// catchFrom is the first interval of the downtime the stream's backlog
+	// covers, for a file followed without a break (its position resumed):
+	// the downtime's intervals are real zeros where nothing was written.
+	// Zero once taken.
+	catchFrom time.Time
 
 	// A snapshot stream (an interval command, a file read whole) with
 	// ifelapsed is not sampled every interval: sampledAt is the start of
-	// the interval it was last sampled in (the daemon's loop only);
-	// skipped says the current interval was not; cache holds each
-	// measurement's last sampled interval, which a skipped one repeats.
+	// the interval it was last sampled in (the daemon's loop only); cache
+	// holds each measurement's last sampled interval, which an interval
+	// it was not sampled in repeats (guarded by the daemon's mu).
 	sampledAt time.Time
-	skipped   bool
 	cache     map[string]interval.Snapshot
+
+	// Availability, as last committed (guarded by the daemon's mu).
+	down              bool
+	downSince         time.Time
+	downWhy           string
+	warned            bool   // the outage was logged by this process
+	unavailable       uint64 // intervals committed as unavailable
+	unavailableBefore uint64 // unavailable when the outage began
+}
+
+// part is what a stream knows of one interval it read lines in (by
+// arrival), apart from the lines' values: the batches still being folded,
+// the positions the folded ones reached, and how the stream fared.
+type part struct {
+	inflight  int
+	cut       bool // the interval has ended for this stream: no new batch joins it
+	positions map[string]follow.Position
+	closed    map[string]follow.Position // positions no longer needed, if still of that file
+	lost      bool                       // a backlog was incomplete (lines may be lost)
+	short     bool                       // the stream began during the interval
+	down      string                     // why the stream could not be read, "" when it could
+	skipped   bool                       // a snapshot stream not sampled (ifelapsed): its last sample stands
+}
+
+// part returns the part of the interval starting at t. Callers hold s.mu.
+func (s *stream) part(t time.Time) *part {
+	p := s.parts[t.Unix()]
+	if p == nil {
+		p = &part{positions: map[string]follow.Position{}, closed: map[string]follow.Position{}}
+		s.parts[t.Unix()] = p
+	}
+	return p
 }
 
 // due reports whether the snapshot stream must be sampled in the interval
 // starting at start: when any of its measurements' ifelapsed has passed.
 func (s *stream) due(start time.Time) bool {
-	for _, m := range s.group.Measurements {
+	s.mu.Lock()
+	g := s.group
+	s.mu.Unlock()
+	for _, m := range g.Measurements {
 		if due(m, s.sampledAt, start) {
 			return true
 		}
@@ -71,10 +132,21 @@ func (s *stream) due(start time.Time) bool {
 	return false
 }
 
+// skip marks the interval starting at at as not sampled (ifelapsed): the
+// stream's last sample stands for it.
+func (s *stream) skip(at time.Time) {
+	s.mu.Lock()
+	s.part(at).skipped = true
+	s.mu.Unlock()
+}
+
 // expireAfter is how long one sampling of the stream may take.
 func (s *stream) expireAfter() time.Duration {
+	s.mu.Lock()
+	g := s.group
+	s.mu.Unlock()
 	limit := DefaultSampleLimit
-	for _, m := range s.group.Measurements {
+	for _, m := range g.Measurements {
 		if m.ExpireAfter > 0 && m.ExpireAfter < limit {
 			limit = m.ExpireAfter
 		}
@@ -82,7 +154,44 @@ func (s *stream) expireAfter() time.Duration {
 	return limit
 }
 
-// setGroup installs a (new) group, keeping the accumulators of the
+// remember keeps, for a snapshot stream with ifelapsed, what each of its
+// measurements had in an interval it was sampled in (b, nil when no line
+// came).
+func (s *stream) remember(g *interval.Group, b *interval.Bucket) {
+	if s.kind != interval.KindInterval && s.kind != interval.KindWhole {
+		return
+	}
+	for i, m := range g.Measurements {
+		if m.IfElapsed <= 0 {
+			continue
+		}
+		if s.cache == nil {
+			s.cache = map[string]interval.Snapshot{}
+		}
+		a := interval.NewAccumulator(m)
+		if b != nil && b.Acc[i] != nil {
+			a = b.Acc[i]
+		}
+		s.cache[m.Handle] = a.Snapshot()
+	}
+}
+
+// repeat gives each measurement of a snapshot stream that was not sampled
+// in the interval starting at at (ifelapsed) its last sampled interval
+// again; a log measurement has none.
+func (s *stream) repeat(c *interval.Closing, g *interval.Group, at time.Time) {
+	for _, m := range g.Measurements {
+		snap, ok := s.cache[m.Handle]
+		if !ok || m.HistoryType == rules.HistoryLog {
+			continue
+		}
+		a := interval.NewAccumulator(m)
+		a.Restore(snap)
+		c.SampledAt(at, m.Handle, a)
+	}
+}
+
+// setGroup installs a (new) group, keeping what was folded of the
 // measurements that still exist, by handle. Callers hold s.mu or own s.
 func (s *stream) setGroup(g *interval.Group) {
 	if s.fold == nil {
@@ -90,44 +199,123 @@ func (s *stream) setGroup(g *interval.Group) {
 	} else {
 		s.fold = s.fold.Regroup(g)
 	}
-	s.group = g
+	s.group, s.spare = g, nil
 }
 
-// Batch folds a batch of lines; see follow.Handler.
-func (s *stream) Batch(b *follow.Batch) {
+// Batch folds a batch the follower read, into the interval it arrives in;
+// see follow.Handler.
+func (s *stream) Batch(b *follow.Batch) { s.batch(b, time.Time{}) }
+
+// stamped delivers a run's batches to its stream, all in the interval the
+// run is for.
+type stamped struct {
+	s  *stream
+	at time.Time
+}
+
+func (h stamped) Batch(b *follow.Batch) { h.s.batch(b, h.at) }
+func (h stamped) Event(e follow.Event)  { h.s.Event(e) }
+
+// batch folds a batch into the interval starting at at, or, when at is
+// zero, into the interval it arrives in.
+func (s *stream) batch(b *follow.Batch, at time.Time) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := interval.Live(s.curStart)
+	if at.IsZero() {
+		at = s.arrival
+	}
+	p := s.part(at)
+	p.inflight++
+	f := s.spare
+	s.spare = nil
+	if f == nil {
+		f = s.group.NewFold(s.interval)
+	}
+	d := interval.Live(at)
 	if b.Backlog {
-		d = interval.Dating{Arrival: s.curStart, ByTimestamp: true, Lower: s.lowerBound, Ref: s.clock.Now()}
+		d = interval.Dating{Arrival: at, ByTimestamp: true, Lower: s.lower, Ref: s.clock.Now()}
 	}
+	s.mu.Unlock()
+
+	complete := true
 	for _, l := range b.Lines {
-		s.fold.Line(l.Data, l.Cut, d)
+		if s.stopping.Load() {
+			complete = false
+			break
+		}
+		f.Line(l.Data, l.Cut, d)
 	}
-	if p := b.End; s.kind == interval.KindFile && !p.IsZero() && p.Path != "" {
-		s.positions[p.Path] = p
-		delete(s.closed, p.Path)
+
+	s.mu.Lock()
+	folded := f.Take()
+	if complete {
+		for t, bk := range folded {
+			s.fold.Bucket(time.Unix(t, 0)).Merge(s.group, bk, f.Group)
+		}
+		if pos := b.End; s.kind == interval.KindFile && !pos.IsZero() && pos.Path != "" {
+			p.set(pos)
+		}
+	}
+	if f.Group == s.group {
+		s.spare = f
+	}
+	p.inflight--
+	late := p.cut && p.inflight == 0
+	s.mu.Unlock()
+	if late && s.ready != nil {
+		s.ready()
+	}
+}
+
+// begin registers a run (an interval command, a whole-file read) of the
+// interval starting at at, whose batches are folded later: the interval
+// is not complete before end.
+func (s *stream) begin(at time.Time) {
+	s.mu.Lock()
+	s.part(at).inflight++
+	s.mu.Unlock()
+}
+
+// end ends a run begun with begin; down says why the stream could not be
+// read in it ("" when it could).
+func (s *stream) end(at time.Time, down string) {
+	s.mu.Lock()
+	p := s.part(at)
+	p.inflight--
+	if down != "" && p.down == "" {
+		p.down = down
+	}
+	late := p.cut && p.inflight == 0
+	s.mu.Unlock()
+	if late && s.ready != nil {
+		s.ready()
 	}
 }
 
 // drop marks the position saved under path as no longer needed if it is
 // still of the file id names (another file may have taken the name since).
-// Callers hold s.mu.
-func (s *stream) drop(path string, id follow.Position) {
+func (p *part) drop(path string, id follow.Position) {
 	if path == "" {
 		return
 	}
-	if p, ok := s.positions[path]; ok {
-		if p.Dev != id.Dev || p.Ino != id.Ino {
+	if pos, ok := p.positions[path]; ok {
+		if pos.Dev != id.Dev || pos.Ino != id.Ino {
 			return // the name is another file's now
 		}
-		delete(s.positions, path)
+		delete(p.positions, path)
 	}
-	s.closed[path] = id
+	p.closed[path] = id
 }
 
-// Event keeps the positions in step with what happened to the source,
-// then logs it; see follow.Handler.
+// set records the position of a file.
+func (p *part) set(pos follow.Position) {
+	p.positions[pos.Path] = pos
+	delete(p.closed, pos.Path)
+}
+
+// Event keeps the positions and the availability in step with what
+// happened to the source, then logs it; see follow.Handler. An event
+// belongs to the interval the stream is in, as a batch does: the follower
+// delivers batches and events one at a time, in the order things happened.
 func (s *stream) Event(e follow.Event) {
 	// State first, then the log line: once the log says a file was
 	// opened, its start position is in the state file.
@@ -139,24 +327,35 @@ func (s *stream) Event(e follow.Event) {
 			}
 		}
 		s.mu.Lock()
+		p := s.part(s.arrival)
 		switch e.Kind {
 		case follow.EventClose, follow.EventDelete:
-			s.drop(e.Path, e.Pos)
+			p.drop(e.Path, e.Pos)
 		case follow.EventMove:
-			s.drop(e.Path, e.Pos)
+			p.drop(e.Path, e.Pos)
 			fallthrough
 		default:
 			if e.Pos.Path != "" {
-				s.positions[e.Pos.Path] = e.Pos
-				delete(s.closed, e.Pos.Path)
+				p.set(e.Pos)
 			}
 		}
 		s.mu.Unlock()
 	}
-	if e.Kind == follow.EventLost {
+	switch e.Kind {
+	case follow.EventLost:
 		s.mu.Lock()
-		s.lost = true
+		s.part(s.arrival).lost = true
 		s.mu.Unlock()
+	case follow.EventExit, follow.EventStartError, follow.EventKill:
+		// A stream command that ends, cannot start or is killed has not
+		// been read throughout the interval: lines may be missing.
+		if s.kind == interval.KindPipe {
+			s.mu.Lock()
+			if p := s.part(s.arrival); p.down == "" {
+				p.down = e.Kind.String() + ": " + eventText(e)
+			}
+			s.mu.Unlock()
+		}
 	}
 	attrs := []any{"stream", s.source, "event", e.Kind.String()}
 	// Name the file unless it is the stream's own path: a glob stream's
@@ -187,76 +386,129 @@ func (s *stream) Event(e follow.Event) {
 	}
 }
 
-// taken is what a stream had accumulated when an interval closed.
-type taken struct {
-	group        *interval.Group
-	buckets      map[int64]*interval.Bucket // by interval start (Unix seconds)
-	positions    map[string]follow.Position
-	closed       map[string]follow.Position
-	lost         bool
-	lowerBound   time.Time // the stream's lower bound before the take
-	observedFrom time.Time // see stream.observedFrom
-	skipped      bool      // see stream.skipped
-}
-
-// take hands over everything accumulated and starts afresh for the
-// interval that begins at next; backlog lines read from now on are not
-// dated before lower.
-func (s *stream) take(next, lower time.Time) taken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := taken{
-		group:        s.group,
-		buckets:      s.fold.Take(),
-		positions:    s.positions,
-		lost:         s.lost,
-		lowerBound:   s.lowerBound,
-		observedFrom: s.observedFrom,
-		skipped:      s.skipped,
+// eventText is an event's detail and error, for a reason.
+func eventText(e follow.Event) string {
+	switch {
+	case e.Err != nil && e.Detail != "":
+		return e.Detail + ": " + e.Err.Error()
+	case e.Err != nil:
+		return e.Err.Error()
 	}
-	s.observedFrom = time.Time{}
-	s.skipped = false
-	t.closed = s.closed
-	s.positions = map[string]follow.Position{}
-	s.closed = map[string]follow.Position{}
-	s.curStart = next
-	s.lowerBound = lower
-	s.lost = false
-	return t
+	return e.Detail
 }
 
-// remember keeps, for a snapshot stream with ifelapsed, what each of its
-// measurements had in the interval just sampled (b, nil when no line came).
-func (s *stream) remember(g *interval.Group, b *interval.Bucket) {
-	if s.kind != interval.KindInterval && s.kind != interval.KindWhole {
+// cut ends the interval starting at at for the stream: its batches belong
+// to next from now on, and backlog lines are not dated before it. down
+// says why the stream could not be read at the interval's end ("" when it
+// could). A stream already cut at at is left as it is.
+func (s *stream) cut(at, next time.Time, down string) {
+	s.mu.Lock()
+	if s.arrival.After(at) {
+		s.mu.Unlock()
 		return
 	}
-	for i, m := range g.Measurements {
-		if m.IfElapsed <= 0 {
-			continue
-		}
-		if s.cache == nil {
-			s.cache = map[string]interval.Snapshot{}
-		}
-		a := interval.NewAccumulator(m)
-		if b != nil && b.Acc[i] != nil {
-			a = b.Acc[i]
-		}
-		s.cache[m.Handle] = a.Snapshot()
+	p := s.part(at)
+	p.cut = true
+	p.short = s.observedFrom.After(at)
+	if down != "" && p.down == "" {
+		p.down = down
+	}
+	s.observedFrom = time.Time{}
+	s.arrival, s.lower = next, next
+	late := p.inflight == 0
+	s.mu.Unlock()
+	if late && s.ready != nil {
+		s.ready()
 	}
 }
 
-// repeat gives each measurement of a snapshot stream that was not sampled
-// this interval (ifelapsed) its last sampled interval again; a log
-// measurement has none.
-func (s *stream) repeat(c *interval.Closing, g *interval.Group) {
-	for _, m := range g.Measurements {
-		snap, ok := s.cache[m.Handle]
-		if !ok || m.HistoryType == rules.HistoryLog {
+// taken is what a stream hands over for a commit: the intervals up to one
+// that is complete.
+type taken struct {
+	group     *interval.Group
+	buckets   map[int64]*interval.Bucket // by interval start (Unix seconds)
+	read      map[int64]interval.Observed
+	skipped   []time.Time // intervals not sampled (ifelapsed)
+	down      []string    // why the stream could not be read, in the order of the intervals; "" when it could
+	starts    []time.Time
+	positions map[string]follow.Position
+	closed    map[string]follow.Position // positions to delete, if still of that file
+	lost      bool
+	catchFrom time.Time // see stream.catchFrom
+}
+
+// complete returns the start of the latest interval before before that is
+// complete (cut, nothing of it or of earlier intervals still being
+// folded), and whether there is one.
+func (s *stream) complete(before time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stamps := make([]int64, 0, len(s.parts))
+	for t := range s.parts {
+		stamps = append(stamps, t)
+	}
+	sort.Slice(stamps, func(i, j int) bool { return stamps[i] < stamps[j] })
+	var upTo int64
+	ok := false
+	for _, t := range stamps {
+		p := s.parts[t]
+		if t >= before.Unix() || !p.cut || p.inflight > 0 {
+			break
+		}
+		upTo, ok = t, true
+	}
+	return time.Unix(upTo, 0), ok
+}
+
+// take hands over the intervals up to the one starting at upTo, if they
+// are complete (see complete); ok is false, and nothing is taken, when one
+// of them is not.
+func (s *stream) take(upTo time.Time) (t taken, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var stamps []int64
+	for ts, p := range s.parts {
+		if ts > upTo.Unix() {
 			continue
 		}
-		a := interval.NewAccumulator(m)
-		a.Restore(snap)
-		c.Sampled(m.Handle, a)
+		if !p.cut || p.inflight > 0 {
+			return taken{}, false
+		}
+		stamps = append(stamps, ts)
 	}
+	sort.Slice(stamps, func(i, j int) bool { return stamps[i] < stamps[j] })
+	t = taken{group: s.group, read: map[int64]interval.Observed{}, positions: map[string]follow.Position{}, catchFrom: s.catchFrom}
+	t.buckets = map[int64]*interval.Bucket{}
+	for ts, b := range s.fold.Buckets {
+		if ts <= upTo.Unix() {
+			t.buckets[ts] = b
+		}
+	}
+	for ts := range t.buckets {
+		s.fold.Drop(time.Unix(ts, 0))
+	}
+	// The parts in order, as one: a later position or drop of a name
+	// replaces an earlier one (see part.drop).
+	all := &part{positions: t.positions, closed: map[string]follow.Position{}}
+	for _, ts := range stamps {
+		p := s.parts[ts]
+		delete(s.parts, ts)
+		if p.skipped {
+			t.skipped = append(t.skipped, time.Unix(ts, 0))
+			continue
+		}
+		t.read[ts] = interval.Observed{Short: p.short, Down: p.down != ""}
+		t.starts = append(t.starts, time.Unix(ts, 0))
+		t.down = append(t.down, p.down)
+		t.lost = t.lost || p.lost
+		for _, pos := range p.positions {
+			all.set(pos)
+		}
+		for path, id := range p.closed {
+			all.drop(path, id)
+		}
+	}
+	t.closed = all.closed
+	s.catchFrom = time.Time{}
+	return t, true
 }

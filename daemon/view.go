@@ -62,7 +62,8 @@ func (d *Daemon) View() web.View {
 	sort.Strings(srcs)
 	for _, src := range srcs {
 		s := d.streams[src]
-		sv := web.StreamView{Source: src, Kind: string(s.kind), Files: positions[src]}
+		sv := web.StreamView{Source: src, Kind: string(s.kind), Files: positions[src],
+			Down: s.down, DownSince: s.downSince, DownWhy: s.downWhy, Unavailable: s.unavailable}
 		var stats []follow.SourceStats
 		switch {
 		case s.files != nil:

@@ -14,18 +14,48 @@ import (
 type Closing struct {
 	Start   time.Time
 	Partial bool
-	width   time.Duration
+	// Late marks the close of streams that were not ready when their
+	// interval closed (a slow matcher, a command still running): their
+	// samples are complete but the interval's decision was made without
+	// them.
+	Late  bool
+	width time.Duration
 	// acc[interval start][handle] is the accumulator of that measurement
 	// for that interval.
-	acc   map[int64]map[string]*Accumulator
-	lines map[string]uint64 // stream lines of the closing interval, by handle
-	short map[string]bool   // measurements whose stream began during the interval
+	acc map[int64]map[string]*Accumulator
+	// obs[interval start][handle] is how the measurement's stream was
+	// observed in an interval it was read in.
+	obs     map[int64]map[string]observed
+	pending map[string]bool // measurements whose stream is late: closed later
+}
+
+// observed is how a stream was observed in one interval.
+type observed struct {
+	Observed
+	lines uint64 // the stream's lines read in the interval
 }
 
 // NewClosing returns an empty closing of the interval starting at start.
 func (e *Engine) NewClosing(start time.Time, partial bool) *Closing {
 	return &Closing{Start: start, Partial: partial, width: e.width,
-		acc: map[int64]map[string]*Accumulator{}, lines: map[string]uint64{}, short: map[string]bool{}}
+		acc: map[int64]map[string]*Accumulator{}, obs: map[int64]map[string]observed{}, pending: map[string]bool{}}
+}
+
+// NewLateClosing returns an empty late closing (see Closing.Late) of
+// intervals up to the one starting at start.
+func (e *Engine) NewLateClosing(start time.Time) *Closing {
+	c := e.NewClosing(start, false)
+	c.Late = true
+	return c
+}
+
+// Observed says how a stream was observed in one interval it was read in.
+type Observed struct {
+	// Short: the stream began during the interval, with nothing to catch
+	// up (its first interval is observed only in part).
+	Short bool
+	// Down: the stream could not be read (see Sample.Unavailable).
+	Down bool
 }
 
 func (c *Closing) bucket(t int64) map[string]*Accumulator {
@@ -47,28 +77,39 @@ func (c *Closing) merge(t int64, h string, a *Accumulator) {
 }
 
 // Add adds what a stream of group g hands over: its buckets, by interval
-// start. Every measurement of g has a sample of the closing interval (a
-// counter without a line is a real zero); earlier intervals (a backlog
-// dated by the lines' timestamps) have samples of the measurements that
-// were folded into them. short says the stream began during the interval.
-func (c *Closing) Add(g *Group, buckets map[int64]*Bucket, short bool) {
-	start := c.Start.Unix()
-	cur := buckets[start]
-	for i, m := range g.Measurements {
-		a := NewAccumulator(m)
-		if cur != nil && cur.Acc[i] != nil {
-			a = cur.Acc[i]
+// start, and how it was observed in the intervals it was read in (by
+// start). Every measurement of g has a sample of each interval the stream
+// was read in (a counter without a line is a real zero, unless the stream
+// was down); other intervals (a backlog dated by the lines' own
+// timestamps) have samples of the measurements that were folded into
+// them.
+func (c *Closing) Add(g *Group, buckets map[int64]*Bucket, read map[int64]Observed) {
+	for t, o := range read {
+		b := buckets[t]
+		obs := c.obs[t]
+		if obs == nil {
+			obs = map[string]observed{}
+			c.obs[t] = obs
 		}
-		c.merge(start, m.Handle, a)
-		if cur != nil {
-			c.lines[m.Handle] += cur.Lines
-		}
-		if short {
-			c.short[m.Handle] = true
+		for i, m := range g.Measurements {
+			a := NewAccumulator(m)
+			var lines uint64
+			if b != nil {
+				lines = b.Lines
+				if b.Acc[i] != nil {
+					a = b.Acc[i]
+				}
+			}
+			c.merge(t, m.Handle, a)
+			ob := obs[m.Handle]
+			ob.lines += lines
+			ob.Short = ob.Short || o.Short
+			ob.Down = ob.Down || o.Down
+			obs[m.Handle] = ob
 		}
 	}
 	for t, b := range buckets {
-		if t == start {
+		if _, ok := read[t]; ok {
 			continue
 		}
 		for i, m := range g.Measurements {
@@ -85,17 +126,31 @@ func (c *Closing) Sampled(handle string, a *Accumulator) {
 	c.merge(c.Start.Unix(), handle, a)
 }
 
+// SampledAt adds a sample of a measurement for the interval starting at t.
+func (c *Closing) SampledAt(t time.Time, handle string, a *Accumulator) {
+	c.merge(t.Unix(), handle, a)
+}
+
 // Fill gives every measurement of g a sample in each interval from from to
-// the closing one that has none: zero lines, a real zero. The daemon fills
-// a downtime so when it followed the stream without a break (the file's
-// position resumed, or its rotated predecessor drained).
-func (c *Closing) Fill(g *Group, from time.Time) {
-	for t := from; t.Before(c.Start); t = t.Add(c.width) {
+// (not including) to that has none: zero lines, a real zero. The daemon
+// fills a downtime so when it followed the stream without a break (the
+// file's position resumed, or its rotated predecessor drained).
+func (c *Closing) Fill(g *Group, from, to time.Time) {
+	for t := from; t.Before(to); t = t.Add(c.width) {
 		for _, m := range g.Measurements {
 			if _, ok := c.bucket(t.Unix())[m.Handle]; !ok {
 				c.bucket(t.Unix())[m.Handle] = NewAccumulator(m)
 			}
 		}
+	}
+}
+
+// Pending marks the measurements of a late stream (group g), whose
+// samples of the closing interval come with a later, late closing: the
+// baseline is not told of a gap meanwhile.
+func (c *Closing) Pending(g *Group) {
+	for _, m := range g.Measurements {
+		c.pending[m.Handle] = true
 	}
 }
 
@@ -138,8 +193,10 @@ type Result struct {
 // the last run (Start) are folded in first.
 func (e *Engine) Close(c *Closing) *Result {
 	r := &Result{Start: c.Start, End: c.Start.Add(e.width), Partial: c.Partial}
-	e.foldSeeds(c)
-	if !c.Partial {
+	if !c.Late {
+		e.foldSeeds(c)
+	}
+	if !c.Partial && !c.Late {
 		r.Outcome = &Outcome{Vars: map[string]float64{}, Keys: map[string]string{}}
 	}
 	times := make([]int64, 0, len(c.acc))
@@ -161,10 +218,9 @@ func (e *Engine) Close(c *Closing) *Result {
 				continue
 			}
 			acc := c.acc[ts][h]
-			s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current, Short: current && c.short[h]})
-			if current {
-				s.Lines = c.lines[h]
-			}
+			ob := c.obs[ts][h]
+			s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current || c.Late,
+				Short: ob.Short, Unavailable: ob.Down}, ob.lines)
 			st.Cum.Add(acc.Counts)
 			st.Lines += s.Lines
 			e.count(st, s)
@@ -177,22 +233,45 @@ func (e *Engine) Close(c *Closing) *Result {
 			if st.Last == nil || !s.Start.Before(st.Last.Start) {
 				st.Last = s
 			}
-			if current && r.Outcome != nil {
+			switch {
+			case current && r.Outcome != nil:
 				r.Outcome.Classes = append(r.Outcome.Classes, s.Classes...)
 				s.AddVars(r.Outcome.Vars, r.Outcome.Keys)
+				delete(e.late, h)
+			case c.Late:
+				e.late[h] = s
 			}
 			r.Samples = append(r.Samples, s)
 		}
 	}
-	if !c.Partial {
+	if r.Outcome != nil {
+		// The samples of late streams are part of the next decision, unless
+		// their measurement has a fresher one.
+		for _, h := range sortedKeys(e.late) {
+			s := e.late[h]
+			r.Outcome.Classes = append(r.Outcome.Classes, s.Classes...)
+			s.AddVars(r.Outcome.Vars, r.Outcome.Keys)
+		}
+		clear(e.late)
+	}
+	if !c.Partial && !c.Late {
 		for _, h := range e.Handles() {
-			if st := e.meas[h]; st.Base != nil && c.acc[c.Start.Unix()][h] == nil {
+			if st := e.meas[h]; st.Base != nil && c.acc[c.Start.Unix()][h] == nil && !c.pending[h] {
 				st.Base.Gap(c.Start)
 			}
 		}
 	}
 	e.writes(r, c)
 	return r
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // foldSeeds folds the partial intervals of the last run into the closing,
@@ -258,11 +337,17 @@ func (e *Engine) writes(r *Result, c *Closing) {
 		if st.Last != nil {
 			r.problem(ws.json(PrefixSample+h, st.Last))
 		}
-		if a := c.acc[c.Start.Unix()][h]; c.Partial && a != nil {
+		switch a := c.acc[c.Start.Unix()][h]; {
+		case c.Late:
+			// Partial intervals are a matter of starts and shutdowns.
+		case c.Partial && a != nil:
 			r.problem(ws.json(PrefixOpen+h, Open{Start: c.Start, Snapshot: a.Snapshot(), Counted: st.counted[c.Start.Unix()]}))
-		} else {
+		default:
 			ws.del(PrefixOpen + h)
 		}
+	}
+	if c.Late {
+		return
 	}
 	for h := range e.seeds {
 		if e.meas[h] == nil {

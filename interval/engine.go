@@ -26,6 +26,9 @@ type Engine struct {
 	// seeds are the partial intervals of the last run, folded into the
 	// first close.
 	seeds map[string]Open
+	// late are the samples of late closes not yet part of a decision, by
+	// handle.
+	late map[string]*Sample
 }
 
 // State is one measurement's running state.
@@ -44,7 +47,7 @@ type State struct {
 // New returns an engine for intervals of the given width, without
 // measurements until Apply.
 func New(width time.Duration) *Engine {
-	return &Engine{width: width, meas: map[string]*State{}, seeds: map[string]Open{}}
+	return &Engine{width: width, meas: map[string]*State{}, seeds: map[string]Open{}, late: map[string]*Sample{}}
 }
 
 // Width returns the interval.
@@ -201,10 +204,15 @@ func (e *Engine) SaveBaseline(h string) Writes {
 
 // Flags say how an interval of a measurement was observed.
 type Flags struct {
-	Partial bool // closed early by a shutdown: neither scored nor learned
-	CatchUp bool // not the interval that is closing (a backlog, a late stream)
-	Short   bool // its stream began during the interval: neither scored nor learned
+	Partial     bool // closed early by a shutdown: neither scored nor learned
+	CatchUp     bool // not the interval that is closing (a backlog, a late stream)
+	Short       bool // its stream began during the interval: neither scored nor learned
+	Unavailable bool // its stream could not be read throughout: see Sample.Unavailable
 }
+
+// UnavailableClass is the class of an interval in which measurement h's
+// stream could not be read.
+func UnavailableClass(h string) string { return h + "_unavailable" }
 
 // Sample closes one complete interval of measurement h, starting at start,
 // from its accumulator: the value, counts and keys; for a weekly
@@ -217,7 +225,7 @@ func (e *Engine) Sample(h string, start time.Time, acc *Accumulator) *Sample {
 	if st == nil {
 		return nil
 	}
-	return e.sample(st, start, acc, Flags{})
+	return e.sample(st, start, acc, Flags{}, 0)
 }
 
 // Value closes one interval of measurement h with the value v, as Sample
@@ -232,10 +240,23 @@ func (e *Engine) Value(h string, start time.Time, v float64) *Sample {
 	return s
 }
 
-func (e *Engine) sample(st *State, start time.Time, acc *Accumulator, f Flags) *Sample {
+func (e *Engine) sample(st *State, start time.Time, acc *Accumulator, f Flags, lines uint64) *Sample {
 	s := Describe(st.Rule, acc)
 	s.Start, s.End = start, start.Add(e.width)
-	s.Partial, s.CatchUp, s.Short = f.Partial, f.CatchUp, f.Short
+	s.Partial, s.CatchUp, s.Short, s.Unavailable, s.Lines = f.Partial, f.CatchUp, f.Short, f.Unavailable, lines
+	if f.Unavailable {
+		// Lines read before the stream failed are counted; without any,
+		// the interval has no value (a gap, not a zero). Either way it is
+		// not the interval's whole story: nothing is learned.
+		s.Classes = []string{UnavailableClass(s.Handle)}
+		if lines == 0 {
+			s.Value, s.Text = nil, ""
+		}
+		if st.Base != nil && !s.Partial {
+			st.Base.Gap(start)
+		}
+		return s
+	}
 	if !s.Partial && !s.Short {
 		e.score(st, s, acc)
 	}

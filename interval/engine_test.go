@@ -75,7 +75,7 @@ func TestPartialIntervalWrittenOnce(t *testing.T) {
 	apply(t, store, e, set)
 	c := e.NewClosing(start, true)
 	g, b := fold(t, set, width, start, 3)
-	c.Add(g, b, false)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r := e.Close(c)
 	if len(r.Points) != 0 || r.Outcome != nil {
 		t.Fatalf("partial close: %d points, outcome %v; want none", len(r.Points), r.Outcome)
@@ -92,7 +92,7 @@ func TestPartialIntervalWrittenOnce(t *testing.T) {
 	apply(t, store, e, set)
 	c = e.NewClosing(start, false)
 	g, b = fold(t, set, width, start, 2)
-	c.Add(g, b, false)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r = e.Close(c)
 	if len(r.Points) != 1 || r.Points[0].Fields[0].Value != 5.0 || !r.Points[0].Time.Equal(start.Add(width)) {
 		t.Fatalf("points %+v, want one of value 5 at %v", r.Points, start.Add(width))
@@ -155,7 +155,7 @@ func TestBaselinePerWidth(t *testing.T) {
 	for i := range 3 {
 		c := ten.NewClosing(now.Add(time.Duration(i)*10*time.Second), false)
 		g, b := fold(t, set, 10*time.Second, c.Start, 0)
-		c.Add(g, b, false)
+		c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 		r := ten.Close(c)
 		commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
 	}
@@ -195,7 +195,7 @@ func TestBaselinePerWidth(t *testing.T) {
 	}
 	c := tokyo.NewClosing(now.Add(time.Hour), false)
 	g, b := fold(t, other, 10*time.Second, c.Start, 0)
-	c.Add(g, b, false)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r := tokyo.Close(c)
 	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
 	var pages int

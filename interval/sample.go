@@ -50,6 +50,13 @@ type Sample struct {
 	// in the total, but neither scored nor learned, so that a partial count
 	// never looks like a drop.
 	Short bool `json:"short,omitempty"`
+	// Unavailable marks an interval in which the measurement's stream
+	// could not be read throughout (its file missing or unreadable at the
+	// interval's end, its command failing, exiting, not started or
+	// killed): it has the class h_unavailable, and the baseline learns
+	// nothing of it. Without a line read it has no value (a gap, not a
+	// zero); lines read before the stream failed are counted.
+	Unavailable bool `json:"unavailable,omitempty"`
 
 	// Score is the baseline's verdict, when the sample was scored.
 	Score *history.Score `json:"-"`

@@ -203,6 +203,11 @@ type status struct {
 		Name  string    `json:"name"`
 		Until time.Time `json:"until"`
 	} `json:"classes"`
+	Down []struct {
+		Source string    `json:"source"`
+		Since  time.Time `json:"since"`
+		Why    string    `json:"why"`
+	} `json:"down"`
 }
 
 // hasClass reports whether a class was set at the last committed interval.

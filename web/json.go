@@ -99,6 +99,10 @@ type jsonStream struct {
 	OpenErrors  uint64     `json:"open_errors"`
 	Restarts    uint64     `json:"restarts"`
 	Kills       uint64     `json:"kills"`
+	Down        bool       `json:"down"`
+	DownSince   *time.Time `json:"down_since,omitempty"`
+	DownWhy     string     `json:"down_why,omitempty"`
+	Unavailable uint64     `json:"unavailable_intervals"`
 }
 
 type jsonOutput struct {
@@ -239,6 +243,13 @@ func newJSONView(v View) jsonView {
 			OpenErrors:  st.OpenErrors,
 			Restarts:    st.Restarts,
 			Kills:       st.Kills,
+			Down:        st.Down,
+			DownWhy:     st.DownWhy,
+			Unavailable: st.Unavailable,
+		}
+		if st.Down {
+			since := st.DownSince
+			js.DownSince = &since
 		}
 		for _, f := range st.Files {
 			js.Files = append(js.Files, jsonFile(f))

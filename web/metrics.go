@@ -131,6 +131,13 @@ func newFamilies() *families {
 			{newMetric("stream_kills_total", "Kills of a stream's command.", counter, src), func(s *StreamView) uint64 { return s.Kills }},
 			{newMetric("stream_losses_total", "Times lines of a stream may have been, or were, lost (each also logged as a WARN).", counter, src), func(s *StreamView) uint64 { return s.Losses }},
 			{newMetric("stream_lost_bytes_total", "Bytes of a stream's files proven lost: written between logrotate's copy and its truncation, by a writer that left a hole of that size, or seen and never read.", counter, src), func(s *StreamView) uint64 { return s.LostBytes }},
+			{newMetric("stream_up", "1 while a stream can be read, 0 while it cannot (its intervals are unavailable).", gauge, src), func(s *StreamView) uint64 {
+				if s.Down {
+					return 0
+				}
+				return 1
+			}},
+			{newMetric("stream_unavailable_intervals_total", "Intervals in which a stream could not be read: gaps, not zeros.", counter, src), func(s *StreamView) uint64 { return s.Unavailable }},
 		},
 		output: []outputMetric{
 			{newMetric("output_sent_points_total", "Points an output delivered.", counter, out), func(o *OutputView) uint64 { return o.Sent }},

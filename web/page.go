@@ -72,6 +72,8 @@ type streamRow struct {
 	Lines, Bytes, Cut, Rotations, Truncations string
 	OpenErrors, Restarts, Kills               string
 	OpenErrorsBad                             bool
+	Down                                      bool
+	DownSince, DownWhy, Unavailable           string
 }
 
 type outputRow struct {
@@ -230,6 +232,10 @@ func newPageData(v View) pageData {
 			Restarts:      fmtCount(st.Restarts),
 			Kills:         fmtCount(st.Kills),
 			OpenErrorsBad: st.OpenErrors > 0,
+			Down:          st.Down,
+			DownSince:     fmtTime(st.DownSince),
+			DownWhy:       clean(st.DownWhy, maxText),
+			Unavailable:   fmtCount(st.Unavailable),
 		}
 		for _, f := range st.Files {
 			row.Files = append(row.Files, fileRow{

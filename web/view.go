@@ -103,6 +103,13 @@ type StreamView struct {
 	Kills       uint64
 	Losses      uint64 // reports that lines may be, or are, lost
 	LostBytes   uint64 // bytes proven lost
+	// Down is set while the stream cannot be read (since DownSince, for
+	// DownWhy): its measurements' intervals are unavailable. Unavailable
+	// counts those intervals since the daemon started.
+	Down        bool
+	DownSince   time.Time
+	DownWhy     string
+	Unavailable uint64
 }
 
 // FileView is one followed file's committed position.

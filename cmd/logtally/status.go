@@ -87,6 +87,12 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	for _, d := range st.Down {
+		fmt.Fprintf(w, "stream %s DOWN since %s: %s\n", printable([]byte(d.Source)), fmtTime(d.Since), printable([]byte(d.Why)))
+	}
+	if len(st.Down) > 0 {
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASUREMENT\tLAST END\tVALUE\tAV\tDEV\tZ\tTOTAL\tSAMPLES\tCLASSES\t")
 	for _, m := range st.Measurements {
@@ -94,8 +100,11 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 		if l := m.Last; l != nil {
 			end = fmtTime(l.End)
 			val, av, dev, z = fmtPtr(l.Value), fmtPtr(l.Av), fmtPtr(l.Dev), fmtPtr(l.Z)
-			if l.Partial {
+			switch {
+			case l.Partial:
 				end += " (partial)"
+			case l.Unavailable:
+				end += " (unavailable)"
 			}
 			for i, c := range l.Classes {
 				if i > 0 {
