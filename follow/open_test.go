@@ -46,7 +46,7 @@ func TestPipeRunning(t *testing.T) {
 		argv    []string
 		running bool
 	}{
-		{[]string{"/bin/sh", "-c", "echo up; read x"}, true},
+		{[]string{"/bin/sh", "-c", "echo up; exec sleep 100"}, true},
 		{[]string{"/nonexistent/command"}, false},
 	} {
 		p, err := NewPipe(PipeConfig{Argv: tc.argv, Mode: "stream", Clock: newFakeClock()})
