@@ -124,6 +124,7 @@ they are described in docs/rules.md.`,
 		newAcceptCmd(e),
 		newVersionCmd(e),
 		newManCmd(e),
+		newImportCFCmd(e),
 	)
 	// cobra's own commands, with texts in the voice of the others.
 	root.InitDefaultHelpCmd()

@@ -1,0 +1,157 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// cfPattern is a select_line_matching of the import-cf test policy as
+// CFEngine reads it (its string with the escapes undone and its variables
+// expanded, written out here by hand), and the sample log it is counted
+// on.
+type cfPattern struct {
+	handle, log, pattern string
+	extract              string // the extraction_regex of an int measurement, summed
+}
+
+var cfPatterns = []cfPattern{
+	{"ssh_username_probe", "ssh/auth.log", `.*sshd\[\d+\]: Invalid user .*`, ""},
+	{"ssh_breakin_attempt", "ssh/auth.log", `.*POSSIBLE BREAK-IN ATTEMPT!`, ""},
+	{"ssh_failed_ports", "ssh/auth.log", `.*sshd\[\d+\]: Failed password for .*`, `port (\d+)`},
+	{"dns_denied_NS", "dns/named.log", `.*client .*: (query(?: \(cache\))?|zone transfer) '[^']+/NS/IN' denied.*`, ""},
+	{"dns_denied_A", "dns/named.log", `.*client .*: (query(?: \(cache\))?|zone transfer) '[^']+/A/IN' denied.*`, ""},
+	{"dns_denied_ANY", "dns/named.log", `.*client .*: (query(?: \(cache\))?|zone transfer) '[^']+/ANY/IN' denied.*`, ""},
+	{"dns_denied_AXFR", "dns/named.log", `.*client .*: (query(?: \(cache\))?|zone transfer) '[^']+/AXFR/IN' denied.*`, ""},
+	{"mail_rejected", "mail/sendmail.log", `.*(sendmail|sm-[\w-]+)\[\d+\]: (\w+: )?ruleset=check_(mail|rcpt|relay), .*`, ""},
+	{"milter_dcc_errors", "milter/maillog", `.*(sendmail|sm-[\w-]+)\[\d+\]: \w+: Milter \(dcc\): to error state`, ""},
+	{"milter_greylist_errors", "milter/maillog", `.*(sendmail|sm-[\w-]+)\[\d+\]: \w+: Milter \(greylist\): to error state`, ""},
+	{"milter_spamassassin_errors", "milter/maillog", `.*(sendmail|sm-[\w-]+)\[\d+\]: \w+: Milter \(spamassassin\): to error state`, ""},
+	{"ftp_bytes_in", "ftp/xferlog", `.* i [agr] .*`, `^\w{3} \w{3} [ \d]\d [\d:]{8} \d{4} \d+ \S+ (\d+) `},
+	{"ftp_failed_login", "ftp/proftpd.log", `.*proftpd\[\d+\] .*\(Login failed\).*`, ""},
+}
+
+// TestImportCF: import-cf converts the test policy, lists what it does
+// not convert with file:line:col and why, logtally check accepts its
+// output, and each converted measurement counts on the sample logs
+// exactly the lines that its CFEngine pattern selects as CFEngine does
+// (a whole-line PCRE match: grep -cxP), with the same sum for the values
+// it extracts.
+func TestImportCF(t *testing.T) {
+	grep := need(t, "grep")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cfengine.yaml")
+	policy := func(name string) string { return repo("cfimport", "testdata", name) }
+	r := run(t, "", "import-cf", policy("watch.cf"), policy("actions.cf"), policy("lib.cf"), "--output", out)
+	if r.code != 1 {
+		t.Fatalf("import-cf: exit %d, want 1 (some of it listed); stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		`watch.cf:93:9: measurement "free_memory": not converted: select_line_number 2: reading the n-th line is not built yet`,
+		`watch.cf:84:9: measurement "mounted_devices": not converted: data_type "slist"`,
+		`actions.cf:16:25: class "breakin_over_50": not converted: expression: isgreaterthan("$(mon.value_ssh_breakin_attempt)", "50") compares a measurement with the fixed number 50: fixed thresholds are not built yet`,
+		`actions.cf:28:7: report "DNS zone transfers refused: $(mon.value_...": not converted: its guard dns_denied_AXFR_high uses dns_denied_AXFR_high, a class of measurement dns_denied_AXFR, whose history_type log`,
+		`actions.cf:34:7: report "Checked at $(sys.date)": not converted: it is not guarded by a class`,
+		`converted 14 measurements, 4 classes, 4 commands, 2 reports`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("import-cf's list lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// A file with a syntax error is named with its line; the others are
+	// still converted.
+	broken := run(t, "", "import-cf", policy("broken.cf"), policy("watch.cf"), policy("lib.cf"))
+	if want := `broken.cf:6:21: expected "," or ")", found =>: the file is not converted`; broken.code != 2 || !strings.Contains(broken.stderr, want) {
+		t.Errorf("import-cf with broken.cf: exit %d, want 2 and %q:\n%s", broken.code, want, broken.stderr)
+	}
+	if !strings.Contains(broken.stdout, "handle: ssh_username_probe") {
+		t.Errorf("import-cf with broken.cf did not convert the other files:\n%s", broken.stdout)
+	}
+	if c := run(t, "", "check", "--rules", out); c.code != 0 {
+		t.Fatalf("check refuses the converted rules: exit %d\n%s%s", c.code, c.stdout, c.stderr)
+	}
+
+	byLog := map[string][]cfPattern{}
+	for _, p := range cfPatterns {
+		byLog[p.log] = append(byLog[p.log], p)
+	}
+	for log, pats := range byLog {
+		path := repo("examples", "testdata", log)
+		r := run(t, "", "test", "--rules", out, "--log", path, "--format", "json")
+		if r.code != 0 {
+			t.Fatalf("test --log %s: exit %d: %s", log, r.code, r.stderr)
+		}
+		var res testOutput
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]map[string]any{}
+		for _, m := range res.Measurements {
+			got[m["handle"].(string)] = m
+		}
+		for _, p := range pats {
+			lines := grepLines(t, grep, p.pattern, path)
+			if len(lines) == 0 {
+				t.Errorf("%s: grep -xP selects no line of %s, so the comparison proves nothing", p.handle, log)
+			}
+			m := got[p.handle]
+			if m == nil {
+				t.Errorf("%s: not converted", p.handle)
+				continue
+			}
+			if sel, _ := m["selected"].(float64); int(sel) != len(lines) {
+				t.Errorf("%s on %s: selected %v lines, grep -xP selects %d", p.handle, log, m["selected"], len(lines))
+			}
+			if p.extract != "" {
+				want := sumFirstGroup(t, p.extract, lines)
+				if v, _ := m["value"].(float64); v != want {
+					t.Errorf("%s on %s: value %v, want the sum %v", p.handle, log, m["value"], want)
+				}
+			}
+		}
+	}
+}
+
+// grepLines returns the lines of path that pattern matches whole, as
+// PCRE reads it.
+func grepLines(t *testing.T, grep, pattern, path string) []string {
+	t.Helper()
+	out, err := exec.Command(grep, "-xP", "--", pattern, path).Output()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		return nil // no line
+	} else if err != nil {
+		t.Fatalf("grep -xP %q %s: %v", pattern, path, err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// sumFirstGroup sums the first group of the leftmost match of re in each
+// line.
+func sumFirstGroup(t *testing.T, re string, lines []string) float64 {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	sum := 0.0
+	for _, l := range lines {
+		m := rx.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += v
+	}
+	return sum
+}
