@@ -217,8 +217,8 @@ func (c *converter) comparison(sc *scope, v *cfengine.Value) (string, error) {
 		if greater {
 			class = h + "_high"
 		}
-		if _, ok := c.measClasses[class]; !ok {
-			return "", fmt.Errorf("%s: %s is not a weekly measurement converted here, so nothing sets %s", call, h, class)
+		if !c.isMonitoring(class) {
+			return "", fmt.Errorf("%s: %s is neither a weekly measurement converted here nor an observable, so nothing sets %s", call, h, class)
 		}
 		return class, nil
 	}

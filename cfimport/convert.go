@@ -1,12 +1,14 @@
 // Package cfimport converts the monitoring part of CFEngine 3 policy into
 // a logtally rule file: measurements: promises (with their match_value
-// and action bodies), classes: promises built on monitoring classes or
-// comparing $(mon.value_h) with $(mon.av_h), and the reports: and
-// commands: that monitoring classes guard. CFEngine's variables, lists
-// (one promise per value), arrays, body parameters and canonify() are
-// resolved as cf-agent would. Whatever cannot be converted, or is
-// converted without some part of its meaning, is listed with its
-// file:line:col and the reason, never dropped silently.
+// and action bodies; numbers, texts and sets), classes: promises built on
+// monitoring classes or comparing $(mon.value_h) with $(mon.av_h), and
+// the reports: and commands: that monitoring classes guard; the classes
+// of cfenvd's own observables (www_in_high...) bring the observable into
+// observe:. CFEngine's variables, lists (one promise per value), arrays,
+// body parameters and canonify() are resolved as cf-agent would. Whatever
+// cannot be converted, or is converted without some part of its meaning,
+// is listed with its file:line:col and the reason, never dropped
+// silently; docs/import-cf.md is the user's account of both.
 package cfimport
 
 import (
@@ -20,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logtally/logtally/cfengine"
+	"github.com/logtally/logtally/observe"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -48,8 +51,9 @@ func (it Item) String() string {
 type Result struct {
 	// YAML is the rule file; each item says where it comes from.
 	YAML []byte
-	// Counts of what was converted.
-	Measurements, Classes, Commands, Reports int
+	// Counts of what was converted; Observables are cfenvd's built-in
+	// ones that the converted classes, reports and commands use.
+	Measurements, Observables, Classes, Commands, Reports int
 	// Items lists what was not converted, in source order.
 	Items []Item
 }
@@ -71,6 +75,7 @@ func Convert(p *cfengine.Policy) *Result {
 	for _, n := range p.Notes {
 		c.res.Items = append(c.res.Items, Item{Pos: n.Pos, What: "macro", Verdict: Assumed, Why: n.Msg})
 	}
+	c.res.Observables = len(c.observed)
 	c.res.YAML = c.validated()
 	slices.SortStableFunc(c.res.Items, func(a, b Item) int {
 		if a.Pos.File != b.Pos.File {
@@ -95,6 +100,10 @@ type converter struct {
 	logHistory  map[string]bool         // handles of history_type log measurements
 	classNames  map[string]cfengine.Pos // user classes converted
 	refusedCls  map[string]cfengine.Pos // user classes not converted
+
+	// observed are the built-in observables (cfenvd's) whose classes a
+	// converted class, report or command uses, in order of first use.
+	observed []string
 
 	meas, cmds, reps []*yaml.Node
 	// srcOf is where each item of the rule file comes from.
@@ -416,17 +425,56 @@ func splitCommand(s string) ([]string, error) {
 }
 
 // monitoring returns the classes of a guard that converted measurements
-// or classes set.
+// or classes set, or a built-in observable (added to observe:).
 func (c *converter) monitoring(e *rules.Expr) []string {
 	var out []string
 	for _, name := range e.Classes() {
-		if _, ok := c.measClasses[name]; ok {
-			out = append(out, name)
-		} else if _, ok := c.classNames[name]; ok {
+		if c.isMonitoring(name) {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// isMonitoring reports whether a converted measurement or class sets the
+// class, or a built-in observable does, which is then observed.
+func (c *converter) isMonitoring(class string) bool {
+	if _, ok := c.measClasses[class]; ok {
+		return true
+	}
+	if _, ok := c.classNames[class]; ok {
+		return true
+	}
+	return c.observeFor(class)
+}
+
+// observeFor adds to observe: the built-in observable that sets the
+// class (www_in for www_in_high_anomaly or entropy_www_in_low), as
+// cf-monitord observes it without a rule; false when none does.
+func (c *converter) observeFor(class string) bool {
+	for _, name := range observe.Builtins() {
+		if !strings.HasPrefix(class, name+"_") && !strings.HasPrefix(class, "entropy_"+name+"_") {
+			continue
+		}
+		if _, taken := c.handles[name]; taken {
+			continue
+		}
+		set, err := rules.LoadBytes("observe.yaml", []byte("observe: ["+name+"]\n"))
+		if err != nil || len(set.Measurements) != 1 {
+			continue
+		}
+		classes := set.Measurements[0].Classes()
+		if !slices.Contains(classes, class) {
+			continue
+		}
+		for _, cl := range classes {
+			c.measClasses[cl] = name
+		}
+		c.handles[name] = cfengine.Pos{}
+		c.observed = append(c.observed, name)
+		return true
+	}
+	return false
 }
 
 // expr builds a logtally class expression from the parts of a guard,
@@ -501,8 +549,8 @@ func (c *converter) validated() []byte {
 	}
 	// Unreachable unless an error names no item: keep nothing rather
 	// than write a rule file check refuses.
-	c.meas, c.cmds, c.reps, c.classes = nil, nil, nil, nil
-	c.res.Measurements, c.res.Classes, c.res.Commands, c.res.Reports = 0, 0, 0, 0
+	c.meas, c.cmds, c.reps, c.classes, c.observed = nil, nil, nil, nil, nil
+	c.res.Measurements, c.res.Observables, c.res.Classes, c.res.Commands, c.res.Reports = 0, 0, 0, 0, 0
 	return c.render()
 }
 
@@ -571,6 +619,15 @@ func (c *converter) render() []byte {
 			&yaml.Node{Kind: yaml.SequenceNode, Content: items})
 	}
 	add("measurements", c.meas)
+	if len(c.observed) > 0 {
+		var names []*yaml.Node
+		for _, n := range c.observed {
+			names = append(names, &yaml.Node{Kind: yaml.ScalarNode, Value: n})
+		}
+		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "observe",
+			HeadComment: "cfenvd's observables, whose classes the converted rules use"},
+			&yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: names})
+	}
 	if c.classes != nil {
 		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "classes"}, c.classes)
 	}

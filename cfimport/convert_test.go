@@ -56,11 +56,14 @@ func TestConvertGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the rule file does not load: %v", err)
 	}
-	if len(set.Measurements) != res.Measurements || len(set.Classes) != res.Classes ||
+	if len(set.Measurements) != res.Measurements+res.Observables || len(set.Classes) != res.Classes ||
 		len(set.Commands) != res.Commands || len(set.Reports) != res.Reports {
-		t.Errorf("loaded %d measurements, %d classes, %d commands, %d reports; Convert counted %d, %d, %d, %d",
+		t.Errorf("loaded %d measurements and observables, %d classes, %d commands, %d reports; Convert counted %d+%d, %d, %d, %d",
 			len(set.Measurements), len(set.Classes), len(set.Commands), len(set.Reports),
-			res.Measurements, res.Classes, res.Commands, res.Reports)
+			res.Measurements, res.Observables, res.Classes, res.Commands, res.Reports)
+	}
+	if res.Observables != 2 {
+		t.Errorf("%d observables, want 2 (www_in and rootprocs, whose classes the test policy uses)", res.Observables)
 	}
 }
 

@@ -3,6 +3,7 @@ package cfimport
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -110,22 +111,18 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 		return
 	}
 	switch dataType {
-	case "counter", "int", "real":
-		if dataType != "counter" {
-			set(node, "data_type", dataType)
-		}
-	case "string", "slist", "":
-		pos := pr.Pos
-		if da != nil {
-			pos = da.Pos
-		}
-		refuse(pos, fmt.Sprintf("data_type %q (CFEngine's default is string): logtally measures numbers; "+
-			"string and slist measurements (the last value, the set of values) are not built yet", dataType))
-		return
+	case "":
+		dataType = "string" // cf-monitord's default
+		c.note(pr.Pos, what, "it has no data_type; string, cf-monitord's default, is used", true)
+		set(node, "data_type", dataType)
+	case "int", "real", "string", "slist":
+		set(node, "data_type", dataType)
+	case "counter":
 	default:
 		refuse(da.Pos, fmt.Sprintf("unknown data_type %q", dataType))
 		return
 	}
+	text := dataType == "string" || dataType == "slist"
 
 	history, hya, ok := str("history_type")
 	if !ok {
@@ -134,13 +131,19 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 	switch history {
 	case "":
 		history = "weekly"
-		c.note(pr.Pos, what, "it has no history_type; weekly, logtally's default, is used", true)
+		if !text {
+			c.note(pr.Pos, what, "it has no history_type; weekly, logtally's default, is used", true)
+		}
 	case "weekly", "scalar", "static", "log":
 	default:
 		refuse(hya.Pos, fmt.Sprintf("unknown history_type %q", history))
 		return
 	}
-	if !c.matchValue(pr, sc, node, what, stream, dataType) {
+	if text && history == "weekly" {
+		history = "scalar" // cf-monitord keeps a text's last value, as logtally does
+	}
+	growing, ok := c.matchValue(pr, sc, node, what, stream, dataType)
+	if !ok {
 		return
 	}
 	if history != "weekly" {
@@ -152,7 +155,7 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 	if comment, _, ok := str("comment"); ok && comment != "" {
 		set(node, "description", comment)
 	}
-	c.measurementAction(pr, sc, what)
+	c.measurementAction(pr, sc, what, node, stream == "pipe" || !growing)
 	for _, g := range guardOf(pr) {
 		c.note(pr.Pos, what, fmt.Sprintf("measured whatever %q says: logtally measurements have no class guard", g), true)
 	}
@@ -170,7 +173,7 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 		}
 	}
 	c.handles[h] = pr.Pos
-	m := &rules.Measurement{Handle: h, HistoryType: history}
+	m := &rules.Measurement{Handle: h, HistoryType: history, DataType: dataType}
 	if history == "static" {
 		m.HistoryType = rules.HistoryScalar
 	}
@@ -187,9 +190,10 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 	c.res.Measurements++
 }
 
-// matchValue converts the match_value body of a measurement into node.
-func (c *converter) matchValue(pr *cfengine.Promise, sc *scope, node *yaml.Node, what, stream, dataType string) bool {
-	refuse := func(pos cfengine.Pos, why string) bool { c.note(pos, what, why, false); return false }
+// matchValue converts the match_value body of a measurement into node;
+// growing says whether the stream is a followed file.
+func (c *converter) matchValue(pr *cfengine.Promise, sc *scope, node *yaml.Node, what, stream, dataType string) (growing, ok bool) {
+	refuse := func(pos cfengine.Pos, why string) (bool, bool) { c.note(pos, what, why, false); return false, false }
 	mv := pr.Attr("match_value")
 	if mv == nil {
 		return refuse(pr.Pos, "it has no match_value: cf-monitord selects no line")
@@ -202,78 +206,80 @@ func (c *converter) matchValue(pr *cfengine.Promise, sc *scope, node *yaml.Node,
 	// Items about the body's attributes are placed at the promise's
 	// match_value, and say where in the body.
 	in := func(a *cfengine.Attr) string { return fmt.Sprintf(" (body match_value %s, %s)", body.Name, a.Pos) }
-	get := func(name string) (string, *cfengine.Attr, bool) {
+	failed := false
+	get := func(name string) (string, *cfengine.Attr) {
 		var a *cfengine.Attr
 		for _, x := range attrs {
 			if x.Name == name {
 				a = x
 			}
 		}
-		if a == nil {
-			return "", nil, true
+		if a == nil || failed {
+			return "", nil
 		}
 		s, err := bs.value(a.Value)
 		if err != nil {
 			refuse(mv.Pos, fmt.Sprintf("%s: %v", name, err)+in(a))
-			return "", a, false
+			failed = true
+			return "", nil
 		}
-		return s, a, true
+		return s, a
 	}
-	sel, sa, ok := get("select_line_matching")
-	if !ok {
-		return false
+	sel, sa := get("select_line_matching")
+	num, na := get("select_line_number")
+	ex, ea := get("extraction_regex")
+	policy, pa := get("select_multiline_policy")
+	grow, ga := get("track_growing_file")
+	if failed {
+		return false, false
 	}
-	if num, na, ok := get("select_line_number"); !ok {
-		return false
-	} else if na != nil {
-		return refuse(mv.Pos, fmt.Sprintf("select_line_number %s: reading the n-th line is not built yet; "+
-			"give a select_line_matching that only that line matches", num)+in(na))
+	if ga != nil {
+		g, valid := cfBool(grow)
+		if !valid {
+			return refuse(mv.Pos, fmt.Sprintf("track_growing_file %q is not a boolean", grow)+in(ga))
+		}
+		growing = g && stream == "file" // CFEngine's default is false
 	}
-	if sa == nil || sel == "" {
-		return refuse(mv.Pos, fmt.Sprintf("body match_value %s has no select_line_matching", body.Name))
-	}
-	if err := checkRegex(match.Spec{Select: sel}); err != nil {
-		return refuse(mv.Pos, err.Error()+in(sa))
-	}
-	set(node, "select_line_matching", sel)
-	ex, ea, ok := get("extraction_regex")
-	if !ok {
-		return false
+	switch {
+	case na != nil && sa != nil:
+		return refuse(mv.Pos, "select_line_number and select_line_matching together (cf-monitord takes the n-th line and the matching ones): "+
+			"logtally takes one or the other"+in(na))
+	case na != nil:
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if err != nil || n < 1 {
+			return refuse(mv.Pos, fmt.Sprintf("select_line_number %q is not a line number from 1", num)+in(na))
+		}
+		if growing {
+			return refuse(mv.Pos, fmt.Sprintf("select_line_number %d of a followed file (track_growing_file true): "+
+				"a line number needs a stream read whole each time", n)+in(na))
+		}
+		set(node, "select_line_number", n)
+	case sa == nil || sel == "":
+		return refuse(mv.Pos, fmt.Sprintf("body match_value %s has neither select_line_matching nor select_line_number", body.Name))
+	default:
+		if err := checkRegex(match.Spec{Select: sel}); err != nil {
+			return refuse(mv.Pos, err.Error()+in(sa))
+		}
+		set(node, "select_line_matching", sel)
 	}
 	if ea != nil {
 		if err := checkRegex(match.Spec{Select: ".*", Extract: ex}); err != nil {
 			return refuse(mv.Pos, err.Error()+in(ea))
 		}
 		set(node, "extraction_regex", ex)
-	} else if dataType != "counter" {
+	} else if dataType == "int" || dataType == "real" {
 		return refuse(mv.Pos, fmt.Sprintf("a %s measurement needs an extraction_regex, and body match_value %s has none", dataType, body.Name))
-	}
-	policy, pa, ok := get("select_multiline_policy")
-	if !ok {
-		return false
 	}
 	switch policy {
 	case "":
 	case "sum", "average", "first", "last":
-		if dataType != "counter" {
+		if dataType == "int" || dataType == "real" {
 			set(node, "select_multiline_policy", policy)
 		}
 	default:
 		// CFEngine reads an unknown policy as average.
 		c.note(mv.Pos, what, fmt.Sprintf("select_multiline_policy %q is not a policy; average, as CFEngine reads it", policy)+in(pa), true)
 		set(node, "select_multiline_policy", "average")
-	}
-	grow, ga, ok := get("track_growing_file")
-	if !ok {
-		return false
-	}
-	growing := false // CFEngine's default
-	if ga != nil {
-		g, valid := cfBool(grow)
-		if !valid {
-			return refuse(mv.Pos, fmt.Sprintf("track_growing_file %q is not a boolean", grow)+in(ga))
-		}
-		growing = g
 	}
 	if stream == "file" && !growing {
 		set(node, "track_growing_file", false) // the whole file each time, as CFEngine's default
@@ -285,12 +291,14 @@ func (c *converter) matchValue(pr *cfengine.Promise, sc *scope, node *yaml.Node,
 			c.note(mv.Pos, what+": "+a.Name, "not a match_value attribute logtally has"+in(a), true)
 		}
 	}
-	return true
+	return growing, true
 }
 
-// measurementAction lists what an action body asks of a measurement:
-// logtally samples every measurement every interval.
-func (c *converter) measurementAction(pr *cfengine.Promise, sc *scope, what string) {
+// measurementAction converts the ifelapsed and expireafter of a
+// measurement's action body: logtally has them for a stream read whole
+// (snapshot); a followed log's lines belong to the intervals they arrive
+// in.
+func (c *converter) measurementAction(pr *cfengine.Promise, sc *scope, what string, node *yaml.Node, snapshot bool) {
 	a := pr.Attr("action")
 	if a == nil {
 		return
@@ -307,15 +315,19 @@ func (c *converter) measurementAction(pr *cfengine.Promise, sc *scope, what stri
 			c.note(a.Pos, what+": action "+at.Name, err.Error()+in, true)
 			continue
 		}
+		d, isMin := minutes(v)
 		switch {
-		case at.Name == "ifelapsed" && (v == "0" || v == ""):
-			// Sampled every time: logtally's way.
-		case at.Name == "ifelapsed":
-			c.note(a.Pos, what+": ifelapsed "+v, "sampled every interval: a measurement's own ifelapsed is not built yet"+in, true)
-		case at.Name == "expireafter":
-			c.note(a.Pos, what+": expireafter "+v, "a measurement's expireafter is not built yet (a logtally measurement holds no lock that could expire)"+in, true)
-		default:
+		case at.Name != "ifelapsed" && at.Name != "expireafter":
 			c.note(a.Pos, what+": action "+at.Name, "no logtally equivalent for a measurement"+in, true)
+		case !isMin:
+			c.note(a.Pos, what+": "+at.Name+" "+v, "not a number of minutes"+in, true)
+		case d == "0":
+			// Every time: logtally's default.
+		case !snapshot:
+			c.note(a.Pos, what+": "+at.Name+" "+v, "a followed log's lines belong to the intervals they arrive in; "+
+				at.Name+" applies to a stream read whole (a pipe, or track_growing_file false)"+in, true)
+		default:
+			set(node, at.Name, d)
 		}
 	}
 }

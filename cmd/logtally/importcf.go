@@ -18,10 +18,11 @@ Convert the monitoring part of CFEngine 3 policy files into one logtally
 rule file: measurements: promises with their match_value and action
 bodies; classes: promises built on the classes measurements set, or
 comparing $(mon.value_h) with $(mon.av_h) (isgreaterthan, islessthan);
-and the reports: and commands: those classes guard. Variables, lists (one
-promise per value), arrays, body parameters and canonify() are resolved as
-cf-agent resolves them. Each converted item says in a comment which file
-and line it comes from.
+and the reports: and commands: those classes guard. A class of one of
+cfenvd's observables (www_in_high_anomaly) adds it to observe:.
+Variables, lists (one promise per value), arrays, body parameters and
+canonify() are resolved as cf-agent resolves them. Each converted item
+says in a comment which file and line it comes from.
 
 Whatever is not converted, or is converted without part of its meaning, is
 listed on stderr as file:line:col: what: why. The rule file goes to
@@ -73,8 +74,12 @@ func runImportCF(e *env, files []string, out string) int {
 		fmt.Fprintln(e.stderr, it.String())
 		counts[it.Verdict]++
 	}
-	fmt.Fprintf(e.stderr, "converted %d measurements, %d classes, %d commands, %d reports; listed: %d not converted, %d converted in part, %d assumed",
-		res.Measurements, res.Classes, res.Commands, res.Reports, counts[cfimport.NotConverted], counts[cfimport.Partly], counts[cfimport.Assumed])
+	fmt.Fprintf(e.stderr, "converted %d measurements, %d classes, %d commands, %d reports", res.Measurements, res.Classes, res.Commands, res.Reports)
+	if res.Observables > 0 {
+		fmt.Fprintf(e.stderr, ", with %d observables", res.Observables)
+	}
+	fmt.Fprintf(e.stderr, "; listed: %d not converted, %d converted in part, %d assumed",
+		counts[cfimport.NotConverted], counts[cfimport.Partly], counts[cfimport.Assumed])
 	if bad > 0 {
 		fmt.Fprintf(e.stderr, "; %d files not read", bad)
 	}
