@@ -2,7 +2,6 @@ package cfimport
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -82,11 +81,12 @@ func (c *converter) classOnce(pr *cfengine.Promise, sc *scope, what string) {
 		refuse(pr.Pos, "it has no expression, and, or nor not that import-cf reads (an unconditional class, or one a function sets on the host)")
 		return
 	}
-	if a := evaluatedGuard(pr); a != nil {
-		refuse(a.Pos, fmt.Sprintf("its %s => %s() is evaluated by a running agent on its host", a.Name, a.Value.Text))
+	guard, ga, err := c.guardOf(sc, pr)
+	if err != nil {
+		refuse(ga.Pos, err.Error())
 		return
 	}
-	parts = append(guardOf(pr), parts...)
+	parts = append(guard, parts...)
 	e, err := c.expr(sc, parts)
 	if err != nil {
 		refuse(pr.Pos, err.Error())
@@ -180,58 +180,46 @@ func (c *converter) classValue(sc *scope, v *cfengine.Value) (string, error) {
 	return "", fmt.Errorf("a %s where a class expression is expected", v.Kind)
 }
 
-// monRef matches an argument that is one reference to a variable of
-// CFEngine's mon context; a measurement's value or average when the name
-// is value_h or av_h.
-var monRef = regexp.MustCompile(`^\$[({]mon\.(?:(value|av|dev)_)?([A-Za-z0-9_]+)[)}]$`)
-
-// comparison converts isgreaterthan/islessthan of a measurement's value
-// and its average into the direction class CFEngine and logtally set.
+// comparison converts isgreaterthan and islessthan into a comparison of
+// logtally's class expressions: each side a number, or one reference to a
+// measurement's variable ($(mon.value_h), $(mon.av_h), ...).
 func (c *converter) comparison(sc *scope, v *cfengine.Value) (string, error) {
 	if len(v.Items) != 2 || v.Items[0].Kind != cfengine.String || v.Items[1].Kind != cfengine.String {
 		return "", fmt.Errorf("%s() takes two strings", v.Text)
 	}
+	call := fmt.Sprintf("%s(%q, %q)", v.Text, v.Items[0].Text, v.Items[1].Text)
 	ksc := *sc
 	ksc.keep = true
-	var args [2]string
-	for i, it := range v.Items {
+	var sides []string
+	numbers := 0
+	for _, it := range v.Items {
 		s, err := ksc.expand(it.Text)
 		if err != nil {
 			return "", err
 		}
-		args[i] = strings.TrimSpace(s)
-	}
-	call := fmt.Sprintf("%s(%q, %q)", v.Text, args[0], args[1])
-	a, b := monRef.FindStringSubmatch(args[0]), monRef.FindStringSubmatch(args[1])
-	greater := v.Text == "isgreaterthan"
-	if a != nil && b != nil && a[1] != "" && a[2] == b[2] {
-		h := a[2]
-		switch {
-		case a[1] == "value" && b[1] == "av":
-		case a[1] == "av" && b[1] == "value":
-			greater = !greater
-		default:
-			return "", fmt.Errorf("%s: no class of logtally compares $(mon.%s_%s) with $(mon.%s_%s)", call, a[1], h, b[1], h)
-		}
-		class := h + "_low"
-		if greater {
-			class = h + "_high"
-		}
-		if !c.isMonitoring(class) {
-			return "", fmt.Errorf("%s: %s is neither a weekly measurement converted here nor an observable, so nothing sets %s", call, h, class)
-		}
-		return class, nil
-	}
-	for i, x := range [][]string{a, b} {
-		if x == nil {
+		s = strings.TrimSpace(s)
+		if i, j, inner := nextRef(s); i == 0 && j == len(s) {
+			name := rules.CanonicalVar(inner)
+			if !c.isMeasured(name) {
+				return "", fmt.Errorf("%s: $(%s) is no variable of a measurement converted here nor of an observable", call, inner)
+			}
+			sides = append(sides, name)
 			continue
 		}
-		if _, err := strconv.ParseFloat(args[1-i], 64); err == nil {
-			return "", fmt.Errorf("%s compares a measurement with the fixed number %s: fixed thresholds are not built yet "+
-				"(logtally's classes compare a value with what is normal for the time of the week)", call, args[1-i])
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return "", fmt.Errorf("%s: %q is neither a number nor a measurement's variable", call, s)
 		}
+		numbers++
+		sides = append(sides, s)
 	}
-	return "", fmt.Errorf("%s compares what no class of logtally does", call)
+	if numbers == 2 {
+		return "", fmt.Errorf("%s compares two numbers", call)
+	}
+	op := " > "
+	if v.Text == "islessthan" {
+		op = " < "
+	}
+	return sides[0] + op + sides[1], nil
 }
 
 // whyNotMonitoring explains why a guard names no monitoring class.
@@ -240,7 +228,7 @@ func (c *converter) whyNotMonitoring(e *rules.Expr) string {
 		for h := range c.handles {
 			if strings.HasPrefix(name, h+"_") && c.logHistory[h] {
 				return fmt.Sprintf("its guard %s uses %s, a class of measurement %s, whose history_type log keeps no baseline "+
-					"and sets no class, in CFEngine as in logtally: make %s weekly to use it", e, name, h, h)
+					"and sets no such class, in CFEngine as in logtally: make %s weekly, or compare its value (value_%s > N)", e, name, h, h, h)
 			}
 		}
 	}
@@ -308,11 +296,12 @@ func (c *converter) report(b *cfengine.Bundle, pr *cfengine.Promise) {
 // actionGuard returns the guard of a report or command, when it is about
 // monitoring; otherwise it lists why not.
 func (c *converter) actionGuard(pr *cfengine.Promise, sc *scope, what string) (*rules.Expr, bool) {
-	if a := evaluatedGuard(pr); a != nil {
-		c.note(a.Pos, what, fmt.Sprintf("its %s => %s() is evaluated by a running agent on its host", a.Name, a.Value.Text), false)
+	guard, ga, err := c.guardOf(sc, pr)
+	if err != nil {
+		c.note(ga.Pos, what, err.Error(), false)
 		return nil, false
 	}
-	e, err := c.expr(sc, guardOf(pr))
+	e, err := c.expr(sc, guard)
 	if err != nil {
 		c.note(pr.Pos, what, err.Error(), false)
 		return nil, false

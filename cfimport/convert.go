@@ -1,8 +1,9 @@
 // Package cfimport converts the monitoring part of CFEngine 3 policy into
 // a logtally rule file: measurements: promises (with their match_value
 // and action bodies; numbers, texts and sets), classes: promises built on
-// monitoring classes or comparing $(mon.value_h) with $(mon.av_h), and
-// the reports: and commands: that monitoring classes guard; the classes
+// monitoring classes or comparing a measurement's $(mon.value_h) with a
+// number or another variable, and the reports: and commands: that
+// monitoring classes or comparisons guard; the classes
 // of cfenvd's own observables (www_in_high...) bring the observable into
 // observe:. CFEngine's variables, lists (one promise per value), arrays,
 // body parameters and canonify() are resolved as cf-agent would. Whatever
@@ -225,34 +226,47 @@ func promiseStrings(pr *cfengine.Promise) []string {
 }
 
 // guardOf returns the parts of the class expression under which a
-// promise runs, to be joined by AND: its class guard, if:/ifvarclass:,
-// and the negation of unless:, as written.
-func guardOf(pr *cfengine.Promise) []string {
+// promise runs, to be joined by AND: its class guard, and its if:,
+// ifvarclass: and the negation of unless: (a class expression, or a
+// comparison such as isgreaterthan), converted in sc.
+func (c *converter) guardOf(sc *scope, pr *cfengine.Promise) ([]string, *cfengine.Attr, error) {
 	var parts []string
 	if pr.Guard != "any" {
 		parts = append(parts, pr.Guard)
 	}
-	for _, name := range []string{"if", "ifvarclass"} {
-		if a := pr.Attr(name); a != nil && a.Value.Kind == cfengine.String {
-			parts = append(parts, a.Value.Text)
+	for _, name := range []string{"if", "ifvarclass", "unless"} {
+		a := pr.Attr(name)
+		if a == nil {
+			continue
 		}
+		e, err := c.classValue(sc, a.Value)
+		if err != nil {
+			return nil, a, fmt.Errorf("%s: %w", name, err)
+		}
+		if name == "unless" {
+			e = "!" + group(e, "!")
+		}
+		parts = append(parts, e)
 	}
-	if a := pr.Attr("unless"); a != nil && a.Value.Kind == cfengine.String {
-		parts = append(parts, "!"+group(a.Value.Text, "!"))
-	}
-	return parts
+	return parts, nil, nil
 }
 
-// evaluatedGuard returns an if:, ifvarclass: or unless: of the promise
-// whose value is not a class expression but, say, a function call that
-// only the agent can evaluate; nil when there is none.
-func evaluatedGuard(pr *cfengine.Promise) *cfengine.Attr {
+// writtenGuard returns the guards of a promise as written, for a note.
+func writtenGuard(pr *cfengine.Promise) []string {
+	var out []string
+	if pr.Guard != "any" {
+		out = append(out, fmt.Sprintf("class guard %s", pr.Guard))
+	}
 	for _, name := range []string{"if", "ifvarclass", "unless"} {
-		if a := pr.Attr(name); a != nil && a.Value.Kind != cfengine.String {
-			return a
+		if a := pr.Attr(name); a != nil {
+			text := a.Value.Text
+			if a.Value.Kind == cfengine.Call {
+				text += "()"
+			}
+			out = append(out, fmt.Sprintf("%s => %s", name, text))
 		}
 	}
-	return nil
+	return out
 }
 
 // group puts an expression in parentheses when it is to be an operand of
@@ -262,7 +276,7 @@ func group(e, op string) string {
 	var weaker string
 	switch op {
 	case "!":
-		weaker = ".&|"
+		weaker = ".&|<>=" // a comparison binds tighter, but reads better grouped
 	case ".":
 		weaker = "|"
 	default:
@@ -425,7 +439,8 @@ func splitCommand(s string) ([]string, error) {
 }
 
 // monitoring returns the classes of a guard that converted measurements
-// or classes set, or a built-in observable (added to observe:).
+// or classes set, or a built-in observable (added to observe:), and the
+// variables of its comparisons that are a converted measurement's.
 func (c *converter) monitoring(e *rules.Expr) []string {
 	var out []string
 	for _, name := range e.Classes() {
@@ -433,7 +448,29 @@ func (c *converter) monitoring(e *rules.Expr) []string {
 			out = append(out, name)
 		}
 	}
+	for _, v := range e.Vars() {
+		if c.isMeasured(v) {
+			out = append(out, v)
+		}
+	}
 	return out
+}
+
+// varRe splits a numeric variable of a measurement: kind and handle.
+var varRe = regexp.MustCompile(`^(value|av|dev|z|entropy)_([A-Za-z0-9_]+)$`)
+
+// isMeasured reports whether v (value_h, av_h, dev_h, z_h, entropy_h) is
+// a variable of a converted measurement, or of a built-in observable,
+// which is then observed.
+func (c *converter) isMeasured(v string) bool {
+	m := varRe.FindStringSubmatch(v)
+	if m == nil {
+		return false
+	}
+	if _, ok := c.handles[m[2]]; ok {
+		return true
+	}
+	return c.observeFor(m[2] + "_unavailable")
 }
 
 // isMonitoring reports whether a converted measurement or class sets the

@@ -156,11 +156,8 @@ func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc
 		set(node, "description", comment)
 	}
 	c.measurementAction(pr, sc, what, node, stream == "pipe" || !growing)
-	for _, g := range guardOf(pr) {
-		c.note(pr.Pos, what, fmt.Sprintf("measured whatever %q says: logtally measurements have no class guard", g), true)
-	}
-	if a := evaluatedGuard(pr); a != nil {
-		c.note(a.Pos, what, fmt.Sprintf("measured whatever its %s => %s() says: logtally measurements have no condition", a.Name, a.Value.Text), true)
+	for _, g := range writtenGuard(pr) {
+		c.note(pr.Pos, what, fmt.Sprintf("measured whatever its %s says: logtally measurements have no condition", g), true)
 	}
 	if pr.Promisee != nil {
 		c.note(pr.Promisee.Pos, what+": promisee", "a promisee documents, logtally has no place for it", true)

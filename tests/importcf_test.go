@@ -54,10 +54,10 @@ func TestImportCF(t *testing.T) {
 	}
 	for _, want := range []string{
 		`watch.cf:102:9: measurement "auth_second_line": not converted: select_line_number 2 of a followed file (track_growing_file true): a line number needs a stream read whole each time`,
-		`actions.cf:16:25: class "breakin_over_50": not converted: expression: isgreaterthan("$(mon.value_ssh_breakin_attempt)", "50") compares a measurement with the fixed number 50: fixed thresholds are not built yet`,
+		`actions.cf:18:22: class "have_proftpd": not converted: expression: fileexists() is evaluated by a running agent on its host`,
 		`actions.cf:32:7: report "DNS zone transfers refused: $(mon.value_...": not converted: its guard dns_denied_AXFR_high uses dns_denied_AXFR_high, a class of measurement dns_denied_AXFR, whose history_type log`,
-		`actions.cf:38:7: report "Checked at $(sys.date)": not converted: it is not guarded by a class`,
-		`converted 16 measurements, 5 classes, 4 commands, 3 reports, with 2 observables`,
+		`actions.cf:44:7: report "Checked at $(sys.date)": not converted: it is not guarded by a class`,
+		`converted 16 measurements, 6 classes, 4 commands, 5 reports, with 2 observables`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("import-cf's list lacks %q:\n%s", want, r.stderr)

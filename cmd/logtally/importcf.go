@@ -17,8 +17,9 @@ func newImportCFCmd(e *env) *cobra.Command {
 Convert the monitoring part of CFEngine 3 policy files into one logtally
 rule file: measurements: promises with their match_value and action
 bodies; classes: promises built on the classes measurements set, or
-comparing $(mon.value_h) with $(mon.av_h) (isgreaterthan, islessthan);
-and the reports: and commands: those classes guard. A class of one of
+comparing a measurement's $(mon.value_h) with a number or another
+variable (isgreaterthan, islessthan); and the reports: and commands:
+those classes or comparisons guard. A class of one of
 cfenvd's observables (www_in_high_anomaly) adds it to observe:.
 Variables, lists (one promise per value), arrays, body parameters and
 canonify() are resolved as cf-agent resolves them. Each converted item
