@@ -14,22 +14,10 @@ import (
 // classAttrs are the attributes of a classes: promise import-cf reads.
 var classAttrs = []string{"expression", "and", "or", "not", "persistence", "comment", "if", "ifvarclass", "unless"}
 
-// class converts a classes: promise. A class is converted when it is
-// built on monitoring classes, or compares a measurement's value with
-// its average.
-func (c *converter) class(b *cfengine.Bundle, pr *cfengine.Promise) {
-	what := fmt.Sprintf("class %q", pr.Promiser)
-	iters, err := c.iterations(b.Name, promiseStrings(pr))
-	if err != nil {
-		c.note(pr.Pos, what, err.Error(), false)
-		return
-	}
-	for _, it := range iters {
-		c.classOnce(pr, &scope{c: c, bundle: b.Name, iter: it}, what)
-	}
-}
-
-func (c *converter) classOnce(pr *cfengine.Promise, sc *scope, what string) {
+// class converts a classes: promise, in one combination of the lists it
+// names. A class is converted when it is built on monitoring classes, or
+// compares a measurement's variables.
+func (c *converter) class(_ *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string) {
 	name, err := sc.expand(pr.Promiser)
 	if err != nil {
 		c.note(pr.Pos, what, err.Error(), false)
@@ -240,57 +228,54 @@ func (c *converter) whyNotMonitoring(e *rules.Expr) string {
 	return fmt.Sprintf("not about monitoring: its guard %s names no class that a measurement or class converted here sets", e)
 }
 
-// report converts a reports: promise guarded by monitoring classes.
-func (c *converter) report(b *cfengine.Bundle, pr *cfengine.Promise) {
+// reportName names a reports: promise by the start of its message.
+func reportName(pr *cfengine.Promise) string {
 	msg := pr.Promiser
 	if len(msg) > 40 {
 		msg = msg[:40] + "..."
 	}
-	what := fmt.Sprintf("report %q", msg)
-	iters, err := c.iterations(b.Name, promiseStrings(pr))
+	return fmt.Sprintf("report %q", msg)
+}
+
+// report converts a reports: promise guarded by monitoring classes, in one
+// combination of the lists it names.
+func (c *converter) report(b *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string) {
+	e, ok := c.actionGuard(pr, sc, what)
+	if !ok {
+		return
+	}
+	ksc := *sc
+	ksc.keep = true
+	message, err := ksc.expand(pr.Promiser)
 	if err != nil {
 		c.note(pr.Pos, what, err.Error(), false)
 		return
 	}
-	for _, it := range iters {
-		sc := &scope{c: c, bundle: b.Name, iter: it}
-		e, ok := c.actionGuard(pr, sc, what)
-		if !ok {
-			continue
+	for _, ref := range refNames(message) {
+		if strings.Contains(rules.CanonicalVar(ref), ".") {
+			c.note(pr.Pos, what, fmt.Sprintf("$(%s) left as written: logtally has no such variable", ref), true)
 		}
-		ksc := *sc
-		ksc.keep = true
-		message, err := ksc.expand(pr.Promiser)
-		if err != nil {
-			c.note(pr.Pos, what, err.Error(), false)
-			continue
-		}
-		for _, ref := range refNames(message) {
-			if strings.Contains(rules.CanonicalVar(ref), ".") {
-				c.note(pr.Pos, what, fmt.Sprintf("$(%s) left as written: logtally has no such variable", ref), true)
-			}
-		}
-		node := c.item(pr.Pos, what, "bundle "+b.Type+" "+b.Name)
-		set(node, "if", e.String())
-		set(node, "message", strings.TrimSpace(message))
-		for _, a := range pr.Attrs {
-			switch a.Name {
-			case "if", "ifvarclass", "unless", "comment":
-			case "action":
-				c.actionBody(sc, a, what, node, false)
-			case "report_to_file":
-				if s, err := sc.value(a.Value); err == nil && strings.HasPrefix(s, "/") {
-					set(node, "to", s)
-				} else {
-					c.note(a.Pos, what+": report_to_file", "not an absolute path; reported on stderr", true)
-				}
-			default:
-				c.note(a.Pos, what+": "+a.Name, "no logtally equivalent for a report", true)
-			}
-		}
-		c.reps = append(c.reps, node)
-		c.res.Reports++
 	}
+	node := c.item(pr.Pos, what, "bundle "+b.Type+" "+b.Name)
+	set(node, "if", e.String())
+	set(node, "message", strings.TrimSpace(message))
+	for _, a := range pr.Attrs {
+		switch a.Name {
+		case "if", "ifvarclass", "unless", "comment":
+		case "action":
+			c.actionBody(sc, a, what, node, false)
+		case "report_to_file":
+			if s, err := sc.value(a.Value); err == nil && strings.HasPrefix(s, "/") {
+				set(node, "to", s)
+			} else {
+				c.note(a.Pos, what+": report_to_file", "not an absolute path; reported on stderr", true)
+			}
+		default:
+			c.note(a.Pos, what+": "+a.Name, "no logtally equivalent for a report", true)
+		}
+	}
+	c.reps = append(c.reps, node)
+	c.res.Reports++
 }
 
 // actionGuard returns the guard of a report or command, when it is about
@@ -313,81 +298,62 @@ func (c *converter) actionGuard(pr *cfengine.Promise, sc *scope, what string) (*
 	return e, true
 }
 
-// command converts a commands: promise guarded by monitoring classes.
-func (c *converter) command(b *cfengine.Bundle, pr *cfengine.Promise) {
-	what := fmt.Sprintf("command %q", pr.Promiser)
-	iters, err := c.iterations(b.Name, promiseStrings(pr))
+// command converts a commands: promise guarded by monitoring classes, in
+// one combination of the lists it names.
+func (c *converter) command(b *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string) {
+	line, err := sc.expand(pr.Promiser)
 	if err != nil {
 		c.note(pr.Pos, what, err.Error(), false)
 		return
 	}
-	for _, it := range iters {
-		sc := &scope{c: c, bundle: b.Name, iter: it}
-		line, err := sc.expand(pr.Promiser)
+	what = fmt.Sprintf("command %q", line)
+	e, ok := c.actionGuard(pr, sc, what)
+	if !ok {
+		return
+	}
+	if a := pr.Attr("args"); a != nil {
+		args, err := sc.value(a.Value)
+		if err != nil {
+			c.note(a.Pos, what, "args: "+err.Error(), false)
+			return
+		}
+		line += " " + args
+	}
+	node := c.item(pr.Pos, what, "bundle "+b.Type+" "+b.Name)
+	set(node, "if", e.String())
+	shell := false
+	if a := pr.Attr("contain"); a != nil {
+		shell = c.containBody(sc, a, what, node)
+	}
+	if shell {
+		set(node, "command", []string{line})
+		set(node, "shell", true)
+	} else {
+		argv, err := splitCommand(line)
 		if err != nil {
 			c.note(pr.Pos, what, err.Error(), false)
-			continue
+			return
 		}
-		what := fmt.Sprintf("command %q", line)
-		e, ok := c.actionGuard(pr, sc, what)
-		if !ok {
-			continue
-		}
-		if a := pr.Attr("args"); a != nil {
-			args, err := sc.value(a.Value)
-			if err != nil {
-				c.note(a.Pos, what, "args: "+err.Error(), false)
-				continue
-			}
-			line += " " + args
-		}
-		node := c.item(pr.Pos, what, "bundle "+b.Type+" "+b.Name)
-		set(node, "if", e.String())
-		shell := false
-		if a := pr.Attr("contain"); a != nil {
-			shell = c.containBody(sc, a, what, node)
-		}
-		if shell {
-			set(node, "command", []string{line})
-			set(node, "shell", true)
-		} else {
-			argv, err := splitCommand(line)
-			if err != nil {
-				c.note(pr.Pos, what, err.Error(), false)
-				continue
-			}
-			set(node, "command", argv)
-		}
-		for _, a := range pr.Attrs {
-			switch a.Name {
-			case "if", "ifvarclass", "unless", "comment", "args", "contain":
-			case "action":
-				c.actionBody(sc, a, what, node, true)
-			default:
-				c.note(a.Pos, what+": "+a.Name, "no logtally equivalent for a command", true)
-			}
-		}
-		c.cmds = append(c.cmds, node)
-		c.res.Commands++
+		set(node, "command", argv)
 	}
+	for _, a := range pr.Attrs {
+		switch a.Name {
+		case "if", "ifvarclass", "unless", "comment", "args", "contain":
+		case "action":
+			c.actionBody(sc, a, what, node, true)
+		default:
+			c.note(a.Pos, what+": "+a.Name, "no logtally equivalent for a command", true)
+		}
+	}
+	c.cmds = append(c.cmds, node)
+	c.res.Commands++
 }
 
 // containBody converts a contain body; it returns whether the command
 // runs through a shell.
 func (c *converter) containBody(sc *scope, a *cfengine.Attr, what string, node *yaml.Node) bool {
-	body, bs, err := c.body(sc, "contain", a)
-	if err != nil {
-		c.note(a.Pos, what+": contain", err.Error(), true)
-		return false
-	}
 	shell := false
-	for _, at := range c.bodyAttrs(a, body, what) {
-		in := fmt.Sprintf(" (body contain %s, %s)", body.Name, at.Pos)
-		v, err := bs.value(at.Value)
-		if err != nil {
-			c.note(a.Pos, what+": contain "+at.Name, err.Error()+in, true)
-			continue
-		}
+	c.bodyValues(sc, a, "contain", what, func(at *cfengine.Attr, v, in string) {
 		switch at.Name {
 		case "useshell":
 			b, ok := cfBool(v)
@@ -402,25 +368,14 @@ func (c *converter) containBody(sc *scope, a *cfengine.Attr, what string, node *
 		default:
 			c.note(a.Pos, what+": contain "+at.Name, "no logtally equivalent"+in, true)
 		}
-	}
+	})
 	return shell
 }
 
 // actionBody converts the ifelapsed and expireafter of a report's or a
 // command's action body.
 func (c *converter) actionBody(sc *scope, a *cfengine.Attr, what string, node *yaml.Node, isCommand bool) {
-	body, bs, err := c.body(sc, "action", a)
-	if err != nil {
-		c.note(a.Pos, what+": action", err.Error(), true)
-		return
-	}
-	for _, at := range c.bodyAttrs(a, body, what) {
-		in := fmt.Sprintf(" (body action %s, %s)", body.Name, at.Pos)
-		v, err := bs.value(at.Value)
-		if err != nil {
-			c.note(a.Pos, what+": action "+at.Name, err.Error()+in, true)
-			continue
-		}
+	c.bodyValues(sc, a, "action", what, func(at *cfengine.Attr, v, in string) {
 		d, isMin := minutes(v)
 		switch {
 		case at.Name == "ifelapsed" && isMin:
@@ -429,7 +384,7 @@ func (c *converter) actionBody(sc *scope, a *cfengine.Attr, what string, node *y
 			}
 		case at.Name == "expireafter" && isMin && isCommand:
 			if d == "0" {
-				continue
+				return
 			}
 			set(node, "expireafter", d)
 			if !hasKey(node, "timeout") {
@@ -442,7 +397,7 @@ func (c *converter) actionBody(sc *scope, a *cfengine.Attr, what string, node *y
 		default:
 			c.note(a.Pos, what+": action "+at.Name, "no logtally equivalent"+in, true)
 		}
-	}
+	})
 }
 
 func hasKey(n *yaml.Node, key string) bool {

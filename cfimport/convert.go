@@ -68,10 +68,10 @@ func Convert(p *cfengine.Policy) *Result {
 	c.collectVars()
 	// Measurements first: the classes they set decide which classes,
 	// reports and commands are about monitoring.
-	c.each("measurements", c.measurement)
-	c.each("classes", c.class)
-	c.each("reports", c.report)
-	c.each("commands", c.command)
+	c.each("measurements", measurementName, c.measurement)
+	c.each("classes", func(pr *cfengine.Promise) string { return fmt.Sprintf("class %q", pr.Promiser) }, c.class)
+	c.each("reports", reportName, c.report)
+	c.each("commands", func(pr *cfengine.Promise) string { return fmt.Sprintf("command %q", pr.Promiser) }, c.command)
 	c.others()
 	for _, n := range p.Notes {
 		c.res.Items = append(c.res.Items, Item{Pos: n.Pos, What: "macro", Verdict: Assumed, Why: n.Msg})
@@ -158,17 +158,48 @@ func merge(items []Item) []Item {
 	return out
 }
 
-// each runs fn on every promise of the sections of that type.
-func (c *converter) each(typ string, fn func(b *cfengine.Bundle, pr *cfengine.Promise)) {
+// each runs fn on every promise of the sections of that type, once per
+// combination of the values of the lists it names (CFEngine's iteration),
+// with the scope of that combination; name says what the promise is, for
+// the items listed about it.
+func (c *converter) each(typ string, name func(*cfengine.Promise) string, fn func(b *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string)) {
 	for _, b := range c.pol.Bundles {
 		for _, s := range b.Sections {
 			if s.Type != typ {
 				continue
 			}
 			for _, pr := range s.Promises {
-				fn(b, pr)
+				what := name(pr)
+				iters, err := c.iterations(b.Name, promiseStrings(pr))
+				if err != nil {
+					c.note(pr.Pos, what, err.Error(), false)
+					continue
+				}
+				for _, it := range iters {
+					fn(b, pr, &scope{c: c, bundle: b.Name, iter: it}, what)
+				}
 			}
 		}
+	}
+}
+
+// bodyValues resolves the body that attribute a names and calls fn with
+// each of its attributes and its value, expanded; in says where the body
+// attribute is, for the items fn lists, which are placed at a.
+func (c *converter) bodyValues(sc *scope, a *cfengine.Attr, typ, what string, fn func(at *cfengine.Attr, v, in string)) {
+	body, bs, err := c.body(sc, typ, a)
+	if err != nil {
+		c.note(a.Pos, what+": "+typ, err.Error(), true)
+		return
+	}
+	for _, at := range c.bodyAttrs(a, body, what) {
+		in := fmt.Sprintf(" (body %s %s, %s)", typ, body.Name, at.Pos)
+		v, err := bs.value(at.Value)
+		if err != nil {
+			c.note(a.Pos, what+": "+typ+" "+at.Name, err.Error()+in, true)
+			continue
+		}
+		fn(at, v, in)
 	}
 }
 

@@ -18,24 +18,17 @@ import (
 var measurementAttrs = []string{"handle", "stream_type", "data_type", "history_type", "units",
 	"match_value", "action", "comment"}
 
-// measurement converts one measurements: promise, once per combination
-// of the lists it names.
-func (c *converter) measurement(b *cfengine.Bundle, pr *cfengine.Promise) {
-	what := fmt.Sprintf("measurement %q", pr.Promiser)
+// measurementName names a measurements: promise by its handle as written.
+func measurementName(pr *cfengine.Promise) string {
 	if h := pr.Attr("handle"); h != nil && h.Value.Kind == cfengine.String {
-		what = fmt.Sprintf("measurement %q", h.Value.Text)
+		return fmt.Sprintf("measurement %q", h.Value.Text)
 	}
-	iters, err := c.iterations(b.Name, promiseStrings(pr))
-	if err != nil {
-		c.note(pr.Pos, what, err.Error(), false)
-		return
-	}
-	for _, it := range iters {
-		c.measurementOnce(b, pr, &scope{c: c, bundle: b.Name, iter: it}, what)
-	}
+	return fmt.Sprintf("measurement %q", pr.Promiser)
 }
 
-func (c *converter) measurementOnce(b *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string) {
+// measurement converts a measurements: promise, in one combination of the
+// lists it names.
+func (c *converter) measurement(b *cfengine.Bundle, pr *cfengine.Promise, sc *scope, what string) {
 	refuse := func(pos cfengine.Pos, why string) { c.note(pos, what, why, false) }
 	str := func(name string) (string, *cfengine.Attr, bool) {
 		a := pr.Attr(name)
@@ -300,18 +293,7 @@ func (c *converter) measurementAction(pr *cfengine.Promise, sc *scope, what stri
 	if a == nil {
 		return
 	}
-	body, bs, err := c.body(sc, "action", a)
-	if err != nil {
-		c.note(a.Pos, what+": action", err.Error(), true)
-		return
-	}
-	for _, at := range c.bodyAttrs(a, body, what) {
-		in := fmt.Sprintf(" (body action %s, %s)", body.Name, at.Pos)
-		v, err := bs.value(at.Value)
-		if err != nil {
-			c.note(a.Pos, what+": action "+at.Name, err.Error()+in, true)
-			continue
-		}
+	c.bodyValues(sc, a, "action", what, func(at *cfengine.Attr, v, in string) {
 		d, isMin := minutes(v)
 		switch {
 		case at.Name != "ifelapsed" && at.Name != "expireafter":
@@ -326,7 +308,7 @@ func (c *converter) measurementAction(pr *cfengine.Promise, sc *scope, what stri
 		default:
 			set(node, at.Name, d)
 		}
-	}
+	})
 }
 
 func contains(list []string, s string) bool {
