@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -172,7 +173,7 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 			continue
 		}
 		for _, c := range m.Classes() {
-			if persistable(c) {
+			if interval.Persists(c) {
 				e.persist[c] = persistence{m.Persist, m.PersistPolicy}
 			}
 		}
@@ -200,17 +201,6 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 	r.configure(opts)
 	e.r = r
 	return e, nil
-}
-
-// persistable reports whether a measurement class persists: _dev2 and
-// _anomaly, high and low (not _microanomaly).
-func persistable(c string) bool {
-	for _, s := range []string{"_high_dev2", "_low_dev2", "_high_anomaly", "_low_anomaly"} {
-		if strings.HasSuffix(c, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Interval is what the daemon knows at the end of one interval.
@@ -386,8 +376,8 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		ac := ActiveClass{Name: name}
-		if r, ok := recs[name]; ok {
-			ac.Until = r.Until
+		if until, ok := recs[name]; ok {
+			ac.Until = until
 			ac.Persisted = alive[name] && !isSetNow(name, in.Classes, exprTrue)
 		}
 		d.Active = append(d.Active, ac)
@@ -457,8 +447,8 @@ func isSetNow(name string, measured []string, exprTrue map[string]bool) bool {
 
 // readRecords returns the persistent classes alive at now and deletes the
 // expired and unreadable ones.
-func (e *Engine) readRecords(tx *state.Tx, now time.Time) (map[string]record, error) {
-	recs := map[string]record{}
+func (e *Engine) readRecords(tx *state.Tx, now time.Time) (interval.Persistent, error) {
+	recs := interval.Persistent{}
 	var dead []string
 	err := tx.Ascend(prefixClass, func(key, value string) bool {
 		var r record
@@ -467,15 +457,14 @@ func (e *Engine) readRecords(tx *state.Tx, now time.Time) (map[string]record, er
 			dead = append(dead, key)
 			return true
 		}
-		if !r.Until.After(now) {
-			dead = append(dead, key)
-			return true
-		}
-		recs[strings.TrimPrefix(key, prefixClass)] = r
+		recs[strings.TrimPrefix(key, prefixClass)] = r.Until
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decide: %w", err)
+	}
+	for _, c := range recs.Expire(now) {
+		dead = append(dead, prefixClass+c)
 	}
 	for _, k := range dead {
 		if err := tx.Delete(k); err != nil {
@@ -485,15 +474,13 @@ func (e *Engine) readRecords(tx *state.Tx, now time.Time) (map[string]record, er
 	return recs, nil
 }
 
-// touch records that class c was set at now, following its policy.
-func touch(tx *state.Tx, recs map[string]record, c string, p persistence, now time.Time) error {
-	r, alive := recs[c]
-	if alive && p.policy != rules.PersistReset {
+// touch records that class c was set at now, following its policy (see
+// interval.Persistent), in recs and in tx.
+func touch(tx *state.Tx, recs interval.Persistent, c string, p persistence, now time.Time) error {
+	if !recs.Touch(c, p.d, p.policy, now) {
 		return nil // preserve: the first expiry stands
 	}
-	r.Until = now.Add(p.d)
-	recs[c] = r
-	if err := tx.SetJSON(prefixClass+c, r); err != nil {
+	if err := tx.SetJSON(prefixClass+c, record{Until: recs[c]}); err != nil {
 		return fmt.Errorf("decide: %w", err)
 	}
 	return nil
