@@ -7,21 +7,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
-func meas(handle, dataType, policy, sel, ex, key, keyType string) *rules.Measurement {
-	if keyType == "" {
-		keyType = rules.KeyAny
-	}
-	if policy == "" {
-		policy = rules.PolicyLast
-	}
-	return &rules.Measurement{Handle: handle, StreamType: rules.StreamFile, Path: "x", DataType: dataType,
-		Policy: policy, Select: sel, Extract: ex, Key: key, KeyType: keyType, TrackGrowing: true,
-		HistoryType: rules.HistoryWeekly, Start: rules.StartEnd}
-}
+// meas is testutil.Measurement.
+var meas = testutil.Measurement
 
 // fold runs lines through one measurement and returns its accumulator.
 func fold(t *testing.T, m *rules.Measurement, in string) *Accumulator {

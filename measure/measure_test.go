@@ -9,22 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
-func meas(handle, dataType, policy, sel, ex, key, keyType string) *rules.Measurement {
-	if keyType == "" {
-		keyType = rules.KeyAny
-	}
-	if policy == "" {
-		policy = rules.PolicyLast
-	}
-	return &rules.Measurement{Handle: handle, StreamType: rules.StreamFile, Path: "x", DataType: dataType,
-		Policy: policy, Select: sel, Extract: ex, Key: key, KeyType: keyType, TrackGrowing: true,
-		HistoryType: rules.HistoryWeekly, Start: rules.StartEnd}
-}
+// meas is testutil.Measurement.
+var meas = testutil.Measurement
 
 // TestDirtyInputs checks that CRLF line ends, a missing final newline,
 // invalid UTF-8 and a 1 MB line give the same counts as the clean input
