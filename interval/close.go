@@ -205,52 +205,17 @@ func (e *Engine) Close(c *Closing) *Result {
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	for _, ts := range times {
-		t := time.Unix(ts, 0)
-		current := ts == c.Start.Unix()
-		handles := make([]string, 0, len(c.acc[ts]))
-		for h := range c.acc[ts] {
-			handles = append(handles, h)
-		}
-		sort.Strings(handles)
-		for _, h := range handles {
-			st := e.meas[h]
-			if st == nil {
-				continue
+		for _, h := range sortedKeys(c.acc[ts]) {
+			if st := e.meas[h]; st != nil {
+				e.closeOne(r, c, st, time.Unix(ts, 0))
 			}
-			acc := c.acc[ts][h]
-			ob := c.obs[ts][h]
-			s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current || c.Late,
-				Short: ob.Short, Unavailable: ob.Down}, ob.lines)
-			st.Cum.Add(acc.Counts)
-			st.Lines += s.Lines
-			e.count(st, s)
-			if s.Value != nil && !s.Partial {
-				r.Points = append(r.Points, e.Point(s))
-			}
-			if s.Scored() {
-				r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value))
-			}
-			if st.Last == nil || !s.Start.Before(st.Last.Start) {
-				st.Last = s
-			}
-			switch {
-			case current && r.Outcome != nil:
-				r.Outcome.Classes = append(r.Outcome.Classes, s.Classes...)
-				s.AddVars(r.Outcome.Vars, r.Outcome.Keys)
-				delete(e.late, h)
-			case c.Late:
-				e.late[h] = s
-			}
-			r.Samples = append(r.Samples, s)
 		}
 	}
 	if r.Outcome != nil {
 		// The samples of late streams are part of the next decision, unless
 		// their measurement has a fresher one.
 		for _, h := range sortedKeys(e.late) {
-			s := e.late[h]
-			r.Outcome.Classes = append(r.Outcome.Classes, s.Classes...)
-			s.AddVars(r.Outcome.Vars, r.Outcome.Keys)
+			e.late[h].addTo(r.Outcome)
 		}
 		clear(e.late)
 	}
@@ -263,6 +228,43 @@ func (e *Engine) Close(c *Closing) *Result {
 	}
 	e.writes(r, c)
 	return r
+}
+
+// closeOne closes the interval starting at t of one measurement of a
+// closing into r: its sample, total, point, recent value, and its part of
+// the decision.
+func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
+	h := st.Rule.Handle
+	current := t.Equal(c.Start)
+	acc, ob := c.acc[t.Unix()][h], c.obs[t.Unix()][h]
+	s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current || c.Late,
+		Short: ob.Short, Unavailable: ob.Down}, ob.lines)
+	st.Cum.Add(acc.Counts)
+	st.Lines += s.Lines
+	e.count(st, s)
+	if s.Value != nil && !s.Partial {
+		r.Points = append(r.Points, e.Point(s))
+	}
+	if s.Scored() {
+		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value))
+	}
+	if st.Last == nil || !s.Start.Before(st.Last.Start) {
+		st.Last = s
+	}
+	switch {
+	case current && r.Outcome != nil:
+		s.addTo(r.Outcome)
+		delete(e.late, h)
+	case c.Late:
+		e.late[h] = s
+	}
+	r.Samples = append(r.Samples, s)
+}
+
+// addTo adds the sample's classes and variables to a decision's.
+func (s *Sample) addTo(o *Outcome) {
+	o.Classes = append(o.Classes, s.Classes...)
+	s.AddVars(o.Vars, o.Keys)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
