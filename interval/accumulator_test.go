@@ -7,13 +7,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/internal/ruletest"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
-// meas is testutil.Measurement.
-var meas = testutil.Measurement
+// meas is ruletest.Measurement.
+var meas = ruletest.Measurement
 
 // fold runs lines through one measurement and returns its accumulator.
 func fold(t *testing.T, m *rules.Measurement, in string) *Accumulator {

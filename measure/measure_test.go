@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/internal/ruletest"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/rules"
 )
 
-// meas is testutil.Measurement.
-var meas = testutil.Measurement
+// meas is ruletest.Measurement.
+var meas = ruletest.Measurement
 
 // TestDirtyInputs checks that CRLF line ends, a missing final newline,
 // invalid UTF-8 and a 1 MB line give the same counts as the clean input

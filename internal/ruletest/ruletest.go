@@ -1,4 +1,7 @@
-package testutil
+// Package ruletest builds rule-set values for tests that need a measurement
+// without loading a rule file. It is apart from testutil, which packages
+// below rules use.
+package ruletest
 
 import "github.com/logtally/logtally/rules"
 
