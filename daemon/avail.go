@@ -34,6 +34,10 @@ func reason(s *stream) string {
 		if s.pipe != nil && !s.pipe.Running() {
 			return "the command is not running"
 		}
+	case interval.KindJournal:
+		if s.journal != nil && !s.journal.Running() {
+			return "journalctl is not running"
+		}
 	}
 	return ""
 }

@@ -19,7 +19,10 @@ type BacktestOptions struct {
 	Interval time.Duration // 0: settings.interval
 	Logs     []string      // as LearnOptions.Logs
 	All      bool
-	Progress func(done, total int64)
+	// Since and Until bound what journal measurements read (as
+	// LearnOptions').
+	Since, Until time.Time
+	Progress     func(done, total int64)
 }
 
 // Replay is one measurement's replayed history: a row per interval with a
@@ -40,7 +43,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	if width <= 0 {
 		width = set.Settings.Interval
 	}
-	timelines, _, err := readTimelines(set, width, o.Logs, o.All, false, o.Progress)
+	timelines, _, err := readTimelines(set, width, o.Logs, o.All, false, o.Since, o.Until, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}

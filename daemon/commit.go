@@ -145,7 +145,7 @@ func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) ga
 		}
 		// Fill the downtime with zero samples where the stream was
 		// followed without a break.
-		if !t.catchFrom.IsZero() && s.kind == interval.KindFile && !t.lost && len(t.starts) > 0 && t.catchFrom.Before(t.starts[0]) {
+		if !t.catchFrom.IsZero() && (s.kind == interval.KindFile || s.kind == interval.KindJournal) && !t.lost && len(t.starts) > 0 && t.catchFrom.Before(t.starts[0]) {
 			c.Fill(t.group, t.catchFrom, t.starts[0])
 		}
 		for p, pos := range t.positions {

@@ -18,6 +18,7 @@ import (
 	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/measure"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
@@ -430,6 +431,33 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		}
 	case interval.KindWhole:
 		s.lower = d.curStart
+	case interval.KindJournal:
+		var saved map[string]follow.Position
+		if err := d.store.View(func(tx *state.Tx) error {
+			var err error
+			saved, err = savedPositions(tx, s.source)
+			return err
+		}); err != nil {
+			return fmt.Errorf("read the cursor of %s: %w", s.source, err)
+		}
+		after := saved[journalPos].Cursor
+		beginning := false
+		for _, gm := range s.group.Measurements {
+			beginning = beginning || gm.Start == rules.StartBeginning
+		}
+		cfg := measure.JournalConfig(m, set.Settings.MaxLineLength)
+		cfg.After, cfg.Beginning, cfg.Clock, cfg.Logger = after, beginning, d.clock, d.log
+		j, err := follow.NewJournal(cfg)
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", s.source, err)
+		}
+		s.journal = j
+		if after == "" {
+			s.lower = d.curStart // nothing to catch up for a new stream
+			s.observedFrom = d.clock.Now()
+		} else if s.lower.Before(d.curStart) {
+			s.catchFrom = s.lower // followed without a break, if nothing is lost
+		}
 	}
 	return nil
 }
@@ -462,7 +490,7 @@ func (d *Daemon) saveStart(source string) func(follow.Position) {
 // startFollower starts a stream's follower goroutine (interval commands
 // and whole files are run from the loop instead).
 func (d *Daemon) startFollower(s *stream) {
-	if s.cancel != nil || (s.kind != interval.KindFile && s.kind != interval.KindPipe) {
+	if s.cancel != nil || (s.kind != interval.KindFile && s.kind != interval.KindPipe && s.kind != interval.KindJournal) {
 		return
 	}
 	ctx, cancel := context.WithCancel(d.followCtx)
@@ -473,9 +501,12 @@ func (d *Daemon) startFollower(s *stream) {
 		defer d.wg.Done()
 		defer close(s.done)
 		var err error
-		if s.files != nil {
+		switch {
+		case s.files != nil:
 			err = s.files.Run(ctx, s)
-		} else {
+		case s.journal != nil:
+			err = s.journal.Run(ctx, s)
+		default:
 			err = s.pipe.Run(ctx, s)
 		}
 		if err != nil {

@@ -25,7 +25,10 @@ type LearnOptions struct {
 	// its file and the rotated versions beside it.
 	Logs []string
 	All  bool
-	Now  time.Time
+	// Since and Until bound what journal measurements read of the journal
+	// (zero: all of it).
+	Since, Until time.Time
+	Now          time.Time
 	// Progress, when not nil, is called with bytes read and bytes in all.
 	Progress func(done, total int64)
 }
@@ -58,7 +61,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	timelines, files, err := readTimelines(set, width, o.Logs, o.All, true, o.Progress)
+	timelines, files, err := readTimelines(set, width, o.Logs, o.All, true, o.Since, o.Until, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
@@ -216,21 +219,30 @@ func fileSize(name string) int64 {
 
 // readTimelines replays the logs of every file measurement (every weekly
 // one when weeklyOnly) into one fold per stream, by the lines' own
-// timestamps; files[i] are the files fold i read.
-func readTimelines(set *rules.Set, width time.Duration, logs []string, all, weeklyOnly bool, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
-	var weekly []*rules.Measurement
+// timestamps, and the journal of every journal measurement from since to
+// until; files[i] are the files fold i read (the journal stream's name for
+// a journal).
+func readTimelines(set *rules.Set, width time.Duration, logs []string, all, weeklyOnly bool, since, until time.Time, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
+	var fileMs, journalMs []*rules.Measurement
 	for _, m := range set.Measurements {
-		if (m.HistoryType == rules.HistoryWeekly || !weeklyOnly) && m.StreamType == rules.StreamFile {
-			weekly = append(weekly, m)
+		if m.HistoryType != rules.HistoryWeekly && weeklyOnly {
+			continue
+		}
+		switch m.StreamType {
+		case rules.StreamFile:
+			fileMs = append(fileMs, m)
+		case rules.StreamJournal:
+			journalMs = append(journalMs, m)
 		}
 	}
-	if len(weekly) == 0 && weeklyOnly {
-		return nil, nil, errors.New("no weekly file measurement in the rules")
+	if len(fileMs)+len(journalMs) == 0 && weeklyOnly {
+		return nil, nil, errors.New("no weekly file or journal measurement in the rules")
 	}
-	if len(weekly) == 0 {
-		return nil, nil, errors.New("no file measurement in the rules")
+	if len(fileMs)+len(journalMs) == 0 {
+		return nil, nil, errors.New("no file or journal measurement in the rules")
 	}
-	groups, err := interval.Groups(weekly, "", match.Options{Timeout: set.Settings.RegexTimeout})
+	opts := match.Options{Timeout: set.Settings.RegexTimeout}
+	groups, err := interval.Groups(fileMs, "", opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -265,6 +277,18 @@ func readTimelines(set *rules.Set, width time.Duration, logs []string, all, week
 			done += size
 		}
 		timelines[gi] = tl
+	}
+	jgroups, err := interval.Groups(journalMs, "", opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range jgroups {
+		tl := g.NewFold(width)
+		if err := measure.ReplayJournal(tl, since, until, set.Settings.MaxLineLength, nil); err != nil {
+			return nil, nil, err
+		}
+		timelines = append(timelines, tl)
+		files = append(files, []string{g.Source})
 	}
 	return timelines, files, nil
 }

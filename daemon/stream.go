@@ -51,6 +51,7 @@ type stream struct {
 	// The follower, set once at start.
 	files   *follow.Files
 	pipe    *follow.Pipe
+	journal *follow.Journal
 	cancel  context.CancelFunc
 	done    chan struct{}
 	running atomic.Bool // an interval command or whole-file read is running
@@ -242,7 +243,7 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 			complete = false
 			break
 		}
-		f.Line(l.Data, l.Cut, d)
+		f.LineAt(l.Data, l.Cut, d, l.Time) // a journal entry is dated by its own time
 	}
 
 	s.mu.Lock()
@@ -252,6 +253,10 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 			s.fold.Bucket(time.Unix(t, 0)).Merge(s.group, bk, f.Group)
 		}
 		if pos := b.End; s.kind == interval.KindFile && !pos.IsZero() && pos.Path != "" {
+			p.set(pos)
+		}
+		if pos := b.End; s.kind == interval.KindJournal && pos.Cursor != "" {
+			pos.Path = journalPos
 			p.set(pos)
 		}
 	}
@@ -291,6 +296,9 @@ func (s *stream) end(at time.Time, down string) {
 	}
 }
 
+// journalPos is the name a journal stream's cursor is saved under.
+const journalPos = "cursor"
+
 // drop marks the position saved under path as no longer needed if it is
 // still of the file id names (another file may have taken the name since).
 func (p *part) drop(path string, id follow.Position) {
@@ -317,6 +325,13 @@ func (p *part) set(pos follow.Position) {
 // belongs to the interval the stream is in, as a batch does: the follower
 // delivers batches and events one at a time, in the order things happened.
 func (s *stream) Event(e follow.Event) {
+	if s.kind == interval.KindJournal && e.Kind == follow.EventOpen && e.Pos.Cursor != "" && s.saveStart != nil {
+		// The journal's last entry when a new stream starts: a crash
+		// before the first commit resumes after it.
+		pos := e.Pos
+		pos.Path = journalPos
+		s.saveStart(pos)
+	}
 	// State first, then the log line: once the log says a file was
 	// opened, its start position is in the state file.
 	if s.kind == interval.KindFile {

@@ -72,6 +72,8 @@ func (d *Daemon) View() web.View {
 			}
 		case s.pipe != nil:
 			stats = append(stats, s.pipe.Stats())
+		case s.journal != nil:
+			stats = append(stats, s.journal.Stats())
 		}
 		for _, st := range stats {
 			sv.Lines += st.Lines

@@ -2,7 +2,6 @@ package follow
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,33 +10,15 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // exportField is one field as a test writes it.
-type exportField struct {
-	name, value string
-	binary      bool // written length-prefixed (needed for a value with a newline)
-}
+type exportField = testutil.JournalField
 
 // encodeExport writes entries in the journal export format.
-func encodeExport(entries ...[]exportField) []byte {
-	var b bytes.Buffer
-	for _, e := range entries {
-		for _, f := range e {
-			if !f.binary {
-				fmt.Fprintf(&b, "%s=%s\n", f.name, f.value)
-				continue
-			}
-			b.WriteString(f.name + "\n")
-			var n [8]byte
-			binary.LittleEndian.PutUint64(n[:], uint64(len(f.value)))
-			b.Write(n[:])
-			b.WriteString(f.value + "\n")
-		}
-		b.WriteByte('\n')
-	}
-	return b.Bytes()
-}
+func encodeExport(entries ...[]exportField) []byte { return testutil.EncodeExport(entries...) }
 
 func readEntries(r *exportReader) ([]*exportEntry, error) {
 	var out []*exportEntry
@@ -56,16 +37,16 @@ func readEntries(r *exportReader) ([]*exportEntry, error) {
 func TestExportParse(t *testing.T) {
 	entry := func(cursor string, us int64, msg string, bin bool) []exportField {
 		return []exportField{
-			{name: "__CURSOR", value: cursor},
-			{name: "__REALTIME_TIMESTAMP", value: fmt.Sprint(us)},
-			{name: "__MONOTONIC_TIMESTAMP", value: "1000"},
-			{name: "_BOOT_ID", value: "0123456789abcdef0123456789abcdef"},
-			{name: "_HOSTNAME", value: "labsz"},
-			{name: "SYSLOG_IDENTIFIER", value: "sshd-session"},
-			{name: "_PID", value: "24200"},
-			{name: "_COMM", value: "sshd-session"},
-			{name: "MESSAGE", value: msg, binary: bin},
-			{name: "COREDUMP", value: strings.Repeat("\x00\x01", 100), binary: true},
+			{Name: "__CURSOR", Value: cursor},
+			{Name: "__REALTIME_TIMESTAMP", Value: fmt.Sprint(us)},
+			{Name: "__MONOTONIC_TIMESTAMP", Value: "1000"},
+			{Name: "_BOOT_ID", Value: "0123456789abcdef0123456789abcdef"},
+			{Name: "_HOSTNAME", Value: "labsz"},
+			{Name: "SYSLOG_IDENTIFIER", Value: "sshd-session"},
+			{Name: "_PID", Value: "24200"},
+			{Name: "_COMM", Value: "sshd-session"},
+			{Name: "MESSAGE", Value: msg, Binary: bin},
+			{Name: "COREDUMP", Value: strings.Repeat("\x00\x01", 100), Binary: true},
 		}
 	}
 	data := encodeExport(
@@ -112,7 +93,7 @@ func TestExportParse(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
-	good := encodeExport([]exportField{{name: "__CURSOR", value: "c"}, {name: "MESSAGE", value: "m"}})
+	good := encodeExport([]exportField{{Name: "__CURSOR", Value: "c"}, {Name: "MESSAGE", Value: "m"}})
 	for _, tc := range []struct {
 		name string
 		data string
@@ -142,8 +123,8 @@ func TestExportErrors(t *testing.T) {
 // limits, and accounts for every byte of the entries it returns; entries
 // written by encodeExport come back as written.
 func FuzzExport(f *testing.F) {
-	f.Add(encodeExport([]exportField{{name: "__CURSOR", value: "s=1;i=1"}, {name: "MESSAGE", value: "hi"}}), uint8(3))
-	f.Add(encodeExport([]exportField{{name: "MESSAGE", value: "a\nb", binary: true}}), uint8(1))
+	f.Add(encodeExport([]exportField{{Name: "__CURSOR", Value: "s=1;i=1"}, {Name: "MESSAGE", Value: "hi"}}), uint8(3))
+	f.Add(encodeExport([]exportField{{Name: "MESSAGE", Value: "a\nb", Binary: true}}), uint8(1))
 	f.Add([]byte("MESSAGE\n\xff\xff\xff\xff\xff\xff\xff\x00"), uint8(9))
 	f.Add([]byte("__REALTIME_TIMESTAMP=1\n\n\n"), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, seed uint8) {
@@ -165,8 +146,8 @@ func FuzzExport(f *testing.F) {
 		for i := 0; i < int(seed%4)+1; i++ {
 			msg := string(data[:rng.IntN(len(data)+1)])
 			entries = append(entries, []exportField{
-				{name: "__CURSOR", value: fmt.Sprintf("s=x;i=%d", i)},
-				{name: "MESSAGE", value: msg, binary: strings.ContainsRune(msg, '\n') || rng.IntN(2) == 0},
+				{Name: "__CURSOR", Value: fmt.Sprintf("s=x;i=%d", i)},
+				{Name: "MESSAGE", Value: msg, Binary: strings.ContainsRune(msg, '\n') || rng.IntN(2) == 0},
 			})
 		}
 		back, err := readEntries(newExportReader(bytes.NewReader(encodeExport(entries...)), 1<<20))
@@ -174,8 +155,8 @@ func FuzzExport(f *testing.F) {
 			t.Fatalf("round trip: %d entries, %v; want %d", len(back), err, len(entries))
 		}
 		for i, e := range back {
-			if e.cursor != entries[i][0].value || string(e.message) != entries[i][1].value {
-				t.Fatalf("round trip: entry %d = %q %q, want %q %q", i, e.cursor, e.message, entries[i][0].value, entries[i][1].value)
+			if e.cursor != entries[i][0].Value || string(e.message) != entries[i][1].Value {
+				t.Fatalf("round trip: entry %d = %q %q, want %q %q", i, e.cursor, e.message, entries[i][0].Value, entries[i][1].Value)
 			}
 		}
 	})

@@ -152,6 +152,10 @@ func (j *Journal) Source() string { return j.source }
 // Stats returns a snapshot of the journal's counters.
 func (j *Journal) Stats() SourceStats { return j.pipe.Stats() }
 
+// Running reports whether journalctl is running (it is not while it waits
+// for its restart after an exit).
+func (j *Journal) Running() bool { return j.pipe.Running() }
+
 // Cursor returns the cursor of the last entry delivered ("" before the
 // first).
 func (j *Journal) Cursor() string {
@@ -206,7 +210,8 @@ func (j *Journal) args(follow bool) []string {
 		a = append(a, "--file="+f)
 	}
 	if follow {
-		a = append(a, "--follow")
+		// --follow alone shows only the last 10 entries before following.
+		a = append(a, "--follow", "--lines=all")
 	}
 	if c := j.Cursor(); c != "" {
 		a = append(a, "--cursor="+c)
@@ -237,16 +242,11 @@ func unixSeconds(t time.Time) string {
 	return s
 }
 
-// tail returns the cursor of the last entry of the selected journal, ""
-// when it has none.
+// tail returns the cursor of the last entry the Journal selects, "" when
+// there is none. It is one of the selected entries, so that resuming at it
+// finds it again: an entry of another unit would look vacuumed.
 func (j *Journal) tail(ctx context.Context) (string, error) {
-	a := []string{"--output=export", "--no-pager", "--quiet", "--lines=1"}
-	if j.cfg.Directory != "" {
-		a = append(a, "--directory="+j.cfg.Directory)
-	}
-	for _, f := range j.cfg.Files {
-		a = append(a, "--file="+f)
-	}
+	a := append(j.args(false)[1:], "--lines=1")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, j.cfg.Journalctl, a...)
@@ -354,7 +354,8 @@ func (j *Journal) read(f *os.File, sk *sink, g *group) error {
 }
 
 // render writes an entry's line into buf: its MESSAGE, or a syslog line,
-// cut to the line limit; line breaks become spaces.
+// cut to the line limit; line breaks at its end are dropped, the others
+// become spaces.
 func (j *Journal) render(buf []byte, e *exportEntry) ([]byte, bool) {
 	if j.cfg.Render == RenderSyslog {
 		buf = e.realtime.In(j.cfg.Location).AppendFormat(buf, time.Stamp)
@@ -379,7 +380,7 @@ func (j *Journal) render(buf []byte, e *exportEntry) ([]byte, bool) {
 		buf = append(buf, ' ')
 	}
 	start := len(buf)
-	buf = append(buf, e.message...)
+	buf = append(buf, bytes.TrimRight(e.message, "\r\n")...)
 	for i := start; i < len(buf); i++ {
 		if buf[i] == '\n' || buf[i] == '\r' {
 			buf[i] = ' '

@@ -19,26 +19,6 @@ import (
 	"github.com/logtally/logtally/internal/testutil"
 )
 
-// needTool returns the path of a tool a test needs (or the first of paths
-// that exists): its absence fails the test under CI=true and skips it
-// elsewhere.
-func needTool(t *testing.T, name string, paths ...string) string {
-	t.Helper()
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI (.ci/run installs it)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
-
 // journalEntry is one entry written into a test journal.
 type journalEntry struct {
 	realtime time.Time
@@ -85,36 +65,27 @@ func realEntries(t *testing.T, n int) []journalEntry {
 	return out
 }
 
-// writeJournal appends entries to the journal file path, as
-// systemd-journal-remote writes what it receives in the export format.
+// writeJournal appends entries to the journal file path.
 func writeJournal(t *testing.T, path string, entries []journalEntry) {
 	t.Helper()
-	remote := needTool(t, "systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote", "/lib/systemd/systemd-journal-remote")
-	var fields [][]exportField
 	// One boot, which began on 2024-01-01: the monotonic time follows
 	// the real time, so that journalctl orders the entries of several
 	// files as they were written.
 	boot := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var fields [][]exportField
 	for _, e := range entries {
 		fields = append(fields, []exportField{
-			{name: "__REALTIME_TIMESTAMP", value: strconv.FormatInt(e.realtime.UnixMicro(), 10)},
-			{name: "__MONOTONIC_TIMESTAMP", value: strconv.FormatInt(e.realtime.Sub(boot).Microseconds(), 10)},
-			{name: "_BOOT_ID", value: "0123456789abcdef0123456789abcdef"},
-			{name: "_HOSTNAME", value: e.host},
-			{name: "SYSLOG_IDENTIFIER", value: e.ident},
-			{name: "_PID", value: e.pid},
-			{name: "_SYSTEMD_UNIT", value: e.unit},
-			{name: "MESSAGE", value: e.message, binary: strings.Contains(e.message, "\n")},
+			{Name: "__REALTIME_TIMESTAMP", Value: strconv.FormatInt(e.realtime.UnixMicro(), 10)},
+			{Name: "__MONOTONIC_TIMESTAMP", Value: strconv.FormatInt(e.realtime.Sub(boot).Microseconds(), 10)},
+			{Name: "_BOOT_ID", Value: "0123456789abcdef0123456789abcdef"},
+			{Name: "_HOSTNAME", Value: e.host},
+			{Name: "SYSLOG_IDENTIFIER", Value: e.ident},
+			{Name: "_PID", Value: e.pid},
+			{Name: "_SYSTEMD_UNIT", Value: e.unit},
+			{Name: "MESSAGE", Value: e.message, Binary: strings.Contains(e.message, "\n")},
 		})
 	}
-	in := filepath.Join(t.TempDir(), "in.export")
-	if err := os.WriteFile(in, encodeExport(fields...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(remote, "--output="+path, "--split-mode=none", in).CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
-	}
+	testutil.WriteJournal(t, path, fields...)
 }
 
 // journalRecord is a Handler keeping lines with their time, cursors and
@@ -182,7 +153,7 @@ func cursors(t *testing.T, journalctl string, args ...string) []string {
 // entry, dated by its __REALTIME_TIMESTAMP; the syslog rendering is what
 // journalctl -o short writes; filters select as journalctl's do.
 func TestJournalRunOnce(t *testing.T) {
-	journalctl := needTool(t, "journalctl")
+	journalctl := testutil.NeedTool(t, "journalctl")
 	entries := realEntries(t, 300)
 	entries[7].ident = "sshd-session" // OpenSSH 9.8 and later
 	entries[9].message = "a message\nof two lines"
@@ -266,7 +237,7 @@ func TestJournalRunOnce(t *testing.T) {
 // the filter; when the cursor's entry was vacuumed away, it resumes at the
 // oldest entry left, misses none of them, and says what was lost.
 func TestJournalResume(t *testing.T) {
-	journalctl := needTool(t, "journalctl")
+	journalctl := testutil.NeedTool(t, "journalctl")
 	entries := realEntries(t, 300)
 	dir := t.TempDir()
 	older, newer := filepath.Join(dir, "older.journal"), filepath.Join(dir, "newer.journal")
@@ -332,7 +303,7 @@ func TestJournalResume(t *testing.T) {
 // after the start are read; killing journalctl restarts it without loss or
 // repeat; a new Journal resumes exactly after the last cursor delivered.
 func TestJournalFollow(t *testing.T) {
-	journalctl := needTool(t, "journalctl")
+	journalctl := testutil.NeedTool(t, "journalctl")
 	entries := realEntries(t, 100)
 	now := time.Now().Truncate(time.Second)
 	for i := range entries {
@@ -402,10 +373,12 @@ func TestJournalFollow(t *testing.T) {
 	}
 	last := j.Cursor()
 
-	// A new Journal resumes just after it (the daemon's restart).
-	writeJournal(t, file, entries[80:90])
+	// A new Journal resumes just after it (the daemon's restart), with
+	// more than the 10 entries journalctl --follow shows by default
+	// written meanwhile.
+	writeJournal(t, file, entries[80:95])
 	_, r2, cancel2, done2 := follow(last)
-	writeJournal(t, file, entries[90:100])
+	writeJournal(t, file, entries[95:100])
 	waitLines(r2, 20)
 	cancel2()
 	if err := <-done2; err != nil {
@@ -447,3 +420,35 @@ func pidsOf(t *testing.T, name, arg string) []int {
 }
 
 func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// TestJournalRender: the line of an entry, as a MESSAGE or a syslog line;
+// line breaks at the end of a message are dropped (sshd -E writes CRLF),
+// the others become spaces; a long line is cut.
+func TestJournalRender(t *testing.T) {
+	at := time.Date(2024, 12, 10, 6, 55, 46, 0, time.UTC)
+	e := &exportEntry{realtime: at, hostname: []byte("labsz"), ident: []byte("sshd-session"), pid: []byte("24200"),
+		message: []byte("Connection closed by 192.0.2.1 port 38442 [preauth]\r\n")}
+	for _, tc := range []struct {
+		cfg  JournalConfig
+		want string
+		cut  bool
+	}{
+		{JournalConfig{}, "Connection closed by 192.0.2.1 port 38442 [preauth]", false},
+		{JournalConfig{Render: RenderSyslog, Location: time.UTC}, "Dec 10 06:55:46 labsz sshd-session[24200]: Connection closed by 192.0.2.1 port 38442 [preauth]", false},
+		{JournalConfig{MaxLine: 20}, "Connection closed by", true},
+	} {
+		j, err := NewJournal(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, cut := j.render(nil, e)
+		if string(got) != tc.want || cut != tc.cut {
+			t.Errorf("%+v: %q (cut %v), want %q (cut %v)", tc.cfg, got, cut, tc.want, tc.cut)
+		}
+	}
+	e.message = []byte("two\nlines")
+	j, _ := NewJournal(JournalConfig{})
+	if got, _ := j.render(nil, e); string(got) != "two lines" {
+		t.Errorf("%q", got)
+	}
+}

@@ -146,29 +146,36 @@ func (f *Fold) skip(i int, n uint64) bool {
 // Line matches one line and folds its hits into the interval d gives it.
 // The hits are returned for observers; they are valid until the next call.
 func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
+	return f.LineAt(line, cut, d, time.Time{})
+}
+
+// LineAt is Line for a line whose source says when it was written (a
+// journal entry): at, when not zero, dates it instead of the timestamp in
+// its text.
+func (f *Fold) LineAt(line []byte, cut bool, d Dating, at time.Time) []match.Hit {
 	f.Lines++
 	if cut {
 		f.Cut++
 	}
 	replay := d.ByTimestamp && d.Arrival.IsZero()
-	var at *Bucket
+	var arrived *Bucket
 	if !replay {
-		at = f.Bucket(d.Arrival)
-		at.Lines++
+		arrived = f.Bucket(d.Arrival)
+		arrived.Lines++
 		if cut {
-			at.Cut++
+			arrived.Cut++
 		}
 	}
 	hits := f.matcher.Match(line)
 	f.selected(line, hits)
 	if !d.ByTimestamp {
-		f.add(at, hits)
+		f.add(arrived, hits)
 		return hits
 	}
 	f.dater.Reset()
 	if replay {
 		// The covered range comes from every line, selected or not.
-		if t, ok := f.dater.Time(0, line, d.Ref); ok {
+		if t, ok := f.lineTime(0, line, d, at); ok {
 			if f.First.IsZero() || t.Before(f.First) {
 				f.First = t
 			}
@@ -183,17 +190,17 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 			continue // a snapshot's line number is not a log's
 		}
 		if !h.Selected {
-			if at != nil {
-				f.acc(at, h.Rule).Add(h)
+			if arrived != nil {
+				f.acc(arrived, h.Rule).Add(h)
 			}
 			continue
 		}
-		t, ok := f.dater.Time(h.Rule, line, d.Ref)
+		t, ok := f.lineTime(h.Rule, line, d, at)
 		switch {
 		case !ok && replay:
 			f.Undated++
 		case !ok:
-			a := f.acc(at, h.Rule)
+			a := f.acc(arrived, h.Rule)
 			a.Undated++
 			a.Add(h)
 		case replay:
@@ -204,7 +211,7 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 				start = d.Lower
 			}
 			if !start.Before(d.Arrival) {
-				f.acc(at, h.Rule).Add(h)
+				f.acc(arrived, h.Rule).Add(h)
 				continue
 			}
 			a := f.acc(f.Bucket(start), h.Rule)
@@ -213,6 +220,15 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 		}
 	}
 	return hits
+}
+
+// lineTime dates line for measurement i: by at when the source gave it,
+// else by the timestamp in its text.
+func (f *Fold) lineTime(i int, line []byte, d Dating, at time.Time) (time.Time, bool) {
+	if !at.IsZero() {
+		return at, true
+	}
+	return f.dater.Time(i, line, d.Ref)
 }
 
 // Block matches a block of n complete lines (as lines.Reader.NextBlock

@@ -21,6 +21,9 @@ const (
 	// KindObserve is the host observables (observe:), sampled once per
 	// interval rather than read as lines.
 	KindObserve Kind = "observe"
+	// KindJournal is the systemd journal, followed from a cursor; its
+	// lines carry their own time.
+	KindJournal Kind = "journal"
 )
 
 // KindOf returns the kind of stream m reads.
@@ -28,6 +31,8 @@ func KindOf(m *rules.Measurement) Kind {
 	switch {
 	case m.StreamType == rules.StreamObserve:
 		return KindObserve
+	case m.StreamType == rules.StreamJournal:
+		return KindJournal
 	case m.StreamType == rules.StreamPipe && m.PipeMode == rules.PipeInterval:
 		return KindInterval
 	case m.StreamType == rules.StreamPipe:
@@ -49,9 +54,34 @@ func SourceOf(m *rules.Measurement) string {
 		return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
 	case KindWhole:
 		return "whole:" + m.Path
+	case KindJournal:
+		return JournalSource(m)
 	default:
 		return m.Path
 	}
+}
+
+// JournalSource names the journal stream of m by what it selects and
+// how it renders it: "journal:" and its units, identifiers, matches,
+// directory and rendering, e.g. "journal:unit=ssh.service,identifier=sshd".
+// Measurements that select the same entries the same way share the
+// stream (and its cursor).
+func JournalSource(m *rules.Measurement) string {
+	var parts []string
+	for _, u := range m.JournalUnits {
+		parts = append(parts, "unit="+u)
+	}
+	for _, i := range m.JournalIdentifiers {
+		parts = append(parts, "identifier="+i)
+	}
+	parts = append(parts, m.JournalMatches...)
+	if m.JournalDir != "" {
+		parts = append(parts, "directory="+m.JournalDir)
+	}
+	if m.Render == rules.RenderSyslog {
+		parts = append(parts, "render=syslog")
+	}
+	return "journal:" + strings.Join(parts, ",")
 }
 
 // Group is the measurements that read one stream, compiled into one

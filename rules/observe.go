@@ -43,6 +43,8 @@ func (m *Measurement) Snapshot() bool {
 		return true
 	case StreamPipe:
 		return m.PipeMode == PipeInterval
+	case StreamJournal:
+		return false
 	}
 	return !m.TrackGrowing
 }

@@ -31,9 +31,18 @@ func (p Pos) String() string {
 const (
 	StreamFile = "file"
 	StreamPipe = "pipe"
+	// StreamJournal is the systemd journal, read with journalctl; unit:,
+	// identifier: and match: select its entries.
+	StreamJournal = "journal"
 	// StreamObserve is a built-in host observable (the observe: list),
 	// read from /proc and the kernel; Measurement.Observe says which.
 	StreamObserve = "observe"
+)
+
+// Journal renderings: the text of a journal entry's line.
+const (
+	RenderMessage = "message" // the entry's MESSAGE
+	RenderSyslog  = "syslog"  // "Dec 10 06:55:46 host sshd[24200]: MESSAGE", as journalctl -o short
 )
 
 // Pipe modes.
@@ -121,6 +130,13 @@ type Measurement struct {
 	Command    []string      // pipe: argv, never run through a shell
 	PipeMode   string        // pipe: PipeStream or PipeInterval
 	Timeout    time.Duration // pipe: PipeInterval run limit; 0 = the interval
+
+	// journal: the entries of these units and syslog identifiers, and
+	// FIELD=value matches (sorted); the line is rendered per Render; the
+	// journal files of JournalDir instead of the system journal.
+	JournalUnits, JournalIdentifiers, JournalMatches []string
+	Render                                           string
+	JournalDir                                       string
 	// Observe is the observable of a StreamObserve measurement.
 	Observe *observe.Spec
 

@@ -20,7 +20,7 @@ var (
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
-		"expireafter", "expect", "ignore_keys", "for"}
+		"expireafter", "expect", "ignore_keys", "unit", "identifier", "match", "render", "journal_directory", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
@@ -246,12 +246,102 @@ func (o *obj) tags(key string) map[string]string {
 	return t
 }
 
+// journalKeys are the keys of journal streams only.
+var journalKeys = []string{"unit", "identifier", "match", "render", "journal_directory"}
+
+// journal validates the keys of a journal stream.
+func (o *obj) journal(m *Measurement) {
+	const selectHint = "select entries with unit:, identifier: or match:"
+	if o.has("path") {
+		o.errf("path", selectHint, "a journal stream reads the journal, not a path")
+	}
+	for _, k := range []string{"pipe_mode", "timeout", "track_growing_file"} {
+		if o.has(k) {
+			o.errAt(o.keyPos(k), child(o.path, k), "", "not for journal streams")
+		}
+	}
+	for _, k := range []string{"timestamp", "timezone"} {
+		if o.has(k) {
+			o.errAt(o.keyPos(k), child(o.path, k), "remove it", "journal entries are dated by their __REALTIME_TIMESTAMP")
+		}
+	}
+	m.JournalUnits = o.oneOrMore("unit", "a systemd unit, e.g. ssh.service")
+	m.JournalIdentifiers = o.oneOrMore("identifier", "a syslog identifier, e.g. sshd")
+	if mo := o.mapping("match"); mo != nil {
+		for _, field := range sortedKeys(mo) {
+			if !validJournalField(field) {
+				mo.errAt(mo.keyPos(field), child(mo.path, field), "upper-case letters, digits and underscores, e.g. _SYSTEMD_UNIT or SYSLOG_FACILITY",
+					"invalid journal field %s", strconv.Quote(field))
+				continue
+			}
+			for _, v := range mo.oneOrMore(field, "a value, or a list of values") {
+				m.JournalMatches = append(m.JournalMatches, field+"="+v)
+			}
+		}
+		slices.Sort(m.JournalMatches)
+	}
+	m.Render = o.enum("render", RenderMessage, RenderMessage, RenderSyslog)
+	if dir, ok := o.str("journal_directory"); ok {
+		if dir == "" || !filepath.IsAbs(dir) {
+			o.errf("journal_directory", "an absolute path, e.g. /var/log/journal/remote", "must be an absolute path")
+		} else {
+			m.JournalDir = dir
+		}
+	}
+	m.Start = o.enum("start", StartEnd, StartEnd, StartBeginning)
+	m.TrackGrowing = true
+}
+
+// validJournalField reports whether s can name a journal field.
+func validJournalField(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// oneOrMore returns key's string, or list of strings, none empty.
+func (o *obj) oneOrMore(key, hint string) []string {
+	if !o.has(key) {
+		return nil
+	}
+	if s, isStr := o.m[key].(string); isStr {
+		if s == "" {
+			o.errf(key, hint, "must not be empty")
+			return nil
+		}
+		return []string{s}
+	}
+	l, ok := o.strList(key)
+	if !ok {
+		return nil
+	}
+	if len(l) == 0 || slices.Contains(l, "") {
+		o.errf(key, hint, "must not be empty")
+		return nil
+	}
+	return l
+}
+
 // measurement validates one (expanded) measurement.
 func (l *loader) measurement(o *obj) {
 	o.checkKeys(measurementKeys)
 	m := &Measurement{Pos: o.selfPos()}
 	m.Handle = o.handle("handle", true)
-	m.StreamType = o.enum("stream_type", StreamFile, StreamFile, StreamPipe)
+	m.StreamType = o.enum("stream_type", StreamFile, StreamFile, StreamPipe, StreamJournal)
+	if m.StreamType != StreamJournal {
+		for _, k := range journalKeys {
+			if o.has(k) {
+				o.errAt(o.keyPos(k), child(o.path, k), "add stream_type: journal", "only for journal streams")
+			}
+		}
+	}
 	switch m.StreamType {
 	case StreamFile:
 		if _, isList := o.m["path"].([]any); isList {
@@ -306,6 +396,8 @@ func (l *loader) measurement(o *obj) {
 				o.errAt(o.keyPos(k), child(o.path, k), "", "only for file streams")
 			}
 		}
+	case StreamJournal:
+		o.journal(m)
 	}
 	m.DataType = o.enum("data_type", Counter, Counter, Int, Real, Slist, String)
 	text := m.DataType == Slist || m.DataType == String

@@ -49,7 +49,9 @@ var timestampWords = []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "
 // not written for, if any. A pattern that begins with .*, with a class or
 // a digit, or with a month or weekday name, is left alone.
 func (o *obj) checkWholeLine(m *Measurement) {
-	if m.StreamType != StreamFile || m.Select == "" {
+	// File lines, and journal lines rendered as syslog lines, begin with
+	// their timestamp; a journal MESSAGE does not.
+	if m.Select == "" || m.StreamType != StreamFile && !(m.StreamType == StreamJournal && m.Render == RenderSyslog) {
 		return
 	}
 	lit := leadingLiteral(m.Select)

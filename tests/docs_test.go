@@ -166,6 +166,9 @@ func checkExample(t *testing.T, where, section, key, example string) {
 		if _, byNumber := frag["select_line_number"]; byNumber {
 			delete(base, "select_line_matching")
 		}
+		if frag["stream_type"] == "journal" {
+			delete(base, "path") // the journal has no path
+		}
 		file, withCompanion = map[string]any{"measurements": []any{merge(base)}}, false
 	case "observe":
 		file, withCompanion = map[string]any{"observe": []any{merge(map[string]any{})}}, false

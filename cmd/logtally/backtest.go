@@ -24,6 +24,7 @@ type backtestOpts struct {
 	rules, series, handle string
 	interval              time.Duration
 	all                   bool
+	when                  timeRange
 }
 
 func newBacktestCmd(e *env) *cobra.Command {
@@ -45,7 +46,8 @@ decides them; nothing is run. With --series, give --rules to evaluate the
 rules' commands and reports against the series' classes.
 
 Inputs: logs, chosen as for learn (without LOG arguments, the file of
-each file measurement, weekly or not, and its rotated versions); or
+each file measurement, weekly or not, and its rotated versions; the
+journal, from --since to --until, for journal measurements); or
 --series, a CSV of timestamp,value rows (header optional; timestamps RFC 3339 or
 "2006-01-02 15:04:05") for one measurement named by --handle, so the
 detector can be evaluated on any count series. The interval defaults to the
@@ -61,6 +63,7 @@ most common spacing between rows.`, `
 	f.StringVar(&o.handle, "handle", "series", "measurement name of --series")
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every file measurement")
+	o.when.addFlags(f)
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.ValidArgsFunction = nil
 	return cmd
@@ -97,9 +100,14 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 		if set, ok = loadRules(e, o.rules); !ok {
 			return exitInvalid
 		}
+		since, until, err := o.when.parse(time.Now())
+		if err != nil {
+			fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
+			return exitInvalid
+		}
 		bar := newProgress(e.stderr)
-		var err error
-		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: o.interval, Logs: logs, All: o.all, Progress: bar.update})
+		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: o.interval, Logs: logs, All: o.all,
+			Since: since, Until: until, Progress: bar.update})
 		bar.done()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally %v\n", err)

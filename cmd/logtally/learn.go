@@ -20,6 +20,7 @@ type learnOpts struct {
 	rules, state string
 	interval     time.Duration
 	all          bool
+	when         timeRange
 }
 
 func newLearnCmd(e *env) *cobra.Command {
@@ -36,7 +37,9 @@ auth.log.2.gz, auth.log-20240101.
 Without LOG arguments, each measurement learns from its file and the
 rotated versions beside it. Each LOG given applies to the measurements whose
 file it is (a rotated or copied auth.log belongs to /var/log/auth.log), or to
-every measurement with --all.
+every measurement with --all. Journal measurements learn from the entries
+of the journal they select, each dated by its own time; --since and --until
+bound them.
 
 A baseline belongs to the interval it is learned at (counts scale with the
 interval): learn at the interval the daemon runs at. Learning at another
@@ -48,13 +51,15 @@ the state file).`, `
   logtally learn --rules /etc/logtally/rules.d
   logtally learn --rules ssh.yaml /var/log/auth.log.4.gz /var/log/auth.log.3.gz /var/log/auth.log.2.gz
   logtally learn --rules ssh.yaml --all /srv/archive/host1-auth.log
-  logtally learn --rules ssh.yaml --interval 1m`,
+  logtally learn --rules ssh.yaml --interval 1m
+  logtally learn --rules ssh-journal.yaml --since 720h`,
 		func(_ *cobra.Command, args []string) int { return runLearn(e, o, args) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
 	f.StringVar(&o.state, "state", defaultState(), "state file")
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m): the daemon's, whose baselines it trains")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
+	o.when.addFlags(f)
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.ValidArgsFunction = nil
 	return cmd
@@ -63,6 +68,11 @@ the state file).`, `
 func runLearn(e *env, o learnOpts, logs []string) int {
 	set, ok := loadRules(e, o.rules)
 	if !ok {
+		return exitInvalid
+	}
+	since, until, err := o.when.parse(time.Now())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally learn: %v\n", err)
 		return exitInvalid
 	}
 	store, err := state.Open(o.state, state.Options{})
@@ -77,7 +87,7 @@ func runLearn(e *env, o learnOpts, logs []string) int {
 	defer store.Close()
 	bar := newProgress(e.stderr)
 	results, err := daemon.Learn(store, set, daemon.LearnOptions{
-		Interval: o.interval, Logs: logs, All: o.all, Progress: bar.update,
+		Interval: o.interval, Logs: logs, All: o.all, Since: since, Until: until, Progress: bar.update,
 	})
 	bar.done()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	lineprotocol "github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
@@ -31,6 +32,7 @@ type testOpts struct {
 	printMissed              string // "" off, "*" lines no rule selected, else handles
 	printMatched             bool
 	timeout                  time.Duration
+	when                     timeRange
 }
 
 func newTestCmd(e *env) *cobra.Command {
@@ -77,6 +79,7 @@ the pass as extra fields.`, `
 	f.Lookup("print-missed").NoOptDefVal = "*"
 	f.BoolVar(&o.printMatched, "print-matched", false, "print the selected lines, prefixed with the handles that selected them")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of each pipe command, and of the observables' reading")
+	o.when.addFlags(f)
 	f.StringVar(&o.proc, "proc", observe.DefaultProc, "where proc(5) is mounted, or a copy of it, for the observables")
 	completeWords(cmd, "format", "table", "json", "lp")
 	return cmd
@@ -124,10 +127,22 @@ func runTest(e *env, o testOpts) int {
 	if o.printMissed != "" || o.printMatched {
 		observeLines = lineObserver(lineOut, missed, o.printMatched)
 	}
+	since, until, err := o.when.parse(time.Now())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally test: %v\n", err)
+		return exitInvalid
+	}
 	open := func(g *interval.Group) ([]measure.Input, error) {
 		m := g.Measurements[0]
-		if m.StreamType == rules.StreamPipe && o.log == "" {
+		switch {
+		case m.StreamType == rules.StreamPipe && o.log == "":
 			return openPipeOnce(m, o.timeout, e.stderr)
+		case m.StreamType == rules.StreamJournal && o.log == "":
+			return measure.OpenJournal(m, since, until, set.Settings.MaxLineLength, func(ev follow.Event) {
+				if ev.Kind != follow.EventExit || ev.Err != nil {
+					fmt.Fprintf(e.stderr, "logtally test: %s\n", ev.String())
+				}
+			})
 		}
 		return measure.OpenPath(g.Path, e.stdin)
 	}
@@ -363,7 +378,13 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			}
 			ts[name] += n
 		}
-		out.Streams = append(out.Streams, streamJSON{Source: s.Group.Path, Lines: s.Lines, Selected: s.Selected,
+		source := s.Group.Path
+		if s.Group.Kind == interval.KindJournal {
+			// Every entry carries its time: none is undated.
+			ts = map[string]uint64{"journal": s.Selected}
+			source = s.Group.Source
+		}
+		out.Streams = append(out.Streams, streamJSON{Source: source, Lines: s.Lines, Selected: s.Selected,
 			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed)})
 	}
 	for _, h := range rep.hints {
@@ -430,9 +451,15 @@ func orNone(items []string) string {
 // the hints.
 func writeTestSummary(w io.Writer, rep *testReport) {
 	for _, s := range rep.streams {
+		name := s.Group.Path
+		if s.Group.Kind == interval.KindJournal {
+			name = s.Group.Source
+		}
 		fmt.Fprintf(w, "\n%s: %d lines read; %d selected by at least one rule, %d by none\n",
-			printable([]byte(s.Group.Path)), s.Lines, s.Selected, s.Lines-s.Selected)
-		if s.Selected > 0 {
+			printable([]byte(name)), s.Lines, s.Selected, s.Lines-s.Selected)
+		if s.Group.Kind == interval.KindJournal {
+			fmt.Fprintf(w, "  timestamps: every entry is dated by the journal (__REALTIME_TIMESTAMP)\n")
+		} else if s.Selected > 0 {
 			var parts []string
 			for _, f := range []timestamp.Format{timestamp.Syslog, timestamp.RFC3339, timestamp.RFC5424, timestamp.Ctime, timestamp.Layout} {
 				if n := s.Formats[f]; n > 0 {
