@@ -64,10 +64,7 @@ func TestVersion(t *testing.T) {
 		}
 	}
 	if bi.revision == "" {
-		// The Go toolchain stamps a revision only in a git clone: it looks
-		// for a .git directory, so a linked worktree (.git is a file) or an
-		// exported tree gets none. In a clone, no revision is a failure.
-		if fi, err := os.Stat(filepath.Join(repo(), ".git")); err == nil && fi.IsDir() {
+		if inClone() {
 			t.Fatalf("built in a git clone, yet the binary records no VCS revision (is git installed?)")
 		}
 		t.Skipf("the binary records no VCS revision: %s is not a git clone (a worktree or an exported tree), so the toolchain stamps none", repo())
@@ -77,4 +74,13 @@ func TestVersion(t *testing.T) {
 			t.Errorf("revision %s, HEAD is %s", bi.revision, h)
 		}
 	}
+}
+
+// inClone reports whether the tests run in a git clone, the one kind of
+// checkout in which the Go toolchain stamps a revision: it looks for a .git
+// directory, so a linked worktree (.git is a file) or an exported tree gets
+// none.
+func inClone() bool {
+	fi, err := os.Stat(filepath.Join(repo(), ".git"))
+	return err == nil && fi.IsDir()
 }
