@@ -353,3 +353,77 @@ func TestMissingFileIsAGap(t *testing.T) {
 		t.Fatalf("status down %+v after the recovery, want none", st.Down)
 	}
 }
+
+// TestLateStreamCommittedOnItsOwn: an interval command still running when
+// its interval ends makes its stream late, and only it: the interval is
+// committed at once for the other streams, and later, on its own and
+// once, for the command, with its lines in the interval it ran for.
+func TestLateStreamCommittedOnItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(log, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*Invalid user.*'
+    history_type: scalar
+  - handle: slow
+    stream_type: pipe
+    pipe_mode: interval
+    path: [sh, -c, 'sleep 1; echo one; echo two']
+    select_line_matching: '.*'
+    history_type: scalar
+`, log)
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := testutil.NewClock(t0)
+	var logs testutil.Buffer
+	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
+		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
+	f := &fixture{t: t, dir: dir, clock: clock, log: log}
+	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1")
+	end := time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)
+	f.closeAt(end) // committed without waiting for the command
+	st := f.status()
+	byHandle := map[string]MeasurementStatus{}
+	for _, m := range st.Measurements {
+		byHandle[m.Handle] = m
+	}
+	if p := byHandle["probe"]; p.Total != 1 || p.Last == nil || !p.Last.End.Equal(end) {
+		t.Fatalf("probe: %+v, want the interval ending %v with its line", p, end)
+	}
+	if s := byHandle["slow"]; s.Last != nil {
+		t.Fatalf("slow: %+v committed with the others, want it late", s.Last)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the late commit of the command's interval", func() bool {
+		return strings.Contains(logs.String(), "msg=\"committed late\"")
+	})
+	for _, m := range f.status().Measurements {
+		if m.Handle != "slow" {
+			continue
+		}
+		if m.Total != 2 || m.Count != 1 || m.Last == nil || !m.Last.End.Equal(end) || !m.Last.CatchUp {
+			t.Fatalf("slow: total %v in %d samples, last %+v; want its 2 lines once, in the interval ending %v", m.Total, m.Count, m.Last, end)
+		}
+	}
+	if n := strings.Count(logs.String(), "msg=\"committed late\""); n != 1 {
+		t.Fatalf("%d late commits, want 1", n)
+	}
+}

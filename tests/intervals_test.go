@@ -74,18 +74,18 @@ func TestIntervalChange(t *testing.T) {
     path: %s
     select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
 `, log))
-	// Two weeks ending two minutes ago, a probe every 5 seconds: 60 in
+	// Eight days ending two minutes ago, a probe every 5 seconds: 60 in
 	// every 5 minutes.
 	now := time.Now()
-	writeSyslog(t, log+".1", now.Add(-14*24*time.Hour), now.Add(-2*time.Minute), func(ts time.Time) []string {
+	writeSyslog(t, log+".1", now.Add(-8*24*time.Hour), now.Add(-2*time.Minute), func(ts time.Time) []string {
 		if ts.Second()%5 != 0 {
 			return nil
 		}
 		return []string{fmt.Sprintf("sshd[%d]: Invalid user admin from 203.0.113.7 port 22", ts.Second())}
 	})
 	writeFile(t, log, "")
-	if got := learn(t, "--rules", r.rules, "--state", r.state)["probe"]; got.intervals < 14*288-2 {
-		t.Fatalf("learned %d intervals at 5m, want two weeks'", got.intervals)
+	if got := learn(t, "--rules", r.rules, "--state", r.state)["probe"]; got.intervals < 8*288-2 {
+		t.Fatalf("learned %d intervals at 5m, want eight days'", got.intervals)
 	}
 
 	// Run at 2 seconds on the quiet live log, stop, run again.

@@ -66,18 +66,18 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 		}
 	}()
 
-	// In the middle of each of eight intervals, a known number of lines on
+	// In the middle of each of six intervals, a known number of lines on
 	// the steady stream.
 	want := map[int64]int{} // by interval end
 	next := time.Now().Truncate(width).Add(width)
-	for i := range 8 {
+	for i := range 6 {
 		start := next.Add(time.Duration(i) * width)
 		<-time.After(time.Until(start.Add(width / 2)))
 		n := 3 + i%4
 		appendString(t, steady, strings.Repeat("tick\n", n))
 		want[start.Add(width).Unix()] = n
 	}
-	last := next.Add(8 * width)
+	last := next.Add(6 * width)
 	<-time.After(time.Until(last))
 	close(stop)
 	wg.Wait()
