@@ -365,9 +365,23 @@ func (s *scanner) open(t *tracked, r statResult) {
 		return
 	}
 	id, _ := idOf(fi)
-	size := fi.Size()
 	t.errKey = ""
+	if id != r.id {
+		// The name was rotated between its stat and its open: the file
+		// stat'ed never became current here.
+		s.missed(t, r.id)
+	}
+	o, e := s.begin(t, f, id, fi.Size())
+	t.startup = false
+	t.cur, t.moved = o, false
+	s.dirsChanged = true
+	s.event(e)
+}
 
+// begin decides where the file f (identity id, size size) that t's name
+// holds is read from — see the package documentation — and returns it
+// ready to be read, with the event that says so.
+func (s *scanner) begin(t *tracked, f *os.File, id fileID, size int64) (*openFile, Event) {
 	var (
 		offset, backlogEnd int64
 		kind               = EventOpen
@@ -402,17 +416,44 @@ func (s *scanner) open(t *tracked, r statResult) {
 	default:
 		detail = "replaced since startup; reading from the start"
 	}
-	t.startup = false
-
 	o := &openFile{id: id, f: f, source: t.path, path: t.path, fp: newPrints(), backlogEnd: backlogEnd,
 		seen: size, hole: hole}
 	if real, err := filepath.EvalSymlinks(t.path); err == nil {
 		o.real = real
 	}
 	o.startPlain(offset, s.cfg.MaxLine)
-	t.cur, t.moved = o, false
-	s.dirsChanged = true
-	s.event(Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail, Pos: o.position(offset, true)})
+	return o, Event{Kind: kind, Source: t.path, Path: t.path, Detail: detail, Pos: o.position(offset, true)}
+}
+
+// missed handles the file with identity gone that t's name held when it
+// was looked at, but no longer when it was opened: rotated away (or
+// deleted) in between, it is read as it would have been as the current
+// file, under the name it has now, and so are the files rotated in after
+// it.
+func (s *scanner) missed(t *tracked, gone fileID) {
+	taken := s.takenIDs()
+	if taken[gone] {
+		return
+	}
+	f, name, err := openID(t.path, gone)
+	if err != nil {
+		s.lost(t.path, t.path, 0, fmt.Sprintf("%s was replaced twice before it could be opened, and the file in between cannot be read: %v; its lines, if any, were not read",
+			t.path, err))
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return
+	}
+	o, e := s.begin(t, f, gone, fi.Size())
+	o.path, e.Pos.Path, e.Path = name, name, name
+	e.Detail = "rotated away before it was opened; " + e.Detail
+	o.quietSince, o.lastSize = s.cfg.Clock.Now(), fi.Size()
+	s.draining = append(s.draining, o)
+	taken[gone] = true
+	s.event(e)
+	s.readNewer(t.path, o, taken)
 }
 
 func (s *scanner) maxLine() int {
@@ -450,7 +491,7 @@ func (s *scanner) retire(t *tracked, st map[string]statResult) {
 	if o.path != "" {
 		// Rotated more than once since the last check: the files between
 		// were never seen.
-		s.readNewer(t.path, o.path, s.takenIDs())
+		s.readNewer(t.path, o, s.takenIDs())
 	}
 }
 
@@ -557,7 +598,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 		why += fmt.Sprintf("; its unread part is read from its copy %s", cp.path)
 		// Copied and truncated more than once since the last check: the
 		// later copies were never seen.
-		later = s.readNewer(t.path, cp.path, s.takenIDs())
+		later = s.readNewer(t.path, cp, s.takenIDs())
 	} else {
 		// The old content is complete: deliver the partial last line read
 		// from it (and nothing from the new content at the old offset).

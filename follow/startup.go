@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -23,12 +24,28 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	s.resume = make(map[fileID]Position)
 	s.resetWhy = make(map[fileID]string)
 	s.holes = make(map[fileID]*holeWatch)
+	var stale []Position // other names saved for one file
 	for _, k := range sortedKeys(s.cfg.Saved) {
 		pos := s.cfg.Saved[k]
 		pos.Path = k
 		id := fileID{pos.Dev, pos.Ino}
-		if old, ok := s.resume[id]; !ok || pos.Offset > old.Offset {
+		old, ok := s.resume[id]
+		switch {
+		case !ok:
 			s.resume[id] = pos
+		case pos.Offset > old.Offset:
+			s.resume[id] = pos
+			stale = append(stale, old)
+		default:
+			stale = append(stale, pos)
+		}
+	}
+	for _, p := range stale {
+		if _, followed := s.tracked[p.Path]; !followed {
+			// The name a followed file takes is saved again when it is
+			// opened; any other would stay forever.
+			s.event(Event{Kind: EventClose, Source: p.Path, Path: p.Path, Pos: Position{Path: p.Path, Dev: p.Dev, Ino: p.Ino},
+				Detail: "another name's saved position of the same file is further on; dropped"})
 		}
 	}
 	current := make(map[fileID]string) // identity -> followed name
@@ -46,7 +63,8 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	// For each base name, the newest file found holding saved content
 	// under another name than it was saved under; inPlace: the followed
 	// file itself still holds it (nothing was rotated while stopped).
-	newest := make(map[string]*rotatedFile)
+	newest := make(map[string]*openFile)
+	newestAt := make(map[string]rotatedFile)
 	inPlace := make(map[string]bool)
 	copied := make(map[string]fileID) // base -> its file, truncated while stopped
 	taken := make(map[fileID]bool)    // identities read from now on
@@ -74,9 +92,8 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 			continue
 		}
 		if rf, ok := parseRotated(filepath.Base(base), filepath.Base(o.path)); ok && filepath.Dir(o.path) == filepath.Dir(base) {
-			rf.path = o.path
-			if n := newest[base]; n == nil || n.olderThan(rf) {
-				newest[base] = &rf
+			if n, ok := newestAt[base]; !ok || n.olderThan(rf) {
+				newest[base], newestAt[base] = o, rf
 			}
 		}
 	}
@@ -87,7 +104,7 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 		if inPlace[base] {
 			continue
 		}
-		later := s.readNewer(base, newest[base].path, taken)
+		later := s.readNewer(base, newest[base], taken)
 		if id, ok := copied[base]; ok && len(later) > 0 {
 			// Copied and truncated more than once: each later copy, then
 			// the file itself, may start with the hole of the one before.
@@ -99,19 +116,31 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 }
 
 // readNewer queues the files of base's rotated set that are newer than
-// the one at path, and not in taken, to be read whole, oldest first: a
-// file holding content logtally has was found there, so those came after
-// it, and logtally never saw them (created and rotated away while it was
-// stopped, or between two checks). It returns those it queued.
-func (s *scanner) readNewer(base, path string, taken map[fileID]bool) []*openFile {
-	from, ok := parseRotated(filepath.Base(base), filepath.Base(path))
-	if !ok || filepath.Dir(path) != filepath.Dir(base) {
+// the file from, and not in taken, to be read whole, oldest first: from
+// holds content logtally has, so those came after it, and logtally never
+// saw them (created and rotated away while it was stopped, or between two
+// checks). from is placed in the set by its identity, as it may have been
+// rotated again since it was found, else by its name. It returns the
+// files it queued.
+func (s *scanner) readNewer(base string, from *openFile, taken map[fileID]bool) []*openFile {
+	set := rotatedSet(base)
+	ids := make([]fileID, len(set))
+	for i, rf := range set {
+		if fi, err := os.Stat(rf.path); err == nil {
+			ids[i], _ = idOf(fi)
+		}
+	}
+	at := slices.Index(ids, from.id)
+	if at < 0 {
+		at = slices.IndexFunc(set, func(rf rotatedFile) bool { return rf.path == from.path })
+	}
+	if at < 0 {
 		return nil
 	}
 	var out []*openFile
-	for _, rf := range rotatedSet(base) {
-		if from.sameKind(rf) && from.olderThan(rf) {
-			if o := s.readWhole(base, rf.path, taken, !s.started); o != nil {
+	for i := at + 1; i < len(set); i++ {
+		if set[at].sameKind(set[i]) && ids[i] != (fileID{}) {
+			if o := s.readWhole(base, set[i].path, ids[i], taken, !s.started); o != nil {
 				out = append(out, o)
 			}
 		}
@@ -289,14 +318,9 @@ func (s *scanner) findID(path string, dirs []string, id fileID) string {
 // openSaved opens the file at name, which had identity id, for reading
 // from the saved position pos. It returns why not otherwise.
 func (s *scanner) openSaved(name string, id fileID, pos Position) (*openFile, string) {
-	f, err := os.Open(name)
+	f, name, err := openID(name, id)
 	if err != nil {
 		return nil, fmt.Sprintf("rotated file %s cannot be opened: %v", name, err)
-	}
-	fi, err := f.Stat()
-	if got, _ := idOf(fi); err != nil || got != id || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Sprintf("rotated file %s changed while being opened", name)
 	}
 	o, why := s.openAt(f, id, name, pos)
 	if why != "" {
@@ -306,21 +330,46 @@ func (s *scanner) openSaved(name string, id fileID, pos Position) (*openFile, st
 	return o, ""
 }
 
+// openID opens the regular file with identity id, found at path: if a
+// rotation renamed it since, it is found again by identity in path's
+// directory (a few times at most). It returns the name it was opened at.
+func openID(path string, id fileID) (*os.File, string, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := os.Open(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, path, err
+		}
+		if err == nil {
+			fi, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return nil, path, err
+			}
+			if got, _ := idOf(fi); got == id && fi.Mode().IsRegular() {
+				return f, path, nil
+			}
+			f.Close()
+		}
+		name, ok := findByID(filepath.Dir(path), id)
+		if !ok || attempt == 3 {
+			return nil, path, fmt.Errorf("open %s: the file (%v) is no longer there", path, id)
+		}
+		path = name
+	}
+}
+
 // readWhole queues a rotated file of base that logtally has never read to
 // be read from its start: created and rotated away while logtally was
 // stopped (at startup: its lines are backlog), or between two checks. A
 // file followed under a name of its own (a glob matching the rotated
 // names) is read from its start by open instead.
-func (s *scanner) readWhole(base, path string, taken map[fileID]bool, atStartup bool) *openFile {
-	f, err := os.Open(path)
-	if err != nil {
-		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: %v", path, err))
+func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool, atStartup bool) *openFile {
+	if taken[id] {
 		return nil
 	}
-	fi, err := f.Stat()
-	id, _ := idOf(fi)
-	if err != nil || !fi.Mode().IsRegular() || taken[id] {
-		f.Close()
+	f, path, err := openID(path, id)
+	if err != nil {
+		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: %v", path, err))
 		return nil
 	}
 	taken[id] = true

@@ -3,6 +3,7 @@ package tests
 import (
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -215,5 +216,68 @@ func TestKillDuringRotation(t *testing.T) {
 				t.Errorf("logtally did not report draining the rotated file from its position")
 			}
 		})
+	}
+}
+
+// TestKillDuringRapidRotation: the real logrotate renames the log every
+// 300 ms (create), faster than rotated files are drained (a writer may go
+// on appending to a renamed file for a while), so that each rotated file
+// is renamed again (app.log.1 to app.log.2, ...) while it is read and its
+// old name is taken by the next one; meanwhile logtally is killed with
+// SIGKILL at random moments and restarted. Every line is committed
+// exactly once: a drained file's saved position follows it to its new
+// name, and a name taken by another file never loses that file's
+// position.
+func TestKillDuringRapidRotation(t *testing.T) {
+	lr := need(t, "logrotate")
+	seed := crashSeed(t)
+	t.Logf("seed %d (LOGTALLY_CRASH_SEED=%d replays these kill moments)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed>>2))
+	r := newRig(t, "")
+	log := r.path("app.log")
+	writeFile(t, r.rules, counterRules(log, "all", ".*", "seqs", ".* seq \\d+"))
+	writeFile(t, log, "")
+	conf := r.path("logrotate.conf")
+	writeFile(t, conf, log+" {\n  rotate 99\n  missingok\n  create 0644\n  nocompress\n}\n")
+	lrState := r.path("logrotate.state")
+
+	d := r.start("inotify", 0)
+	d.waitLog(`event=open `, 1)
+	w := newSteadyWriter(t, log, 2*time.Millisecond, 1)
+	w.line = syslogLine
+	w.start()
+	waitPosition(t, r.state)
+
+	rotate := time.NewTicker(300 * time.Millisecond)
+	defer rotate.Stop()
+	kills, rotations := 0, 0
+	killAt := time.Now().Add(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+	for kills < 4 {
+		select {
+		case <-rotate.C:
+			out, err := exec.Command(lr, "-f", "-s", lrState, conf).CombinedOutput()
+			if err != nil {
+				t.Fatalf("logrotate: %v\n%s", err, out)
+			}
+			rotations++
+			if rng.IntN(2) == 0 {
+				w.reopenLog() // else the writer goes on in the renamed file until the next time
+			}
+		case <-time.After(time.Until(killAt)):
+			d.kill()
+			kills++
+			t.Logf("kill %d after %d rotations (%d lines written)", kills, rotations, w.written())
+			d = r.start("inotify", 0)
+			killAt = time.Now().Add(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+		}
+	}
+	written := w.finish()
+	d.stop()
+	got := readStatus(t, r.state).total("all")
+	t.Logf("%d lines written across %d rotations and %d kills, %v counted", written, rotations, kills, got)
+	wantTotal(t, r.state, "all", written)
+	wantTotal(t, r.state, "seqs", written)
+	if strings.Contains(d.log(), "event=lost") {
+		t.Errorf("logtally reported lost lines")
 	}
 }
