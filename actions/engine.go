@@ -251,6 +251,10 @@ type Firing struct {
 	Time   time.Time // end of the interval
 	// Reason says why a suppressed firing was suppressed.
 	Reason string
+	// Key is the source a per: key firing is for ($(key)), from the top
+	// keys of measurement KeyOf; empty without per: key.
+	Key   string
+	KeyOf string
 	// Replace is set when a run of the command older than its expireafter
 	// is still going: Execute kills it and starts this one after it.
 	Replace bool
@@ -356,6 +360,9 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	// classes of the interval: they would change every few minutes.
 	hard := e.hardClasses(in.Start, in.End)
 	isSet := func(n string) bool { return set[n] || hard[n] }
+	if err := e.expireKeyLocks(tx, now); err != nil {
+		return nil, err
+	}
 	value := func(n string) (float64, bool) { v, ok := in.Vars[n]; return v, ok }
 	exprTrue := e.userClasses(set, alive, isSet, value)
 	for _, c := range e.set.Classes {
@@ -392,35 +399,52 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		if f.Timeout <= 0 {
 			f.Timeout = rules.DefaultCommandTimeout // a hung command is always killed
 		}
-		fire, err := e.guard(tx, c.Handle, c.If.EvalVars(isSet, value), c.IfElapsed, now, &f, c.ExpireAfter)
+		fs, err := e.rise(tx, f, c.If.EvalVars(isSet, value), c.IfElapsed, c.ExpireAfter, c.PerKey, &in)
 		if err != nil {
 			return nil, err
 		}
-		if !fire {
+		for _, f := range fs {
 			if f.Reason != "" {
 				d.Suppressed = append(d.Suppressed, f)
+				continue
 			}
-			continue
+			x.key, x.keyOf = f.Key, f.KeyOf
+			x.command(c, &f)
+			d.Fired = append(d.Fired, f)
 		}
-		x.command(c, &f)
-		d.Fired = append(d.Fired, f)
 	}
 	for _, r := range e.set.Reports {
 		f := Firing{Kind: KindReport, Handle: r.Handle, Guard: r.If.String(), Time: now, To: r.To}
-		fire, err := e.guard(tx, r.Handle, r.If.EvalVars(isSet, value), r.IfElapsed, now, &f, -1)
+		fs, err := e.rise(tx, f, r.If.EvalVars(isSet, value), r.IfElapsed, -1, r.PerKey, &in)
 		if err != nil {
 			return nil, err
 		}
-		if !fire {
+		for _, f := range fs {
 			if f.Reason != "" {
 				d.Suppressed = append(d.Suppressed, f)
+				continue
 			}
-			continue
+			x.key, x.keyOf = f.Key, f.KeyOf
+			f.Message = x.report(r.Message)
+			d.Fired = append(d.Fired, f)
 		}
-		f.Message = x.report(r.Message)
-		d.Fired = append(d.Fired, f)
 	}
 	return d, nil
+}
+
+// rise decides what a command or report whose guard is now true (or not)
+// fires: nothing, f once when the guard rose, or, with per: key, f once
+// for each source of perKey's measurements that is new in the guard's true
+// stretch. A firing with a Reason was suppressed.
+func (e *Engine) rise(tx *state.Tx, f Firing, now bool, ifElapsed, expireAfter time.Duration, perKey []string, in *Interval) ([]Firing, error) {
+	if len(perKey) > 0 {
+		return e.perKeyRise(tx, f, now, ifElapsed, expireAfter, perKey, in)
+	}
+	fire, err := e.guard(tx, f.Handle, now, ifElapsed, f.Time, &f, expireAfter)
+	if err != nil || !fire && f.Reason == "" {
+		return nil, err
+	}
+	return []Firing{f}, nil
 }
 
 // hardClasses returns the hard classes of an interval: CFEngine's time

@@ -47,6 +47,9 @@ type expander struct {
 	in      *Interval
 	classes string   // active classes, sorted, space-separated
 	invalid []string // keys referenced that fail their key_type
+	// key is $(key), the source of a per: key firing, from the top keys
+	// of measurement keyOf.
+	key, keyOf string
 	human   bool     // numbers for people (reports), not programs (commands)
 }
 
@@ -90,7 +93,7 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 			continue
 		}
 		if fromLog && v != "" {
-			if !x.e.validKey(name, v) {
+			if !x.validKey(rules.CanonicalVar(name), v) {
 				x.invalid = append(x.invalid, name)
 				if logText == nil {
 					continue // never into a command
@@ -114,6 +117,8 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 		return x.classes, false, true
 	case "host":
 		return x.e.set.Settings.Host, false, true
+	case rules.VarKey:
+		return x.key, true, true
 	case "env_time":
 		// CFEngine's mon.env_time: when the sample was taken, as ctime(3)
 		// writes it.
@@ -169,6 +174,16 @@ func (e *Engine) validKey(name, v string) bool {
 	return true
 }
 
+// validKey checks text from a log line against its measurement's key_type:
+// $(top_h) against h's, $(key) against that of the measurement it came
+// from.
+func (x *expander) validKey(name, v string) bool {
+	if name == rules.VarKey {
+		name = "top_" + x.keyOf
+	}
+	return x.e.validKey(name, v)
+}
+
 // command fills the argv and environment additions of a firing.
 func (x *expander) command(c *rules.Command, f *Firing) {
 	x.invalid = x.invalid[:0]
@@ -202,10 +217,16 @@ func (x *expander) command(c *rules.Command, f *Firing) {
 		env = append(env, "LOGTALLY_INTERVAL_START="+x.in.Start.UTC().Format(time.RFC3339))
 	}
 	env = append(env, "LOGTALLY_INTERVAL_END="+x.in.End.UTC().Format(time.RFC3339))
+	if x.key != "" && x.validKey(rules.VarKey, x.key) && !strings.Contains(x.key, "\x00") {
+		env = append(env, "LOGTALLY_KEY="+x.key)
+	}
 	env = append(env, x.measurementEnv()...)
 	f.Env = env
 	if len(x.invalid) > 0 {
-		h := strings.TrimPrefix(x.invalid[0], "top_")
+		h := strings.TrimPrefix(rules.CanonicalVar(x.invalid[0]), "top_")
+		if rules.CanonicalVar(x.invalid[0]) == rules.VarKey {
+			h = x.keyOf
+		}
 		f.invalid = fmt.Sprintf("$(%s) is not a valid %s key", x.invalid[0], x.e.keyTypes[h])
 	}
 }

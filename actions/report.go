@@ -18,7 +18,7 @@ func (e *Engine) deliver(reports []Firing) {
 	r.reportMu.Lock()
 	defer r.reportMu.Unlock()
 	for _, f := range reports {
-		rec := RunRecord{Kind: KindReport, Handle: f.Handle, Guard: f.Guard, Message: f.Message, To: f.To,
+		rec := RunRecord{Kind: KindReport, Handle: f.Handle, Key: f.Key, Guard: f.Guard, Message: f.Message, To: f.To,
 			Start: time.Now(), ExitCode: -1, Outcome: OutcomeOK}
 		if err := e.deliverOne(f); err != nil {
 			rec.Outcome = OutcomeFailed

@@ -40,6 +40,7 @@ const (
 type RunRecord struct {
 	Kind     Kind
 	Handle   string
+	Key      string // the source of a per: key firing
 	Guard    string
 	Argv     []string // command: as run (or as it would have run)
 	Env      []string // dry run: the environment additions
@@ -186,18 +187,18 @@ func (r *runner) done() {
 func (r *runner) submit(j *job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := j.f.Handle
+	h := j.f.runID()
 	if old := r.byHandle[h]; old != nil {
 		switch {
 		case !j.f.Replace:
 			// Decided before the previous run was submitted: never two at once.
 			r.stats.Suppressed++
-			r.log.Info("actions: firing suppressed", "handle", h, "guard", j.f.Guard, "reason", ReasonRunning)
+			r.log.Info("actions: firing suppressed", "handle", j.f.Handle, "key", j.f.Key, "guard", j.f.Guard, "reason", ReasonRunning)
 		case old.started.IsZero():
 			r.stats.Expired++
-			r.record(RunRecord{Kind: KindCommand, Handle: h, Guard: old.f.Guard, Argv: old.f.Argv, Start: time.Now(),
+			r.record(RunRecord{Kind: KindCommand, Handle: old.f.Handle, Key: old.f.Key, Guard: old.f.Guard, Argv: old.f.Argv, Start: time.Now(),
 				ExitCode: -1, Outcome: OutcomeExpired, Err: "replaced in the queue by a newer firing"})
-			r.log.Warn("actions: queued command replaced by a newer firing", "handle", h)
+			r.log.Warn("actions: queued command replaced by a newer firing", "handle", j.f.Handle, "key", j.f.Key)
 			old.f, old.env, old.enqueued = j.f, j.env, j.enqueued
 		default:
 			if old.successor != nil {
@@ -234,7 +235,7 @@ func (r *runner) startLocked(j *job) {
 
 func (r *runner) dropLocked(j *job, why string) {
 	r.stats.QueueDrops++
-	r.record(RunRecord{Kind: j.f.Kind, Handle: j.f.Handle, Guard: j.f.Guard, Argv: j.f.Argv, Message: j.f.Message,
+	r.record(RunRecord{Kind: j.f.Kind, Handle: j.f.Handle, Key: j.f.Key, Guard: j.f.Guard, Argv: j.f.Argv, Message: j.f.Message,
 		To: j.f.To, Start: time.Now(), ExitCode: -1, Outcome: OutcomeDropped, Err: why})
 	r.log.Error("actions: firing dropped", "kind", string(j.f.Kind), "handle", j.f.Handle, "guard", j.f.Guard, "reason", why)
 }
@@ -245,7 +246,7 @@ func (r *runner) loop(j *job) {
 		rec := r.run(j)
 		r.mu.Lock()
 		r.record(rec)
-		h := j.f.Handle
+		h := j.f.runID()
 		next := j.successor
 		switch {
 		case next != nil && r.stopping:
@@ -296,7 +297,7 @@ func (c *capture) Write(p []byte) (int, error) {
 // run runs one command to its end and returns its record.
 func (r *runner) run(j *job) RunRecord {
 	f := j.f
-	rec := RunRecord{Kind: KindCommand, Handle: f.Handle, Guard: f.Guard, Argv: f.Argv, Start: time.Now(), ExitCode: -1}
+	rec := RunRecord{Kind: KindCommand, Handle: f.Handle, Key: f.Key, Guard: f.Guard, Argv: f.Argv, Start: time.Now(), ExitCode: -1}
 	r.mu.Lock()
 	grace, outputCap, log := r.grace, r.outputCap, r.log
 	r.mu.Unlock()
@@ -402,6 +403,9 @@ func (r *runner) run(j *job) RunRecord {
 		slog.String("outcome", rec.Outcome), slog.Int("exit", rec.ExitCode),
 		slog.Duration("duration", rec.Duration), slog.String("argv", quoteArgv(rec.Argv)),
 		slog.String("stdout", oneLine(string(stdout.buf))), slog.String("stderr", oneLine(string(stderr.buf))),
+	}
+	if rec.Key != "" {
+		attrs = append(attrs, slog.String("key", rec.Key))
 	}
 	if rec.Signal != "" {
 		attrs = append(attrs, slog.String("signal", rec.Signal))
@@ -565,7 +569,11 @@ func (e *Engine) Execute(ctx context.Context, d *Decision) {
 		r.mu.Lock()
 		r.stats.Suppressed++
 		r.mu.Unlock()
-		e.log.Info("actions: rise suppressed", "kind", string(f.Kind), "handle", f.Handle, "guard", f.Guard, "reason", f.Reason)
+		args := []any{"kind", string(f.Kind), "handle", f.Handle, "guard", f.Guard, "reason", f.Reason}
+		if f.Key != "" {
+			args = append(args, "key", f.Key)
+		}
+		e.log.Info("actions: rise suppressed", args...)
 	}
 	var reports []Firing
 	for _, f := range d.Fired {
@@ -589,7 +597,7 @@ func (e *Engine) Execute(ctx context.Context, d *Decision) {
 			e.log.Info("actions: dry run: would report", "handle", f.Handle, "guard", f.Guard, "to", f.To, "message", f.Message)
 			r.mu.Lock()
 			r.stats.DryRuns++
-			r.record(RunRecord{Kind: KindReport, Handle: f.Handle, Guard: f.Guard, Message: f.Message, To: f.To,
+			r.record(RunRecord{Kind: KindReport, Handle: f.Handle, Key: f.Key, Guard: f.Guard, Message: f.Message, To: f.To,
 				Start: time.Now(), ExitCode: -1, Outcome: OutcomeDryRun, DryRun: true})
 			r.mu.Unlock()
 		}
@@ -607,7 +615,7 @@ func (e *Engine) command(f Firing) {
 	if why := refusal(&f); why != "" {
 		r.mu.Lock()
 		r.stats.Refused++
-		r.record(RunRecord{Kind: KindCommand, Handle: f.Handle, Guard: f.Guard, Argv: f.Argv, Start: time.Now(),
+		r.record(RunRecord{Kind: KindCommand, Handle: f.Handle, Key: f.Key, Guard: f.Guard, Argv: f.Argv, Start: time.Now(),
 			ExitCode: -1, Outcome: OutcomeRefused, Err: why})
 		r.mu.Unlock()
 		e.log.Error("actions: command refused", "handle", f.Handle, "guard", f.Guard, "reason", why, "argv", quoteArgv(f.Argv))
@@ -618,7 +626,7 @@ func (e *Engine) command(f Firing) {
 			"argv", quoteArgv(f.Argv), "env", quoteArgv(f.Env), "timeout", f.Timeout)
 		r.mu.Lock()
 		r.stats.DryRuns++
-		r.record(RunRecord{Kind: KindCommand, Handle: f.Handle, Guard: f.Guard, Argv: f.Argv, Env: f.Env,
+		r.record(RunRecord{Kind: KindCommand, Handle: f.Handle, Key: f.Key, Guard: f.Guard, Argv: f.Argv, Env: f.Env,
 			Start: time.Now(), ExitCode: -1, Outcome: OutcomeDryRun, DryRun: true})
 		r.mu.Unlock()
 		return
@@ -652,7 +660,7 @@ func (e *Engine) Wait(ctx context.Context) error {
 	r.mu.Lock()
 	r.stopping = true
 	for _, j := range r.queue {
-		delete(r.byHandle, j.f.Handle)
+		delete(r.byHandle, j.f.runID())
 		r.dropLocked(j, "shutting down")
 	}
 	r.queue = nil

@@ -39,6 +39,14 @@ func (d *Daemon) View() web.View {
 			if l := ms.Last; l != nil {
 				mv.LastEnd, mv.Value, mv.Av, mv.Dev, mv.Z = l.End, l.Value, l.Av, l.Dev, l.Z
 				mv.Classes, mv.TopKey = l.Classes, l.TopKey
+				mv.Entropy = l.Entropy
+				if t := l.KeyTable; t != nil {
+					kv := &web.KeysView{Other: t.Other, OtherKeys: t.OtherKeys, Total: t.Total}
+					for _, kc := range t.Top {
+						kv.Top = append(kv.Top, web.KeyRow{Key: kc.Key, Count: kc.Count, Share: t.Share(kc.Count)})
+					}
+					mv.Keys = kv
+				}
 			}
 			if ms.Base != nil {
 				mv.Week = ms.Base.Week()

@@ -244,6 +244,7 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 	e.count(st, s)
 	if s.Value != nil && !s.Partial {
 		r.Points = append(r.Points, e.Point(s))
+		r.Points = append(r.Points, e.KeyPoints(s)...)
 	}
 	if s.Scored() {
 		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value))

@@ -276,6 +276,9 @@ func Describe(m *rules.Measurement, acc *Accumulator) *Sample {
 		s.TopKey, s.TopCount = top, n
 	}
 	s.Keys = len(acc.Keys())
+	if m.TopKeys > 0 && s.Keys > 0 && !m.IsSet() {
+		s.KeyTable = NewKeyTable(acc.Keys(), m.TopKeys)
+	}
 	if t, ok := acc.Text(); ok {
 		s.Text = t
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -94,8 +95,21 @@ func TestPartialIntervalWrittenOnce(t *testing.T) {
 	g, b = fold(t, set, width, start, 2)
 	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r = e.Close(c)
-	if len(r.Points) != 1 || r.Points[0].Fields[0].Value != 5.0 || !r.Points[0].Time.Equal(start.Add(width)) {
+	var values []output.Point
+	var keyed int64
+	for _, p := range r.Points {
+		switch p.Measurement {
+		case "probe":
+			values = append(values, p)
+		case interval.KeysMeasurement("probe"):
+			keyed += p.Fields[0].Value.(int64)
+		}
+	}
+	if len(values) != 1 || values[0].Fields[0].Value != 5.0 || !values[0].Time.Equal(start.Add(width)) {
 		t.Fatalf("points %+v, want one of value 5 at %v", r.Points, start.Add(width))
+	}
+	if keyed != 5 {
+		t.Errorf("the key table's points count %d lines, want the 5 of both runs", keyed)
 	}
 	if got := e.State("probe").Total; got.Total != 5 || got.Samples != 1 {
 		t.Fatalf("total %+v, want 5 in one sample", got)

@@ -30,6 +30,9 @@ type Sample struct {
 	TopCount uint64   `json:"top_count,omitempty"`
 	Keys     int      `json:"keys,omitempty"`
 	Entropy  *float64 `json:"entropy,omitempty"`
+	// KeyTable is the interval's per-key counts: the rule's top_keys most
+	// frequent keys and the rest summed; nil without a key or a table.
+	KeyTable *KeyTable `json:"key_table,omitempty"`
 	// Set is the members of a set measurement (slist, listening_ports),
 	// in natural order; Unexpected and Missing compare it with expect:.
 	Set        []string `json:"set,omitempty"`

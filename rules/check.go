@@ -80,6 +80,7 @@ func (l *loader) finish() (*Set, error) {
 	l.checkHandles()
 	l.checkExprs(known)
 	l.checkVars()
+	l.checkPerKey()
 	if errs := mergeExpansions(l.s.errs, l.nexp); len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
@@ -102,6 +103,102 @@ func (l *loader) finish() (*Set, error) {
 	}
 	set.Warnings = sortWarnings(l.s.warns)
 	return set, nil
+}
+
+// measurementsOf returns the handles of the measurements whose classes or
+// variables e refers to, directly or through the user classes it names,
+// in the order of the rule set.
+func (s *Set) measurementsOf(e *Expr) []string {
+	owner := map[string]string{} // class → measurement
+	for _, m := range s.Measurements {
+		for _, c := range m.Classes() {
+			owner[c] = m.Handle
+		}
+	}
+	users := map[string]*Expr{}
+	for _, c := range s.Classes {
+		users[c.Name] = c.Expr
+	}
+	return refersTo(e, owner, users, s.Measurements)
+}
+
+// refersTo is measurementsOf over a class → measurement map and the user
+// classes' expressions.
+func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Measurement) []string {
+	found := map[string]bool{}
+	seen := map[string]bool{}
+	var walk func(e *Expr)
+	walk = func(e *Expr) {
+		if e == nil {
+			return
+		}
+		for _, c := range e.Classes() {
+			if h, ok := owner[c]; ok {
+				found[h] = true
+			}
+			if u, ok := users[c]; ok && !seen[c] {
+				seen[c] = true
+				walk(u)
+			}
+		}
+		for _, v := range e.Vars() {
+			for _, p := range runtimePrefixes {
+				if h, ok := strings.CutPrefix(v, p); ok {
+					found[h] = true
+				}
+			}
+		}
+	}
+	walk(e)
+	var out []string
+	for _, m := range ms {
+		if found[m.Handle] {
+			out = append(out, m.Handle)
+		}
+	}
+	return out
+}
+
+// checkPerKey resolves the measurements whose sources a per: key command
+// or report fires for: the keyed ones its guard refers to, at least one.
+func (l *loader) checkPerKey() {
+	owner := map[string]string{}
+	var ms []*Measurement
+	for _, e := range l.ms {
+		ms = append(ms, e.m)
+		for _, c := range e.m.Classes() {
+			owner[c] = e.m.Handle
+		}
+	}
+	users := map[string]*Expr{}
+	for _, e := range l.classes {
+		users[e.c.Name] = e.c.Expr
+	}
+	keyed := func(o *obj, e *Expr) []string {
+		var out []string
+		for _, h := range refersTo(e, owner, users, ms) {
+			for _, m := range ms {
+				if m.Handle == h && m.Keyed() && !m.IsSet() {
+					out = append(out, h)
+				}
+			}
+		}
+		if len(out) == 0 && e != nil {
+			o.errf("per", "per: key needs a guard on a measurement with key:, e.g. if: ssh_username_probe_high_anomaly",
+				"the guard %s refers to no measurement with a key", e)
+		}
+		return out
+	}
+	for _, e := range l.cmds {
+		if e.perKey {
+			e.c.PerKey = keyed(e.o, e.c.If)
+		}
+	}
+	for _, e := range l.reps {
+		if e.perKey {
+			e.r.PerKey = keyed(e.o, e.r.If)
+		}
+	}
 }
 
 // checkMeasurements reports duplicate handles of measurements,
@@ -408,7 +505,7 @@ func (l *loader) checkVars() {
 			names = append(names, e.w.Handle)
 		}
 	}
-	check := func(o *obj, key, s string) {
+	check := func(o *obj, key, s string, perKey bool) {
 		for rest := s; ; {
 			i := strings.Index(rest, "$(")
 			if i < 0 {
@@ -422,6 +519,9 @@ func (l *loader) checkVars() {
 			written := rest[:j]
 			name := CanonicalVar(written)
 			rest = rest[j+1:]
+			if name == VarKey && !perKey {
+				o.warnf(key, "$(key) is always empty without per: key")
+			}
 			for _, p := range runtimePrefixes {
 				h, ok := strings.CutPrefix(name, p)
 				if !ok {
@@ -450,14 +550,14 @@ func (l *loader) checkVars() {
 	}
 	for _, e := range l.cmds {
 		for _, a := range e.c.Argv {
-			check(e.o, "command", a)
+			check(e.o, "command", a, e.perKey)
 		}
 		for k, v := range e.c.Env {
-			check(e.o.sub("env", nil), k, v)
+			check(e.o.sub("env", nil), k, v, e.perKey)
 		}
 	}
 	for _, e := range l.reps {
-		check(e.o, "message", e.r.Message)
+		check(e.o, "message", e.r.Message, e.perKey)
 	}
 }
 

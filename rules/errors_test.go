@@ -78,6 +78,18 @@ func TestErrors(t *testing.T) {
 		{name: "top level list", src: "- a\n- b\n",
 			want: []wantErr{{"1:1", "", "top level must be a map", "measurements"}}},
 
+		// per: key and top_keys.
+		{name: "per key without a keyed measurement", src: m0 + "commands:\n  - if: h_high\n    per: key\n    command: [x, $(key)]\n",
+			want: []wantErr{{"7:10", "commands[0].per", "the guard h_high refers to no measurement with a key", "per: key needs a guard"}}},
+		{name: "per typo", src: m0 + "    key: 'from (\\S+)'\nreports:\n  - if: h_high\n    per: keys\n    message: x\n",
+			want: []wantErr{{"8:10", "reports[0].per", `unknown value "keys"`, "did you mean key?"}}},
+		{name: "key in a shell", src: m0 + "    key: 'from (\\S+)'\ncommands:\n  - if: h_high\n    per: key\n    shell: true\n    command: ['block $(key)']\n",
+			want: []wantErr{{"10:15", "commands[0].command[0]", "must never reach a shell", "own argv element"}}},
+		{name: "top_keys without key", src: m0 + "    top_keys: 5\n",
+			want: []wantErr{{"5:5", "measurements[0].top_keys", "only with key", "add key:"}}},
+		{name: "top_keys too many", src: m0 + "    key: 'from (\\S+)'\n    top_keys: 1000\n",
+			want: []wantErr{{"6:15", "measurements[0].top_keys", "out of range", ""}}},
+
 		// ignore_keys.
 		{name: "ignore_keys bad network", src: m0 + "    key: 'from (\\S+)'\n    ignore_keys: [192.0.2.0/24, 10.0.0.0/33, nagios, 2001:db8::/129]\n",
 			want: []wantErr{

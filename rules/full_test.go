@@ -33,7 +33,7 @@ func wantFull() *Set {
 		Measurements: []*Measurement{
 			{
 				Handle: "ssh_username_probe", StreamType: StreamFile, Path: "/var/log/auth.log",
-				DataType: Counter, Select: `.*sshd\[.*Invalid user.*`, Key: `from (\S+)`, KeyType: KeyIP,
+				DataType: Counter, Select: `.*sshd\[.*Invalid user.*`, Key: `from (\S+)`, KeyType: KeyIP, TopKeys: DefaultTopKeys,
 				Policy: PolicyLast, TrackGrowing: false, HistoryType: HistoryWeekly, Start: StartBeginning,
 				Timestamp: "Jan _2 15:04:05", Units: "probes", Description: "invalid users tried over ssh",
 				Tags: map[string]string{"service": "sshd"}, Persist: 20 * time.Minute, PersistPolicy: PersistReset,

@@ -100,6 +100,10 @@ const (
 	KeyWord = "word" // [A-Za-z0-9._@-]+, at most 256 bytes
 )
 
+// PerKey is the value of per: that makes a command or report fire once per
+// source.
+const PerKey = "key"
+
 // Persistence policies, as CFEngine's: preserve keeps the first expiry while
 // the class stays set; reset restarts the timer each time it is set again.
 const (
@@ -151,7 +155,10 @@ type Measurement struct {
 	KeyType    string // KeyAny, KeyIP or KeyWord
 	// IgnoreKeys are the keys whose lines are not counted (ignore_keys);
 	// nil when none.
-	IgnoreKeys   *KeyFilter
+	IgnoreKeys *KeyFilter
+	// TopKeys is the number of keys of an interval's key table (top_keys):
+	// the most frequent, the others summed as one; 0 for no table.
+	TopKeys      int
 	Policy       string // select_multiline_policy
 	TrackGrowing bool   // track_growing_file
 	HistoryType  string
@@ -227,6 +234,10 @@ type Command struct {
 	Timeout     time.Duration     // the whole process group is killed after this
 	ExpireAfter time.Duration     // a run still going after this is killed and reported
 	Env         map[string]string // extra environment; values may use $(var)
+	// PerKey, with per: key, are the keyed measurements its guard refers
+	// to: it fires once per distinct top source of theirs, $(key); nil
+	// without per.
+	PerKey []string
 }
 
 // Report is a templated message emitted when its guard becomes true.
@@ -237,6 +248,7 @@ type Report struct {
 	Message   string // $(var) references are expanded at run time
 	To        string // "stderr", "syslog" or an absolute file path
 	IfElapsed time.Duration
+	PerKey    []string // as Command.PerKey
 }
 
 // Settings are the global settings; at most one file may set each of them.

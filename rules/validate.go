@@ -20,10 +20,10 @@ var (
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
-		"expireafter", "expect", "ignore_keys", "unit", "identifier", "match", "render", "journal_directory", "for"}
+		"expireafter", "expect", "ignore_keys", "top_keys", "unit", "identifier", "match", "render", "journal_directory", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description"}
-	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "for"}
-	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "for"}
+	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "for"}
+	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "for"}
 	settingsKeys = []string{"interval", "timezone", "max_line_length", "regex_timeout", "host", "tags",
 		"half_life", "max_concurrent_commands", "outputs", "file_change_log"}
 	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
@@ -60,6 +60,10 @@ const (
 	DefaultBatchSize             = 1000
 	DefaultFlushInterval         = 10 * time.Second
 	DefaultSpoolSize             = 100000
+	// DefaultTopKeys and MaxTopKeys bound a measurement's key table,
+	// and so its points and their series in InfluxDB.
+	DefaultTopKeys = 10
+	MaxTopKeys     = 100
 	// MaxHandleLength bounds a measurement handle, which prefixes every
 	// class, variable and line-protocol measurement it produces.
 	MaxHandleLength = 100
@@ -81,11 +85,13 @@ type cmdEntry struct {
 	c        *Command
 	o        *obj
 	explicit bool // handle written in the file
+	perKey   bool // per: key
 }
 
 type repEntry struct {
 	r        *Report
 	o        *obj
+	perKey   bool
 	explicit bool
 }
 
@@ -440,6 +446,12 @@ func (l *loader) measurement(o *obj) {
 		}
 		m.IgnoreKeys = o.keyFilter("ignore_keys")
 	}
+	if o.has("top_keys") && !o.has("key") {
+		o.errAt(o.keyPos("top_keys"), child(o.path, "top_keys"), "add key: with a capture group", "only with key")
+	}
+	if m.Key != "" {
+		m.TopKeys = int(o.integer("top_keys", DefaultTopKeys, 0, MaxTopKeys))
+	}
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
 	m.HistoryType = o.historyType(text)
 	if o.has("expect") {
@@ -777,12 +789,17 @@ func (l *loader) command(o *obj) {
 	if len(c.Env) == 0 {
 		c.Env = nil
 	}
-	e := &cmdEntry{c: c, o: o, explicit: o.has("handle")}
+	e := &cmdEntry{c: c, o: o, explicit: o.has("handle"), perKey: o.per()}
 	c.Handle = o.handle("handle", false)
 	if !e.explicit {
 		c.Handle = derivedHandle("command", o)
 	}
 	l.cmds = append(l.cmds, e)
+}
+
+// per validates per:, which says a command or report fires per source.
+func (o *obj) per() bool {
+	return o.enum("per", "", PerKey) == PerKey
 }
 
 // report validates one (expanded) report.
@@ -807,7 +824,7 @@ func (l *loader) report(o *obj) {
 		}
 	}
 	r.IfElapsed = o.duration("ifelapsed", 0)
-	e := &repEntry{r: r, o: o, explicit: o.has("handle")}
+	e := &repEntry{r: r, o: o, explicit: o.has("handle"), perKey: o.per()}
 	r.Handle = o.handle("handle", false)
 	if !e.explicit {
 		r.Handle = derivedHandle("report", o)

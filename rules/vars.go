@@ -22,6 +22,10 @@ func CanonicalVar(name string) string {
 	return name
 }
 
+// VarKey is $(key), the source a per: key command or report fires for:
+// text from a log line.
+const VarKey = "key"
+
 // textPrefixes are the variables whose values are text that logs, file
 // names or process names control: they must never reach a shell.
 var textPrefixes = []string{"top_", "expected_", "unexpected_", "missing_", "changed_", "added_", "removed_"}
@@ -36,6 +40,9 @@ func textVar(s string) string {
 		}
 		rest = rest[i+2:]
 		name := CanonicalVar(rest)
+		if strings.HasPrefix(name, VarKey+")") {
+			return VarKey
+		}
 		for _, p := range textPrefixes {
 			if strings.HasPrefix(name, p) {
 				return p

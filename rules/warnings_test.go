@@ -36,6 +36,8 @@ func TestWarnings(t *testing.T) {
 				"w.yaml:10:6: warning: classes.c: variable value_ssh_prob is not a number any measurement has, so the comparison is always false (did you mean value_ssh_probe?)",
 				"w.yaml:10:6: warning: classes.c: variable z_q never has a value (measurement q is history_type scalar, without a baseline), so the comparison is always false",
 			}},
+		{"key without per", m + "reports:\n  - message: $(key)\n",
+			[]string{"w.yaml:6:14: warning: reports[0].message: $(key) is always empty without per: key"}},
 		{"hard classes are known", m + "reports:\n  - if: ssh_probe_high.Hr14.Min55_00.Monday.GMT_Q3.December.Yr2026.Day6.Evening.myhost\n    message: x\nsettings:\n  host: myhost.example.net\n",
 			nil},
 		{"variables", m + "reports:\n  - message: $(top_ssh_probe) $(value_ssh_prob) $(host)\n",

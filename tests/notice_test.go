@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +234,204 @@ func TestIgnoreKeys(t *testing.T) {
 	}
 	if sum != float64(counted) {
 		t.Errorf("the points sum to %v, want the %d lines of sources not ignored", sum, counted)
+	}
+}
+
+// TestPerKeyBacktest: the finding of the issue, replayed. Two storms from
+// different sources six hours apart; the block command without per: key
+// fires for the first and is suppressed by ifelapsed: 12h for the second,
+// while the one with per: key fires for each, with its source in $(key).
+func TestPerKeyBacktest(t *testing.T) {
+	dir := t.TempDir()
+	day := backtestDay()
+	log := stormLog(t, dir, day.Add(-2*24*time.Hour), day.Add(20*time.Hour),
+		storm{at: day.Add(8*time.Hour + 10*time.Minute), addr: "203.0.113.9", minutes: 3, perMin: 60},
+		storm{at: day.Add(14*time.Hour + 10*time.Minute), addr: "192.0.2.77", minutes: 3, perMin: 60})
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+classes:
+  probe_storm: {expression: value_probe > 100, persist: 0s}
+commands:
+  - handle: block_top
+    if: probe_storm
+    command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(top_probe) }"]
+    ifelapsed: 12h
+  - handle: block_each
+    if: probe_storm
+    per: key
+    command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(key) }"]
+    ifelapsed: 12h
+settings:
+  timezone: UTC
+`, log))
+	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	first := day.Add(8*time.Hour + 15*time.Minute).Format(time.RFC3339)
+	second := day.Add(14*time.Hour + 15*time.Minute).Format(time.RFC3339)
+	each := wouldFire(res.stderr, "block_each")
+	if len(each) != 2 || !strings.HasPrefix(each[0], first) || !strings.HasSuffix(each[0], "{ 203.0.113.9 }") ||
+		!strings.HasPrefix(each[1], second) || !strings.HasSuffix(each[1], "{ 192.0.2.77 }") {
+		t.Errorf("block_each fired %q, want at %s for 203.0.113.9 and at %s for 192.0.2.77", each, first, second)
+	}
+	top := wouldFire(res.stderr, "block_top")
+	if len(top) != 1 || !strings.HasPrefix(top[0], first) {
+		t.Errorf("block_top fired %q, want once, at %s", top, first)
+	}
+	if !strings.Contains(res.stderr, second+"  command block_top suppressed (ifelapsed)") {
+		t.Errorf("the second storm's block_top is not shown suppressed:\n%s", tail(res.stderr, 2000))
+	}
+}
+
+// TestPerKeyDaemon: the daemon runs a per: key command for each storm
+// source, the second within ifelapsed of the first, each with its own
+// source as an argument and in LOGTALLY_KEY; the key table of the
+// interval (top_keys, the others summed, count, share, entropy) is in
+// `status` and on the status page, and is written as the <handle>_keys
+// measurement with the key as a tag, at most top_keys + 1 points.
+func TestPerKeyDaemon(t *testing.T) {
+	r := newRig(t, "")
+	log, fired := r.path("auth.log"), r.path("fired.log")
+	writeFile(t, log, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+    top_keys: 3
+classes:
+  probe_storm: {expression: value_probe >= 100, persist: 0s}
+commands:
+  - handle: block
+    if: probe_storm
+    per: key
+    command: [%s, %s, block, "$(key)"]
+    env: {%s: record}
+    ifelapsed: 1h
+    timeout: 30s
+`, log, yamlQuote(testBinary(t)), yamlQuote(fired), helperEnv))
+	d := r.start("inotify", 0, "--listen=127.0.0.1:0")
+	addr := d.webAddr()
+	d.waitLog(`msg=committed `, 1)
+	burst := func(addr string, n int, others int) {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "sshd[9]: Invalid user u%d from %s port 22\n", i, addr)
+		}
+		for i := 0; i < others; i++ {
+			fmt.Fprintf(&b, "sshd[9]: Invalid user v from 198.51.100.%d port 22\n", 1+i)
+		}
+		appendString(t, log, b.String())
+	}
+	burst("203.0.113.9", 150, 5)
+	testutil.WaitForWhy(t, waitTimeout, "the command for the first source", func() (bool, string) {
+		n := len(readRecords(t, fired))
+		return n == 1, fmt.Sprintf("%d runs", n)
+	})
+	testutil.WaitForWhy(t, waitTimeout, "probe_storm to fall", func() (bool, string) {
+		st := readStatus(t, r.state)
+		return !st.hasClass("probe_storm"), fmt.Sprintf("classes %v", st.Classes)
+	})
+	burst("192.0.2.77", 150, 0)
+	testutil.WaitForWhy(t, waitTimeout, "the command for the second source", func() (bool, string) {
+		n := len(readRecords(t, fired))
+		return n == 2, fmt.Sprintf("%d runs", n)
+	})
+	recs := readRecords(t, fired)
+	for i, want := range []string{"203.0.113.9", "192.0.2.77"} {
+		if got := recs[i].args(); !slices.Equal(got, []string{"block", want}) || string(recs[i].Env["LOGTALLY_KEY"]) != want {
+			t.Errorf("run %d: argv %q, LOGTALLY_KEY %q; want block %s", i, got, recs[i].Env["LOGTALLY_KEY"], want)
+		}
+	}
+
+	// While the second source goes on, a line every 200 ms, status and
+	// the page show it alone in the table of the last interval.
+	stopTrickle := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopTrickle:
+				return
+			case <-tick.C:
+				f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				fmt.Fprintln(f, "sshd[9]: Invalid user w from 192.0.2.77 port 22")
+				f.Close()
+			}
+		}
+	}()
+	lastTable := regexp.MustCompile(`(?m)keys of probe in the interval ending .*: \d+ lines from 1 keys, entropy 0\.00\n\s*KEY\s+COUNT\s+SHARE\s*\n\s*192\.0\.2\.77\s+\d+\s+100\.0%\s*$`)
+	testutil.WaitForWhy(t, waitTimeout, "status to show the key table", func() (bool, string) {
+		out := run(t, "", "status", "--state", r.state)
+		return lastTable.MatchString(out.stdout), out.stdout
+	})
+	testutil.WaitForWhy(t, waitTimeout, "the page to show the key table", func() (bool, string) {
+		_, body := httpGet(t, "http://"+addr+"/")
+		keys := string(body)
+		if i := strings.Index(keys, `<table class="keys">`); i >= 0 {
+			keys = keys[i:]
+		} else {
+			return false, "no key table"
+		}
+		keys, _, _ = strings.Cut(keys, "</table>")
+		return strings.Contains(strings.ReplaceAll(keys, "<wbr>", ""), "<code>192.0.2.77</code>") && strings.Contains(keys, "100.0%"), keys
+	})
+	close(stopTrickle)
+	<-trickled
+	d.stop()
+
+	// The first burst's interval: 150 from one source and 5 others, in
+	// line protocol (top 3, and the other 3 summed).
+	var keyPts []lpPoint
+	for _, p := range decodeLPFile(t, r.outLP) {
+		if p.measurement == "probe_keys" {
+			keyPts = append(keyPts, p)
+		}
+	}
+	byTime := map[time.Time][]lpPoint{}
+	for _, p := range keyPts {
+		byTime[p.ts] = append(byTime[p.ts], p)
+	}
+	found := false
+	for _, pts := range byTime {
+		if len(pts) > 4 {
+			t.Errorf("%d key points in one interval, want at most top_keys + 1 = 4", len(pts))
+		}
+		var total int64
+		top := false
+		for _, p := range pts {
+			total += p.fields["count"].(int64)
+			if p.tags["key"] == "203.0.113.9" && p.fields["count"] == int64(150) {
+				top = true
+			}
+		}
+		if top {
+			found = true
+			var other *lpPoint
+			for i := range pts {
+				if pts[i].tags["other"] == "true" {
+					other = &pts[i]
+				}
+			}
+			if total != 155 || len(pts) != 4 || other == nil || other.fields["count"] != int64(3) || other.fields["keys"] != int64(3) {
+				t.Errorf("the first burst's key points %v, want 150 from 203.0.113.9, two of the others and the other 3 summed", pts)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no key point of 203.0.113.9 with its 150 lines in %v", keyPts)
 	}
 }

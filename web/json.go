@@ -37,6 +37,20 @@ type jsonView struct {
 	Self            jsonSelf          `json:"self"`
 }
 
+// jsonKeys is a measurement's key table.
+type jsonKeys struct {
+	Top       []jsonKeyRow `json:"top"`
+	Other     uint64       `json:"other"`
+	OtherKeys int          `json:"other_keys"`
+	Total     uint64       `json:"total"`
+}
+
+type jsonKeyRow struct {
+	Key   string  `json:"key"`
+	Count uint64  `json:"count"`
+	Share float64 `json:"share"`
+}
+
 type jsonMeasurement struct {
 	Handle        string     `json:"handle"`
 	Description   string     `json:"description"`
@@ -57,6 +71,8 @@ type jsonMeasurement struct {
 	Timeouts      uint64     `json:"regex_timeouts"`
 	KeyRejects    uint64     `json:"key_rejects"`
 	Ignored       uint64     `json:"ignored"`
+	Entropy       *float64   `json:"entropy,omitempty"`
+	Keys          *jsonKeys  `json:"keys,omitempty"`
 	GraphSVG      string     `json:"graph_svg,omitempty"`
 	GraphCSV      string     `json:"graph_csv,omitempty"`
 }
@@ -200,6 +216,14 @@ func newJSONView(v View) jsonView {
 			Timeouts:      m.Timeouts,
 			KeyRejects:    m.KeyRejects,
 			Ignored:       m.Ignored,
+			Entropy:       jptr(m.Entropy),
+		}
+		if k := m.Keys; k != nil {
+			jk := &jsonKeys{Other: k.Other, OtherKeys: k.OtherKeys, Total: k.Total}
+			for _, r := range k.Top {
+				jk.Top = append(jk.Top, jsonKeyRow{r.Key, r.Count, r.Share})
+			}
+			jm.Keys = jk
 		}
 		if len(m.Week) > 0 || len(m.Recent) > 0 {
 			jm.GraphSVG = "graph/" + url.PathEscape(m.Handle) + ".svg"

@@ -56,6 +56,14 @@ type measCard struct {
 	TopKey, Total, Lines, Selected, Problems string
 	Classes                                  []chip
 	Graph, NoGraph                           string
+	Keys                                     []keyRow
+	Entropy                                  string
+}
+
+// keyRow is one row of a measurement's key table.
+type keyRow struct {
+	Key, Count, Share string
+	Other             bool
 }
 
 type runRow struct {
@@ -178,6 +186,22 @@ func newPageData(v View) pageData {
 		}
 		if m.Z != nil {
 			card.Level = zLevel(*m.Z)
+		}
+		if k := m.Keys; k != nil {
+			for _, r := range k.Top {
+				card.Keys = append(card.Keys, keyRow{Key: clean(r.Key, maxKey), Count: fmtCount(r.Count), Share: fmtShare(r.Share)})
+			}
+			if k.OtherKeys > 0 {
+				share := 0.0
+				if k.Total > 0 {
+					share = float64(k.Other) / float64(k.Total)
+				}
+				card.Keys = append(card.Keys, keyRow{Key: fmtCount(uint64(k.OtherKeys)) + " others", Count: fmtCount(k.Other),
+					Share: fmtShare(share), Other: true})
+			}
+		}
+		if m.Entropy != nil {
+			card.Entropy = strconv.FormatFloat(*m.Entropy, 'f', 2, 64)
 		}
 		for _, c := range m.Classes {
 			card.Classes = append(card.Classes, chip{Name: clean(c, maxText), Level: classLevel(c)})
@@ -484,6 +508,9 @@ func fmtPtr(p *float64) string {
 func fmtNum(v float64) string { return num.Human(v) }
 
 // fmtCount shows a count with thin spaces between groups of three digits.
+// fmtShare formats a share of 0 to 1 as a percentage.
+func fmtShare(s float64) string { return strconv.FormatFloat(100*s, 'f', 1, 64) + "%" }
+
 func fmtCount(n uint64) string {
 	s := strconv.FormatUint(n, 10)
 	if len(s) <= 4 {

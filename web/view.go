@@ -61,9 +61,29 @@ type MeasurementView struct {
 	Timeouts      uint64
 	KeyRejects    uint64
 	Ignored       uint64 // selected lines of an ignored key (ignore_keys)
+	// Keys is the last interval's key table (top_keys), Entropy the
+	// normalised entropy of its keys.
+	Keys    *KeysView
+	Entropy *float64
 	// The learned week and the last week's samples (weekly measurements).
 	Week   []history.SlotStat
 	Recent []history.Sample
+}
+
+// KeysView is one interval's table of counts per key: the most frequent
+// keys, and the others summed.
+type KeysView struct {
+	Top       []KeyRow
+	Other     uint64 // count of the keys not in Top
+	OtherKeys int    // how many keys that is
+	Total     uint64
+}
+
+// KeyRow is one key of a KeysView.
+type KeyRow struct {
+	Key   string
+	Count uint64
+	Share float64 // of Total, 0 to 1
 }
 
 // ClassView is one class that is set, and until when it persists (zero when

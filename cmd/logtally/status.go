@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/internal/num"
+	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
 )
 
@@ -118,6 +120,11 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	for _, m := range st.Measurements {
+		if m.Last != nil && m.Last.KeyTable != nil {
+			printKeyTable(w, m.Handle, m.Last)
+		}
+	}
 	if len(st.Watches) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "WATCH	FILES	BYTES	HASHED	OUTSTANDING	")
@@ -176,4 +183,27 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printKeyTable prints the key table of a measurement's last sample, as
+// cfenvd's ShowState does: each of the most frequent keys with its count
+// and share, the others summed, and the entropy of them all.
+func printKeyTable(w io.Writer, handle string, l *interval.Sample) {
+	t := l.KeyTable
+	ent := "-"
+	if l.Entropy != nil {
+		ent = strconv.FormatFloat(*l.Entropy, 'f', 2, 64)
+	}
+	fmt.Fprintf(w, "keys of %s in the interval ending %s: %d lines from %d keys, entropy %s\n",
+		handle, fmtTime(l.End), t.Total, len(t.Top)+t.OtherKeys, ent)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "KEY\tCOUNT\tSHARE\t")
+	for _, kc := range t.Top {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t\n", printable([]byte(kc.Key)), kc.Count, 100*t.Share(kc.Count))
+	}
+	if t.OtherKeys > 0 {
+		fmt.Fprintf(tw, "(%d others)\t%d\t%.1f%%\t\n", t.OtherKeys, t.Other, 100*t.Share(t.Other))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
