@@ -50,7 +50,7 @@ type expander struct {
 	// key is $(key), the source of a per: key firing, from the top keys
 	// of measurement keyOf.
 	key, keyOf string
-	human   bool     // numbers for people (reports), not programs (commands)
+	human      bool // numbers for people (reports), not programs (commands)
 }
 
 func isNameChar(c byte) bool {
