@@ -374,18 +374,28 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	return nil
 }
 
+// saved reads the positions saved for a stream.
+func (d *Daemon) saved(source string) (map[string]follow.Position, error) {
+	var saved map[string]follow.Position
+	err := d.store.View(func(tx *state.Tx) error {
+		var err error
+		saved, err = savedPositions(tx, source)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the positions of %s: %w", source, err)
+	}
+	return saved, nil
+}
+
 // newFollower creates (but does not start) a stream's follower.
 func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 	m := s.group.Measurements[0]
 	switch s.kind {
 	case interval.KindFile:
-		var saved map[string]follow.Position
-		if err := d.store.View(func(tx *state.Tx) error {
-			var err error
-			saved, err = savedPositions(tx, s.source)
+		saved, err := d.saved(s.source)
+		if err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("read positions of %s: %w", s.source, err)
 		}
 		start := rules.StartEnd
 		for _, gm := range s.group.Measurements {
@@ -432,13 +442,9 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 	case interval.KindWhole:
 		s.lower = d.curStart
 	case interval.KindJournal:
-		var saved map[string]follow.Position
-		if err := d.store.View(func(tx *state.Tx) error {
-			var err error
-			saved, err = savedPositions(tx, s.source)
+		saved, err := d.saved(s.source)
+		if err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("read the cursor of %s: %w", s.source, err)
 		}
 		after := saved[journalPos].Cursor
 		beginning := false

@@ -30,6 +30,9 @@ const (
 // JournalConfig says which entries of the systemd journal to read and how
 // to turn them into lines.
 type JournalConfig struct {
+	// Source names the stream in batches, events and metrics ("journal"
+	// when empty); the daemon names it by what it selects.
+	Source string
 	// Units and Identifiers select entries of these systemd units
 	// (journalctl --unit) and syslog identifiers (--identifier); Matches
 	// are FIELD=value matches. Matches of one field are alternatives,
@@ -116,34 +119,14 @@ func NewJournal(cfg JournalConfig) (*Journal, error) {
 	if cfg.MaxLine == 0 {
 		cfg.MaxLine = lines.DefaultMax
 	}
-	j := &Journal{cfg: cfg, pipe: p, source: JournalSource(cfg), last: cfg.After}
+	source := cfg.Source
+	if source == "" {
+		source = "journal"
+	}
+	j := &Journal{cfg: cfg, pipe: p, source: source, last: cfg.After}
 	p.source = j.source
 	p.readOut = j.read
 	return j, nil
-}
-
-// JournalSource names the stream a JournalConfig reads, for batches, events
-// and metrics: "journal:" and its selection, e.g.
-// "journal:unit=ssh.service,identifier=sshd".
-func JournalSource(cfg JournalConfig) string {
-	var parts []string
-	for _, u := range cfg.Units {
-		parts = append(parts, "unit="+u)
-	}
-	for _, i := range cfg.Identifiers {
-		parts = append(parts, "identifier="+i)
-	}
-	parts = append(parts, cfg.Matches...)
-	if cfg.Directory != "" {
-		parts = append(parts, "directory="+cfg.Directory)
-	}
-	for _, f := range cfg.Files {
-		parts = append(parts, "file="+f)
-	}
-	if cfg.Render == RenderSyslog {
-		parts = append(parts, "render=syslog")
-	}
-	return "journal:" + strings.Join(parts, ",")
 }
 
 // Source returns the name the journal's batches and events carry.

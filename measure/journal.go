@@ -18,7 +18,8 @@ import (
 // resume after; test, learn and backtest add the time range to read.
 func JournalConfig(m *rules.Measurement, maxLine int) follow.JournalConfig {
 	return follow.JournalConfig{
-		Units: m.JournalUnits, Identifiers: m.JournalIdentifiers, Matches: m.JournalMatches,
+		Source: interval.JournalSource(m),
+		Units:  m.JournalUnits, Identifiers: m.JournalIdentifiers, Matches: m.JournalMatches,
 		Directory: m.JournalDir, Render: m.Render, MaxLine: maxLine,
 	}
 }
