@@ -247,11 +247,8 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 	}
 
 	s.mu.Lock()
-	folded := f.Take()
 	if complete {
-		for t, bk := range folded {
-			s.fold.Bucket(time.Unix(t, 0)).Merge(s.group, bk, f.Group)
-		}
+		f.Flush(s.fold)
 		if pos := b.End; s.kind == interval.KindFile && !pos.IsZero() && pos.Path != "" {
 			p.set(pos)
 		}
@@ -259,9 +256,9 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 			pos.Path = journalPos
 			p.set(pos)
 		}
-	}
-	if f.Group == s.group {
-		s.spare = f
+		if f.Group == s.group {
+			s.spare = f // an abandoned batch's fold is dropped with what it holds
+		}
 	}
 	p.inflight--
 	late := p.cut && p.inflight == 0

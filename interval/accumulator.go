@@ -326,6 +326,14 @@ func (a *Accumulator) Merge(b *Accumulator) {
 	}
 }
 
+// reset empties the accumulator for reuse, keeping what it learned of raw
+// keys (the ValidKey cache).
+func (a *Accumulator) reset() {
+	a.Counts = Counts{}
+	a.n, a.sum, a.first, a.last, a.abs, a.text = 0, 0, 0, 0, 0, ""
+	clear(a.keys)
+}
+
 // Snapshot is an Accumulator's content in a form that can be stored, so that
 // a partial interval survives a restart.
 type Snapshot struct {

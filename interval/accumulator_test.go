@@ -1,6 +1,7 @@
 package interval
 
 import (
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -224,5 +225,37 @@ func TestIgnoreKeys(t *testing.T) {
 	a := fold(t, set.Measurements[0], "login user=nagios\nlogin user=nagios2\nlogin user=backup\nlogin user=root\n")
 	if a.Ignored != 2 || a.Selected != 2 || a.Keys()["nagios2"] != 1 {
 		t.Errorf("literal keys: ignored %d selected %d keys %v; want 2, 2 and nagios2 counted", a.Ignored, a.Selected, a.Keys())
+	}
+}
+
+// TestFlush: folding lines in batches, each flushed into one fold (and the
+// batch's fold reused), gives what folding them at once gives.
+func TestFlush(t *testing.T) {
+	m := meas("m", rules.Real, rules.PolicySum, "v.*", `v (\d+)`, `k(\w)`, "")
+	g, err := NewGroup("x", []*rules.Measurement{m}, match.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"v 3 ka", "v 7 kb", "x", "v 1 ka", "v 9 kc", "v 4 ka"}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	whole := g.NewFold(time.Minute)
+	for _, l := range lines {
+		whole.Line([]byte(l), false, Live(at))
+	}
+	into, batch := g.NewFold(time.Minute), g.NewFold(time.Minute)
+	for i, l := range lines {
+		batch.Line([]byte(l), false, Live(at))
+		if i%2 == 1 {
+			batch.Flush(into)
+			if len(batch.Buckets) != 0 {
+				t.Fatalf("batch fold not emptied: %d buckets", len(batch.Buckets))
+			}
+		}
+	}
+	want, got := whole.At(at, 0), into.At(at, 0)
+	wv, _ := want.Value()
+	gv, _ := got.Value()
+	if wv != gv || want.Counts != got.Counts || !maps.Equal(want.Keys(), got.Keys()) || into.Buckets[at.Unix()].Lines != 6 {
+		t.Fatalf("flushed %v %+v %v, want %v %+v %v", gv, got.Counts, got.Keys(), wv, want.Counts, want.Keys())
 	}
 }

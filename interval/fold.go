@@ -68,6 +68,8 @@ type Fold struct {
 
 	matcher *match.Matcher
 	dater   *Dater
+	// free holds, by measurement, emptied accumulators for reuse (Flush).
+	free [][]*Accumulator
 	// The bucket of the last arrival, which most lines share.
 	curAt  int64
 	cur    *Bucket
@@ -102,14 +104,55 @@ func (f *Fold) Bucket(t time.Time) *Bucket {
 	return b
 }
 
-// acc returns the accumulator of measurement i in b, made when missing.
+// acc returns the accumulator of measurement i in b, made (or reused)
+// when missing.
 func (f *Fold) acc(b *Bucket, i int) *Accumulator {
 	a := b.Acc[i]
 	if a == nil {
-		a = NewAccumulator(f.Group.Measurements[i])
+		if i < len(f.free) && len(f.free[i]) > 0 {
+			last := len(f.free[i]) - 1
+			a, f.free[i] = f.free[i][last], f.free[i][:last]
+		} else {
+			a = NewAccumulator(f.Group.Measurements[i])
+		}
 		b.Acc[i] = a
 	}
 	return a
+}
+
+// Flush merges what f folded into into, a fold of the same stream (of
+// another group after a reload: by handle), and empties f for the next
+// lines. Its accumulators are kept for reuse, with what they learned of
+// raw keys: a fold that takes one batch of lines after another allocates
+// little, and checks a repeated key once.
+func (f *Fold) Flush(into *Fold) {
+	if f.free == nil {
+		f.free = make([][]*Accumulator, len(f.Group.Measurements))
+	}
+	for t, b := range f.Buckets {
+		dst := into.Bucket(time.Unix(t, 0))
+		dst.Lines += b.Lines
+		dst.Cut += b.Cut
+		for j, a := range b.Acc {
+			if a == nil {
+				continue
+			}
+			i := j
+			if into.Group != f.Group {
+				i = indexOf(into.Group.Measurements, f.Group.Measurements[j].Handle)
+			}
+			if i >= 0 {
+				if dst.Acc[i] == nil {
+					dst.Acc[i] = NewAccumulator(into.Group.Measurements[i])
+				}
+				dst.Acc[i].Merge(a)
+			}
+			a.reset()
+			f.free[j] = append(f.free[j], a)
+		}
+	}
+	clear(f.Buckets)
+	f.cur = nil
 }
 
 func (f *Fold) add(b *Bucket, hits []match.Hit) {
