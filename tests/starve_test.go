@@ -113,8 +113,10 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 		}
 		commits[start.Add(width).Unix()] = at.Sub(start.Add(width))
 	}
+	var worst time.Duration
 	for end := range want {
 		late, ok := commits[end]
+		worst = max(worst, late)
 		switch {
 		case !ok:
 			t.Errorf("no commit of the interval ending %s", time.Unix(end, 0).UTC().Format(time.TimeOnly))
@@ -122,4 +124,5 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 			t.Errorf("the interval ending %s was committed %v after its end, want within a second", time.Unix(end, 0).UTC().Format(time.TimeOnly), late)
 		}
 	}
+	t.Logf("steady intervals committed at most %v after their end", worst)
 }
