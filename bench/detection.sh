@@ -4,7 +4,8 @@
 # remediating on _anomaly (1) and on _dev2 (0.5): the scorer's full report,
 # the standard-profile score per category, then every profile's score on
 # the part of the corpus the model was tuned on and on the part held out of
-# tuning (detection/split.txt).
+# tuning (detection/split.txt), and where each part loses its points
+# (missed windows, late detections, false positives: detection/losses.py).
 #
 # Usage: bench/detection.sh [CORPUS_DIR] [OUT_DIR]
 #
@@ -33,3 +34,5 @@ python3 "$scorer/nab_score.py" "$out/results" --nab-root "$corpus" \
 	--threshold 1 --threshold 0.5 --per-file
 echo
 NAB_SCORER=$scorer python3 "$here/detection/categories.py" "$corpus" "$out/results"
+echo
+NAB_SCORER=$scorer python3 "$here/detection/losses.py" "$corpus" "$out/results" 1

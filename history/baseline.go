@@ -242,6 +242,7 @@ type global struct {
 	AlarmSrc float64      // evidence that started it: 0 point, 1 run
 	AlarmAt  int64        // unix seconds of the end of the last alarm episode
 	PrevZ    float64      // calibrated z of the previous sample
+	Min, Max float64      // the least and greatest value learned (model's scale)
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -456,7 +457,10 @@ func (b *Baseline) forecast(sec int64) pred {
 		}
 	}
 	p.local = best
-	p.mu = p.seasonal + b.g.Local[best]
+	// An expected value beyond every value the series has shown is the
+	// additive model overshooting (a level and a season both pulling one
+	// way): the forecast stays within the range seen.
+	p.mu = math.Max(b.g.Min, math.Min(b.g.Max, p.seasonal+b.g.Local[best]))
 	p.varStat = q + varM
 	floor := b.floor()
 	p.varTot = math.Max(p.varStat, floor)
@@ -750,6 +754,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.Q = 0
 		b.g.Scale = math.Abs(y)
 		b.g.Samples = 1
+		b.g.Min, b.g.Max = y, y
 		s := &b.slots[idx]
 		s.N = float32(b.visitWeight())
 		s.M = float32(y)
@@ -819,6 +824,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 	b.g.Run = p.run
 	b.g.Slow = p.slow
+	b.g.Min, b.g.Max = math.Min(b.g.Min, y), math.Max(b.g.Max, y)
 	// The slow run's own variance, each sample's square capped at 9 times
 	// the variance so far: an excursion does not declare itself normal.
 	sv := b.slowVar()
@@ -937,6 +943,7 @@ func (b *Baseline) toReal() {
 	b.g.M, b.g.Q = conv(b.g.M, b.g.Q)
 	b.g.V *= g * g
 	b.g.Scale = math.Abs(b.g.M)
+	b.g.Min, b.g.Max = b.inverse(b.g.Min), b.inverse(b.g.Max)
 	b.g.Local = [nLocal]float64{}
 	b.g.LocalErr = [nLocal]float64{}
 	b.g.Sel = 0

@@ -265,7 +265,8 @@ func TestEncodeDecode(t *testing.T) {
 		}
 	}
 	// One interval dirties one page, and writes it with the meta record
-	// (whole-series state and six evidence records, about 900 bytes).
+	// (whole-series state, the range of values learned and six evidence
+	// records, about 920 bytes).
 	b.Encode(true)
 	b.Observe(at.Add(time.Hour*1000), 7)
 	meta, pages = b.Encode(true)
@@ -273,7 +274,7 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatalf("one interval dirtied %d pages", len(pages))
 	}
 	for _, p := range pages {
-		if n := len(meta) + len(p); n > 1100 {
+		if n := len(meta) + len(p); n > 1120 {
 			t.Fatalf("one interval writes %d bytes", n)
 		}
 	}
@@ -439,37 +440,50 @@ func TestShortInterval(t *testing.T) {
 // (format version 2) is read, not discarded: its slots, whole-series state
 // and evidence records are taken over, the slow evidence starts from a
 // Gaussian record, and it is written back in the current format.
-func TestDecodeVersion2(t *testing.T) {
-	cfg := utcConfig()
-	b, at := train(t, cfg, newSynth(23, 20, 2), monday, 2)
-	_, pages := b.Encode(false)
-	old := b.encodeMeta(2)
-	c, err := Decode(cfg, old, pages)
-	if err != nil {
-		t.Fatalf("Decode of a version 2 baseline: %v", err)
-	}
-	if wb, wc := b.Week(), c.Week(); len(wb) != len(wc) || wb[100] != wc[100] || wb[1500] != wc[1500] {
-		t.Errorf("learned week changed: %+v -> %+v", wb[100], wc[100])
-	}
-	for i := 0; i < nTailsV2; i++ {
-		if b.g.Tails[i] != c.g.Tails[i] {
-			t.Errorf("record %d changed: %+v -> %+v", i, b.g.Tails[i], c.g.Tails[i])
-		}
-	}
-	for i := 0; i < 50; i++ {
-		tt := at.Add(time.Duration(i) * 5 * time.Minute)
-		x, y := b.Score(tt, 25), c.Score(tt, 25)
-		if x.Av != y.Av || x.Dev != y.Dev || x.Z != y.Z {
-			t.Fatalf("version 2 baseline scores %+v, original %+v", y, x)
-		}
-		b.Observe(tt, float64(15+i%10))
-		c.Observe(tt, float64(15+i%10))
-	}
-	if sc := c.Score(at.Add(time.Hour), 500); sc.Level != 3 {
-		t.Errorf("version 2 baseline: 500 on counts of 20 is level %d", sc.Level)
-	}
-	meta, _ := c.Encode(false)
-	if meta[4] != formatVersion {
-		t.Errorf("re-encoded as version %d", meta[4])
+func TestDecodeOlderVersions(t *testing.T) {
+	for _, ver := range []byte{2, 3} {
+		t.Run(fmt.Sprintf("version%d", ver), func(t *testing.T) {
+			cfg := utcConfig()
+			b, at := train(t, cfg, newSynth(23, 20, 2), monday, 2)
+			_, pages := b.Encode(false)
+			old := b.encodeMeta(ver)
+			c, err := Decode(cfg, old, pages)
+			if err != nil {
+				t.Fatalf("Decode of a version %d baseline: %v", ver, err)
+			}
+			if wb, wc := b.Week(), c.Week(); len(wb) != len(wc) || wb[100] != wc[100] || wb[1500] != wc[1500] {
+				t.Errorf("learned week changed: %+v -> %+v", wb[100], wc[100])
+			}
+			kept := nTails
+			if ver == 2 {
+				kept = nTailsV2
+			}
+			for i := 0; i < kept; i++ {
+				if b.g.Tails[i] != c.g.Tails[i] {
+					t.Errorf("record %d changed: %+v -> %+v", i, b.g.Tails[i], c.g.Tails[i])
+				}
+			}
+			// The range of values, which these versions did not keep, is
+			// taken from the slots: it holds every slot's mean.
+			if c.g.Min > b.g.Min+1 || c.g.Max < b.g.Max-1 || c.g.Min >= c.g.Max {
+				t.Errorf("range from the slots [%.2f, %.2f], learned [%.2f, %.2f]", c.g.Min, c.g.Max, b.g.Min, b.g.Max)
+			}
+			for i := 0; i < 50; i++ {
+				tt := at.Add(time.Duration(i) * 5 * time.Minute)
+				x, y := b.Score(tt, 25), c.Score(tt, 25)
+				if x.Av != y.Av || x.Dev != y.Dev || x.Z != y.Z {
+					t.Fatalf("version %d baseline scores %+v, original %+v", ver, y, x)
+				}
+				b.Observe(tt, float64(15+i%10))
+				c.Observe(tt, float64(15+i%10))
+			}
+			if sc := c.Score(at.Add(time.Hour), 500); sc.Level != 3 {
+				t.Errorf("version %d baseline: 500 on counts of 20 is level %d", ver, sc.Level)
+			}
+			meta, _ := c.Encode(false)
+			if meta[4] != formatVersion {
+				t.Errorf("re-encoded as version %d", meta[4])
+			}
+		})
 	}
 }

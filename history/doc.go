@@ -55,11 +55,15 @@
 // on other days (fully when the days agree, not at all when they differ, as
 // weekends do), then on the whole series, and its larger Var(ȳ) widens the
 // spread instead of raising false alarms. A short-term level L (for
-// non-stationary series) is added: μ = ȳ + L_k, where the candidates
-// L_1..L_3 are exponential averages of y − ȳ with half-lives 2 h, 12 h and 3
-// days (L_0 = 0), fed residuals clipped at the dev2 level; the candidate in
-// use is the one with the smallest recent squared error (half-life 2 days,
-// switched only when another is 10% better). The spread is
+// non-stationary series) is added: μ = clamp(ȳ + L_k, y_min, y_max), where
+// the candidates L_1..L_3 are exponential averages of y − ȳ with half-lives
+// 2 h, 12 h and 3 days (L_0 = 0), fed residuals clipped at the dev2 level;
+// the candidate in use is the one with the smallest recent squared error
+// (half-life 2 days, switched only when another is 10% better). y_min and
+// y_max are the least and greatest values ever learned: a season and a
+// level that both pull one way can add up to an expectation no sample has
+// ever reached (a CPU share above 100%, a rate below zero after a drop),
+// and a sample is never judged against that. The spread is
 //
 //	σ² = max(q̂ + Var(ȳ), floor) · max(1, Z2)
 //
@@ -196,14 +200,16 @@
 //
 // # Persistence
 //
-// Encode writes a meta record (about 900 bytes: whole-series state, the
+// Encode writes a meta record (about 920 bytes: whole-series state, the
 // six exceedance records as float32 counts, configuration; the levels
 // calibrated from the records are recomputed by Decode, not stored) and
 // pages of 16 slots × 12 bytes (float32 n, m, q); one interval dirties one
 // page, so a commit writes about 1.1 KB per measurement and 100 trained
 // weekly measurements take about 2.5 MB. Decode reads the format before
 // the slow run statistic (version 2) too, its slow records starting as
-// the Gaussian record of its history; it refuses (ErrConfigChanged) a
+// the Gaussian record of its history, and the one before the range of
+// values (version 3), whose range is taken as that of its slots' means two
+// deviations either way; it refuses (ErrConfigChanged) a
 // baseline learned with another interval, zone or kind, and the caller
 // then starts afresh.
 //

@@ -15,8 +15,9 @@ const slotBytes = 12
 
 // formatVersion is the version of the encoding written by Encode. Decode
 // also reads version 2 (before the slow run statistic): its records are
-// taken over and the slow evidence starts empty.
-const formatVersion = 3
+// taken over and the slow evidence starts empty; and version 3 (before the
+// range of values learned): the range is taken from the slots.
+const formatVersion = 4
 
 // nTailsV2 is the number of evidence records in a version 2 encoding.
 const nTailsV2 = 4
@@ -32,7 +33,7 @@ var ErrConfigChanged = errors.New("baseline learned with another configuration")
 func (b *Baseline) Pages() int { return len(b.dirty) }
 
 // Encode serialises the baseline: meta is the whole-series state (always
-// returned, about 730 bytes), pages the slot pages keyed by page number
+// returned, about 920 bytes), pages the slot pages keyed by page number
 // (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
 // since the previous Encode are returned — one page per learned interval —
 // otherwise every page that holds learned data. Encode clears the dirty
@@ -89,6 +90,9 @@ func (b *Baseline) metaFloats(version byte) []*float64 {
 	f := []*float64{&g.Samples, &g.M, &g.V, &g.Q, &g.Scale, &g.Total, &g.Z2, &g.Sel, &g.Run, &g.AlarmZ, &g.AlarmSrc, &g.PrevZ}
 	if version >= 3 {
 		f = append(f, &g.Slow, &g.SlowVar)
+	}
+	if version >= 4 {
+		f = append(f, &g.Min, &g.Max)
 	}
 	for i := range g.Local {
 		f = append(f, &g.Local[i])
@@ -190,7 +194,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	if magic != metaMagic {
 		return nil, errors.New("decode baseline: meta: not a logtally baseline")
 	}
-	if ver != formatVersion && ver != 2 {
+	if ver < 2 || ver > formatVersion {
 		return nil, fmt.Errorf("decode baseline: meta: unknown format version %d", ver)
 	}
 	if secs != b.secs || nslots != b.nslots || ps != pageSlots {
@@ -230,7 +234,7 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	if len(r.buf) != 0 {
 		return nil, errors.New("decode baseline: meta: trailing bytes")
 	}
-	if b.g.Samples < 0 || b.g.V < 0 || b.g.Q < 0 || b.g.Total < 0 || b.g.SlowVar < 0 {
+	if b.g.Samples < 0 || b.g.V < 0 || b.g.Q < 0 || b.g.Total < 0 || b.g.SlowVar < 0 || b.g.Min > b.g.Max {
 		return nil, errors.New("decode baseline: meta: negative count or variance")
 	}
 	b.g.Count = flags&1 != 0
@@ -266,8 +270,30 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 			b.slots[i] = s
 		}
 	}
+	if ver < 4 {
+		b.rangeFromSlots()
+	}
 	b.metaOK = true
 	return b, nil
+}
+
+// rangeFromSlots sets the range of values learned, which a baseline
+// encoded before version 4 did not keep, to that of its slots: each slot's
+// mean two deviations either way (and the whole series' mean when no slot
+// has data).
+func (b *Baseline) rangeFromSlots() {
+	b.g.Min, b.g.Max = b.g.M, b.g.M
+	for _, s := range b.slots {
+		if s.N <= 0 {
+			continue
+		}
+		d := 2 * math.Sqrt(float64(s.Q))
+		b.g.Min = math.Min(b.g.Min, float64(s.M)-d)
+		b.g.Max = math.Max(b.g.Max, float64(s.M)+d)
+	}
+	if b.g.Count {
+		b.g.Min = math.Max(b.g.Min, b.transform(0))
+	}
 }
 
 func finite32(f float32) bool {

@@ -336,3 +336,41 @@ func TestRefractory(t *testing.T) {
 		t.Errorf("spike 70 a day later: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
 	}
 }
+
+// TestForecastWithinRange: the expected value never leaves the range of
+// the values learned. A CPU share pegged at 100% by day and low at night
+// has a season and a short-term level that both pull upwards as each day
+// starts (and, once the nights run 40 points hotter, by much more): the
+// expectation stays at most 100, and a pegged day sample is never a low
+// deviation from an impossible expectation.
+func TestForecastWithinRange(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			b := New(Config{Interval: 5 * time.Minute, Location: time.UTC, Kind: KindReal})
+			night := 20.0
+			var worst Score
+			for i := 0; i < 3*2016; i++ {
+				at := monday.Add(time.Duration(i) * 5 * time.Minute)
+				if i == 2*2016 {
+					night = 60 // the nights of the third week run hotter
+				}
+				v := night + 2*rng.NormFloat64()
+				day := at.Hour() >= 8 && at.Hour() < 20
+				if day {
+					v = 100 - math.Abs(0.5*rng.NormFloat64())
+				}
+				sc := b.Observe(at, v)
+				if sc.Av > 100 {
+					t.Fatalf("%s: av %.1f beyond the greatest value learned (100)", at.Format("Mon 15:04"), sc.Av)
+				}
+				if i >= 2*2016 && day && sc.Level < worst.Level {
+					worst = sc
+				}
+			}
+			if worst.Level <= -2 {
+				t.Errorf("a pegged day sample %.1f scored level %d against av %.1f ± %.1f", worst.Value, worst.Level, worst.Av, worst.Dev)
+			}
+		})
+	}
+}

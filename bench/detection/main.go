@@ -1,5 +1,6 @@
 // Command detection replays every labelled series of a NAB-style corpus
-// through history.Backtest with the default configuration and writes, for
+// through the interval engine with the default configuration, exactly as
+// `logtally backtest --series` does (daemon.BacktestSeries), and writes, for
 // each data file DATA/<cat>/<file>.csv, OUT/<cat>/<file>.csv with the
 // columns timestamp,anomaly_score: 1.0 where <h>_high_anomaly or
 // <h>_low_anomaly rises, 0.5 where a _dev2 class rises without an anomaly
@@ -19,11 +20,14 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
+	"github.com/logtally/logtally/interval"
 )
 
 func main() {
@@ -71,7 +75,7 @@ func run(path, dataDir, outDir, handle string, detail bool) (int, int, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	rows := history.Backtest(handle, series, history.Config{})
+	rows := daemon.BacktestSeries(handle, series, 0).Rows
 	rel, err := filepath.Rel(dataDir, path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("relative path: %w", err)
@@ -112,7 +116,7 @@ func run(path, dataDir, outDir, handle string, detail bool) (int, int, error) {
 			score = "0.5"
 			nd++
 		}
-		fmt.Fprintf(w, "%s,%s\n", r.T.UTC().Format("2006-01-02 15:04:05"), score)
+		fmt.Fprintf(w, "%s,%s\n", r.Start.UTC().Format("2006-01-02 15:04:05"), score)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -125,7 +129,7 @@ func run(path, dataDir, outDir, handle string, detail bool) (int, int, error) {
 }
 
 // writeDetail writes the full verdict of every row.
-func writeDetail(path string, rows []history.Row) error {
+func writeDetail(path string, rows []interval.Row) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create detail: %w", err)
@@ -133,8 +137,14 @@ func writeDetail(path string, rows []history.Row) error {
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "timestamp,value,av,dev,z,level,classes")
 	for _, r := range rows {
-		s := r.Score
-		fmt.Fprintf(w, "%s,%g,%.4g,%.4g,%.3f,%d,%s\n", r.T.UTC().Format("2006-01-02 15:04:05"), s.Value, s.Av, s.Dev, s.Z, s.Level, strings.Join(r.Classes, " "))
+		s := history.Score{Value: math.NaN(), Av: math.NaN(), Dev: math.NaN(), Z: math.NaN()}
+		switch {
+		case r.Score != nil:
+			s = *r.Score
+		case r.Value != nil:
+			s.Value = *r.Value
+		}
+		fmt.Fprintf(w, "%s,%g,%.4g,%.4g,%.3f,%d,%s\n", r.Start.UTC().Format("2006-01-02 15:04:05"), s.Value, s.Av, s.Dev, s.Z, s.Level, strings.Join(r.Classes, " "))
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
