@@ -299,6 +299,14 @@ func (f *Fold) Block(data []byte, n int, arrival time.Time) {
 	f.matcher.MatchBlock(data, f.onHits)
 }
 
+// TimeRules makes the fold estimate the time each measurement's own
+// patterns take on the lines it folds (match.Matcher.TimeRules).
+func (f *Fold) TimeRules() { f.matcher.TimeRules() }
+
+// RuleTimes returns the time each measurement's own patterns took on the
+// lines folded since TimeRules (match.Matcher.RuleTimes), nil without it.
+func (f *Fold) RuleTimes() []time.Duration { return f.matcher.RuleTimes() }
+
 // At returns the accumulator of measurement i for the interval starting at
 // t: an empty one when nothing was folded into it.
 func (f *Fold) At(t time.Time, i int) *Accumulator {

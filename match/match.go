@@ -200,6 +200,7 @@ type Matcher struct {
 	bt        backtracker // state of RE2 group searches
 	bs        bytesState  // state of the bytes engine
 	clock     lineClock   // the line's time budget, and regexp2 copies
+	times     *ruleTimes  // each rule's time, when TimeRules was called
 }
 
 // NewMatcher returns a Matcher for the set.
@@ -253,7 +254,14 @@ func (m *Matcher) verify(f *lineFilter, line []byte, ascii bool, cand, seen []ui
 			if f != nil && !f.req[i].ok(seen) {
 				continue
 			}
-			if h, ok := m.set.rules[i].match(m, i, line, ascii); ok {
+			var h Hit
+			var ok bool
+			if m.times != nil {
+				h, ok = m.matchTimed(i, line, ascii)
+			} else {
+				h, ok = m.set.rules[i].match(m, i, line, ascii)
+			}
+			if ok {
 				m.hits = append(m.hits, h)
 			}
 		}

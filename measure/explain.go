@@ -13,20 +13,9 @@ import (
 )
 
 // HeadBytes is how much of the start of each stream a one-shot evaluation
-// keeps (Stream.Head), to time each rule alone and to explain rules that
-// selected nothing, without reading the stream again.
+// keeps (Stream.Head), to explain rules that selected nothing without
+// reading the stream again.
 const HeadBytes = 4 << 20
-
-// TimingBytes is how much of Head each rule is timed on, alone, when a
-// stream has at most timingBudget/TimingBytes rules; with more, each is
-// timed on an equal share of timingBudget, and at least minTimingBytes,
-// so that timing 1000 rules does not cost 1000 passes over a MiB.
-const TimingBytes = 1 << 20
-
-const (
-	timingBudget   = 16 << 20
-	minTimingBytes = 16 << 10
-)
 
 // Stream is what a one-shot evaluation saw of one stream as a whole, as
 // fail2ban-regex sums up a log: the Results of the stream's measurements
@@ -43,6 +32,10 @@ type Stream struct {
 	// one (timestamp.Layout counts it).
 	Layout  string
 	Elapsed time.Duration // the one pass over the stream, shared by its measurements
+	// Times is, per measurement, the time its own patterns took within
+	// the pass: on the lines the shared prefilter gave it as a candidate
+	// (match.Matcher.RuleTimes).
+	Times []time.Duration
 	// Head is the start of the stream, whole lines only, at most
 	// HeadBytes; Complete is true when it is the whole stream.
 	Head     []byte
@@ -132,61 +125,39 @@ func (s *Stream) part() *Stream {
 }
 
 // count makes f count the selected lines it folds, and their timestamp
-// formats, into s.
+// formats, into s, and time each measurement's patterns.
 func (s *Stream) count(f *interval.Fold) {
 	p, err := timestamp.New(s.Layout, s.loc)
 	if err != nil {
 		p, _ = timestamp.New("", s.loc)
 	}
 	s.tally = p.NewTally(time.Now())
+	f.TimeRules()
 	f.OnSelected = func(line []byte) {
 		s.Selected++
 		s.tally.Add(line)
 	}
 }
 
-// merge adds the counts of a part of the stream.
-func (s *Stream) merge(part *Stream) {
+// merge adds the counts of a part of the stream, folded by f.
+func (s *Stream) merge(part *Stream, f *interval.Fold) {
 	s.Selected += part.Selected
 	s.tally.Merge(part.tally)
+	s.addTimes(f)
 }
 
 // done fills Formats once the stream is read.
 func (s *Stream) done() { s.Formats = s.tally.Counts() }
 
-// timed returns the lines of Head each rule is timed on.
-func (s *Stream) timed() []byte {
-	size := TimingBytes
-	if n := len(s.Group.Measurements); n > 0 {
-		size = max(minTimingBytes, min(TimingBytes, timingBudget/n))
+// addTimes adds the time each measurement took in f to Times.
+func (s *Stream) addTimes(f *interval.Fold) {
+	ts := f.RuleTimes()
+	if s.Times == nil {
+		s.Times = make([]time.Duration, len(ts))
 	}
-	if len(s.Head) <= size {
-		return s.Head
+	for i, d := range ts {
+		s.Times[i] += d
 	}
-	return s.Head[:bytes.LastIndexByte(s.Head[:size], '\n')+1]
-}
-
-// TimedLines is the number of lines RuleTimes measures each rule on.
-func (s *Stream) TimedLines() uint64 { return uint64(bytes.Count(s.timed(), []byte{'\n'})) }
-
-// RuleTimes returns the time each measurement of the stream takes to match
-// the stream's lines alone, with its own compiled matcher: measured over
-// the first TimingBytes of Head and scaled to every line read. They are what each rule costs, where
-// Elapsed is the one pass that all of them share.
-func (s *Stream) RuleTimes(opts match.Options) []time.Duration {
-	out := make([]time.Duration, len(s.Group.Measurements))
-	sample := s.timed()
-	n := uint64(bytes.Count(sample, []byte{'\n'}))
-	if n == 0 {
-		return out
-	}
-	for i := range s.Group.Measurements {
-		matcher := s.Group.Set().Only(i).NewMatcher()
-		start := time.Now()
-		matcher.MatchBlock(sample, func(int, []byte, []match.Hit) {})
-		out[i] = time.Duration(float64(time.Since(start)) * float64(s.Lines) / float64(n))
-	}
-	return out
 }
 
 // Hint explains why a measurement selected no line although its pattern

@@ -106,6 +106,7 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 		err := foldStream(f, s, open, maxLine, observe, sp)
 		elapsed := time.Since(start)
 		s.Lines, s.Elapsed = f.Lines, elapsed
+		s.addTimes(f)
 		s.done()
 		for i, m := range g.Measurements {
 			r := ResultOf(m, f.At(time.Time{}, i))
@@ -307,7 +308,7 @@ func foldParallel(f *interval.Fold, s *Stream, file *os.File, name string, size 
 		f.Lines += p.Lines
 		f.Cut += p.Cut
 		all.Merge(f.Group, p.Bucket(time.Time{}), p.Group)
-		s.merge(summaries[k])
+		s.merge(summaries[k], p)
 		if errs[k] != nil {
 			// A sequential read would have stopped here.
 			return errs[k]

@@ -411,7 +411,7 @@ func wantWords(t *testing.T, line, out string, want []string) {
 // TestTestSummary: test sums up each stream as fail2ban-regex does — lines
 // read, selected by at least one rule, by none, and the timestamps of the
 // selected lines by format — in agreement with the lines --print-missed
-// prints; it times each rule on its own; --print-missed=HANDLE prints the
+// prints; each rule has its own time in the pass; --print-missed=HANDLE prints the
 // lines one rule did not select.
 func TestTestSummary(t *testing.T) {
 	rulesFile := repo("examples", "rules", "ssh.yaml")

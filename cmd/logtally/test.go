@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -41,9 +40,9 @@ func newTestCmd(e *env) *cobra.Command {
 		"run the rules once over files, stdin or commands", `
 Run every measurement once over the whole current content of its stream and
 print, per measurement: the value, the lines read, the lines selected,
-extraction misses, regex timeouts and the time the rule takes (matched
-alone, over the stream's first 4 MiB when it is longer, scaled to all its
-lines). File measurements read their file (a glob reads every match; .gz
+extraction misses, regex timeouts and the rule's own time: what its
+patterns took on the lines the shared pass gave it as candidates (timed on
+a sample of them). File measurements read their file (a glob reads every match; .gz
 files are decompressed). Pipe measurements run their command once, with
 --timeout. --log replaces the stream of every measurement with one file, or
 stdin for "-": a copy of a log, or a captured command output
@@ -278,7 +277,7 @@ func newTestReport(results []measure.Result, opts match.Options) *testReport {
 		if s := r.Stream; s != nil && !seen[s] && r.Err == nil {
 			seen[s] = true
 			rep.streams = append(rep.streams, s)
-			for i, d := range s.RuleTimes(opts) {
+			for i, d := range s.Times {
 				rep.own[s.Group.Measurements[i]] = d
 			}
 		}
@@ -336,7 +335,9 @@ type hintJSON struct {
 	Suggest string `json:"suggest"`
 }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+// ms gives a duration in milliseconds, to the nanosecond: a rule's own
+// time may be far below a microsecond.
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // ownTime is a rule's own time, or an observable's reading.
 func (rep *testReport) ownTime(r measure.Result) time.Duration {
@@ -395,6 +396,15 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 	return enc.Encode(out)
 }
 
+// shortTime rounds a duration to the microsecond, or to the nanosecond
+// below one.
+func shortTime(d time.Duration) time.Duration {
+	if d < time.Microsecond {
+		return d
+	}
+	return d.Round(time.Microsecond)
+}
+
 func writeTestTable(w io.Writer, rep *testReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HANDLE\tVALUE\tLINES\tSELECTED\tMISSES\tTIMEOUTS\tCUT\tTIME\tTOP KEY\t")
@@ -411,7 +421,7 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 			top = fmt.Sprintf("%s (%d)", printable([]byte(r.TopKey)), r.TopCount)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.Measurement.Handle, val, r.Lines,
-			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, rep.ownTime(r).Round(time.Microsecond), top)
+			r.Selected, r.ExtractMisses, r.Timeouts, r.Cut, shortTime(rep.ownTime(r)), top)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -480,12 +490,8 @@ func writeTestSummary(w io.Writer, rep *testReport) {
 			}
 			fmt.Fprintln(w, line)
 		}
-		scope := "every line"
-		if n := s.TimedLines(); n < s.Lines {
-			scope = fmt.Sprintf("the first %d lines, scaled to all", n)
-		}
-		fmt.Fprintf(w, "  time: %s for the one pass its rules share; TIME is each rule matched alone over %s\n",
-			s.Elapsed.Round(time.Microsecond), scope)
+		fmt.Fprintf(w, "  time: %s for the one pass its rules share; TIME is each rule's own part of it\n",
+			s.Elapsed.Round(time.Microsecond))
 	}
 	for _, h := range rep.hints {
 		of := fmt.Sprintf("%d lines", h.Of)
