@@ -83,6 +83,36 @@
 // Guards and locks of handles that are no longer in the rule set are
 // deleted at the first decision of a new Engine.
 //
+// # Per-source firings
+//
+// A command or report with per: key fires once per source: while its
+// guard is true, each top source of the keyed measurements it refers to
+// (rules.Command.PerKey) that the guard's current true stretch has not yet
+// seen fires it once, with the source in $(key). The stretch's sources are
+// stored under guard/<handle> as a JSON list, deleted when the guard
+// falls; ifelapsed holds per source, under keylock/<handle>/<source>, and
+// those locks are deleted as soon as they no longer hold, so that sources
+// an attacker invents leave nothing behind. The runs of two sources may
+// go side by side; never two of one source.
+//
+// # Notices and the notice policy
+//
+// Each rise of a class the rules name (rules.Set.NoticeClasses, or a
+// pattern of settings.priorities) is a [Notice], with its priority
+// (rules.Set.PriorityOf), its source (the top key of the first keyed
+// measurement of the class) and a message. The policy's first matching
+// entry (class pattern, priority, predicate) decides: ignore, log, alarm
+// (delivered as a report to the entry's to:) or page (a command, run as
+// commands are, with $(notice), $(priority), $(key) and $(message)); a
+// notice no entry matches is logged. With suppress:, an alarm or page
+// opens a window (per class, or per class and source with per: key,
+// under notice/suppress/<policy>/<class>[/<source>]) in which the same
+// notices are suppressed and counted (notice/tally/<policy>/<class>); once
+// the entry's tally: period has passed since the first of them, a tally
+// line sums them up. Notices and tally lines are decided in Decide with
+// everything else, and appended to the notice log ([Options.NoticeLog])
+// by Execute, one JSON object a line, each with the action taken.
+//
 // # Variables
 //
 // $(name) is expanded inside each argv element, env value and report

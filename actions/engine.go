@@ -69,6 +69,9 @@ type Options struct {
 	// Now is the clock used for the age of runs (expireafter); nil is
 	// time.Now.
 	Now func() time.Time
+	// NoticeLog is the file notices are appended to, one JSON object a
+	// line; "" writes none.
+	NoticeLog string
 }
 
 // Engine keeps classes over time and runs commands and reports. Decide and
@@ -83,6 +86,7 @@ type Engine struct {
 	meas     map[string]bool        // measurement handles
 	keyTypes map[string]string      // key_type by measurement handle
 	handles  map[string]bool        // command and report handles
+	named    map[string]bool        // classes whose rises are notices
 	r        *runner
 
 	pruned bool // stale guards and locks deleted (first Decide)
@@ -195,6 +199,7 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 	for _, r := range set.Reports {
 		e.handles[r.Handle] = true
 	}
+	e.named = set.NoticeClasses()
 	if r == nil {
 		r = newRunner(opts.Logger)
 	}
@@ -255,6 +260,8 @@ type Firing struct {
 	// keys of measurement KeyOf; empty without per: key.
 	Key   string
 	KeyOf string
+	// Notice is the class of the notice an alarm or a page is for.
+	Notice string
 	// Replace is set when a run of the command older than its expireafter
 	// is still going: Execute kills it and starts this one after it.
 	Replace bool
@@ -276,6 +283,9 @@ type Decision struct {
 	Changes    []ClassChange // classes set or unset since the previous interval, sorted
 	Fired      []Firing      // guards that rose and passed ifelapsed, in rule order
 	Suppressed []Firing      // rose but within ifelapsed or with a run still going
+	// Notices are the rises of classes the rules name, with what the
+	// policy did, and the tally lines that are due.
+	Notices []Notice
 }
 
 // record is a persistent class in the state file.
@@ -428,6 +438,9 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 			f.Message = x.report(r.Message)
 			d.Fired = append(d.Fired, f)
 		}
+	}
+	if err := e.notices(tx, d, &in, x, isSet, value); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -50,7 +50,10 @@ type expander struct {
 	// key is $(key), the source of a per: key firing, from the top keys
 	// of measurement keyOf.
 	key, keyOf string
-	human      bool // numbers for people (reports), not programs (commands)
+	// notice, priority and message are $(notice), $(priority) and
+	// $(message) of an alarm or a page.
+	notice, priority, message string
+	human                     bool // numbers for people (reports), not programs (commands)
 }
 
 func isNameChar(c byte) bool {
@@ -119,6 +122,17 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 		return x.e.set.Settings.Host, false, true
 	case rules.VarKey:
 		return x.key, true, true
+	case "notice", "priority":
+		if x.notice != "" {
+			if name == "notice" {
+				return x.notice, false, true
+			}
+			return x.priority, false, true
+		}
+	case "message":
+		if x.notice != "" {
+			return x.message, true, true
+		}
 	case "env_time":
 		// CFEngine's mon.env_time: when the sample was taken, as ctime(3)
 		// writes it.

@@ -25,10 +25,13 @@ const maxStretchKeys = 1000
 // runID identifies a firing's runs: its handle, and for a per: key firing
 // its key too, so that the commands of two sources run side by side.
 func (f *Firing) runID() string {
-	if f.Key == "" {
-		return f.Handle
+	switch {
+	case f.Notice != "":
+		return f.Handle + "\x00" + f.Notice + "\x00" + f.Key
+	case f.Key != "":
+		return f.Handle + "\x00" + f.Key
 	}
-	return f.Handle + "\x00" + f.Key
+	return f.Handle
 }
 
 func keyLockKey(handle, key string) string { return prefixKeyLock + handle + "/" + key }

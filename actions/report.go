@@ -85,27 +85,31 @@ func (r *runner) syslog(network, addr, msg string) error {
 	return fmt.Errorf("report to syslog: %w", err)
 }
 
-// appendLine appends line to the file at path, creating it with mode
-// 0640 (less the umask). The file is opened for each line so that a
-// rotated file is followed without a signal; opening does not block on a
-// FIFO, and anything but a regular file is refused.
-func appendLine(path, line string) error {
+// appendLine appends line to the report file at path.
+func appendLine(path, line string) error { return appendFile(path, []byte(line), "report file") }
+
+// appendFile appends b to the file at path in one write, creating it with
+// mode 0640 (less the umask); what names the file in errors. The file is
+// opened for each write so that a rotated file is followed without a
+// signal; opening does not block on a FIFO, and anything but a regular
+// file is refused.
+func appendFile(path string, b []byte, what string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0o640)
 	if err != nil {
-		return fmt.Errorf("open report file: %w", err)
+		return fmt.Errorf("open %s: %w", what, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = errors.New("not a regular file")
 	}
 	if err == nil {
-		_, err = f.WriteString(line)
+		_, err = f.Write(b)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write report file %s: %w", path, err)
+		return fmt.Errorf("write %s %s: %w", what, path, err)
 	}
 	return nil
 }

@@ -61,21 +61,24 @@ type RunRecord struct {
 // Stats are the engine's counters since it (or the engine it was rebuilt
 // from) was created, and its current load.
 type Stats struct {
-	Runs          uint64 // commands started
-	Failures      uint64 // runs that did not end with exit status 0, including start errors and kills
-	Timeouts      uint64 // runs killed at their timeout
-	Expired       uint64 // runs killed or replaced past their expireafter
-	Killed        uint64 // runs killed at shutdown
-	Refused       uint64 // firings refused before running (log text to a shell, invalid key, NUL)
-	Suppressed    uint64 // rises suppressed by ifelapsed or a run still going
-	QueueDrops    uint64 // firings dropped: queue full, or shutdown before they started
-	Reports       uint64 // reports delivered
-	ReportErrors  uint64 // reports not delivered where asked (syslog fallbacks included)
-	DryRuns       uint64 // firings logged instead of run
-	OutputDropped uint64 // bytes of command output beyond the cap
-	Running       int    // commands running now
-	Queued        int    // firings waiting for a slot
-	MaxRunning    int    // the most commands ever running at once
+	Runs         uint64 // commands started
+	Failures     uint64 // runs that did not end with exit status 0, including start errors and kills
+	Timeouts     uint64 // runs killed at their timeout
+	Expired      uint64 // runs killed or replaced past their expireafter
+	Killed       uint64 // runs killed at shutdown
+	Refused      uint64 // firings refused before running (log text to a shell, invalid key, NUL)
+	Suppressed   uint64 // rises suppressed by ifelapsed or a run still going
+	QueueDrops   uint64 // firings dropped: queue full, or shutdown before they started
+	Reports      uint64 // reports delivered
+	ReportErrors uint64 // reports not delivered where asked (syslog fallbacks included)
+	DryRuns      uint64 // firings logged instead of run
+	// NoticeLogErrors counts the intervals whose notices could not be
+	// appended to the notice log.
+	NoticeLogErrors uint64
+	OutputDropped   uint64 // bytes of command output beyond the cap
+	Running         int    // commands running now
+	Queued          int    // firings waiting for a slot
+	MaxRunning      int    // the most commands ever running at once
 }
 
 // runner owns the processes: slots, queue, counters, recent runs. It is
@@ -575,8 +578,20 @@ func (e *Engine) Execute(ctx context.Context, d *Decision) {
 		}
 		e.log.Info("actions: rise suppressed", args...)
 	}
+	if err := writeNotices(e.opts.NoticeLog, d.Notices); err != nil {
+		r.mu.Lock()
+		r.stats.NoticeLogErrors++
+		r.mu.Unlock()
+		e.log.Error("actions: notices not logged", "err", err)
+	}
+	fired := d.Fired
+	for _, n := range d.Notices {
+		if n.firing != nil {
+			fired = append(fired[:len(fired):len(fired)], *n.firing)
+		}
+	}
 	var reports []Firing
-	for _, f := range d.Fired {
+	for _, f := range fired {
 		if ctx.Err() != nil {
 			r.mu.Lock()
 			r.dropLocked(&job{f: f}, "shutting down")

@@ -96,31 +96,40 @@ type WouldFire struct {
 	Suppressed bool
 }
 
+// Simulation is what a backtest's rules would have done: the commands and
+// reports that would have fired or been suppressed, and the notices with
+// what the notice policy would have done with each, and its tally lines.
+type Simulation struct {
+	Firings []WouldFire
+	Notices []actions.Notice
+}
+
 // SimulateActions replays the classes of a backtest through the rules'
-// user classes, commands and reports, exactly as the daemon decides them
-// (persistence, edge triggers, ifelapsed), and returns what would have
-// fired. Nothing runs: the decisions are made against a throwaway state
-// file.
-func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) ([]WouldFire, error) {
-	if len(set.Commands) == 0 && len(set.Reports) == 0 {
-		return nil, nil
+// user classes, commands, reports and notice policy, exactly as the daemon
+// decides them (persistence, edge triggers, ifelapsed, suppression), and
+// returns what would have been done. Nothing runs and nothing is logged:
+// the decisions are made against a throwaway state file.
+func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) (Simulation, error) {
+	var sim Simulation
+	if len(set.Commands) == 0 && len(set.Reports) == 0 && len(set.Policy) == 0 && len(set.Classes) == 0 {
+		return sim, nil
 	}
 	if width <= 0 {
 		width = set.Settings.Interval
 	}
 	dir, err := os.MkdirTemp("", "logtally-backtest-")
 	if err != nil {
-		return nil, fmt.Errorf("simulate actions: %w", err)
+		return sim, fmt.Errorf("simulate actions: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{NoSync: true})
 	if err != nil {
-		return nil, fmt.Errorf("simulate actions: %w", err)
+		return sim, fmt.Errorf("simulate actions: %w", err)
 	}
 	defer store.Close()
 	engine, err := actions.New(set, actions.Options{DryRun: true})
 	if err != nil {
-		return nil, fmt.Errorf("simulate actions: %w", err)
+		return sim, fmt.Errorf("simulate actions: %w", err)
 	}
 	byTime := map[int64]*actions.Interval{}
 	var times []int64
@@ -138,7 +147,6 @@ func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) ([]W
 		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	var out []WouldFire
 	for _, ts := range times {
 		in := byTime[ts]
 		var dec *actions.Decision
@@ -147,14 +155,15 @@ func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) ([]W
 			dec, err = engine.Decide(tx, *in)
 			return err
 		}); err != nil {
-			return nil, fmt.Errorf("simulate actions: %w", err)
+			return sim, fmt.Errorf("simulate actions: %w", err)
 		}
 		for _, f := range dec.Fired {
-			out = append(out, WouldFire{Firing: f})
+			sim.Firings = append(sim.Firings, WouldFire{Firing: f})
 		}
 		for _, f := range dec.Suppressed {
-			out = append(out, WouldFire{Firing: f, Suppressed: true})
+			sim.Firings = append(sim.Firings, WouldFire{Firing: f, Suppressed: true})
 		}
+		sim.Notices = append(sim.Notices, dec.Notices...)
 	}
-	return out, nil
+	return sim, nil
 }

@@ -160,7 +160,7 @@ func newBenchDaemon(b *testing.B) *benchDaemon {
 			b.Fatalf("%s has no baseline", h)
 		}
 	}
-	engine, err := actions.New(set, d.actionOptions())
+	engine, err := actions.New(set, d.actionOptions(set))
 	if err != nil {
 		b.Fatal(err)
 	}

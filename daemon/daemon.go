@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -146,7 +147,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err := d.start(set); err != nil {
 		return err
 	}
-	engine, err := actions.New(set, d.actionOptions())
+	engine, err := actions.New(set, d.actionOptions(set))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -531,8 +532,18 @@ func (d *Daemon) signalLate() {
 }
 
 // actionOptions are the options of the actions engine.
-func (d *Daemon) actionOptions() actions.Options {
-	return actions.Options{DryRun: d.cfg.DryRun, Logger: d.log, Stderr: d.cfg.Stderr}
+func (d *Daemon) actionOptions(set *rules.Set) actions.Options {
+	return actions.Options{DryRun: d.cfg.DryRun, Logger: d.log, Stderr: d.cfg.Stderr,
+		NoticeLog: NoticeLog(set.Settings.NoticeLog, d.cfg.State)}
+}
+
+// NoticeLog returns the notice log of a rule set's notice_log setting and
+// a state file: the setting, or notices.jsonl beside the state file.
+func NoticeLog(setting, stateFile string) string {
+	if setting != "" {
+		return setting
+	}
+	return filepath.Join(filepath.Dir(stateFile), "notices.jsonl")
 }
 
 // stopActions waits a bounded time for running commands, then kills them.
@@ -621,7 +632,7 @@ func (d *Daemon) reload() {
 	if set.Settings.Interval != d.set.Settings.Interval && d.cfg.Interval == 0 {
 		d.log.Warn("reload: a new interval takes effect at the next restart", "running", d.interval, "rules", set.Settings.Interval)
 	}
-	engine, err := d.actions.Rebuild(set, d.actionOptions())
+	engine, err := d.actions.Rebuild(set, d.actionOptions(set))
 	if err == nil {
 		err = d.store.View(engine.Load)
 	}

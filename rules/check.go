@@ -81,6 +81,7 @@ func (l *loader) finish() (*Set, error) {
 	l.checkExprs(known)
 	l.checkVars()
 	l.checkPerKey()
+	l.checkPolicies()
 	if errs := mergeExpansions(l.s.errs, l.nexp); len(errs) > 0 {
 		sortErrors(errs)
 		return nil, errs
@@ -100,6 +101,9 @@ func (l *loader) finish() (*Set, error) {
 	}
 	for _, e := range l.reps {
 		set.Reports = append(set.Reports, e.r)
+	}
+	for _, e := range l.policies {
+		set.Policy = append(set.Policy, e.p)
 	}
 	set.Warnings = sortWarnings(l.s.warns)
 	return set, nil
@@ -445,6 +449,11 @@ func (l *loader) checkExprs(known map[string]bool) {
 			warn(e.o, "if", e.r.If)
 		}
 	}
+	for _, e := range l.policies {
+		if e.o.has("if") {
+			warn(e.o, "if", e.p.If)
+		}
+	}
 }
 
 // runtimePrefixes are the variables commands and reports get per
@@ -558,6 +567,12 @@ func (l *loader) checkVars() {
 	}
 	for _, e := range l.reps {
 		check(e.o, "message", e.r.Message, e.perKey)
+	}
+	for _, e := range l.policies {
+		for _, a := range e.p.Command {
+			check(e.o, "command", a, true)
+		}
+		check(e.o, "message", e.p.Message, true)
 	}
 }
 

@@ -90,6 +90,22 @@ func TestErrors(t *testing.T) {
 		{name: "top_keys too many", src: m0 + "    key: 'from (\\S+)'\n    top_keys: 1000\n",
 			want: []wantErr{{"6:15", "measurements[0].top_keys", "out of range", ""}}},
 
+		// policy.
+		{name: "policy without action", src: "policy:\n  - class: a\n",
+			want: []wantErr{{"2:5", "policy[0].action", "required key action is missing", "ignore, log, alarm or page"}}},
+		{name: "page without command", src: "policy:\n  - action: page\n",
+			want: []wantErr{{"2:5", "policy[0].command", "required key command is missing for action page", "argv list"}}},
+		{name: "policy keys of other actions", src: "policy:\n  - action: log\n    to: syslog\n    command: [x]\n",
+			want: []wantErr{{"3:5", "policy[0].to", "only with action: alarm", ""}, {"4:5", "policy[0].command", "only with action: page", ""}}},
+		{name: "policy priority typo", src: "policy:\n  - action: log\n    priority: warn\n",
+			want: []wantErr{{"3:15", "policy[0].priority", `unknown priority "warn"`, "info, notice"}}},
+		{name: "policy per without suppress", src: "policy:\n  - action: alarm\n    per: key\n    tally: 1h\n",
+			want: []wantErr{{"3:5", "policy[0].per", "scope of suppress:", "add suppress:"}, {"4:5", "policy[0].tally", "add suppress:", "add suppress:"}}},
+		{name: "policy bad pattern", src: "policy:\n  - class: 'a['\n    action: log\n",
+			want: []wantErr{{"2:12", "policy[0].class", `invalid class pattern "a["`, ""}}},
+		{name: "priorities", src: "settings:\n  priorities: {'*_anomaly': severe}\n",
+			want: []wantErr{{"2:29", `settings.priorities["*_anomaly"]`, `unknown priority "severe"`, "info, notice"}}},
+
 		// ignore_keys.
 		{name: "ignore_keys bad network", src: m0 + "    key: 'from (\\S+)'\n    ignore_keys: [192.0.2.0/24, 10.0.0.0/33, nagios, 2001:db8::/129]\n",
 			want: []wantErr{

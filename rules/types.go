@@ -120,7 +120,10 @@ type Set struct {
 	Classes      []*Class
 	Commands     []*Command
 	Reports      []*Report
-	Warnings     []Warning
+	// Policy is the notice policy, in order: the first entry that
+	// matches a notice decides what is done with it.
+	Policy   []*PolicyEntry
+	Warnings []Warning
 }
 
 // Measurement is one measurement promise: a stream, a selection and a fold.
@@ -221,6 +224,7 @@ type Class struct {
 	Persist       time.Duration
 	PersistPolicy string
 	Description   string
+	Priority      Priority // of the notices of its rises; 0 when not given
 }
 
 // Command is a remediation command run when its guard becomes true.
@@ -238,6 +242,9 @@ type Command struct {
 	// to: it fires once per distinct top source of theirs, $(key); nil
 	// without per.
 	PerKey []string
+	// Priority is that of the notices of the classes its guard names; 0
+	// when not given.
+	Priority Priority
 }
 
 // Report is a templated message emitted when its guard becomes true.
@@ -249,6 +256,7 @@ type Report struct {
 	To        string // "stderr", "syslog" or an absolute file path
 	IfElapsed time.Duration
 	PerKey    []string // as Command.PerKey
+	Priority  Priority // as Command.Priority
 }
 
 // Settings are the global settings; at most one file may set each of them.
@@ -265,6 +273,12 @@ type Settings struct {
 	// FileChangeLog is where watch_files changes are logged, one JSON
 	// object a line; "" is file_changes.jsonl beside the state file.
 	FileChangeLog string
+	// NoticeLog is where notices are logged, one JSON object a line; ""
+	// is notices.jsonl beside the state file.
+	NoticeLog string
+	// Priorities give the notices of the classes matching a pattern a
+	// priority (settings.priorities).
+	Priorities []ClassPriority
 }
 
 // Output is one line-protocol destination.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,17 +16,17 @@ import (
 
 // Key vocabularies.
 var (
-	topKeys         = []string{"measurements", "observe", "watch_files", "classes", "commands", "reports", "settings"}
+	topKeys         = []string{"measurements", "observe", "watch_files", "classes", "commands", "reports", "policy", "settings"}
 	measurementKeys = []string{"handle", "stream_type", "path", "pipe_mode", "timeout", "data_type",
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
 		"expireafter", "expect", "ignore_keys", "top_keys", "unit", "identifier", "match", "render", "journal_directory", "for"}
-	classKeys    = []string{"expression", "persist", "policy", "description"}
-	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "for"}
-	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "for"}
+	classKeys    = []string{"expression", "persist", "policy", "description", "priority"}
+	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "priority", "for"}
+	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "priority", "for"}
 	settingsKeys = []string{"interval", "timezone", "max_line_length", "regex_timeout", "host", "tags",
-		"half_life", "max_concurrent_commands", "outputs", "file_change_log"}
+		"half_life", "max_concurrent_commands", "outputs", "file_change_log", "notice_log", "priorities"}
 	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
 		"org", "bucket", "precision", "batch_size", "flush_interval", "gzip", "spool_size"}
 )
@@ -43,6 +44,7 @@ func Vocabulary() map[string][]string {
 		"classes":          slices.Clone(classKeys),
 		"commands":         slices.Clone(commandKeys),
 		"reports":          slices.Clone(reportKeys),
+		"policy":           slices.Clone(policyKeys),
 		"settings":         slices.Clone(settingsKeys),
 		"settings.outputs": slices.Clone(outputKeys),
 	}
@@ -106,6 +108,7 @@ type loader struct {
 	classes  []*classEntry
 	cmds     []*cmdEntry
 	reps     []*repEntry
+	policies []*policyEntry
 	settings map[string]Pos // setting → where it was set
 }
 
@@ -143,6 +146,7 @@ func (l *loader) file(name string, data []byte) {
 	l.userClasses(root)
 	l.items(root, "commands", l.command)
 	l.items(root, "reports", l.report)
+	l.items(root, "policy", l.policy)
 	l.settingsOf(root)
 }
 
@@ -631,6 +635,9 @@ func (l *loader) userClasses(root *obj) {
 			cl.Persist = co.duration("persist", DefaultPersist)
 			cl.PersistPolicy = co.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
 			cl.Description, _ = co.str("description")
+			if co.has("priority") {
+				cl.Priority = co.priority("priority")
+			}
 		default:
 			c.errf(name, exprHint, "must be a class expression or a map with expression, persist, policy, description; not %s", typeName(v))
 		}
@@ -789,6 +796,9 @@ func (l *loader) command(o *obj) {
 	if len(c.Env) == 0 {
 		c.Env = nil
 	}
+	if o.has("priority") {
+		c.Priority = o.priority("priority")
+	}
 	e := &cmdEntry{c: c, o: o, explicit: o.has("handle"), perKey: o.per()}
 	c.Handle = o.handle("handle", false)
 	if !e.explicit {
@@ -824,6 +834,9 @@ func (l *loader) report(o *obj) {
 		}
 	}
 	r.IfElapsed = o.duration("ifelapsed", 0)
+	if o.has("priority") {
+		r.Priority = o.priority("priority")
+	}
 	e := &repEntry{r: r, o: o, explicit: o.has("handle"), perKey: o.per()}
 	r.Handle = o.handle("handle", false)
 	if !e.explicit {
@@ -894,6 +907,30 @@ func settingValidators() map[string]func(*obj, *Settings) {
 					return
 				}
 				s.Host = h
+			}
+		},
+		"notice_log": func(o *obj, s *Settings) {
+			if p, ok := o.str("notice_log"); ok {
+				if !filepath.IsAbs(p) {
+					o.errf("notice_log", "e.g. /var/log/logtally/notices.jsonl", "must be an absolute path")
+					return
+				}
+				s.NoticeLog = filepath.Clean(p)
+			}
+		},
+		"priorities": func(o *obj, s *Settings) {
+			m := o.mapping("priorities")
+			if m == nil {
+				return
+			}
+			for _, k := range sortedKeys(m) {
+				if _, err := path.Match(k, ""); err != nil || k == "" {
+					m.errAt(m.keyPos(k), child(m.path, k), "a class name or a pattern such as *_anomaly", "invalid class pattern %s", strconv.Quote(k))
+					continue
+				}
+				if p := m.priority(k); p > 0 {
+					s.Priorities = append(s.Priorities, ClassPriority{Pattern: k, Priority: p})
+				}
 			}
 		},
 		"file_change_log": func(o *obj, s *Settings) {

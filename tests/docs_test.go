@@ -181,6 +181,8 @@ func checkExample(t *testing.T, where, section, key, example string) {
 		file = map[string]any{"commands": []any{merge(map[string]any{"if": "any", "command": []any{"/bin/true"}})}}
 	case "reports":
 		file = map[string]any{"reports": []any{merge(map[string]any{"message": "doc example"})}}
+	case "policy":
+		file = map[string]any{"policy": []any{merge(map[string]any{"action": "log"})}}
 	case "settings":
 		file = map[string]any{"settings": frag}
 	case "settings.outputs":

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -266,6 +267,11 @@ commands:
     per: key
     command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(key) }"]
     ifelapsed: 12h
+policy:
+  - class: probe_storm
+    action: page
+    command: [/usr/local/bin/page-oncall, $(notice), $(key)]
+    suppress: 12h
 settings:
   timezone: UTC
 `, log))
@@ -286,6 +292,12 @@ settings:
 	}
 	if !strings.Contains(res.stderr, second+"  command block_top suppressed (ifelapsed)") {
 		t.Errorf("the second storm's block_top is not shown suppressed:\n%s", tail(res.stderr, 2000))
+	}
+	// What the notice policy would have done: page for the first storm,
+	// suppress the second (its window is per notice, not per source).
+	if !strings.Contains(res.stderr, first+"  notice probe_storm (notice) would page (policy probe_storm_page): /usr/local/bin/page-oncall probe_storm 203.0.113.9") ||
+		!strings.Contains(res.stderr, second+"  notice probe_storm (notice) would be suppressed (policy probe_storm_page)") {
+		t.Errorf("the backtest does not show what the policy would have done:\n%s", tail(res.stderr, 2000))
 	}
 }
 
@@ -433,5 +445,138 @@ commands:
 	}
 	if !found {
 		t.Errorf("no key point of 203.0.113.9 with its 150 lines in %v", keyPts)
+	}
+}
+
+// TestNoticePolicyDaemon: the daemon logs every notice with the action the
+// policy took — ignore, log, alarm (a report to a file) and page (a
+// command, run with the notice and its source) — suppresses a second page
+// for the same source within the window while a new source pages at once,
+// and writes a tally line of what it suppressed; `logtally notices` reads
+// the log.
+func TestNoticePolicyDaemon(t *testing.T) {
+	r := newRig(t, "")
+	log, paged, alarms := r.path("auth.log"), r.path("paged.log"), r.path("alarms.log")
+	noticeLog := r.path("notices.jsonl")
+	writeFile(t, log, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+classes:
+  probe_seen: {expression: value_probe > 0, persist: 0s}
+  probe_many: {expression: value_probe > 10, persist: 0s}
+  probe_lots: {expression: value_probe > 20, persist: 0s, priority: warning}
+  probe_storm: {expression: value_probe > 30, persist: 0s, priority: crit}
+policy:
+  - class: probe_seen
+    action: ignore
+  - priority: crit
+    action: page
+    command: [/usr/bin/env, %s=record, %s, %s, page, $(notice), $(priority), $(key)]
+    suppress: 1h
+    per: key
+    tally: 3s
+  - class: probe_lots
+    action: alarm
+    to: %s
+  - action: log
+`, log, helperEnv, yamlQuote(testBinary(t)), yamlQuote(paged), alarms))
+	// The page command is the test binary, recording its argv (env(1)
+	// gives it its helper mode).
+	d := r.start("inotify", 0, "--listen=")
+	d.waitLog(`msg=committed `, 1)
+	burst := func(addr string) {
+		var b strings.Builder
+		for i := 0; i < 40; i++ {
+			fmt.Fprintf(&b, "sshd[9]: Invalid user u%d from %s port 22\n", i, addr)
+		}
+		appendString(t, log, b.String())
+	}
+	quiet := func() {
+		testutil.WaitForWhy(t, waitTimeout, "probe_seen to fall", func() (bool, string) {
+			st := readStatus(t, r.state)
+			return !st.hasClass("probe_seen"), fmt.Sprintf("classes %v", st.Classes)
+		})
+	}
+	notices := func() []map[string]any {
+		b, _ := os.ReadFile(noticeLog)
+		var out []map[string]any
+		for _, l := range strings.Split(string(b), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	count := func(typ, action string) int {
+		n := 0
+		for _, m := range notices() {
+			if m["type"] == typ && m["action"] == action {
+				n++
+			}
+		}
+		return n
+	}
+	burst("203.0.113.9")
+	testutil.WaitForWhy(t, waitTimeout, "the first page", func() (bool, string) {
+		n := len(readRecords(t, paged))
+		return n == 1, fmt.Sprintf("%d pages", n)
+	})
+	quiet()
+	burst("203.0.113.9")
+	testutil.WaitForWhy(t, waitTimeout, "the second storm's page to be suppressed", func() (bool, string) {
+		n := count("notice", "suppressed")
+		return n == 1, fmt.Sprintf("%d suppressed", n)
+	})
+	quiet()
+	burst("192.0.2.77")
+	testutil.WaitForWhy(t, waitTimeout, "the page of the new source", func() (bool, string) {
+		n := len(readRecords(t, paged))
+		return n == 2, fmt.Sprintf("%d pages", n)
+	})
+	testutil.WaitForWhy(t, waitTimeout, "the tally line", func() (bool, string) {
+		n := count("tally", "page")
+		return n == 1, fmt.Sprintf("%d tally lines", n)
+	})
+	d.stop()
+
+	recs := readRecords(t, paged)
+	for i, want := range []string{"203.0.113.9", "192.0.2.77"} {
+		if got := recs[i].args(); !slices.Equal(got, []string{"page", "probe_storm", "crit", want}) {
+			t.Errorf("page %d: argv %q, want page probe_storm crit %s", i, got, want)
+		}
+	}
+	for _, c := range []struct {
+		typ, action string
+		n           int
+	}{{"notice", "ignore", 3}, {"notice", "log", 3}, {"notice", "alarm", 3}, {"notice", "page", 2}, {"notice", "suppressed", 1}, {"tally", "page", 1}} {
+		if got := count(c.typ, c.action); got != c.n {
+			t.Errorf("%d %s lines of action %s in the notice log, want %d", got, c.typ, c.action, c.n)
+		}
+	}
+	var tallyMsg string
+	for _, m := range notices() {
+		if m["type"] == "tally" {
+			tallyMsg, _ = m["message"].(string)
+		}
+	}
+	if tallyMsg != "1 more notices probe_storm from 1 source suppressed in the last 3s" {
+		t.Errorf("tally line %q", tallyMsg)
+	}
+	if b, _ := os.ReadFile(alarms); strings.Count(string(b), "probe_lots (warning): probe 40") != 3 {
+		t.Errorf("alarms:\n%s", b)
+	}
+	res := run(t, "", "notices", "--file", noticeLog)
+	if res.code != 0 || strings.Contains(res.stdout, "probe_seen") || !strings.Contains(res.stdout, "tally (page)") ||
+		!regexp.MustCompile(`probe_storm\s+crit\s+suppressed\s+crit_page\s+203\.0\.113\.9`).MatchString(res.stdout) {
+		t.Errorf("logtally notices: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = run(t, "", "notices", "--state", r.state, "--all", "--action", "ignore")
+	if res.code != 0 || len(regexp.MustCompile(`(?m)^\S+ \S+\s+probe_seen\s+notice\s+ignore\s`).FindAllString(res.stdout, -1)) != 3 {
+		t.Errorf("logtally notices --state --all --action ignore: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }

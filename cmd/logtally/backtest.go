@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/logtally/logtally/actions"
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/internal/num"
@@ -124,14 +125,70 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 		if iv == 0 && o.series != "" && len(replays[0].Rows) > 0 {
 			iv = replays[0].Rows[0].End.Sub(replays[0].Rows[0].Start)
 		}
-		fired, err := daemon.SimulateActions(set, replays, iv)
+		sim, err := daemon.SimulateActions(set, replays, iv)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally backtest: %v\n", err)
 			return exitFailure
 		}
-		writeFiringSummary(e.stderr, fired)
+		writeFiringSummary(e.stderr, sim.Firings)
+		writeNoticeSummary(e.stderr, sim.Notices)
 	}
 	return exitOK
+}
+
+// writeNoticeSummary lists the notices a backtest's rules would have
+// raised, with what the notice policy would have done with each, and its
+// tally lines; then how many notices each action took.
+func writeNoticeSummary(w io.Writer, notices []actions.Notice) {
+	if len(notices) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	counts := map[string]int{}
+	for _, n := range notices {
+		if n.Type == actions.TallyType {
+			fmt.Fprintf(w, "%s  tally %s (%s, policy %s): %s\n", n.Time.Format(time.RFC3339), n.Notice, n.Action, n.Policy, n.Message)
+			continue
+		}
+		counts[n.Action]++
+		policy := "no policy entry"
+		if n.Policy != "" {
+			policy = "policy " + n.Policy
+		}
+		what := n.Message
+		if len(n.Command) > 0 {
+			what = strings.Join(n.Command, " ")
+		}
+		fmt.Fprintf(w, "%s  notice %s (%s) would %s (%s): %s\n", n.Time.Format(time.RFC3339), n.Notice, n.Priority,
+			noticeVerb(n.Action), policy, printable([]byte(what)))
+	}
+	fmt.Fprintf(w, "%d notices: %d ignored, %d logged, %d alarms, %d pages, %d suppressed\n",
+		len(notices)-countType(notices, actions.TallyType), counts["ignore"], counts["log"], counts["alarm"], counts["page"], counts[actions.ActionSuppressed])
+}
+
+// noticeVerb says what an action does, after "would".
+func noticeVerb(action string) string {
+	switch action {
+	case "ignore":
+		return "be ignored"
+	case "log":
+		return "be logged"
+	case "alarm":
+		return "alarm"
+	case "page":
+		return "page"
+	}
+	return "be " + action
+}
+
+func countType(ns []actions.Notice, typ string) int {
+	n := 0
+	for _, x := range ns {
+		if x.Type == typ {
+			n++
+		}
+	}
+	return n
 }
 
 func writeFiringSummary(w io.Writer, fired []daemon.WouldFire) {
