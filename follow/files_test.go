@@ -56,14 +56,9 @@ func TestRotateRenameCreate(t *testing.T) {
 	forEachWatch(t, func(t *testing.T, mode string) {
 		h := newHarness(t, mode)
 		fn := h.path("app.log")
-		writeFile(t, fn, "")
 		// The writer keeps its descriptor across the rename, as a daemon
 		// does until it is told to reopen its log.
-		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := writer(t, fn)
 		h.start(FileConfig{Paths: []string{fn}})
 		w.WriteString("r1\nr2\n")
 		h.expect("r1", "r2")
@@ -614,12 +609,7 @@ func TestGlobMatchesRotatedName(t *testing.T) {
 	forEachWatch(t, func(t *testing.T, mode string) {
 		h := newHarness(t, mode)
 		fn := h.path("app.log")
-		writeFile(t, fn, "")
-		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := writer(t, fn)
 		h.start(FileConfig{Paths: []string{h.path("app.log*")}})
 		w.WriteString("r1\nr2\n")
 		h.expect("r1", "r2")

@@ -254,6 +254,25 @@ func newHarness(t *testing.T, mode string) *harness {
 
 func (h *harness) path(name string) string { return filepath.Join(h.dir, name) }
 
+// again returns a harness over the same directory, not started yet: the
+// next run of logtally, after h's.
+func (h *harness) again() *harness {
+	return &harness{t: h.t, mode: h.mode, dir: h.dir, clk: newFakeClock(), rec: newRecorder()}
+}
+
+// firstRun follows app.log holding "s1\ns2\n" from the beginning, stops,
+// and returns the harness, the file and the positions saved.
+func firstRun(t *testing.T, mode string) (*harness, string, map[string]Position) {
+	t.Helper()
+	h := newHarness(t, mode)
+	fn := h.path("app.log")
+	writeFile(t, fn, "s1\ns2\n")
+	h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+	h.expect("s1", "s2")
+	h.stop()
+	return h, fn, savedPositions(h.rec)
+}
+
 // start runs a follower with cfg (Watch, Clock, PollEvery and RotateGrace
 // filled in) until the test ends.
 func (h *harness) start(cfg FileConfig) {
@@ -331,6 +350,19 @@ func writeFile(t testing.TB, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writer creates path, empty, and returns a descriptor that appends to
+// it (O_APPEND), as a daemon's log, closed when the test ends.
+func writer(t testing.TB, path string) *os.File {
+	t.Helper()
+	writeFile(t, path, "")
+	w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
 }
 
 func appendFile(t testing.TB, path, data string) {

@@ -125,17 +125,11 @@ func TestResume(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			forEachWatch(t, func(t *testing.T, mode string) {
-				h1 := newHarness(t, mode)
-				fn := h1.path("app.log")
-				writeFile(t, fn, "s1\ns2\n")
-				h1.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
-				h1.expect("s1", "s2")
-				h1.stop()
-				saved := savedPositions(h1.rec)
+				h1, fn, saved := firstRun(t, mode)
 
 				tt.change(t, fn)
 
-				h2 := &harness{t: t, mode: mode, dir: h1.dir, clk: newFakeClock(), rec: newRecorder()}
+				h2 := h1.again()
 				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
 				h2.sync()
 				got := h2.rec.lines()
@@ -175,12 +169,7 @@ func TestResumeWhileDraining(t *testing.T) {
 	forEachWatch(t, func(t *testing.T, mode string) {
 		h1 := newHarness(t, mode)
 		fn := h1.path("app.log")
-		writeFile(t, fn, "")
-		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := writer(t, fn)
 		h1.start(FileConfig{Paths: []string{fn}})
 		w.WriteString("r1\n")
 		h1.expect("r1")
@@ -199,7 +188,7 @@ func TestResumeWhileDraining(t *testing.T) {
 		w.WriteString("r3\n")
 		appendFile(t, fn, "n2\n")
 
-		h2 := &harness{t: t, mode: mode, dir: h1.dir, clk: newFakeClock(), rec: newRecorder()}
+		h2 := h1.again()
 		h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
 		h2.sync()
 		if got := h2.rec.lines(); !slices.Equal(got, []string{"r3", "n2"}) {
@@ -282,13 +271,7 @@ func TestResumeRotatedTwice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			forEachWatch(t, func(t *testing.T, mode string) {
-				h1 := newHarness(t, mode)
-				fn := h1.path("app.log")
-				writeFile(t, fn, "s1\ns2\n")
-				h1.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
-				h1.expect("s1", "s2")
-				h1.stop()
-				saved := savedPositions(h1.rec)
+				h1, fn, saved := firstRun(t, mode)
 
 				appendFile(t, fn, "s3\n")
 				tt.rotate(t, fn, 1)
@@ -296,7 +279,7 @@ func TestResumeRotatedTwice(t *testing.T) {
 				tt.rotate(t, fn, 2)
 				appendFile(t, fn, "n1\n")
 
-				h2 := &harness{t: t, mode: mode, dir: h1.dir, clk: newFakeClock(), rec: newRecorder()}
+				h2 := h1.again()
 				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
 				h2.sync()
 				if got := h2.rec.lines(); !slices.Equal(got, []string{"s3", "m1", "m2", "n1"}) {
@@ -333,7 +316,7 @@ func TestResumeSymlinkRotated(t *testing.T) {
 		rename(t, target, target+".1")
 		writeFile(t, target, "n1\n")
 
-		h2 := &harness{t: t, mode: mode, dir: h1.dir, clk: newFakeClock(), rec: newRecorder()}
+		h2 := h1.again()
 		h2.start(FileConfig{Paths: []string{link}, Saved: saved})
 		h2.sync()
 		if got := h2.rec.lines(); !slices.Equal(got, []string{"s2", "n1"}) {

@@ -267,8 +267,7 @@ func TestOldPositionResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		appendFile(t, fn, "new 1\n")
-		h2 := newHarness(t, mode)
-		h2.dir = h1.dir
+		h2 := h1.again()
 		h2.start(FileConfig{Paths: []string{fn}, Saved: map[string]Position{fn: back}})
 		h2.expect("new 1")
 		if n := len(h2.rec.events(EventResume)); n != 1 {
@@ -431,12 +430,7 @@ func TestDrainRenamed(t *testing.T) {
 	forEachWatch(t, func(t *testing.T, mode string) {
 		h := newHarness(t, mode)
 		fn := h.path("app.log")
-		writeFile(t, fn, "")
-		w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := writer(t, fn)
 		h.start(FileConfig{Paths: []string{fn}})
 		w.WriteString("r1\n")
 		h.expect("r1")

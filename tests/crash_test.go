@@ -19,18 +19,21 @@ func syslogLine(n int) string {
 	return time.Now().Format(time.Stamp) + " host app[7]: seq " + strconv.Itoa(n)
 }
 
-// crashSeed returns the seed of the random kill moments: LOGTALLY_CRASH_SEED
-// when set (to replay a failure), else the time.
-func crashSeed(t *testing.T) uint64 {
+// crashRand returns the source of the random kill moments, seeded by
+// LOGTALLY_CRASH_SEED when set (to replay a failure), else by the time,
+// and logs the seed.
+func crashRand(t *testing.T) *rand.Rand {
 	t.Helper()
+	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LOGTALLY_CRASH_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("LOGTALLY_CRASH_SEED: %v", err)
 		}
-		return v
+		seed = v
 	}
-	return uint64(time.Now().UnixNano())
+	t.Logf("seed %d (LOGTALLY_CRASH_SEED=%d replays these kill moments)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed>>1))
 }
 
 // waitPosition waits until a position for the followed file is committed.
@@ -48,9 +51,7 @@ func waitPosition(t *testing.T, state string) {
 // committed exactly once.
 func TestCrashSafety(t *testing.T) {
 	const n = 20000
-	seed := crashSeed(t)
-	t.Logf("seed %d (LOGTALLY_CRASH_SEED=%d replays these kill moments)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	rng := crashRand(t)
 
 	r := newRig(t, "")
 	log := r.path("app.log")
@@ -230,9 +231,7 @@ func TestKillDuringRotation(t *testing.T) {
 // position.
 func TestKillDuringRapidRotation(t *testing.T) {
 	lr := need(t, "logrotate")
-	seed := crashSeed(t)
-	t.Logf("seed %d (LOGTALLY_CRASH_SEED=%d replays these kill moments)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, seed>>2))
+	rng := crashRand(t)
 	r := newRig(t, "")
 	log := r.path("app.log")
 	writeFile(t, r.rules, counterRules(log, "all", ".*", "seqs", ".* seq \\d+"))

@@ -260,6 +260,33 @@ func decodeLPFile(t testing.TB, path string) []lpPoint {
 	return decodeLP(t, b)
 }
 
+// sumOnce adds up the value fields of a measurement's points, and fails
+// the test for a second point of one interval or a point without a
+// numeric value: a consumer that sums a stream output must count every
+// line once.
+func sumOnce(t testing.TB, pts []lpPoint, measurement string) float64 {
+	t.Helper()
+	sum, seen := 0.0, map[int64]bool{}
+	for _, p := range pts {
+		if p.measurement != measurement {
+			continue
+		}
+		if seen[p.ts.Unix()] {
+			t.Errorf("two points of %s for the interval ending %v", measurement, p.ts)
+		}
+		seen[p.ts.Unix()] = true
+		switch v := p.fields["value"].(type) {
+		case float64:
+			sum += v
+		case int64:
+			sum += float64(v)
+		default:
+			t.Errorf("a point without a numeric value: %q", p.line)
+		}
+	}
+	return sum
+}
+
 // classRises counts the points that say a class became set.
 func classRises(pts []lpPoint, class string) int {
 	n := 0

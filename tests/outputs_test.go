@@ -100,24 +100,7 @@ func TestOutputSpecialFiles(t *testing.T) {
 				return
 			}
 			// The daemon closed its end: the reader saw every point once.
-			pts := <-points
-			sum, seen := 0.0, map[int64]bool{}
-			for _, p := range pts {
-				if p.measurement != "all" {
-					continue
-				}
-				if seen[p.ts.Unix()] {
-					t.Errorf("two points for the interval ending %v", p.ts)
-				}
-				seen[p.ts.Unix()] = true
-				switch v := p.fields["value"].(type) {
-				case float64:
-					sum += v
-				case int64:
-					sum += float64(v)
-				}
-			}
-			if sum != written {
+			if sum := sumOnce(t, <-points, "all"); sum != written {
 				t.Errorf("the points read from the FIFO add up to %v, want the %d lines written", sum, written)
 			}
 		})

@@ -228,22 +228,7 @@ func TestStateDiskFull(t *testing.T) {
 			lp.WriteString(l + "\n")
 		}
 	}
-	sum, seen := 0.0, map[int64]bool{}
-	for _, p := range decodeLP(t, []byte(lp.String())) {
-		if seen[p.ts.Unix()] {
-			t.Errorf("two samples for the interval ending %v", p.ts)
-		}
-		seen[p.ts.Unix()] = true
-		switch v := p.fields["value"].(type) {
-		case float64:
-			sum += v
-		case int64:
-			sum += float64(v)
-		default:
-			t.Errorf("sample without a numeric value: %q", p.line)
-		}
-	}
-	if sum != float64(written) {
+	if sum := sumOnce(t, decodeLP(t, []byte(lp.String())), "all"); sum != float64(written) {
 		t.Errorf("the samples on stdout add up to %v, want the %d lines written", sum, written)
 	}
 	// The daemon starts again on the state file with nothing to repair: a
