@@ -175,16 +175,18 @@ func contentSize(o *openFile) int64 {
 	return o.src.pos
 }
 
-// chainHoles prepares files read one after the other after a truncation
-// (copytruncate) — the later copies, read whole, then the truncated file
-// itself — to skip the hole each may start with, and to report the bytes
-// it proves lost beyond what logtally has of the content before it: have
-// for the first, then each file's size for the next.
-func chainHoles(have int64, files ...*openFile) {
-	for _, o := range files {
-		o.hole = &holeWatch{have: have}
+// chainHoles prepares the files read one after the other after a
+// truncation (copytruncate) — the later copies, read whole and complete —
+// and then the truncated file itself (its watch is returned) to skip the
+// hole each may start with, and to report the bytes it proves lost beyond
+// what logtally has of the content before it: have for the first copy,
+// then each copy's size for the next.
+func chainHoles(have int64, copies []*openFile) *holeWatch {
+	for _, o := range copies {
+		o.hole, o.complete = &holeWatch{have: have}, true
 		have = contentSize(o)
 	}
+	return &holeWatch{have: have}
 }
 
 // openAt makes f, a regular file (plain or gzip) with identity id found

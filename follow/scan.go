@@ -606,7 +606,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 		why += "; no copy of its old content next to it"
 	}
 	s.restart(o)
-	chainHoles(have, append(later, o)...)
+	o.hole = chainHoles(have, later)
 	// The old content first: what the copies hold, then the new content.
 	now := s.cfg.Clock.Now()
 	for _, d := range slices.Clone(s.draining) {
@@ -714,7 +714,9 @@ func (s *scanner) holeEnd(o *openFile) (end int64, ok bool) {
 			return at + int64(i), true
 		}
 		if n < len(buf) || err != nil {
-			return 0, o.complete // only NUL bytes so far: wait for the data
+			// Only NUL bytes so far: wait for the data, unless the file is
+			// complete (a copy of nothing but a hole).
+			return at + int64(n), o.complete
 		}
 		at += int64(n)
 	}

@@ -108,9 +108,7 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 		if id, ok := copied[base]; ok && len(later) > 0 {
 			// Copied and truncated more than once: each later copy, then
 			// the file itself, may start with the hole of the one before.
-			w := s.holes[id]
-			chainHoles(w.have, later...)
-			w.have = contentSize(later[len(later)-1])
+			s.holes[id] = chainHoles(s.holes[id].have, later)
 		}
 	}
 }
