@@ -607,6 +607,14 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 	}
 	s.restart(o)
 	o.hole = chainHoles(have, later)
+	// The old content was seen this long, and neither read nor copied:
+	// the hole after it, if any, must not count those bytes again.
+	seenLost := max(0, o.seen-have)
+	if len(later) > 0 {
+		later[0].hole.reported = seenLost
+	} else {
+		o.hole.reported = seenLost
+	}
 	// The old content first: what the copies hold, then the new content.
 	now := s.cfg.Clock.Now()
 	for _, d := range slices.Clone(s.draining) {
@@ -617,12 +625,10 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 	s.event(Event{Kind: EventTruncate, Source: t.path, Path: o.path, Detail: why + "; reading from the start",
 		Pos: o.position(0, false)})
 	switch {
-	case o.seen > have && len(later) == 0:
-		// The old content was seen this long, and neither read nor copied.
-		o.hole.reported = o.seen - have
-		s.lost(t.path, o.path, o.hole.reported, fmt.Sprintf(
+	case seenLost > 0:
+		s.lost(t.path, o.path, seenLost, fmt.Sprintf(
 			"%d bytes of %s written before its truncation are in no file (it was seen %d bytes long; %d were read or copied)",
-			o.hole.reported, o.path, o.seen, have))
+			seenLost, o.path, o.seen, have))
 	case cp == nil:
 		s.lost(t.path, o.path, 0, fmt.Sprintf(
 			"no copy of the old content of %s found next to it: lines written after offset %d before its truncation, if any, were not read",
