@@ -9,6 +9,11 @@
 #
 # Usage: bench/detection.sh [CORPUS_DIR] [OUT_DIR]
 #
+# Whether a change is better or lucky: score both versions (OUT_DIR/results
+# of each run) and compare them with a paired bootstrap over files:
+#
+#	python3 bench/detection/compare.py CORPUS_DIR OLD/results NEW/results
+#
 # A synthetic labelled corpus of count series (spikes, bursts, level
 # shifts, dropouts) is a check that does not depend on the NAB files:
 #
