@@ -145,8 +145,10 @@ type Row struct {
 }
 
 // DefaultPersist is how long Backtest keeps _dev2 and _anomaly classes set
-// after the sample that set them, as the daemon's default persistence does
-// (policy reset: every new setting restarts the timer).
+// after the sample that first set them, as the daemon's default
+// persistence does (policy preserve: a setting while the class is still
+// held does not restart the timer, so a long episode that flaps is seen
+// as the daemon sees it).
 const DefaultPersist = 10 * time.Minute
 
 // Backtest replays series through a fresh baseline (Observe per sample, in
@@ -170,19 +172,21 @@ func BacktestPersist(handle string, series []Sample, cfg Config, persist time.Du
 	until := map[string]time.Time{}
 	for _, s := range series {
 		sc := b.Observe(s.T, s.V)
+		for c, u := range until {
+			if !u.After(s.T) {
+				delete(until, c)
+			}
+		}
 		cls := Classes(handle, sc)
 		cur := make(map[string]bool, len(cls))
 		for _, c := range cls {
 			cur[c] = true
-			if persist > 0 && persists(c) {
+			if _, alive := until[c]; persist > 0 && persists(c) && !alive {
 				until[c] = s.T.Add(persist)
 			}
 		}
-		for c, u := range until {
-			switch {
-			case !u.After(s.T):
-				delete(until, c)
-			case !cur[c]:
+		for c := range until {
+			if !cur[c] {
 				cur[c] = true
 				cls = append(cls, c)
 			}
