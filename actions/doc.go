@@ -121,8 +121,9 @@
 //
 //   - $(value_h), $(av_h), $(dev_h), $(z_h), $(entropy_h) and any other
 //     name in [Interval.Vars]: numbers. Integral values up to 2^53 are written as
-//     integers; others as decimals rounded to 10 significant digits,
-//     never in exponent notation; NaN and infinities as NaN, +Inf, -Inf.
+//     integers; others as decimals rounded to 10 significant digits, in
+//     exponent notation only from 1e21 on (num.Precise); NaN and
+//     infinities as NaN, +Inf, -Inf.
 //   - $(top_h) and any other name in [Interval.Keys]: text from a log line.
 //   - $(classes): the active classes, sorted, separated by spaces ("any"
 //     is not listed).

@@ -156,7 +156,8 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 }
 
 // formatNumber writes a number for a command: to 10 significant digits,
-// without exponent, and 0 when it is zero up to rounding (num.Precise).
+// without exponent below 1e21, and 0 when it is zero up to rounding
+// (num.Precise).
 func formatNumber(v float64) string { return num.Precise(v, 10) }
 
 // validKey checks a key again against the key_type of its measurement.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/output/influxtest"
@@ -469,5 +470,58 @@ func TestInfluxDBUDP(t *testing.T) {
 		if g, ok := got[w.key()]; !ok || !sameFields(w.fields, g.fields) {
 			t.Errorf("point %s: got %v, want %v", w.key(), g.fields, w.fields)
 		}
+	}
+}
+
+// TestInfluxDBPlainFloats: floats written in plain digits (63245916, not
+// 6.3245916e+07) are stored by a real InfluxDB as the same floats, in a
+// field that stays a float, also where points written before in exponent
+// form created it.
+func TestInfluxDBPlainFloats(t *testing.T) {
+	srv := influxtest.New(t, influxtest.Options{})
+	srv.CreateDatabase(db)
+	sink, err := output.NewSink(rules.Output{URL: srv.URL(), Database: db, Precision: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	// What an earlier version wrote, with lineprotocol's own formatting.
+	if err := sink.Send(context.Background(), []byte("big,host=h value=6.3245916e+07 1700000000\n")); err != nil {
+		t.Fatal(err)
+	}
+	values := []float64{63245916, 1e6, -1234567.5, 123456789.123456789, 1.5e-5, 1e20, 1e21, 2.5e300, 4.124128003123, 8.8e-10}
+	var pts []output.Point
+	for i, v := range values {
+		pts = append(pts, output.SamplePoint("big", "h", nil, time.Unix(1700000001+int64(i), 0), v))
+	}
+	buf, err := output.Encode(pts, lineprotocol.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(buf), "e+07") || !strings.Contains(string(buf), " value=63245916 ") {
+		t.Fatalf("encoded in exponent form:\n%s", buf)
+	}
+	if err := sink.Send(context.Background(), buf); err != nil {
+		t.Fatalf("send %q: %v", buf, err)
+	}
+	want := decodeAll(t, buf, lineprotocol.Second)
+	got := readBack(t, srv, db, []string{"big"})
+	if len(got) != len(want)+1 {
+		t.Errorf("read back %d points, want %d", len(got), len(want)+1)
+	}
+	for i, w := range want {
+		if w.fields["value"] != num.Round(values[i], num.Digits) {
+			t.Errorf("%v decodes as %v", values[i], w.fields["value"])
+		}
+		if g, ok := got[w.key()]; !ok || !sameFields(w.fields, g.fields) {
+			t.Errorf("point %s: got %v, want %v", w.key(), g.fields, w.fields)
+		}
+	}
+	series, err := srv.Query(db, `SHOW FIELD KEYS FROM "big"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || fmt.Sprint(series[0].Values) != "[[value float]]" {
+		t.Errorf("field keys = %v, want value as a float", series)
 	}
 }

@@ -10,8 +10,10 @@
 // exactly one point: invalid UTF-8 and control characters become U+FFFD,
 // lengths are capped, a trailing backslash (which line protocol cannot
 // represent) is replaced, empty tags are dropped and non-finite floats are
-// omitted. Floats are written to num.Digits significant digits, and a value
-// that is zero up to rounding as 0 (num.Round). Everything else is escaped by github.com/influxdata/line-protocol/v2.
+// omitted. Floats are written to num.Digits significant digits, a value
+// that is zero up to rounding as 0 (num.Round), in plain digits
+// (num.AppendExact: 63245916, not 6.3245916e+07). Everything else is
+// encoded and escaped by github.com/influxdata/line-protocol/v2.
 //
 // # Delivery
 //
@@ -31,6 +33,7 @@
 package output
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -136,14 +139,53 @@ func AppendPoint(dst []byte, p Point, prec lineprotocol.Precision) ([]byte, erro
 	for _, t := range tags {
 		e.AddTag(t.k, t.v)
 	}
+	var exps []span
+	var gbuf [32]byte // shortest floats take at most 24 bytes
+	g := gbuf[:0]
 	for _, f := range fields {
 		e.AddField(f.k, f.v)
+		if f.v.Kind() == lineprotocol.Float {
+			// The encoder has just written the value as f.v.AppendBytes does.
+			g = f.v.AppendBytes(g[:0])
+			if bytes.IndexByte(g, 'e') >= 0 {
+				end := len(e.Bytes())
+				exps = append(exps, span{end - len(g), end, f.v.FloatV()})
+			}
+		}
 	}
 	e.EndLine(p.Time)
 	if err := e.Err(); err != nil {
 		return dst, fmt.Errorf("encode point %s: %w", name, err)
 	}
-	return e.Bytes(), nil
+	return plainFloats(e.Bytes(), exps), nil
+}
+
+// span is where in an encoded line the encoder wrote the float v.
+type span struct {
+	from, to int
+	v        float64
+}
+
+// plainFloats rewrites the float values at exps in line (in order) as
+// num.AppendExact writes them. lineprotocol.Encoder writes a float with
+// strconv's shortest 'g' form, 6.3245916e+07 for 63245916, and has no
+// hook for another form; logtally's numbers are written in plain digits
+// in every output, so this one piece is ours: the value reads back as the
+// same float64, and stays a float field (no i suffix), which keeps the
+// field's type in InfluxDB.
+func plainFloats(line []byte, exps []span) []byte {
+	if len(exps) == 0 {
+		return line
+	}
+	base := exps[0].from
+	tail := bytes.Clone(line[base:])
+	out, prev := line[:base], base
+	for _, s := range exps {
+		out = append(out, tail[prev-base:s.from-base]...)
+		out = num.AppendExact(out, s.v)
+		prev = s.to
+	}
+	return append(out, tail[prev-base:]...)
 }
 
 // fieldValue converts a Field value; ok is false for a non-finite float,

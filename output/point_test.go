@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/logtally/logtally/internal/num"
 )
 
 // decoded is a point as lineprotocol.Decoder reads it back.
@@ -165,6 +167,13 @@ func TestAppendPoint(t *testing.T) {
 			name: "keys that sanitise alike keep one",
 			p:    Point{Measurement: "m", Tags: map[string]string{"k\x00": "1", "k\x01": "2"}, Fields: []Field{{"v", 1.0}, {"v", 2.0}}},
 			want: "m,k\uFFFD=1 v=1\n",
+		},
+		{
+			name: "floats in plain digits, with the dst before them kept",
+			p: Point{Measurement: "m", Tags: map[string]string{"k": "e+07"}, Fields: []Field{{"value", 63245916.0}, {"n", int64(1e7)}, {"s", "6e+07"},
+				{"small", 1.5e-5}, {"big", 1e20}, {"huge", 1e21}, {"neg", -1234567.5}, {"av", 8.8e-10}}, Time: at},
+			prec: lineprotocol.Second,
+			want: "m,k=e+07 value=63245916,n=10000000i,s=\"6e+07\",small=0.000015,big=100000000000000000000,huge=1e+21,neg=-1234567.5,av=0 1709294400\n",
 		},
 		{
 			name: "measurement and keys escaped",
@@ -343,5 +352,56 @@ func TestAppendPointNumbers(t *testing.T) {
 	}
 	if want := "m av=0,dev=0.3,value=4.124128003,z=0 1\n"; string(got) != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// FuzzAppendPointFloat: every float field is written as a float (no i
+// suffix) that lineprotocol.Decoder reads back as exactly num.Round(v,
+// num.Digits), in plain digits unless its magnitude is PlainMax or more;
+// a field that is not finite is omitted.
+func FuzzAppendPointFloat(f *testing.F) {
+	for _, v := range []float64{63245916, 1e6, 1.5e-5, 8.8e-10, 0.1 + 0.2, 1e21, -6.02e23, 123456789.123456789, math.Inf(1)} {
+		f.Add(math.Float64bits(v), math.Float64bits(v/3))
+	}
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		va, vb := math.Float64frombits(a), math.Float64frombits(b)
+		p := Point{Measurement: "m", Fields: []Field{{"one", 1.0}, {"a", va}, {"b", vb}}, Time: time.Unix(1, 0)}
+		line, err := AppendPoint([]byte("x y=6.3e+07\n"), p, lineprotocol.Second)
+		if err != nil {
+			t.Fatalf("AppendPoint: %v", err)
+		}
+		line = line[len("x y=6.3e+07\n"):]
+		got := decodeOnly(t, line, lineprotocol.Second)
+		for key, v := range map[string]float64{"a": va, "b": vb} {
+			g, ok := got.fields[key]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				if ok {
+					t.Fatalf("%q: non-finite %s=%v written", line, key, v)
+				}
+				continue
+			}
+			want := num.Round(v, num.Digits)
+			if g != want { // a float64, not an int64: the type is kept
+				t.Fatalf("%q: %s = %#v, want float64 %v (from %v)", line, key, g, want, v)
+			}
+			text := line[bytes.Index(line, []byte(","+key+"="))+len(key)+2:]
+			text = text[:bytes.IndexAny(text, ", ")]
+			if bytes.ContainsAny(text, "eE") != (math.Abs(want) >= num.PlainMax) {
+				t.Fatalf("%q: %s=%v written as %s", line, key, want, text)
+			}
+		}
+	})
+}
+
+// BenchmarkAppendPointPlain is BenchmarkAppendPoint with values the
+// encoder writes with an exponent, which AppendPoint rewrites.
+func BenchmarkAppendPointPlain(b *testing.B) {
+	p := SamplePoint("ssh_username_probe", "web1.example.com", map[string]string{"env": "prod", "user": "admin"},
+		time.Unix(1700000100, 0), 63245916, Field{"av", 1.5e-5}, Field{"dev", 1234567.5}, Field{"z", 6.8})
+	buf, _ := AppendPoint(nil, p, lineprotocol.Second)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = AppendPoint(buf[:0], p, lineprotocol.Second)
 	}
 }

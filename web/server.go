@@ -57,12 +57,14 @@ func New(src Source, log *slog.Logger) *Server {
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", plainValues(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorLog:            promLogger{log},
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
 		Timeout:             scrapeTimeout,
-	}))
+		EnableOpenMetrics:   true,
+		DisableCompression:  true, // plainValues compresses what it rewrote
+	})))
 	mux.HandleFunc("GET /status.json", s.statusJSON)
 	mux.HandleFunc("GET /graph/{file}", s.graph)
 	s.handler = secure(mux)

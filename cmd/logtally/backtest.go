@@ -261,7 +261,8 @@ func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 	return cw.Error()
 }
 
-// csvNum writes a number of the CSV: six significant digits, no exponent.
+// csvNum writes a number of the CSV: six significant digits, no exponent
+// below 1e21 (num.Precise).
 func csvNum(v float64) string { return num.Precise(v, 6) }
 
 // notable reports whether a class rise is worth a line of its own in the

@@ -2,8 +2,9 @@
 // every output: for people (reports, status, the status page, test,
 // backtest's summary), with the precision a person reads, and for
 // programs (line protocol, /metrics, JSON, CSV, command arguments), with
-// the floating-point residue of sums and decays removed. In both, a value
-// that is zero up to rounding is 0, never 8.8e-10.
+// the floating-point residue of sums and decays removed and exactly. In
+// both, a value that is zero up to rounding is 0, never 8.8e-10, and an
+// ordinary value is written in plain digits, never 6.3245916e+07.
 package num
 
 import (
@@ -65,18 +66,38 @@ func Human(v float64) string {
 	return trim(strconv.FormatFloat(v, 'f', dec, 64))
 }
 
-// Precise writes v with at most digits significant digits (a whole number
-// up to 2^53 in full), never in exponent notation, and Clean: for programs
-// and for command arguments (4.124128003, 63245916, 0).
+// Precise writes v with at most digits significant digits, Clean, as
+// Exact writes it (4.124128003, 63245916, 0): for programs and for
+// command arguments.
 func Precise(v float64, digits int) string {
+	return string(AppendExact(nil, Round(v, digits)))
+}
+
+// PlainMax is the magnitude from which Exact writes a number in exponent
+// form: 1e21 has 22 digits, more than anyone counts.
+const PlainMax = 1e21
+
+// Exact writes v for programs: the shortest decimal that reads back as
+// exactly v, in plain digits (63245916, 0.000015, 4.124128003) where its
+// magnitude is from Epsilon to below PlainMax, the range in which
+// encoding/json writes plain digits too, and in exponent form (1e+21,
+// 4e-07) outside it, where plain digits would be absurd; NaN, +Inf and
+// -Inf as such, and -0 as 0. It neither rounds nor cleans: a caller
+// writing its own values passes Round(v, Digits).
+func Exact(v float64) string { return string(AppendExact(nil, v)) }
+
+// AppendExact appends v, written as Exact writes it, to dst.
+func AppendExact(dst []byte, v float64) []byte {
 	if s, ok := special(v); ok {
-		return s
+		return append(dst, s...)
 	}
-	v = Clean(v)
-	if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
-		return strconv.FormatInt(int64(v), 10) // exact, whatever digits
+	if v == 0 {
+		return append(dst, '0')
 	}
-	return trim(strconv.FormatFloat(Round(v, digits), 'f', -1, 64))
+	if a := math.Abs(v); a < Epsilon || a >= PlainMax {
+		return strconv.AppendFloat(dst, v, 'g', -1, 64)
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
 // Round returns Clean(v) rounded to digits significant digits, for

@@ -2,6 +2,8 @@ package num_test
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/logtally/logtally/internal/num"
@@ -106,4 +108,59 @@ func TestRound(t *testing.T) {
 	if got := num.Round(math.Inf(1), num.Digits); !math.IsInf(got, 1) {
 		t.Errorf("Round(+Inf) = %v", got)
 	}
+}
+
+func TestExact(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{6.3245916e+07, "63245916"},
+		{1e6, "1000000"},
+		{-1234567.5, "-1234567.5"},
+		{4.124128003, "4.124128003"},
+		{0.30000000000000004, "0.30000000000000004"}, // exact: rounding is Round's
+		{1.5e-5, "0.000015"},
+		{1e-6, "0.000001"},
+		{9.9e-7, "9.9e-07"},
+		{1e20, "100000000000000000000"},
+		{123456789012345678901, "123456789012345680000"},
+		{1e21, "1e+21"},
+		{-2.5e300, "-2.5e+300"},
+		{0, "0"},
+		{math.Copysign(0, -1), "0"},
+		{math.NaN(), "NaN"},
+		{math.Inf(1), "+Inf"},
+		{math.Inf(-1), "-Inf"},
+	} {
+		if got := num.Exact(tc.v); got != tc.want {
+			t.Errorf("Exact(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// FuzzExact: whatever the float, Exact writes it so that it reads back as
+// the same float, with an exponent only outside [Epsilon, PlainMax).
+func FuzzExact(f *testing.F) {
+	for _, v := range []float64{0, 1, 6.3245916e+07, 1.5e-5, 9.9e-7, 1e21, 1e21 - 65536, -1e-300, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(math.Float64bits(v))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		s := num.Exact(v)
+		if math.IsNaN(v) {
+			if s != "NaN" {
+				t.Fatalf("Exact(NaN) = %q", s)
+			}
+			return
+		}
+		back, err := strconv.ParseFloat(s, 64)
+		if err != nil || back != v {
+			t.Fatalf("Exact(%v) = %q reads back as %v (%v)", v, s, back, err)
+		}
+		a := math.Abs(v)
+		if exp := strings.ContainsAny(s, "eE"); exp != (a != 0 && !math.IsInf(v, 0) && (a < num.Epsilon || a >= num.PlainMax)) {
+			t.Fatalf("Exact(%v) = %q: exponent form %v", v, s, exp)
+		}
+	})
 }
