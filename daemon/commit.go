@@ -192,6 +192,7 @@ func (d *Daemon) commit(res *interval.Result, write func(*state.Tx) error, decid
 	}
 	d.stats.Commits++
 	d.pending = nil
+	d.surveyCommitted(res)
 	for _, s := range d.senders {
 		s.Notify()
 	}

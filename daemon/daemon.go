@@ -78,6 +78,7 @@ type Daemon struct {
 	// output's precision, which an HTTP request declares to InfluxDB.
 	precs   map[string]lineprotocol.Precision
 	actions *actions.Engine
+	survey  *interval.Survey // settings.survey; nil without
 	actCtx  context.Context // cancelled when commands must stop being started
 
 	curStart  time.Time
@@ -372,6 +373,12 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		}
 	}
 	d.set, d.streams = set, streams
+	switch sv := set.Settings.Survey; {
+	case sv.File == "":
+		d.survey = nil
+	case d.survey == nil || d.survey.Period() != sv.Period:
+		d.survey = interval.NewSurvey(sv.Period)
+	}
 	return nil
 }
 

@@ -247,7 +247,7 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 		r.Points = append(r.Points, e.KeyPoints(s)...)
 	}
 	if s.Scored() {
-		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value))
+		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value, AlarmScore(*s.Score)))
 	}
 	if st.Last == nil || !s.Start.Before(st.Last.Start) {
 		st.Last = s

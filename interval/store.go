@@ -221,25 +221,58 @@ func Baselines(tx Tx, width time.Duration) ([]string, error) {
 // small, because every interval rewrites one page per measurement.
 const recentPage = 16
 
-// recent returns the write that stores v as the value of t's slot in the
-// recent-values ring of a weekly measurement: the last week of samples,
-// drawn over the learned week in graphs.
-func recent(width time.Duration, handle string, slot int, t time.Time, v float64) Write {
-	b := make([]byte, 12)
+// recentEntry is the size of one entry of the ring: the interval's start
+// (Unix seconds, uint32), its value (float64) and its alarm score
+// (float32). Pages of 12-byte entries, without the score, were written
+// before; they are read, and replaced whole at their next write.
+const (
+	recentEntry    = 16
+	recentEntryOld = 12
+)
+
+// recent returns the write that stores v, and its alarm score, as the
+// value of t's slot in the recent-values ring of a weekly measurement: the
+// last week of samples, drawn over the learned week in graphs and read by
+// the survey of the state file.
+func recent(width time.Duration, handle string, slot int, t time.Time, v, score float64) Write {
+	b := make([]byte, recentEntry)
 	binary.LittleEndian.PutUint32(b, uint32(t.Unix()))
 	binary.LittleEndian.PutUint64(b[4:], math.Float64bits(v))
-	return Write{Key: recentPageKey(width, handle, slot/recentPage), Value: string(b), At: (slot % recentPage) * 12, Size: recentPage * 12}
+	binary.LittleEndian.PutUint32(b[12:], math.Float32bits(float32(score)))
+	return Write{Key: recentPageKey(width, handle, slot/recentPage), Value: string(b), At: (slot % recentPage) * recentEntry,
+		Size: recentPage * recentEntry}
 }
 
 // RecentSamples returns the recent-values ring of a measurement at width:
 // at most one value per slot, those not older than a week before now, in
 // time order.
 func RecentSamples(tx Tx, width time.Duration, handle string, now time.Time) ([]history.Sample, error) {
-	var out []history.Sample
+	scored, err := RecentScored(tx, width, handle, now)
+	out := make([]history.Sample, len(scored))
+	for i, s := range scored {
+		out[i] = s.Sample
+	}
+	return out, err
+}
+
+// ScoredSample is a value of the recent-values ring with its alarm score
+// (NaN when the ring was written without scores).
+type ScoredSample struct {
+	history.Sample
+	Score float64
+}
+
+// RecentScored is RecentSamples with the alarm scores.
+func RecentScored(tx Tx, width time.Duration, handle string, now time.Time) ([]ScoredSample, error) {
+	var out []ScoredSample
 	prefix := PrefixRecent + width.String() + "/" + handle + "/p/"
 	err := tx.Ascend(prefix, func(_, v string) bool {
 		b := []byte(v)
-		for off := 0; off+12 <= len(b); off += 12 {
+		size := recentEntry
+		if len(b) == recentPage*recentEntryOld {
+			size = recentEntryOld
+		}
+		for off := 0; off+size <= len(b); off += size {
 			sec := binary.LittleEndian.Uint32(b[off:])
 			if sec == 0 {
 				continue
@@ -248,7 +281,11 @@ func RecentSamples(tx Tx, width time.Duration, handle string, now time.Time) ([]
 			if now.Sub(t) > 7*24*time.Hour || t.After(now) {
 				continue
 			}
-			out = append(out, history.Sample{T: t, V: math.Float64frombits(binary.LittleEndian.Uint64(b[off+4:]))})
+			s := ScoredSample{Sample: history.Sample{T: t, V: math.Float64frombits(binary.LittleEndian.Uint64(b[off+4:]))}, Score: math.NaN()}
+			if size == recentEntry {
+				s.Score = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[off+12:])))
+			}
+			out = append(out, s)
 		}
 		return true
 	})

@@ -279,7 +279,20 @@ type Settings struct {
 	// Priorities give the notices of the classes matching a pattern a
 	// priority (settings.priorities).
 	Priorities []ClassPriority
+	// Survey is settings.survey; its File is "" when there is none.
+	Survey Survey
 }
+
+// Survey is where and how often `run` writes the survey: per period and
+// measurement, the samples and the percentiles of their values and alarm
+// scores.
+type Survey struct {
+	File   string
+	Period time.Duration
+}
+
+// DefaultSurveyPeriod is the period of settings.survey.
+const DefaultSurveyPeriod = time.Hour
 
 // Output is one line-protocol destination.
 type Output struct {

@@ -26,15 +26,17 @@ var (
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "priority", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "priority", "for"}
 	settingsKeys = []string{"interval", "timezone", "max_line_length", "regex_timeout", "host", "tags",
-		"half_life", "max_concurrent_commands", "outputs", "file_change_log", "notice_log", "priorities"}
+		"half_life", "max_concurrent_commands", "outputs", "file_change_log", "notice_log", "priorities", "survey"}
+	surveyKeys = []string{"file", "period"}
 	outputKeys = []string{"url", "api", "database", "retention_policy", "username", "password", "token",
 		"org", "bucket", "precision", "batch_size", "flush_interval", "gzip", "spool_size"}
 )
 
 // Vocabulary returns the keys the validator accepts in each section of a
-// rule file: "" (the top level of a file), "measurements", "classes" (a
-// class written as a map), "commands", "reports", "settings" and
-// "settings.outputs". The rule reference, docs/rules.md, documents each.
+// rule file: "" (the top level of a file), "measurements", "observe",
+// "watch_files", "classes" (a class written as a map), "commands",
+// "reports", "policy", "settings", "settings.outputs" and
+// "settings.survey". The rule reference, docs/rules.md, documents each.
 func Vocabulary() map[string][]string {
 	return map[string][]string{
 		"":                 slices.Clone(topKeys),
@@ -47,6 +49,7 @@ func Vocabulary() map[string][]string {
 		"policy":           slices.Clone(policyKeys),
 		"settings":         slices.Clone(settingsKeys),
 		"settings.outputs": slices.Clone(outputKeys),
+		"settings.survey":  slices.Clone(surveyKeys),
 	}
 }
 
@@ -908,6 +911,21 @@ func settingValidators() map[string]func(*obj, *Settings) {
 				}
 				s.Host = h
 			}
+		},
+		"survey": func(o *obj, s *Settings) {
+			m := o.mapping("survey")
+			if m == nil {
+				return
+			}
+			m.checkKeys(surveyKeys)
+			if p, ok := m.required("file", "an absolute path, e.g. /var/log/logtally/survey.tsv"); ok {
+				if !filepath.IsAbs(p) {
+					m.errf("file", "e.g. /var/log/logtally/survey.tsv", "must be an absolute path")
+				} else {
+					s.Survey.File = filepath.Clean(p)
+				}
+			}
+			s.Survey.Period = m.positive("period", DefaultSurveyPeriod, "e.g. 1h")
 		},
 		"notice_log": func(o *obj, s *Settings) {
 			if p, ok := o.str("notice_log"); ok {

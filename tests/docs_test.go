@@ -185,6 +185,8 @@ func checkExample(t *testing.T, where, section, key, example string) {
 		file = map[string]any{"policy": []any{merge(map[string]any{"action": "log"})}}
 	case "settings":
 		file = map[string]any{"settings": frag}
+	case "settings.survey":
+		file = map[string]any{"settings": map[string]any{"survey": merge(map[string]any{"file": "/var/log/logtally/survey.tsv"})}}
 	case "settings.outputs":
 		file = map[string]any{"settings": map[string]any{"outputs": []any{merge(map[string]any{"url": "-"})}}}
 	default:

@@ -210,7 +210,7 @@ func TestBacktestSeries(t *testing.T) {
 	if err != nil {
 		t.Fatalf("backtest output is not CSV: %v", err)
 	}
-	if got := strings.Join(recs[0], ","); got != "timestamp,handle,value,av,dev,z,classes" {
+	if got := strings.Join(recs[0], ","); got != "timestamp,handle,value,av,dev,z,classes,score" {
 		t.Fatalf("header %q", got)
 	}
 	if len(recs)-1 != len(rows) {

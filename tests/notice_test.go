@@ -1,13 +1,17 @@
 package tests
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -578,5 +582,209 @@ policy:
 	res = run(t, "", "notices", "--state", r.state, "--all", "--action", "ignore")
 	if res.code != 0 || len(regexp.MustCompile(`(?m)^\S+ \S+\s+probe_seen\s+notice\s+ignore\s`).FindAllString(res.stdout, -1)) != 3 {
 		t.Errorf("logtally notices --state --all --action ignore: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// surveyPy computes the survey of CSV rows on stdin (period,handle,value,
+// score; score "NaN" for none) with Python's statistics.quantiles
+// (method "inclusive", the same linear interpolation), independently of
+// logtally, and prints period, handle, samples and the six percentiles.
+const surveyPy = `
+import csv, sys, math, statistics
+from collections import defaultdict
+vals, scores = defaultdict(list), defaultdict(list)
+for period, handle, value, score in csv.reader(sys.stdin):
+    vals[(period, handle)].append(float(value))
+    if score != "NaN":
+        scores[(period, handle)].append(float(score))
+def pct(xs):
+    if not xs:
+        return ["-"] * 3
+    if len(xs) == 1:
+        return [repr(xs[0])] * 3
+    q = statistics.quantiles(xs, n=100, method="inclusive")
+    return [repr(q[49]), repr(q[89]), repr(q[98])]
+for key in sorted(vals):
+    print("\t".join([key[0], key[1], str(len(vals[key]))] + pct(vals[key]) + pct(scores[key])))
+`
+
+// runSurveyPy runs surveyPy over rows.
+func runSurveyPy(t *testing.T, rows [][]string) map[string][]string {
+	t.Helper()
+	py := need(t, "python3")
+	var in strings.Builder
+	w := csv.NewWriter(&in)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-c", surveyPy)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	got := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "\t")
+		got[f[0]+" "+f[1]] = f[2:]
+	}
+	return got
+}
+
+// sameSurvey compares a survey row's columns after period and handle with
+// Python's: the counts exactly, the percentiles within 1e-9 (relative).
+func sameSurvey(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) || got[0] != want[0] {
+		t.Errorf("%s: %v, python says %v", what, got, want)
+		return
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] == "-" || want[i] == "-" {
+			if got[i] != want[i] {
+				t.Errorf("%s column %d: %s, python says %s", what, i, got[i], want[i])
+			}
+			continue
+		}
+		a, err1 := strconv.ParseFloat(got[i], 64)
+		b, err2 := strconv.ParseFloat(want[i], 64)
+		if err1 != nil || err2 != nil || math.Abs(a-b) > 1e-9*math.Max(1, math.Abs(b)) {
+			t.Errorf("%s column %d: %s, python says %s", what, i, got[i], want[i])
+		}
+	}
+}
+
+// TestSurvey: the survey's percentiles of values and scores, per hour and
+// measurement, equal an independent computation (Python's
+// statistics.quantiles) on the same samples, which backtest writes out;
+// and the daemon's settings.survey file holds, for each period, the
+// percentiles of the values it wrote as line protocol.
+func TestSurvey(t *testing.T) {
+	dir := t.TempDir()
+	day := backtestDay()
+	log := stormLog(t, dir, day.Add(-1*24*time.Hour), day.Add(12*time.Hour),
+		storm{at: day.Add(9*time.Hour + 10*time.Minute), addr: "203.0.113.9", minutes: 3, perMin: 60})
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %[1]s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+  - handle: probe_users
+    path: %[1]s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user (?:admin|root) .*'
+    history_type: scalar
+settings:
+  timezone: UTC
+`, log))
+	res := run(t, "", "survey", "--rules", rulesPath, "--interval", "5m", log)
+	if res.code != 0 {
+		t.Fatalf("survey: exit %d\n%s", res.code, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if lines[0] != "period\tmeasurement\tsamples\tvalue_p50\tvalue_p90\tvalue_p99\tscore_p50\tscore_p90\tscore_p99" {
+		t.Fatalf("survey header %q", lines[0])
+	}
+	bt := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
+	if bt.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", bt.code, bt.stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(bt.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	for _, r := range recs[1:] {
+		ts, err := time.Parse(time.RFC3339, r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, []string{ts.UTC().Truncate(time.Hour).Format(time.RFC3339), r[1], r[2], r[7]})
+	}
+	want := runSurveyPy(t, rows)
+	if len(lines)-1 != len(want) || len(want) < 60 {
+		t.Errorf("survey has %d rows, python %d (two measurements over 36 hours)", len(lines)-1, len(want))
+	}
+	scored := 0
+	for _, l := range lines[1:] {
+		f := strings.Split(l, "\t")
+		w, ok := want[f[0]+" "+f[1]]
+		if !ok {
+			t.Errorf("survey row %q: no such period in the backtest", l)
+			continue
+		}
+		sameSurvey(t, f[0]+" "+f[1], f[2:], w)
+		if f[1] == "probe_users" && f[6] != "-" {
+			t.Errorf("a scalar measurement has scores: %q", l)
+		}
+		if f[1] == "probe" && f[6] != "-" {
+			scored++
+		}
+	}
+	if scored < 30 {
+		t.Errorf("only %d periods of probe have scores", scored)
+	}
+	storm := day.Add(9 * time.Hour).Format(time.RFC3339)
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, storm+"\tprobe\t") {
+			f := strings.Split(l, "\t")
+			if p99, _ := strconv.ParseFloat(f[8], 64); p99 < 3 {
+				t.Errorf("the storm's hour scores %s at p99, want an anomaly's 3 or more: %q", f[8], l)
+			}
+		}
+	}
+
+	// The daemon's survey file: periods of 3 s over 1 s intervals.
+	r := newRig(t, "")
+	dlog, survey := r.path("d.log"), r.path("survey.tsv")
+	writeFile(t, dlog, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*probe.*'
+settings:
+  survey: {file: %s, period: 3s}
+`, dlog, survey))
+	d := r.start("inotify", 0, "--listen=")
+	d.waitLog(`msg=committed `, 1)
+	for i := 1; i <= 9; i++ {
+		appendString(t, dlog, strings.Repeat("probe\n", i*i))
+		d.waitLog(`msg=committed `, 1+i)
+	}
+	testutil.WaitForWhy(t, waitTimeout, "three rows in the survey file", func() (bool, string) {
+		b, _ := os.ReadFile(survey)
+		return strings.Count(string(b), "\n") >= 4, string(b)
+	})
+	d.stop()
+	// The first interval is observed only in part (its stream began
+	// during it): written, but not scored nor surveyed.
+	m := regexp.MustCompile(`msg=committed interval_start=(\S+)`).FindStringSubmatch(d.log())
+	first, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lpRows [][]string
+	for _, p := range decodeLPFile(t, r.outLP) {
+		if p.measurement == "probe" && !p.ts.Add(-time.Second).Equal(first) {
+			start := p.ts.Add(-time.Second)
+			lpRows = append(lpRows, []string{start.UTC().Truncate(3 * time.Second).Format(time.RFC3339), "probe",
+				strconv.FormatFloat(p.fields["value"].(float64), 'g', -1, 64), "NaN"})
+		}
+	}
+	wantD := runSurveyPy(t, lpRows)
+	b, _ := os.ReadFile(survey)
+	dl := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if dl[0] != lines[0] {
+		t.Errorf("survey file header %q", dl[0])
+	}
+	for _, l := range dl[1:] {
+		f := strings.Split(l, "\t")
+		w, ok := wantD[f[0]+" "+f[1]]
+		if !ok {
+			t.Errorf("survey file row %q: no such period in the line protocol", l)
+			continue
+		}
+		// The daemon's samples are scored: compare the values only.
+		sameSurvey(t, "file "+f[0], f[2:6], w[:4])
 	}
 }

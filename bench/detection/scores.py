@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn `logtally backtest --series` CSV into NAB detector output.
 
-Reads the backtest CSV (timestamp,handle,value,av,dev,z,classes) on stdin
+Reads the backtest CSV (timestamp,handle,value,av,dev,z,classes,score) on stdin
 and writes timestamp,anomaly_score: 1.0 on a row where an _anomaly class
 rises (set now, not at the previous row), 0.5 where only a _dev2 class
 rises, 0 otherwise.

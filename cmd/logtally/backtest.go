@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +37,9 @@ Replay history through fresh baselines, as a new install would have seen it,
 without touching any state, and show every class rise. Each interval is
 scored before it is learned, exactly as the daemon does.
 
-Stdout is CSV with the header timestamp,handle,value,av,dev,z,classes — one
-row per measurement per interval, classes space-separated. Stderr gets a
+Stdout is CSV with the header timestamp,handle,value,av,dev,z,classes,score
+— one row per measurement per interval, classes space-separated, score
+the alarm score (see survey; _anomaly is a score of 3 or more). Stderr gets a
 summary: every _dev2, _anomaly and entropy rise with its time and values,
 and how often the other classes rose.
 
@@ -247,13 +249,17 @@ func mergeRows(replays []daemon.Replay) []replayRow {
 
 func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"timestamp", "handle", "value", "av", "dev", "z", "classes"}); err != nil {
+	if err := cw.Write([]string{"timestamp", "handle", "value", "av", "dev", "z", "classes", "score"}); err != nil {
 		return err
 	}
 	for _, r := range mergeRows(replays) {
 		s := r.score()
+		score := "NaN"
+		if sc := r.row.Score; sc != nil {
+			score = strconv.FormatFloat(interval.AlarmScore(*sc), 'g', 12, 64)
+		}
 		if err := cw.Write([]string{r.row.Start.Format(time.RFC3339), r.handle, csvNum(s.Value), csvNum(s.Av), csvNum(s.Dev), csvNum(s.Z),
-			strings.Join(r.row.Classes, " ")}); err != nil {
+			strings.Join(r.row.Classes, " "), score}); err != nil {
 			return err
 		}
 	}
