@@ -79,7 +79,7 @@ type Daemon struct {
 	precs   map[string]lineprotocol.Precision
 	actions *actions.Engine
 	survey  *interval.Survey // settings.survey; nil without
-	actCtx  context.Context // cancelled when commands must stop being started
+	actCtx  context.Context  // cancelled when commands must stop being started
 
 	curStart  time.Time
 	catchFrom time.Time               // first interval of the downtime being filled; zero once done
