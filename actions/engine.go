@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -177,7 +177,7 @@ func newEngine(set *rules.Set, opts Options, r *runner) (*Engine, error) {
 			continue
 		}
 		for _, c := range m.Classes() {
-			if interval.Persists(c) {
+			if history.Persists(c) {
 				e.persist[c] = persistence{m.Persist, m.PersistPolicy}
 			}
 		}
@@ -484,8 +484,8 @@ func isSetNow(name string, measured []string, exprTrue map[string]bool) bool {
 
 // readRecords returns the persistent classes alive at now and deletes the
 // expired and unreadable ones.
-func (e *Engine) readRecords(tx *state.Tx, now time.Time) (interval.Persistent, error) {
-	recs := interval.Persistent{}
+func (e *Engine) readRecords(tx *state.Tx, now time.Time) (history.Persistent, error) {
+	recs := history.Persistent{}
 	var dead []string
 	err := tx.Ascend(prefixClass, func(key, value string) bool {
 		var r record
@@ -512,9 +512,9 @@ func (e *Engine) readRecords(tx *state.Tx, now time.Time) (interval.Persistent, 
 }
 
 // touch records that class c was set at now, following its policy (see
-// interval.Persistent), in recs and in tx.
-func touch(tx *state.Tx, recs interval.Persistent, c string, p persistence, now time.Time) error {
-	if !recs.Touch(c, p.d, p.policy, now) {
+// history.Persistent), in recs and in tx.
+func touch(tx *state.Tx, recs history.Persistent, c string, p persistence, now time.Time) error {
+	if !recs.Touch(c, p.d, p.policy == rules.PersistReset, now) {
 		return nil // preserve: the first expiry stands
 	}
 	if err := tx.SetJSON(prefixClass+c, record{Until: recs[c]}); err != nil {

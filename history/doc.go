@@ -198,6 +198,16 @@
 // hole) only fades the short-term levels toward the slot baseline and the
 // run statistics toward 0, and ends any episode; no slot learns anything.
 //
+// # Held classes
+//
+// The classes that persist (Persists: _high_dev2, _low_dev2, _high_anomaly,
+// _low_anomaly) stay set for a persistence after the interval that set
+// them, with CFEngine's policies: preserve (a setting while still held
+// keeps the first expiry) or reset. Persistent is that record, which the
+// actions engine keeps in the state file, and Hold applies it to a replay
+// (Backtest here, the interval engine's rows for `logtally backtest`), so
+// that a class rises in a replay exactly when it rises in the daemon.
+//
 // # Persistence
 //
 // Encode writes a meta record (about 920 bytes: whole-series state, the

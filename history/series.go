@@ -168,42 +168,11 @@ func BacktestPersist(handle string, series []Sample, cfg Config, persist time.Du
 	}
 	b := New(cfg)
 	rows := make([]Row, 0, len(series))
-	prev := map[string]bool{}
-	until := map[string]time.Time{}
+	hold := NewHold(persist, false)
 	for _, s := range series {
 		sc := b.Observe(s.T, s.V)
-		for c, u := range until {
-			if !u.After(s.T) {
-				delete(until, c)
-			}
-		}
-		cls := Classes(handle, sc)
-		cur := make(map[string]bool, len(cls))
-		for _, c := range cls {
-			cur[c] = true
-			if _, alive := until[c]; persist > 0 && persists(c) && !alive {
-				until[c] = s.T.Add(persist)
-			}
-		}
-		for c := range until {
-			if !cur[c] {
-				cur[c] = true
-				cls = append(cls, c)
-			}
-		}
-		var rises []string
-		for _, c := range cls {
-			if !prev[c] {
-				rises = append(rises, c)
-			}
-		}
-		prev = cur
+		cls, rises := hold.Add(s.T, Classes(handle, sc))
 		rows = append(rows, Row{T: s.T, Score: sc, Classes: cls, Rises: rises})
 	}
 	return rows
-}
-
-// persists reports whether a class is one that persistence applies to.
-func persists(c string) bool {
-	return strings.HasSuffix(c, "_dev2") || (strings.HasSuffix(c, "_anomaly") && !strings.HasSuffix(c, "_microanomaly"))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/output"
@@ -308,7 +309,7 @@ func TestReplayPersistence(t *testing.T) {
 			t.Errorf("row %d: rises %q, want %q", i, got, want[i].rises)
 		}
 	}
-	if interval.Persists("probe_high_microanomaly") || interval.Persists("probe_high_dev1") || !interval.Persists("probe_low_dev2") {
+	if history.Persists("probe_high_microanomaly") || history.Persists("probe_high_dev1") || !history.Persists("probe_low_dev2") {
 		t.Fatal("Persists: only _dev2 and _anomaly persist")
 	}
 }
