@@ -40,6 +40,25 @@
 // contains: lowered in ASCII for the per-line prefilter, and byte for byte
 // ("exact") for the block scan.
 //
+// # Rules that differ by a literal
+//
+// Rules whose patterns are the same but for one run of literal text (a
+// `for:` list, one rule per address) are compiled once, as a template
+// (template.go): a lexer finds every pattern's runs of literal characters,
+// and rules of the same shape, extraction and key that differ in one run
+// share the rest. The trimmed select pattern is A·H·B, H the run: a line
+// matches when, at an occurrence of the rule's text for H, A matches what
+// precedes it and B what follows; A and B are compiled once for the bytes
+// engine, and a rule is its text, its literals for the prefilter (which
+// tell the rules apart) and, compiled when the first line needs them, its
+// exact engines for lines that are not ASCII and its regexp2 reference.
+// That a run may be replaced by other literal text without changing what
+// regexp2 accepts is why the lexer takes so little as literal; a fuzz test
+// checks it. Rules with the same patterns share one compiled rule. 1000
+// rules that differ by an address compile in about a tenth of what they
+// took one by one, and keep 2.3 KB each where they kept 6 KB, most of it
+// the prefilter's automaton.
+//
 // # How a line is processed by Match
 //
 //  1. One Aho–Corasick pass over the line (prefilter.go) finds the

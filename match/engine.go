@@ -83,6 +83,9 @@ type selector struct {
 	reASCII *regexp.Regexp
 	r2      *regexp2.Regexp // regexp2, and re2+ascii on non-ASCII lines
 	trim    string
+	// split is the bytes engine of a rule bound to a template
+	// (template.go), exact on ASCII lines (kind is engBytes).
+	split *splitSel
 }
 
 // finder is a compiled extraction or key pattern.
@@ -97,7 +100,10 @@ type finder struct {
 
 // rule is one compiled spec.
 type rule struct {
-	ref      *refRule
+	ref *refRule // nil when lazy compiles it (see reference)
+	// lazy is the reference of a rule bound to a template, compiled
+	// when first needed.
+	lazy     *lazyRef
 	sel      selector
 	ext, key *finder
 	clauses  []clause // literals that every selected line contains (ASCII lower case)
@@ -331,7 +337,7 @@ func pickClauses(cs []clause) []clause {
 // needsASCII reports whether the rule's engines depend on whether the line
 // is ASCII.
 func (r *rule) needsASCII() bool {
-	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII || r.sel.bp != nil ||
+	return r.sel.kind == engRE2 || r.sel.kind == engRE2ASCII || r.sel.bp != nil || r.sel.split != nil ||
 		r.ext != nil && (r.ext.prog != r.ext.progASCII || r.ext.bp != nil) ||
 		r.key != nil && (r.key.prog != r.key.progASCII || r.key.bp != nil)
 }
@@ -367,6 +373,11 @@ func (r *rule) match(m *Matcher, i int, line []byte, ascii bool) (Hit, bool) {
 func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool) {
 	if ascii && s.bp != nil {
 		if ok, done := s.bp.match(&m.bs, line); done {
+			return ok, false
+		}
+	}
+	if ascii && s.split != nil {
+		if ok, done := s.split.match(&m.bs, line); done {
 			return ok, false
 		}
 	}

@@ -110,8 +110,9 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 	for i, r := range rules {
 		if ruleErrs[i] != nil {
 			for _, e := range ruleErrs[i] {
+				e := *e // the same spec twice shares its errors
 				e.Index = i
-				errs = append(errs, e)
+				errs = append(errs, &e)
 			}
 			continue
 		}
@@ -130,15 +131,69 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 // every CPU.
 const parallelRules = 64
 
-// compileRules compiles each spec: on every CPU when they are many, each
-// goroutine with its own oracle, so that a large rule set loads in a
-// fraction of the time. The result does not depend on the split.
+// compileRules compiles each spec: a spec the same as an earlier one
+// shares its rule, specs that differ by one run of literal text are
+// bound to a template compiled once (template.go), and the others are
+// compiled in full, on every CPU when they are many, each goroutine with
+// its own oracle, so that a large rule set loads in a fraction of the
+// time. The result does not depend on the split.
 func compileRules(specs []Spec, opts Options) ([]*rule, [][]*Error) {
 	rules := make([]*rule, len(specs))
 	errs := make([][]*Error, len(specs))
+	compile := func(i int, o *oracle) { rules[i], errs[i] = compileRule(specs[i], opts, o) }
+	roles, plans := planTemplates(specs)
+	var full []int // on their own, and the templates' representatives
+	for i, r := range roles {
+		if r.same < 0 && (r.tmpl < 0 || plans[r.tmpl].rep == i) {
+			full = append(full, i)
+		}
+	}
+	inParallel(full, compile)
+	var alone []int // bound to no template after all
+	o := newOracle()
+	for _, p := range plans {
+		rep := rules[p.rep]
+		var t *template
+		if rep != nil {
+			t = buildTemplate(specs[p.rep], rep, p.runs[p.hole], o)
+		}
+		if t != nil {
+			t.prefix = p.prefix
+		}
+		for _, i := range p.members {
+			switch text := roles[i].text; {
+			case t == nil || !t.bindable(text):
+				if i != p.rep {
+					alone = append(alone, i)
+				}
+			case i == p.rep:
+				own := rep.sel.exact
+				if own == nil {
+					own = &lazySelector{sel: rep.sel}
+					own.once.Do(func() {})
+				}
+				rules[i] = t.bind(specs[i], text, opts, own)
+				rules[i].ref, rules[i].lazy = rep.ref, nil
+			default:
+				rules[i] = t.bind(specs[i], text, opts, nil)
+			}
+		}
+	}
+	inParallel(alone, compile)
+	for i, r := range roles {
+		if r.same >= 0 {
+			rules[i], errs[i] = rules[r.same], errs[r.same]
+		}
+	}
+	return rules, errs
+}
+
+// inParallel calls f for each index: on every CPU when they are many,
+// each goroutine with an oracle of its own.
+func inParallel(idx []int, f func(i int, o *oracle)) {
 	workers := 1
-	if len(specs) >= parallelRules {
-		workers = min(runtime.GOMAXPROCS(0), len(specs)/(parallelRules/2))
+	if len(idx) >= parallelRules {
+		workers = min(runtime.GOMAXPROCS(0), len(idx)/(parallelRules/2))
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -146,31 +201,55 @@ func compileRules(specs []Spec, opts Options) ([]*rule, [][]*Error) {
 		go func() {
 			defer wg.Done()
 			o := newOracle()
-			for i := w; i < len(specs); i += workers {
-				rules[i], errs[i] = compileRule(specs[i], opts, o)
+			for k := w; k < len(idx); k += workers {
+				f(idx[k], o)
 			}
 		}()
 	}
 	wg.Wait()
-	return rules, errs
 }
 
 // Check returns the errors Compile would return for the specs, without
 // building the fast engines: validating rules costs a tenth of compiling
-// them.
+// them. Specs that differ from a valid one only by a run of literal text
+// are valid (see lexRuns).
 func Check(specs []Spec, opts Options) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	var errs []error
-	for i, sp := range specs {
-		_, err := compileRef(sp, opts)
-		for _, e := range err {
-			e.Index = i
-			errs = append(errs, e)
+	errs := make([][]*Error, len(specs))
+	roles, plans := planTemplates(specs)
+	check := func(i int) {
+		_, errs[i] = compileRef(specs[i], opts)
+	}
+	for i, r := range roles {
+		if r.same < 0 && (r.tmpl < 0 || plans[r.tmpl].rep == i) {
+			check(i)
 		}
 	}
-	return errors.Join(errs...)
+	for _, p := range plans {
+		if errs[p.rep] == nil {
+			continue
+		}
+		for _, i := range p.members {
+			if i != p.rep {
+				check(i)
+			}
+		}
+	}
+	var all []error
+	for i, r := range roles {
+		es := errs[i]
+		if r.same >= 0 {
+			es = errs[r.same]
+		}
+		for _, e := range es {
+			e := *e
+			e.Index = i
+			all = append(all, &e)
+		}
+	}
+	return errors.Join(all...)
 }
 
 // Only returns a Set that matches rule i of s alone (as rule 0), sharing
@@ -277,7 +356,7 @@ func (m *Matcher) matchReference(line []byte) []Hit {
 	m.haveRunes = false
 	runes := m.lineRunes(line)
 	for i, r := range m.set.rules {
-		if h, ok := r.ref.match(&m.clock, i, runes, &m.buf); ok {
+		if h, ok := r.reference().match(&m.clock, i, runes, &m.buf); ok {
 			m.hits = append(m.hits, h)
 		}
 	}

@@ -48,65 +48,70 @@ func newPrefilter(lits []literal) *prefilter {
 	}
 	width := 1 << pf.shift
 
-	// The trie.
-	type tnode struct {
-		next map[uint8]int
-		out  []int32
-		fail int
+	// The trie, as a goto table of width columns (0: no edge).
+	maxNodes := 1
+	for _, l := range lits {
+		maxNodes += len(l.text)
 	}
-	nodes := []tnode{{next: map[uint8]int{}}}
+	gotoT := make([]int32, maxNodes*width)
+	outs := make([][]int32, 1, maxNodes)
+	newNode := func() int32 {
+		outs = append(outs, nil)
+		return int32(len(outs) - 1)
+	}
 	for id, l := range lits {
 		if l.foldIK {
 			pf.ikMask[id/64] |= 1 << (id % 64)
 		}
-		s := 0
+		s := int32(0)
 		for i := 0; i < len(l.text); i++ {
-			col := pf.class[l.text[i]]
-			nx, ok := nodes[s].next[col]
-			if !ok {
-				nx = len(nodes)
-				nodes = append(nodes, tnode{next: map[uint8]int{}})
-				nodes[s].next[col] = nx
+			col := int32(pf.class[l.text[i]])
+			nx := gotoT[s*int32(width)+col]
+			if nx == 0 {
+				nx = newNode()
+				gotoT[s*int32(width)+col] = nx
 			}
 			s = nx
 		}
-		nodes[s].out = append(nodes[s].out, int32(id))
+		outs[s] = append(outs[s], int32(id))
 	}
 
 	// Breadth-first: failure links, outputs and the full DFA, in trie
 	// numbering.
-	n := len(nodes)
-	delta := make([]int, n*width)
-	queue := []int{0}
+	n := len(outs)
+	fail := make([]int32, n)
+	delta := make([]int32, n*width)
+	queue := make([]int32, 0, n)
+	queue = append(queue, 0)
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
 		for col := 0; col < width; col++ {
-			next := 0
-			if nx, ok := nodes[s].next[uint8(col)]; ok && col != 0 {
+			next := int32(0)
+			if nx := gotoT[int(s)*width+col]; nx != 0 && col != 0 {
 				next = nx
 				if s != 0 {
-					nodes[nx].fail = delta[nodes[s].fail*width+col]
+					fail[nx] = delta[int(fail[s])*width+col]
 				}
-				nodes[nx].out = append(nodes[nx].out, nodes[nodes[nx].fail].out...)
+				outs[nx] = append(outs[nx], outs[fail[nx]]...)
 				queue = append(queue, nx)
 			} else if s != 0 {
-				next = delta[nodes[s].fail*width+col]
+				next = delta[int(fail[s])*width+col]
 			}
-			delta[s*width+col] = next
+			delta[int(s)*width+col] = next
 		}
 	}
 
 	// Renumber: the start state first, the states that end literals last.
 	order := make([]int, 0, n)
-	for s := range nodes {
-		if len(nodes[s].out) == 0 {
+	for s := range outs {
+		if len(outs[s]) == 0 {
 			order = append(order, s)
 		}
 	}
 	nfinal := len(order)
-	for s := range nodes {
-		if len(nodes[s].out) > 0 {
+	for s := range outs {
+		if len(outs[s]) > 0 {
 			order = append(order, s)
 		}
 	}
@@ -126,7 +131,7 @@ func newPrefilter(lits []literal) *prefilter {
 			pf.trans[i*width+col] = uint32(renum[delta[s*width+col]]) << pf.shift
 		}
 		pf.outStart[i] = int32(len(pf.outIDs))
-		pf.outIDs = append(pf.outIDs, nodes[s].out...)
+		pf.outIDs = append(pf.outIDs, outs[s]...)
 	}
 	pf.outStart[n] = int32(len(pf.outIDs))
 	return pf
