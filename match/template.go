@@ -597,8 +597,26 @@ type splitSel struct {
 
 // match reports whether the line matches; ok is false when A or B would
 // exceed the bytes engine's budget (the caller uses another engine).
+//
+// A and B run once per occurrence of the text, each within a budget of
+// its own; the work of all occurrences (and the clearing of the memo
+// each run starts with) is bounded as the whole pattern's would be, so
+// that a line with the text at every position costs what one run of the
+// bytes engine may cost, not that times the line's length.
 func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
 	t := s.t
+	budget := (t.size() + 1) * (len(line) + 1) * budgetFactor
+	work := 0
+	// run runs part p on the bytes, and reports false when it or the
+	// line's total went over budget.
+	run := func(p *bytesProg, b []byte) (matched, ok bool) {
+		matched, ok = p.match(st, b)
+		work += st.work + 1
+		if st.memoOn {
+			work += len(st.memo)
+		}
+		return matched, ok && work <= budget
+	}
 	for from := 0; from+len(s.lit) <= len(line); {
 		start := s.index(line, from)
 		if start < 0 {
@@ -606,11 +624,14 @@ func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
 		}
 		end := start + len(s.lit)
 		from = start + 1
+		if work += len(s.lit); work > budget {
+			return false, false
+		}
 		if t.b == nil {
 			if !t.searchB && end != len(line) {
 				continue
 			}
-		} else if m, ok := t.b.match(st, line[end:]); !ok {
+		} else if m, ok := run(t.b, line[end:]); !ok {
 			return false, false
 		} else if !m {
 			continue
@@ -619,7 +640,7 @@ func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
 			if !t.searchA && start != 0 {
 				continue
 			}
-		} else if m, ok := t.a.match(st, line[:start]); !ok {
+		} else if m, ok := run(t.a, line[:start]); !ok {
 			return false, false
 		} else if !m {
 			continue
@@ -627,6 +648,18 @@ func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
 		return true, true
 	}
 	return false, true
+}
+
+// size is the size of the template's programs, as the bytes engine's
+// budget counts it.
+func (t *template) size() int {
+	n := 0
+	for _, p := range []*bytesProg{t.a, t.b} {
+		if p != nil {
+			n += len(p.insts) + p.memoRows
+		}
+	}
+	return n
 }
 
 // index returns the first occurrence of the rule's text in line at or

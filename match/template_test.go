@@ -294,3 +294,40 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateBudget: a line with the rule's text at every position costs
+// a template what one run of the bytes engine may cost, and the line goes
+// to the exact engines, not a run of A and B per occurrence (which is
+// quadratic in the line's length); the answer stays the reference's.
+func TestTemplateBudget(t *testing.T) {
+	specs := []Spec{{Select: `.*q.*a.*z`}, {Select: `.*q.*b.*z`}, {Select: `.*q.*ab.*z`}}
+	set, err := Compile(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range set.rules {
+		if r.sel.split == nil {
+			t.Fatalf("rule %d is not bound to a template", i)
+		}
+	}
+	for _, c := range []struct {
+		line string
+		done bool
+	}{
+		{"z q" + strings.Repeat("a", 3000), false},
+		{"z q" + strings.Repeat("ab", 3000), false},
+		{"q a z", true},
+		{"q" + strings.Repeat("-", 3000) + "a z", true},
+	} {
+		var st bytesState
+		if _, done := set.rules[0].sel.split.match(&st, []byte(c.line)); done != c.done {
+			t.Errorf("%.20q… (%d bytes): decided by the template %v, want %v", c.line, len(c.line), done, c.done)
+		}
+	}
+	compareSets(t, specs, []string{
+		"z q" + strings.Repeat("a", 3000),
+		"z q" + strings.Repeat("a", 3000) + "z",
+		"z q" + strings.Repeat("ab", 2000) + "z",
+		"q a z",
+	})
+}
