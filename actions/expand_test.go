@@ -96,6 +96,12 @@ func TestReportNumbers(t *testing.T) {
 	if got, _ := x.expand(tmpl, nil); got != "63245916 (normal 4.124128003 ± 2.371114802), z 0" {
 		t.Errorf("command argument %q", got)
 	}
+
+	// A notice's own text is read by people too (an alarm on the terminal,
+	// in syslog, in the notice log).
+	if got, want := x.e.noticeText("h_high_anomaly", "warning", "192.0.2.1", in), "h_high_anomaly (warning): h 63245916 (normal 4.1 ± 2.4), from 192.0.2.1"; got != want {
+		t.Errorf("notice text %q, want %q", got, want)
+	}
 }
 
 // A report copied from the cfenvd or CFEngine 3 manuals uses their names

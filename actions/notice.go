@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -116,7 +117,8 @@ func (e *Engine) notices(tx *state.Tx, d *Decision, in *Interval, x *expander, i
 }
 
 // noticeText is a notice's default message: the class, its priority, and
-// the numbers of its measurements this interval.
+// the numbers of its measurements this interval, written for people as a
+// report writes them.
 func (e *Engine) noticeText(class, prio, key string, in *Interval) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s)", class, prio)
@@ -125,11 +127,11 @@ func (e *Engine) noticeText(class, prio, key string, in *Interval) string {
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&b, ": %s %s", h, formatNumber(v))
+		fmt.Fprintf(&b, ": %s %s", h, num.Human(v))
 		if av, ok := in.Vars["av_"+h]; ok {
-			fmt.Fprintf(&b, " (normal %s", formatNumber(av))
+			fmt.Fprintf(&b, " (normal %s", num.Human(av))
 			if dev, ok := in.Vars["dev_"+h]; ok {
-				fmt.Fprintf(&b, " ± %s", formatNumber(dev))
+				fmt.Fprintf(&b, " ± %s", num.Human(dev))
 			}
 			b.WriteString(")")
 		}
