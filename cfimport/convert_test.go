@@ -137,3 +137,44 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+// TestBareWordArguments: CFEngine takes a bare word as a string wherever
+// one is expected, so the manual's `action => sample_min(10,15)` (the
+// df example of the measurements reference) gives ifelapsed 10 minutes and
+// expireafter 15, as sample_min("10","15") does.
+func TestBareWordArguments(t *testing.T) {
+	pol, err := cfengine.Parse("df.cf", `bundle monitor watch_diskspace
+{
+  measurements:
+    "/bin/df"
+      handle => "free_diskspace_watch",
+      stream_type => "pipe",
+      data_type => "slist",
+      history_type => "static",
+      match_value => file_systems,
+      action => sample_min(10,15);
+}
+body match_value file_systems
+{
+  select_line_matching => "/.*";
+  extraction_regex => "(.*)";
+}
+body action sample_min(x,y)
+{
+  ifelapsed => "$(x)";
+  expireafter => "$(y)";
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Convert(pol)
+	for _, it := range res.Items {
+		t.Errorf("listed: %s", it)
+	}
+	for _, want := range []string{"ifelapsed: 10m\n", "expireafter: 15m\n"} {
+		if !strings.Contains(string(res.YAML), want) {
+			t.Errorf("no %q in:\n%s", want, res.YAML)
+		}
+	}
+}

@@ -298,10 +298,11 @@ func (sc *scope) call(v *cfengine.Value, depth int) (string, error) {
 	return "", fmt.Errorf("%s() is evaluated by a running agent", v.Text)
 }
 
-// value returns a value that must be one string.
+// value returns a value that must be one string. A bare word is one, as
+// CFEngine takes it (sample_min(10,15) is sample_min("10","15")).
 func (sc *scope) value(v *cfengine.Value) (string, error) {
 	switch v.Kind {
-	case cfengine.String:
+	case cfengine.String, cfengine.Ident:
 		return sc.expand(v.Text)
 	case cfengine.Call:
 		return sc.call(v, 0)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -153,4 +154,88 @@ func sumFirstGroup(t *testing.T, re string, lines []string) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// TestImportCFReferenceExamples: the examples of CFEngine's measurements
+// reference (df as an slist with action => sample_min(10,15), bare words
+// as CFEngine allows; /proc/meminfo's MemFree; a followed log counted with
+// scan_log) and a class comparing a value, converted as a whole: nothing
+// is refused, the action body's minutes become ifelapsed and expireafter,
+// the summary counts with the right plurals, and check accepts the result.
+func TestImportCFReferenceExamples(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "reference.cf")
+	writeFile(t, policy, `bundle monitor watch_diskspace
+{
+  measurements:
+    "/bin/df"
+      handle => "free_diskspace_watch",
+      stream_type => "pipe",
+      data_type => "slist",
+      history_type => "static",
+      units => "device",
+      match_value => file_systems,
+      action => sample_min(10,15);
+
+    "/proc/meminfo"
+      handle => "free_memory_watch",
+      stream_type => "file",
+      data_type => "int",
+      history_type => "weekly",
+      units => "kB",
+      match_value => free_memory;
+
+    "/var/log/app.log"
+      handle => "line_counter",
+      stream_type => "file",
+      data_type => "counter",
+      match_value => scan_log("MYLINE.*"),
+      history_type => "weekly";
+}
+body match_value file_systems
+{
+  select_line_matching => "/.*";
+  extraction_regex => "(.*)";
+}
+body match_value free_memory
+{
+  select_line_matching => "MemFree:.*";
+  extraction_regex => "MemFree:\s+([0-9]+).*";
+}
+body match_value scan_log(x)
+{
+  select_line_matching => "^$(x)$";
+  track_growing_file => "true";
+}
+body action sample_min(x,y)
+{
+  ifelapsed => "$(x)";
+  expireafter => "$(y)";
+}
+bundle agent react
+{
+  classes:
+    "low_memory" expression => islessthan("$(mon.value_free_memory_watch)", "100000");
+  reports:
+    low_memory::
+      "$(sys.host): $(mon.value_free_memory_watch) kB free";
+}
+`)
+	out := filepath.Join(dir, "reference.yaml")
+	r := run(t, "", "import-cf", policy, "--output", out)
+	if want := "converted 3 measurements, 1 class, 0 commands, 1 report; listed: 0 not converted, 0 converted in part, 0 assumed\n"; r.code != 0 || r.stderr != want {
+		t.Errorf("import-cf: exit %d, stderr %q; want 0 and %q", r.code, r.stderr, want)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ifelapsed: 10m\n", "expireafter: 15m\n", "expression: value_free_memory_watch < 100000\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the rules lack %q:\n%s", want, b)
+		}
+	}
+	if c := run(t, "", "check", "--rules", out); c.code != 0 {
+		t.Errorf("check refuses the converted rules: exit %d\n%s%s", c.code, c.stdout, c.stderr)
+	}
 }

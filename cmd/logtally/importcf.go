@@ -9,6 +9,7 @@ import (
 
 	"github.com/logtally/logtally/cfengine"
 	"github.com/logtally/logtally/cfimport"
+	"github.com/logtally/logtally/internal/num"
 )
 
 func newImportCFCmd(e *env) *cobra.Command {
@@ -75,14 +76,15 @@ func runImportCF(e *env, files []string, out string) int {
 		fmt.Fprintln(e.stderr, it.String())
 		counts[it.Verdict]++
 	}
-	fmt.Fprintf(e.stderr, "converted %d measurements, %d classes, %d commands, %d reports", res.Measurements, res.Classes, res.Commands, res.Reports)
+	fmt.Fprintf(e.stderr, "converted %s, %s, %s, %s", num.Plural(res.Measurements, "measurement"),
+		num.Plural(res.Classes, "class", "classes"), num.Plural(res.Commands, "command"), num.Plural(res.Reports, "report"))
 	if res.Observables > 0 {
-		fmt.Fprintf(e.stderr, ", with %d observables", res.Observables)
+		fmt.Fprintf(e.stderr, ", with %s", num.Plural(res.Observables, "observable"))
 	}
 	fmt.Fprintf(e.stderr, "; listed: %d not converted, %d converted in part, %d assumed",
 		counts[cfimport.NotConverted], counts[cfimport.Partly], counts[cfimport.Assumed])
 	if bad > 0 {
-		fmt.Fprintf(e.stderr, "; %d files not read", bad)
+		fmt.Fprintf(e.stderr, "; %s not read", num.Plural(bad, "file"))
 	}
 	fmt.Fprintln(e.stderr)
 	switch {
