@@ -42,16 +42,18 @@ func leadingLiteral(pattern string) string {
 var timestampWords = []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 	"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
-// checkWholeLine warns about a file measurement whose select_line_matching
-// can only match lines that begin with a word ('Invalid user .*',
-// 'sshd\[\d+\]: .*'): the pattern must match the whole line, and a log
-// line begins with its timestamp, so such a pattern matches lines it was
-// not written for, if any. A pattern that begins with .*, with a class or
-// a digit, or with a month or weekday name, is left alone.
+// checkWholeLine warns about a measurement of a followed file whose
+// select_line_matching can only match lines that begin with a word
+// ('Invalid user .*', 'sshd\[\d+\]: .*'): the pattern must match the whole
+// line, and a log line begins with its timestamp, so such a pattern
+// matches lines it was not written for, if any. A pattern that begins with
+// .*, with a class or a digit, or with a month or weekday name, is left
+// alone.
 func (o *obj) checkWholeLine(m *Measurement) {
-	// File lines, and journal lines rendered as syslog lines, begin with
-	// their timestamp; a journal MESSAGE does not.
-	if m.Select == "" || m.StreamType != StreamFile && !(m.StreamType == StreamJournal && m.Render == RenderSyslog) {
+	// The lines of a followed file, and journal lines rendered as syslog
+	// lines, begin with their timestamp; a journal MESSAGE does not, nor
+	// does a file read whole (/proc/meminfo, /etc/passwd).
+	if m.Select == "" || (m.StreamType != StreamFile || !m.TrackGrowing) && !(m.StreamType == StreamJournal && m.Render == RenderSyslog) {
 		return
 	}
 	lit := leadingLiteral(m.Select)

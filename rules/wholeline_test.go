@@ -42,11 +42,16 @@ func TestWholeLineWarning(t *testing.T) {
 		{`\w+ +\d+ .*`, "file", false},
 		{`\d{4}-\d\d-\d\d.*`, "file", false},
 		{`2024-.*`, "file", false},
-		{`LISTEN .*`, "pipe", false}, // command output has no timestamp
+		{`LISTEN .*`, "pipe", false},   // command output has no timestamp
+		{`MemFree:.*`, "whole", false}, // nor a file read whole: /proc/meminfo
+		{`MemFree:.*`, "file", true},   // a followed file is a log
 	} {
 		path := "path: /var/log/auth.log"
-		if tc.stream == "pipe" {
+		switch tc.stream {
+		case "pipe":
 			path = "stream_type: pipe\n    path: [ss, -ltnH]"
+		case "whole":
+			path = "path: /proc/meminfo\n    track_growing_file: false"
 		}
 		set, err := LoadBytes("w.yaml", []byte("measurements:\n  - handle: h\n    "+path+"\n    select_line_matching: '"+tc.sel+"'\n"))
 		if err != nil {
