@@ -24,23 +24,6 @@ const (
 	MaxReportLen = 4 << 10
 )
 
-// varPrefixes are the per-measurement variables and the names of their
-// environment variables.
-var varPrefixes = [...]struct{ prefix, env string }{
-	{"value_", "LOGTALLY_VALUE_"},
-	{"av_", "LOGTALLY_AV_"},
-	{"dev_", "LOGTALLY_DEV_"},
-	{"z_", "LOGTALLY_Z_"},
-	{"entropy_", "LOGTALLY_ENTROPY_"},
-	{"top_", "LOGTALLY_TOP_"},
-	{"expected_", "LOGTALLY_EXPECTED_"},
-	{"unexpected_", "LOGTALLY_UNEXPECTED_"},
-	{"missing_", "LOGTALLY_MISSING_"},
-	{"changed_", "LOGTALLY_CHANGED_"},
-	{"added_", "LOGTALLY_ADDED_"},
-	{"removed_", "LOGTALLY_REMOVED_"},
-}
-
 // expander expands $(var) references for one interval.
 type expander struct {
 	e       *Engine
@@ -147,10 +130,8 @@ func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 	if v, ok := x.in.Keys[name]; ok {
 		return v, true, true
 	}
-	for _, p := range varPrefixes {
-		if h, ok := strings.CutPrefix(name, p.prefix); ok && x.e.meas[h] {
-			return "", false, true // a measurement without a value this interval
-		}
+	if _, h, ok := rules.SplitVar(name); ok && x.e.meas[h] {
+		return "", false, true // a measurement without a value this interval
 	}
 	return "", false, false
 }
@@ -164,7 +145,7 @@ func formatNumber(v float64) string { return num.Precise(v, 10) }
 // The daemon validates keys as it extracts them; this is defence in depth
 // at the point where a key meets a command.
 func (e *Engine) validKey(name, v string) bool {
-	h, ok := strings.CutPrefix(name, "top_")
+	h, ok := strings.CutPrefix(name, rules.VarTop)
 	if !ok {
 		return true
 	}
@@ -194,7 +175,7 @@ func (e *Engine) validKey(name, v string) bool {
 // from.
 func (x *expander) validKey(name, v string) bool {
 	if name == rules.VarKey {
-		name = "top_" + x.keyOf
+		name = rules.VarTop + x.keyOf
 	}
 	return x.e.validKey(name, v)
 }
@@ -238,7 +219,7 @@ func (x *expander) command(c *rules.Command, f *Firing) {
 	env = append(env, x.measurementEnv()...)
 	f.Env = env
 	if len(x.invalid) > 0 {
-		h := strings.TrimPrefix(rules.CanonicalVar(x.invalid[0]), "top_")
+		h := strings.TrimPrefix(rules.CanonicalVar(x.invalid[0]), rules.VarTop)
 		if rules.CanonicalVar(x.invalid[0]) == rules.VarKey {
 			h = x.keyOf
 		}
@@ -253,11 +234,9 @@ func (x *expander) measurementEnv() []string {
 	in := x.in
 	var env []string
 	add := func(name, val string) {
-		for _, p := range varPrefixes {
-			if h, ok := strings.CutPrefix(name, p.prefix); ok && h != "" && validName(h) {
-				env = append(env, p.env+h+"="+val)
-				return
-			}
+		if _, h, ok := rules.SplitVar(name); ok && h != "" && validName(h) {
+			e, _ := rules.VarEnv(name)
+			env = append(env, e+"="+val)
 		}
 	}
 	for name, v := range in.Vars {

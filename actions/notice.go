@@ -87,7 +87,7 @@ func (e *Engine) notices(tx *state.Tx, d *Decision, in *Interval, x *expander, i
 			Action: rules.ActionLog}
 		keyOf := ""
 		for _, h := range e.set.MeasurementsOfClass(c.Name) {
-			if k := in.Keys["top_"+h]; k != "" {
+			if k := in.Keys[rules.VarTop+h]; k != "" {
 				n.Key, keyOf = k, h
 				break
 			}
@@ -123,14 +123,14 @@ func (e *Engine) noticeText(class, prio, key string, in *Interval) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s)", class, prio)
 	for _, h := range e.set.MeasurementsOfClass(class) {
-		v, ok := in.Vars["value_"+h]
+		v, ok := in.Vars[rules.VarValue+h]
 		if !ok {
 			continue
 		}
 		fmt.Fprintf(&b, ": %s %s", h, num.Human(v))
-		if av, ok := in.Vars["av_"+h]; ok {
+		if av, ok := in.Vars[rules.VarAv+h]; ok {
 			fmt.Fprintf(&b, " (normal %s", num.Human(av))
-			if dev, ok := in.Vars["dev_"+h]; ok {
+			if dev, ok := in.Vars[rules.VarDev+h]; ok {
 				fmt.Fprintf(&b, " ± %s", num.Human(dev))
 			}
 			b.WriteString(")")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
 
@@ -70,7 +71,7 @@ func (e *Engine) perKeyRise(tx *state.Tx, f Firing, now bool, ifElapsed, expireA
 	var out []Firing
 	changed := !had
 	for _, h := range perKey {
-		k := in.Keys["top_"+h]
+		k := in.Keys[rules.VarTop+h]
 		if k == "" || inStretch[k] {
 			continue
 		}

@@ -18,14 +18,6 @@ import (
 	"github.com/logtally/logtally/tripwire"
 )
 
-// Variables of a watch h besides $(value_h), the number of files that
-// differ: the paths changed, added and removed.
-const (
-	VarChanged = "changed_"
-	VarAdded   = "added_"
-	VarRemoved = "removed_"
-)
-
 // watches runs the file watches of the rules (watch_files). Each watch
 // scans on a goroutine of its own, started at the beginning of an interval
 // and taken at its close, so that a large tree never delays the other
@@ -279,16 +271,16 @@ func addWatchOutcome(o *interval.Outcome, h string, changes []tripwire.Change) {
 		lists[c.Kind] = append(lists[c.Kind], c.Path)
 	}
 	for _, k := range []struct{ kind, class, prefix string }{
-		{tripwire.Changed, "_changed", VarChanged},
-		{tripwire.Added, "_added", VarAdded},
-		{tripwire.Removed, "_removed", VarRemoved},
+		{tripwire.Changed, "_changed", rules.VarChanged},
+		{tripwire.Added, "_added", rules.VarAdded},
+		{tripwire.Removed, "_removed", rules.VarRemoved},
 	} {
 		if len(lists[k.kind]) > 0 {
 			o.Classes = append(o.Classes, h+k.class)
 		}
 		o.Keys[k.prefix+h] = interval.List(lists[k.kind])
 	}
-	o.Vars[interval.VarValue+h] = float64(len(changes))
+	o.Vars[rules.VarValue+h] = float64(len(changes))
 }
 
 // wrap returns write followed by the watches' state: the scans' deltas,

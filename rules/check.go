@@ -146,10 +146,8 @@ func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Me
 			}
 		}
 		for _, v := range e.Vars() {
-			for _, p := range runtimePrefixes {
-				if h, ok := strings.CutPrefix(v, p); ok {
-					found[h] = true
-				}
+			if _, h, ok := SplitVar(v); ok {
+				found[h] = true
 			}
 		}
 	}
@@ -456,11 +454,6 @@ func (l *loader) checkExprs(known map[string]bool) {
 	}
 }
 
-// runtimePrefixes are the variables commands and reports get per
-// measurement or watch.
-var runtimePrefixes = []string{"value_", "av_", "dev_", "z_", "entropy_", "top_",
-	"expected_", "unexpected_", "missing_", "changed_", "added_", "removed_"}
-
 // numericVars returns the numeric variables of the measurements and
 // watches, for comparisons: each maps to "" when it has a value in some
 // interval, or to why it never has one.
@@ -471,24 +464,24 @@ func (l *loader) numericVars() map[string]string {
 		if h == "" {
 			continue
 		}
-		out["value_"+h] = ""
+		out[VarValue+h] = ""
 		if e.m.IsSet() || e.m.DataType == String {
-			out["value_"+h] = "measurement " + h + "'s value is text (data_type " + e.m.DataType + ")"
+			out[VarValue+h] = "measurement " + h + "'s value is text (data_type " + e.m.DataType + ")"
 		}
-		for _, p := range []string{"av_", "dev_", "z_"} {
+		for _, p := range []string{VarAv, VarDev, VarZ} {
 			out[p+h] = ""
 			if e.m.HistoryType != HistoryWeekly {
 				out[p+h] = "measurement " + h + " is history_type " + e.m.HistoryType + ", without a baseline"
 			}
 		}
-		out["entropy_"+h] = ""
+		out[VarEntropy+h] = ""
 		if !e.m.Keyed() || e.m.IsSet() {
-			out["entropy_"+h] = "measurement " + h + " has no key"
+			out[VarEntropy+h] = "measurement " + h + " has no key"
 		}
 	}
 	for _, e := range l.watches {
 		if e.w.Handle != "" {
-			out["value_"+e.w.Handle] = ""
+			out[VarValue+e.w.Handle] = ""
 		}
 	}
 	return out
@@ -531,29 +524,26 @@ func (l *loader) checkVars() {
 			if name == VarKey && !perKey {
 				o.warnf(key, "$(key) is always empty without per: key")
 			}
-			for _, p := range runtimePrefixes {
-				h, ok := strings.CutPrefix(name, p)
-				if !ok {
-					continue
+			p, h, ok := SplitVar(name)
+			if !ok {
+				continue
+			}
+			m, w := handles[h], watches[h]
+			switch {
+			case m == nil && w == nil:
+				msg := "$(" + written + ") refers to no measurement " + h
+				if s := suggest(h, names); s != "" {
+					msg += " (did you mean " + p + s + "?)"
 				}
-				m, w := handles[h], watches[h]
-				switch {
-				case m == nil && w == nil:
-					msg := "$(" + written + ") refers to no measurement " + h
-					if s := suggest(h, names); s != "" {
-						msg += " (did you mean " + p + s + "?)"
-					}
-					o.warnf(key, "%s", msg)
-				case w != nil && p != "value_" && p != "changed_" && p != "added_" && p != "removed_":
-					o.warnf(key, "$(%s) is always empty: %s is a watch_files watch", written, h)
-				case m != nil && (p == "changed_" || p == "added_" || p == "removed_"):
-					o.warnf(key, "$(%s) is always empty: only a watch_files watch has it", written)
-				case (p == "top_" || p == "entropy_") && (!m.Keyed() || m.IsSet()):
-					o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
-				case (p == "expected_" || p == "unexpected_" || p == "missing_") && (!m.IsSet() || m.Expect == nil):
-					o.warnf(key, "$(%s) is always empty: measurement %s has no expect:", written, h)
-				}
-				break
+				o.warnf(key, "%s", msg)
+			case w != nil && p != VarValue && p != VarChanged && p != VarAdded && p != VarRemoved:
+				o.warnf(key, "$(%s) is always empty: %s is a watch_files watch", written, h)
+			case m != nil && (p == VarChanged || p == VarAdded || p == VarRemoved):
+				o.warnf(key, "$(%s) is always empty: only a watch_files watch has it", written)
+			case (p == VarTop || p == VarEntropy) && (!m.Keyed() || m.IsSet()):
+				o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
+			case (p == VarExpected || p == VarUnexpected || p == VarMissing) && (!m.IsSet() || m.Expect == nil):
+				o.warnf(key, "$(%s) is always empty: measurement %s has no expect:", written, h)
 			}
 		}
 	}

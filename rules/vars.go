@@ -14,10 +14,10 @@ func CanonicalVar(name string) string {
 	}
 	name = strings.TrimPrefix(name, "mon.")
 	if h, ok := strings.CutPrefix(name, "average_"); ok {
-		return "av_" + h
+		return VarAv + h
 	}
 	if h, ok := strings.CutPrefix(name, "stddev_"); ok {
-		return "dev_" + h
+		return VarDev + h
 	}
 	return name
 }
@@ -26,9 +26,70 @@ func CanonicalVar(name string) string {
 // text from a log line.
 const VarKey = "key"
 
-// textPrefixes are the variables whose values are text that logs, file
-// names or process names control: they must never reach a shell.
-var textPrefixes = []string{"top_", "expected_", "unexpected_", "missing_", "changed_", "added_", "removed_"}
+// The prefixes of the variables each interval gives commands, reports and
+// class expressions per measurement h (value_h, …) or file watch. This is
+// their one list: the interval engine and the daemon build them, the
+// actions engine expands them and passes them in the environment, and the
+// validator checks references to them.
+const (
+	VarValue      = "value_"      // the value: a number, or text for a set or a string
+	VarAv         = "av_"         // the expected value (weekly measurements)
+	VarDev        = "dev_"        // its deviation
+	VarZ          = "z_"          // the score
+	VarEntropy    = "entropy_"    // the entropy of the keys
+	VarTop        = "top_"        // the top key: text from a log line
+	VarExpected   = "expected_"   // a set's expected members
+	VarUnexpected = "unexpected_" // a set's members not expected
+	VarMissing    = "missing_"    // a set's expected members missing
+	VarChanged    = "changed_"    // a watch's changed paths
+	VarAdded      = "added_"      // a watch's added paths
+	VarRemoved    = "removed_"    // a watch's removed paths
+)
+
+// runtimeVars are the per-measurement variables, with the name of their
+// environment variable and whether their value is text that logs, file
+// names or process names control (which must never reach a shell).
+var runtimeVars = [...]struct {
+	prefix, env string
+	text        bool
+}{
+	{VarValue, "LOGTALLY_VALUE_", false},
+	{VarAv, "LOGTALLY_AV_", false},
+	{VarDev, "LOGTALLY_DEV_", false},
+	{VarZ, "LOGTALLY_Z_", false},
+	{VarEntropy, "LOGTALLY_ENTROPY_", false},
+	{VarTop, "LOGTALLY_TOP_", true},
+	{VarExpected, "LOGTALLY_EXPECTED_", true},
+	{VarUnexpected, "LOGTALLY_UNEXPECTED_", true},
+	{VarMissing, "LOGTALLY_MISSING_", true},
+	{VarChanged, "LOGTALLY_CHANGED_", true},
+	{VarAdded, "LOGTALLY_ADDED_", true},
+	{VarRemoved, "LOGTALLY_REMOVED_", true},
+}
+
+// SplitVar splits the name of a per-measurement variable (canonical, see
+// CanonicalVar) into its prefix (VarValue, …) and the handle; ok is false
+// for any other name.
+func SplitVar(name string) (prefix, handle string, ok bool) {
+	for _, v := range runtimeVars {
+		if h, ok := strings.CutPrefix(name, v.prefix); ok {
+			return v.prefix, h, true
+		}
+	}
+	return "", "", false
+}
+
+// VarEnv returns the environment variable that carries a per-measurement
+// variable to a command (LOGTALLY_VALUE_h for value_h); ok is false for
+// any other name.
+func VarEnv(name string) (env string, ok bool) {
+	for _, v := range runtimeVars {
+		if h, ok := strings.CutPrefix(name, v.prefix); ok {
+			return v.env + h, true
+		}
+	}
+	return "", false
+}
 
 // textVar returns the prefix of the first text variable s refers to, in
 // any of its spellings, or "".
@@ -43,9 +104,9 @@ func textVar(s string) string {
 		if strings.HasPrefix(name, VarKey+")") {
 			return VarKey
 		}
-		for _, p := range textPrefixes {
-			if strings.HasPrefix(name, p) {
-				return p
+		for _, v := range runtimeVars {
+			if v.text && strings.HasPrefix(name, v.prefix) {
+				return v.prefix
 			}
 		}
 	}
