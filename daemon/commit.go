@@ -16,11 +16,12 @@ import (
 )
 
 // endInterval ends the interval that started at d.curStart (early, at a
-// shutdown, when partial): it cuts every stream (cutAll) while it samples
+// shutdown, when partial): it cuts every stream (cutAll) while it reads
 // the observables, has the interval engine close the intervals of the
 // streams that are complete with the observables' readings, takes the file
 // watches' scans, and commits the result. Streams that are not complete
-// (late) are committed on their own when they are (commitLate).
+// (late), and observables not read within the cut budget, are committed
+// on their own when they are (commitLate).
 func (d *Daemon) endInterval(partial bool) {
 	d.mu.Lock()
 	start := d.curStart
@@ -35,18 +36,21 @@ func (d *Daemon) endInterval(partial bool) {
 	maxLine := d.set.Settings.MaxLineLength
 	obs := observables(d.set)
 	d.mu.Unlock()
-	observed := make(chan map[string]*interval.Accumulator, 1)
-	if partial {
-		observed <- nil
-	} else {
-		go func() { observed <- d.sampleObservables(obs, end) }()
-	}
 	budget := cutBudget
 	if partial {
 		budget = syncTimeout
 	}
+	deadline := time.Now().Add(budget) // real time: a budget for real work
+	var observing *observing
+	if !partial {
+		observing = d.startObserving(obs, start, end)
+	}
 	d.cutAll(streams, start, next, budget, maxLine)
-	readings := <-observed
+	var readings map[string]*interval.Accumulator
+	var reading []string
+	if observing != nil {
+		readings, reading = observing.until(deadline)
+	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -54,6 +58,9 @@ func (d *Daemon) endInterval(partial bool) {
 	in := d.gather(c, start)
 	for _, h := range slices.Sorted(maps.Keys(readings)) {
 		c.Sampled(h, readings[h])
+	}
+	for _, h := range reading {
+		c.PendingSample(h)
 	}
 	res := d.eng.Close(c)
 	write := d.writer(res, in)
@@ -84,14 +91,25 @@ func (d *Daemon) endInterval(partial bool) {
 		d.watches.committed()
 	}
 	d.log.Info("committed", "interval_start", start, "partial", partial, "intervals", c.Intervals(),
-		"positions", len(in.positions), "late", len(in.late))
+		"positions", len(in.positions), "late", len(in.late)+len(reading))
 }
 
 // commitLate commits, each on its own, the intervals of late streams that
-// have become complete (see stream).
+// have become complete (see stream), and the readings of observables that
+// came after their interval's commit.
 func (d *Daemon) commitLate() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for _, r := range d.observe.takeLate() {
+		c := d.eng.NewLateClosing(r.start)
+		handles := slices.Sorted(maps.Keys(r.accs))
+		for _, h := range handles {
+			c.SampledAt(r.start, h, r.accs[h])
+		}
+		res := d.eng.Close(c)
+		d.commit(res, d.writer(res, gathered{}), nil)
+		d.log.Info("committed late", "observables", handles, "interval_start", r.start)
+	}
 	for _, s := range d.sortedStreams() {
 		upTo, ok := s.complete(d.curStart)
 		if !ok {

@@ -93,8 +93,15 @@
 // # Observables and file watches
 //
 // The host observables (observe:) are sampled at each close, from /proc
-// and the kernel (package observe), within DefaultSampleLimit, and join
-// the interval as samples of their own; one that cannot be read is a gap.
+// and the kernel (package observe), each source on a goroutine of its
+// own, and join the interval as samples of their own. What is read within
+// the cut budget is part of the interval's commit; an observable read
+// later is committed late, on its own, and its sample joins the next
+// decision, so that a slow source (a process with a million open files
+// for listening_ports, a disk that hangs in statfs) delays no other
+// stream's commit. One not read within its expireafter
+// (DefaultSampleLimit), or whose source is still busy with an earlier
+// interval, is a gap.
 // A snapshot stream (an interval command, a file read whole, an
 // observable) with ifelapsed is sampled only when it is due; the intervals
 // in between repeat its last sample. Each file watch (watch_files) scans

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,11 +21,16 @@ const DefaultSampleLimit = 10 * time.Second
 // observer samples the observables of the rules (observe:) once per
 // interval, each source once for all that need it (package observe), and
 // keeps for each what ifelapsed needs: when it was last sampled and what.
+// The readings are taken at the end of the interval off the commit's
+// path: what is read within the cut budget joins the interval's commit,
+// what is read later (before its expireafter) is committed late, on its
+// own, as a late stream's intervals are (commitLate).
 type observer struct {
 	sampler observe.Sampler
-	last    map[string]sampled // by handle; the daemon's loop only
 
-	mu sync.Mutex // guards the counters, which the status page reads
+	mu   sync.Mutex         // guards everything below: the loop and the late readings
+	last map[string]sampled // by handle
+	late []lateReading      // readings that came after their interval's commit
 	// counts by handle since the daemon started, for its stream metrics.
 	readings, failures map[string]uint64
 }
@@ -31,6 +39,13 @@ type observer struct {
 type sampled struct {
 	at   time.Time
 	snap interval.Snapshot
+}
+
+// lateReading is what was read of an interval's observables after that
+// interval was committed.
+type lateReading struct {
+	start time.Time
+	accs  map[string]*interval.Accumulator
 }
 
 func newObserver() *observer {
@@ -44,56 +59,138 @@ func due(m *rules.Measurement, last time.Time, end time.Time) bool {
 	return m.IfElapsed <= 0 || last.IsZero() || end.Sub(last) >= m.IfElapsed
 }
 
-// sample reads the observables of ms for the interval ending at end. An
-// observable whose ifelapsed has not passed repeats its last reading
-// (weekly and scalar) or has none (log), as cf-monitord uses its cached
-// value; one that cannot be read within its expireafter has none (a gap),
-// which is logged.
-func (d *Daemon) sampleObservables(ms []*rules.Measurement, end time.Time) map[string]*interval.Accumulator {
+// observing is one interval's reading of the observables, under way.
+type observing struct {
+	d          *Daemon
+	start, end time.Time
+	ms         []*rules.Measurement // the observables read, in the order of the specs
+	specs      []observe.Spec
+	parts      <-chan observe.Part
+	cancel     context.CancelFunc
+	// ready are the readings so far, and the repeated ones; missing the
+	// handles not read yet.
+	ready   map[string]*interval.Accumulator
+	missing map[string]bool
+	// busy are the handles whose source was still being read for an
+	// earlier interval: no reading of this one will come.
+	busy []string
+}
+
+// startObserving starts reading the observables of ms for the interval
+// from start to end. An observable whose ifelapsed has not passed repeats
+// its last reading (weekly and scalar) or has none (log), as cf-monitord
+// uses its cached value; one that cannot be read within its expireafter
+// has none (a gap), which is logged.
+func (d *Daemon) startObserving(ms []*rules.Measurement, start, end time.Time) *observing {
 	o := d.observe
-	out := map[string]*interval.Accumulator{}
-	var specs []observe.Spec
-	var now []*rules.Measurement
+	ob := &observing{d: d, start: start, end: end, ready: map[string]*interval.Accumulator{}, missing: map[string]bool{}}
 	limit := DefaultSampleLimit
+	o.mu.Lock()
 	for _, m := range ms {
 		last := o.last[m.Handle]
 		if !due(m, last.at, end) {
 			if m.HistoryType != rules.HistoryLog && !last.at.IsZero() {
 				a := interval.NewAccumulator(m)
 				a.Restore(last.snap)
-				out[m.Handle] = a
+				ob.ready[m.Handle] = a
 			}
 			continue
 		}
-		specs = append(specs, *m.Observe)
-		now = append(now, m)
+		ob.specs = append(ob.specs, *m.Observe)
+		ob.ms = append(ob.ms, m)
+		ob.missing[m.Handle] = true
 		if m.ExpireAfter > 0 && m.ExpireAfter < limit {
 			limit = m.ExpireAfter
 		}
 	}
-	if len(specs) == 0 {
-		return out
-	}
+	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	for i, r := range o.sampler.SampleContext(ctx, specs) {
-		m := now[i]
-		o.mu.Lock()
+	ob.cancel = cancel
+	ob.parts = o.sampler.Start(ctx, ob.specs)
+	return ob
+}
+
+// take records one source's part: each reading joins ready, each failure
+// is counted and logged. It returns the readings of the part.
+func (ob *observing) take(p observe.Part) map[string]*interval.Accumulator {
+	o, log := ob.d.observe, ob.d.log
+	got := map[string]*interval.Accumulator{}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for j, i := range p.Index {
+		m, r := ob.ms[i], p.Results[j]
+		delete(ob.missing, m.Handle)
 		if r.Err != nil {
 			o.failures[m.Handle]++
-		} else {
-			o.readings[m.Handle]++
-		}
-		o.mu.Unlock()
-		if r.Err != nil {
-			d.log.Warn("observable not read: no value this interval", "handle", m.Handle, "observable", specs[i].String(), "err", r.Err)
+			if errors.Is(r.Err, observe.ErrBusy) {
+				ob.busy = append(ob.busy, m.Handle)
+			}
+			log.Warn("observable not read: no value this interval", "handle", m.Handle, "observable", ob.specs[i].String(),
+				"interval_start", ob.start, "err", r.Err)
 			continue
 		}
+		o.readings[m.Handle]++
 		a := interval.Sampled(m, r.Value, r.Keys)
-		o.last[m.Handle] = sampled{at: end, snap: a.Snapshot()}
-		out[m.Handle] = a
+		o.last[m.Handle] = sampled{at: ob.end, snap: a.Snapshot()}
+		got[m.Handle] = a
 	}
-	return out
+	return got
+}
+
+// until collects the parts read by deadline (real time: a budget for
+// real work) and returns the readings of the interval, and the handles
+// whose reading is still under way or whose source was busy with an
+// earlier interval's: their samples come late, on their own, if at all.
+// What is still being read is collected on a goroutine of its own and
+// handed to commitLate.
+func (ob *observing) until(deadline time.Time) (ready map[string]*interval.Accumulator, pending []string) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+collect:
+	for {
+		select {
+		case p, ok := <-ob.parts:
+			if !ok {
+				break collect
+			}
+			maps.Copy(ob.ready, ob.take(p))
+		case <-timer.C:
+			break collect
+		}
+	}
+	pending = append(slices.Sorted(maps.Keys(ob.missing)), ob.busy...)
+	if len(ob.missing) == 0 {
+		ob.cancel()
+		return ob.ready, pending
+	}
+	go ob.rest()
+	return ob.ready, pending
+}
+
+// rest collects the parts of a reading that missed its interval's commit
+// and hands each to commitLate as it comes.
+func (ob *observing) rest() {
+	defer ob.cancel()
+	for p := range ob.parts {
+		got := ob.take(p)
+		if len(got) == 0 {
+			continue
+		}
+		o := ob.d.observe
+		o.mu.Lock()
+		o.late = append(o.late, lateReading{start: ob.start, accs: got})
+		o.mu.Unlock()
+		ob.d.signalLate()
+	}
+}
+
+// takeLate returns the late readings and forgets them.
+func (o *observer) takeLate() []lateReading {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	late := o.late
+	o.late = nil
+	return late
 }
 
 // observables returns the observe: measurements of the rules.

@@ -9,10 +9,11 @@ import (
 )
 
 // cutBudget is how long the end of an interval waits for the streams to
-// read what was written before it. A stream that takes longer (its
-// matcher, its command or its file is slow) is cut at the budget, and its
-// interval committed late, on its own: one slow stream never delays
-// another's commit.
+// read what was written before it, and for the observables to be read. A
+// stream that takes longer (its matcher, its command or its file is slow)
+// is cut at the budget, and its interval committed late, on its own; so is
+// an observable read later: one slow stream never delays another's
+// commit.
 const cutBudget = 400 * time.Millisecond
 
 // syncTimeout bounds the wait for a stream's follower to read what is

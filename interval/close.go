@@ -150,8 +150,15 @@ func (c *Closing) Fill(g *Group, from, to time.Time) {
 // baseline is not told of a gap meanwhile.
 func (c *Closing) Pending(g *Group) {
 	for _, m := range g.Measurements {
-		c.pending[m.Handle] = true
+		c.PendingSample(m.Handle)
 	}
+}
+
+// PendingSample marks one measurement whose sample of the closing
+// interval comes with a later, late closing (an observable still being
+// read): the baseline is not told of a gap meanwhile.
+func (c *Closing) PendingSample(handle string) {
+	c.pending[handle] = true
 }
 
 // Intervals returns how many intervals the closing has samples of.

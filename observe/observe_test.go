@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -325,5 +326,35 @@ func TestSampleContextHungSource(t *testing.T) {
 	s.Utmp = file
 	if r := s.Sample(specs); r[0].Err != nil || !maps.Equal(r[0].Keys, map[string]uint64{"bob": 1}) {
 		t.Fatalf("after the hang: %+v", r[0])
+	}
+}
+
+// Start sends each source's part as soon as it is read: a source that
+// hangs is late with its own observables only.
+func TestStartPartsBySource(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "utmp")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newFakeProc(t)
+	p.write("loadavg", "0.50 0.40 0.30 1/100 4242\n")
+	s := Sampler{Proc: p.root, Utmp: fifo} // opening a FIFO without writer blocks
+	parts := s.Start(context.Background(), []Spec{{Kind: Users}, {Kind: LoadAvg}, {Kind: LoadAvg}})
+	first := <-parts
+	if !slices.Equal(first.Index, []int{1, 2}) || first.Results[0].Err != nil || first.Results[1].Value != 0.5 {
+		t.Fatalf("first part, while the utmp read hangs: %+v", first)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // releases the reader
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(record(userProcess, 0, "alice"))
+	w.Close()
+	second := <-parts
+	if !slices.Equal(second.Index, []int{0}) || second.Results[0].Err != nil || !maps.Equal(second.Results[0].Keys, map[string]uint64{"alice": 1}) {
+		t.Fatalf("second part: %+v", second)
+	}
+	if p, more := <-parts; more {
+		t.Fatalf("a third part: %+v", p)
 	}
 }

@@ -3,7 +3,9 @@ package observe
 import (
 	"context"
 	"errors"
+	"maps"
 	"os/user"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -133,13 +135,38 @@ func (s *Sampler) Sample(specs []Spec) []Result {
 // read returns; meanwhile its observables get ErrBusy.
 func (s *Sampler) SampleContext(ctx context.Context, specs []Spec) []Result {
 	out := make([]Result, len(specs))
-	type done struct {
-		src *source
-		res []Result
+	for p := range s.Start(ctx, specs) {
+		for j, i := range p.Index {
+			out[i] = p.Results[j]
+		}
 	}
-	ch := make(chan done, len(specs))
-	pending := map[*source]bool{}
-	for _, src := range s.sources(specs) {
+	return out
+}
+
+// Part is what one source answered: the results of the observables it
+// reads, by their index in the specs given to Start.
+type Part struct {
+	Index   []int
+	Results []Result
+}
+
+// Start reads every observable of specs, each source once on a goroutine
+// of its own, and sends each source's part on the channel it returns as
+// soon as that source is read, so that a slow source is late only with
+// its own observables. A source that has not answered when ctx is done
+// sends the context's error; one still being read for an earlier call is
+// not read again and sends ErrBusy at once. The channel is closed after
+// the last part, at the latest when ctx is done.
+func (s *Sampler) Start(ctx context.Context, specs []Spec) <-chan Part {
+	srcs := s.sources(specs)
+	out := make(chan Part, len(srcs)) // never blocks: a reader may stop early
+	type read struct {
+		name string
+		part Part
+	}
+	ch := make(chan read, len(srcs)) // the reads, which may outlive ctx
+	pending := map[string][]int{}
+	for _, src := range srcs {
 		sub := make([]Spec, len(src.idx))
 		for j, i := range src.idx {
 			sub[j] = specs[i]
@@ -154,36 +181,34 @@ func (s *Sampler) SampleContext(ctx context.Context, specs []Spec) []Result {
 		}
 		s.mu.Unlock()
 		if busy {
-			for _, i := range src.idx {
-				out[i].Err = &Error{Source: src.name, Err: ErrBusy}
-			}
+			out <- Part{Index: src.idx, Results: fail(len(src.idx), &Error{Source: src.name, Err: ErrBusy})}
 			continue
 		}
-		pending[src] = true
+		pending[src.name] = src.idx
 		go func(src *source) {
 			res := src.read(sub)
 			s.mu.Lock()
 			delete(s.busy, src.name)
 			s.mu.Unlock()
-			ch <- done{src, res}
+			ch <- read{src.name, Part{Index: src.idx, Results: res}}
 		}(src)
 	}
-	for len(pending) > 0 {
-		select {
-		case d := <-ch:
-			delete(pending, d.src)
-			for j, i := range d.src.idx {
-				out[i] = d.res[j]
-			}
-		case <-ctx.Done():
-			for src := range pending {
-				for _, i := range src.idx {
-					out[i].Err = &Error{Source: src.name, Err: ctx.Err()}
+	go func() {
+		defer close(out)
+		for len(pending) > 0 {
+			select {
+			case r := <-ch:
+				delete(pending, r.name)
+				out <- r.part
+			case <-ctx.Done():
+				for _, n := range slices.Sorted(maps.Keys(pending)) {
+					idx := pending[n]
+					out <- Part{Index: idx, Results: fail(len(idx), &Error{Source: n, Err: ctx.Err()})}
 				}
+				return
 			}
-			return out
 		}
-	}
+	}()
 	return out
 }
 

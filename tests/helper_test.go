@@ -43,6 +43,8 @@ const helperEnv = "LOGTALLY_E2E_HELPER"
 //	                     "pid pgid child" to FILE and hangs, ignoring
 //	                     SIGTERM (so only SIGKILL ends it)
 //	sleep                hangs, ignoring SIGTERM
+//	files                holds its limit of open files, writes how many,
+//	                     and exits at the end of its input
 func helperMain(mode string, args []string) int {
 	switch mode {
 	case "record":
@@ -99,6 +101,8 @@ func helperMain(mode string, args []string) int {
 		signal.Ignore(syscall.SIGTERM)
 		hang()
 		return 0
+	case "files":
+		return holdFiles()
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 	return 2

@@ -1,15 +1,20 @@
 package tests
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/observe"
 )
 
 // TestSlowStreamStarvesNone: a hostile stream whose every line reaches the
@@ -33,8 +38,7 @@ func TestSlowStreamStarvesNone(t *testing.T) {
     select_line_matching: '(?=a)(a|aa)+b'
     history_type: scalar
 `, steady, hostile))
-	const width = 2 * time.Second
-	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: width, extra: []string{"--listen="}})
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
 	d.waitLog(`event=open `, 2)
 	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
 
@@ -65,20 +69,7 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 			}
 		}
 	}()
-
-	// In the middle of each of six intervals, a known number of lines on
-	// the steady stream.
-	want := map[int64]int{} // by interval end
-	next := time.Now().Truncate(width).Add(width)
-	for i := range 6 {
-		start := next.Add(time.Duration(i) * width)
-		<-time.After(time.Until(start.Add(width / 2)))
-		n := 3 + i%4
-		appendString(t, steady, strings.Repeat("tick\n", n))
-		want[start.Add(width).Unix()] = n
-	}
-	last := next.Add(6 * width)
-	<-time.After(time.Until(last))
+	want, last := writeSteady(t, steady)
 	close(stop)
 	wg.Wait()
 	testutil.WaitForWhy(t, waitTimeout, "the commit of the last interval", func() (bool, string) {
@@ -86,9 +77,113 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 		return !end.Before(last), "committed up to " + end.String()
 	})
 	d.stop()
+	checkSteady(t, d, r.outLP, want)
+}
 
+// TestSlowObservableStarvesNone: an observable whose reading takes seconds
+// delays no stream's commit, nor another observable's sample. The slow one
+// is listening_ports on a machine where processes hold hundreds of
+// thousands of open files (it reads every /proc/PID/fd link to name the
+// programs that own the listening sockets, as ss -p does): the helpers
+// here hold as many as it takes for one reading to last at least
+// slowReading. The steady stream's intervals are each committed within a
+// second of their end with exactly their lines (before, every commit
+// waited for the reading: each came as late as the reading took); the
+// load average has one sample of each interval; listening_ports has at
+// most one, committed late, on its own.
+func TestSlowObservableStarvesNone(t *testing.T) {
+	listen(t, 0) // a listening socket whose owner is to be named
+	took := holdOpenFiles(t, slowReading)
+	t.Logf("one reading of listening_ports takes %v", took.Round(time.Millisecond))
+	r := newRig(t, "")
+	steady := r.path("steady.log")
+	writeFile(t, steady, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: steady
+    path: %s
+    select_line_matching: '.*tick.*'
+    history_type: scalar
+observe:
+  - listening_ports
+  - loadavg
+`, steady))
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
+	d.waitLog(`event=open `, 1)
+	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
+	want, last := writeSteady(t, steady)
+	testutil.WaitForWhy(t, waitTimeout, "the commit of the last interval", func() (bool, string) {
+		end := readStatus(t, r.state).CommittedEnd
+		return !end.Before(last), "committed up to " + end.String()
+	})
+	// The slow observable was indeed late: its readings were committed on
+	// their own.
+	d.waitLog(`msg="committed late" observables=\[listening_ports\]`, 1)
+	d.stop()
+	checkSteady(t, d, r.outLP, want)
+
+	points := map[string]map[int64]int{}
+	for _, p := range decodeLPFile(t, r.outLP) {
+		if _, ok := p.fields["value"]; !ok || (p.measurement != "loadavg" && p.measurement != "listening_ports") {
+			continue
+		}
+		if points[p.measurement] == nil {
+			points[p.measurement] = map[int64]int{}
+		}
+		points[p.measurement][p.ts.Unix()]++
+	}
+	for end := range want {
+		if n := points["loadavg"][end]; n != 1 {
+			t.Errorf("loadavg: %d points of the interval ending %s, want 1", n, time.Unix(end, 0).UTC().Format(time.TimeOnly))
+		}
+	}
+	late := 0
+	for end, n := range points["listening_ports"] {
+		if n != 1 {
+			t.Errorf("listening_ports: %d points of the interval ending %s, want at most 1", n, time.Unix(end, 0).UTC().Format(time.TimeOnly))
+		}
+		if _, ok := want[end]; ok {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Errorf("listening_ports has no sample of the %d intervals: want its late ones", len(want))
+	}
+	t.Logf("listening_ports has samples of %d of the %d intervals (the others are gaps: its source was still being read)", late, len(want))
+}
+
+// steadyWidth is the interval of the starvation tests.
+const steadyWidth = 2 * time.Second
+
+// slowReading is how long a reading of the slow observable lasts at least:
+// more than the interval, so that a commit that waited for it would be
+// late by more than the second the steady stream is allowed.
+const slowReading = 3 * time.Second
+
+// writeSteady writes, in the middle of each of six intervals, a known
+// number of lines to the steady stream, and returns them by interval end,
+// and the end of the last interval.
+func writeSteady(t *testing.T, steady string) (map[int64]int, time.Time) {
+	want := map[int64]int{} // by interval end
+	next := time.Now().Truncate(steadyWidth).Add(steadyWidth)
+	for i := range 6 {
+		start := next.Add(time.Duration(i) * steadyWidth)
+		<-time.After(time.Until(start.Add(steadyWidth / 2)))
+		n := 3 + i%4
+		appendString(t, steady, strings.Repeat("tick\n", n))
+		want[start.Add(steadyWidth).Unix()] = n
+	}
+	last := next.Add(6 * steadyWidth)
+	<-time.After(time.Until(last))
+	return want, last
+}
+
+// checkSteady checks that each interval of want has one point of the steady
+// stream with its number of lines, and was committed within a second of
+// its end.
+func checkSteady(t *testing.T, d *daemonProc, outLP string, want map[int64]int) {
+	t.Helper()
 	got := map[int64][]float64{}
-	for _, p := range readPoints(t, r.outLP) {
+	for _, p := range readPoints(t, outLP) {
 		if p.measurement == "steady" {
 			got[p.ts.Unix()] = append(got[p.ts.Unix()], p.value)
 		}
@@ -98,7 +193,6 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 			t.Errorf("steady interval ending %s: points %v, want one of %d lines", time.Unix(end, 0).UTC().Format(time.TimeOnly), v, n)
 		}
 	}
-	// Each of those intervals was committed within a second of its end.
 	re := regexp.MustCompile(`time=(\S+) level=INFO msg=committed interval_start=(\S+) partial=false`)
 	commits := map[int64]time.Duration{}
 	for _, l := range strings.Split(d.log(), "\n") {
@@ -111,7 +205,7 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("log line %q: %v %v", l, err1, err2)
 		}
-		commits[start.Add(width).Unix()] = at.Sub(start.Add(width))
+		commits[start.Add(steadyWidth).Unix()] = at.Sub(start.Add(steadyWidth))
 	}
 	var worst time.Duration
 	for end := range want {
@@ -125,4 +219,88 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 		}
 	}
 	t.Logf("steady intervals committed at most %v after their end", worst)
+}
+
+// holdOpenFiles starts helpers (the test binary, helper mode "files") that
+// each hold as many open files as their limit allows, until one reading
+// of listening_ports takes at least d, and returns how long the last
+// reading took. The helpers end with the test.
+func holdOpenFiles(t *testing.T, d time.Duration) time.Duration {
+	t.Helper()
+	spec, ok := observe.Builtin("listening_ports")
+	if !ok {
+		t.Fatal("no listening_ports observable")
+	}
+	var s observe.Sampler
+	held := 0
+	for {
+		start := time.Now()
+		r := s.Sample([]observe.Spec{spec})
+		took := time.Since(start)
+		if r[0].Err != nil {
+			t.Fatalf("listening_ports: %v", r[0].Err)
+		}
+		if took >= d {
+			t.Logf("%d files held open", held)
+			return took
+		}
+		if held >= 8<<20 {
+			t.Fatalf("%d files held open, and a reading of listening_ports still takes only %v", held, took)
+		}
+		for range 4 {
+			held += startHolder(t)
+		}
+	}
+}
+
+// startHolder starts one helper holding open files and returns how many.
+func startHolder(t *testing.T) int {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), helperEnv+"=files")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // the helper's end of input: it exits
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("files helper: %v", err)
+		}
+	})
+	var n int
+	if _, err := fmt.Fscan(bufio.NewReader(stdout), &n); err != nil || n <= 0 {
+		t.Fatalf("files helper: %d files, %v", n, err)
+	}
+	return n
+}
+
+// holdFiles is the helper mode "files": it holds its limit of open files
+// (at most maxHeld), says how many on stdout, and exits at the end of its
+// input.
+func holdFiles() int {
+	const maxHeld = 1 << 20
+	var fds []int
+	for len(fds) < maxHeld {
+		fd, err := syscall.Dup(0)
+		if err != nil {
+			break // EMFILE: the limit
+		}
+		fds = append(fds, fd)
+	}
+	fmt.Println(len(fds))
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
