@@ -2,9 +2,11 @@ package interval
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"time"
 
+	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/output"
 )
 
@@ -219,10 +221,22 @@ func (e *Engine) Close(c *Closing) *Result {
 		}
 	}
 	if r.Outcome != nil {
-		// The samples of late streams are part of the next decision, unless
-		// their measurement has a fresher one.
+		// The samples of late streams are part of the next decision. When
+		// their measurement has a fresher one, only their alarms (the
+		// classes that persist) join it: a late alarm is decided once,
+		// never lost, and the variables and the direction are the fresher
+		// sample's.
 		for _, h := range sortedKeys(e.late) {
-			e.late[h].addTo(r.Outcome)
+			s := e.late[h]
+			if c.acc[c.Start.Unix()][h] == nil {
+				s.addTo(r.Outcome)
+				continue
+			}
+			for _, cl := range s.Classes {
+				if history.Persists(cl) && !slices.Contains(r.Outcome.Classes, cl) {
+					r.Outcome.Classes = append(r.Outcome.Classes, cl)
+				}
+			}
 		}
 		clear(e.late)
 	}
@@ -262,7 +276,6 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 	switch {
 	case current && r.Outcome != nil:
 		s.addTo(r.Outcome)
-		delete(e.late, h)
 	case c.Late:
 		e.late[h] = s
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,55 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLateAlarmDecided: the sample of a late stream joins the next
+// decision; when its measurement has a fresher sample there, the late
+// sample's alarm still does (it is decided once, never lost), while the
+// direction and the variables are the fresher sample's.
+func TestLateAlarmDecided(t *testing.T) {
+	set := ruleSet(t, "settings: {timezone: UTC}\nobserve:\n  - loadavg\n")
+	m := set.Measurements[0]
+	width := time.Minute
+	e := interval.New(width)
+	if _, err := e.Apply(set, nil); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * width) }
+	closeWith := func(c *interval.Closing, start time.Time, v float64) *interval.Result {
+		c.SampledAt(start, "loadavg", interval.Sampled(m, v, nil))
+		return e.Close(c)
+	}
+	for i := range 30 {
+		closeWith(e.NewClosing(at(i), false), at(i), 1)
+	}
+	// Interval 30 is late: its close decides without it.
+	c := e.NewClosing(at(30), false)
+	c.PendingSample("loadavg")
+	if r := e.Close(c); len(r.Outcome.Classes) != 0 {
+		t.Fatalf("the decision without the late sample has classes %v", r.Outcome.Classes)
+	}
+	late := closeWith(e.NewLateClosing(at(30)), at(30), 100)
+	if late.Outcome != nil || !slices.Contains(late.Samples[0].Classes, "loadavg_high_anomaly") {
+		t.Fatalf("late close: outcome %v, sample classes %v; want no decision and an anomaly", late.Outcome, late.Samples[0].Classes)
+	}
+	// Interval 31 is on time, and normal.
+	r := closeWith(e.NewClosing(at(31), false), at(31), 1)
+	want := []string{"loadavg_normal", "loadavg_learning", "loadavg_high_dev2", "loadavg_high_anomaly"}
+	if !slices.Equal(r.Outcome.Classes, want) || r.Outcome.Vars["value_loadavg"] != 1 {
+		t.Fatalf("next decision: classes %v, value_loadavg %v; want %v and 1", r.Outcome.Classes, r.Outcome.Vars["value_loadavg"], want)
+	}
+	// Without a fresher sample the late one is the decision's, whole.
+	c = e.NewClosing(at(32), false)
+	c.PendingSample("loadavg")
+	e.Close(c)
+	late = closeWith(e.NewLateClosing(at(32)), at(32), 50)
+	c = e.NewClosing(at(33), false)
+	c.PendingSample("loadavg")
+	r = e.Close(c)
+	if !slices.Equal(r.Outcome.Classes, late.Samples[0].Classes) || r.Outcome.Vars["value_loadavg"] != 50 {
+		t.Fatalf("decision after a late sample: classes %v, value_loadavg %v; want the late sample's %v and 50", r.Outcome.Classes, r.Outcome.Vars["value_loadavg"], late.Samples[0].Classes)
 	}
 }
