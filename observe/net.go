@@ -100,8 +100,9 @@ func addr(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-// readNet reads the sockets once for every connection and listening
-// observable.
+// readNet reads the sockets once for the connection observables, or for
+// the listening ones (two sources: see Sampler.sources), and the programs
+// that own the listening sockets only for the latter.
 func (s *Sampler) readNet(specs []Spec) []Result {
 	var tcp, udp, listen bool
 	for _, sp := range specs {

@@ -107,8 +107,14 @@ func (s *Sampler) sources(specs []Spec) []*source {
 			add("loadavg", i, s.readLoad)
 		case DiskFree, DiskUsed:
 			add("statfs:"+sp.Path, i, s.readDisk)
-		case TCPIn, TCPOut, ListeningTCP, ListeningUDP:
-			add("net", i, s.readNet)
+		case TCPIn, TCPOut:
+			add("connections", i, s.readNet)
+		case ListeningTCP, ListeningUDP:
+			// A source of its own: naming the programs of the listening
+			// sockets reads every process's open files, which takes seconds
+			// on a machine with millions of them, and must not make the
+			// connection counts late.
+			add("listening", i, s.readNet)
 		default:
 			add("unknown:"+string(sp.Kind), i, func(specs []Spec) []Result {
 				out := make([]Result, len(specs))

@@ -89,10 +89,12 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 // slowReading. The steady stream's intervals are each committed within a
 // second of their end with exactly their lines (before, every commit
 // waited for the reading: each came as late as the reading took); the
-// load average has one sample of each interval; listening_ports has at
-// most one, committed late, on its own.
+// load average and the connections to a port (read from the same kernel
+// tables as listening_ports, without naming programs) have one sample of
+// each interval; listening_ports has at most one, committed late, on its
+// own.
 func TestSlowObservableStarvesNone(t *testing.T) {
-	listen(t, 0) // a listening socket whose owner is to be named
+	port, _ := listen(t, 0) // a listening socket whose owner is to be named
 	took := holdOpenFiles(t, slowReading)
 	t.Logf("one reading of listening_ports takes %v", took.Round(time.Millisecond))
 	r := newRig(t, "")
@@ -106,7 +108,8 @@ func TestSlowObservableStarvesNone(t *testing.T) {
 observe:
   - listening_ports
   - loadavg
-`, steady))
+  - {handle: conns, tcp_in: [%d]}
+`, steady, port))
 	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
 	d.waitLog(`event=open `, 1)
 	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
@@ -123,7 +126,7 @@ observe:
 
 	points := map[string]map[int64]int{}
 	for _, p := range decodeLPFile(t, r.outLP) {
-		if _, ok := p.fields["value"]; !ok || (p.measurement != "loadavg" && p.measurement != "listening_ports") {
+		if _, ok := p.fields["value"]; !ok || (p.measurement != "loadavg" && p.measurement != "conns" && p.measurement != "listening_ports") {
 			continue
 		}
 		if points[p.measurement] == nil {
@@ -132,8 +135,10 @@ observe:
 		points[p.measurement][p.ts.Unix()]++
 	}
 	for end := range want {
-		if n := points["loadavg"][end]; n != 1 {
-			t.Errorf("loadavg: %d points of the interval ending %s, want 1", n, time.Unix(end, 0).UTC().Format(time.TimeOnly))
+		for _, h := range []string{"loadavg", "conns"} {
+			if n := points[h][end]; n != 1 {
+				t.Errorf("%s: %d points of the interval ending %s, want 1", h, n, time.Unix(end, 0).UTC().Format(time.TimeOnly))
+			}
 		}
 	}
 	late := 0
