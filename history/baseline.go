@@ -253,9 +253,14 @@ type Baseline struct {
 	nslots int
 	secs   int64 // interval in seconds
 	width  int64 // slot width in seconds: max(interval, week/maxSlots)
-	slots  []slot
-	dirty  []bool // per page
-	metaOK bool   // meta unchanged since the last Encode
+	// pages are the slots, pageSlots to a page, encoded as Encode
+	// returns them: the strings the state file holds, shared rather than
+	// decoded into a second copy ("" is a page without data). A page
+	// being changed is decoded into open until the next Encode.
+	pages  []string
+	open   [][]slot // per page, nil when not open; nil when none is
+	dirty  []bool   // per page
+	metaOK bool     // meta unchanged since the last Encode
 	g      global
 
 	kernel []float64 // weights of neighbours -K..K
@@ -270,8 +275,8 @@ func New(cfg Config) *Baseline {
 	weekSecs := int64(Week / time.Second)
 	b.width = max(b.secs, weekSecs/maxSlots)
 	b.nslots = int((weekSecs + b.width - 1) / b.width)
-	b.slots = make([]slot, b.nslots)
-	b.dirty = make([]bool, (b.nslots+pageSlots-1)/pageSlots)
+	b.pages = make([]string, (b.nslots+pageSlots-1)/pageSlots)
+	b.dirty = make([]bool, len(b.pages))
 	K := int(b.p.kernelSpan / float64(b.width))
 	if K > 6 {
 		K = 6
@@ -388,7 +393,7 @@ func (b *Baseline) forecast(sec int64) pred {
 			} else if i >= b.nslots {
 				i -= b.nslots
 			}
-			s := &b.slots[i]
+			s := b.slot(i)
 			if s.N <= 0 {
 				continue
 			}
@@ -755,11 +760,10 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.Scale = math.Abs(y)
 		b.g.Samples = 1
 		b.g.Min, b.g.Max = y, y
-		s := &b.slots[idx]
+		s := b.change(idx)
 		s.N = float32(b.visitWeight())
 		s.M = float32(y)
 		s.Q = 0
-		b.dirty[idx/pageSlots] = true
 		return
 	}
 	if u > b.g.Last+b.secs {
@@ -849,7 +853,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 
 	// Slot.
-	s := &b.slots[idx]
+	s := b.change(idx)
 	w := b.visitWeight()
 	n := s.N + float32(w)
 	if newVisit {
@@ -866,7 +870,6 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		}
 	}
 	s.N = n
-	b.dirty[idx/pageSlots] = true
 
 	// Whole series.
 	ag := alpha(step, b.p.globalHalf)
@@ -930,14 +933,13 @@ func (b *Baseline) toReal() {
 		g := m / 2
 		return x, q * g * g
 	}
-	for i := range b.slots {
-		s := &b.slots[i]
-		if s.N <= 0 {
+	for i := range b.nslots {
+		if b.slot(i).N <= 0 {
 			continue
 		}
+		s := b.change(i)
 		m, q := conv(float64(s.M), float64(s.Q))
 		s.M, s.Q = float32(m), float32(q)
-		b.dirty[i/pageSlots] = true
 	}
 	g := b.g.M / 2
 	b.g.M, b.g.Q = conv(b.g.M, b.g.Q)

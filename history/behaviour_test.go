@@ -397,7 +397,7 @@ func TestShortInterval(t *testing.T) {
 	// Per-visit forgetting: after two weekly visits a slot weighs about
 	// 1 + ρ, not hundreds of samples.
 	noon := b.SlotOf(monday.Add(12 * time.Hour))
-	if n := b.slots[noon].N; n < 1.5 || n > 2.01 {
+	if n := b.slot(noon).N; n < 1.5 || n > 2.01 {
 		t.Errorf("slot weight after two weekly visits of 300 samples: %.2f, want about 1.8", n)
 	}
 	if got := b.Week()[noon].Av; math.Abs(got-2) > 0.5 {

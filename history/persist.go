@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // pageSlots is the number of slots in one persisted page.
@@ -30,36 +31,75 @@ var metaMagic = [4]byte{'L', 'T', 'H', 'B'}
 var ErrConfigChanged = errors.New("baseline learned with another configuration")
 
 // Pages returns the number of pages of the baseline.
-func (b *Baseline) Pages() int { return len(b.dirty) }
+func (b *Baseline) Pages() int { return len(b.pages) }
+
+// slot returns slot i.
+func (b *Baseline) slot(i int) slot {
+	p := i / pageSlots
+	if b.open != nil && b.open[p] != nil {
+		return b.open[p][i-p*pageSlots]
+	}
+	page := b.pages[p]
+	if page == "" {
+		return slot{}
+	}
+	o := (i - p*pageSlots) * slotBytes
+	return slot{N: float32At(page, o), M: float32At(page, o+4), Q: float32At(page, o+8)}
+}
+
+// float32At decodes the little-endian float32 at s[o:].
+func float32At(s string, o int) float32 {
+	return math.Float32frombits(uint32(s[o]) | uint32(s[o+1])<<8 | uint32(s[o+2])<<16 | uint32(s[o+3])<<24)
+}
+
+// change returns slot i to be changed: its page is decoded into open, and
+// marked dirty, until the next Encode.
+func (b *Baseline) change(i int) *slot {
+	p := i / pageSlots
+	if b.open == nil {
+		b.open = make([][]slot, len(b.pages))
+	}
+	if b.open[p] == nil {
+		lo, hi := b.pageRange(p)
+		page := make([]slot, hi-lo)
+		for k := range page {
+			page[k] = b.slot(lo + k)
+		}
+		b.open[p] = page
+	}
+	b.dirty[p] = true
+	return &b.open[p][i-p*pageSlots]
+}
 
 // Encode serialises the baseline: meta is the whole-series state (always
 // returned, about 920 bytes), pages the slot pages keyed by page number
 // (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
 // since the previous Encode are returned — one page per learned interval —
 // otherwise every page that holds learned data. Encode clears the dirty
-// marks.
-func (b *Baseline) Encode(dirtyOnly bool) (meta []byte, pages map[int][]byte) {
+// marks. The baseline keeps the strings it returns as its slots: stored
+// as they are, they are the one copy of them in memory.
+func (b *Baseline) Encode(dirtyOnly bool) (meta []byte, pages map[int]string) {
 	meta = b.encodeMeta(formatVersion)
-	pages = make(map[int][]byte)
-	for p := range b.dirty {
-		lo, hi := b.pageRange(p)
-		if dirtyOnly {
-			if !b.dirty[p] {
-				continue
+	pages = make(map[int]string)
+	for p := range b.pages {
+		if b.dirty[p] {
+			var sb strings.Builder
+			sb.Grow(len(b.open[p]) * slotBytes)
+			var buf [slotBytes]byte
+			for _, s := range b.open[p] {
+				binary.LittleEndian.PutUint32(buf[0:], math.Float32bits(s.N))
+				binary.LittleEndian.PutUint32(buf[4:], math.Float32bits(s.M))
+				binary.LittleEndian.PutUint32(buf[8:], math.Float32bits(s.Q))
+				sb.Write(buf[:])
 			}
-		} else if !b.pageUsed(lo, hi) {
+			b.pages[p] = sb.String()
+		} else if dirtyOnly || !b.pageUsed(p) {
 			continue
 		}
-		buf := make([]byte, 0, (hi-lo)*slotBytes)
-		for i := lo; i < hi; i++ {
-			s := b.slots[i]
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.N))
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.M))
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(s.Q))
-		}
-		pages[p] = buf
+		pages[p] = b.pages[p]
 	}
 	clear(b.dirty)
+	b.open = nil
 	b.metaOK = true
 	return meta, pages
 }
@@ -73,9 +113,11 @@ func (b *Baseline) pageRange(p int) (int, int) {
 	return lo, hi
 }
 
-func (b *Baseline) pageUsed(lo, hi int) bool {
+// pageUsed reports whether page p holds learned data.
+func (b *Baseline) pageUsed(p int) bool {
+	lo, hi := b.pageRange(p)
 	for i := lo; i < hi; i++ {
-		if b.slots[i].N > 0 {
+		if b.slot(i).N > 0 {
 			return true
 		}
 	}
@@ -171,7 +213,7 @@ func (b *Baseline) encodeMeta(version byte) []byte {
 // returns an error wrapping ErrConfigChanged when cfg's interval, zone or
 // kind differ from the stored ones, and a descriptive error for corrupt or
 // unknown data; it never panics. A changed half-life is adopted as is.
-func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
+func Decode(cfg Config, meta []byte, pages map[int]string) (*Baseline, error) {
 	b := New(cfg)
 	r := reader{buf: meta}
 	var magic [4]byte
@@ -250,24 +292,18 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 	}
 	b.recalibrate()
 	for p, data := range pages {
-		if p < 0 || p >= len(b.dirty) {
+		if p < 0 || p >= len(b.pages) {
 			return nil, fmt.Errorf("decode baseline: page %d out of range", p)
 		}
 		lo, hi := b.pageRange(p)
 		if len(data) != (hi-lo)*slotBytes {
 			return nil, fmt.Errorf("decode baseline: page %d: %d bytes, want %d", p, len(data), (hi-lo)*slotBytes)
 		}
+		b.pages[p] = data
 		for i := lo; i < hi; i++ {
-			o := (i - lo) * slotBytes
-			s := slot{
-				N: math.Float32frombits(binary.LittleEndian.Uint32(data[o:])),
-				M: math.Float32frombits(binary.LittleEndian.Uint32(data[o+4:])),
-				Q: math.Float32frombits(binary.LittleEndian.Uint32(data[o+8:])),
-			}
-			if !finite32(s.N) || !finite32(s.M) || !finite32(s.Q) || s.N < 0 || s.Q < 0 {
+			if s := b.slot(i); !finite32(s.N) || !finite32(s.M) || !finite32(s.Q) || s.N < 0 || s.Q < 0 {
 				return nil, fmt.Errorf("decode baseline: page %d: slot %d not valid", p, i)
 			}
-			b.slots[i] = s
 		}
 	}
 	if ver < 4 {
@@ -283,7 +319,8 @@ func Decode(cfg Config, meta []byte, pages map[int][]byte) (*Baseline, error) {
 // has data).
 func (b *Baseline) rangeFromSlots() {
 	b.g.Min, b.g.Max = b.g.M, b.g.M
-	for _, s := range b.slots {
+	for i := range b.nslots {
+		s := b.slot(i)
 		if s.N <= 0 {
 			continue
 		}

@@ -197,9 +197,9 @@ func FuzzDecode(f *testing.F) {
 		b.Observe(t0.Add(time.Duration(i)*5*time.Minute), float64(i%7))
 	}
 	meta, pages := b.Encode(false)
-	f.Add(meta, pages[0], 0)
+	f.Add(meta, []byte(pages[0]), 0)
 	f.Fuzz(func(t *testing.T, meta, page []byte, key int) {
-		b, err := Decode(Config{Location: time.UTC}, meta, map[int][]byte{key: page})
+		b, err := Decode(Config{Location: time.UTC}, meta, map[int]string{key: string(page)})
 		if err != nil {
 			return
 		}

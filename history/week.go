@@ -32,7 +32,7 @@ func (b *Baseline) Week() []SlotStat {
 			Slot:    i,
 			Weekday: time.Weekday((sec/86400 + 1) % 7),
 			Time:    fmt.Sprintf("%02d:%02d", sec%86400/3600, sec%3600/60),
-			N:       float64(b.slots[i].N),
+			N:       float64(b.slot(i).N),
 		}
 		if b.g.Samples > 0 {
 			p := b.forecast(sec)

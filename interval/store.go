@@ -143,11 +143,11 @@ func loadBaseline(tx Tx, width time.Duration, handle string, cfg history.Config)
 		return storedBaseline{}, err
 	}
 	var keys []string
-	pages := map[int][]byte{}
+	pages := map[int]string{}
 	err = tx.Ascend(dir, func(k, v string) bool {
 		keys = append(keys, k)
 		if n, err := strconv.Atoi(strings.TrimPrefix(k, dir+"p/")); err == nil && strings.HasPrefix(k, dir+"p/") {
-			pages[n] = []byte(v)
+			pages[n] = v // the state's own string: the baseline shares it
 		}
 		return true
 	})
@@ -180,7 +180,7 @@ func (ws *Writes) baseline(width time.Duration, handle string, b *history.Baseli
 	}
 	sort.Ints(ns)
 	for _, n := range ns {
-		ws.set(fmt.Sprintf("%sp/%05d", dir, n), string(pages[n]))
+		ws.set(fmt.Sprintf("%sp/%05d", dir, n), pages[n])
 	}
 }
 
