@@ -140,6 +140,8 @@ type params struct {
 	slowVarHalf  float64         // seconds: half-life of the slow run statistic's own variance
 	z2Cap        float64         // |z| cap of the bulk calibration
 	refractory   float64         // seconds: after an alarm, a new one needs stronger evidence for this long
+	episodeHold  float64         // seconds: an anomaly this soon after the last anomalous sample is the same episode
+	episodeGain  float64         // ... unless it is this many times as far out as the episode's farthest sample
 	refractGain  float64         // a new alarm within the refractory time needs this multiple of the last peak
 	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
 	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
@@ -204,6 +206,8 @@ func defaultParams() params {
 		slowVarHalf:  3 * 86400,
 		z2Cap:        3,
 		refractory:   24 * 3600,
+		episodeHold:  2 * 3600,
+		episodeGain:  1.2,
 		refractGain:  1.2,
 		episodeGap:   1800,
 		measureA:     12 * 3600,
@@ -243,6 +247,9 @@ type global struct {
 	AlarmAt  int64        // unix seconds of the end of the last alarm episode
 	PrevZ    float64      // calibrated z of the previous sample
 	Min, Max float64      // the least and greatest value learned (model's scale)
+	AnomAt   float64      // unix seconds of the last sample with anomaly-level evidence, held back or not
+	PrevLvl  float64      // |level| given to the previous sample
+	AnomPeak float64      // the largest |Z| of the anomaly episode's samples
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -375,6 +382,7 @@ type pred struct {
 	src      float64 // the evidence behind z: srcPoint, srcRun or srcSlow
 	strength float64 // its strength for the refractory rule (see strengthOf)
 	level    int     // level of z before the refractory rule
+	anom     bool    // the sample has anomaly-level evidence (before the episode rule)
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -650,6 +658,12 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	// A level k needs the sample to be k deviations out, whatever the
 	// evidence behind it: the classes are arithmetic on Av and Dev.
 	lvl = min(lvl, int(math.Min(math.Abs(sc.Z), 3)))
+	if lvl == 3 && math.Abs(v-sc.Av) >= b.noise() {
+		p.anom = true
+		if b.sameEpisode(t) && math.Abs(sc.Z) < b.p.episodeGain*b.g.AnomPeak {
+			lvl = 2
+		}
+	}
 	if math.Abs(v-sc.Av) < b.noise() {
 		// Too small to matter: no level, but a microanomaly when it is
 		// statistically out.
@@ -690,6 +704,22 @@ func (b *Baseline) refractory(t time.Time, st float64) bool {
 	return dt >= 0 && dt < b.p.refractory && st < b.p.refractGain*b.g.AlarmZ
 }
 
+// sameEpisode reports whether an anomaly starting at t belongs to the
+// episode of the last one: the previous sample was not given the anomaly
+// level, and a sample with anomaly-level evidence came less than
+// episodeHold before. Such an anomaly is held back to dev2 unless it is
+// episodeGain times as far out as the episode's farthest sample, so that
+// an episode whose samples go in and out of the anomaly level (a storm
+// with lulls, a spike and its echo, a shift the levels are taking up)
+// raises _anomaly once.
+func (b *Baseline) sameEpisode(t time.Time) bool {
+	if b.g.PrevLvl >= 3 || b.g.AnomAt == 0 {
+		return false
+	}
+	dt := float64(t.Unix()) - b.g.AnomAt
+	return dt > 0 && dt < b.p.episodeHold
+}
+
 // Observe scores v against the baseline as it was, then learns it.
 func (b *Baseline) Observe(t time.Time, v float64) Score {
 	sc, p := b.score(t, v)
@@ -728,6 +758,7 @@ func (b *Baseline) fade(dt float64) {
 	b.g.Run *= math.Pow(1-b.runLambda(), dt/float64(b.secs))
 	b.g.Slow *= math.Pow(1-b.slowLambda(), dt/float64(b.secs))
 	b.g.PrevZ = 0
+	b.g.PrevLvl = 0
 	for i := range b.g.Tails {
 		b.g.Tails[i].Peak = 0
 	}
@@ -845,6 +876,14 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		}
 		b.g.AlarmAt = u
 	}
+	if p.anom {
+		if dt := float64(u) - b.g.AnomAt; b.g.AnomAt == 0 || dt <= 0 || dt >= b.p.episodeHold {
+			b.g.AnomPeak = 0 // a new episode
+		}
+		b.g.AnomAt = float64(u)
+		b.g.AnomPeak = math.Max(b.g.AnomPeak, math.Abs(sc.Z))
+	}
+	b.g.PrevLvl = float64(iabs(sc.Level))
 	b.g.PrevZ = p.z
 	if iabs(sc.Level) < 2 && az >= 2 {
 		// Held back (refractory, too few deviations, too small to
@@ -955,6 +994,7 @@ func (b *Baseline) toReal() {
 	b.g.Slow, b.g.SlowVar = 0, 0
 	b.g.PrevZ = 0
 	b.g.AlarmZ = 0
+	b.g.AnomAt, b.g.PrevLvl, b.g.AnomPeak = 0, 0, 0
 	b.g.Count = false
 	b.metaOK = false
 }

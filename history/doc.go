@@ -170,8 +170,17 @@
 // the standardised statistic (|r|, |s|) for a run; not the calibrated z,
 // which shrinks as the records learn from the very alarm it would be
 // compared with. Z itself is reported unchanged; evidence of another kind
-// is not held back, so a burst after a drift, or a drift after a burst,
-// still alarms at once.
+// is not held back by this rule, so a burst after a drift, or a drift
+// after a burst, still alarms at once, unless it is the same episode:
+//
+// An anomaly is one episode however its samples go in and out of the
+// anomaly level. An anomaly whose previous sample was not one, less than
+// 2 hours after the last sample with anomaly-level evidence (given or held
+// back), is held back to level 2, whatever kind of evidence raises it,
+// unless it is at least 1.2 times as many deviations out (|Z|) as the
+// farthest sample of the episode: a storm with lulls, a spike and its
+// echo, or a shift while the levels take it up raises _anomaly once;
+// consecutive anomalous samples keep the level.
 //
 // # Learning
 //
@@ -210,16 +219,17 @@
 //
 // # Persistence
 //
-// Encode writes a meta record (about 920 bytes: whole-series state, the
+// Encode writes a meta record (about 940 bytes: whole-series state, the
 // six exceedance records as float32 counts, configuration; the levels
 // calibrated from the records are recomputed by Decode, not stored) and
 // pages of 16 slots × 12 bytes (float32 n, m, q); one interval dirties one
 // page, so a commit writes about 1.1 KB per measurement and 100 trained
 // weekly measurements take about 2.5 MB. Decode reads the format before
 // the slow run statistic (version 2) too, its slow records starting as
-// the Gaussian record of its history, and the one before the range of
+// the Gaussian record of its history, the one before the range of
 // values (version 3), whose range is taken as that of its slots' means two
-// deviations either way; it refuses (ErrConfigChanged) a
+// deviations either way, and the one before anomaly episodes (version 4),
+// with no episode under way; it refuses (ErrConfigChanged) a
 // baseline learned with another interval, zone or kind, and the caller
 // then starts afresh.
 //

@@ -16,9 +16,10 @@ const slotBytes = 12
 
 // formatVersion is the version of the encoding written by Encode. Decode
 // also reads version 2 (before the slow run statistic): its records are
-// taken over and the slow evidence starts empty; and version 3 (before the
-// range of values learned): the range is taken from the slots.
-const formatVersion = 4
+// taken over and the slow evidence starts empty; version 3 (before the
+// range of values learned): the range is taken from the slots; and version
+// 4 (before the anomaly episodes): no episode is under way.
+const formatVersion = 5
 
 // nTailsV2 is the number of evidence records in a version 2 encoding.
 const nTailsV2 = 4
@@ -72,7 +73,7 @@ func (b *Baseline) change(i int) *slot {
 }
 
 // Encode serialises the baseline: meta is the whole-series state (always
-// returned, about 920 bytes), pages the slot pages keyed by page number
+// returned, about 940 bytes), pages the slot pages keyed by page number
 // (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
 // since the previous Encode are returned — one page per learned interval —
 // otherwise every page that holds learned data. Encode clears the dirty
@@ -135,6 +136,9 @@ func (b *Baseline) metaFloats(version byte) []*float64 {
 	}
 	if version >= 4 {
 		f = append(f, &g.Min, &g.Max)
+	}
+	if version >= 5 {
+		f = append(f, &g.AnomAt, &g.PrevLvl, &g.AnomPeak)
 	}
 	for i := range g.Local {
 		f = append(f, &g.Local[i])

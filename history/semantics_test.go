@@ -374,3 +374,55 @@ func TestForecastWithinRange(t *testing.T) {
 		})
 	}
 }
+
+// TestAnomalyEpisode: an anomaly that starts less than two hours after the
+// last anomalous sample belongs to the same episode and is held back to
+// _dev2 unless it is 1.2 times as far out as the episode's farthest
+// sample, whatever evidence raises it: a storm whose counts stay high at a
+// lower level after a lull raises _anomaly once (the run evidence used to
+// raise it again); consecutive anomalous samples stay anomalies; a far
+// stronger return, or one after a quiet two hours, is an anomaly again.
+func TestAnomalyEpisode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	b := New(utcConfig())
+	series := flat(3, func() float64 { return poisson(rng, 10) })
+	observeAll(b, series)
+	at := series[len(series)-1].T
+	next := func(v float64) Score {
+		at = at.Add(5 * time.Minute)
+		return b.Observe(at, v)
+	}
+	quiet := func(n int) {
+		for i := 0; i < n; i++ {
+			next(poisson(rng, 10))
+		}
+	}
+	quiet(12)
+	for i, v := range []float64{120, 130} {
+		if sc := next(v); sc.Level != 3 {
+			t.Fatalf("storm sample %d (%g on counts of 10): level %d, want 3", i, v, sc.Level)
+		}
+	}
+	quiet(6)
+	// An hour of about 25 a sample, 4 to 5 deviations out: the run
+	// evidence is at the anomaly level, the episode holds it at dev2.
+	top := 0
+	for i := 0; i < 12; i++ {
+		sc := next(22 + poisson(rng, 3))
+		top = max(top, sc.Level)
+	}
+	if top != 2 {
+		t.Errorf("the storm's tail, 30 minutes after its peak: highest level %d, want 2", top)
+	}
+	if sc := next(400); sc.Level != 3 {
+		t.Errorf("400 within the episode (3 times its peak): level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+	}
+	quiet(30)
+	for i := 0; i < 12; i++ {
+		if sc := next(22 + poisson(rng, 3)); sc.Level == 3 {
+			break
+		} else if i == 11 {
+			t.Errorf("an hour of about 25 after a quiet 2.5 hours: level %d, want an anomaly", sc.Level)
+		}
+	}
+}
