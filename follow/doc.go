@@ -83,6 +83,16 @@
 //	    SourceStats.LostBytes), as are bytes of the old content seen by
 //	    stat and never read. An O_APPEND writer leaves no trace of them:
 //	    nobody can count those.
+//	    nothing of the content read yet (the file was empty, or held only
+//	    a partial line or a hole, at the last look): nothing in the file
+//	    tells a copytruncate since from appends. At every such look the
+//	    rotated set is described (each file's identity, size and
+//	    modification time, and the first bytes of the plain ones); files
+//	    that came into it since, not being read, starting with what was
+//	    seen of the content, and not a plain file of it compressed since,
+//	    are copies of content written, copied and truncated between two
+//	    looks -> TRUNCATED: they are read whole, oldest first (the first
+//	    with the hole the content may start with), then the file from 0.
 //	(4) READ      draining files first, then the current one, each to its
 //	              end; complete lines are delivered; a partial last line
 //	              waits for its newline unless the file is finished.
@@ -118,8 +128,11 @@
 // rewrite from an append, and an unchanged one is only as fine as the
 // filesystem's timestamps, which a truncation and refill within one tick
 // escapes. Copies that logrotate moves to another directory (olddir) are
-// not found. Under inotify, directories whose names hold glob characters
-// are watched by the periodic re-check only.
+// not found. A position saved before a complete line of its content was
+// read describes no content: a copytruncate while logtally is stopped
+// cannot be told from appends, and that copy is not read. Under inotify,
+// directories whose names hold glob characters are watched by the
+// periodic re-check only.
 //
 // # Saved positions
 //

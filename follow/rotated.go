@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,4 +222,136 @@ func (s *scanner) openAt(f *os.File, id fileID, path string, p Position) (*openF
 	o.tail.b, o.tail.known = tail, true
 	o.r = lines.NewReader(&o.src, p.Offset, s.cfg.MaxLine)
 	return o, ""
+}
+
+// siblings is what a followed name's rotated set held at one moment: for
+// each file, its identity, size and modification time (a file with all
+// three unchanged is the same file: an inode freed by a deletion and
+// reused by a new copy has a new modification time), and the head of the
+// plain ones, so that a file compressed from one of them since is known
+// for what it is.
+type siblings map[fileID]sibling
+
+// sibling is one file of a rotated set, as siblings describes it.
+type sibling struct {
+	size  int64
+	mtime int64 // nanoseconds
+	plain bool
+	head  uint64 // hash of the first MaxHeadLen bytes, when plain
+}
+
+// sameFile reports whether a and b describe one file, unchanged.
+func (a sibling) sameFile(b sibling) bool { return a.size == b.size && a.mtime == b.mtime }
+
+// rotatedNow is one file of a rotated set as it is now.
+type rotatedNow struct {
+	rotatedFile
+	id fileID
+	sibling
+}
+
+// statSet returns the files of name's rotated set, oldest first, with
+// their identities, sizes and modification times.
+func statSet(name string) []rotatedNow {
+	set := rotatedSet(name)
+	out := make([]rotatedNow, 0, len(set))
+	for _, rf := range set {
+		fi, err := os.Stat(rf.path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		id, _ := idOf(fi)
+		out = append(out, rotatedNow{rotatedFile: rf, id: id,
+			sibling: sibling{size: fi.Size(), mtime: fi.ModTime().UnixNano()}})
+	}
+	return out
+}
+
+// siblingsOf describes set, reading the heads of the plain files that
+// known (nil, or the description of an earlier look) does not have.
+func siblingsOf(set []rotatedNow, known siblings) siblings {
+	sb := make(siblings, len(set))
+	for _, rf := range set {
+		if k, ok := known[rf.id]; ok && k.sameFile(rf.sibling) {
+			sb[rf.id] = k
+			continue
+		}
+		d := rf.sibling
+		if f, err := os.Open(rf.path); err == nil {
+			if !isGzip(f) {
+				if head, err := headOf(f, MaxHeadLen); err == nil {
+					d.plain, d.head = true, hash64(head)
+				}
+			}
+			f.Close()
+		}
+		sb[rf.id] = d
+	}
+	return sb
+}
+
+// unseenFile is a file of a rotated set that was not in it before.
+type unseenFile struct {
+	path string
+	id   fileID
+}
+
+// newCopies returns, oldest first, the files of set (name's rotated set
+// now) that were not in it as before describes it, are not in taken, and
+// start with head: the copies copytruncate made of content of which no
+// complete line was read (the followed file was empty, or held a partial
+// line or a hole, at the last look). That content was written, copied
+// and truncated away between two looks; the followed file itself keeps
+// no trace of it. A gzip file whose content is that of a plain file that
+// was there and is gone (the same size and head) is that file
+// compressed, not a copy.
+func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, head []byte) []unseenFile {
+	now := make(map[fileID]sibling, len(set))
+	for _, rf := range set {
+		now[rf.id] = rf.sibling
+	}
+	var out []unseenFile
+	for _, rf := range set {
+		if b, ok := before[rf.id]; (ok && b.sameFile(rf.sibling)) || taken[rf.id] {
+			continue
+		}
+		if isCopy(rf, before, now, head) {
+			out = append(out, unseenFile{path: rf.path, id: rf.id})
+		}
+	}
+	return out
+}
+
+// isCopy reports whether rf, new in a rotated set, starts with head and
+// is not a compressed twin of a plain file that was in the set before
+// and is not now.
+func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, head []byte) bool {
+	f, err := os.Open(rf.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return false
+	} else if id, _ := idOf(fi); id != rf.id {
+		return false // renamed again since: looked at under its new name, if any
+	}
+	if b, err := headOf(f, len(head)); err != nil || !bytes.Equal(b, head) {
+		return false
+	}
+	if !isGzip(f) {
+		return true
+	}
+	h, err := headOf(f, MaxHeadLen)
+	if err != nil {
+		return true
+	}
+	for id, p := range before {
+		if n, still := now[id]; p.plain && (!still || !n.sameFile(p)) && p.head == hash64(h) {
+			if size, ok := gzipSize(f, p.size); ok && size == p.size {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -537,3 +537,131 @@ func TestCopyTruncateTwiceBetweenChecks(t *testing.T) {
 			st.LostBytes, 4*len("gone\n"), h.rec.allEvents())
 	}
 }
+
+// TestCopyTruncateUnseen: the log was empty when the follower last looked,
+// then lines were written, and logrotate copied and truncated it (once or
+// twice, with compress or delaycompress) before the next look. Nothing of
+// that content was read, so the file keeps no trace of it to compare:
+// the copies that were not next to it at the last look are read whole,
+// oldest first, then the log from its start. Rotated files that were
+// there, renamed since, or compressed (delaycompress: a new gzip file,
+// maybe on the inode of the plain one, freed) are not copies: they are
+// not read again. A writer without O_APPEND leaves a hole for each window
+// between a copy and its truncation: exactly those bytes are reported
+// lost.
+func TestCopyTruncateUnseen(t *testing.T) {
+	tests := []struct {
+		name     string
+		append   bool
+		compress bool // every copy gzipped at once; else delaycompress
+		rounds   int  // copytruncates between the two looks
+		quiet    bool // nothing written after the last truncation
+	}{
+		{name: "append", append: true, rounds: 1},
+		{name: "hole", rounds: 1},
+		{name: "append/gzip", append: true, compress: true, rounds: 1},
+		{name: "hole/gzip", compress: true, rounds: 1},
+		{name: "append/quiet", append: true, rounds: 1, quiet: true},
+		{name: "append/twice", append: true, rounds: 2},
+		{name: "hole/twice", rounds: 2},
+		{name: "hole/twice/gzip", compress: true, rounds: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, "poll")
+			fn := h.path("app.log")
+			name := func(n int, gz bool) string {
+				if gz {
+					return fmt.Sprintf("%s.%d.gz", fn, n)
+				}
+				return fmt.Sprintf("%s.%d", fn, n)
+			}
+			// Rotated before: never read.
+			writeFile(t, name(1, tt.compress), string(gzipIf(t, tt.compress, []byte("old1\nold2\n"))))
+			flag := os.O_WRONLY | os.O_CREATE
+			if tt.append {
+				flag |= os.O_APPEND
+			}
+			w, err := os.OpenFile(fn, flag, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			h.start(FileConfig{Paths: []string{fn}})
+			h.expect() // empty
+			var want []string
+			gen := 1 // rotated files
+			copytruncate := func() {
+				for n := gen; n >= 2; n-- {
+					rename(t, name(n, true), name(n+1, true))
+				}
+				if tt.compress {
+					rename(t, name(1, true), name(2, true))
+				} else {
+					rename(t, name(1, false), name(2, false))
+					data, err := os.ReadFile(name(2, false))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Remove(name(2, false)); err != nil {
+						t.Fatal(err)
+					}
+					writeFile(t, name(2, true), string(gzipIf(t, true, data)))
+				}
+				data, err := os.ReadFile(fn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, name(1, tt.compress), string(gzipIf(t, tt.compress, data)))
+				w.WriteString("gone\n") // in no file
+				if err := os.Truncate(fn, 0); err != nil {
+					t.Fatal(err)
+				}
+				gen++
+			}
+			for round := 0; round < tt.rounds; round++ {
+				for i := 0; i < 3; i++ {
+					l := fmt.Sprintf("r%d line %d", round, i)
+					w.WriteString(l + "\n")
+					want = append(want, l)
+				}
+				copytruncate()
+			}
+			if !tt.quiet {
+				w.WriteString("after\n")
+				want = append(want, "after")
+			}
+			h.expect(want...)
+			wantLost := uint64(0)
+			if !tt.append {
+				wantLost = uint64(tt.rounds * len("gone\n"))
+			}
+			if st := h.files.Stats()[fn]; st.LostBytes != wantLost || st.Truncations != 1 {
+				t.Errorf("%d bytes reported lost, want %d; %d truncations, want 1; events %q",
+					st.LostBytes, wantLost, st.Truncations, h.rec.allEvents())
+			}
+			// Each content after a truncation starts after the hole left
+			// by the one before: 3 lines and the window.
+			var holeEnds []int64
+			for r := 1; !tt.append && r <= tt.rounds; r++ {
+				holeEnds = append(holeEnds, int64(r*(3*len("r0 line 0\n")+len("gone\n"))))
+			}
+			h.rec.check(t, holeEnds...)
+		})
+	}
+}
+
+// gzipIf returns data, gzipped when gz.
+func gzipIf(t *testing.T, gz bool, data []byte) []byte {
+	t.Helper()
+	if !gz {
+		return data
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return z.Bytes()
+}

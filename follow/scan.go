@@ -44,6 +44,11 @@ type openFile struct {
 	// hole, after a truncation, watches the start of the new content for
 	// the hole a writer without O_APPEND leaves.
 	hole *holeWatch
+	// before is, while no complete line of the current content has been
+	// read (the file was empty, or held a partial line or a hole), what
+	// its rotated set held: a copytruncate before the next look leaves
+	// nothing in the file to tell it by, only a copy that was not there.
+	before siblings
 
 	// Draining state of a rotated-away file.
 	quietSince time.Time // when it was retired, or last grew
@@ -565,19 +570,50 @@ func (s *scanner) readCurrent(t *tracked) {
 		s.reportErr(t, "stat open file", err)
 		return
 	}
-	if why := s.checkContent(o, fi.Size()); why != "" {
-		s.truncated(t, o, why)
+	var (
+		why    string
+		copies []unseenFile
+		set    []rotatedNow
+	)
+	if o.before != nil {
+		set = statSet(t.path)
+		if copies = newCopies(set, o.before, s.takenIDs(), o.fp.head); len(copies) > 0 {
+			why = "copied away and truncated before a complete line of it was read"
+		}
+	}
+	if why == "" {
+		why = s.checkContent(o, fi.Size())
+	}
+	if why != "" {
+		s.truncated(t, o, why, copies)
 	} else {
 		o.seen = max(o.seen, fi.Size())
 	}
+	// While nothing of the content is read, the set is described again at
+	// every look, from the listing just compared: rotated files that grew
+	// or were renamed since are no copies.
+	switch {
+	case o.r.Offset() > 0:
+	case o.before != nil:
+		o.before = siblingsOf(set, o.before)
+	default:
+		o.before = siblingsOf(statSet(t.path), nil)
+	}
 	s.read(o, false)
+	if o.r.Offset() > 0 {
+		o.before = nil
+	}
 }
 
 // truncated handles a truncation or in-place rewrite of t's current file
 // o: the unread part of the old content is read from its copy, when one is
 // found next to it (logrotate's copytruncate), else its partial last line
-// read so far is delivered; then o is read again from its start.
-func (s *scanner) truncated(t *tracked, o *openFile, why string) {
+// read so far is delivered; then o is read again from its start. copies,
+// when o had no complete line read of its content, are the files of its
+// rotated set that came since (newCopies): the first is that content's
+// copy, read whole with the hole it may start with, the others later
+// copies.
+func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseenFile) {
 	s.count(t.path, func(x *SourceStats) { x.Truncations++ })
 	off, readEnd := o.r.Offset(), o.src.pos
 	old := o.position(off, false) // from memory: the file no longer holds it
@@ -586,19 +622,42 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 		skip[d.id] = true
 	}
 	have := readEnd
-	var later []*openFile
-	cp := s.findContent(t.path, old, skip)
-	if cp != nil {
+	var (
+		cp    *openFile
+		later []*openFile
+	)
+	switch {
+	case len(copies) > 0:
+		taken := s.takenIDs()
+		for _, c := range copies {
+			if x := s.readWhole(t.path, c.path, c.id, taken, "copied away by a copytruncate"); x != nil {
+				later = append(later, x)
+			}
+		}
+		if len(later) > 0 {
+			cp, later = later[0], later[1:]
+			cp.complete, cp.backlogEnd, cp.hole = true, o.backlogEnd, o.hole
+			have = max(have, contentSize(cp))
+		}
+	case o.before != nil:
+		// Nothing of the content was read, and no copy came since: any
+		// older file would verify against what little is known of it.
+	default:
+		if cp = s.findContent(t.path, old, skip); cp == nil {
+			break
+		}
 		// The copy has everything from off, the partial last line too.
 		cp.source, cp.complete, cp.backlogEnd = t.path, true, o.backlogEnd
 		have = max(have, contentSize(cp))
 		s.draining = append(s.draining, cp)
 		s.event(Event{Kind: EventOpen, Source: t.path, Path: cp.path, Pos: cp.position(off, false),
 			Detail: fmt.Sprintf("copy of %s's old content; reading its unread part from offset %d", t.path, off)})
-		why += fmt.Sprintf("; its unread part is read from its copy %s", cp.path)
 		// Copied and truncated more than once since the last check: the
 		// later copies were never seen.
 		later = s.readNewer(t.path, cp, s.takenIDs())
+	}
+	if cp != nil {
+		why += fmt.Sprintf("; its unread part is read from its copy %s", cp.path)
 	} else {
 		// The old content is complete: deliver the partial last line read
 		// from it (and nothing from the new content at the old offset).
@@ -606,6 +665,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string) {
 		why += "; no copy of its old content next to it"
 	}
 	s.restart(o)
+	o.before = nil
 	o.hole = chainHoles(have, later)
 	// The old content was seen this long, and neither read nor copied:
 	// the hole after it, if any, must not count those bytes again.

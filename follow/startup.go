@@ -138,7 +138,7 @@ func (s *scanner) readNewer(base string, from *openFile, taken map[fileID]bool) 
 	var out []*openFile
 	for i := at + 1; i < len(set); i++ {
 		if set[at].sameKind(set[i]) && ids[i] != (fileID{}) {
-			if o := s.readWhole(base, set[i].path, ids[i], taken, !s.started); o != nil {
+			if o := s.readWhole(base, set[i].path, ids[i], taken, "rotated in and away"); o != nil {
 				out = append(out, o)
 			}
 		}
@@ -357,11 +357,12 @@ func openID(path string, id fileID) (*os.File, string, error) {
 }
 
 // readWhole queues a rotated file of base that logtally has never read to
-// be read from its start: created and rotated away while logtally was
-// stopped (at startup: its lines are backlog), or between two checks. A
-// file followed under a name of its own (a glob matching the rotated
-// names) is read from its start by open instead.
-func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool, atStartup bool) *openFile {
+// be read from its start: created and rotated away (or copied away), as
+// what says, while logtally was stopped (at startup: its lines are
+// backlog), or between two checks. A file followed under a name of its
+// own (a glob matching the rotated names) is read from its start by open
+// instead.
+func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool, what string) *openFile {
 	if taken[id] {
 		return nil
 	}
@@ -384,10 +385,10 @@ func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool,
 		return nil
 	}
 	o.source = base
-	detail := "rotated in and away between two checks; reading it from the start"
-	if atStartup {
+	detail := what + " between two checks; reading it from the start"
+	if !s.started {
 		o.backlogEnd = startupBacklog(o)
-		detail = "rotated in and away while logtally was stopped; reading it from the start"
+		detail = what + " while logtally was stopped; reading it from the start"
 	}
 	o.quietSince, o.lastSize = s.cfg.Clock.Now(), 0
 	o.complete = o.gz
