@@ -469,6 +469,29 @@ func TestTestSummary(t *testing.T) {
 	}
 }
 
+// TestTestSummaryCommand: a command's stream is named in the summary by
+// its command line, in the table and in JSON.
+func TestTestSummaryCommand(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "cmd.yaml")
+	writeFile(t, rulesFile, `measurements:
+  - handle: users
+    stream_type: pipe
+    pipe_mode: interval
+    path: [/bin/sh, -c, 'echo root; echo daemon']
+    data_type: slist
+    select_line_matching: '.*'
+`)
+	const name = "/bin/sh -c echo root; echo daemon"
+	if r := run(t, "", "test", "--rules", rulesFile); !strings.Contains(r.stdout, "\n"+name+": 2 lines read; 2 selected by at least one rule, 0 by none\n") {
+		t.Errorf("exit %d; the summary does not name the command %q:\n%s%s", r.code, name, r.stdout, r.stderr)
+	}
+	r := run(t, "", "test", "--rules", rulesFile, "--format", "json")
+	var out struct{ Streams []struct{ Source string } }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Streams) != 1 || out.Streams[0].Source != name {
+		t.Errorf("streams %+v (%v), want one named %q", out.Streams, err, name)
+	}
+}
+
 // TestTestHint: a rule written as a search ('Invalid user', as a fail2ban
 // or mtail user writes it) selects nothing; test says why, in how many
 // lines the text occurs, and gives the pattern that selects them, which

@@ -379,13 +379,11 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			}
 			ts[name] += n
 		}
-		source := s.Group.Path
 		if s.Group.Kind == interval.KindJournal {
 			// Every entry carries its time: none is undated.
 			ts = map[string]uint64{"journal": s.Selected}
-			source = s.Group.Source
 		}
-		out.Streams = append(out.Streams, streamJSON{Source: source, Lines: s.Lines, Selected: s.Selected,
+		out.Streams = append(out.Streams, streamJSON{Source: streamName(s.Group), Lines: s.Lines, Selected: s.Selected,
 			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed)})
 	}
 	for _, h := range rep.hints {
@@ -456,15 +454,24 @@ func orNone(items []string) string {
 	return strings.Join(items, ", ")
 }
 
+// streamName names a stream for the summary: a file's path (or what
+// --log gave), a command's argv, the journal's selection.
+func streamName(g *interval.Group) string {
+	switch g.Kind {
+	case interval.KindJournal:
+		return g.Source
+	case interval.KindPipe, interval.KindInterval:
+		return strings.Join(g.Command, " ")
+	}
+	return g.Path
+}
+
 // writeTestSummary writes, per stream, what fail2ban-regex sums up (lines
 // read, selected, missed, timestamps recognised and their formats), then
 // the hints.
 func writeTestSummary(w io.Writer, rep *testReport) {
 	for _, s := range rep.streams {
-		name := s.Group.Path
-		if s.Group.Kind == interval.KindJournal {
-			name = s.Group.Source
-		}
+		name := streamName(s.Group)
 		fmt.Fprintf(w, "\n%s: %d lines read; %d selected by at least one rule, %d by none\n",
 			printable([]byte(name)), s.Lines, s.Selected, s.Lines-s.Selected)
 		if s.Group.Kind == interval.KindJournal {
