@@ -130,25 +130,12 @@ func (f *Fold) Flush(into *Fold) {
 		f.free = make([][]*Accumulator, len(f.Group.Measurements))
 	}
 	for t, b := range f.Buckets {
-		dst := into.Bucket(time.Unix(t, 0))
-		dst.Lines += b.Lines
-		dst.Cut += b.Cut
+		into.Bucket(time.Unix(t, 0)).merge(into.Group, b, f.Group, false)
 		for j, a := range b.Acc {
-			if a == nil {
-				continue
+			if a != nil {
+				a.reset()
+				f.free[j] = append(f.free[j], a)
 			}
-			i := j
-			if into.Group != f.Group {
-				i = indexOf(into.Group.Measurements, f.Group.Measurements[j].Handle)
-			}
-			if i >= 0 {
-				if dst.Acc[i] == nil {
-					dst.Acc[i] = NewAccumulator(into.Group.Measurements[i])
-				}
-				dst.Acc[i].Merge(a)
-			}
-			a.reset()
-			f.free[j] = append(f.free[j], a)
 		}
 	}
 	clear(f.Buckets)
@@ -344,7 +331,11 @@ func (f *Fold) Take() map[int64]*Bucket {
 // the same interval and may come from another group of the same stream
 // (a reload): accumulators are matched by measurement handle, and those of
 // measurements b's group does not have are dropped.
-func (b *Bucket) Merge(g *Group, o *Bucket, og *Group) {
+func (b *Bucket) Merge(g *Group, o *Bucket, og *Group) { b.merge(g, o, og, true) }
+
+// merge is Merge; with own, b may take o's accumulators as they are,
+// otherwise it copies them (o's are reused).
+func (b *Bucket) merge(g *Group, o *Bucket, og *Group, own bool) {
 	b.Lines += o.Lines
 	b.Cut += o.Cut
 	for j, a := range o.Acc {
@@ -353,14 +344,17 @@ func (b *Bucket) Merge(g *Group, o *Bucket, og *Group) {
 		}
 		i := j
 		if og != g {
-			i = indexOf(g.Measurements, og.Measurements[j].Handle)
-			if i < 0 {
+			if i = indexOf(g.Measurements, og.Measurements[j].Handle); i < 0 {
 				continue
 			}
 		}
-		if b.Acc[i] == nil {
+		switch {
+		case b.Acc[i] != nil:
+			b.Acc[i].Merge(a)
+		case own:
 			b.Acc[i] = a
-		} else {
+		default:
+			b.Acc[i] = NewAccumulator(g.Measurements[i])
 			b.Acc[i].Merge(a)
 		}
 	}
