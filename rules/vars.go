@@ -71,24 +71,33 @@ var runtimeVars = [...]struct {
 // CanonicalVar) into its prefix (VarValue, …) and the handle; ok is false
 // for any other name.
 func SplitVar(name string) (prefix, handle string, ok bool) {
-	for _, v := range runtimeVars {
-		if h, ok := strings.CutPrefix(name, v.prefix); ok {
-			return v.prefix, h, true
-		}
+	i, h := runtimeVar(name)
+	if i < 0 {
+		return "", "", false
 	}
-	return "", "", false
+	return runtimeVars[i].prefix, h, true
 }
 
 // VarEnv returns the environment variable that carries a per-measurement
 // variable to a command (LOGTALLY_VALUE_h for value_h); ok is false for
 // any other name.
 func VarEnv(name string) (env string, ok bool) {
-	for _, v := range runtimeVars {
+	i, h := runtimeVar(name)
+	if i < 0 {
+		return "", false
+	}
+	return runtimeVars[i].env + h, true
+}
+
+// runtimeVar returns the index in runtimeVars of the variable name, and
+// its handle; -1 when it is not a per-measurement variable.
+func runtimeVar(name string) (int, string) {
+	for i, v := range runtimeVars {
 		if h, ok := strings.CutPrefix(name, v.prefix); ok {
-			return v.env + h, true
+			return i, h
 		}
 	}
-	return "", false
+	return -1, ""
 }
 
 // textVar returns the prefix of the first text variable s refers to, in
