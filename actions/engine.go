@@ -654,19 +654,31 @@ func (e *Engine) guard(tx *state.Tx, handle string, now bool, ifElapsed time.Dur
 
 // prune deletes guards and locks of handles no longer in the rule set.
 func (e *Engine) prune(tx *state.Tx) error {
-	var stale []string
 	for _, prefix := range []string{prefixGuard, prefixLock} {
-		err := tx.Ascend(prefix, func(key, _ string) bool {
-			if !e.handles[strings.TrimPrefix(key, prefix)] {
-				stale = append(stale, key)
-			}
-			return true
+		err := deleteWhere(tx, prefix, func(key, _ string) bool {
+			return !e.handles[strings.TrimPrefix(key, prefix)]
 		})
 		if err != nil {
-			return fmt.Errorf("decide: %w", err)
+			return err
 		}
 	}
-	for _, k := range stale {
+	return nil
+}
+
+// deleteWhere deletes the keys under prefix whose key and value stale
+// says are over (expired, of a rule that is gone, unreadable).
+func deleteWhere(tx *state.Tx, prefix string, stale func(key, value string) bool) error {
+	var dead []string
+	err := tx.Ascend(prefix, func(k, v string) bool {
+		if stale(k, v) {
+			dead = append(dead, k)
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("decide: %w", err)
+	}
+	for _, k := range dead {
 		if err := tx.Delete(k); err != nil {
 			return fmt.Errorf("decide: %w", err)
 		}

@@ -281,25 +281,12 @@ func (e *Engine) expireSuppressions(tx *state.Tx, now time.Time) error {
 	for _, p := range e.set.Policy {
 		window[p.Handle] = p.Suppress
 	}
-	var dead []string
-	err := tx.Ascend(prefixSuppress, func(k, v string) bool {
+	return deleteWhere(tx, prefixSuppress, func(k, v string) bool {
 		policy, _, _ := strings.Cut(strings.TrimPrefix(k, prefixSuppress), "/")
 		w, known := window[policy]
 		until, perr := time.Parse(time.RFC3339Nano, v)
-		if !known || perr != nil || !now.Before(until) || until.Sub(now) > w {
-			dead = append(dead, k)
-		}
-		return true
+		return !known || perr != nil || !now.Before(until) || until.Sub(now) > w
 	})
-	if err != nil {
-		return fmt.Errorf("decide: %w", err)
-	}
-	for _, k := range dead {
-		if err := tx.Delete(k); err != nil {
-			return fmt.Errorf("decide: %w", err)
-		}
-	}
-	return nil
 }
 
 // act prepares what an alarm or a page does: the report to deliver, or

@@ -156,23 +156,10 @@ func (e *Engine) expireKeyLocks(tx *state.Tx, now time.Time) error {
 			elapsed[r.Handle] = r.IfElapsed
 		}
 	}
-	var dead []string
-	err := tx.Ascend(prefixKeyLock, func(k, v string) bool {
+	return deleteWhere(tx, prefixKeyLock, func(k, v string) bool {
 		h, _, _ := strings.Cut(strings.TrimPrefix(k, prefixKeyLock), "/")
 		d, ok := elapsed[h]
 		last, perr := time.Parse(time.RFC3339Nano, v)
-		if !ok || perr != nil || now.Sub(last) >= d || last.Sub(now) >= d {
-			dead = append(dead, k)
-		}
-		return true
+		return !ok || perr != nil || now.Sub(last) >= d || last.Sub(now) >= d
 	})
-	if err != nil {
-		return fmt.Errorf("decide: %w", err)
-	}
-	for _, k := range dead {
-		if err := tx.Delete(k); err != nil {
-			return fmt.Errorf("decide: %w", err)
-		}
-	}
-	return nil
 }
