@@ -284,16 +284,34 @@ func TestProcsFromFakeProc(t *testing.T) {
 	}
 }
 
-// A source that does not answer delays nothing else, and is not read
-// again while its read hangs.
-func TestSampleContextHungSource(t *testing.T) {
+// hungUtmp returns a Sampler whose utmp is a FIFO without a writer (its
+// read hangs until release) and whose load average is 0.5.
+func hungUtmp(t *testing.T) (*Sampler, string) {
+	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "utmp")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := newFakeProc(t)
 	p.write("loadavg", "0.50 0.40 0.30 1/100 4242\n")
-	s := Sampler{Proc: p.root, Utmp: fifo} // opening a FIFO without writer blocks
+	return &Sampler{Proc: p.root, Utmp: fifo}, fifo
+}
+
+// release ends the hung read of a FIFO with the bytes b.
+func release(t *testing.T, fifo string, b []byte) {
+	t.Helper()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+}
+
+// A source that does not answer delays nothing else, and is not read
+// again while its read hangs.
+func TestSampleContextHungSource(t *testing.T) {
+	s, fifo := hungUtmp(t)
 	specs := []Spec{{Kind: Users}, {Kind: LoadAvg}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -308,12 +326,7 @@ func TestSampleContextHungSource(t *testing.T) {
 	if !errors.Is(r[0].Err, ErrBusy) || r[1].Err != nil || r[1].Value != 0.5 {
 		t.Fatalf("while the read hangs: %+v", r)
 	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // releases the reader
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(record(userProcess, 0, "alice"))
-	w.Close()
+	release(t, fifo, record(userProcess, 0, "alice"))
 	testutil.WaitFor(t, 10*time.Second, "the hung read to end", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -332,24 +345,13 @@ func TestSampleContextHungSource(t *testing.T) {
 // Start sends each source's part as soon as it is read: a source that
 // hangs is late with its own observables only.
 func TestStartPartsBySource(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "utmp")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := newFakeProc(t)
-	p.write("loadavg", "0.50 0.40 0.30 1/100 4242\n")
-	s := Sampler{Proc: p.root, Utmp: fifo} // opening a FIFO without writer blocks
+	s, fifo := hungUtmp(t)
 	parts := s.Start(context.Background(), []Spec{{Kind: Users}, {Kind: LoadAvg}, {Kind: LoadAvg}})
 	first := <-parts
 	if !slices.Equal(first.Index, []int{1, 2}) || first.Results[0].Err != nil || first.Results[1].Value != 0.5 {
 		t.Fatalf("first part, while the utmp read hangs: %+v", first)
 	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // releases the reader
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(record(userProcess, 0, "alice"))
-	w.Close()
+	release(t, fifo, record(userProcess, 0, "alice"))
 	second := <-parts
 	if !slices.Equal(second.Index, []int{0}) || second.Results[0].Err != nil || !maps.Equal(second.Results[0].Keys, map[string]uint64{"alice": 1}) {
 		t.Fatalf("second part: %+v", second)

@@ -25,22 +25,13 @@ import (
 // late and merged intervals); the hostile stream may be late, on its own.
 func TestSlowStreamStarvesNone(t *testing.T) {
 	r := newRig(t, "")
-	steady, hostile := r.path("steady.log"), r.path("hostile.log")
-	writeFile(t, steady, "")
+	hostile := r.path("hostile.log")
 	writeFile(t, hostile, "")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: steady
-    path: %s
-    select_line_matching: '.*tick.*'
-    history_type: scalar
-  - handle: hostile
+	d, steady := startSteady(t, r, fmt.Sprintf(`  - handle: hostile
     path: %s
     select_line_matching: '(?=a)(a|aa)+b'
     history_type: scalar
-`, steady, hostile))
-	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
-	d.waitLog(`event=open `, 2)
-	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
+`, hostile), 2)
 
 	// Ten catastrophic lines a second on the hostile stream, meanwhile.
 	stop := make(chan struct{})
@@ -69,13 +60,9 @@ func TestSlowStreamStarvesNone(t *testing.T) {
 			}
 		}
 	}()
-	want, last := writeSteady(t, steady)
+	want := writeSteady(t, r, steady)
 	close(stop)
 	wg.Wait()
-	testutil.WaitForWhy(t, waitTimeout, "the commit of the last interval", func() (bool, string) {
-		end := readStatus(t, r.state).CommittedEnd
-		return !end.Before(last), "committed up to " + end.String()
-	})
 	d.stop()
 	checkSteady(t, d, r.outLP, want)
 }
@@ -98,26 +85,12 @@ func TestSlowObservableStarvesNone(t *testing.T) {
 	took := holdOpenFiles(t, slowReading)
 	t.Logf("one reading of listening_ports takes %v", took.Round(time.Millisecond))
 	r := newRig(t, "")
-	steady := r.path("steady.log")
-	writeFile(t, steady, "")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: steady
-    path: %s
-    select_line_matching: '.*tick.*'
-    history_type: scalar
-observe:
+	d, steady := startSteady(t, r, fmt.Sprintf(`observe:
   - listening_ports
   - loadavg
   - {handle: conns, tcp_in: [%d]}
-`, steady, port))
-	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
-	d.waitLog(`event=open `, 1)
-	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
-	want, last := writeSteady(t, steady)
-	testutil.WaitForWhy(t, waitTimeout, "the commit of the last interval", func() (bool, string) {
-		end := readStatus(t, r.state).CommittedEnd
-		return !end.Before(last), "committed up to " + end.String()
-	})
+`, port), 1)
+	want := writeSteady(t, r, steady)
 	// The slow observable was indeed late: its readings were committed on
 	// their own.
 	d.waitLog(`msg="committed late" observables=\[listening_ports\]`, 1)
@@ -164,10 +137,30 @@ const steadyWidth = 2 * time.Second
 // late by more than the second the steady stream is allowed.
 const slowReading = 3 * time.Second
 
+// startSteady starts a daemon at steadyWidth whose rules are the steady
+// stream's measurement followed by more, and waits for its files (the
+// number given) to be open and its first commit.
+func startSteady(t *testing.T, r *rig, more string, files int) (*daemonProc, string) {
+	t.Helper()
+	steady := r.path("steady.log")
+	writeFile(t, steady, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: steady
+    path: %s
+    select_line_matching: '.*tick.*'
+    history_type: scalar
+`, steady)+more)
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, interval: steadyWidth, extra: []string{"--listen="}})
+	d.waitLog(`event=open `, files)
+	d.waitLog(`msg=committed interval_start=\S+ partial=false`, 1)
+	return d, steady
+}
+
 // writeSteady writes, in the middle of each of six intervals, a known
-// number of lines to the steady stream, and returns them by interval end,
-// and the end of the last interval.
-func writeSteady(t *testing.T, steady string) (map[int64]int, time.Time) {
+// number of lines to the steady stream, waits for the commit of the last
+// interval, and returns the lines by interval end.
+func writeSteady(t *testing.T, r *rig, steady string) map[int64]int {
+	t.Helper()
 	want := map[int64]int{} // by interval end
 	next := time.Now().Truncate(steadyWidth).Add(steadyWidth)
 	for i := range 6 {
@@ -179,7 +172,11 @@ func writeSteady(t *testing.T, steady string) (map[int64]int, time.Time) {
 	}
 	last := next.Add(6 * steadyWidth)
 	<-time.After(time.Until(last))
-	return want, last
+	testutil.WaitForWhy(t, waitTimeout, "the commit of the last interval", func() (bool, string) {
+		end := readStatus(t, r.state).CommittedEnd
+		return !end.Before(last), "committed up to " + end.String()
+	})
+	return want
 }
 
 // checkSteady checks that each interval of want has one point of the steady
