@@ -16,13 +16,16 @@ const DefaultThreshold = 3.0
 // It is built from the baseline's verdict (history.Score) alone:
 //
 //   - at level 3 (anomaly), |z|, which the baseline never lets below 3 there;
-//   - below, |z| capped just under the next level: a sample the baseline
-//     held to level k (heavy-tailed, refractory, too small to matter)
-//     scores at most k + 0.999999 however far z goes.
+//   - below, |z| while under the next level; a sample the baseline held
+//     to level k although |z| reached k + 1 (heavy-tailed, refractory,
+//     too small to matter) scores just under k + 1, in [k + 0.99, k + 1),
+//     the higher the further out: k + 1 − 0.01·(k + 1)/|z|.
 //
 // So the anomaly class is exactly "score ≥ 3", and a threshold T ≥ 3
 // keeps the anomalies whose |z| reaches T; a threshold T below 3 makes
-// anomalies of the samples between T and 3.
+// anomalies of the samples between T and 3, and held samples still rank
+// by how far out they are, so that a threshold can pick the few furthest
+// of a crowd the baseline held to the same level.
 func AlarmScore(sc history.Score) float64 {
 	lvl := float64(sc.Level)
 	if lvl < 0 {
@@ -35,12 +38,16 @@ func AlarmScore(sc history.Score) float64 {
 	if lvl >= 3 {
 		return math.Max(z, 3)
 	}
-	return math.Min(z, lvl+1-heldBelow)
+	if z < lvl+1 {
+		return z
+	}
+	return lvl + 1 - heldBand*(lvl+1)/z
 }
 
-// heldBelow is how far under the next level a held-back sample's score
-// stays: little enough not to matter, enough to be read (2.999999).
-const heldBelow = 1e-6
+// heldBand is the width of the band under the next level in which
+// held-back samples score: little enough not to matter, enough to be read
+// (2.99 to 3).
+const heldBand = 0.01
 
 // applyThreshold sets a score's level by the anomaly threshold t instead of
 // the baseline's own 3: an alarm score of at least t is an anomaly (level

@@ -43,10 +43,11 @@ func TestAlarmScore(t *testing.T) {
 	}{
 		{history.Score{Z: 5, Level: 3}, 5},
 		{history.Score{Z: -4, Level: -3}, 4},
-		{history.Score{Z: 7, Level: 2}, 3 - heldBelow},
+		{history.Score{Z: 7, Level: 2}, 3 - heldBand*3/7},
+		{history.Score{Z: 3, Level: 2}, 3 - heldBand},
 		{history.Score{Z: 2.5, Level: 2}, 2.5},
 		{history.Score{Z: 0.4, Level: 0}, 0.4},
-		{history.Score{Z: 9, Level: 0, Micro: true}, 1 - heldBelow},
+		{history.Score{Z: 9, Level: 0, Micro: true}, 1 - heldBand/9},
 	}
 	for _, tt := range tests {
 		if got := AlarmScore(tt.sc); got != tt.want {
@@ -81,7 +82,7 @@ func TestSurveyRows(t *testing.T) {
 	if err := WriteSurvey(&b, rows[:1], true); err != nil {
 		t.Fatal(err)
 	}
-	want := SurveyHeader + "\n2026-03-02T10:00:00Z\th\t12\t5.5\t9.9\t10.89\t0.999999\t0.999999\t0.999999\n"
+	want := SurveyHeader + "\n2026-03-02T10:00:00Z\th\t12\t5.5\t9.9\t10.89\t0.992666666667\t0.995955555556\t0.996323636364\n"
 	if b.String() != want {
 		t.Errorf("survey\n%q\nwant\n%q", b.String(), want)
 	}

@@ -27,9 +27,10 @@ to the clock) and each measurement, the number of samples and the 50th,
 90th and 99th percentiles of their values and of their alarm scores,
 tab-separated, with a header line. Percentiles interpolate linearly
 between the two closest samples (NumPy's "linear", R's type 7). The alarm
-score is |z| where the baseline gives the sample its level, held under
-the next level where the baseline holds the level back: _anomaly is a
-score of 3 or more. A measurement without a baseline has no score ("-").
+score is |z| where the baseline gives the sample its level, and just
+under the next level (from k + 0.99 to k + 1 for level k, the further out
+the higher) where the baseline holds the level back: _anomaly is a score
+of 3 or more. A measurement without a baseline has no score ("-").
 
 Over logs, as backtest replays them: the rules' file measurements, each
 line in the interval of its own timestamp, scored by fresh baselines.
