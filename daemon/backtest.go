@@ -70,17 +70,27 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 }
 
 // BacktestSeries replays a series of timestamp,value samples of one
-// measurement, named handle, through a fresh baseline with the default
-// configuration and persistence, at the interval width (inferred from
-// the series when 0: history.InferInterval).
-func BacktestSeries(handle string, series []history.Sample, width time.Duration) Replay {
+// measurement, named handle, through a fresh baseline at the interval
+// width (inferred from the series when 0: history.InferInterval): with
+// the rules' measurement of that handle when set has one (its
+// persistence, noise, anomaly threshold and alarm budget, in the rules'
+// time zone), else with the default configuration and persistence.
+func BacktestSeries(handle string, series []history.Sample, width time.Duration, set *rules.Set) Replay {
 	if width <= 0 {
 		width = history.InferInterval(series)
 	}
 	m := &rules.Measurement{Handle: handle, HistoryType: rules.HistoryWeekly, DataType: rules.Real,
 		Persist: rules.DefaultPersist, PersistPolicy: rules.PersistPreserve}
+	one := &rules.Set{}
+	if set != nil {
+		one.Settings = set.Settings
+		if rm := set.Measurement(handle); rm != nil && rm.HistoryType == rules.HistoryWeekly {
+			m = rm
+		}
+	}
+	one.Measurements = []*rules.Measurement{m}
 	eng := interval.New(width)
-	_, _ = eng.Apply(&rules.Set{Measurements: []*rules.Measurement{m}}, nil) // without a Tx nothing is read
+	_, _ = eng.Apply(one, nil) // without a Tx nothing is read
 	r := Replay{Handle: handle}
 	rows := interval.NewRows(m)
 	for _, s := range series {

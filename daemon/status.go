@@ -63,6 +63,9 @@ type MeasurementStatus struct {
 	Count  uint64           `json:"samples"`
 	Last   *interval.Sample `json:"last,omitempty"`
 	Open   *interval.Open   `json:"open,omitempty"`
+	// Threshold is the adaptive anomaly threshold of an alarm budget, at
+	// the state file's interval.
+	Threshold *interval.Adaptive `json:"threshold,omitempty"`
 }
 
 // ReadStatus reads the status of a state file.
@@ -162,6 +165,19 @@ func ReadStatus(store *state.Store) (*Status, error) {
 			return nil
 		}); err != nil {
 			return err
+		}
+		if st.Interval != "" {
+			prefix := interval.PrefixThreshold + st.Interval + "/"
+			if err := scan(prefix, func(h, v string) error {
+				var a interval.Adaptive
+				if err := decodeJSON(v, &a); err != nil {
+					return err
+				}
+				get(h).Threshold = &a
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		for _, m := range byHandle {
 			st.Measurements = append(st.Measurements, *m)

@@ -49,6 +49,11 @@ func (d *Daemon) View() web.View {
 				}
 			}
 			if ms.Base != nil {
+				th := interval.Threshold(ms)
+				mv.Threshold = &th
+				if m.Budget != nil {
+					mv.Budget = m.Budget.String()
+				}
 				mv.Week = ms.Base.Week()
 				mv.Recent, _ = interval.RecentSamples(tx, d.interval, h, now)
 			}

@@ -273,6 +273,9 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 	if st.Last == nil || !s.Start.Before(st.Last.Start) {
 		st.Last = s
 	}
+	if s.KeyTable != nil && !s.Partial && (st.LastKeyed == nil || !s.Start.Before(st.LastKeyed.Start)) {
+		st.LastKeyed = s
+	}
 	switch {
 	case current && r.Outcome != nil:
 		s.addTo(r.Outcome)
@@ -355,6 +358,10 @@ func (e *Engine) writes(r *Result, c *Closing) {
 			}
 			st.stale = nil
 			ws.baseline(e.width, h, st.Base, false)
+		}
+		if a := st.Adaptive; a != nil && a.changed {
+			r.problem(ws.json(ThresholdKey(e.width, h), a))
+			a.changed = false
 		}
 		r.problem(ws.json(PrefixTotal+h, st.Total))
 		if st.Last != nil {

@@ -37,8 +37,15 @@ type State struct {
 	Base  *history.Baseline // weekly measurements only
 	Total Total
 	Last  *Sample
-	Cum   Counts // counts since the process started, for metrics
-	Lines uint64 // lines of its stream since the process started
+	// LastKeyed is the last sample since the process started with a key
+	// table (Last has none when its interval had no keyed line).
+	LastKeyed *Sample
+	Cum       Counts // counts since the process started, for metrics
+	Lines     uint64 // lines of its stream since the process started
+
+	// Adaptive is the anomaly threshold of a measurement with an
+	// alarm_budget; nil without.
+	Adaptive *Adaptive
 
 	counted map[int64]float64 // value already in Total for a partial interval, by start
 	stale   []string          // keys of an unusable stored baseline, deleted at the next commit
@@ -149,6 +156,11 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 			if old.Base != nil {
 				old.Base.SetNoise(m.Noise)
 			}
+			if m.Budget == nil || !weekly {
+				old.Adaptive = nil
+			} else if old.Adaptive == nil {
+				old.Adaptive = &Adaptive{}
+			}
 			meas[m.Handle] = old
 			continue
 		}
@@ -157,6 +169,9 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 			st.counted[o.Start.Unix()] = o.Counted
 		}
 		cfg := BaselineConfig(set, m, e.width)
+		if weekly && m.Budget != nil {
+			st.Adaptive = &Adaptive{}
+		}
 		if tx == nil {
 			if weekly {
 				st.Base = history.New(cfg)
@@ -179,6 +194,12 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 				return nil, err
 			}
 			st.Base, st.stale = sb.base, sb.keys
+			if st.Adaptive != nil {
+				if err := getJSON(tx, ThresholdKey(e.width, m.Handle), st.Adaptive); err != nil {
+					// A damaged record starts afresh, as a damaged baseline does.
+					*st.Adaptive = Adaptive{}
+				}
+			}
 			if sb.err != nil {
 				warnings = append(warnings, Warning{Handle: m.Handle, Err: sb.err})
 			}
@@ -191,7 +212,8 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 
 // SaveBaseline returns the writes that store the whole baseline of
 // measurement h (after deleting what was stored of an unusable one), as
-// `learn` saves what it taught.
+// `learn` saves what it taught, with the adaptive threshold of an alarm
+// budget.
 func (e *Engine) SaveBaseline(h string) Writes {
 	st := e.meas[h]
 	if st == nil || st.Base == nil {
@@ -199,6 +221,10 @@ func (e *Engine) SaveBaseline(h string) Writes {
 	}
 	ws := SaveBaseline(e.width, h, st.Base, st.stale)
 	st.stale = nil
+	if a := st.Adaptive; a != nil {
+		_ = ws.json(ThresholdKey(e.width, h), a) // finite numbers (Adaptive.observe) always encode
+		a.changed = false
+	}
 	return ws
 }
 
@@ -332,7 +358,11 @@ func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
 		sc := st.Base.Observe(s.Start, *s.Value)
 		s.Score = &sc
 		s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)
-		s.Classes = history.Classes(h, sc)
+		// The classes follow the measurement's anomaly threshold; the
+		// score stays the baseline's verdict.
+		lv := sc
+		applyThreshold(&lv, e.threshold(st, s))
+		s.Classes = history.Classes(h, lv)
 	}
 	if acc != nil && st.Rule.Keyed() && len(acc.Keys()) > 0 {
 		ent, class := history.Entropy(h, acc.Keys())
@@ -341,6 +371,20 @@ func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
 			s.Classes = append(s.Classes, class)
 		}
 	}
+}
+
+// threshold returns the anomaly threshold of a scored sample of st: the
+// adaptive one of an alarm budget (which takes the sample's score in),
+// else anomaly_threshold, else the default.
+func (e *Engine) threshold(st *State, s *Sample) float64 {
+	if st.Adaptive != nil {
+		var loc *time.Location
+		if e.set != nil {
+			loc = e.set.Settings.Location
+		}
+		return st.Adaptive.observe(st.Rule, e.width, loc, s.Start, SignedScore(s))
+	}
+	return floor(st.Rule)
 }
 
 // Point returns the line-protocol point of a sample with a value: its

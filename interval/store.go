@@ -26,6 +26,7 @@ import (
 //	base/<width>/<h>/p/<n>           ... and its slot pages
 //	recent/<width>/<h>/p/<n>         the last week of h's values at width
 //	learned/<width>/<h>              the end of the last interval `learn` taught
+//	threshold/<width>/<h>            Adaptive: h's anomaly threshold under an alarm budget
 //
 // <width> is a Go duration ("5m0s"). State files written before widths were
 // part of the keys (base/<h>/meta, recent/<h>/p/<n>, learned/<h>) are
@@ -39,6 +40,7 @@ const (
 	PrefixBase      = "base/"
 	PrefixRecent    = "recent/"
 	PrefixLearned   = "learned/"
+	PrefixThreshold = "threshold/"
 )
 
 // Tx is the part of a state transaction (state.Tx) through which the
@@ -122,6 +124,12 @@ func recentPageKey(width time.Duration, handle string, n int) string {
 // baseline of handle at width.
 func LearnedKey(width time.Duration, handle string) string {
 	return PrefixLearned + width.String() + "/" + handle
+}
+
+// ThresholdKey is the key of the adaptive anomaly threshold (Adaptive) of
+// handle at width.
+func ThresholdKey(width time.Duration, handle string) string {
+	return PrefixThreshold + width.String() + "/" + handle
 }
 
 // storedBaseline is a baseline as read from the state file, with the keys

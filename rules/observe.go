@@ -3,9 +3,11 @@ package rules
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/logtally/logtally/observe"
 )
@@ -13,7 +15,7 @@ import (
 // Key vocabularies of the observe: and watch_files: sections.
 var (
 	observeKeys = []string{"name", "handle", "diskfree", "diskused", "tcp_in", "tcp_out", "history_type",
-		"expect", "persist", "policy", "noise_threshold", "tags", "units", "description", "ifelapsed", "expireafter"}
+		"expect", "persist", "policy", "noise_threshold", "anomaly_threshold", "alarm_budget", "alarm_budget_periods", "tags", "units", "description", "ifelapsed", "expireafter"}
 	watchKeys = []string{"handle", "paths", "exclude", "hash", "report_changes", "update_hashes", "max_bytes",
 		"max_files", "persist", "policy", "description", "for"}
 )
@@ -219,6 +221,54 @@ func (o *obj) classOptions(m *Measurement) {
 			m.Noise = -1
 		}
 	}
+	o.alarmThreshold(m)
+}
+
+// budgetRE is an alarm budget: a number of alarms per hour, day or week.
+var budgetRE = regexp.MustCompile(`^\s*(\d{1,6})\s*/\s*(hour|day|week)\s*$`)
+
+// alarmThreshold validates anomaly_threshold, alarm_budget and
+// alarm_budget_periods, which only a weekly baseline has a use for.
+func (o *obj) alarmThreshold(m *Measurement) {
+	weekly := m.HistoryType == HistoryWeekly
+	for _, k := range []string{"anomaly_threshold", "alarm_budget", "alarm_budget_periods"} {
+		if o.has(k) && !weekly {
+			o.errAt(o.keyPos(k), child(o.path, k), "remove it, or use history_type: weekly", "only for history_type: weekly (a baseline scores the samples)")
+			return
+		}
+	}
+	if o.has("anomaly_threshold") {
+		const hint = "an alarm score of at least 1, e.g. 4.5 (the default is 3)"
+		m.AnomalyThreshold = o.number("anomaly_threshold", 0, hint)
+		if m.AnomalyThreshold < 1 {
+			o.errf("anomaly_threshold", hint, "must be at least 1, not %v", m.AnomalyThreshold)
+			m.AnomalyThreshold = 0
+		}
+	}
+	if o.has("alarm_budget_periods") && !o.has("alarm_budget") {
+		o.errAt(o.keyPos("alarm_budget_periods"), child(o.path, "alarm_budget_periods"), "add alarm_budget:, e.g. 2/week", "only with alarm_budget")
+	}
+	if !o.has("alarm_budget") {
+		return
+	}
+	const hint = "alarms per hour, day or week, e.g. 2/week"
+	s, ok := o.str("alarm_budget")
+	if !ok {
+		return // o.str said why
+	}
+	sub := budgetRE.FindStringSubmatch(s)
+	if sub == nil {
+		o.errf("alarm_budget", hint, "invalid alarm budget %s", strconv.Quote(s))
+		return
+	}
+	n, _ := strconv.Atoi(sub[1])
+	if n < 1 {
+		o.errf("alarm_budget", hint, "must allow at least one alarm, not %s", strconv.Quote(s))
+		return
+	}
+	b := &AlarmBudget{Alarms: n, Unit: sub[2], Periods: int(o.integer("alarm_budget_periods", DefaultBudgetPeriods, 1, MaxBudgetPeriods))}
+	b.Period = map[string]time.Duration{"hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour}[b.Unit]
+	m.Budget = b
 }
 
 // ports validates a list of TCP ports.

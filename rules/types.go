@@ -196,7 +196,31 @@ type Measurement struct {
 	// none for real values, as history.Config.Noise); negative means none
 	// (noise_threshold: 0).
 	Noise float64
+
+	// AnomalyThreshold is anomaly_threshold: the alarm score from which a
+	// sample sets the _anomaly classes (see interval.AlarmScore); 0 means
+	// the baseline's own, 3.
+	AnomalyThreshold float64
+	// Budget is alarm_budget: the anomaly threshold adapts so that the
+	// measurement raises about Budget.Alarms anomalies per period; nil
+	// without.
+	Budget *AlarmBudget
 }
+
+// AlarmBudget is a measurement's alarm_budget, "2/week": Spade's adaptive
+// threshold, method 3. At the end of each period the threshold that
+// would have raised exactly Alarms anomalies in it is its ideal; the
+// threshold is the average of the ideals of the last Periods periods,
+// never below the measurement's anomaly_threshold (or the default).
+type AlarmBudget struct {
+	Alarms  int           // anomaly rises per period
+	Period  time.Duration // an hour, a day or a week
+	Unit    string        // hour, day or week
+	Periods int           // alarm_budget_periods: how many periods' ideals are averaged
+}
+
+// String is the budget as written: "2/week".
+func (b *AlarmBudget) String() string { return fmt.Sprintf("%d/%s", b.Alarms, b.Unit) }
 
 // Watch is one file-change watch of watch_files: CFEngine's changes body.
 type Watch struct {

@@ -21,7 +21,7 @@ var (
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
-		"expireafter", "expect", "ignore_keys", "top_keys", "unit", "identifier", "match", "render", "journal_directory", "for"}
+		"expireafter", "expect", "ignore_keys", "top_keys", "anomaly_threshold", "alarm_budget", "alarm_budget_periods", "unit", "identifier", "match", "render", "journal_directory", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description", "priority"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "priority", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "priority", "for"}
@@ -68,7 +68,11 @@ const (
 	// DefaultTopKeys and MaxTopKeys bound a measurement's key table,
 	// and so its points and their series in InfluxDB.
 	DefaultTopKeys = 10
-	MaxTopKeys     = 100
+	// DefaultBudgetPeriods is how many periods' ideal thresholds an
+	// alarm budget averages by default; MaxBudgetPeriods bounds it.
+	DefaultBudgetPeriods = 4
+	MaxBudgetPeriods     = 52
+	MaxTopKeys           = 100
 	// MaxHandleLength bounds a measurement handle, which prefixes every
 	// class, variable and line-protocol measurement it produces.
 	MaxHandleLength = 100

@@ -788,3 +788,300 @@ settings:
 		sameSurvey(t, "file "+f[0], f[2:6], w[:4])
 	}
 }
+
+// riseCounts returns the "rises per class" counts of a backtest's
+// summary.
+func riseCounts(t *testing.T, stderr string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	_, after, ok := strings.Cut(stderr, "rises per class:\n")
+	if !ok {
+		t.Fatalf("no rises per class in the summary:\n%s", tail(stderr, 2000))
+	}
+	for _, l := range strings.Split(after, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 2 || !strings.HasPrefix(l, "  ") {
+			break
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("rises line %q", l)
+		}
+		out[f[0]] = n
+	}
+	return out
+}
+
+// learnedRE is a line of threshold learning.
+var learnedRE = regexp.MustCompile(`(?m)^  (\S+) +anomaly_threshold: (\S+) gives (\d+) rises?( \(no threshold gives exactly \d+\))?; the default 3 gives (\d+)$`)
+
+// TestTargetAlerts: backtest --target-alerts K reports, per measurement,
+// the anomaly threshold that would have raised K anomaly rises and what
+// the default raises; the default's count is the replay's, and the
+// threshold, written in the rule as anomaly_threshold, makes a replay
+// raise exactly K.
+func TestTargetAlerts(t *testing.T) {
+	dir := t.TempDir()
+	day := backtestDay()
+	// Storms of growing size, a day and more apart (so that the baseline
+	// does not hold one back as the repetition of the last), and two
+	// unusually quiet hours.
+	var storms []storm
+	for i, n := range []int{25, 40, 60, 90, 140} {
+		storms = append(storms, storm{at: day.Add(time.Duration(-5+i)*24*time.Hour + time.Duration(9+2*i)*time.Hour),
+			addr: fmt.Sprintf("198.51.100.%d", 10+i), minutes: 2 + i%2, perMin: n})
+	}
+	log := stormLog(t, dir, day.Add(-8*24*time.Hour), day.Add(12*time.Hour), storms...)
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	rulesText := fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+settings:
+  timezone: UTC
+`, log)
+	writeFile(t, rulesPath, rulesText)
+	anomalies := func(stderr string) int {
+		c := riseCounts(t, stderr)
+		return c["probe_high_anomaly"] + c["probe_low_anomaly"]
+	}
+	base := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
+	if base.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", base.code, base.stderr)
+	}
+	def := anomalies(base.stderr)
+	if def < 4 {
+		t.Fatalf("the replay has %d anomaly rises, too few to learn a smaller number:\n%s", def, tail(base.stderr, 3000))
+	}
+	for _, k := range []int{1, 2, def + 3} {
+		res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", "--target-alerts", strconv.Itoa(k), log)
+		if res.code != 0 {
+			t.Fatalf("backtest --target-alerts %d: exit %d\n%s", k, res.code, res.stderr)
+		}
+		m := learnedRE.FindStringSubmatch(res.stderr)
+		if m == nil || m[1] != "probe" {
+			t.Fatalf("--target-alerts %d: no threshold learned for probe:\n%s", k, tail(res.stderr, 1500))
+		}
+		th, rises, exact := m[2], m[3], m[4] == ""
+		if got, _ := strconv.Atoi(m[5]); got != def {
+			t.Errorf("--target-alerts %d says the default gives %d rises; the replay has %d", k, got, def)
+		}
+		if k <= def && (rises != strconv.Itoa(k) || !exact) {
+			t.Errorf("--target-alerts %d: %q, want a threshold that gives exactly %d", k, m[0], k)
+		}
+		if v, _ := strconv.ParseFloat(th, 64); k > def && (v >= 3 || v < 1) {
+			t.Errorf("--target-alerts %d (more than the default's %d): threshold %s, want one below 3", k, def, th)
+		}
+		applied := filepath.Join(dir, "applied.yaml")
+		writeFile(t, applied, strings.Replace(rulesText, "key: 'from (\\S+) port'", "key: 'from (\\S+) port'\n    anomaly_threshold: "+th, 1))
+		again := run(t, "", "backtest", "--rules", applied, "--interval", "5m", log)
+		if again.code != 0 {
+			t.Fatalf("backtest with anomaly_threshold %s: exit %d\n%s", th, again.code, again.stderr)
+		}
+		if got := strconv.Itoa(anomalies(again.stderr)); got != rises {
+			t.Errorf("anomaly_threshold %s (learned for %d) raises %s anomalies, want the %s learning said", th, k, got, rises)
+		}
+		t.Logf("target %d: %s", k, m[0])
+	}
+}
+
+// chattySeries writes a CSV of eight weeks of 15-minute values from a
+// Monday: a daily rhythm, noise, and one interval in twenty some 30 to 70%
+// up, which an anomaly_threshold of 1.5 calls anomalous many times a
+// week; and at burst a tenfold value.
+func chattySeries(t *testing.T, path string, t0, burst time.Time) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(11, 12))
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for ts := t0; ts.Before(t0.Add(8 * 7 * 24 * time.Hour)); ts = ts.Add(15 * time.Minute) {
+		h := float64(ts.Hour()) + float64(ts.Minute())/60
+		level := 100 * (1 + 0.5*math.Sin((h-6)/24*2*math.Pi))
+		v := level + rng.NormFloat64()*math.Sqrt(level)
+		if rng.IntN(20) == 0 {
+			v *= 1.3 + 0.4*rng.Float64()
+		}
+		if ts.Equal(burst) {
+			v = 10 * level
+		}
+		fmt.Fprintf(&b, "%s,%.0f\n", ts.Format(time.RFC3339), math.Max(0, v))
+	}
+	writeFile(t, path, b.String())
+}
+
+// weeklyAnomalyRises replays a series with rules and returns the anomaly
+// rises of each week (from its first row), counted from the classes of
+// the CSV as the summary counts them, and the classes of the row at burst.
+func weeklyAnomalyRises(t *testing.T, series, rulesPath string, t0, burst time.Time) ([]int, string) {
+	t.Helper()
+	res := run(t, "", "backtest", "--series", series, "--handle", "chatty", "--rules", rulesPath)
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(res.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	weeks := make([]int, 8)
+	prev := map[string]bool{}
+	var atBurst string
+	total := 0
+	for _, r := range recs[1:] {
+		ts, err := time.Parse(time.RFC3339, r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := map[string]bool{}
+		for _, c := range strings.Fields(r[6]) {
+			if strings.HasSuffix(c, "_anomaly") {
+				cur[c] = true
+				if !prev[c] {
+					weeks[int(ts.Sub(t0)/(7*24*time.Hour))]++
+					total++
+				}
+			}
+		}
+		prev = cur
+		if ts.Equal(burst) {
+			atBurst = r[6]
+		}
+	}
+	c := riseCounts(t, res.stderr)
+	if sum := c["chatty_high_anomaly"] + c["chatty_low_anomaly"]; sum != total {
+		t.Fatalf("%d anomaly rises in the CSV, the summary says %d", total, sum)
+	}
+	return weeks, atBurst
+}
+
+// TestAlarmBudget: alarm_budget: 1/week brings a chatty series (many
+// anomaly rises a week at its anomaly_threshold of 1.5) to about one rise
+// a week once its first weeks are observed, and still raises an anomaly
+// at a tenfold burst. Learned from logs, the adaptive threshold is in the
+// state file, shown by status, and on the running daemon's status page
+// and status.json.
+func TestAlarmBudget(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC) // a Monday
+	burst := t0.Add(31*24*time.Hour + 15*time.Hour)
+	series := filepath.Join(dir, "chatty.csv")
+	chattySeries(t, series, t0, burst)
+	rule := `measurements:
+  - handle: chatty
+    path: /var/log/chatty.log
+    data_type: real
+    select_line_matching: '.*requests=.*'
+    extraction_regex: 'requests=(\d+)'
+    anomaly_threshold: 1.5
+settings:
+  timezone: UTC
+`
+	without, with := filepath.Join(dir, "without.yaml"), filepath.Join(dir, "with.yaml")
+	writeFile(t, without, rule)
+	writeFile(t, with, strings.Replace(rule, "anomaly_threshold: 1.5\n", "anomaly_threshold: 1.5\n    alarm_budget: 1/week\n", 1))
+	before, _ := weeklyAnomalyRises(t, series, without, t0, burst)
+	after, atBurst := weeklyAnomalyRises(t, series, with, t0, burst)
+	t.Logf("anomaly rises per week: %v without a budget, %v with alarm_budget: 1/week", before, after)
+	for w, n := range before {
+		if n < 5 {
+			t.Fatalf("week %d has %d anomaly rises without a budget: the series is not chatty (%v)", w+1, n, before)
+		}
+	}
+	if after[0] != before[0] {
+		t.Errorf("the first week, observed before any adaptation, has %d rises with the budget and %d without", after[0], before[0])
+	}
+	// The threshold averages the ideals of the last four weeks: once the
+	// first week (a fresh baseline's, the most surprised) has left the
+	// average, about one rise a week; never many before.
+	settled := 0
+	for w, n := range after[1:] {
+		if n > 3 {
+			t.Errorf("week %d has %d anomaly rises under a budget of 1/week (%v)", w+2, n, after)
+		}
+		if w+2 >= 5 {
+			settled += n
+		}
+	}
+	if avg := float64(settled) / 4; avg < 0.5 || avg > 2 {
+		t.Errorf("with the budget, weeks 5 to 8 have %v anomaly rises (%.2f a week), want about one a week", after[4:], avg)
+	}
+	if !strings.Contains(atBurst, "chatty_high_anomaly") {
+		t.Errorf("the tenfold burst has classes %q under the budget, want chatty_high_anomaly", atBurst)
+	}
+
+	// The threshold learned from logs, in the state and shown.
+	day := backtestDay()
+	log := stormLog(t, dir, day.Add(-6*24*time.Hour), day.Add(-time.Hour))
+	r := newRig(t, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    anomaly_threshold: 1.5
+    alarm_budget: 1/day
+settings:
+  timezone: UTC
+  interval: 5m
+`, log))
+	learn(t, "--rules", r.rules, "--state", r.state, log)
+	res := run(t, "", "status", "--state", r.state, "--json")
+	if res.code != 0 {
+		t.Fatalf("status: exit %d\n%s", res.code, res.stderr)
+	}
+	var st struct {
+		Measurements []struct {
+			Handle    string
+			Threshold *struct {
+				Budget    string
+				Threshold float64
+				Ideals    []float64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	var th float64
+	for _, m := range st.Measurements {
+		if m.Handle == "probe" && m.Threshold != nil {
+			if m.Threshold.Budget != "1/day" || len(m.Threshold.Ideals) != 4 || m.Threshold.Threshold < 1.5 {
+				t.Errorf("the learned threshold state %+v, want budget 1/day, the ideals of the last 4 days, at least 1.5", *m.Threshold)
+			}
+			th = m.Threshold.Threshold
+		}
+	}
+	if th == 0 {
+		t.Fatalf("status --json shows no threshold of probe:\n%s", res.stdout)
+	}
+	shown := strconv.FormatFloat(th, 'f', 2, 64)
+	res = run(t, "", "status", "--state", r.state)
+	if !regexp.MustCompile(`(?m)^probe +1/day +` + regexp.QuoteMeta(shown) + ` `).MatchString(res.stdout) {
+		t.Errorf("status does not show probe's threshold %s:\n%s", shown, res.stdout)
+	}
+	d := startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP, watch: "inotify",
+		interval: 5 * time.Minute, extra: []string{"--listen=127.0.0.1:0"}})
+	addr := d.webAddr()
+	_, body := httpGet(t, "http://"+addr+"/status.json")
+	var sj struct {
+		Measurements []struct {
+			Handle    string   `json:"handle"`
+			Threshold *float64 `json:"anomaly_threshold"`
+			Budget    string   `json:"alarm_budget"`
+		} `json:"measurements"`
+	}
+	if err := json.Unmarshal(body, &sj); err != nil {
+		t.Fatalf("status.json: %v", err)
+	}
+	ok := false
+	for _, m := range sj.Measurements {
+		ok = ok || (m.Handle == "probe" && m.Threshold != nil && math.Abs(*m.Threshold-th) < 1e-6 && m.Budget == "1/day")
+	}
+	if !ok {
+		t.Errorf("status.json does not give probe's anomaly threshold %v and alarm budget:\n%.1500s", th, body)
+	}
+	_, page := httpGet(t, "http://"+addr+"/")
+	if !strings.Contains(string(page), shown+" (alarm budget 1/day)") {
+		t.Errorf("the status page does not show the anomaly threshold %s (alarm budget 1/day)", shown)
+	}
+	d.stop()
+}
+

@@ -73,6 +73,8 @@ type jsonMeasurement struct {
 	Ignored       uint64     `json:"ignored"`
 	Entropy       *float64   `json:"entropy,omitempty"`
 	Keys          *jsonKeys  `json:"keys,omitempty"`
+	Threshold     *float64   `json:"anomaly_threshold,omitempty"`
+	Budget        string     `json:"alarm_budget,omitempty"`
 	GraphSVG      string     `json:"graph_svg,omitempty"`
 	GraphCSV      string     `json:"graph_csv,omitempty"`
 }
@@ -217,6 +219,8 @@ func newJSONView(v View) jsonView {
 			KeyRejects:    m.KeyRejects,
 			Ignored:       m.Ignored,
 			Entropy:       jptr(m.Entropy),
+			Threshold:     jptr(m.Threshold),
+			Budget:        m.Budget,
 		}
 		if k := m.Keys; k != nil {
 			jk := &jsonKeys{Other: k.Other, OtherKeys: k.OtherKeys, Total: k.Total}

@@ -58,6 +58,7 @@ type measCard struct {
 	Graph, NoGraph                           string
 	Keys                                     []keyRow
 	Entropy                                  string
+	Threshold                                string // the anomaly threshold, and its alarm budget
 }
 
 // keyRow is one row of a measurement's key table.
@@ -202,6 +203,12 @@ func newPageData(v View) pageData {
 		}
 		if m.Entropy != nil {
 			card.Entropy = strconv.FormatFloat(*m.Entropy, 'f', 2, 64)
+		}
+		if m.Threshold != nil {
+			card.Threshold = strconv.FormatFloat(*m.Threshold, 'f', 2, 64)
+			if m.Budget != "" {
+				card.Threshold += " (alarm budget " + clean(m.Budget, maxText) + ")"
+			}
 		}
 		for _, c := range m.Classes {
 			card.Classes = append(card.Classes, chip{Name: clean(c, maxText), Level: classLevel(c)})

@@ -65,6 +65,11 @@ type MeasurementView struct {
 	// normalised entropy of its keys.
 	Keys    *KeysView
 	Entropy *float64
+	// Threshold is the anomaly threshold in force (weekly measurements):
+	// anomaly_threshold, the default, or the adaptive one of Budget, the
+	// alarm_budget ("" without).
+	Threshold *float64
+	Budget    string
 	// The learned week and the last week's samples (weekly measurements).
 	Week   []history.SlotStat
 	Recent []history.Sample

@@ -75,7 +75,7 @@ func run(path, dataDir, outDir, handle string, detail bool) (int, int, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	rows := daemon.BacktestSeries(handle, series, 0).Rows
+	rows := daemon.BacktestSeries(handle, series, 0, nil).Rows
 	rel, err := filepath.Rel(dataDir, path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("relative path: %w", err)

@@ -27,6 +27,7 @@ type backtestOpts struct {
 	interval              time.Duration
 	all                   bool
 	when                  timeRange
+	targetAlerts          int
 }
 
 func newBacktestCmd(e *env) *cobra.Command {
@@ -43,6 +44,12 @@ the alarm score (see survey; _anomaly is a score of 3 or more). Stderr gets a
 summary: every _dev2, _anomaly and entropy rise with its time and values,
 and how often the other classes rose.
 
+With --target-alerts K, the summary then gives, for each measurement with a
+baseline, the anomaly_threshold (an alarm score, see survey) that would
+have raised K anomaly rises over the replayed period (Spade's threshold
+learning), and how many the default threshold, 3, raises; written in the
+measurement's rule, the threshold raises those K.
+
 With rules, the summary then lists every command and report that would
 have fired (or been suppressed by ifelapsed), decided exactly as the daemon
 decides them; nothing is run. With --series, give --rules to evaluate the
@@ -56,7 +63,8 @@ journal, from --since to --until, for journal measurements); or
 detector can be evaluated on any count series. The interval defaults to the
 most common spacing between rows.`, `
   logtally backtest --rules ssh.yaml /var/log/auth.log.2.gz /var/log/auth.log.1 > replay.csv
-  logtally backtest --series requests.csv --handle api_requests 2> rises.txt`,
+  logtally backtest --series requests.csv --handle api_requests 2> rises.txt
+  logtally backtest --rules ssh.yaml --target-alerts 4 /var/log/auth.log.1 > /dev/null`,
 		func(cmd *cobra.Command, args []string) int {
 			return runBacktest(e, o, args, cmd.Flags().Changed("rules"))
 		})
@@ -66,6 +74,7 @@ most common spacing between rows.`, `
 	f.StringVar(&o.handle, "handle", "series", "measurement name of --series")
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every file measurement")
+	f.IntVar(&o.targetAlerts, "target-alerts", 0, "report, per measurement, the anomaly_threshold that would have raised this many anomaly rises")
 	o.when.addFlags(f)
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.ValidArgsFunction = nil
@@ -91,13 +100,13 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 			fmt.Fprintf(e.stderr, "logtally backtest: %s: %v\n", o.series, err)
 			return exitFailure
 		}
-		replays = []daemon.Replay{daemon.BacktestSeries(o.handle, samples, o.interval)}
 		if rulesGiven {
 			var ok bool
 			if set, ok = loadRules(e, o.rules); !ok {
 				return exitInvalid
 			}
 		}
+		replays = []daemon.Replay{daemon.BacktestSeries(o.handle, samples, o.interval, set)}
 	} else {
 		var ok bool
 		if set, ok = loadRules(e, o.rules); !ok {
@@ -122,6 +131,9 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 		return exitFailure
 	}
 	writeBacktestSummary(e.stderr, replays)
+	if o.targetAlerts > 0 {
+		writeLearnedThresholds(e.stderr, replays, set, o.targetAlerts)
+	}
 	if set != nil {
 		iv := o.interval
 		if iv == 0 && o.series != "" && len(replays[0].Rows) > 0 {
@@ -136,6 +148,40 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 		writeNoticeSummary(e.stderr, sim.Notices)
 	}
 	return exitOK
+}
+
+// writeLearnedThresholds writes, for each replayed measurement with a
+// baseline, the anomaly threshold that would have raised k anomaly rises
+// (interval.LearnThreshold), and how many rises the default threshold
+// raises.
+func writeLearnedThresholds(w io.Writer, replays []daemon.Replay, set *rules.Set, k int) {
+	fmt.Fprintf(w, "\nthreshold learning, %s per measurement:\n", num.Plural(k, "anomaly rise"))
+	for _, r := range replays {
+		var pts []interval.Scored
+		scored := false
+		for _, row := range r.Rows {
+			pts = append(pts, interval.Scored{Start: row.Start, Score: interval.SignedScore(row.Sample)})
+			scored = scored || row.Score != nil
+		}
+		if !scored {
+			continue
+		}
+		m := &rules.Measurement{Handle: r.Handle, Persist: rules.DefaultPersist, PersistPolicy: rules.PersistPreserve}
+		if set != nil {
+			if rm := set.Measurement(r.Handle); rm != nil {
+				m = rm
+			}
+		}
+		width := r.Rows[0].End.Sub(r.Rows[0].Start)
+		l := interval.LearnThreshold(m, width, pts, k, 1)
+		def := interval.AlarmRises(m, width, pts, interval.DefaultThreshold)
+		what := "gives " + num.Plural(l.Rises, "rise")
+		if !l.Exact {
+			what = fmt.Sprintf("gives %s (no threshold gives exactly %d)", num.Plural(l.Rises, "rise"), k)
+		}
+		fmt.Fprintf(w, "  %-32s anomaly_threshold: %s %s; the default %s gives %d\n", r.Handle,
+			strconv.FormatFloat(l.Threshold, 'f', -1, 64), what, strconv.FormatFloat(interval.DefaultThreshold, 'f', -1, 64), def)
+	}
 }
 
 // writeNoticeSummary lists the notices a backtest's rules would have

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -125,6 +126,7 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 			printKeyTable(w, m.Handle, m.Last)
 		}
 	}
+	printThresholds(w, st.Measurements)
 	if len(st.Watches) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "WATCH	FILES	BYTES	HASHED	OUTSTANDING	")
@@ -162,6 +164,38 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t\n", c.Name, left)
 	}
 	tw.Flush()
+}
+
+// printThresholds prints the adaptive anomaly thresholds of the
+// measurements with an alarm budget: the threshold in force, the ideal
+// thresholds it averages, and the period under way.
+func printThresholds(w io.Writer, ms []daemon.MeasurementStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	n := 0
+	for _, m := range ms {
+		a := m.Threshold
+		if a == nil {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(tw, "MEASUREMENT\tALARM BUDGET\tANOMALY THRESHOLD\tIDEALS (OLDEST FIRST)\tPERIOD FROM\tPEAKS\t")
+		}
+		n++
+		ideals := "-"
+		if len(a.Ideals) > 0 {
+			parts := make([]string, len(a.Ideals))
+			for i, v := range a.Ideals {
+				parts[i] = strconv.FormatFloat(v, 'f', 2, 64)
+			}
+			ideals = strings.Join(parts, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t\n", m.Handle, a.Budget, strconv.FormatFloat(a.Threshold, 'f', 2, 64),
+			ideals, fmtTime(a.Period), len(a.Peaks))
+	}
+	if n > 0 {
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 }
 
 func fmtPtr(v *float64) string {
