@@ -78,7 +78,7 @@ type Daemon struct {
 	// output's precision, which an HTTP request declares to InfluxDB.
 	precs   map[string]lineprotocol.Precision
 	actions *actions.Engine
-	survey  *interval.Survey // settings.survey; nil without
+	survey  *interval.Survey // settings.survey's, or of an hour without a file (for Report)
 	actCtx  context.Context  // cancelled when commands must stop being started
 
 	curStart  time.Time
@@ -373,11 +373,13 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		}
 	}
 	d.set, d.streams = set, streams
-	switch sv := set.Settings.Survey; {
-	case sv.File == "":
-		d.survey = nil
-	case d.survey == nil || d.survey.Period() != sv.Period:
-		d.survey = interval.NewSurvey(sv.Period)
+	// The survey is kept for SIGUSR1's report also without a file.
+	period := set.Settings.Survey.Period
+	if set.Settings.Survey.File == "" {
+		period = rules.DefaultSurveyPeriod
+	}
+	if d.survey == nil || d.survey.Period() != period {
+		d.survey = interval.NewSurvey(period)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 
 // surveyCommitted adds the samples of a committed close to the survey of
 // settings.survey and appends the rows of the periods that are over to its
-// file. The current period is kept in memory: a restart begins a new row
+// file (without a file, the survey is only kept for Report). The current period is kept in memory: a restart begins a new row
 // for it. Callers hold d.mu.
 func (d *Daemon) surveyCommitted(res *interval.Result) {
 	if d.survey == nil || res.Partial {
@@ -24,7 +24,7 @@ func (d *Daemon) surveyCommitted(res *interval.Result) {
 		rows = append(rows, d.survey.Add(s)...)
 	}
 	rows = append(rows, d.survey.Flush(res.End)...)
-	if len(rows) == 0 {
+	if len(rows) == 0 || d.set.Settings.Survey.File == "" {
 		return
 	}
 	interval.SortSurvey(rows)

@@ -112,6 +112,16 @@ func (v *Survey) AddScore(s *Sample, score float64) []SurveyRow {
 	return out
 }
 
+// Current returns the rows of the periods under way, by handle, without
+// forgetting them: the survey so far.
+func (v *Survey) Current() []SurveyRow {
+	out := make([]SurveyRow, 0, len(v.cur))
+	for _, h := range sortedKeys(v.cur) {
+		out = append(out, v.cur[h].row(h))
+	}
+	return out
+}
+
 // Flush returns the rows of the periods that end at or before now (all of
 // them when now is zero), by handle, and forgets them.
 func (v *Survey) Flush(now time.Time) []SurveyRow {

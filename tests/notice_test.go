@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1085,3 +1086,39 @@ settings:
 	d.stop()
 }
 
+// TestReportSignal: SIGUSR1 makes the running daemon log an intermediate
+// report, as Spade does: the survey of the period under way, the key table
+// of the last interval, and the anomaly threshold with its alarm budget;
+// and it goes on running.
+func TestReportSignal(t *testing.T) {
+	r := newRig(t, "")
+	log := r.path("auth.log")
+	writeFile(t, log, "")
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+    top_keys: 2
+    alarm_budget: 1/day
+`, log))
+	d := r.start("inotify", 0, "--listen=")
+	d.waitLog(`msg=committed `, 1)
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "sshd[%d]: Invalid user u%d from %s port 22\n", 100+i, i, []string{"203.0.113.9", "203.0.113.9", "203.0.113.9", "192.0.2.7", "198.51.100.1"}[i%5])
+	}
+	appendString(t, log, b.String())
+	waitTotal(t, r.state, "probe", 40)
+	d.signal(syscall.SIGUSR1)
+	d.waitLog(`msg="intermediate report" measurements=1 survey_periods=1`, 1)
+	d.waitLog(`msg="report survey" period=\S+ handle=probe samples=[1-9]\d* value_p50=\S+ value_p90=\S+ value_p99=\S+`, 1)
+	// The interval with the 40 lines: the two top keys, the other one.
+	d.waitLog(`msg="report keys" handle=probe interval_end=\S+ total=40 top="\\"203\.0\.113\.9\\"=24 \\"192\.0\.2\.7\\"=8" other=8 other_keys=1 entropy=\S+`, 1)
+	d.waitLog(`msg="report threshold" handle=probe anomaly_threshold=3 alarm_budget=1/day ideals=(?:""|3) period=\S+ peaks=\d+`, 1)
+	// Still running: a second report.
+	d.signal(syscall.SIGUSR1)
+	d.waitLog(`msg="intermediate report"`, 2)
+	d.stop()
+}

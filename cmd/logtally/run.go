@@ -48,8 +48,10 @@ reports whose guards rose, and write every sample as InfluxDB line protocol.
 
 Lines appended while logtally was down are counted when it comes back, in
 the intervals of their own timestamps. SIGHUP reloads the rules (on any
-error the running rules stay); SIGTERM or SIGINT closes the current interval,
-commits it and exits 0. Logs go to stderr, one line per event. The status
+error the running rules stay); SIGUSR1 logs an intermediate report (the
+survey of the periods under way, the key tables of the last interval, the
+anomaly thresholds and alarm budgets); SIGTERM or SIGINT closes the current
+interval, commits it and exits 0. Logs go to stderr, one line per event. The status
 page and Prometheus /metrics are served on --listen.
 
 Destinations (--output, repeatable; added to settings.outputs; stdout when
@@ -117,6 +119,16 @@ func runRun(e *env, o runOpts) int {
 			case reload <- struct{}{}:
 			default:
 			}
+		}
+	}()
+	// SIGUSR1 logs an intermediate report (Spade's): the survey so far,
+	// the key tables, the anomaly thresholds.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for range usr1 {
+			d.Report()
 		}
 	}()
 	if err := d.Run(ctx, reload); err != nil {
