@@ -158,6 +158,9 @@ type blockAnchor struct {
 	lits  []litSearch
 	rules []uint64
 	n     int // the number of rules
+	// disp picks the candidates of a line among the rules, when they are
+	// many and bound to templates (dispatch.go); nil otherwise.
+	disp *dispatch
 }
 
 // narrowMin is the number of candidate rules of a line above which the
@@ -236,6 +239,11 @@ func (s *Set) newBlockPlan(cost *byteCost) *blockPlan {
 	}
 	if len(p.anchors) == 0 || len(p.anchors) > maxAnchors {
 		return nil
+	}
+	for a := range p.anchors {
+		if p.anchors[a].n > narrowMin {
+			p.anchors[a].disp = newDispatch(s.rules, p.anchorRules(a))
+		}
 	}
 	if hasRest {
 		p.rest = newLineFilter(s.rules, in, s.needASCII)
@@ -386,7 +394,9 @@ func (m *Matcher) blockFrom(p *blockPlan, block []byte, pos int, fn func(int, []
 // scan is the block scan proper.
 func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte, []Hit)) {
 	st := &m.blk
-	ascii := !m.set.needASCII || isASCII(block[pos:])
+	// Whether a line is ASCII is found out for the lines verified only
+	// (most of a block is lines no rule needs).
+	ascii := !m.set.needASCII
 	for a := range p.anchors {
 		for l := range st.litNext[a] {
 			st.litNext[a][l] = -1
@@ -445,13 +455,17 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 			return
 		}
 		clear(st.cand)
-		n := 0
+		n := 0 // the candidates not dispatched
 		for a := range p.anchors {
 			if st.starts[a] == start {
-				for w, rb := range p.anchors[a].rules {
-					st.cand[w] |= rb
+				if d := p.anchors[a].disp; d != nil {
+					d.candidates(trimCR(block[start:end]), st.cand)
+				} else {
+					for w, rb := range p.anchors[a].rules {
+						st.cand[w] |= rb
+					}
+					n += p.anchors[a].n
 				}
-				n += p.anchors[a].n
 				m.advance(p, a, block, end+1)
 			}
 		}

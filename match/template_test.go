@@ -331,3 +331,44 @@ func TestTemplateBudget(t *testing.T) {
 		"q a z",
 	})
 }
+
+// TestDispatch: the block scan picks the candidates of rules bound to a
+// template by the text after their common start, also when texts are
+// prefixes of one another, a rule is given twice, or one anchor has rules
+// of several templates; the hits are the reference's.
+func TestDispatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct {
+		name  string
+		specs []Spec
+		kind  int
+	}{
+		{"addresses", addressSpecs(300), 0},
+		{"ports, prefixes of one another", manySet(`.*sshd\[\d+\]: .* port @.*`, 2, 120), 2},
+		{"addresses, twice", append(addressSpecs(100), addressSpecs(100)...), 0},
+		{"two templates", append(manySet(`.*sshd\[\d+\]: Failed password for .* from @ port \d+ ssh2`, 0, 40),
+			manySet(`.*sshd\[\d+\]: Failed password for .* from @ port \d+ ssh2$`, 0, 40)...), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			set, err := Compile(c.specs, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk := []byte(strings.Join(manyLines(r, c.kind, len(c.specs)), "\n"))
+			p := set.newBlockPlan(costOf(blk))
+			if p == nil {
+				t.Fatalf("no block plan (%s)", describe(set))
+			}
+			dispatched := false
+			for a := range p.anchors {
+				dispatched = dispatched || p.anchors[a].disp != nil
+			}
+			if !dispatched {
+				t.Fatalf("no anchor dispatches (%s)", describe(set))
+			}
+			lines := manyLines(r, c.kind, len(c.specs))
+			lines = append(lines, manyLines(r, c.kind, len(c.specs))...)
+			compareSets(t, c.specs, lines)
+		})
+	}
+}
