@@ -423,8 +423,9 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 						m.advance(p, a, block, end+1)
 					}
 				}
-				lineASCII := m.set.all.candidates(line, m.seen, st.cand)
-				m.verifyLine(m.set.all, m.seen, block, pos, end, ascii || lineASCII)
+				f := m.filter()
+				lineASCII := f.candidates(line, m.seen, st.cand)
+				m.verifyLine(f, m.seen, block, pos, end, ascii || lineASCII)
 				pos = end + 1
 				m.report(block, fn)
 				continue
@@ -472,7 +473,7 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 		if n > narrowMin {
 			// Many candidates: verify only those whose literals the
 			// prefilter finds in the line.
-			f := m.set.all
+			f := m.filter()
 			lineASCII := f.candidates(trimCR(block[start:end]), m.seen, st.narrow)
 			for w := range st.cand {
 				st.cand[w] &= st.narrow[w]

@@ -73,7 +73,7 @@ func BenchmarkSharedPass(b *testing.B) {
 			runtime.KeepAlive(found)
 		})
 		b.Run(fmt.Sprintf("%d/line/own-prefilter", n), func(b *testing.B) {
-			f := set.all
+			f := set.filter()
 			seen := make([]uint64, f.seenWords())
 			cand := make([]uint64, f.words)
 			b.SetBytes(size)

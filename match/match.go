@@ -89,8 +89,11 @@ type Set struct {
 	specs []Spec
 	rules []*rule
 	opts  Options
-	// all finds the candidate rules of a line for Match.
-	all *lineFilter
+	// all finds the candidate rules of a line for Match, built the first
+	// time a line needs it (filter): a block scan whose anchors
+	// dispatch every line (dispatch.go) never does.
+	all     *lineFilter
+	allOnce sync.Once
 	// hasExact is set when some rule has exact literals, which the block
 	// scan can search for.
 	hasExact bool
@@ -123,8 +126,13 @@ func Compile(specs []Spec, opts Options) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	s.all = newLineFilter(s.rules, nil, s.needASCII)
 	return s, nil
+}
+
+// filter returns the prefilter of all the set's rules.
+func (s *Set) filter() *lineFilter {
+	s.allOnce.Do(func() { s.all = newLineFilter(s.rules, nil, s.needASCII) })
+	return s.all
 }
 
 // parallelRules is the number of rules above which they are compiled on
@@ -258,7 +266,6 @@ func (s *Set) Only(i int) *Set {
 	r := s.rules[i]
 	o := &Set{specs: s.specs[i : i+1 : i+1], rules: []*rule{r}, opts: s.opts,
 		needASCII: r.needsASCII(), hasExact: len(r.exact) > 0}
-	o.all = newLineFilter(o.rules, nil, o.needASCII)
 	return o
 }
 
@@ -271,8 +278,9 @@ type Matcher struct {
 	set       *Set
 	hits      []Hit
 	buf       []byte   // backs Hit.Value and Hit.Key
-	seen      []uint64 // literals found by the prefilter
+	seen      []uint64 // literals found by the prefilter (see filter)
 	cand      []uint64 // rules that may match
+	filtered  bool     // seen and cand are sized for the set's filter
 	blk       blockState
 	runes     []rune // the line as regexp2 sees it
 	haveRunes bool
@@ -284,10 +292,19 @@ type Matcher struct {
 
 // NewMatcher returns a Matcher for the set.
 func (s *Set) NewMatcher() *Matcher {
-	m := &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256), clock: newLineClock(s.opts.Timeout)}
-	m.seen = make([]uint64, s.all.seenWords())
-	m.cand = make([]uint64, s.all.words)
-	return m
+	return &Matcher{set: s, hits: make([]Hit, 0, len(s.rules)), buf: make([]byte, 0, 256), clock: newLineClock(s.opts.Timeout)}
+}
+
+// filter returns the prefilter of all the set's rules, with the
+// Matcher's seen and cand sized for it.
+func (m *Matcher) filter() *lineFilter {
+	f := m.set.filter()
+	if !m.filtered {
+		m.seen = make([]uint64, f.seenWords())
+		m.cand = make([]uint64, f.words)
+		m.filtered = true
+	}
+	return f
 }
 
 // Match matches one line (without its newline) and returns a Hit for each
@@ -317,7 +334,7 @@ func (m *Matcher) Match(line []byte) (hits []Hit) {
 func (m *Matcher) TimedOut() bool { return m.clock.spent }
 
 func (m *Matcher) matchFast(line []byte) []Hit {
-	f := m.set.all
+	f := m.filter()
 	ascii := f.candidates(line, m.seen, m.cand)
 	m.verify(f, line, ascii, m.cand, m.seen)
 	return m.hits

@@ -11,6 +11,9 @@ import (
 // as far as Go's syntax can read the pattern ("" when it begins with
 // anything else, or cannot be read: regexp2 takes more than Go does).
 func leadingLiteral(pattern string) string {
+	if strings.HasPrefix(pattern, ".*") {
+		return "" // what most patterns begin with: no need to parse them
+	}
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return ""
@@ -83,8 +86,12 @@ func WholeLine(pattern string) string {
 	if p == "" {
 		return pattern
 	}
-	if re, err := syntax.Parse(p, syntax.Perl); err != nil && strings.Contains(p, "|") || err == nil && re.Op == syntax.OpAlternate {
-		p = "(?:" + p + ")"
+	if strings.Contains(p, "|") {
+		// An alternation is grouped (one that Go cannot read is taken for
+		// one); without a '|' there is none to parse for.
+		if re, err := syntax.Parse(p, syntax.Perl); err != nil || re.Op == syntax.OpAlternate {
+			p = "(?:" + p + ")"
+		}
 	}
 	if !strings.HasPrefix(p, ".*") {
 		p = ".*" + p
