@@ -37,6 +37,7 @@ type dispatch struct {
 // tmplDispatch is one template's part of a dispatch.
 type tmplDispatch struct {
 	start  []byte             // the start the texts have in common
+	end    []byte             // the end they have in common
 	lens   []int              // the lengths of the texts, ascending
 	byText map[string][]int32 // the rules of each text
 }
@@ -60,9 +61,10 @@ func newDispatch(rules []*rule, idx []int) *dispatch {
 			}
 			k = len(d.tmpls)
 			byTmpl[s.t] = k
-			d.tmpls = append(d.tmpls, tmplDispatch{start: s.lit[:s.t.prefix], byText: map[string][]int32{}})
+			d.tmpls = append(d.tmpls, tmplDispatch{start: s.lit[:s.t.prefix], end: s.lit, byText: map[string][]int32{}})
 		}
 		td := &d.tmpls[k]
+		td.end = td.end[len(td.end)-commonSuffix(td.end, s.lit):]
 		if !slices.Contains(td.lens, len(s.lit)) {
 			if len(td.lens) == maxDispatchLens {
 				return nil
@@ -91,6 +93,9 @@ func (d *dispatch) candidates(line []byte, cand []uint64) {
 				if q+n > len(line) {
 					break
 				}
+				if !bytes.HasSuffix(line[:q+n], td.end) {
+					continue // cheaper than looking the text up
+				}
 				for _, r := range td.byText[string(line[q:q+n])] {
 					cand[r/64] |= 1 << (r % 64)
 				}
@@ -98,4 +103,13 @@ func (d *dispatch) candidates(line []byte, cand []uint64) {
 			from = q + 1
 		}
 	}
+}
+
+// commonSuffix returns the length of the end a and b have in common.
+func commonSuffix(a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
+		n++
+	}
+	return n
 }
