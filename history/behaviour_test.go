@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -274,7 +275,7 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatalf("one interval dirtied %d pages", len(pages))
 	}
 	for _, p := range pages {
-		if n := len(meta) + len(p); n > 1140 {
+		if n := len(meta) + len(p); n > 980+pageSlots*slotBytes {
 			t.Fatalf("one interval writes %d bytes", n)
 		}
 	}
@@ -419,7 +420,7 @@ func TestShortInterval(t *testing.T) {
 	if sc := b.Score(day, 2); abs(sc.Level) >= 2 {
 		t.Errorf("a normal second: level %d (z %.2f)", sc.Level, sc.Z)
 	}
-	// The state stays small: meta plus 126 pages of 16 slots.
+	// The state stays small: meta plus 32 pages of 64 slots.
 	meta, pages := b.Encode(false)
 	size := len(meta)
 	for _, p := range pages {
@@ -431,8 +432,56 @@ func TestShortInterval(t *testing.T) {
 	// One interval dirties one page.
 	b.Observe(at, 1)
 	meta, pages = b.Encode(true)
-	if len(pages) != 1 || len(meta)+len(pages[b.SlotOf(at)/pageSlots]) > 1200 {
+	if len(pages) != 1 || len(meta)+len(pages[b.SlotOf(at)/pageSlots]) > 960+pageSlots*slotBytes {
 		t.Errorf("one 1 s interval wrote %d pages, %d bytes of meta", len(pages), len(meta))
+	}
+}
+
+// TestDecodeOldPages: a baseline stored in pages of 16 slots, as before
+// pages of 64, is read whole, and written again whole in pages of 64,
+// which read back the same.
+func TestDecodeOldPages(t *testing.T) {
+	cfg := Config{Location: time.UTC}
+	b := New(cfg)
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		b.Observe(at.Add(time.Duration(i)*5*time.Minute), float64(i%40))
+	}
+	meta, pages := b.Encode(false)
+	// The same baseline as written before: 16 slots to a page.
+	old := bytes.Clone(meta)
+	binary.LittleEndian.PutUint16(old[15:], oldPageSlots)
+	oldPages := map[int]string{}
+	for p, data := range pages {
+		for k := 0; k*oldPageSlots*slotBytes < len(data); k++ {
+			part := data[k*oldPageSlots*slotBytes : min((k+1)*oldPageSlots*slotBytes, len(data))]
+			if strings.Trim(part, "\x00") != "" {
+				oldPages[p*pageSlots/oldPageSlots+k] = part
+			}
+		}
+	}
+	c, err := Decode(cfg, old, oldPages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(c.Week()), fmt.Sprint(b.Week()); got != want {
+		t.Fatal("the week read from pages of 16 slots differs")
+	}
+	_, again := c.Encode(true)
+	if len(again) != b.Pages() {
+		t.Fatalf("%d pages written again, want all %d", len(again), b.Pages())
+	}
+	d, err := Decode(cfg, meta, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(d.Week()), fmt.Sprint(b.Week()); got != want {
+		t.Fatal("the week written again in pages of 64 slots differs")
+	}
+	// A page beyond the last page of 16 slots is damage.
+	oldPages[(b.Slots()+oldPageSlots-1)/oldPageSlots] = strings.Repeat("\x00", oldPageSlots*slotBytes)
+	if _, err := Decode(cfg, old, oldPages); err == nil {
+		t.Fatal("a page out of range was read")
 	}
 }
 

@@ -222,9 +222,13 @@
 // Encode writes a meta record (about 940 bytes: whole-series state, the
 // six exceedance records as float32 counts, configuration; the levels
 // calibrated from the records are recomputed by Decode, not stored) and
-// pages of 16 slots × 12 bytes (float32 n, m, q); one interval dirties one
-// page, so a commit writes about 1.1 KB per measurement and 100 trained
-// weekly measurements take about 2.5 MB. Decode reads the format before
+// pages of 64 slots × 12 bytes (float32 n, m, q); one interval dirties one
+// page, so a commit writes about 1.7 KB per measurement and 100 trained
+// weekly measurements take about 2.5 MB. The baseline reads its slots
+// from the page strings it was decoded from (which the state file holds
+// in memory anyway), and decodes a page only while it changes. Decode
+// reads pages of 16 slots, as they were written before, too, and the
+// next Encode writes them all again in pages of 64. It reads the format before
 // the slow run statistic (version 2) too, its slow records starting as
 // the Gaussian record of its history, the one before the range of
 // values (version 3), whose range is taken as that of its slots' means two

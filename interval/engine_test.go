@@ -371,3 +371,97 @@ func TestLateAlarmDecided(t *testing.T) {
 		t.Fatalf("decision after a late sample: classes %v, value_loadavg %v; want the late sample's %v and 50", r.Outcome.Classes, r.Outcome.Vars["value_loadavg"], late.Samples[0].Classes)
 	}
 }
+
+// TestBaselineOldPages: a baseline stored in pages of 16 slots, as before
+// pages of 64, serves as it was learned, and the next commit stores it
+// whole in pages of 64, the old pages beyond them deleted.
+func TestBaselineOldPages(t *testing.T) {
+	set := ruleSet(t, probeRules)
+	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	five := interval.New(5 * time.Minute)
+	apply(t, store, five, set)
+	acc := func(n int) *interval.Accumulator {
+		_, b := fold(t, set, 5*time.Minute, time.Time{}, n)
+		if x := b[time.Time{}.Unix()]; x != nil && x.Acc[0] != nil {
+			return x.Acc[0]
+		}
+		return interval.NewAccumulator(set.Measurements[0])
+	}
+	for ts := t0; ts.Before(t0.Add(14 * 24 * time.Hour)); ts = ts.Add(5 * time.Minute) {
+		five.Sample("probe", ts, acc(10+ts.Hour()))
+	}
+	commit(t, store, func(tx *state.Tx) error { return five.SaveBaseline("probe").Apply(tx) })
+	cfg := history.Config{Interval: 5 * time.Minute, Location: time.UTC}
+	week := func() string {
+		var w string
+		commit(t, store, func(tx *state.Tx) error {
+			b, _, why, err := interval.LoadBaseline(tx, 5*time.Minute, "probe", cfg)
+			if why != nil {
+				t.Fatal(why)
+			}
+			w = fmt.Sprint(b.Week())
+			return err
+		})
+		return w
+	}
+	want := week()
+
+	// Rewrite it as it was stored before: 16 slots to a page.
+	const dir = "base/5m0s/probe/"
+	commit(t, store, func(tx *state.Tx) error {
+		type kv struct{ k, v string }
+		var pages []kv
+		if err := tx.Ascend(dir+"p/", func(k, v string) bool { pages = append(pages, kv{k, v}); return true }); err != nil {
+			return err
+		}
+		if len(pages) != 32 {
+			t.Fatalf("%d pages of 64 slots stored, want 32", len(pages))
+		}
+		for _, p := range pages {
+			if err := tx.Delete(p.k); err != nil {
+				return err
+			}
+		}
+		for _, p := range pages {
+			var n int
+			fmt.Sscanf(strings.TrimPrefix(p.k, dir+"p/"), "%d", &n)
+			for k := 0; k*16*12 < len(p.v); k++ {
+				part := p.v[k*16*12 : min((k+1)*16*12, len(p.v))]
+				if err := tx.Set(fmt.Sprintf("%sp/%05d", dir, n*4+k), part); err != nil {
+					return err
+				}
+			}
+		}
+		meta, _, err := tx.Get(dir + "meta")
+		if err != nil {
+			return err
+		}
+		old := []byte(meta)
+		old[15], old[16] = 16, 0 // slots per page
+		return tx.Set(dir+"meta", string(old))
+	})
+	if got := week(); got != want {
+		t.Fatal("the baseline read from pages of 16 slots is not the one learned")
+	}
+
+	again := interval.New(5 * time.Minute)
+	if ws := apply(t, store, again, set); len(ws) != 0 {
+		t.Fatalf("warnings %v", ws)
+	}
+	c := again.NewClosing(t0.Add(14*24*time.Hour), false)
+	g, b := fold(t, set, 5*time.Minute, c.Start, 10)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
+	r := again.Close(c)
+	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+	var sizes []int
+	commit(t, store, func(tx *state.Tx) error {
+		return tx.Ascend(dir+"p/", func(_, v string) bool { sizes = append(sizes, len(v)); return true })
+	})
+	if len(sizes) != 32 || sizes[0] != 64*12 || sizes[31] != 32*12 {
+		t.Fatalf("after a commit, pages of %v bytes, want 31 of 768 and one of 384", sizes)
+	}
+	if week() == "" {
+		t.Fatal("no week")
+	}
+}

@@ -132,9 +132,11 @@ func ThresholdKey(width time.Duration, handle string) string {
 	return PrefixThreshold + width.String() + "/" + handle
 }
 
-// storedBaseline is a baseline as read from the state file, with the keys
-// it was read from (deleted when it cannot be used, so that its slots never
-// come back under another configuration).
+// storedBaseline is a baseline as read from the state file, with the
+// stored keys to delete: all of them when it cannot be used, so that its
+// slots never come back under another configuration, and the pages beyond
+// its own when it was stored in smaller pages (history writes it again
+// whole in its own).
 type storedBaseline struct {
 	base *history.Baseline
 	keys []string
@@ -152,10 +154,12 @@ func loadBaseline(tx Tx, width time.Duration, handle string, cfg history.Config)
 	}
 	var keys []string
 	pages := map[int]string{}
+	pageOf := map[string]int{}
 	err = tx.Ascend(dir, func(k, v string) bool {
 		keys = append(keys, k)
 		if n, err := strconv.Atoi(strings.TrimPrefix(k, dir+"p/")); err == nil && strings.HasPrefix(k, dir+"p/") {
 			pages[n] = v // the state's own string: the baseline shares it
+			pageOf[k] = n
 		}
 		return true
 	})
@@ -170,7 +174,13 @@ func loadBaseline(tx Tx, width time.Duration, handle string, cfg history.Config)
 	if derr != nil {
 		return storedBaseline{base: history.New(cfg), keys: keys, err: derr}, nil
 	}
-	return storedBaseline{base: b}, nil
+	var beyond []string
+	for _, k := range keys {
+		if n, ok := pageOf[k]; ok && n >= b.Pages() {
+			beyond = append(beyond, k)
+		}
+	}
+	return storedBaseline{base: b, keys: beyond}, nil
 }
 
 // encodeBaseline appends the writes that store what changed of b (all of
