@@ -13,7 +13,7 @@ import (
 // key, its record) is about 100 bytes: pages of 64 slots (768 bytes)
 // spend an eighth of what they hold on it, where pages of 16 spent half;
 // a learned interval then rewrites 768 bytes of a measurement's slots
-// besides its meta (about 920).
+// besides its meta (about 940).
 const pageSlots = 64
 
 // oldPageSlots is the number of slots of the pages written before: Decode
