@@ -146,6 +146,7 @@ type params struct {
 	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
 	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
 	measureB     float64         // seconds: the rarest rate measured; rarer ones are extrapolated
+	measureMin   float64         // episodes: a rarer rate is measured once the record holds this many of them
 	rateStep     float64         // seconds: alarm rates per sample are those of this interval at most
 }
 
@@ -212,6 +213,7 @@ func defaultParams() params {
 		episodeGap:   1800,
 		measureA:     12 * 3600,
 		measureB:     2 * 86400,
+		measureMin:   6,
 		rateStep:     300,
 	}
 }
@@ -955,7 +957,13 @@ func (b *Baseline) recalibrate() {
 func (b *Baseline) calibrateTail(t *tail, i int) {
 	step := float64(b.secs)
 	rs := math.Min(step, b.p.rateStep)
-	t.calibrate(rs/b.p.dev2Every[i], rs/b.p.anomEvery[i], step/b.p.measureA, step/b.p.measureB, b.g.Total, b.p.calibPrior/step)
+	// The rarest rate read off the record: one episode in measureB, or
+	// rarer once the record is long enough to hold measureMin of them.
+	pb := step / b.p.measureB
+	if b.g.Total > 0 {
+		pb = math.Min(pb, b.p.measureMin/b.g.Total)
+	}
+	t.calibrate(rs/b.p.dev2Every[i], rs/b.p.anomEvery[i], step/b.p.measureA, pb, b.g.Total, b.p.calibPrior/step)
 }
 
 // visitWeight is the weight of one sample in its slot: one weekly visit

@@ -104,9 +104,14 @@
 // weeks and starts from 288 seconds' worth of Gaussian pseudo-samples (one
 // sample at a five-minute interval, so the record speaks for itself almost
 // at once). Rates down to
-// one episode in p_a = 12 h and p_b = 2 days are read off the record; rarer
-// ones, which a record of a few weeks cannot measure, are extrapolated as
-// an exponential tail through those two levels:
+// one episode in p_a = 12 h and p_b are read off the record: p_b is 2 days,
+// or rarer once the record is long enough to hold 6 episodes at a rarer
+// rate (6/N per sample, N the record's forgetting count of samples: one
+// episode in about 4 days after six weeks of samples, 7 days at most),
+// so that a heavy tail that shows only every few days is measured, not
+// guessed. Rarer rates,
+// which the record cannot measure, are extrapolated as an exponential tail
+// through those two levels:
 //
 //	L(p) = L_b + s·ln(p_b/p),   s = max((L_b − L_a)/ln(p_a/p_b), 1/L_b)
 //

@@ -3,6 +3,7 @@ package history
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,33 @@ func TestHourlyFalseAlarmRates(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRecurringSpikesMeasured: a spike that recurs every three days, at
+// any time of day, is part of the series once the record holds enough of
+// them: its level is measured, and the anomaly level sits above it. With
+// the rarest measured rate fixed at one episode in two days, the level of
+// such spikes was extrapolated from the body of the series, below them,
+// and every spike stayed an anomaly for good.
+func TestRecurringSpikesMeasured(t *testing.T) {
+	const weeks = 12
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			cfg := utcConfig()
+			cfg.Kind = KindReal
+			b := New(cfg)
+			series := flat(weeks, func() float64 { return 100 + rng.NormFloat64() })
+			for i := 2016; i < len(series); i += 864 { // every 3 days
+				series[i+rng.IntN(288)].V = 100 + 4 + rng.Float64()
+			}
+			observeAll(b, series)
+			_, q3 := b.g.Tails[tailPointHigh].levels()
+			t.Logf("anomaly level %.2f", q3)
+			if q3 < 5 {
+				t.Errorf("anomaly level of the point evidence %.2f deviations: spikes of 4 to 5 every 3 days stay anomalies", q3)
+			}
+		})
 	}
 }
