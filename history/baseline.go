@@ -250,7 +250,7 @@ type global struct {
 	PrevZ    float64      // calibrated z of the previous sample
 	Min, Max float64      // the least and greatest value learned (model's scale)
 	AnomAt   float64      // unix seconds of the last sample with anomaly-level evidence, held back or not
-	PrevLvl  float64      // |level| given to the previous sample
+	PrevLvl  float64      // level given to the previous sample (its sign the direction)
 	AnomPeak float64      // the largest |Z| of the anomaly episode's samples
 }
 
@@ -662,7 +662,7 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	lvl = min(lvl, int(math.Min(math.Abs(sc.Z), 3)))
 	if lvl == 3 && math.Abs(v-sc.Av) >= b.noise() {
 		p.anom = true
-		if b.sameEpisode(t) && math.Abs(sc.Z) < b.p.episodeGain*b.g.AnomPeak {
+		if b.sameEpisode(t, sc.Z) && math.Abs(sc.Z) < b.p.episodeGain*b.g.AnomPeak {
 			lvl = 2
 		}
 	}
@@ -706,17 +706,20 @@ func (b *Baseline) refractory(t time.Time, st float64) bool {
 	return dt >= 0 && dt < b.p.refractory && st < b.p.refractGain*b.g.AlarmZ
 }
 
-// sameEpisode reports whether an anomaly starting at t belongs to the
-// episode of the last one: the previous sample was not given the anomaly
-// level, and a sample with anomaly-level evidence came less than
-// episodeHold before. Such an anomaly is held back to dev2 unless it is
+// sameEpisode reports whether an anomaly starting at t, on the side of z,
+// belongs to the episode of the last one: the previous sample was not
+// given the anomaly level on that side, and a sample with anomaly-level
+// evidence came less than episodeHold before. Such an anomaly is held back to dev2 unless it is
 // episodeGain times as far out as the episode's farthest sample, so that
 // an episode whose samples go in and out of the anomaly level (a storm
 // with lulls, a spike and its echo, a shift the levels are taking up)
 // raises _anomaly once.
-func (b *Baseline) sameEpisode(t time.Time) bool {
-	if b.g.PrevLvl >= 3 || b.g.AnomAt == 0 {
+func (b *Baseline) sameEpisode(t time.Time, z float64) bool {
+	if b.g.AnomAt == 0 {
 		return false
+	}
+	if b.g.PrevLvl*math.Copysign(1, z) >= 3 {
+		return false // it goes on
 	}
 	dt := float64(t.Unix()) - b.g.AnomAt
 	return dt > 0 && dt < b.p.episodeHold
@@ -885,7 +888,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.AnomAt = float64(u)
 		b.g.AnomPeak = math.Max(b.g.AnomPeak, math.Abs(sc.Z))
 	}
-	b.g.PrevLvl = float64(iabs(sc.Level))
+	b.g.PrevLvl = float64(sc.Level)
 	b.g.PrevZ = p.z
 	if iabs(sc.Level) < 2 && az >= 2 {
 		// Held back (refractory, too few deviations, too small to

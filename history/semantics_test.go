@@ -426,3 +426,28 @@ func TestAnomalyEpisode(t *testing.T) {
 		}
 	}
 }
+
+// TestSpikeThenDip: a spike and the dip right after it are one episode.
+// The spike pulls the short-term level up, and the ordinary interval
+// after it can be far below the new expectation: that is no second
+// anomaly (it used to raise _low_anomaly on the spike's heels).
+func TestSpikeThenDip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	b := New(utcConfig())
+	series := flat(3, func() float64 { return poisson(rng, 30) })
+	observeAll(b, series)
+	at := series[len(series)-1].T
+	next := func(v float64) Score {
+		at = at.Add(5 * time.Minute)
+		return b.Observe(at, v)
+	}
+	for range 12 {
+		next(poisson(rng, 30))
+	}
+	if sc := next(300); sc.Level != 3 {
+		t.Fatalf("spike 300 on counts of 30: level %d, want 3", sc.Level)
+	}
+	if sc := next(3); sc.Level != -2 || sc.Z > -3 {
+		t.Errorf("3 just after the spike: level %d (z %.1f), want held back to -2 at 3 deviations or more", sc.Level, sc.Z)
+	}
+}
