@@ -234,10 +234,11 @@ type siblings map[fileID]sibling
 
 // sibling is one file of a rotated set, as siblings describes it.
 type sibling struct {
-	size  int64
-	mtime int64 // nanoseconds
-	plain bool
-	head  uint64 // hash of the first MaxHeadLen bytes, when plain
+	size    int64
+	mtime   int64 // nanoseconds
+	plain   bool
+	headLen int    // when plain: its first headLen bytes (≤ MaxHeadLen) ...
+	head    uint64 //   ... hash to head
 }
 
 // sameFile reports whether a and b describe one file, unchanged.
@@ -280,7 +281,7 @@ func siblingsOf(set []rotatedNow, known siblings) siblings {
 		if f, err := os.Open(rf.path); err == nil {
 			if !isGzip(f) {
 				if head, err := headOf(f, MaxHeadLen); err == nil {
-					d.plain, d.head = true, hash64(head)
+					d.plain, d.headLen, d.head = true, len(head), hash64(head)
 				}
 			}
 			f.Close()
@@ -312,7 +313,7 @@ func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, head []
 	}
 	var out []unseenFile
 	for _, rf := range set {
-		if b, ok := before[rf.id]; (ok && b.sameFile(rf.sibling)) || taken[rf.id] {
+		if b, ok := before[rf.id]; (ok && (b.sameFile(rf.sibling) || grown(rf, b))) || taken[rf.id] {
 			continue
 		}
 		if isCopy(rf, before, now, head) {
@@ -320,6 +321,21 @@ func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, head []
 		}
 	}
 	return out
+}
+
+// grown reports whether rf is the plain file b describes, appended to
+// since (a writer that never reopened its rotated log): not a copy.
+func grown(rf rotatedNow, b sibling) bool {
+	if !b.plain || rf.size < b.size {
+		return false
+	}
+	f, err := os.Open(rf.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head, err := headOf(f, b.headLen)
+	return err == nil && len(head) == b.headLen && hash64(head) == b.head
 }
 
 // isCopy reports whether rf, new in a rotated set, starts with head and

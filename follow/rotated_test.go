@@ -665,3 +665,21 @@ func gzipIf(t *testing.T, gz bool, data []byte) []byte {
 	}
 	return z.Bytes()
 }
+
+// TestUnseenRotatedGrows: while the log is empty, a rotated file next to
+// it grows (a writer that never reopened its log) and the log gets a line:
+// the rotated file is no copy of anything unread; it is not read.
+func TestUnseenRotatedGrows(t *testing.T) {
+	h := newHarness(t, "poll")
+	fn := h.path("app.log")
+	writeFile(t, fn+".1", "old1\n")
+	writeFile(t, fn, "")
+	h.start(FileConfig{Paths: []string{fn}})
+	h.expect()
+	appendFile(t, fn+".1", "old2\n")
+	appendFile(t, fn, "new1\n")
+	h.expect("new1")
+	if st := h.files.Stats()[fn]; st.Truncations != 0 || st.Losses != 0 {
+		t.Errorf("%d truncations, %d losses, want none; events %q", st.Truncations, st.Losses, h.rec.allEvents())
+	}
+}
