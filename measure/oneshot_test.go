@@ -314,3 +314,13 @@ func TestPartBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFileError: a file that cannot be opened is named once, with the
+// operation ("open NAME: no such file or directory", not "open open ...").
+func TestOpenFileError(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "missing.log")
+	_, err := OpenFile(name)
+	if want := "open " + name + ": no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("OpenFile: %v, want %q", err, want)
+	}
+}

@@ -49,12 +49,12 @@ func OpenPath(path string, stdin io.Reader) ([]Input, error) {
 func OpenFile(name string) (Input, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return Input{}, fmt.Errorf("open %w", err)
+		return Input{}, err // "open NAME: why" already
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return Input{}, fmt.Errorf("open %w", err)
+		return Input{}, err // "stat NAME: why"
 	}
 	if fi.IsDir() {
 		f.Close()
