@@ -157,6 +157,10 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 				old.Base.SetNoise(m.Noise)
 			}
 			if m.Budget == nil || !weekly {
+				if old.Adaptive != nil {
+					// The budget is gone: so is its threshold, at the next commit.
+					old.stale = append(old.stale, ThresholdKey(e.width, m.Handle))
+				}
 				old.Adaptive = nil
 			} else if old.Adaptive == nil {
 				old.Adaptive = &Adaptive{}
@@ -194,7 +198,16 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 				return nil, err
 			}
 			st.Base, st.stale = sb.base, sb.keys
-			if st.Adaptive != nil {
+			if st.Adaptive == nil {
+				// A budget removed while the daemon was down: its
+				// threshold goes at the next commit, so that status does
+				// not show it.
+				if _, ok, err := tx.Get(ThresholdKey(e.width, m.Handle)); err != nil {
+					return nil, err
+				} else if ok {
+					st.stale = append(st.stale, ThresholdKey(e.width, m.Handle))
+				}
+			} else {
 				if err := getJSON(tx, ThresholdKey(e.width, m.Handle), st.Adaptive); err != nil {
 					// A damaged record starts afresh, as a damaged baseline does.
 					*st.Adaptive = Adaptive{}

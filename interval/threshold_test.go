@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,17 +111,7 @@ func TestLearnThresholdReproduces(t *testing.T) {
 // threshold is written with the interval that changed it and read back
 // by a new engine.
 func TestAlarmBudget(t *testing.T) {
-	set := ruleSet(t, `settings: {timezone: UTC}
-measurements:
-  - handle: chatty
-    path: /var/log/x.log
-    select_line_matching: '.*x.*'
-    data_type: real
-    extraction_regex: '(\d+)'
-    anomaly_threshold: 1.5
-    alarm_budget: 1/day
-    alarm_budget_periods: 3
-`)
+	set := ruleSet(t, budgetRules)
 	const width = 15 * time.Minute
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -192,4 +183,36 @@ measurements:
 	if got := interval.Threshold(e2.State("chatty")); got != want || want <= 1.5 {
 		t.Errorf("read back threshold %v, want %v (above 1.5)", got, want)
 	}
+
+	// A budget removed (while down, or by a reload) takes its threshold
+	// out of the state file at the next commit.
+	without := ruleSet(t, strings.Replace(budgetRules, "    alarm_budget: 1/day\n    alarm_budget_periods: 3\n", "", 1))
+	for i, eng := range []*interval.Engine{interval.New(width), e2} {
+		if i == 1 {
+			commit(t, store, func(tx *state.Tx) error { return tx.Set(key, "{}") })
+		}
+		apply(t, store, eng, without)
+		r := eng.Close(eng.NewClosing(t0.Add(time.Duration(days*96+1+i)*width), false))
+		commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+		if err := store.View(func(tx *state.Tx) error {
+			if _, ok, err := tx.Get(key); err != nil || ok {
+				t.Errorf("engine %d: %s still stored (%v) after the budget went", i, key, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
+
+const budgetRules = `settings: {timezone: UTC}
+measurements:
+  - handle: chatty
+    path: /var/log/x.log
+    select_line_matching: '.*x.*'
+    data_type: real
+    extraction_regex: '(\d+)'
+    anomaly_threshold: 1.5
+    alarm_budget: 1/day
+    alarm_budget_periods: 3
+`
