@@ -1079,6 +1079,9 @@ settings:
 	if !ok {
 		t.Errorf("status.json does not give probe's anomaly threshold %v and alarm budget:\n%.1500s", th, body)
 	}
+	if v, ok := metricValue(scrape(t, addr), "logtally_measurement_anomaly_threshold", "handle", "probe"); !ok || math.Abs(v-th) > 1e-6 {
+		t.Errorf("logtally_measurement_anomaly_threshold{handle=probe} = %v (%v), want %v", v, ok, th)
+	}
 	_, page := httpGet(t, "http://"+addr+"/")
 	if !strings.Contains(string(page), shown+" (alarm budget 1/day)") {
 		t.Errorf("the status page does not show the anomaly threshold %s (alarm budget 1/day)", shown)

@@ -92,6 +92,8 @@ func newFamilies() *families {
 				func(m *MeasurementView) (float64, bool) { return ptr(m.Dev) }},
 			{newMetric("measurement_z", "How unusual the last sample is, in deviations from the expected value.", gauge, h),
 				func(m *MeasurementView) (float64, bool) { return ptr(m.Z) }},
+			{newMetric("measurement_anomaly_threshold", "Alarm score from which a weekly measurement's samples are anomalies: anomaly_threshold, the default 3, or the adaptive threshold of its alarm_budget.", gauge, h),
+				func(m *MeasurementView) (float64, bool) { return ptr(m.Threshold) }},
 			// The sum of a counter's values only grows: a counter. An int or
 			// real measurement's may fall: a gauge.
 			{newMetric("measurement_value_total", "Sum of every value committed for a counter measurement since the state file began: the lines it counted.", counter, h),
