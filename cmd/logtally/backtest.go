@@ -53,7 +53,9 @@ measurement's rule, the threshold raises those K.
 With rules, the summary then lists every command and report that would
 have fired (or been suppressed by ifelapsed), decided exactly as the daemon
 decides them; nothing is run. With --series, give --rules to evaluate the
-rules' commands and reports against the series' classes.
+rules' commands and reports against the series' classes; a measurement of
+the rules with the series' --handle lends it its settings (persistence,
+anomaly_threshold, alarm_budget, time zone).
 
 Inputs: logs, chosen as for learn (without LOG arguments, the file of
 each file measurement, weekly or not, and its rotated versions; the
