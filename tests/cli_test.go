@@ -42,6 +42,24 @@ func TestCheckValid(t *testing.T) {
 	}
 }
 
+// TestCheckSummaryCounts: check's summary counts what the files define,
+// file watches too, with the right plurals.
+func TestCheckSummaryCounts(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "watch.yaml")
+	writeFile(t, rulesFile, `observe: [users]
+watch_files:
+  - handle: etc_ssh
+    paths: [/etc/ssh]
+reports:
+  - if: etc_ssh_changed
+    message: "changed: $(changed_etc_ssh)"
+`)
+	r := run(t, "", "check", "--rules", rulesFile)
+	if want := rulesFile + ": 1 file, 1 measurement, 1 file watch, 0 classes, 0 commands, 1 report: OK\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("check: exit %d, %q; want %q", r.code, r.stdout, want)
+	}
+}
+
 // TestCheckNamesFullMatching: check names the measurements that have no
 // literal for the shared prefilter, which cost a match on every line, and
 // only those.

@@ -47,8 +47,12 @@ func runCheck(e *env, path string, strict bool) int {
 	for _, w := range set.Warnings {
 		fmt.Fprintln(e.stderr, w.String())
 	}
-	fmt.Fprintf(e.stdout, "%s: %s, %s, %s, %s, %s: OK", path, num.Plural(len(set.Files), "file"),
-		num.Plural(len(set.Measurements), "measurement"), num.Plural(len(set.Classes), "class", "classes"),
+	watches := ""
+	if n := len(set.Watches); n > 0 {
+		watches = ", " + num.Plural(n, "file watch", "file watches")
+	}
+	fmt.Fprintf(e.stdout, "%s: %s, %s%s, %s, %s, %s: OK", path, num.Plural(len(set.Files), "file"),
+		num.Plural(len(set.Measurements), "measurement"), watches, num.Plural(len(set.Classes), "class", "classes"),
 		num.Plural(len(set.Commands), "command"), num.Plural(len(set.Reports), "report"))
 	if n := len(set.Warnings); n > 0 {
 		fmt.Fprintf(e.stdout, " (%s)", num.Plural(n, "warning"))
