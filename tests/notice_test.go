@@ -1125,3 +1125,57 @@ func TestReportSignal(t *testing.T) {
 	d.waitLog(`msg="intermediate report"`, 2)
 	d.stop()
 }
+
+// TestHourClassDaemon: the running daemon sets the time classes of each
+// interval in settings.timezone: a command guarded by Hr14 runs, one
+// guarded by the GMT_ class of the hour in UTC runs, one guarded by Hr02
+// does not. The time zone is the one where it is 14h within 90 seconds
+// and for the 58 minutes after, whatever the time the test runs at: the
+// lines go on until the guarded commands run.
+func TestHourClassDaemon(t *testing.T) {
+	at := time.Now().Add(90 * time.Second).UTC()
+	zone, east := "Etc/UTC", 14-at.Hour() // where it is 14h at `at`
+	switch {
+	case east > 0:
+		zone = fmt.Sprintf("Etc/GMT-%d", east) // POSIX signs: GMT-5 is 5 hours east
+	case east < 0:
+		zone = fmt.Sprintf("Etc/GMT+%d", -east)
+	}
+	r := newRig(t, "")
+	log, fired := r.path("app.log"), r.path("fired.log")
+	writeFile(t, log, "")
+	command := func(handle, guard string) string {
+		return fmt.Sprintf("  - handle: %[1]s\n    if: %[2]s\n    command: [%[3]s, %[4]s, %[1]s]\n    env: {%[5]s: record}\n    ifelapsed: 1h\n",
+			handle, guard, yamlQuote(testBinary(t)), yamlQuote(fired), helperEnv)
+	}
+	writeFile(t, r.rules, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*Invalid user.*'
+    history_type: scalar
+classes:
+  probe_seen: {expression: value_probe > 0, persist: 0s}
+commands:
+%s%s%ssettings:
+  timezone: %s
+`, log, command("at_two", "probe_seen.Hr14"), command("at_two_gmt", fmt.Sprintf("probe_seen.GMT_Hr%02d", at.Hour())),
+		command("at_two_am", "probe_seen.Hr02"), zone))
+	d := r.start("inotify", 0, "--listen=")
+	d.waitLog(`msg=committed `, 1)
+	ran := func() map[string]int {
+		out := map[string]int{}
+		for _, rec := range readRecords(t, fired) {
+			out[strings.Join(rec.args(), " ")]++
+		}
+		return out
+	}
+	testutil.WaitForWhy(t, 90*time.Second+waitTimeout, "the commands guarded by Hr14 and GMT_Hr", func() (bool, string) {
+		appendString(t, log, "sshd[1]: Invalid user admin from 203.0.113.9 port 22\n")
+		got := ran()
+		return got["at_two"] == 1 && got["at_two_gmt"] == 1, fmt.Sprintf("runs %v in %s", got, zone)
+	})
+	d.stop()
+	if got := ran(); got["at_two_am"] != 0 {
+		t.Errorf("the command guarded by Hr02 ran %d times in %s, where it is 14h", got["at_two_am"], zone)
+	}
+}
