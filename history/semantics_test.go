@@ -304,20 +304,8 @@ func TestSlowEvidence(t *testing.T) {
 // far out, is held back to _dev1 (it used to pass at a calibrated z of 4.5),
 // and a stronger one is an anomaly again.
 func TestRefractory(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	b := New(utcConfig())
-	series := flat(3, func() float64 { return poisson(rng, 10) })
-	observeAll(b, series)
-	at := series[len(series)-1].T
-	next := func(v float64) Score {
-		at = at.Add(5 * time.Minute)
-		return b.Observe(at, v)
-	}
-	quiet := func(n int) {
-		for i := 0; i < n; i++ {
-			next(poisson(rng, 10))
-		}
-	}
+	r := trainedCounts(3, 10)
+	next, quiet := r.next, r.quiet
 	quiet(12)
 	if sc := next(120); sc.Level != 3 {
 		t.Fatalf("first spike 120 on counts of 10: level %d", sc.Level)
@@ -330,7 +318,7 @@ func TestRefractory(t *testing.T) {
 	if sc := next(400); sc.Level != 3 {
 		t.Errorf("stronger spike 400: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
 	}
-	at = at.Add(25 * time.Hour)
+	r.at = r.at.Add(25 * time.Hour)
 	quiet(12)
 	if sc := next(70); sc.Level != 3 {
 		t.Errorf("spike 70 a day later: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
@@ -383,20 +371,8 @@ func TestForecastWithinRange(t *testing.T) {
 // raise it again); consecutive anomalous samples stay anomalies; a far
 // stronger return, or one after a quiet two hours, is an anomaly again.
 func TestAnomalyEpisode(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	b := New(utcConfig())
-	series := flat(3, func() float64 { return poisson(rng, 10) })
-	observeAll(b, series)
-	at := series[len(series)-1].T
-	next := func(v float64) Score {
-		at = at.Add(5 * time.Minute)
-		return b.Observe(at, v)
-	}
-	quiet := func(n int) {
-		for i := 0; i < n; i++ {
-			next(poisson(rng, 10))
-		}
-	}
+	r := trainedCounts(5, 10)
+	next, quiet := r.next, r.quiet
 	quiet(12)
 	for i, v := range []float64{120, 130} {
 		if sc := next(v); sc.Level != 3 {
@@ -408,7 +384,7 @@ func TestAnomalyEpisode(t *testing.T) {
 	// evidence is at the anomaly level, the episode holds it at dev2.
 	top := 0
 	for i := 0; i < 12; i++ {
-		sc := next(22 + poisson(rng, 3))
+		sc := next(22 + poisson(r.rng, 3))
 		top = max(top, sc.Level)
 	}
 	if top != 2 {
@@ -419,7 +395,7 @@ func TestAnomalyEpisode(t *testing.T) {
 	}
 	quiet(30)
 	for i := 0; i < 12; i++ {
-		if sc := next(22 + poisson(rng, 3)); sc.Level == 3 {
+		if sc := next(22 + poisson(r.rng, 3)); sc.Level == 3 {
 			break
 		} else if i == 11 {
 			t.Errorf("an hour of about 25 after a quiet 2.5 hours: level %d, want an anomaly", sc.Level)
@@ -432,22 +408,45 @@ func TestAnomalyEpisode(t *testing.T) {
 // after it can be far below the new expectation: that is no second
 // anomaly (it used to raise _low_anomaly on the spike's heels).
 func TestSpikeThenDip(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	b := New(utcConfig())
-	series := flat(3, func() float64 { return poisson(rng, 30) })
-	observeAll(b, series)
-	at := series[len(series)-1].T
-	next := func(v float64) Score {
-		at = at.Add(5 * time.Minute)
-		return b.Observe(at, v)
-	}
-	for range 12 {
-		next(poisson(rng, 30))
-	}
+	r := trainedCounts(5, 30)
+	next, quiet := r.next, r.quiet
+	quiet(12)
 	if sc := next(300); sc.Level != 3 {
 		t.Fatalf("spike 300 on counts of 30: level %d, want 3", sc.Level)
 	}
 	if sc := next(3); sc.Level != -2 || sc.Z > -3 {
 		t.Errorf("3 just after the spike: level %d (z %.1f), want held back to -2 at 3 deviations or more", sc.Level, sc.Z)
+	}
+}
+
+// countRig feeds 5-minute counts to a baseline trained on three weeks of
+// Poisson counts of a mean.
+type countRig struct {
+	b    *Baseline
+	rng  *rand.Rand
+	at   time.Time // the last interval fed
+	mean float64
+}
+
+// trainedCounts returns a countRig whose baseline has learned three weeks
+// of Poisson counts of mean (drawn with the generator seeded by seed).
+func trainedCounts(seed uint64, mean float64) *countRig {
+	r := &countRig{b: New(utcConfig()), rng: rand.New(rand.NewPCG(seed, seed+1)), mean: mean}
+	series := flat(3, func() float64 { return poisson(r.rng, mean) })
+	observeAll(r.b, series)
+	r.at = series[len(series)-1].T
+	return r
+}
+
+// next scores and learns v as the next interval's value.
+func (r *countRig) next(v float64) Score {
+	r.at = r.at.Add(5 * time.Minute)
+	return r.b.Observe(r.at, v)
+}
+
+// quiet feeds n ordinary counts.
+func (r *countRig) quiet(n int) {
+	for range n {
+		r.next(poisson(r.rng, r.mean))
 	}
 }
