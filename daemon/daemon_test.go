@@ -336,6 +336,18 @@ func TestMissingFileIsAGap(t *testing.T) {
 			t.Fatalf("the baseline of the missing file learned slot %+v", slot)
 		}
 	}
+	// The status view computes a learned week for its graph only.
+	for _, m := range d.View().Measurements {
+		if m.Handle != "miss" {
+			continue
+		}
+		if m.Week != nil || m.Graph == nil {
+			t.Fatalf("the view of miss: week %d slots, graph %v; want none, and a function", len(m.Week), m.Graph != nil)
+		}
+		if w, _ := m.Graph(); len(w) != d.eng.State("miss").Base.Slots() {
+			t.Fatalf("the graph of miss has %d slots", len(w))
+		}
+	}
 
 	// The file appears: its stream is back, and its intervals are real
 	// zeros again.

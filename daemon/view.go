@@ -4,10 +4,31 @@ import (
 	"sort"
 
 	"github.com/logtally/logtally/follow"
+	"github.com/logtally/logtally/history"
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/state"
 	"github.com/logtally/logtally/web"
 )
+
+// graph returns the function that reads the learned week and the last
+// week's samples of measurement h, for its graph (web.MeasurementView).
+func (d *Daemon) graph(h string) func() ([]history.SlotStat, []history.Sample) {
+	return func() ([]history.SlotStat, []history.Sample) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		ms := d.eng.State(h)
+		if ms == nil || ms.Base == nil {
+			return nil, nil
+		}
+		var recent []history.Sample
+		_ = d.store.View(func(tx *state.Tx) error {
+			var err error
+			recent, err = interval.RecentSamples(tx, d.interval, h, d.clock.Now())
+			return err
+		})
+		return ms.Base.Week(), recent
+	}
+}
 
 // View returns a snapshot of the running daemon for the status page and
 // /metrics; see web.View.
@@ -54,8 +75,7 @@ func (d *Daemon) View() web.View {
 				if m.Budget != nil {
 					mv.Budget = m.Budget.String()
 				}
-				mv.Week = ms.Base.Week()
-				mv.Recent, _ = interval.RecentSamples(tx, d.interval, h, now)
+				mv.Graph = d.graph(h)
 			}
 			v.Measurements = append(v.Measurements, mv)
 		}

@@ -37,16 +37,21 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	if m == nil || (len(m.Week) == 0 && (ext == "csv" || len(m.Recent) == 0)) {
+	var week []history.SlotStat
+	var recent []history.Sample
+	if m != nil {
+		week, recent = m.graph()
+	}
+	if len(week) == 0 && (ext == "csv" || len(recent) == 0) {
 		http.Error(w, "no learned week for that measurement", http.StatusNotFound)
 		return
 	}
 	var buf bytes.Buffer
 	if ext == "csv" {
-		err = history.WriteWeekCSV(&buf, m.Week)
+		err = history.WriteWeekCSV(&buf, week)
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	} else {
-		err = history.WriteWeekSVG(&buf, graphTitle(m), m.Week, m.Recent)
+		err = history.WriteWeekSVG(&buf, graphTitle(m), week, recent)
 		w.Header().Set("Content-Type", "image/svg+xml")
 		// An SVG opened on its own is a document: it gets no script, no
 		// fetches and a sandbox, whatever it might contain.

@@ -229,10 +229,10 @@ func newJSONView(v View) jsonView {
 			}
 			jm.Keys = jk
 		}
-		if len(m.Week) > 0 || len(m.Recent) > 0 {
+		if m.hasGraph() {
 			jm.GraphSVG = "graph/" + url.PathEscape(m.Handle) + ".svg"
 		}
-		if len(m.Week) > 0 {
+		if m.Graph != nil || len(m.Week) > 0 {
 			jm.GraphCSV = "graph/" + url.PathEscape(m.Handle) + ".csv"
 		}
 		j.Measurements = append(j.Measurements, jm)

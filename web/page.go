@@ -214,7 +214,7 @@ func newPageData(v View) pageData {
 			card.Classes = append(card.Classes, chip{Name: clean(c, maxText), Level: classLevel(c)})
 		}
 		switch {
-		case len(m.Week) > 0 || len(m.Recent) > 0:
+		case m.hasGraph():
 			card.Graph = "graph/" + url.PathEscape(m.Handle) + ".svg"
 		case m.HistoryType == "weekly":
 			card.NoGraph = "No week learned yet."

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -495,5 +496,39 @@ func TestMarkupError(t *testing.T) {
 		if err := markupError(tt.body); (err == nil) != tt.ok {
 			t.Errorf("markupError(…%q) = %v", tt.body[len(page):], err)
 		}
+	}
+}
+
+// TestGraphOnlyWhenDrawn: a measurement's week given as Graph is computed
+// for its graph only, never for /metrics, the page or status.json (with
+// 1000 weekly measurements each would be 2016 forecasts a measurement on
+// every scrape), and draws what Week and Recent draw.
+func TestGraphOnlyWhenDrawn(t *testing.T) {
+	v := fixture(t)
+	m := &v.Measurements[0]
+	week, recent := m.Week, m.Recent
+	var calls atomic.Int64
+	m.Week, m.Recent = nil, nil
+	m.Graph = func() ([]history.SlotStat, []history.Sample) { calls.Add(1); return week, recent }
+	h := New(staticSource{v}, nil).Handler()
+	for _, path := range []string{"/metrics", "/", "/status.json"} {
+		get(t, h, path)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("the week was computed %d times without a graph", n)
+	}
+	page := get(t, h, "/").Body.String()
+	if !strings.Contains(page, "graph/ssh_username_probe.svg") {
+		t.Error("the page does not link the graph of a measurement with a Graph")
+	}
+	var want strings.Builder
+	if err := history.WriteWeekSVG(&want, graphTitle(m), week, recent); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, h, "/graph/ssh_username_probe.svg").Body.String(); got != want.String() {
+		t.Error("the graph drawn from Graph differs from the one drawn from Week and Recent")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("one graph computed the week %d times", n)
 	}
 }
