@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // TestCheckBroken: a directory with a typo'd key, a bad regex, a missing
@@ -552,5 +554,36 @@ func TestTestHint(t *testing.T) {
 	var hints struct{ Hints []any }
 	if err := json.Unmarshal([]byte(r.stdout), &hints); err != nil || hints.Hints == nil || len(hints.Hints) != 0 {
 		t.Errorf("hints for a rule that selects: %v %v", hints.Hints, err)
+	}
+}
+
+// TestStatusSets: status prints the members of a set measurement and what
+// expect: makes of them, which do not fit the table's VALUE column, as
+// test does.
+func TestStatusSets(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "set.yaml")
+	state := filepath.Join(dir, "state.db")
+	writeFile(t, rulesFile, `measurements:
+  - handle: accounts
+    stream_type: pipe
+    pipe_mode: interval
+    path: [/bin/sh, -c, 'echo root; echo daemon; echo mallory']
+    data_type: slist
+    select_line_matching: '.*'
+    expect: [root, daemon, bin]
+`)
+	d := startDaemon(t, daemonOpts{rules: rulesFile, state: state, output: "file://" + filepath.Join(dir, "samples.lp")})
+	d.waitLog(`committed`, 1)
+	testutil.WaitForWhy(t, waitTimeout, "a sample of accounts", func() (bool, string) {
+		m, ok := readStatus(t, state).measurement("accounts")
+		return ok && m.Last != nil && m.Last.Value != nil, fmt.Sprintf("%+v", m)
+	})
+	r := run(t, "", "status", "--state", state)
+	d.stop()
+	for _, want := range []string{"\naccounts: daemon, mallory, root\n", "\naccounts: unexpected: mallory; missing: bin\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

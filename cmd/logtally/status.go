@@ -120,6 +120,19 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 			num.Human(m.Total), m.Count, classes)
 	}
 	tw.Flush()
+	// Text values and sets, which do not fit a column, as test prints them.
+	for _, m := range st.Measurements {
+		switch l := m.Last; {
+		case l == nil:
+		case l.Text != "":
+			fmt.Fprintf(w, "%s: %s\n", m.Handle, printable([]byte(l.Text)))
+		case l.Set != nil:
+			fmt.Fprintf(w, "%s: %s\n", m.Handle, printable([]byte(orNone(l.Set))))
+			if l.Unexpected != nil || l.Missing != nil {
+				fmt.Fprintf(w, "%s: unexpected: %s; missing: %s\n", m.Handle, printable([]byte(orNone(l.Unexpected))), printable([]byte(orNone(l.Missing))))
+			}
+		}
+	}
 	fmt.Fprintln(w)
 	for _, m := range st.Measurements {
 		if m.Last != nil && m.Last.KeyTable != nil {
