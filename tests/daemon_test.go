@@ -242,6 +242,7 @@ type sampleStatus struct {
 	Classes    []string  `json:"classes"`
 	KeyRejects uint64    `json:"key_rejects"`
 	TopKey     string    `json:"top_key"`
+	TopCount   uint64    `json:"top_count"`
 }
 
 // readStatus runs `logtally status --json` on a state file, which works
