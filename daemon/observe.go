@@ -80,11 +80,12 @@ type observing struct {
 // from start to end. An observable whose ifelapsed has not passed repeats
 // its last reading (weekly and scalar) or has none (log), as cf-monitord
 // uses its cached value; one that cannot be read within its expireafter
-// has none (a gap), which is logged.
+// (DefaultSampleLimit when it has none) has none (a gap), which is
+// logged.
 func (d *Daemon) startObserving(ms []*rules.Measurement, start, end time.Time) *observing {
 	o := d.observe
 	ob := &observing{d: d, start: start, end: end, ready: map[string]*interval.Accumulator{}, missing: map[string]bool{}}
-	limit := DefaultSampleLimit
+	var limits []time.Duration
 	o.mu.Lock()
 	for _, m := range ms {
 		last := o.last[m.Handle]
@@ -99,14 +100,16 @@ func (d *Daemon) startObserving(ms []*rules.Measurement, start, end time.Time) *
 		ob.specs = append(ob.specs, *m.Observe)
 		ob.ms = append(ob.ms, m)
 		ob.missing[m.Handle] = true
-		if m.ExpireAfter > 0 && m.ExpireAfter < limit {
+		limit := DefaultSampleLimit
+		if m.ExpireAfter > 0 {
 			limit = m.ExpireAfter
 		}
+		limits = append(limits, limit)
 	}
 	o.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithCancel(context.Background())
 	ob.cancel = cancel
-	ob.parts = o.sampler.Start(ctx, ob.specs)
+	ob.parts = o.sampler.Start(ctx, ob.specs, limits)
 	return ob
 }
 

@@ -346,7 +346,7 @@ func TestSampleContextHungSource(t *testing.T) {
 // hangs is late with its own observables only.
 func TestStartPartsBySource(t *testing.T) {
 	s, fifo := hungUtmp(t)
-	parts := s.Start(context.Background(), []Spec{{Kind: Users}, {Kind: LoadAvg}, {Kind: LoadAvg}})
+	parts := s.Start(context.Background(), []Spec{{Kind: Users}, {Kind: LoadAvg}, {Kind: LoadAvg}}, nil)
 	first := <-parts
 	if !slices.Equal(first.Index, []int{1, 2}) || first.Results[0].Err != nil || first.Results[1].Value != 0.5 {
 		t.Fatalf("first part, while the utmp read hangs: %+v", first)
@@ -359,4 +359,21 @@ func TestStartPartsBySource(t *testing.T) {
 	if p, more := <-parts; more {
 		t.Fatalf("a third part: %+v", p)
 	}
+}
+
+// A source that does not answer within its limit gives its observables
+// DeadlineExceeded; the limit of one source is not another's.
+func TestStartLimitBySource(t *testing.T) {
+	s, fifo := hungUtmp(t)
+	parts := s.Start(context.Background(), []Spec{{Kind: LoadAvg}, {Kind: Users}}, []time.Duration{0, 20 * time.Millisecond})
+	got := map[int]Result{}
+	for p := range parts {
+		for j, i := range p.Index {
+			got[i] = p.Results[j]
+		}
+	}
+	if got[0].Err != nil || got[0].Value != 0.5 || !errors.Is(got[1].Err, context.DeadlineExceeded) {
+		t.Fatalf("results %+v: want the load average, and the hung utmp past its limit", got)
+	}
+	release(t, fifo, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Default places of the sources.
@@ -141,7 +142,7 @@ func (s *Sampler) Sample(specs []Spec) []Result {
 // read returns; meanwhile its observables get ErrBusy.
 func (s *Sampler) SampleContext(ctx context.Context, specs []Spec) []Result {
 	out := make([]Result, len(specs))
-	for p := range s.Start(ctx, specs) {
+	for p := range s.Start(ctx, specs, nil) {
 		for j, i := range p.Index {
 			out[i] = p.Results[j]
 		}
@@ -159,23 +160,31 @@ type Part struct {
 // Start reads every observable of specs, each source once on a goroutine
 // of its own, and sends each source's part on the channel it returns as
 // soon as that source is read, so that a slow source is late only with
-// its own observables. A source that has not answered when ctx is done
-// sends the context's error; one still being read for an earlier call is
-// not read again and sends ErrBusy at once. The channel is closed after
-// the last part, at the latest when ctx is done.
-func (s *Sampler) Start(ctx context.Context, specs []Spec) <-chan Part {
+// its own observables. limits, when not nil, bounds the reading of each
+// spec (0: no bound); a source read for several is bounded by the longest.
+// A source that has not answered within its bound, or when ctx is done,
+// sends the error (context.DeadlineExceeded, or ctx's); one still being
+// read for an earlier call is not read again and sends ErrBusy at once.
+// The channel is closed after the last part.
+func (s *Sampler) Start(ctx context.Context, specs []Spec, limits []time.Duration) <-chan Part {
 	srcs := s.sources(specs)
 	out := make(chan Part, len(srcs)) // never blocks: a reader may stop early
 	type read struct {
 		name string
 		part Part
 	}
-	ch := make(chan read, len(srcs)) // the reads, which may outlive ctx
+	ch := make(chan read, len(srcs)) // the reads, which may outlive their bound
 	pending := map[string][]int{}
+	due := map[string]time.Time{} // a pending source's bound, if it has one
+	start := time.Now()
 	for _, src := range srcs {
 		sub := make([]Spec, len(src.idx))
+		var limit time.Duration
 		for j, i := range src.idx {
 			sub[j] = specs[i]
+			if limits != nil {
+				limit = max(limit, limits[i])
+			}
 		}
 		s.mu.Lock()
 		busy := s.busy[src.name]
@@ -191,6 +200,9 @@ func (s *Sampler) Start(ctx context.Context, specs []Spec) <-chan Part {
 			continue
 		}
 		pending[src.name] = src.idx
+		if limit > 0 {
+			due[src.name] = start.Add(limit)
+		}
 		go func(src *source) {
 			res := src.read(sub)
 			s.mu.Lock()
@@ -199,19 +211,48 @@ func (s *Sampler) Start(ctx context.Context, specs []Spec) <-chan Part {
 			ch <- read{src.name, Part{Index: src.idx, Results: res}}
 		}(src)
 	}
+	expire := func(names []string, err error) {
+		for _, n := range names {
+			idx := pending[n]
+			delete(pending, n)
+			delete(due, n)
+			out <- Part{Index: idx, Results: fail(len(idx), &Error{Source: n, Err: err})}
+		}
+	}
 	go func() {
 		defer close(out)
+		timer := time.NewTimer(time.Hour) // reset before each wait (Go 1.23 timers: no stale tick)
+		defer timer.Stop()
 		for len(pending) > 0 {
+			var next time.Time
+			for _, t := range due {
+				if next.IsZero() || t.Before(next) {
+					next = t
+				}
+			}
+			var expired <-chan time.Time
+			if !next.IsZero() {
+				timer.Reset(time.Until(next))
+				expired = timer.C
+			}
 			select {
 			case r := <-ch:
-				delete(pending, r.name)
-				out <- r.part
-			case <-ctx.Done():
-				for _, n := range slices.Sorted(maps.Keys(pending)) {
-					idx := pending[n]
-					out <- Part{Index: idx, Results: fail(len(idx), &Error{Source: n, Err: ctx.Err()})}
+				if _, ok := pending[r.name]; ok {
+					delete(pending, r.name)
+					delete(due, r.name)
+					out <- r.part
 				}
-				return
+			case now := <-expired:
+				var over []string
+				for n, t := range due {
+					if !t.After(now) {
+						over = append(over, n)
+					}
+				}
+				slices.Sort(over)
+				expire(over, context.DeadlineExceeded)
+			case <-ctx.Done():
+				expire(slices.Sorted(maps.Keys(pending)), ctx.Err())
 			}
 		}
 	}()
