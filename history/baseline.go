@@ -142,6 +142,8 @@ type params struct {
 	refractory   float64         // seconds: after an alarm, a new one needs stronger evidence for this long
 	episodeHold  float64         // seconds: an anomaly this soon after the last anomalous sample is the same episode
 	episodeGain  float64         // ... unless it is this many times as far out as the episode's farthest sample
+	noveltyEdge  float64         // a value this share of the learned range beyond it is new
+	noveltyAge   float64         // seconds: ... once the range has had this long to be explored
 	refractGain  float64         // a new alarm within the refractory time needs this multiple of the last peak
 	episodeGap   float64         // seconds: quiet time that ends an episode of the tail records
 	measureA     float64         // seconds: the most frequent exceedance rate used to extrapolate rarer ones
@@ -209,6 +211,8 @@ func defaultParams() params {
 		refractory:   24 * 3600,
 		episodeHold:  2 * 3600,
 		episodeGain:  1.2,
+		noveltyEdge:  0.05,
+		noveltyAge:   7 * 86400,
 		refractGain:  1.2,
 		episodeGap:   1800,
 		measureA:     12 * 3600,
@@ -657,6 +661,9 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	if lvl >= 2 && p.src == b.g.AlarmSrc && b.refractory(t, p.strength) {
 		lvl = 1
 	}
+	if !young && age >= b.p.noveltyAge && b.novel(v, sc.Z) {
+		lvl = 3
+	}
 	// A level k needs the sample to be k deviations out, whatever the
 	// evidence behind it: the classes are arithmetic on Av and Dev.
 	lvl = min(lvl, int(math.Min(math.Abs(sc.Z), 3)))
@@ -677,6 +684,15 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	}
 	sc.Level = lvl
 	return sc, p
+}
+
+// novel reports whether v, on the side of z, lies beyond the range of
+// every value learned by more than noveltyEdge of its width (on the
+// model's scale): a value the series has never come near.
+func (b *Baseline) novel(v, z float64) bool {
+	y := b.transform(v)
+	edge := b.p.noveltyEdge * (b.g.Max - b.g.Min)
+	return (z > 0 && y > b.g.Max+edge) || (z < 0 && y < b.g.Min-edge)
 }
 
 // strengthOf returns the strength of the evidence behind the calibrated z,

@@ -139,6 +139,16 @@
 // tenfold burst of a fraction of an event is within Poisson noise: at a
 // level of 0.2 per interval about 7 to 10 events are needed for an anomaly.
 //
+// A value never seen is news, whatever the calibration: once the baseline
+// has a week of history (time for its range to be explored: a younger
+// series sets new records as a matter of course), a sample beyond the
+// range of every value learned (y_min to y_max) by more than 5% of its
+// width, on the side it deviates, gets level 3 (still subject to the rules
+// below: at least 3 deviations out, the noise threshold, the episode). A heavy-tailed series, whose
+// calibrated levels sit beyond its frequent spikes, thus still alarms at
+// a spike larger than any before; a spike within the range is judged by
+// the calibration alone.
+//
 // # What Av, Dev and Z say
 //
 // They are on the measurement's own scale, arithmetic a reader can check.

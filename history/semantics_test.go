@@ -450,3 +450,35 @@ func (r *countRig) quiet(n int) {
 		r.next(poisson(r.rng, r.mean))
 	}
 }
+
+// TestNeverSeenIsAnomaly: on a series with a heavy tail (spikes of 4 to 8
+// deviations twice a day), the calibrated levels sit beyond those spikes,
+// so a value of 10 deviations was often only _dev1; but it lies beyond
+// every value the series ever had, and is an anomaly. A spike within the
+// range learned is judged by the calibration as before.
+func TestNeverSeenIsAnomaly(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 77))
+			cfg := utcConfig()
+			cfg.Kind = KindReal
+			b := New(cfg)
+			series := flat(4, func() float64 { return 100 + rng.NormFloat64() })
+			for i := 0; i < len(series); i += 144 {
+				series[i+rng.IntN(144)].V = 104 + 4*rng.Float64()
+			}
+			observeAll(b, series)
+			at := series[len(series)-1].T
+			for range 12 {
+				at = at.Add(5 * time.Minute)
+				b.Observe(at, 100+rng.NormFloat64())
+			}
+			if sc := b.Score(at.Add(5*time.Minute), 106); sc.Level == 3 {
+				t.Errorf("106, within the spikes seen: level %d (z %.1f), want no anomaly", sc.Level, sc.Z)
+			}
+			if sc := b.Score(at.Add(5*time.Minute), 110); sc.Level != 3 {
+				t.Errorf("110, beyond every value seen (at most 108): level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+			}
+		})
+	}
+}
