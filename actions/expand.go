@@ -39,14 +39,10 @@ type expander struct {
 	human                     bool // numbers for people (reports), not programs (commands)
 }
 
-func isNameChar(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// expand replaces the $(name) references of s in one left-to-right pass;
-// inserted text is never expanded again. logText, when not nil, transforms
-// text from a log line before it is inserted. tainted reports whether
-// non-empty text from a log line was inserted.
+// expand replaces the $(name) references (rules.NextRef) of s in one
+// left-to-right pass; inserted text is never expanded again. logText, when
+// not nil, transforms text from a log line before it is inserted. tainted
+// reports whether non-empty text from a log line was inserted.
 func (x *expander) expand(s string, logText func(string) string) (out string, tainted bool) {
 	if !strings.Contains(s, "$(") {
 		return s, false
@@ -54,24 +50,12 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 	var b strings.Builder
 	b.Grow(len(s))
 	for {
-		i := strings.Index(s, "$(")
-		if i < 0 {
-			b.WriteString(s)
+		before, name, after, ok := rules.NextRef(s)
+		b.WriteString(before)
+		if !ok {
 			return b.String(), tainted
 		}
-		b.WriteString(s[:i])
-		rest := s[i+2:]
-		j := 0
-		for j < len(rest) && (isNameChar(rest[j]) || rest[j] == '.') {
-			j++
-		}
-		if j == 0 || j == len(rest) || rest[j] != ')' {
-			b.WriteString("$(") // not a reference
-			s = rest
-			continue
-		}
-		name := rest[:j]
-		s = rest[j+1:]
+		s = after
 		v, fromLog, ok := x.lookup(rules.CanonicalVar(name))
 		if !ok {
 			x.e.warnOnce("actions: unknown variable left as written", "$("+name+")")
@@ -234,8 +218,7 @@ func (x *expander) measurementEnv() []string {
 	in := x.in
 	var env []string
 	add := func(name, val string) {
-		if _, h, ok := rules.SplitVar(name); ok && h != "" && validName(h) {
-			e, _ := rules.VarEnv(name)
+		if e, ok := rules.VarEnv(name); ok {
 			env = append(env, e+"="+val)
 		}
 	}
@@ -249,15 +232,6 @@ func (x *expander) measurementEnv() []string {
 	}
 	slices.Sort(env)
 	return env
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isNameChar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // report expands a report message into one line.

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/logtally/logtally/match"
 )
@@ -509,18 +508,12 @@ func (l *loader) checkVars() {
 	}
 	check := func(o *obj, key, s string, perKey bool) {
 		for rest := s; ; {
-			i := strings.Index(rest, "$(")
-			if i < 0 {
+			_, written, after, ok := NextRef(rest)
+			if !ok {
 				return
 			}
-			rest = rest[i+2:]
-			j := strings.IndexByte(rest, ')')
-			if j < 0 {
-				return
-			}
-			written := rest[:j]
+			rest = after
 			name := CanonicalVar(written)
-			rest = rest[j+1:]
 			if name == VarKey && !perKey {
 				o.warnf(key, "$(key) is always empty without per: key")
 			}

@@ -80,11 +80,17 @@ func SplitVar(name string) (prefix, handle string, ok bool) {
 
 // VarEnv returns the environment variable that carries a per-measurement
 // variable to a command (LOGTALLY_VALUE_h for value_h); ok is false for
-// any other name.
+// any other name, and for a handle that cannot be part of an environment
+// variable's name (letters, digits and '_').
 func VarEnv(name string) (env string, ok bool) {
 	i, h := runtimeVar(name)
-	if i < 0 {
+	if i < 0 || h == "" {
 		return "", false
+	}
+	for j := 0; j < len(h); j++ {
+		if !isNameChar(h[j]) {
+			return "", false
+		}
 	}
 	return runtimeVars[i].env + h, true
 }
@@ -100,17 +106,47 @@ func runtimeVar(name string) (int, string) {
 	return -1, ""
 }
 
+// NextRef finds the first variable reference in s as commands, reports
+// and notices expand them: $( then a name of letters, digits, '_' and '.',
+// then ). It returns the text before it (where a "$(" that opens no
+// reference is text), the name as written, and the text after it; ok is
+// false when s has no reference. This is the one definition of a
+// reference, for the expander and for the checks of the rules.
+func NextRef(s string) (before, name, after string, ok bool) {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "$(")
+		if i < 0 {
+			return s, "", "", false
+		}
+		start := from + i
+		rest := s[start+2:]
+		j := 0
+		for j < len(rest) && (isNameChar(rest[j]) || rest[j] == '.') {
+			j++
+		}
+		if j == 0 || j == len(rest) || rest[j] != ')' {
+			from = start + 2 // not a reference
+			continue
+		}
+		return s[:start], rest[:j], rest[j+1:], true
+	}
+}
+
+func isNameChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
 // textVar returns the prefix of the first text variable s refers to, in
 // any of its spellings, or "".
 func textVar(s string) string {
 	for rest := s; ; {
-		i := strings.Index(rest, "$(")
-		if i < 0 {
+		_, name, after, ok := NextRef(rest)
+		if !ok {
 			return ""
 		}
-		rest = rest[i+2:]
-		name := CanonicalVar(rest)
-		if strings.HasPrefix(name, VarKey+")") {
+		rest = after
+		name = CanonicalVar(name)
+		if name == VarKey {
 			return VarKey
 		}
 		for _, v := range runtimeVars {
