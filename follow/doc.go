@@ -128,11 +128,8 @@
 // rewrite from an append, and an unchanged one is only as fine as the
 // filesystem's timestamps, which a truncation and refill within one tick
 // escapes. Copies that logrotate moves to another directory (olddir) are
-// not found. A position saved before a complete line of its content was
-// read describes no content: a copytruncate while logtally is stopped
-// cannot be told from appends, and that copy is not read. Under inotify,
-// directories whose names hold glob characters are watched by the
-// periodic re-check only.
+// not found. Under inotify, directories whose names hold glob characters
+// are watched by the periodic re-check only.
 //
 // # Saved positions
 //
@@ -171,6 +168,14 @@
 //     lost;
 //   - positions saved for rotated files still being drained are resumed
 //     the same way.
+//
+// A position at offset 0 (no complete line of the file read yet) describes
+// no content, so a copytruncate while logtally was stopped leaves nothing
+// to verify it against; it carries instead what the name's rotated set
+// held when it was saved (Position.Rotated). The files that came into the
+// set since, as for a check of such a file, are copies of content written
+// while logtally was stopped: they are read whole, oldest first, before
+// the file itself.
 //
 // When a saved file was found in the rotated set under another name than
 // it was saved under, the files rotated in after the newest such file were

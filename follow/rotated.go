@@ -1,7 +1,6 @@
 package follow
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -268,9 +267,17 @@ func statSet(name string) []rotatedNow {
 	return out
 }
 
+// maxSiblings bounds how many files of a rotated set, the newest, a
+// description holds (and newCopies looks at): copies are the newest.
+const maxSiblings = 64
+
+// newest returns the newest maxSiblings files of set.
+func newest(set []rotatedNow) []rotatedNow { return set[max(0, len(set)-maxSiblings):] }
+
 // siblingsOf describes set, reading the heads of the plain files that
 // known (nil, or the description of an earlier look) does not have.
 func siblingsOf(set []rotatedNow, known siblings) siblings {
+	set = newest(set)
 	sb := make(siblings, len(set))
 	for _, rf := range set {
 		if k, ok := known[rf.id]; ok && k.sameFile(rf.sibling) {
@@ -291,6 +298,60 @@ func siblingsOf(set []rotatedNow, known siblings) siblings {
 	return sb
 }
 
+// String encodes sb for a saved position (Position.Rotated): a version,
+// so that an empty set is told from none, then one entry per file.
+func (sb siblings) String() string {
+	ids := make([]fileID, 0, len(sb))
+	for id := range sb {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b fileID) int {
+		if a.dev != b.dev {
+			return cmpU64(a.dev, b.dev)
+		}
+		return cmpU64(a.ino, b.ino)
+	})
+	var b strings.Builder
+	b.WriteString("1;")
+	for _, id := range ids {
+		d := sb[id]
+		plain := 0
+		if d.plain {
+			plain = 1
+		}
+		fmt.Fprintf(&b, "%d:%d:%d:%d:%d:%d:%x;", id.dev, id.ino, d.size, d.mtime, plain, d.headLen, d.head)
+	}
+	return b.String()
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// parseSiblings decodes Position.Rotated; what it cannot read is left out.
+func parseSiblings(s string) siblings {
+	sb := make(siblings)
+	for _, e := range strings.Split(strings.TrimPrefix(s, "1;"), ";") {
+		var (
+			id    fileID
+			d     sibling
+			plain int
+		)
+		if n, err := fmt.Sscanf(e, "%d:%d:%d:%d:%d:%d:%x", &id.dev, &id.ino, &d.size, &d.mtime, &plain, &d.headLen, &d.head); err != nil || n != 7 {
+			continue
+		}
+		d.plain = plain == 1
+		sb[id] = d
+	}
+	return sb
+}
+
 // unseenFile is a file of a rotated set that was not in it before.
 type unseenFile struct {
 	path string
@@ -298,15 +359,17 @@ type unseenFile struct {
 }
 
 // newCopies returns, oldest first, the files of set (name's rotated set
-// now) that were not in it as before describes it, are not in taken, and
-// start with head: the copies copytruncate made of content of which no
+// now; its newest maxSiblings) that were not in it as before describes
+// it, are not in taken, and start with the headLen bytes whose hash is
+// head: the copies copytruncate made of content of which no
 // complete line was read (the followed file was empty, or held a partial
 // line or a hole, at the last look). That content was written, copied
 // and truncated away between two looks; the followed file itself keeps
 // no trace of it. A gzip file whose content is that of a plain file that
 // was there and is gone (the same size and head) is that file
 // compressed, not a copy.
-func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, head []byte) []unseenFile {
+func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, headLen int, head uint64) []unseenFile {
+	set = newest(set)
 	now := make(map[fileID]sibling, len(set))
 	for _, rf := range set {
 		now[rf.id] = rf.sibling
@@ -316,7 +379,7 @@ func newCopies(set []rotatedNow, before siblings, taken map[fileID]bool, head []
 		if b, ok := before[rf.id]; (ok && (b.sameFile(rf.sibling) || grown(rf, b))) || taken[rf.id] {
 			continue
 		}
-		if isCopy(rf, before, now, head) {
+		if isCopy(rf, before, now, headLen, head) {
 			out = append(out, unseenFile{path: rf.path, id: rf.id})
 		}
 	}
@@ -338,10 +401,10 @@ func grown(rf rotatedNow, b sibling) bool {
 	return err == nil && len(head) == b.headLen && hash64(head) == b.head
 }
 
-// isCopy reports whether rf, new in a rotated set, starts with head and
-// is not a compressed twin of a plain file that was in the set before
-// and is not now.
-func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, head []byte) bool {
+// isCopy reports whether rf, new in a rotated set, starts with the
+// headLen bytes whose hash is head and is not a compressed twin of a
+// plain file that was in the set before and is not now.
+func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, headLen int, head uint64) bool {
 	f, err := os.Open(rf.path)
 	if err != nil {
 		return false
@@ -352,7 +415,7 @@ func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, head []byte)
 	} else if id, _ := idOf(fi); id != rf.id {
 		return false // renamed again since: looked at under its new name, if any
 	}
-	if b, err := headOf(f, len(head)); err != nil || !bytes.Equal(b, head) {
+	if b, err := headOf(f, headLen); err != nil || len(b) != headLen || hash64(b) != head {
 		return false
 	}
 	if !isGzip(f) {

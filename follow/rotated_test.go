@@ -683,3 +683,85 @@ func TestUnseenRotatedGrows(t *testing.T) {
 		t.Errorf("%d truncations, %d losses, want none; events %q", st.Truncations, st.Losses, h.rec.allEvents())
 	}
 }
+
+// TestCopyTruncateUnseenWhileStopped: logtally stops while its log is
+// empty (its saved position is at offset 0: it describes no content), and
+// while it is stopped lines are written and logrotate copies and
+// truncates the log, once or twice, with delaycompress. The position
+// saved the rotated set as it was: on restart, the copies that came since
+// are read whole, oldest first, then the log; the rotated file that was
+// there and was compressed since is not read again.
+func TestCopyTruncateUnseenWhileStopped(t *testing.T) {
+	for _, rounds := range []int{1, 2} {
+		for _, appendMode := range []bool{true, false} {
+			t.Run(fmt.Sprintf("rounds=%d/append=%v", rounds, appendMode), func(t *testing.T) {
+				h := newHarness(t, "poll")
+				fn := h.path("app.log")
+				writeFile(t, fn+".1", "old1\nold2\n")
+				writeFile(t, fn, "")
+				h.start(FileConfig{Paths: []string{fn}})
+				h.expect()
+				h.stop()
+				opens := h.rec.events(EventOpen)
+				if len(opens) != 1 || opens[0].Pos.Rotated == "" {
+					t.Fatalf("open events %q: want one whose position describes the rotated set", h.rec.allEvents())
+				}
+				saved := map[string]Position{fn: opens[0].Pos}
+
+				flag := os.O_WRONLY
+				if appendMode {
+					flag |= os.O_APPEND
+				}
+				w, err := os.OpenFile(fn, flag, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+				var want []string
+				for r := 0; r < rounds; r++ {
+					for i := 0; i < 3; i++ {
+						l := fmt.Sprintf("r%d line %d", r, i)
+						w.WriteString(l + "\n")
+						want = append(want, l)
+					}
+					// delaycompress: app.log.N.gz move up, app.log.1 is
+					// compressed to app.log.2.gz, the copy made.
+					for n := r + 2; n >= 2; n-- {
+						if _, err := os.Stat(fmt.Sprintf("%s.%d.gz", fn, n)); err == nil {
+							rename(t, fmt.Sprintf("%s.%d.gz", fn, n), fmt.Sprintf("%s.%d.gz", fn, n+1))
+						}
+					}
+					data, err := os.ReadFile(fn + ".1")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Remove(fn + ".1"); err != nil {
+						t.Fatal(err)
+					}
+					writeFile(t, fn+".2.gz", string(gzipIf(t, true, data)))
+					if data, err = os.ReadFile(fn); err != nil {
+						t.Fatal(err)
+					}
+					writeFile(t, fn+".1", string(data))
+					if err := os.Truncate(fn, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				w.WriteString("after\n")
+				want = append(want, "after")
+
+				h2 := h.again()
+				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+				h2.expect(want...)
+				for _, b := range h2.rec.batches() {
+					if !b.Backlog {
+						t.Errorf("batch %q not marked backlog", b.Lines)
+					}
+				}
+				if st := h2.files.Stats()[fn]; st.Losses != 0 {
+					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
+				}
+			})
+		}
+	}
+}

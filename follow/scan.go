@@ -94,6 +94,9 @@ func (o *openFile) position(off int64, reread bool) Position {
 		p.TailLen, p.TailHash = len(o.tail.b), hash64(o.tail.b)
 	}
 	p.SampleStride, p.SampleCount, p.SampleHash = o.fp.upTo(off)
+	if off == 0 && o.before != nil {
+		p.Rotated = o.before.String()
+	}
 	return p
 }
 
@@ -406,6 +409,7 @@ func (s *scanner) begin(t *tracked, f *os.File, id fileID, size int64) (*openFil
 		} else {
 			offset, kind = pos.Offset, EventResume
 			detail = fmt.Sprintf("resuming at offset %d", offset)
+			hole = s.holes[id] // after copies made while stopped, if any
 		}
 	case t.saved != nil:
 		backlogEnd = size
@@ -423,6 +427,9 @@ func (s *scanner) begin(t *tracked, f *os.File, id fileID, size int64) (*openFil
 	}
 	o := &openFile{id: id, f: f, source: t.path, path: t.path, fp: newPrints(), backlogEnd: backlogEnd,
 		seen: size, hole: hole}
+	if offset == 0 {
+		o.before = siblingsOf(statSet(t.path), nil)
+	}
 	if real, err := filepath.EvalSymlinks(t.path); err == nil {
 		o.real = real
 	}
@@ -577,26 +584,26 @@ func (s *scanner) readCurrent(t *tracked) {
 	)
 	if o.before != nil {
 		set = statSet(t.path)
-		if copies = newCopies(set, o.before, s.takenIDs(), o.fp.head); len(copies) > 0 {
+		if copies = newCopies(set, o.before, s.takenIDs(), len(o.fp.head), hash64(o.fp.head)); len(copies) > 0 {
 			why = "copied away and truncated before a complete line of it was read"
 		}
 	}
 	if why == "" {
 		why = s.checkContent(o, fi.Size())
 	}
-	if why != "" {
-		s.truncated(t, o, why, copies)
-	} else {
-		o.seen = max(o.seen, fi.Size())
-	}
-	// While nothing of the content is read, the set is described again at
-	// every look, from the listing just compared: rotated files that grew
-	// or were renamed since are no copies.
 	switch {
-	case o.r.Offset() > 0:
-	case o.before != nil:
+	case why != "":
+		s.truncated(t, o, why, copies)
+	case set != nil:
+		// While nothing of the content is read, the set is described
+		// again at every look, from the listing just compared: rotated
+		// files that grew or were renamed since are no copies.
+		o.seen = max(o.seen, fi.Size())
 		o.before = siblingsOf(set, o.before)
 	default:
+		o.seen = max(o.seen, fi.Size())
+	}
+	if o.r.Offset() == 0 && o.before == nil {
 		o.before = siblingsOf(statSet(t.path), nil)
 	}
 	s.read(o, false)
@@ -665,7 +672,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 		why += "; no copy of its old content next to it"
 	}
 	s.restart(o)
-	o.before = nil
+	o.before = siblingsOf(statSet(t.path), nil) // with the copies just found
 	o.hole = chainHoles(have, later)
 	// The old content was seen this long, and neither read nor copied:
 	// the hole after it, if any, must not count those bytes again.

@@ -189,8 +189,15 @@ func (s *scanner) checkCurrent(name, base string, id fileID, pos Position, taken
 		return nil // open reports it
 	}
 	fi, err := f.Stat()
-	if got, _ := idOf(fi); err != nil || got != id || verify(f, fi.Size(), pos) == "" {
+	if got, _ := idOf(fi); err != nil || got != id {
 		f.Close()
+		return nil
+	}
+	if verify(f, fi.Size(), pos) == "" {
+		f.Close()
+		if pos.Offset == 0 && pos.Rotated != "" {
+			s.copiedWhileStopped(name, base, id, pos, taken)
+		}
 		return nil
 	}
 	f.Close()
@@ -222,6 +229,31 @@ func (s *scanner) checkCurrent(name, base string, id fileID, pos Position, taken
 	s.event(Event{Kind: EventResume, Source: name, Path: cp.path, Pos: cp.position(pos.Offset, false),
 		Detail: fmt.Sprintf("copy of %s's old content made while stopped; reading it from offset %d", name, pos.Offset)})
 	return cp
+}
+
+// copiedWhileStopped looks, for a followed file whose saved position is at
+// its start (no complete line of it was read), for the copies of content
+// written, copied and truncated away while logtally was stopped: the files
+// of its rotated set that were not in it as the position describes it
+// (see newCopies). They are queued to be read whole, oldest first; each,
+// and then the file, may start with the hole of the one before. The hole
+// the first one may start with is of content read before the position:
+// it is skipped, and nothing is reported lost that cannot be told.
+func (s *scanner) copiedWhileStopped(name, base string, id fileID, pos Position, taken map[fileID]bool) {
+	if base == "" {
+		base = name
+	}
+	var got []*openFile
+	for _, c := range newCopies(statSet(base), parseSiblings(pos.Rotated), taken, pos.HeadLen, pos.HeadHash) {
+		if o := s.readWhole(base, c.path, c.id, taken, "copied away by a copytruncate"); o != nil {
+			got = append(got, o)
+		}
+	}
+	if len(got) == 0 {
+		return
+	}
+	s.holes[id] = chainHoles(0, got)
+	got[0].hole.have = allBacklog
 }
 
 // allBacklog is the backlogEnd of a file that will not grow: every line

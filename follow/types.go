@@ -44,6 +44,11 @@ type Position struct {
 	// compressed); Offset and the fingerprints are of its decompressed
 	// content.
 	Gzip bool `json:",omitempty"`
+	// Rotated describes, for a position at offset 0 (no complete line of
+	// the file read yet), the newest files of its rotated set when it was
+	// taken: a restart tells by it the copies made of content written,
+	// copied and truncated away while logtally was stopped.
+	Rotated string `json:",omitempty"`
 	// Cursor is, for the journal, the cursor of the last entry delivered:
 	// reading resumes just after it (see Journal).
 	Cursor string `json:",omitempty"`

@@ -138,6 +138,75 @@ func TestRotatedTwiceWhileStopped(t *testing.T) {
 	}
 }
 
+// TestCopytruncatedWhileStoppedEmpty: logtally stops (SIGTERM, or kill -9
+// after a commit) while its logs are empty, so that its saved positions
+// are at offset 0 and describe no content; while it is stopped, lines are
+// written and the real logrotate copies and truncates each log twice
+// (plain, compress, delaycompress, dateext). The positions described the
+// rotated sets: on restart the copies that came since are read whole,
+// oldest first, then the logs; every line once, nothing reported lost.
+func TestCopytruncatedWhileStoppedEmpty(t *testing.T) {
+	for _, stop := range []string{"sigterm", "kill"} {
+		for _, watch := range []string{"inotify", "poll"} {
+			t.Run(stop+"/"+watch, func(t *testing.T) {
+				t.Parallel()
+				r := newRig(t, "")
+				names, dirs := copytruncateModes()
+				var (
+					logs  []string
+					rules strings.Builder
+				)
+				rules.WriteString("measurements:\n")
+				for _, name := range names {
+					log := r.path(name + ".log")
+					logs = append(logs, log)
+					writeFile(t, log, "")
+					fmt.Fprintf(&rules, "  - {handle: %s, path: %q, select_line_matching: '.*', history_type: scalar}\n", name, log)
+				}
+				writeFile(t, r.rules, rules.String())
+				rotate := logrotate(t, r, logrotateConf(logs, dirs))
+				add := func(tag string) {
+					for i, name := range names {
+						appendString(t, logs[i], numbered(name+" "+tag, 0, 100))
+					}
+				}
+				var pollEvery time.Duration
+				if watch == "poll" {
+					pollEvery = 100 * time.Millisecond
+				}
+				d := r.start(watch, pollEvery)
+				d.waitLog(`event=open `, len(logs))
+				d.waitLog(`msg=committed `, 1)
+				if stop == "kill" {
+					d.kill()
+				} else {
+					d.stop()
+				}
+				add("first")
+				rotate()
+				add("second")
+				rotate()
+				add("last")
+
+				d = r.start(watch, pollEvery)
+				d.waitLog(`msg=started `, 1)
+				d.stop()
+				st := readStatus(t, r.state)
+				for _, name := range names {
+					got := st.total(name)
+					t.Logf("%s: 300 lines written, %v counted", name, got)
+					if got != 300 {
+						t.Errorf("%s: committed total %v, want the 300 lines written", name, got)
+					}
+				}
+				if strings.Contains(d.log(), "event=lost") {
+					t.Errorf("logtally reported lost lines")
+				}
+			})
+		}
+	}
+}
+
 // copytruncateModes are the logrotateModes that copy and truncate.
 func copytruncateModes() (names []string, directives [][]string) {
 	for _, m := range logrotateModes {
