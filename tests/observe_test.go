@@ -268,6 +268,7 @@ reports:
 	if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGCONT) }) // if the change fails: before the daemon is stopped
 	changed := time.Now()
 	const sleepers = 60
 	for range sleepers {
