@@ -636,20 +636,32 @@ func (e *Engine) guard(tx *state.Tx, handle string, now bool, ifElapsed time.Dur
 			}
 		}
 	}
-	if expireAfter >= 0 {
-		exists, age := e.r.status(handle)
-		switch {
-		case exists && expireAfter > 0 && age >= expireAfter:
-			f.Replace = true
-		case exists:
-			f.Reason = ReasonRunning
-			return false, nil
-		}
+	if e.running(f, handle, expireAfter) {
+		return false, nil
 	}
 	if err := tx.Set(lockKey, t.UTC().Format(time.RFC3339Nano)); err != nil {
 		return false, fmt.Errorf("decide: %w", err)
 	}
 	return true, nil
+}
+
+// running reports whether the run id of a command is still going from an
+// earlier firing, so that f does not fire (ReasonRunning); a run older
+// than expireAfter (> 0) is replaced by f instead (f.Replace).
+// expireAfter < 0 means f is a report, which has no runs.
+func (e *Engine) running(f *Firing, id string, expireAfter time.Duration) bool {
+	if expireAfter < 0 {
+		return false
+	}
+	exists, age := e.r.status(id)
+	switch {
+	case exists && expireAfter > 0 && age >= expireAfter:
+		f.Replace = true
+	case exists:
+		f.Reason = ReasonRunning
+		return true
+	}
+	return false
 }
 
 // prune deletes guards and locks of handles no longer in the rule set.

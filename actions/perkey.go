@@ -121,15 +121,8 @@ func (e *Engine) keyLock(tx *state.Tx, f *Firing, ifElapsed, expireAfter time.Du
 			}
 		}
 	}
-	if expireAfter >= 0 {
-		exists, age := e.r.status(f.runID())
-		switch {
-		case exists && expireAfter > 0 && age >= expireAfter:
-			f.Replace = true
-		case exists:
-			f.Reason = ReasonRunning
-			return false, nil
-		}
+	if e.running(f, f.runID(), expireAfter) {
+		return false, nil
 	}
 	if ifElapsed <= 0 {
 		return true, nil
