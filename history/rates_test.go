@@ -175,15 +175,8 @@ func TestRecurringSpikesMeasured(t *testing.T) {
 	const weeks = 12
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 99))
-			cfg := utcConfig()
-			cfg.Kind = KindReal
-			b := New(cfg)
-			series := flat(weeks, func() float64 { return 100 + rng.NormFloat64() })
-			for i := 2016; i < len(series); i += 864 { // every 3 days
-				series[i+rng.IntN(288)].V = 100 + 4 + rng.Float64()
-			}
-			observeAll(b, series)
+			// From the second week on, one spike of 4 to 5 every 3 days.
+			b, _ := spikyReal(rand.New(rand.NewPCG(seed, 99)), weeks, 2016, 864, 288, 4, 1)
 			_, q3 := b.g.Tails[tailPointHigh].levels()
 			t.Logf("anomaly level %.2f", q3)
 			if q3 < 5 {
@@ -191,4 +184,21 @@ func TestRecurringSpikesMeasured(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spikyReal returns a real-valued baseline trained on weeks of 5-minute
+// samples around 100 with a standard deviation of 1, and on them one spike
+// of lo to lo+width deviations in every run of `every` samples from sample
+// from on, at a random place among the run's first span; and the last
+// sample's time.
+func spikyReal(rng *rand.Rand, weeks, from, every, span int, lo, width float64) (*Baseline, time.Time) {
+	cfg := utcConfig()
+	cfg.Kind = KindReal
+	b := New(cfg)
+	series := flat(weeks, func() float64 { return 100 + rng.NormFloat64() })
+	for i := from; i+span <= len(series); i += every {
+		series[i+rng.IntN(span)].V = 100 + lo + width*rng.Float64()
+	}
+	observeAll(b, series)
+	return b, series[len(series)-1].T
 }

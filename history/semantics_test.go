@@ -460,15 +460,7 @@ func TestNeverSeenIsAnomaly(t *testing.T) {
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 77))
-			cfg := utcConfig()
-			cfg.Kind = KindReal
-			b := New(cfg)
-			series := flat(4, func() float64 { return 100 + rng.NormFloat64() })
-			for i := 0; i < len(series); i += 144 {
-				series[i+rng.IntN(144)].V = 104 + 4*rng.Float64()
-			}
-			observeAll(b, series)
-			at := series[len(series)-1].T
+			b, at := spikyReal(rng, 4, 0, 144, 144, 4, 4) // twice a day
 			for range 12 {
 				at = at.Add(5 * time.Minute)
 				b.Observe(at, 100+rng.NormFloat64())
