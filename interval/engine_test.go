@@ -62,6 +62,16 @@ func fold(t *testing.T, set *rules.Set, width time.Duration, start time.Time, n 
 	return g, f.Take()
 }
 
+// probeAcc returns the accumulator of n probe lines of an interval.
+func probeAcc(t *testing.T, set *rules.Set, n int) *interval.Accumulator {
+	t.Helper()
+	_, b := fold(t, set, 5*time.Minute, time.Time{}, n)
+	if x := b[time.Time{}.Unix()]; x != nil && x.Acc[0] != nil {
+		return x.Acc[0]
+	}
+	return interval.NewAccumulator(set.Measurements[0])
+}
+
 // TestPartialIntervalWrittenOnce: an interval closed early by a shutdown
 // is stored, not written as a point; the run that completes it writes one
 // point with every line (issue: value 3 at shutdown, then 5 with the same
@@ -148,13 +158,7 @@ func TestBaselinePerWidth(t *testing.T) {
 	// Two weeks learned at 5 minutes, 30 probes each.
 	five := interval.New(5 * time.Minute)
 	apply(t, store, five, set)
-	acc := func(n int) *interval.Accumulator {
-		_, b := fold(t, set, 5*time.Minute, time.Time{}, n)
-		if x := b[time.Time{}.Unix()]; x != nil && x.Acc[0] != nil {
-			return x.Acc[0]
-		}
-		return interval.NewAccumulator(set.Measurements[0])
-	}
+	acc := func(n int) *interval.Accumulator { return probeAcc(t, set, n) }
 	for ts := t0; ts.Before(t0.Add(14 * 24 * time.Hour)); ts = ts.Add(5 * time.Minute) {
 		five.Sample("probe", ts, acc(30))
 	}
@@ -381,15 +385,8 @@ func TestBaselineOldPages(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	five := interval.New(5 * time.Minute)
 	apply(t, store, five, set)
-	acc := func(n int) *interval.Accumulator {
-		_, b := fold(t, set, 5*time.Minute, time.Time{}, n)
-		if x := b[time.Time{}.Unix()]; x != nil && x.Acc[0] != nil {
-			return x.Acc[0]
-		}
-		return interval.NewAccumulator(set.Measurements[0])
-	}
 	for ts := t0; ts.Before(t0.Add(14 * 24 * time.Hour)); ts = ts.Add(5 * time.Minute) {
-		five.Sample("probe", ts, acc(10+ts.Hour()))
+		five.Sample("probe", ts, probeAcc(t, set, 10+ts.Hour()))
 	}
 	commit(t, store, func(tx *state.Tx) error { return five.SaveBaseline("probe").Apply(tx) })
 	cfg := history.Config{Interval: 5 * time.Minute, Location: time.UTC}
