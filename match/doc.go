@@ -94,10 +94,14 @@
 //     has its '\r' before '\n' dropped and its rules verified as in step 3
 //     of Match, and the callback gets the lines that have hits, in order.
 //     When an anchor's line is a candidate for more than a few rules
-//     (narrowMin), the prefilter of all rules makes one pass over the line
-//     and only the rules whose literals it has are verified.
-//     Whether a line is ASCII is decided for the whole block at once, or
-//     per candidate line when the block is not.
+//     (narrowMin) that are bound to templates (1000 rules that differ by
+//     an address), each occurrence of the start their texts share is
+//     looked up among their texts (dispatch.go), and only the rules
+//     whose text is there are verified; for other rules, the prefilter
+//     of all rules (built the first time a line needs it) makes one pass
+//     over the line and only the rules whose literals it has are
+//     verified. Whether a line is ASCII is found out for the lines
+//     verified only.
 //  4. Rules without an exact literal (case-insensitive ones, say) are
 //     checked on every line through the prefilter, merged in line order
 //     with the anchored candidates; when there are more distinct anchors
