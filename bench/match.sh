@@ -86,10 +86,14 @@ printf 'time of grep once per pattern / logtally: %.2f (wall), %.2f (cpu)\n' "$(
 printf 'time of grep -f all patterns / logtally:  %.2f (wall), %.2f (cpu)\n' "$(echo "$best_all_wall / $best_lt_wall" | bc -l)" "$(echo "$best_all_cpu / $best_lt_cpu" | bc -l)"
 
 # The counts must agree: grep's count of each pattern is the number of
-# lines logtally selected for the measurement with that pattern.
+# lines logtally selected for the measurement with that pattern, counted
+# or ignored (ignore_keys: a trusted source's lines are selected, not
+# counted).
 status=0
 paste -d' ' "$out/ssh.handles" "$out/grep-each.count" | while read -r handle count; do
-	got=$(awk -v h="\"$handle\"," '$1 == "\"handle\":" { cur = $2 } $1 == "\"selected\":" && cur == h { sub(",", "", $2); print $2; cur = "" }' "$out/logtally.json")
+	got=$(python3 -c 'import json,sys
+for m in json.load(open(sys.argv[1]))["measurements"]:
+    if m["handle"] == sys.argv[2]: print(m["selected"] + m.get("ignored", 0))' "$out/logtally.json" "$handle")
 	if [ "$got" != "$count" ]; then
 		echo "MISMATCH: $handle: logtally selected $got lines, grep counts $count" >&2
 		exit 1
