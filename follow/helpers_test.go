@@ -365,6 +365,24 @@ func writer(t testing.TB, path string) *os.File {
 	return w
 }
 
+// logWriter opens path for writing, creating it if need be, as a daemon
+// does its log: with O_APPEND when appendMode, else writing on at its own
+// offset (a shell's "> log"), which a truncation does not move. It is
+// closed when the test ends.
+func logWriter(t testing.TB, path string, appendMode bool) *os.File {
+	t.Helper()
+	flag := os.O_WRONLY | os.O_CREATE
+	if appendMode {
+		flag |= os.O_APPEND
+	}
+	w, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
 func appendFile(t testing.TB, path, data string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)

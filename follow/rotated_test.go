@@ -365,15 +365,7 @@ func TestCopyTruncateWindow(t *testing.T) {
 		t.Run(fmt.Sprint("append=", appendMode), func(t *testing.T) {
 			h := newHarness(t, "poll")
 			fn := h.path("app.log")
-			flag := os.O_WRONLY | os.O_CREATE
-			if appendMode {
-				flag |= os.O_APPEND
-			}
-			w, err := os.OpenFile(fn, flag, 0o644)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := logWriter(t, fn, appendMode)
 			w.WriteString("c1\n")
 			h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
 			h.expect("c1")
@@ -489,11 +481,7 @@ func TestHashStable(t *testing.T) {
 func TestCopyTruncateTwiceBetweenChecks(t *testing.T) {
 	h := newHarness(t, "poll")
 	fn := h.path("app.log")
-	w, err := os.OpenFile(fn, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := logWriter(t, fn, false)
 	copytruncate := func(to string) {
 		data, err := os.ReadFile(fn)
 		if err != nil {
@@ -578,15 +566,7 @@ func TestCopyTruncateUnseen(t *testing.T) {
 			}
 			// Rotated before: never read.
 			writeFile(t, name(1, tt.compress), string(gzipIf(t, tt.compress, []byte("old1\nold2\n"))))
-			flag := os.O_WRONLY | os.O_CREATE
-			if tt.append {
-				flag |= os.O_APPEND
-			}
-			w, err := os.OpenFile(fn, flag, 0o644)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := logWriter(t, fn, tt.append)
 			h.start(FileConfig{Paths: []string{fn}})
 			h.expect() // empty
 			var want []string
@@ -708,15 +688,7 @@ func TestCopyTruncateUnseenWhileStopped(t *testing.T) {
 				}
 				saved := map[string]Position{fn: opens[0].Pos}
 
-				flag := os.O_WRONLY
-				if appendMode {
-					flag |= os.O_APPEND
-				}
-				w, err := os.OpenFile(fn, flag, 0o644)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer w.Close()
+				w := logWriter(t, fn, appendMode)
 				var want []string
 				for r := 0; r < rounds; r++ {
 					for i := 0; i < 3; i++ {

@@ -76,21 +76,9 @@ func TestRotatedTwiceWhileStopped(t *testing.T) {
 			t.Run(stop+"/"+watch, func(t *testing.T) {
 				t.Parallel()
 				r := newRig(t, "")
-				var (
-					logs    []string
-					dirs    [][]string
-					rules   strings.Builder
-					written = map[string]int{}
-				)
-				rules.WriteString("measurements:\n")
-				for _, m := range logrotateModes {
-					log := r.path(m.name + ".log")
-					logs, dirs = append(logs, log), append(dirs, m.directives)
-					writeFile(t, log, "")
-					fmt.Fprintf(&rules, "  - {handle: %s, path: %q, select_line_matching: '.*', history_type: scalar}\n", m.name, log)
-				}
-				writeFile(t, r.rules, rules.String())
-				rotate := logrotate(t, r, logrotateConf(logs, dirs))
+				names, dirs := modesOf("")
+				logs, rotate := modeLogs(t, r, names, dirs)
+				written := map[string]int{}
 				add := func(tag string, n int) {
 					for i, m := range logrotateModes {
 						appendString(t, logs[i], numbered(m.name+" "+tag, 0, n))
@@ -151,20 +139,8 @@ func TestCopytruncatedWhileStoppedEmpty(t *testing.T) {
 			t.Run(stop+"/"+watch, func(t *testing.T) {
 				t.Parallel()
 				r := newRig(t, "")
-				names, dirs := copytruncateModes()
-				var (
-					logs  []string
-					rules strings.Builder
-				)
-				rules.WriteString("measurements:\n")
-				for _, name := range names {
-					log := r.path(name + ".log")
-					logs = append(logs, log)
-					writeFile(t, log, "")
-					fmt.Fprintf(&rules, "  - {handle: %s, path: %q, select_line_matching: '.*', history_type: scalar}\n", name, log)
-				}
-				writeFile(t, r.rules, rules.String())
-				rotate := logrotate(t, r, logrotateConf(logs, dirs))
+				names, dirs := modesOf("copytruncate")
+				logs, rotate := modeLogs(t, r, names, dirs)
 				add := func(tag string) {
 					for i, name := range names {
 						appendString(t, logs[i], numbered(name+" "+tag, 0, 100))
@@ -207,14 +183,34 @@ func TestCopytruncatedWhileStoppedEmpty(t *testing.T) {
 	}
 }
 
-// copytruncateModes are the logrotateModes that copy and truncate.
-func copytruncateModes() (names []string, directives [][]string) {
+// modesOf returns the names and directives of the logrotateModes whose
+// names start with prefix ("copytruncate": those that copy and truncate;
+// "": all).
+func modesOf(prefix string) (names []string, directives [][]string) {
 	for _, m := range logrotateModes {
-		if strings.HasPrefix(m.name, "copytruncate") {
+		if strings.HasPrefix(m.name, prefix) {
 			names, directives = append(names, m.name), append(directives, m.directives)
 		}
 	}
 	return names, directives
+}
+
+// modeLogs makes in r one empty log per mode (names, with directives),
+// and rules that count the lines of each under its mode's name. It
+// returns the logs and a function that rotates them all with the real
+// logrotate.
+func modeLogs(t *testing.T, r *rig, names []string, directives [][]string) (logs []string, rotate func()) {
+	t.Helper()
+	var rules strings.Builder
+	rules.WriteString("measurements:\n")
+	for _, name := range names {
+		log := r.path(name + ".log")
+		logs = append(logs, log)
+		writeFile(t, log, "")
+		fmt.Fprintf(&rules, "  - {handle: %s, path: %q, select_line_matching: '.*', history_type: scalar}\n", name, log)
+	}
+	writeFile(t, r.rules, rules.String())
+	return logs, logrotate(t, r, logrotateConf(logs, directives))
 }
 
 // TestCopytruncateBurst: a writer bursts lines into its log just before
@@ -232,21 +228,9 @@ func TestCopytruncateBurst(t *testing.T) {
 		t.Run(watch, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, "")
-			names, dirs := copytruncateModes()
-			var (
-				logs    []string
-				rules   strings.Builder
-				written = map[string]int{}
-			)
-			rules.WriteString("measurements:\n")
-			for _, name := range names {
-				log := r.path(name + ".log")
-				logs = append(logs, log)
-				writeFile(t, log, "")
-				fmt.Fprintf(&rules, "  - {handle: %s, path: %q, select_line_matching: '.*', history_type: scalar}\n", name, log)
-			}
-			writeFile(t, r.rules, rules.String())
-			rotate := logrotate(t, r, logrotateConf(logs, dirs))
+			names, dirs := modesOf("copytruncate")
+			logs, rotate := modeLogs(t, r, names, dirs)
+			written := map[string]int{}
 			add := func(tag string, n int) {
 				for i, name := range names {
 					appendString(t, logs[i], numbered(name+" "+tag, 0, n))
