@@ -63,6 +63,13 @@ func startDaemon(t testing.TB, o daemonOpts) *daemonProc {
 	if o.pollEvery > 0 {
 		args = append(args, "--poll-interval", o.pollEvery.String())
 	}
+	if !hasListen(o.extra) {
+		// No status page unless the test asks for one: the default port
+		// 9321 is shared by every daemon of a test run (and by a logtally
+		// the machine may run itself), so a second daemon would log
+		// "status page not served" at random.
+		args = append(args, "--listen=")
+	}
 	args = append(args, o.extra...)
 	cmd := exec.Command(bin, args...)
 	d := &daemonProc{t: t, cmd: cmd, stderr: &testutil.Buffer{}, done: make(chan struct{})}
@@ -87,6 +94,16 @@ func startDaemon(t testing.TB, o daemonOpts) *daemonProc {
 		}
 	})
 	return d
+}
+
+// hasListen tells whether args set --listen.
+func hasListen(args []string) bool {
+	for _, a := range args {
+		if a == "--listen" || strings.HasPrefix(a, "--listen=") {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *daemonProc) pid() int { return d.cmd.Process.Pid }
