@@ -38,10 +38,11 @@
 // files, the read of a whole file), concurrently and within cutBudget,
 // then moves on to the next interval; the interval is committed for every
 // stream that is complete. A stream that is not (a matcher at its regex
-// time limit, an interval command still running) is late with its own
-// samples only: they are committed on their own, exactly once, with their
-// positions, as soon as they are complete, and their classes join the
-// next decision; no other stream waits for it, and no interval of another
+// time limit, the output of an interval command killed at the interval's
+// end still draining) is late with its own samples only: they are
+// committed on their own, exactly once, with their positions, as soon as
+// they are complete, and their classes join the next decision (the
+// interval's own decision keeps its measurements' latest classes); no other stream waits for it, and no interval of another
 // stream takes its lines. Lines that were appended while logtally was down (follow marks them
 // Backlog) belong to the interval of their own timestamp (package
 // timestamp), between the end of the last committed interval and now; a
@@ -59,7 +60,8 @@
 // glob matching nothing), a stream command that exited, could not start or
 // was killed during the interval or is not running at its end, an interval
 // command whose run failed, could not start, was killed at its timeout or
-// did not run, a whole file that could not be read. Its measurements'
+// at its interval's end (a run never outlives the interval it is for, so
+// that the next one starts on time) or did not run, a whole file that could not be read. Its measurements'
 // samples set h_unavailable and teach the baseline nothing; without a line
 // read they have no value (a gap, not a zero), and the lines read before
 // the stream failed are counted. The first unavailable interval of an

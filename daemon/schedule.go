@@ -85,6 +85,19 @@ func (d *Daemon) syncStream(ctx context.Context, s *stream, start time.Time, max
 		}
 	case interval.KindWhole:
 		d.readWhole(s, start, maxLine)
+	case interval.KindInterval:
+		// The run ends by the interval's end (RunOnceUntil): waiting for
+		// it lets a run that is killed there be committed with its
+		// interval, unavailable, rather than late.
+		s.mu.Lock()
+		run := s.run
+		s.mu.Unlock()
+		if run != nil {
+			select {
+			case <-run:
+			case <-ctx.Done():
+			}
+		}
 	}
 }
 
@@ -167,10 +180,11 @@ func (d *Daemon) syncFiles() {
 
 // startIntervalCommands starts, for the interval starting at start, each
 // interval command that is due (ifelapsed) and not still running from the
-// previous interval: its output, however late it comes, belongs to that
-// interval. An interval without a run of its command (when it was due), a
-// run that fails, cannot start or is killed (at its timeout), is
-// unavailable.
+// previous interval: its output belongs to that interval, and it is killed
+// at its timeout or at the interval's end, whichever comes first, so that
+// it never takes the next interval's run from it. An interval without a
+// run of its command (when it was due), a run that fails, cannot start or
+// is killed, is unavailable.
 func (d *Daemon) startIntervalCommands(start time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -189,18 +203,24 @@ func (d *Daemon) startIntervalCommands(start time.Time) {
 		}
 		s.sampledAt = start
 		s.begin(start)
+		run := make(chan struct{})
+		s.mu.Lock()
+		s.run = run
+		s.mu.Unlock()
+		end := start.Add(d.interval)
 		d.wg.Add(1)
 		go func(s *stream) {
 			defer d.wg.Done()
-			defer s.running.Store(false)
 			why := ""
-			if err := s.pipe.RunOnce(d.followCtx, stamped{s, start}); err != nil {
+			if err := s.pipe.RunOnceUntil(d.followCtx, stamped{s, start}, end); err != nil {
 				why = err.Error()
 				if d.followCtx.Err() == nil {
 					d.log.Warn("interval command failed", "stream", s.source, "err", err)
 				}
 			}
 			s.end(start, why)
+			s.running.Store(false)
+			close(run)
 		}(s)
 	}
 }

@@ -55,6 +55,9 @@ type stream struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	running atomic.Bool // an interval command or whole-file read is running
+	// run is closed when the interval command's latest run has ended
+	// (guarded by mu; nil before the first).
+	run     chan struct{}
 	syncing atomic.Bool // a sync at an interval's end is under way
 	// stopping makes batches in progress stop folding, and drop what they
 	// folded: the daemon is shutting down, or the stream was removed.
@@ -393,6 +396,9 @@ func (s *stream) Event(e follow.Event) {
 		} else {
 			s.log.Debug("stream", attrs...)
 		}
+	case follow.EventStop:
+		// A stop the daemon asked for (shutdown, a stream removed).
+		s.log.Debug("stream", attrs...)
 	default:
 		s.log.Info("stream", attrs...)
 	}

@@ -180,7 +180,7 @@ func (j *Journal) Run(ctx context.Context, h Handler) error {
 // could not be started or failed.
 func (j *Journal) RunOnce(ctx context.Context, h Handler) error {
 	j.pipe.argv = func() []string { return j.args(false) }
-	return j.pipe.run(ctx, j.pipe.newSink(h), 0)
+	return j.pipe.run(ctx, j.pipe.newSink(h), 0, time.Time{})
 }
 
 // args returns journalctl's command line for one run.

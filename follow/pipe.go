@@ -166,7 +166,7 @@ func (p *Pipe) Run(ctx context.Context, h Handler) error {
 	backoff := p.cfg.Backoff
 	for {
 		started := p.cfg.Clock.Now()
-		_ = p.run(ctx, sk, 0)
+		_ = p.run(ctx, sk, 0, time.Time{})
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -187,15 +187,24 @@ func (p *Pipe) Run(ctx context.Context, h Handler) error {
 // the partial last line counts, the output being complete. It returns an
 // error when the command could not be started, failed, or was killed.
 func (p *Pipe) RunOnce(ctx context.Context, h Handler) error {
-	return p.run(ctx, p.newSink(h), p.cfg.Timeout)
+	return p.run(ctx, p.newSink(h), p.cfg.Timeout, time.Time{})
+}
+
+// RunOnceUntil is RunOnce for a run whose output is due by end (the end of
+// the interval it is run for): it is killed at its timeout or at end,
+// whichever comes first, so that it never outlives the interval it
+// belongs to.
+func (p *Pipe) RunOnceUntil(ctx context.Context, h Handler, end time.Time) error {
+	return p.run(ctx, p.newSink(h), p.cfg.Timeout, end)
 }
 
 func (p *Pipe) newSink(h Handler) *sink {
 	return &sink{h: h, mu: new(sync.Mutex), stats: &p.stats, log: p.cfg.Logger}
 }
 
-// run runs the command once; timeout 0 means none.
-func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
+// run runs the command once, killed after timeout (0: none) or at end
+// (zero: none), whichever comes first.
+func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", p.cfg.Argv[0], err)
 	}
@@ -253,15 +262,19 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 	go func() {
 		defer close(watchDone)
 		var timer <-chan time.Time
-		if timeout > 0 {
-			timer = p.cfg.Clock.After(timeout)
+		limit, expired := timeout, fmt.Sprintf("still running after the %v timeout", timeout)
+		if left := end.Sub(p.cfg.Clock.Now()); !end.IsZero() && (timeout <= 0 || left < timeout) {
+			limit, expired = max(left, 0), "still running at the end of the interval it was run for"
+		}
+		if timeout > 0 || !end.IsZero() {
+			timer = p.cfg.Clock.After(limit)
 		}
 		select {
 		case <-stopWatch:
 		case <-ctx.Done():
-			g.kill("stopped")
+			g.stop()
 		case <-timer:
-			g.kill(fmt.Sprintf("still running after the %v timeout", timeout))
+			g.kill(expired)
 		}
 	}()
 	stderrDone := make(chan struct{})
@@ -285,7 +298,11 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration) error {
 	<-watchDone
 	p.flushStderr()
 
-	if why := g.reason(); why != "" {
+	if why, stopped := g.reason(), g.wasStopped(); why != "" {
+		if stopped {
+			sk.event(Event{Kind: EventStop, Source: p.source, Pid: pid, Detail: "process group killed: " + why})
+			return fmt.Errorf("run %s: %s", p.cfg.Argv[0], why)
+		}
 		p.stats.update(p.source, func(s *SourceStats) { s.Kills++ })
 		sk.event(Event{Kind: EventKill, Source: p.source, Pid: pid, Detail: "process group killed: " + why})
 		return fmt.Errorf("run %s: killed: %s", p.cfg.Argv[0], why)
@@ -385,10 +402,11 @@ type group struct {
 	pgid  int
 	files []*os.File // the output pipes, given a read deadline after a kill
 
-	mu     sync.Mutex
-	why    string
-	killed bool // killed on purpose (timeout, limit, shutdown)
-	exited bool // the leader exited and the group was cleaned up
+	mu      sync.Mutex
+	why     string
+	killed  bool // killed on purpose (timeout, limit, shutdown)
+	stopped bool // killed because the run was asked to stop
+	exited  bool // the leader exited and the group was cleaned up
 }
 
 // kill kills the whole process group, once, and records why. It does
@@ -401,6 +419,25 @@ func (g *group) kill(why string) {
 	}
 	g.killed, g.why = true, why
 	g.signal()
+}
+
+// stop kills the whole process group, once, because the run was asked to
+// stop.
+func (g *group) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.killed || g.exited {
+		return
+	}
+	g.killed, g.stopped, g.why = true, true, "stopped"
+	g.signal()
+}
+
+// wasStopped reports whether the group was killed by stop.
+func (g *group) wasStopped() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stopped
 }
 
 // cleanup kills what the leader left in its group once it has exited

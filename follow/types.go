@@ -131,12 +131,16 @@ const (
 	EventStartError
 	// EventExit: a command exited; Err is set when it failed.
 	EventExit
-	// EventKill: a command's process group was killed; Detail says why
-	// (timeout, output limit, shutdown).
+	// EventKill: a command's process group was killed because of what it
+	// did; Detail says why (timeout, output limit, its output unreadable).
 	EventKill
 	// EventMove: a rotated file being drained was renamed again (rotated
 	// once more); its position, saved under Path, is now under Pos.Path.
 	EventMove
+	// EventStop: a command's process group was killed because its run was
+	// asked to stop (the context ended: shutdown, the stream removed) —
+	// not because of anything the command did.
+	EventStop
 )
 
 // String returns the kind's short name.
@@ -168,6 +172,8 @@ func (k EventKind) String() string {
 		return "kill"
 	case EventMove:
 		return "move"
+	case EventStop:
+		return "stop"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -220,7 +226,7 @@ type SourceStats struct {
 	Truncations uint64 // truncations and in-place rewrites detected
 	OpenErrors  uint64 // failed attempts to check or open a file
 	Restarts    uint64 // command restarts (pipes)
-	Kills       uint64 // commands killed (timeout, output limit, shutdown)
+	Kills       uint64 // commands killed (timeout, output limit); a stop asked for is not a kill
 	Losses      uint64 // EventLost reports: lines may be, or are, lost
 	LostBytes   uint64 // bytes proven lost (see EventLost)
 	StderrLines uint64 // stderr lines of commands

@@ -158,7 +158,8 @@ func (c *Closing) Pending(g *Group) {
 
 // PendingSample marks one measurement whose sample of the closing
 // interval comes with a later, late closing (an observable still being
-// read): the baseline is not told of a gap meanwhile.
+// read): the baseline is not told of a gap meanwhile, and the decision
+// keeps the classes of its latest sample (see Close).
 func (c *Closing) PendingSample(handle string) {
 	c.pending[handle] = true
 }
@@ -237,6 +238,21 @@ func (e *Engine) Close(c *Closing) *Result {
 					r.Outcome.Classes = append(r.Outcome.Classes, cl)
 				}
 			}
+		}
+		// A measurement whose sample is still to come (its stream is
+		// late) keeps the classes and variables of its latest sample in
+		// the decision: not knowing yet is not a change, and a class that
+		// fell for want of a sample would rise again with the next one,
+		// firing its edge-triggered reports twice. Only a recent sample
+		// stands: of the interval before, or of the one before that,
+		// whose stream may itself still be late.
+		for _, h := range sortedKeys(c.pending) {
+			st := e.meas[h]
+			if st == nil || st.Last == nil || st.Last.Partial || c.acc[c.Start.Unix()][h] != nil || e.late[h] != nil ||
+				st.Last.Start.Before(c.Start.Add(-2*e.width)) || !st.Last.Start.Before(c.Start) {
+				continue
+			}
+			st.Last.addTo(r.Outcome)
 		}
 		clear(e.late)
 	}

@@ -347,11 +347,12 @@ func TestLateAlarmDecided(t *testing.T) {
 	for i := range 30 {
 		closeWith(e.NewClosing(at(i), false), at(i), 1)
 	}
-	// Interval 30 is late: its close decides without it.
+	// Interval 30 is late: its close decides without it, with the
+	// classes of the latest sample (29) standing meanwhile.
 	c := e.NewClosing(at(30), false)
 	c.PendingSample("loadavg")
-	if r := e.Close(c); len(r.Outcome.Classes) != 0 {
-		t.Fatalf("the decision without the late sample has classes %v", r.Outcome.Classes)
+	if r := e.Close(c); !slices.Equal(r.Outcome.Classes, []string{"loadavg_normal", "loadavg_learning"}) || r.Outcome.Vars["value_loadavg"] != 1 {
+		t.Fatalf("the decision without the late sample has classes %v, value_loadavg %v; want interval 29's", r.Outcome.Classes, r.Outcome.Vars["value_loadavg"])
 	}
 	late := closeWith(e.NewLateClosing(at(30)), at(30), 100)
 	if late.Outcome != nil || !slices.Contains(late.Samples[0].Classes, "loadavg_high_anomaly") {
@@ -373,6 +374,13 @@ func TestLateAlarmDecided(t *testing.T) {
 	r = e.Close(c)
 	if !slices.Equal(r.Outcome.Classes, late.Samples[0].Classes) || r.Outcome.Vars["value_loadavg"] != 50 {
 		t.Fatalf("decision after a late sample: classes %v, value_loadavg %v; want the late sample's %v and 50", r.Outcome.Classes, r.Outcome.Vars["value_loadavg"], late.Samples[0].Classes)
+	}
+	// A sample older than the interval before the one before stands for
+	// nothing: what was known then is not what is known now.
+	c = e.NewClosing(at(40), false)
+	c.PendingSample("loadavg")
+	if r = e.Close(c); len(r.Outcome.Classes) != 0 {
+		t.Fatalf("the decision after a gap, without the late sample, has classes %v", r.Outcome.Classes)
 	}
 }
 
