@@ -22,8 +22,11 @@ type streamDown struct {
 
 // reason says why a stream cannot be read at the end of an interval, from
 // what its follower knows now, or "" when it can be: a file stream with no
-// file open (missing, unreadable), a stream command that is not running.
-// An interval command and a whole-file read say so when they end.
+// file open (missing, unreadable), a stream command or journalctl that
+// failed to start, exited or was killed. One that has not started yet is
+// starting, not down (the first interval may end before a loaded machine
+// has started it). An interval command and a whole-file read say so when
+// they end.
 func reason(s *stream) string {
 	switch s.kind {
 	case interval.KindFile:
@@ -31,11 +34,11 @@ func reason(s *stream) string {
 			return "no file to read: " + s.path + " is missing or cannot be opened"
 		}
 	case interval.KindPipe:
-		if s.pipe != nil && !s.pipe.Running() {
+		if s.pipe != nil && s.pipe.Down() {
 			return "the command is not running"
 		}
 	case interval.KindJournal:
-		if s.journal != nil && !s.journal.Running() {
+		if s.journal != nil && s.journal.Down() {
 			return "journalctl is not running"
 		}
 	}

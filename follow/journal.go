@@ -139,6 +139,11 @@ func (j *Journal) Stats() SourceStats { return j.pipe.Stats() }
 // for its restart after an exit).
 func (j *Journal) Running() bool { return j.pipe.Running() }
 
+// Down reports whether journalctl is down: started (or failed to start)
+// once and not running now. While its first start is under way it is
+// starting, not down.
+func (j *Journal) Down() bool { return j.pipe.Down() }
+
 // Cursor returns the cursor of the last entry delivered ("" before the
 // first).
 func (j *Journal) Cursor() string {

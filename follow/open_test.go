@@ -40,7 +40,8 @@ func TestFilesOpen(t *testing.T) {
 }
 
 // TestPipeRunning: Running is true while the command runs, false once it
-// has exited, and never true for a command that cannot start.
+// has exited, and never true for a command that cannot start; Down is
+// true for a command that cannot start, never before the first start.
 func TestPipeRunning(t *testing.T) {
 	for _, tc := range []struct {
 		argv    []string
@@ -54,18 +55,21 @@ func TestPipeRunning(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := newRecorder()
+		if p.Down() {
+			t.Errorf("%v: down before it was started (starting is not down)", tc.argv)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx, rec) }()
 		if tc.running {
 			rec.waitLines(t, 1)
-			if !p.Running() {
-				t.Errorf("%v: not running while it runs", tc.argv)
+			if !p.Running() || p.Down() {
+				t.Errorf("%v: not running, or down, while it runs", tc.argv)
 			}
 		} else {
 			rec.waitEvent(t, EventStartError, 1)
-			if p.Running() {
-				t.Errorf("%v: running though it cannot start", tc.argv)
+			if p.Running() || !p.Down() {
+				t.Errorf("%v: running, or not down, though it cannot start", tc.argv)
 			}
 		}
 		cancel()

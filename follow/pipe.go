@@ -72,6 +72,7 @@ type Pipe struct {
 	source  string
 	stats   statsTable
 	running atomic.Bool // a run's command has started and not yet ended
+	tried   atomic.Bool // a command was started, or failed to start, once
 
 	mu     sync.Mutex // guards bucket and noted
 	bucket *ratelimiter.LeakyBucket
@@ -157,6 +158,12 @@ func (p *Pipe) Stats() SourceStats { return p.stats.snapshot()[p.source] }
 // not yet over (a stream command waiting for its restart is not running).
 func (p *Pipe) Running() bool { return p.running.Load() }
 
+// Down reports whether the command is down: it was started (or failed to
+// start) at least once and is not running now — it exited, was killed,
+// could not start, or waits for its restart. A command whose first start
+// is still under way is starting, not down.
+func (p *Pipe) Down() bool { return p.tried.Load() && !p.running.Load() }
+
 // Run runs a stream command until ctx is done: its lines are delivered as
 // they come; when it exits (or cannot be started) it is restarted after a
 // backoff. Run returns nil once ctx is done, after killing the command's
@@ -237,6 +244,7 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end tim
 	defer outR.Close()
 	defer errR.Close()
 	p.running.Store(true)
+	p.tried.Store(true)
 	defer p.running.Store(false)
 	pid := cmd.Process.Pid
 	g := &group{pgid: pid, files: []*os.File{outR, errR}}
@@ -323,6 +331,7 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end tim
 }
 
 func (p *Pipe) startFailed(sk *sink, err error) error {
+	p.tried.Store(true)
 	sk.event(Event{Kind: EventStartError, Source: p.source, Err: err, Detail: "will retry"})
 	return fmt.Errorf("start %s: %w", p.cfg.Argv[0], err)
 }
