@@ -292,6 +292,7 @@ reports:
 
 	// Every interval that ends from now on is read after the change.
 	first := time.Now().Truncate(time.Second).Add(time.Second)
+	shared := false // another run's user has as many processes as this one's
 	for _, c := range []struct {
 		handle, class, top string
 		count              uint64 // of the top source
@@ -308,7 +309,13 @@ reports:
 			}
 			return true, ""
 		})
-		if s.Value == nil || *s.Value < float64(c.count) || s.TopKey != c.top || s.TopCount != c.count {
+		// Another run of this test on the machine may have as many
+		// processes of its own user: then either is the top.
+		top := s.TopKey == c.top && s.TopCount == c.count
+		if c.handle == "otherprocs" && !top && s.TopCount >= c.count {
+			top, shared = true, true
+		}
+		if s.Value == nil || *s.Value < float64(c.count) || !top {
 			t.Errorf("%s: value %v, top %q with %d; want %d from %s", c.handle, ptr(s.Value), s.TopKey, s.TopCount, c.count, c.top)
 		}
 		// The change raised the class: a sample read after it set it, and
@@ -348,8 +355,9 @@ reports:
 		return strings.Contains(string(b), "connections in: 20") && strings.Contains(string(b), "processes of other users:")
 	})
 	b, _ := os.ReadFile(reports)
-	if !strings.Contains(string(b), "top source 127.0.0.1") || !strings.Contains(string(b), "most "+owner) {
-		t.Errorf("reports:\n%s", b)
+	most := regexp.MustCompile(`processes of other users: \d+, most (\S+)`).FindStringSubmatch(string(b))
+	if !strings.Contains(string(b), "top source 127.0.0.1") || most == nil || most[1] != owner && !shared {
+		t.Errorf("reports (the processes of other users named by %s):\n%s", owner, b)
 	}
 	// Each observable has a stream's self-metrics: its readings, and the
 	// readings that failed, each of which the log names (on a busy
