@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/logtally/logtally/internal/testutil"
 	"github.com/logtally/logtally/rules"
 )
@@ -135,26 +137,37 @@ func TestStatusEndpoints(t *testing.T) {
 	before := commits()
 	testutil.WaitForWhy(t, waitTimeout, "an interval to be committed", func() (bool, string) { return commits() > before, "" })
 
-	fams := scrape(t, addr)
-	for _, m := range set.Measurements {
-		if m.StreamType == rules.StreamPipe && ssErr != nil {
-			continue // ss is not installed: its command fails, and is retried
-		}
-		sum := "logtally_measurement_accumulated"
-		if m.DataType == rules.Counter {
-			sum = "logtally_measurement_value_total" // it only grows
-		}
-		for _, fam := range []string{"logtally_measurement_value", sum, "logtally_measurement_lines_total"} {
-			if _, ok := metricValue(fams, fam, "handle", m.Handle); !ok {
-				t.Errorf("/metrics: no %s{handle=%q}", fam, m.Handle)
+	// Every measurement has its metrics once it has a sample: an
+	// observable read late (listening_ports among many open files, on a
+	// busy machine) has its first one a few intervals later.
+	missing := func(fams map[string]*dto.MetricFamily) []string {
+		var out []string
+		for _, m := range set.Measurements {
+			if m.StreamType == rules.StreamPipe && ssErr != nil {
+				continue // ss is not installed: its command fails, and is retried
+			}
+			sum := "logtally_measurement_accumulated"
+			if m.DataType == rules.Counter {
+				sum = "logtally_measurement_value_total" // it only grows
+			}
+			fs := []string{"logtally_measurement_value", sum, "logtally_measurement_lines_total"}
+			if m.HistoryType == rules.HistoryWeekly {
+				fs = append(fs, "logtally_measurement_average")
+			}
+			for _, fam := range fs {
+				if _, ok := metricValue(fams, fam, "handle", m.Handle); !ok {
+					out = append(out, fmt.Sprintf("%s{handle=%q}", fam, m.Handle))
+				}
 			}
 		}
-		if m.HistoryType == rules.HistoryWeekly {
-			if _, ok := metricValue(fams, "logtally_measurement_average", "handle", m.Handle); !ok {
-				t.Errorf("/metrics: no logtally_measurement_average{handle=%q}", m.Handle)
-			}
-		}
+		return out
 	}
+	var fams map[string]*dto.MetricFamily
+	testutil.WaitForWhy(t, waitTimeout, "every measurement's metrics", func() (bool, string) {
+		fams = scrape(t, addr)
+		m := missing(fams)
+		return len(m) == 0, fmt.Sprintf("/metrics: no %v", m)
+	})
 	for _, p := range paths {
 		if _, ok := metricValue(fams, "logtally_stream_bytes_total", "source", p); !ok {
 			t.Errorf("/metrics: no logtally_stream_bytes_total{source=%q}", p)
