@@ -20,7 +20,14 @@ type contentReader struct {
 	back []byte       // gzip: bytes read ahead, to be read again first
 	pos  int64        // content offset of the next byte
 	fp   *prints
+	// stopAtNUL: a read of the plain file that starts with a NUL byte
+	// returns errNUL instead, so that the content is checked again before
+	// it is taken (a followed file truncated since it was checked).
+	stopAtNUL bool
 }
+
+// errNUL is what a contentReader with stopAtNUL returns at a NUL byte.
+var errNUL = errors.New("a NUL byte where reading goes on")
 
 // unread makes the last len(b) bytes read, b, be read again (gzip).
 func (c *contentReader) unread(b []byte) {
@@ -44,6 +51,9 @@ func (c *contentReader) Read(p []byte) (int, error) {
 		n, err = c.f.ReadAt(p, c.pos)
 		if n > 0 && errors.Is(err, io.EOF) {
 			err = nil
+		}
+		if c.stopAtNUL && n > 0 && p[0] == 0 {
+			return 0, errNUL
 		}
 	}
 	if n > 0 {

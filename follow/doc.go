@@ -93,6 +93,11 @@
 //	    are copies of content written, copied and truncated between two
 //	    looks -> TRUNCATED: they are read whole, oldest first (the first
 //	    with the hole the content may start with), then the file from 0.
+//	    A truncation between this check and the read: a writer without
+//	    O_APPEND leaves NUL bytes where the content read went on, so the
+//	    current file's read stops at a NUL byte where it goes on, and the
+//	    content is checked again before a byte of it is taken. (An
+//	    O_APPEND writer leaves the file shorter: the read finds its end.)
 //	(4) READ      draining files first, then the current one, each to its
 //	              end; complete lines are delivered; a partial last line
 //	              waits for its newline unless the file is finished.

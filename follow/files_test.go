@@ -645,3 +645,24 @@ func TestEventString(t *testing.T) {
 		}
 	}
 }
+
+// TestNULBytesInLog: a log whose own lines hold NUL bytes, where reading
+// goes on at one: the follower checks the content again (a truncation by a
+// writer without O_APPEND leaves NUL bytes there), finds it unchanged, and
+// reads the lines as they are.
+func TestNULBytesInLog(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		w := writer(t, fn)
+		h.start(FileConfig{Paths: []string{fn}})
+		w.WriteString("a1\n")
+		h.expect("a1")
+		w.WriteString("\x00\x00b1\nb2\n")
+		h.expect("a1", "\x00\x00b1", "b2")
+		if st := h.files.Stats()[fn]; st.Truncations != 0 || st.Losses != 0 {
+			t.Errorf("%d truncations, %d losses, want none; events %q", st.Truncations, st.Losses, h.rec.allEvents())
+		}
+		h.rec.check(t)
+	})
+}

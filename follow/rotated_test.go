@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -735,5 +736,47 @@ func TestCopyTruncateUnseenWhileStopped(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestTruncatedWhileRead: logrotate copies and truncates the log between
+// the follower's check of it and its read, and the writer, without
+// O_APPEND, goes on at its old offset: the read meets the hole where the
+// content it was reading went on. The follower checks again before taking
+// a byte of it, reads the unread part from the copy, and the new content
+// after the hole; the window's bytes are reported lost, exactly.
+func TestTruncatedWhileRead(t *testing.T) {
+	fn := filepath.Join(t.TempDir(), "app.log")
+	w := logWriter(t, fn, false)
+	w.WriteString("a1\n")
+	files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+		func() bool { return false })
+	defer s.closeAll()
+	s.scan(true)
+	w.WriteString("a2\n") // not read before the copy: read from it
+	s.checked = func() {
+		s.checked = nil
+		data, err := os.ReadFile(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, fn+".1", string(data))
+		w.WriteString("gone\n") // in no file
+		if err := os.Truncate(fn, 0); err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString("b1\n")
+	}
+	s.scan(false)
+	if got := rec.lines(); !slices.Equal(got, []string{"a1", "a2", "b1"}) {
+		t.Errorf("lines %q, want a1 a2 b1; events %q", got, rec.allEvents())
+	}
+	if st := files.Stats()[fn]; st.LostBytes != uint64(len("gone\n")) {
+		t.Errorf("%d bytes reported lost, want %d; events %q", st.LostBytes, len("gone\n"), rec.allEvents())
 	}
 }

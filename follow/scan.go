@@ -44,6 +44,9 @@ type openFile struct {
 	// hole, after a truncation, watches the start of the new content for
 	// the hole a writer without O_APPEND leaves.
 	hole *holeWatch
+	// nulAt: reading stopped at NUL bytes (contentReader.stopAtNUL), to
+	// check the content again.
+	nulAt bool
 	// before is, while no complete line of the current content has been
 	// read (the file was empty, or held a partial line or a hole), what
 	// its rotated set held: a copytruncate before the next look leaves
@@ -165,6 +168,9 @@ type scanner struct {
 	dirsChanged bool
 	batch       batcher
 	headBuf     []byte
+	// checked, when set (by tests), runs between the content check of a
+	// followed file and its read: where a truncation can come unseen.
+	checked func()
 }
 
 // maxReadPerCheck is how much of one file a check reads at most.
@@ -606,7 +612,26 @@ func (s *scanner) readCurrent(t *tracked) {
 	if o.r.Offset() == 0 && o.before == nil {
 		o.before = siblingsOf(statSet(t.path), nil)
 	}
+	if s.checked != nil {
+		s.checked()
+	}
+	o.src.stopAtNUL = true
 	s.read(o, false)
+	o.src.stopAtNUL = false
+	if o.nulAt {
+		// Reading went on into NUL bytes: logrotate may have copied and
+		// truncated the file since the check above, and its writer,
+		// without O_APPEND, gone on at its old offset, leaving a hole
+		// where the content read so far went on. Check again, before a
+		// byte of it is taken.
+		o.nulAt = false
+		if fi, err := o.f.Stat(); err == nil {
+			if why := s.checkContent(o, fi.Size()); why != "" {
+				s.truncated(t, o, why+" (while it was read)", nil)
+			}
+		}
+		s.read(o, false) // the new content, or NUL bytes of the file's own
+	}
 	if o.r.Offset() > 0 {
 		o.before = nil
 	}
@@ -892,9 +917,18 @@ func (s *scanner) read(o *openFile, final bool) bool {
 		before := o.r.Offset()
 		line, cut, err := o.r.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF):
 				o.readErr, atEnd = "", true
-			} else {
+			case errors.Is(err, errNUL):
+				// Nothing read from the NUL bytes on: the partial line
+				// before them is read again after the check.
+				off := o.r.Offset()
+				s.flush(o)
+				o.src.pos = off
+				o.r.Reset(&o.src, off)
+				o.nulAt = true
+			default:
 				s.readFailed(o, err)
 				atEnd = o.gz // a gzip file cannot be read again: it ends there
 			}
