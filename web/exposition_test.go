@@ -287,3 +287,62 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainValuesChunks: however next splits what it writes, plainValues
+// serves what plainExposition makes of the whole, compressed or not, and
+// passes other content types and error statuses unchanged.
+func TestPlainValuesChunks(t *testing.T) {
+	const text = "# HELP a_b A.\n# TYPE a_b gauge\na_b{h=\"x y\"} 6.3245916e+07\na_b{h=\"z\"} 1.5e-05\na_b{h=\"w\"} 12\nc 2.5e+21"
+	const om = "# TYPE a gauge\na 1e+06\na{b=\"}\"} 7\n# EOF\n"
+	for _, tc := range []struct {
+		name, ctype, body string
+		code              int
+		want              string
+	}{
+		{"text", string(expfmt.FmtText), text, 0, string(plainExposition([]byte(text), false))},
+		{"OpenMetrics", string(expfmt.FmtOpenMetrics_1_0_0), om, 0, string(plainExposition([]byte(om), true))},
+		{"protobuf", string(expfmt.NewFormat(expfmt.TypeProtoDelim)), text, 0, text},
+		{"error", string(expfmt.FmtText), text, http.StatusServiceUnavailable, text},
+		{"empty", string(expfmt.FmtText), "", 0, ""},
+	} {
+		for _, chunk := range []int{1, 3, 7, 1 << 20} {
+			for _, gz := range []bool{false, true} {
+				h := plainValues(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", tc.ctype)
+					if tc.code != 0 {
+						w.WriteHeader(tc.code)
+					}
+					for b := []byte(tc.body); len(b) > 0; {
+						n := min(chunk, len(b))
+						w.Write(b[:n])
+						b = b[n:]
+					}
+				}))
+				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+				if gz {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				body := rec.Body.Bytes()
+				if rec.Header().Get("Content-Encoding") == "gzip" {
+					zr, err := gzip.NewReader(bytes.NewReader(body))
+					if err != nil {
+						t.Fatalf("%s: %v", tc.name, err)
+					}
+					if body, err = io.ReadAll(zr); err != nil {
+						t.Fatalf("%s: %v", tc.name, err)
+					}
+				} else if gz && tc.body != "" {
+					t.Errorf("%s, chunks of %d: not compressed", tc.name, chunk)
+				}
+				if string(body) != tc.want {
+					t.Errorf("%s, chunks of %d, gzip %v:\n%q\nwant\n%q", tc.name, chunk, gz, body, tc.want)
+				}
+				if want := max(tc.code, http.StatusOK); rec.Code != want || rec.Header().Get("Content-Type") != tc.ctype {
+					t.Errorf("%s: status %d, type %q", tc.name, rec.Code, rec.Header().Get("Content-Type"))
+				}
+			}
+		}
+	}
+}
