@@ -3,9 +3,11 @@ package web
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/logtally/logtally/internal/num"
 	"github.com/logtally/logtally/rules"
@@ -161,10 +163,79 @@ func newFamilies() *families {
 	}
 }
 
-// collector builds const metrics from a fresh View at each scrape.
+// collector builds metrics from a fresh View at each scrape.
 type collector struct {
 	s *Server
 	f *families
+
+	// The label pairs of the one-label series, by label name and value,
+	// built once and shared by every scrape (read only once built): a
+	// scrape of 1000 measurements has 20,000 such series, whose pairs
+	// NewConstMetric would build again each time.
+	mu    sync.Mutex
+	pairs map[[2]string]*labelPairs
+	gen   uint64 // scrapes begun
+}
+
+// labelPairs are the pairs of one label, and the last scrape that used
+// them (those unused since are dropped when they are the most).
+type labelPairs struct {
+	pairs []*dto.LabelPair
+	gen   uint64
+}
+
+// labelled returns the label pairs of name=value.
+func (c *collector) labelled(name, value string, gen uint64) []*dto.LabelPair {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]string{name, value}
+	lp := c.pairs[k]
+	if lp == nil {
+		lp = &labelPairs{pairs: []*dto.LabelPair{{Name: &k[0], Value: &k[1]}}}
+		if c.pairs == nil {
+			c.pairs = make(map[[2]string]*labelPairs)
+		}
+		c.pairs[k] = lp
+	}
+	lp.gen = gen
+	return lp.pairs
+}
+
+// prune drops the label pairs no scrape since gen used, once they are
+// more than those it used.
+func (c *collector) prune(gen uint64, used int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pairs) <= 2*used {
+		return
+	}
+	for k, lp := range c.pairs {
+		if lp.gen < gen {
+			delete(c.pairs, k)
+		}
+	}
+}
+
+// labelledSample is a metric of one label whose pairs collector.labelled built.
+type labelledSample struct {
+	desc  *prometheus.Desc
+	typ   prometheus.ValueType
+	pairs []*dto.LabelPair
+	val   float64
+}
+
+func (m *labelledSample) Desc() *prometheus.Desc { return m.desc }
+
+func (m *labelledSample) Write(out *dto.Metric) error {
+	out.Label = m.pairs
+	v := m.val
+	switch m.typ {
+	case counter:
+		out.Counter = &dto.Counter{Value: &v}
+	default:
+		out.Gauge = &dto.Gauge{Value: &v}
+	}
+	return nil
 }
 
 // Describe sends the description of every family.
@@ -205,6 +276,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- pm
 	}
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.mu.Unlock()
+	used := 0
+	// emit1 sends a series of the one label name=value.
+	emit1 := func(m metric, val float64, name, value string) {
+		used++
+		ch <- &labelledSample{desc: m.desc, typ: m.typ, pairs: c.labelled(name, value, gen), val: val}
+	}
+	defer func() { c.prune(gen, used) }()
 	emit(f.build, 1, labelValue(v.Build.Version), labelValue(v.Build.Revision), strconv.FormatBool(v.Build.Modified), labelValue(v.Build.GoVersion))
 	if !v.Started.IsZero() {
 		emit(f.started, float64(v.Started.UnixNano())/1e9)
@@ -227,7 +309,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		seen[h] = true
 		for _, mm := range f.measurement {
 			if val, ok := mm.get(m); ok {
-				emit(mm.metric, num.Round(val, num.Digits), h)
+				emit1(mm.metric, num.Round(val, num.Digits), "handle", h)
 			}
 		}
 	}
@@ -249,9 +331,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, n := range order {
-		emit(f.classActive, 1, n)
+		emit1(f.classActive, 1, "class", n)
 		if until[n] >= 0 {
-			emit(f.classRemaining, until[n], n)
+			emit1(f.classRemaining, until[n], "class", n)
 		}
 	}
 	// A class that falls goes to 0 rather than vanishing: every class the
@@ -262,7 +344,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		until[n] = -1
-		emit(f.classActive, 0, n)
+		emit1(f.classActive, 0, "class", n)
 	}
 
 	clear(seen)
