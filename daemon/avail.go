@@ -71,6 +71,7 @@ func (d *Daemon) availability(in gathered) interval.Writes {
 				}
 				if !s.warned {
 					s.warned = true
+					s.quiet.Store(true)
 					d.log.Warn("stream unavailable: its measurements have no value, and learn nothing, until it can be read again",
 						"stream", s.source, "since", s.downSince, "why", why, "classes", unavailableClasses(s))
 				}
@@ -78,6 +79,7 @@ func (d *Daemon) availability(in gathered) interval.Writes {
 				d.log.Info("stream available again", "stream", s.source, "down_since", s.downSince,
 					"intervals_unavailable", s.unavailable-s.unavailableBefore)
 				s.down, s.warned = false, false
+				s.quiet.Store(false)
 				ws = append(ws, interval.Write{Key: prefixDown + s.source, Delete: true})
 			}
 			if !s.down {

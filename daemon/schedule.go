@@ -214,7 +214,11 @@ func (d *Daemon) startIntervalCommands(start time.Time) {
 			why := ""
 			if err := s.pipe.RunOnceUntil(d.followCtx, stamped{s, start}, end); err != nil {
 				why = err.Error()
-				if d.followCtx.Err() == nil {
+				switch {
+				case d.followCtx.Err() != nil:
+				case s.quiet.Load(): // the outage is logged already
+					d.log.Debug("interval command failed", "stream", s.source, "err", err)
+				default:
 					d.log.Warn("interval command failed", "stream", s.source, "err", err)
 				}
 			}

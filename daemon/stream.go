@@ -96,6 +96,13 @@ type stream struct {
 	warned            bool   // the outage was logged by this process
 	unavailable       uint64 // intervals committed as unavailable
 	unavailableBefore uint64 // unavailable when the outage began
+
+	// quiet mirrors warned for the goroutines that do not hold the
+	// daemon's mu (the follower's events, the interval commands): while
+	// an outage is logged, the failures that prolong it (a command that
+	// exits again, cannot start again, is killed again) are logged at
+	// DEBUG, so that an outage is one WARN, not one per interval.
+	quiet atomic.Bool
 }
 
 // part is what a stream knows of one interval it read lines in (by
@@ -388,13 +395,13 @@ func (s *stream) Event(e follow.Event) {
 		attrs = append(attrs, "err", e.Err)
 	}
 	switch e.Kind {
-	case follow.EventOpenError, follow.EventLost, follow.EventStartError, follow.EventKill:
+	case follow.EventOpenError, follow.EventLost:
 		s.log.Warn("stream", attrs...)
-	case follow.EventExit:
-		if e.Err != nil {
-			s.log.Warn("stream", attrs...)
+	case follow.EventStartError, follow.EventKill, follow.EventExit:
+		if e.Err == nil && e.Kind == follow.EventExit || s.quiet.Load() {
+			s.log.Debug("stream", attrs...) // a clean exit, or a failure of an outage already logged
 		} else {
-			s.log.Debug("stream", attrs...)
+			s.log.Warn("stream", attrs...)
 		}
 	case follow.EventStop:
 		// A stop the daemon asked for (shutdown, a stream removed).

@@ -95,6 +95,21 @@ reports:
 		if n := d.countLog(re); n != 1 {
 			t.Errorf("%d unavailability warnings for %q over five intervals, want 1", n, src)
 		}
+		// Nor is each failure that prolongs the outage a warning of its
+		// own (a command that exits, cannot start or is killed again at
+		// every interval or restart): at most one may race the outage's.
+		lines := strings.Split(d.log(), "\n")
+		i := slices.IndexFunc(lines, re.MatchString)
+		quoted := regexp.MustCompile(`stream="?` + regexp.QuoteMeta(strings.ReplaceAll(src, "\x00", `\x00`)) + `"?( |$)`)
+		var after []string
+		for _, l := range lines[i+1:] {
+			if strings.Contains(l, "level=WARN") && quoted.MatchString(l) {
+				after = append(after, l)
+			}
+		}
+		if len(after) > 1 {
+			t.Errorf("%d more warnings for %q after its outage was logged, want at most 1:\n%s", len(after), src, strings.Join(after, "\n"))
+		}
 	}
 
 	fams := scrape(t, addr)
