@@ -455,7 +455,7 @@ func (l *loader) measurement(o *obj) {
 		if !o.has("key") {
 			o.errAt(o.keyPos("ignore_keys"), child(o.path, "ignore_keys"), "add key: with a capture group", "only with key")
 		}
-		m.IgnoreKeys = o.keyFilter("ignore_keys")
+		m.IgnoreKeys = o.keyFilter("ignore_keys", m.KeyType)
 	}
 	if o.has("top_keys") && !o.has("key") {
 		o.errAt(o.keyPos("top_keys"), child(o.path, "top_keys"), "add key: with a capture group", "only with key")
@@ -544,8 +544,9 @@ func (o *obj) sampling(snapshot bool, hint string) (ifelapsed, expireafter time.
 }
 
 // keyFilter validates a list of addresses, networks and literal keys; each
-// bad element is an error at its own position.
-func (o *obj) keyFilter(key string) *KeyFilter {
+// bad element is an error at its own position, and a literal that the
+// measurement's keyType refuses is a warning.
+func (o *obj) keyFilter(key, keyType string) *KeyFilter {
 	list, ok := o.strList(key)
 	if !ok {
 		return nil
@@ -564,6 +565,12 @@ func (o *obj) keyFilter(key string) *KeyFilter {
 			continue
 		case e.warning != "":
 			o.s.warns = append(o.s.warns, Warning{Pos: pos, Key: p, Msg: e.warning})
+		}
+		if e.literal != "" && keyType == KeyIP {
+			// Keys are checked against key_type before ignore_keys: a
+			// literal that is no address is never an ip key.
+			o.s.warns = append(o.s.warns, Warning{Pos: pos, Key: p, Msg: fmt.Sprintf(
+				"%s is not an address: key_type ip refuses every key that is not one (a key reject, its line counted), so it never matches", strconv.Quote(e.literal))})
 		}
 		if e.literal != "" {
 			if f.literals == nil {

@@ -30,6 +30,9 @@ func TestWarnings(t *testing.T) {
 			[]string{"w.yaml:8:17: warning: classes.c.expression: class a_high is not set by any measurement or class"}},
 		{"network with host bits", m + "    key: 'from (\\S+)'\n    ignore_keys: [10.1.2.3/8]\n",
 			[]string{`w.yaml:6:19: warning: measurements[0].ignore_keys[0]: "10.1.2.3/8" has host bits set: it means 10.0.0.0/8`}},
+		{"literal key that key_type ip refuses", m + "    key: 'from (\\S+)'\n    key_type: ip\n    ignore_keys: [10.0.0.0/8, nagios-host]\n",
+			[]string{`w.yaml:7:31: warning: measurements[0].ignore_keys[1]: "nagios-host" is not an address: key_type ip refuses every key that is not one (a key reject, its line counted), so it never matches`}},
+		{"literal key of any key_type", m + "    key: 'from (\\S+)'\n    ignore_keys: [nagios-host]\n", nil},
 		{"comparisons", m + "  - handle: q\n    path: /q\n    select_line_matching: .*q.*\n    history_type: scalar\nclasses:\n  c: value_q > 5.z_q > 1|entropy_ssh_probe < 0.3|value_ssh_prob > 1\n",
 			[]string{
 				"w.yaml:10:6: warning: classes.c: variable entropy_ssh_probe never has a value (measurement ssh_probe has no key), so the comparison is always false",
