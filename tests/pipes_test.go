@@ -120,7 +120,9 @@ func TestPipes(t *testing.T) {
     history_type: scalar
 `
 	writeFile(t, r.rules, strings.ReplaceAll(rules, "DIR", dir))
-	d := r.start("inotify", 0)
+	// At debug level: while a stream's outage is logged, its further
+	// kills and failed starts are DEBUG lines, which this test counts.
+	d := r.start("inotify", 0, "--log-level", "debug")
 	d.waitLog(`event=open `, 1)
 
 	fileLines := 0
