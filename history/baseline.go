@@ -210,7 +210,7 @@ func defaultParams() params {
 		z2Cap:        3,
 		refractory:   24 * 3600,
 		episodeHold:  2 * 3600,
-		episodeGain:  1.2,
+		episodeGain:  1.4,
 		noveltyEdge:  0.05,
 		noveltyAge:   7 * 86400,
 		refractGain:  1.2,

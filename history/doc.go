@@ -192,8 +192,9 @@
 // anomaly level or change sides. An anomaly whose previous sample was not
 // one on the same side, less than 2 hours after the last sample with
 // anomaly-level evidence (given or held back), is held back to level 2,
-// whatever kind of evidence raises it, unless it is at least 1.2 times as
-// many deviations out (|Z|) as the farthest sample of the episode: a storm
+// whatever kind of evidence raises it, unless it is at least 1.4 times as
+// many deviations out (|Z|) as the farthest sample of the episode (a storm
+// half as large again is news; one that creeps up is not): a storm
 // with lulls, a spike and the dip after it (the levels it pulled up), or a
 // shift while the levels take it up raises _anomaly once; consecutive
 // anomalous samples on one side keep the level.

@@ -365,19 +365,23 @@ func TestForecastWithinRange(t *testing.T) {
 
 // TestAnomalyEpisode: an anomaly that starts less than two hours after the
 // last anomalous sample belongs to the same episode and is held back to
-// _dev2 unless it is 1.2 times as far out as the episode's farthest
+// _dev2 unless it is 1.4 times as far out as the episode's farthest
 // sample, whatever evidence raises it: a storm whose counts stay high at a
 // lower level after a lull raises _anomaly once (the run evidence used to
-// raise it again); consecutive anomalous samples stay anomalies; a far
-// stronger return, or one after a quiet two hours, is an anomaly again.
+// raise it again), and so does one that creeps up (1.3 times the peak);
+// consecutive anomalous samples stay anomalies; a return half as large
+// again, or one after a quiet two hours, is an anomaly again.
 func TestAnomalyEpisode(t *testing.T) {
 	r := trainedCounts(5, 10)
 	next, quiet := r.next, r.quiet
 	quiet(12)
+	peak := 0.0
 	for i, v := range []float64{120, 130} {
-		if sc := next(v); sc.Level != 3 {
+		sc := next(v)
+		if sc.Level != 3 {
 			t.Fatalf("storm sample %d (%g on counts of 10): level %d, want 3", i, v, sc.Level)
 		}
+		peak = math.Max(peak, sc.Z)
 	}
 	quiet(6)
 	// An hour of about 25 a sample, 4 to 5 deviations out: the run
@@ -389,6 +393,20 @@ func TestAnomalyEpisode(t *testing.T) {
 	}
 	if top != 2 {
 		t.Errorf("the storm's tail, 30 minutes after its peak: highest level %d, want 2", top)
+	}
+	// The first count at least gain times the peak's deviations out.
+	return1 := func(gain float64) Score {
+		for v := 130.0; ; v++ {
+			if sc := r.b.Score(r.at.Add(5*time.Minute), v); sc.Z >= gain*peak {
+				return sc
+			}
+		}
+	}
+	if sc := return1(1.3); sc.Level != 2 {
+		t.Errorf("%g within the episode (z %.1f, 1.3 times its peak %.1f): level %d, want 2", sc.Value, sc.Z, peak, sc.Level)
+	}
+	if sc := return1(1.5); sc.Level != 3 {
+		t.Errorf("%g within the episode (z %.1f, 1.5 times its peak %.1f): level %d, want 3", sc.Value, sc.Z, peak, sc.Level)
 	}
 	if sc := next(400); sc.Level != 3 {
 		t.Errorf("400 within the episode (3 times its peak): level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
