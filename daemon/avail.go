@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
 
@@ -108,5 +109,34 @@ func loadDown(tx *state.Tx, s *stream) error {
 		return err
 	}
 	s.down, s.downSince, s.downWhy = true, o.Since, o.Why
+	return nil
+}
+
+// migrateDown renames the outages of command streams kept under their old
+// names, whose argv was joined with NUL bytes ("pipe:interval:ss\x00-ltn"),
+// to the names streams have now (interval.SourceOf: "pipe:interval:ss
+// -ltn"), so that an outage recorded before an upgrade ends as one.
+func migrateDown(tx *state.Tx) error {
+	type rename struct{ from, to, value string }
+	var rs []rename
+	if err := tx.Ascend(prefixDown+"pipe:", func(k, v string) bool {
+		src := strings.TrimPrefix(k, prefixDown)
+		rest := strings.TrimPrefix(src, "pipe:")
+		mode, argv, ok := strings.Cut(rest, ":")
+		if ok && strings.Contains(argv, "\x00") {
+			rs = append(rs, rename{k, prefixDown + "pipe:" + mode + ":" + rules.QuoteArgv(strings.Split(argv, "\x00")), v})
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := tx.Delete(r.from); err != nil {
+			return err
+		}
+		if err := tx.Set(r.to, r.value); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/interval"
+	"github.com/logtally/logtally/state"
 )
 
 // TestReasonStarting: a command or journal stream whose follower has not
@@ -25,6 +27,48 @@ func TestReasonStarting(t *testing.T) {
 	} {
 		if why := reason(s); why != "" {
 			t.Errorf("%s not started yet: unavailable (%q), want starting, not down", s.source, why)
+		}
+	}
+}
+
+// TestMigrateDown: an outage a state file keeps under a command stream's
+// old name (argv joined with NUL bytes) is found under the readable name
+// streams have now; other outages are left as they are.
+func TestMigrateDown(t *testing.T) {
+	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	const v = `{"since":"2026-03-02T10:00:00Z","why":"killed"}`
+	old := map[string]string{
+		"down/pipe:interval:/bin/sh\x00-c\x00sleep 300; echo 1": "down/pipe:interval:/bin/sh -c 'sleep 300; echo 1'",
+		"down/pipe:stream:/bin/false":                           "down/pipe:stream:/bin/false",
+		"down/pipe:stream:/usr/bin/journalctl\x00-f":            "down/pipe:stream:/usr/bin/journalctl -f",
+		"down//var/log/auth.log":                                "down//var/log/auth.log",
+	}
+	if err := store.Update(func(tx *state.Tx) error {
+		for k := range old {
+			if err := tx.Set(k, v); err != nil {
+				return err
+			}
+		}
+		return migrateDown(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	if err := store.View(func(tx *state.Tx) error {
+		return tx.Ascend(prefixDown, func(k, val string) bool { got[k] = val; return true })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(old) {
+		t.Errorf("keys after the migration %q, want %d", got, len(old))
+	}
+	for from, to := range old {
+		if got[to] != v {
+			t.Errorf("%q: not found as %q (keys %q)", from, to, got)
 		}
 	}
 }

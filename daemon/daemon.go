@@ -240,6 +240,9 @@ func (d *Daemon) start(set *rules.Set) error {
 		if err := dropUnusable(tx, d.log); err != nil {
 			return err
 		}
+		if err := migrateDown(tx); err != nil {
+			return err
+		}
 		var err error
 		r, err = d.eng.Start(tx)
 		return err

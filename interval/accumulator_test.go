@@ -160,7 +160,7 @@ func TestGroups(t *testing.T) {
 	if err != nil || len(gs) != 3 {
 		t.Fatalf("Groups = %d, %v; want 3", len(gs), err)
 	}
-	if gs[2].Kind != KindInterval || gs[2].Source != "pipe:interval:ss\x00-ltnH" || gs[0].Kind != KindFile || gs[0].Path != "x" {
+	if gs[2].Kind != KindInterval || gs[2].Source != "pipe:interval:ss -ltnH" || gs[0].Kind != KindFile || gs[0].Path != "x" {
 		t.Fatalf("Groups = %+v %+v %+v: kinds and sources wrong", gs[0], gs[1], gs[2])
 	}
 	gs, err = Groups([]*rules.Measurement{a, b, p}, "-", match.Options{})

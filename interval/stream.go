@@ -45,13 +45,16 @@ func KindOf(m *rules.Measurement) Kind {
 }
 
 // SourceOf names the stream m reads; measurements with the same source
-// share one stream: one follower, one pass of each line, one Group.
+// share one stream: one follower, one pass of each line, one Group. A
+// command stream is named by its mode and its command line as a shell
+// would read it ("pipe:interval:/bin/sh -c 'ss -ltn'"): readable in logs,
+// status and metrics, and one name per argv.
 func SourceOf(m *rules.Measurement) string {
 	switch KindOf(m) {
 	case KindObserve:
 		return "observe"
 	case KindPipe, KindInterval:
-		return "pipe:" + m.PipeMode + ":" + strings.Join(m.Command, "\x00")
+		return "pipe:" + m.PipeMode + ":" + rules.QuoteArgv(m.Command)
 	case KindWhole:
 		return "whole:" + m.Path
 	case KindJournal:

@@ -75,6 +75,15 @@ reports:
 	if m.Last == nil || m.Last.Value != nil || !slices.Contains(m.Last.Classes, "slowcmd_unavailable") {
 		t.Errorf("slowcmd: last sample %+v, want no value and slowcmd_unavailable", m.Last)
 	}
+	// The command stream is named by its command line, as a shell would
+	// read it, in the log and in `status`: no NUL byte, no \x00.
+	const name = `pipe:interval:/bin/sh -c 'sleep 300; echo 1'`
+	if !strings.Contains(d.log(), `stream="`+name+`"`) || strings.Contains(d.log(), `\x00`) {
+		t.Errorf("the log does not name the stream %s", name)
+	}
+	if res := run(t, "", "status", "--state", r.state); !strings.Contains(res.stdout, name) || strings.ContainsAny(res.stdout, "\x00␀") {
+		t.Errorf("status does not name the stream %s:\n%s", name, res.stdout)
+	}
 	// A stop the daemon asked for is no warning.
 	for _, l := range strings.Split(d.log(), "\n") {
 		if strings.Contains(l, "level=WARN") && strings.Contains(l, "stopped") {

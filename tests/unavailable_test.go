@@ -90,8 +90,8 @@ reports:
 	}
 
 	// One warning per outage, however many intervals it lasts.
-	for _, src := range []string{missing, "pipe:stream:" + falseCmd, "pipe:stream:" + r.dir + "/no-such-command", "pipe:interval:sleep\x0010"} {
-		re := reLine(`msg="stream unavailable.*stream="?` + regexp.QuoteMeta(strings.ReplaceAll(src, "\x00", `\x00`)))
+	for _, src := range []string{missing, "pipe:stream:" + falseCmd, "pipe:stream:" + r.dir + "/no-such-command", "pipe:interval:sleep 10"} {
+		re := reLine(`msg="stream unavailable.*stream="?` + regexp.QuoteMeta(src))
 		if n := d.countLog(re); n != 1 {
 			t.Errorf("%d unavailability warnings for %q over five intervals, want 1", n, src)
 		}
