@@ -23,7 +23,21 @@ func (e *Engine) deliver(reports []Firing) {
 		if err := e.deliverOne(f); err != nil {
 			rec.Outcome = OutcomeFailed
 			rec.Err = err.Error()
-			e.log.Error("actions: report not delivered", "handle", f.Handle, "to", f.To, "err", err)
+			var fb *fallbackError
+			switch {
+			case !errors.As(err, &fb):
+				e.log.Error("actions: report not delivered", "handle", f.Handle, "to", f.To, "err", err)
+			case !r.syslogDown:
+				// Once per outage: a host without a syslog daemon (a
+				// container, a CI machine) is not an error per report.
+				r.syslogDown = true
+				e.log.Warn("actions: syslog cannot be reached: reports to syslog are written to stderr until it can", "handle", f.Handle, "err", fb.err)
+			default:
+				e.log.Debug("actions: report to syslog written to stderr", "handle", f.Handle, "err", fb.err)
+			}
+		} else if f.To == "syslog" && r.syslogDown {
+			r.syslogDown = false
+			e.log.Info("actions: syslog reached again: reports to syslog go there", "handle", f.Handle)
 		}
 		rec.Duration = time.Since(rec.Start)
 		r.mu.Lock()
@@ -54,11 +68,18 @@ func (e *Engine) deliverOne(f Firing) error {
 		if _, werr := io.WriteString(e.opts.Stderr, line); werr != nil {
 			return fmt.Errorf("%w; write report to stderr: %w", err, werr)
 		}
-		return fmt.Errorf("%w (written to stderr instead)", err)
+		return &fallbackError{err}
 	default:
 		return appendLine(f.To, line)
 	}
 }
+
+// fallbackError is a report to syslog that could not reach it and was
+// written to stderr instead.
+type fallbackError struct{ err error }
+
+func (e *fallbackError) Error() string { return e.err.Error() + " (written to stderr instead)" }
+func (e *fallbackError) Unwrap() error { return e.err }
 
 // syslog sends msg at daemon.warning, dialling (again) when needed.
 func (r *runner) syslog(network, addr, msg string) error {

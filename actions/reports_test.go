@@ -160,4 +160,15 @@ func TestReportToSyslog(t *testing.T) {
 	if rec, _ := lastRecord(h.e, "probe", ""); rec.Outcome != OutcomeFailed || !strings.Contains(rec.Err, "stderr instead") {
 		t.Errorf("%+v", rec)
 	}
+	// Again: still on stderr, and the outage is one warning, no error.
+	h.next()
+	h.next("h_high")
+	h.wait()
+	if got := strings.Count(h.stderr.String(), "probe: probes 9"); got != 2 {
+		t.Errorf("%d reports on stderr, want 2:\n%s", got, h.stderr.String())
+	}
+	log := h.log.String()
+	if strings.Contains(log, "level=ERROR") || strings.Count(log, "level=WARN") != 1 || !strings.Contains(log, "syslog cannot be reached") {
+		t.Errorf("log of two reports that fell back to stderr, want one warning and no error:\n%s", log)
+	}
 }

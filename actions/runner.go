@@ -105,6 +105,9 @@ type runner struct {
 	reportMu sync.Mutex // serialises report deliveries
 	sl       *syslog.Writer
 	slKey    string
+	// syslogDown: a report to syslog fell back to stderr, and none has
+	// reached syslog since (guarded by reportMu).
+	syslogDown bool
 }
 
 func newRunner(log *slog.Logger) *runner {

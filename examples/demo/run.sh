@@ -15,8 +15,10 @@ trap 'kill $writer $burst $lt 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 echo "building logtally..." >&2
 go build -o "$tmp/logtally" ./cmd/logtally
 
-# The ssh example rules, pointed at the demo log.
-sed "s#/var/log/auth.log#$tmp/auth.log#" examples/rules/ssh.yaml > "$tmp/ssh.yaml"
+# The ssh example rules, pointed at the demo log, with the storm's alarm
+# sent to this terminal (stderr) instead of syslog, which a container or a
+# CI machine does not have.
+sed -e "s#/var/log/auth.log#$tmp/auth.log#" -e "s#to: syslog#to: stderr#" examples/rules/ssh.yaml > "$tmp/ssh.yaml"
 : > "$tmp/auth.log"
 
 # The writer: real lines from examples/testdata/ssh/auth.log at a steady
