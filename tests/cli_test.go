@@ -315,10 +315,25 @@ func TestManPages(t *testing.T) {
 			}
 		}
 	}
+	// A Unix daemon ships no PowerShell completion, nor its page.
+	if _, err := os.Stat(filepath.Join(dir, "logtally-completion-powershell.8")); err == nil {
+		t.Errorf("man wrote logtally-completion-powershell.8")
+	}
 	if manCmd, err := exec.LookPath("man"); err == nil {
 		out, err := exec.Command(manCmd, "-l", filepath.Join(dir, "logtally-test.8")).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "print-missed") {
 			t.Errorf("man -l logtally-test.8: %v\n%s", err, out)
+		}
+		// At 80 columns the footer's three parts (source and version,
+		// date, title) stand apart, on the page with the longest title.
+		cmd := exec.Command(manCmd, "-l", filepath.Join(dir, "logtally-completion-bash.8"))
+		cmd.Env = append(os.Environ(), "MANWIDTH=80", "MAN_KEEP_FORMATTING=0")
+		out, err = cmd.Output()
+		lines := strings.Split(strings.TrimRight(string(out), "\n "), "\n")
+		footer := lines[len(lines)-1]
+		if parts := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(footer), -1); err != nil || len(parts) != 3 ||
+			!strings.HasPrefix(parts[0], "logtally ") || parts[2] != "LOGTALLY-COMPLETION-BASH(8)" || len(footer) > 80 {
+			t.Errorf("man -l logtally-completion-bash.8 at 80 columns (%v): footer %q, want source, date and title apart", err, footer)
 		}
 	}
 }

@@ -136,7 +136,14 @@ they are described in docs/rules.md.`,
 		case "help":
 			c.Short = "print the help of a command"
 		case "completion":
-			c.Short = "write the shell completion script for bash, zsh, fish or powershell"
+			c.Short = "write the shell completion script for bash, zsh or fish"
+			// A daemon for Unix hosts: no PowerShell script (nor its
+			// page in the man tree).
+			for _, sh := range c.Commands() {
+				if sh.Name() == "powershell" {
+					c.RemoveCommand(sh)
+				}
+			}
 		}
 	}
 	return root

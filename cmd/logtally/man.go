@@ -87,7 +87,9 @@ func writeMan(root *cobra.Command, dir string) error {
 	}
 	root.Long += manSections
 	root.DisableAutoGenTag = true
-	header := doc.GenManHeader{Section: "8", Date: &date, Source: "logtally " + bi.Version, Manual: "System Administration"}
+	// The footer holds the source, the date and the page's title in 80
+	// columns: a short version, not a 48-character pseudo-version.
+	header := doc.GenManHeader{Section: "8", Date: &date, Source: "logtally " + bi.Short(), Manual: "System Administration"}
 	return writeManTree(root, header, dir)
 }
 

@@ -6,6 +6,7 @@
 package buildinfo
 
 import (
+	"regexp"
 	"runtime/debug"
 	"strings"
 )
@@ -53,6 +54,21 @@ func FromBuildInfo(bi *debug.BuildInfo) Info {
 		}
 	}
 	return in
+}
+
+// pseudo matches the tail of a pseudo-version: a commit time and the
+// first 12 hex digits of its revision, then "+dirty" for a modified tree.
+var pseudo = regexp.MustCompile(`[.-]\d{14}-([0-9a-f]{12})(\+dirty)?$`)
+
+// Short is the version in few characters, for places with little room
+// (a man page's footer): a release tag as it is; for a pseudo-version,
+// its revision ("abcdef123456", "+dirty" when modified), which the full
+// version adds nothing to but a date and a placeholder.
+func (in Info) Short() string {
+	if m := pseudo.FindStringSubmatch(in.Version); m != nil {
+		return m[1] + m[2]
+	}
+	return in.Version
 }
 
 // String is the one-line description `logtally version` prints: the
