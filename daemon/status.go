@@ -53,6 +53,8 @@ type StreamStatus struct {
 	Dev    uint64 `json:"dev"`
 	Ino    uint64 `json:"ino"`
 	Offset int64  `json:"offset"`
+	// Cursor is where a journal stream resumes (its last entry's cursor).
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // MeasurementStatus is one measurement's committed state.
@@ -90,7 +92,7 @@ func ReadStatus(store *state.Store) (*Status, error) {
 				return false
 			}
 			src, path := splitPosKey(k)
-			st.Streams = append(st.Streams, StreamStatus{Source: src, Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset})
+			st.Streams = append(st.Streams, StreamStatus{Source: src, Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset, Cursor: p.Cursor})
 			return true
 		}); err != nil {
 			return err

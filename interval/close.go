@@ -286,7 +286,10 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 	if s.Scored() {
 		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value, AlarmScore(*s.Score)))
 	}
-	if st.Last == nil || !s.Start.Before(st.Last.Start) {
+	// The last sample is the last complete one: a partial interval (at a
+	// shutdown) has no expectation or classes, and is kept as an open
+	// interval (PrefixOpen) until the next start completes it.
+	if !s.Partial && (st.Last == nil || !s.Start.Before(st.Last.Start)) {
 		st.Last = s
 	}
 	if s.KeyTable != nil && !s.Partial && (st.LastKeyed == nil || !s.Start.Before(st.LastKeyed.Start)) {

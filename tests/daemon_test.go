@@ -250,6 +250,7 @@ type sampleStatus struct {
 	End        time.Time `json:"end"`
 	Value      *float64  `json:"value"`
 	Av         *float64  `json:"av"`
+	Dev        *float64  `json:"dev"`
 	Lines      uint64    `json:"lines"`
 	Selected   uint64    `json:"selected"`
 	Backdated  uint64    `json:"backdated"`

@@ -91,3 +91,33 @@ reports:
 		}
 	}
 }
+
+// TestStatusAfterStop: after a stop, `status` shows the last complete
+// interval of each measurement, with its expectation (av, dev) and
+// classes, not the partial interval the stop cut short (which has
+// neither, and is completed by the next start).
+func TestStatusAfterStop(t *testing.T) {
+	r := newRig(t, "")
+	log := r.path("app.log")
+	writeFile(t, log, "")
+	writeFile(t, r.rules, fmt.Sprintf("measurements:\n  - handle: lines\n    path: %q\n    select_line_matching: '.*x.*'\n", log))
+	d := r.start("inotify", 0)
+	d.waitLog(`event=open `, 1)
+	committed := `msg=committed interval_start=\S+ partial=false`
+	for k := 1; k <= 3; k++ {
+		appendString(t, log, numbered("x", k, 2))
+		d.waitLog(committed, k+1)
+	}
+	appendString(t, log, numbered("x", 9, 1))
+	d.stop()
+	m, _ := readStatus(t, r.state).measurement("lines")
+	if m.Last == nil || m.Last.Partial || m.Last.Av == nil || m.Last.Dev == nil || len(m.Last.Classes) == 0 {
+		t.Errorf("last sample after a stop %+v, want the last complete one, with av, dev and classes", m.Last)
+	}
+	res := run(t, "", "status", "--state", r.state)
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if strings.HasPrefix(l, "lines ") && (strings.Contains(l, "(partial)") || strings.Contains(l, " -  ")) {
+			t.Errorf("status row after a stop: %q, want the last complete interval's values", l)
+		}
+	}
+}

@@ -196,6 +196,11 @@ func TestJournalDaemon(t *testing.T) {
 	want := probes(a) + probes(b) + probes(c)
 	waitTotal(t, state, handle, want)
 	d.stop()
+	// `status` shows where the journal stream resumes: its cursor.
+	if res := run(t, "", "status", "--state", state); !regexp.MustCompile(`(?m)^journal:\S*\s.*cursor s=[0-9a-f]+;`).MatchString(res.stdout) ||
+		regexp.MustCompile(`\s0:0\s`).MatchString(res.stdout) {
+		t.Errorf("status does not show the journal stream's cursor:\n%s", res.stdout)
+	}
 
 	// Vacuumed while logtally was down: the file holding the saved cursor
 	// is gone; the oldest entry left is the first counted again.

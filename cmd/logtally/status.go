@@ -86,6 +86,11 @@ func printStatus(w io.Writer, path string, st *daemon.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tFILE\tDEV:INODE\tOFFSET\t")
 	for _, s := range st.Streams {
+		if s.Cursor != "" {
+			// A journal stream: where it resumes is a cursor, not a file.
+			fmt.Fprintf(tw, "%s\t-\t-\tcursor %s\t\n", printable([]byte(s.Source)), printable([]byte(s.Cursor)))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d:%d\t%d\t\n", printable([]byte(s.Source)), printable([]byte(s.Path)), s.Dev, s.Ino, s.Offset)
 	}
 	tw.Flush()
