@@ -1,14 +1,14 @@
 #!/bin/sh
-# A one-minute demonstration of logtally run: a writer appends real sshd
+# A half-minute demonstration of logtally run: a writer appends real sshd
 # lines to a log at a steady rate, with a burst of username probes in the
 # middle; logtally follows the log with the ssh example rules, writes one
-# line-protocol sample per measurement every 2 seconds to a file, and
-# raises its report when the burst comes. At the end it shows the report,
+# line-protocol sample per measurement every second to a file, and raises
+# its report when the burst comes. At the end it shows the report,
 # the last samples and `logtally status`. Needs Go; nothing is installed and nothing outside a
 # temporary directory is touched.
 set -eu
 cd "$(dirname "$0")/../.."
-duration=${DURATION:-50}
+duration=${DURATION:-25}
 tmp=$(mktemp -d)
 trap 'kill $writer $burst $lt 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 
@@ -22,7 +22,9 @@ sed -e "s#/var/log/auth.log#$tmp/auth.log#" -e "s#to: syslog#to: stderr#" exampl
 : > "$tmp/auth.log"
 
 # The writer: real lines from examples/testdata/ssh/auth.log at a steady
-# pace; after 30 seconds, a storm of 400 invalid users from one address.
+# pace; after 15 seconds (15 samples: a fresh baseline judges from its
+# third, and the burst is far beyond what it has seen), a storm of 400
+# invalid users from one address.
 (
 	while :; do
 		while IFS= read -r line; do
@@ -33,7 +35,7 @@ sed -e "s#/var/log/auth.log#$tmp/auth.log#" -e "s#to: syslog#to: stderr#" exampl
 ) &
 writer=$!
 (
-	sleep 30
+	sleep 15
 	n=0
 	while [ $n -lt 400 ]; do
 		printf 'Dec 10 07:00:00 demo sshd[4242]: Invalid user probe%d from 203.0.113.7\n' $n
@@ -44,9 +46,9 @@ burst=$!
 
 # Samples go to a file (InfluxDB line protocol); the terminal shows what a
 # person reads: logtally's report when the storm is noticed.
-echo "logtally run: one sample per measurement every 2s, written to samples.lp; status page on http://127.0.0.1:9321/" >&2
-echo "a storm of username probes arrives after 30 seconds; the report logtally raises shows here" >&2
-"$tmp/logtally" run --rules "$tmp/ssh.yaml" --state "$tmp/state.db" --interval 2s --listen 127.0.0.1:9321 \
+echo "logtally run: one sample per measurement every second, written to samples.lp; status page on http://127.0.0.1:9321/" >&2
+echo "a storm of username probes arrives after 15 seconds; the report logtally raises shows here" >&2
+"$tmp/logtally" run --rules "$tmp/ssh.yaml" --state "$tmp/state.db" --interval 1s --listen 127.0.0.1:9321 \
 	--output "$tmp/samples.lp" --log-level warn 2> "$tmp/run.log" &
 lt=$!
 tail -f "$tmp/run.log" >&2 &
@@ -54,8 +56,8 @@ tailer=$!
 trap 'kill $writer $burst $lt $tailer 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
 elapsed=0
 while [ $elapsed -lt "$duration" ]; do
-	sleep 10
-	elapsed=$((elapsed + 10))
+	sleep 5
+	elapsed=$((elapsed + 5))
 	printf '  %ss: %s samples written\n' $elapsed "$(wc -l < "$tmp/samples.lp" | tr -d ' ')" >&2
 done
 kill -TERM $lt
