@@ -16,10 +16,10 @@ import (
 
 	"github.com/knadh/koanf/parsers/json"
 	"github.com/knadh/koanf/parsers/toml/v2"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
+	yamlv3 "gopkg.in/yaml.v3"
 )
 
 // ruleExts are the extensions of rule files in a directory.
@@ -155,14 +155,15 @@ func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Er
 		// A tab outside a string is JSON whitespace, and inside a JSON
 		// string it must be escaped; YAML refuses tabs in some places
 		// where JSON allows them, so they are spaced out for the index.
-		if ix, perr = indexYAML(name, []byte(strings.ReplaceAll(string(data), "\t", " "))); perr != nil {
+		if ix, _, perr = indexYAML(name, []byte(strings.ReplaceAll(string(data), "\t", " "))); perr != nil {
 			return nil, nil, perr
 		}
 	default:
-		if ix, perr = indexYAML(name, data); perr != nil {
+		var doc *yamlv3.Node
+		if ix, doc, perr = indexYAML(name, data); perr != nil {
 			return nil, nil, perr
 		}
-		if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
+		if err := k.Load(yamlDoc{doc}, nil); err != nil {
 			return nil, nil, decodeError(name, data, err)
 		}
 	}

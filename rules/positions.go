@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,13 @@ import (
 )
 
 // koanf, which decodes the rule files, hands back plain maps without source
-// positions. Every error must name file:line:col, so each file is parsed a
-// second time with a parser that keeps positions (yaml.v3 nodes for YAML and
+// positions. Every error must name file:line:col, so each file is also
+// parsed with a parser that keeps positions (yaml.v3 nodes for YAML and
 // JSON, go-toml's unstable AST for TOML), and a posIndex maps each key path
-// of the decoded map to where its key and value were written.
+// of the decoded map to where its key and value were written. A YAML file
+// is parsed once: koanf loads the map decoded from the same nodes
+// (yamlDoc); JSON and TOML files are decoded by koanf's parsers, whose
+// errors are exact.
 
 // child returns the path of key inside the map at path. Keys that are not
 // plain identifiers are quoted so that paths stay unambiguous.
@@ -119,29 +123,31 @@ func yamlInner(n *yaml.Node) int {
 
 // indexYAML parses data (YAML, or JSON, which is YAML) and indexes it. It
 // also reports what the decoder used by koanf accepts silently: more than
-// one document, or a top level that is not a map.
-func indexYAML(file string, data []byte) (ix *posIndex, err *Error) {
+// one document, or a top level that is not a map. It returns the
+// document too (nil for an empty file): koanf loads a YAML file from it
+// (yamlDoc) rather than parsing the file a second time.
+func indexYAML(file string, data []byte) (ix *posIndex, doc *yaml.Node, err *Error) {
 	defer func() {
 		if r := recover(); r != nil {
-			ix, err = nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("cannot parse: %v", r)}
+			ix, doc, err = nil, nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("cannot parse: %v", r)}
 		}
 	}()
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	var doc yaml.Node
-	if e := dec.Decode(&doc); e != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	doc = new(yaml.Node)
+	if e := dec.Decode(doc); e != nil {
 		if errors.Is(e, io.EOF) {
-			return newIndex(file), nil
+			return newIndex(file), nil, nil
 		}
-		return nil, yamlSyntaxError(file, data, e)
+		return nil, nil, yamlSyntaxError(file, data, e)
 	}
-	if e := checkNodes(file, &doc); e != nil {
-		return nil, e
+	if e := checkNodes(file, doc); e != nil {
+		return nil, nil, e
 	}
 	var next yaml.Node
 	if e := dec.Decode(&next); e == nil {
-		return nil, &Error{Pos: yamlPos(file, &next), Msg: "a second YAML document; put one document in each file"}
+		return nil, nil, &Error{Pos: yamlPos(file, &next), Msg: "a second YAML document; put one document in each file"}
 	} else if !errors.Is(e, io.EOF) {
-		return nil, yamlSyntaxError(file, data, e)
+		return nil, nil, yamlSyntaxError(file, data, e)
 	}
 	ix = newIndex(file)
 	if len(doc.Content) == 1 {
@@ -151,14 +157,36 @@ func indexYAML(file string, data []byte) (ix *posIndex, err *Error) {
 		}
 		isNull := root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null"
 		if root.Kind != yaml.MappingNode && !isNull {
-			return nil, &Error{Pos: yamlPos(file, root), Msg: "the top level must be a map", Hint: "keys: measurements, classes, commands, reports, settings"}
+			return nil, nil, &Error{Pos: yamlPos(file, root), Msg: "the top level must be a map", Hint: "keys: measurements, classes, commands, reports, settings"}
 		}
 		ix.addYAML(root, "", 0, true)
 	}
 	if ix.dup != nil {
-		return nil, ix.dup
+		return nil, nil, ix.dup
 	}
-	return ix, nil
+	return ix, doc, nil
+}
+
+// yamlDoc is a koanf.Provider of a YAML document indexYAML parsed: koanf
+// gets its map without a second parse of the file. The map is what koanf's
+// own YAML parser makes (yaml.v3's decoding into map[string]any).
+type yamlDoc struct{ doc *yaml.Node }
+
+// ReadBytes is not supported: the document is already parsed.
+func (y yamlDoc) ReadBytes() ([]byte, error) {
+	return nil, errors.New("yaml document: read bytes: not supported")
+}
+
+// Read decodes the document into a map.
+func (y yamlDoc) Read() (map[string]any, error) {
+	m := map[string]any{}
+	if y.doc == nil {
+		return m, nil
+	}
+	if err := y.doc.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // maxBisectLines bounds the search for the line of a YAML syntax error.
