@@ -383,6 +383,20 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		}
 	}
 
+	// The classes this interval sets by itself, without the ones only
+	// persistence holds: a per: key command fires for a new source only
+	// while its guard holds on these, so that a class held for minutes
+	// after a storm does not fire for every ordinary source that tops the
+	// quiet intervals after it.
+	fresh := map[string]bool{"any": true}
+	for _, c := range in.Classes {
+		if c != "nothing" && !e.users[c] {
+			fresh[c] = true
+		}
+	}
+	isFresh := func(n string) bool { return fresh[n] || hard[n] }
+	e.userClasses(fresh, nil, isFresh, value)
+
 	d := &Decision{}
 	names := make([]string, 0, len(set))
 	for name := range set {
@@ -409,7 +423,8 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 		if f.Timeout <= 0 {
 			f.Timeout = rules.DefaultCommandTimeout // a hung command is always killed
 		}
-		fs, err := e.rise(tx, f, c.If.EvalVars(isSet, value), c.IfElapsed, c.ExpireAfter, c.PerKey, &in)
+		g := guardNow{now: c.If.EvalVars(isSet, value), fresh: len(c.PerKey) > 0 && c.If.EvalVars(isFresh, value)}
+		fs, err := e.rise(tx, f, g, c.IfElapsed, c.ExpireAfter, c.PerKey, &in)
 		if err != nil {
 			return nil, err
 		}
@@ -425,7 +440,8 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	}
 	for _, r := range e.set.Reports {
 		f := Firing{Kind: KindReport, Handle: r.Handle, Guard: r.If.String(), Time: now, To: r.To}
-		fs, err := e.rise(tx, f, r.If.EvalVars(isSet, value), r.IfElapsed, -1, r.PerKey, &in)
+		g := guardNow{now: r.If.EvalVars(isSet, value), fresh: len(r.PerKey) > 0 && r.If.EvalVars(isFresh, value)}
+		fs, err := e.rise(tx, f, g, r.IfElapsed, -1, r.PerKey, &in)
 		if err != nil {
 			return nil, err
 		}
@@ -445,15 +461,21 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	return d, nil
 }
 
+// guardNow is a command's or report's guard at the end of an interval:
+// true with every class set (now), and true on the classes the interval
+// set by itself, without those only persistence holds (fresh; computed for
+// per: key guards only).
+type guardNow struct{ now, fresh bool }
+
 // rise decides what a command or report whose guard is now true (or not)
 // fires: nothing, f once when the guard rose, or, with per: key, f once
 // for each source of perKey's measurements that is new in the guard's true
 // stretch. A firing with a Reason was suppressed.
-func (e *Engine) rise(tx *state.Tx, f Firing, now bool, ifElapsed, expireAfter time.Duration, perKey []string, in *Interval) ([]Firing, error) {
+func (e *Engine) rise(tx *state.Tx, f Firing, g guardNow, ifElapsed, expireAfter time.Duration, perKey []string, in *Interval) ([]Firing, error) {
 	if len(perKey) > 0 {
-		return e.perKeyRise(tx, f, now, ifElapsed, expireAfter, perKey, in)
+		return e.perKeyRise(tx, f, g, ifElapsed, expireAfter, perKey, in)
 	}
-	fire, err := e.guard(tx, f.Handle, now, ifElapsed, f.Time, &f, expireAfter)
+	fire, err := e.guard(tx, f.Handle, g.now, ifElapsed, f.Time, &f, expireAfter)
 	if err != nil || !fire && f.Reason == "" {
 		return nil, err
 	}

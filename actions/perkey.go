@@ -38,12 +38,16 @@ func (f *Firing) runID() string {
 func keyLockKey(handle, key string) string { return prefixKeyLock + handle + "/" + key }
 
 // perKeyRise decides the firings of a per: key command or report. While
-// its guard is true, each top source ($(top_h)) of the measurements in
-// perKey that the guard's current true stretch has not yet seen fires
-// once, unless it fired within ifelapsed (its lock is per source) or a run
-// for it is still going. The sources seen are stored under guard/<handle>
-// as a JSON list, and forgotten when the guard falls.
-func (e *Engine) perKeyRise(tx *state.Tx, f Firing, now bool, ifElapsed, expireAfter time.Duration, perKey []string, in *Interval) ([]Firing, error) {
+// its guard is true on the interval's own classes (gd.fresh), each top
+// source ($(top_h)) of the measurements in perKey that the guard's current
+// true stretch has not yet seen fires once, unless it fired within
+// ifelapsed (its lock is per source) or a run for it is still going. While
+// the guard holds only through persisted classes, the stretch goes on but
+// no new source fires: the sources of the quiet intervals after a storm
+// are not the storm's. The sources seen are stored under guard/<handle> as
+// a JSON list, and forgotten when the guard falls.
+func (e *Engine) perKeyRise(tx *state.Tx, f Firing, gd guardNow, ifElapsed, expireAfter time.Duration, perKey []string, in *Interval) ([]Firing, error) {
+	now := gd.now
 	gkey := prefixGuard + f.Handle
 	raw, had, err := tx.Get(gkey)
 	if err != nil {
@@ -71,6 +75,9 @@ func (e *Engine) perKeyRise(tx *state.Tx, f Firing, now bool, ifElapsed, expireA
 	var out []Firing
 	changed := !had
 	for _, h := range perKey {
+		if !gd.fresh {
+			break
+		}
 		k := in.Keys[rules.VarTop+h]
 		if k == "" || inStretch[k] {
 			continue

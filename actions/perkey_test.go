@@ -107,3 +107,57 @@ reports:
 		t.Errorf("per-key locks left after ifelapsed: %v", locks)
 	}
 }
+
+// TestPerKeyHeldGuard: while the guard holds only because its class
+// persists after a storm, the ordinary sources that top the quiet intervals
+// after it fire nothing; a storm in the same held stretch from a new source
+// still fires for that source, and the storm's source is not fired again.
+func TestPerKeyHeldGuard(t *testing.T) {
+	set := loadRules(t, `
+measurements:
+  - handle: probe
+    path: /var/log/auth.log
+    select_line_matching: '.*'
+    key: 'from (\S+)'
+    key_type: ip
+    persist: 30m
+commands:
+  - handle: block
+    if: probe_high_anomaly
+    per: key
+    command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(key) }"]
+    ifelapsed: 12h
+`)
+	h := newHarness(t, set, Options{DryRun: true})
+	const A = "probe_high_anomaly"
+	cases := []struct {
+		name, top string
+		classes   []string
+		want      []string
+	}{
+		{"storm", "203.0.113.9", []string{A}, []string{"203.0.113.9"}},
+		{"quiet, held", "198.51.100.167", nil, nil},
+		{"quiet, held, another source", "198.51.100.125", nil, nil},
+		{"second storm within the hold", "192.0.2.77", []string{A}, []string{"192.0.2.77"}},
+		{"quiet again, held", "198.51.100.214", nil, nil},
+		{"the first storm's source, held", "203.0.113.9", nil, nil},
+	}
+	for _, c := range cases {
+		h.keys = map[string]string{"top_probe": c.top}
+		d := h.decide(c.classes...)
+		var fired []string
+		for _, f := range d.Fired {
+			fired = append(fired, f.Key)
+		}
+		if !slices.Equal(fired, c.want) {
+			t.Errorf("%s: fired for %v, want %v", c.name, fired, c.want)
+		}
+		held := false
+		for _, ac := range d.Active {
+			held = held || ac.Name == A
+		}
+		if !held {
+			t.Errorf("%s: %s is not set; the case does not test a held guard", c.name, A)
+		}
+	}
+}
