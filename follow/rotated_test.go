@@ -780,3 +780,61 @@ func TestTruncatedWhileRead(t *testing.T) {
 		t.Errorf("%d bytes reported lost, want %d; events %q", st.LostBytes, len("gone\n"), rec.allEvents())
 	}
 }
+
+// TestCompressedAfterCopyRead: logrotate's copytruncate with compress
+// copies the log to app.log.1 and truncates it; the follower reads the
+// copy's unread part; then the copy is compressed to app.log.1.gz before a
+// line of the new content is read, by gzip beside it (both files seen at
+// one look) or through a name outside the rotated set (a look that sees
+// neither). The compressed twin of the copy just read is no new copy: its
+// lines are not read again.
+func TestCompressedAfterCopyRead(t *testing.T) {
+	for _, appendMode := range []bool{true, false} {
+		for _, aside := range []bool{false, true} {
+			t.Run(fmt.Sprintf("append=%v/aside=%v", appendMode, aside), func(t *testing.T) {
+				h := newHarness(t, "poll")
+				fn := h.path("app.log")
+				w := logWriter(t, fn, appendMode)
+				w.WriteString("a1\na2\n")
+				h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+				want := []string{"a1", "a2"}
+				h.expect(want...)
+				// Written, then copied and truncated before the next look.
+				w.WriteString("b1\nb2\n")
+				data, err := os.ReadFile(fn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, fn+".1", string(data))
+				if err := os.Truncate(fn, 0); err != nil {
+					t.Fatal(err)
+				}
+				if !appendMode {
+					if _, err := w.Seek(0, 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				gz := gzipIf(t, true, data)
+				if !aside {
+					// gzip at work at the look: app.log.1.gz is being written.
+					writeFile(t, fn+".1.gz", string(gz[:len(gz)/2]))
+				}
+				want = append(want, "b1", "b2")
+				h.expect(want...)
+				if aside {
+					rename(t, fn+".1", h.path("compressing.tmp"))
+					h.expect(want...)
+				} else if err := os.Remove(fn + ".1"); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, fn+".1.gz", string(gz))
+				w.WriteString("c1\n")
+				want = append(want, "c1")
+				h.expect(want...)
+				w.WriteString("c2\n")
+				want = append(want, "c2")
+				h.expect(want...)
+			})
+		}
+	}
+}

@@ -171,6 +171,10 @@ type scanner struct {
 	// checked, when set (by tests), runs between the content check of a
 	// followed file and its read: where a truncation can come unseen.
 	checked func()
+	// readPrints: the contents of the last complete files (copies, gzip
+	// files) read to their end, so that one is not read again from a
+	// compressed twin (readcontent.go).
+	readPrints []contentPrint
 }
 
 // maxReadPerCheck is how much of one file a check reads at most.
@@ -827,6 +831,7 @@ func (s *scanner) drain(o *openFile, now time.Time) {
 	if o.complete {
 		if s.read(o, false) {
 			s.final(o)
+			s.rememberRead(o)
 			s.close(o, EventClose, "read to its end and closed")
 		}
 		return

@@ -404,6 +404,12 @@ func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool,
 		return nil
 	}
 	taken[id] = true
+	if s.readBefore(f) {
+		f.Close()
+		s.event(Event{Kind: EventClose, Source: base, Path: path,
+			Detail: "compressed or renamed twin of a content already read whole; not read again"})
+		return nil
+	}
 	start := Position{Path: path, Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
 	if _, followed := s.tracked[path]; followed {
 		f.Close()

@@ -1,0 +1,100 @@
+package follow
+
+import (
+	"io"
+	"os"
+)
+
+// A content print tells a content read whole from another one: its size,
+// the hash of its first MaxHeadLen bytes and of its last tailPrintLen
+// bytes, decompressed when the file is gzip. It identifies a content
+// whatever file holds it, so that a compressed twin of a copy already read
+// (logrotate's compress after copytruncate: log.1 read, then log.1.gz in
+// its place between two looks) is not taken for a new copy and read again.
+type contentPrint struct {
+	size       int64
+	head, tail uint64
+}
+
+// tailPrintLen is how many bytes at a content's end its print hashes.
+const tailPrintLen = 4096
+
+// maxReadPrints bounds the contents remembered as read whole.
+const maxReadPrints = 16
+
+// printOf computes f's content print (reading a gzip file through).
+func printOf(f *os.File) (contentPrint, bool) {
+	head, err := headOf(f, MaxHeadLen)
+	if err != nil {
+		return contentPrint{}, false
+	}
+	p := contentPrint{head: hash64(head)}
+	if !isGzip(f) {
+		fi, err := f.Stat()
+		if err != nil {
+			return contentPrint{}, false
+		}
+		p.size = fi.Size()
+		tail := make([]byte, min(p.size, tailPrintLen))
+		if n, err := preadFull(f, tail, p.size-int64(len(tail))); err != nil || n < len(tail) {
+			return contentPrint{}, false
+		}
+		p.tail = hash64(tail)
+		return p, true
+	}
+	zr, err := gunzip(f)
+	if err != nil {
+		return contentPrint{}, false
+	}
+	defer zr.Close()
+	ring := make([]byte, 2*tailPrintLen)
+	var n int64
+	keep := 0
+	for {
+		if keep == len(ring) {
+			copy(ring, ring[tailPrintLen:])
+			keep = tailPrintLen
+		}
+		m, err := zr.Read(ring[keep:])
+		keep += m
+		n += int64(m)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return contentPrint{}, false
+		}
+	}
+	p.size = n
+	p.tail = hash64(ring[max(0, keep-tailPrintLen):keep])
+	return p, true
+}
+
+// rememberRead records the content of o, read whole to its end.
+func (s *scanner) rememberRead(o *openFile) {
+	p, ok := printOf(o.f)
+	if !ok || p.size == 0 {
+		return
+	}
+	s.readPrints = append(s.readPrints, p)
+	if len(s.readPrints) > maxReadPrints {
+		s.readPrints = s.readPrints[1:]
+	}
+}
+
+// readBefore reports whether f holds a content already read whole.
+func (s *scanner) readBefore(f *os.File) bool {
+	if len(s.readPrints) == 0 {
+		return false
+	}
+	p, ok := printOf(f)
+	if !ok || p.size == 0 {
+		return false
+	}
+	for _, q := range s.readPrints {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
