@@ -3,6 +3,7 @@ package follow
 import (
 	"io"
 	"os"
+	"slices"
 )
 
 // A content print tells a content read whole from another one: its size,
@@ -97,4 +98,20 @@ func (s *scanner) readBefore(f *os.File) bool {
 		}
 	}
 	return false
+}
+
+// dropRead removes from copies the files that hold a content already read
+// whole: a copy read at a truncation and compressed since is no new copy.
+func (s *scanner) dropRead(copies []unseenFile) []unseenFile {
+	if len(s.readPrints) == 0 {
+		return copies
+	}
+	return slices.DeleteFunc(copies, func(c unseenFile) bool {
+		f, _, err := openID(c.path, c.id)
+		if err != nil {
+			return false // readWhole reports it
+		}
+		defer f.Close()
+		return s.readBefore(f)
+	})
 }

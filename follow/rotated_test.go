@@ -834,6 +834,10 @@ func TestCompressedAfterCopyRead(t *testing.T) {
 				w.WriteString("c2\n")
 				want = append(want, "c2")
 				h.expect(want...)
+				if st := h.files.Stats()[fn]; st.Truncations != 1 || st.Losses != 0 || st.LostBytes != 0 {
+					t.Errorf("%d truncations (want 1), %d losses, %d bytes lost (want none); events %q",
+						st.Truncations, st.Losses, st.LostBytes, h.rec.allEvents())
+				}
 			})
 		}
 	}

@@ -594,7 +594,8 @@ func (s *scanner) readCurrent(t *tracked) {
 	)
 	if o.before != nil {
 		set = statSet(t.path)
-		if copies = newCopies(set, o.before, s.takenIDs(), len(o.fp.head), hash64(o.fp.head)); len(copies) > 0 {
+		copies = s.dropRead(newCopies(set, o.before, s.takenIDs(), len(o.fp.head), hash64(o.fp.head)))
+		if len(copies) > 0 {
 			why = "copied away and truncated before a complete line of it was read"
 		}
 	}
