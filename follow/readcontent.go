@@ -71,8 +71,13 @@ func printOf(f *os.File) (contentPrint, bool) {
 	return p, true
 }
 
-// rememberRead records the content of o, read whole to its end.
+// rememberRead records the content of o, read whole to its end. Only a
+// plain file can have a compressed twin to come, so a gzip file (whose
+// print would mean decompressing it a second time) is not recorded.
 func (s *scanner) rememberRead(o *openFile) {
+	if o.gz {
+		return
+	}
 	p, ok := printOf(o.f)
 	if !ok || p.size == 0 {
 		return
