@@ -241,21 +241,22 @@ type global struct {
 	Scale    float64 // forgetting mean of |y|
 	Local    [nLocal]float64
 	LocalErr [nLocal]float64
-	Tails    [nTails]tail // exceedance records of the evidence sources
-	Total    float64      // forgetting count of samples
-	Z2       float64      // forgetting mean of capped z² of the raw z: bulk calibration
-	Sel      float64      // the local-level candidate in use
-	Run      float64      // run statistic: forgetting mean of clipped raw deviations
-	Slow     float64      // slow run statistic: the same against the seasonal expectation
-	SlowVar  float64      // forgetting mean of Slow², its own recent spread
-	AlarmZ   float64      // peak evidence strength of the last alarm (level 2 or 3) episode
-	AlarmSrc float64      // evidence that started it: 0 point, 1 run
-	AlarmAt  int64        // unix seconds of the end of the last alarm episode
-	PrevZ    float64      // calibrated z of the previous sample
-	Min, Max float64      // the least and greatest value learned (model's scale)
-	AnomAt   float64      // unix seconds of the last sample with anomaly-level evidence, held back or not
-	PrevLvl  float64      // level given to the previous sample (its sign the direction)
-	AnomPeak float64      // the largest |Z| of the anomaly episode's samples
+	Tails    [nTails]tail  // exceedance records of the evidence sources
+	Total    float64       // forgetting count of samples
+	Z2       float64       // forgetting mean of capped z² of the raw z: bulk calibration
+	Sel      float64       // the local-level candidate in use
+	Run      float64       // run statistic: forgetting mean of clipped raw deviations
+	Slow     float64       // slow run statistic: the same against the seasonal expectation
+	SlowVar  float64       // forgetting mean of Slow², its own recent spread
+	AlarmZ   float64       // peak evidence strength of the last alarm (level 2 or 3) episode
+	AlarmSrc float64       // evidence that started it: 0 point, 1 run
+	AlarmAt  int64         // unix seconds of the end of the last alarm episode
+	PrevZ    float64       // calibrated z of the previous sample
+	Min, Max float64       // the least and greatest value learned (model's scale)
+	AnomAt   float64       // unix seconds of the last sample with anomaly-level evidence, held back or not
+	PrevLvl  float64       // level given to the previous sample (its sign the direction)
+	AnomPeak float64       // the largest |Z| of the anomaly episode's samples
+	Sources  []sourceAlarm // the same alarm memory per source (see Source)
 }
 
 // Baseline is one measurement's time-of-week model. It is not safe for
@@ -389,6 +390,8 @@ type pred struct {
 	strength float64 // its strength for the refractory rule (see strengthOf)
 	level    int     // level of z before the refractory rule
 	anom     bool    // the sample has anomaly-level evidence (before the episode rule)
+	from     Source  // where the sample's lines came from
+	key      uint64  // the hash of its source, when the source explains it (see sourceOf)
 }
 
 // forecast pools the slot at sec with its neighbours, the same time on the
@@ -635,6 +638,10 @@ func (b *Baseline) noise() float64 {
 }
 
 func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
+	return b.scoreFrom(t, v, Source{})
+}
+
+func (b *Baseline) scoreFrom(t time.Time, v float64, src Source) (Score, pred) {
 	sec := b.secOfWeek(t)
 	sc := Score{Value: v}
 	if b.g.Samples == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
@@ -643,9 +650,10 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 		if b.g.Samples > 0 {
 			sc.Av = b.inverse(b.g.M)
 		}
-		return sc, pred{}
+		return sc, pred{from: src}
 	}
 	p := b.forecast(sec)
+	p.from = src
 	y := b.transform(v)
 	b.evidence(y, &p)
 	sc.Av = b.inverse(p.mu)
@@ -658,7 +666,9 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	sc.Learning = young || age < b.p.minAgeLearn || p.own < b.p.learnOwn
 	lvl := p.level
 	p.strength = p.strengthOf(sc.Z)
-	if lvl >= 2 && p.src == b.g.AlarmSrc && b.refractory(t, p.strength) {
+	p.key = sourceOf(src, v, sc.Av)
+	mem := b.memoryOf(p.key)
+	if lvl >= 2 && p.src == mem.alarmSrc && b.refractory(t, p.strength, mem) {
 		lvl = 1
 	}
 	if !young && age >= b.p.noveltyAge && b.novel(v, sc.Z) {
@@ -669,7 +679,7 @@ func (b *Baseline) score(t time.Time, v float64) (Score, pred) {
 	lvl = min(lvl, int(math.Min(math.Abs(sc.Z), 3)))
 	if lvl == 3 && math.Abs(v-sc.Av) >= b.noise() {
 		p.anom = true
-		if b.sameEpisode(t, sc.Z) && math.Abs(sc.Z) < b.p.episodeGain*b.g.AnomPeak {
+		if b.sameEpisode(t, sc.Z, mem) && math.Abs(sc.Z) < b.p.episodeGain*mem.anomPeak {
 			lvl = 2
 		}
 	}
@@ -712,32 +722,33 @@ func (p *pred) strengthOf(z float64) float64 {
 
 // refractory reports whether a sample of evidence strength st that would
 // start a new alarm episode is held back: within the refractory time after
-// the last alarm of the same kind, a new one needs refractGain times that
-// alarm's peak strength.
-func (b *Baseline) refractory(t time.Time, st float64) bool {
-	if b.p.refractory <= 0 || b.g.AlarmZ == 0 || math.Abs(b.g.PrevZ) >= 2 {
+// the last alarm of the same kind (in mem: of the same source, or of any),
+// a new one needs refractGain times that alarm's peak strength.
+func (b *Baseline) refractory(t time.Time, st float64, mem alarmMemory) bool {
+	if b.p.refractory <= 0 || mem.alarmZ == 0 || math.Abs(b.g.PrevZ) >= 2 {
 		return false
 	}
-	dt := float64(t.Unix() - b.g.AlarmAt)
-	return dt >= 0 && dt < b.p.refractory && st < b.p.refractGain*b.g.AlarmZ
+	dt := float64(t.Unix() - mem.alarmAt)
+	return dt >= 0 && dt < b.p.refractory && st < b.p.refractGain*mem.alarmZ
 }
 
 // sameEpisode reports whether an anomaly starting at t, on the side of z,
-// belongs to the episode of the last one: the previous sample was not
+// belongs to the episode of the last one (in mem: of the same source, or
+// of any): the previous sample was not
 // given the anomaly level on that side, and a sample with anomaly-level
 // evidence came less than episodeHold before. Such an anomaly is held back to dev2 unless it is
 // episodeGain times as far out as the episode's farthest sample, so that
 // an episode whose samples go in and out of the anomaly level (a storm
 // with lulls, a spike and its echo, a shift the levels are taking up)
 // raises _anomaly once.
-func (b *Baseline) sameEpisode(t time.Time, z float64) bool {
-	if b.g.AnomAt == 0 {
+func (b *Baseline) sameEpisode(t time.Time, z float64, mem alarmMemory) bool {
+	if mem.anomAt == 0 {
 		return false
 	}
 	if b.g.PrevLvl*math.Copysign(1, z) >= 3 {
 		return false // it goes on
 	}
-	dt := float64(t.Unix()) - b.g.AnomAt
+	dt := float64(t.Unix()) - mem.anomAt
 	return dt > 0 && dt < b.p.episodeHold
 }
 
@@ -795,7 +806,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 	if b.g.Count && b.cfg.Kind == KindAuto && (v < 0 || v != math.Trunc(v)) {
 		b.toReal()
-		sc, p = b.score(t, v)
+		sc, p = b.scoreFrom(t, v, p.from)
 	}
 	y := b.transform(v)
 	u := t.Unix()
@@ -904,6 +915,7 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 		b.g.AnomAt = float64(u)
 		b.g.AnomPeak = math.Max(b.g.AnomPeak, math.Abs(sc.Z))
 	}
+	b.rememberSource(u, p, sc)
 	b.g.PrevLvl = float64(sc.Level)
 	b.g.PrevZ = p.z
 	if iabs(sc.Level) < 2 && az >= 2 {
@@ -1022,6 +1034,7 @@ func (b *Baseline) toReal() {
 	b.g.PrevZ = 0
 	b.g.AlarmZ = 0
 	b.g.AnomAt, b.g.PrevLvl, b.g.AnomPeak = 0, 0, 0
+	b.g.Sources = nil
 	b.g.Count = false
 	b.metaOK = false
 }

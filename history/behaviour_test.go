@@ -487,12 +487,12 @@ func TestDecodeOldPages(t *testing.T) {
 
 // TestDecodeOlderVersions: a baseline stored in an older format (version
 // 2, before the slow run statistic; 3, before the range of values; 4,
-// before anomaly episodes) is read, not discarded: its slots, whole-series
+// before anomaly episodes; 5, before the alarm memory per source) is read, not discarded: its slots, whole-series
 // state and evidence records are taken over, the slow evidence of version
 // 2 starts from a Gaussian record, and it is written back in the current
 // format.
 func TestDecodeOlderVersions(t *testing.T) {
-	for _, ver := range []byte{2, 3, 4} {
+	for _, ver := range []byte{2, 3, 4, 5} {
 		t.Run(fmt.Sprintf("version%d", ver), func(t *testing.T) {
 			cfg := utcConfig()
 			b, at := train(t, cfg, newSynth(23, 20, 2), monday, 2)

@@ -199,6 +199,17 @@
 // shift while the levels take it up raises _anomaly once; consecutive
 // anomalous samples on one side keep the level.
 //
+// Both rules remember alarms per source (ObserveFrom): a high sample
+// whose top key accounts for at least half of its excess over Av has that
+// key as its source, and is compared only with the alarms and the
+// anomaly episode of its own source, so that a storm from a new address
+// is news however recent another address's storm of the same size, and
+// the same address storming again is held back as above; a sample without
+// a source (no key, a low sample, a storm of many sources none of them
+// dominant) is compared with the last alarm and episode of any sample. At
+// most 16 sources are remembered (the one whose alarm is oldest is
+// forgotten first), each for a day after its last alarm.
+//
 // # Learning
 //
 // _learning is set while the measurement has fewer than 12 samples, less
@@ -237,7 +248,8 @@
 // # Persistence
 //
 // Encode writes a meta record (about 940 bytes: whole-series state, the
-// six exceedance records as float32 counts, configuration; the levels
+// six exceedance records as float32 counts, configuration, and 48 bytes
+// per source whose alarm is remembered, the key as a 64-bit hash; the levels
 // calibrated from the records are recomputed by Decode, not stored) and
 // pages of 64 slots × 12 bytes (float32 n, m, q); one interval dirties one
 // page, so a commit writes about 1.7 KB per measurement and 100 trained
@@ -249,8 +261,9 @@
 // the slow run statistic (version 2) too, its slow records starting as
 // the Gaussian record of its history, the one before the range of
 // values (version 3), whose range is taken as that of its slots' means two
-// deviations either way, and the one before anomaly episodes (version 4),
-// with no episode under way; it refuses (ErrConfigChanged) a
+// deviations either way, the one before anomaly episodes (version 4),
+// with no episode under way, and the one before the alarm memory per
+// source (version 5), with no source remembered; it refuses (ErrConfigChanged) a
 // baseline learned with another interval, zone or kind, and the caller
 // then starts afresh.
 //

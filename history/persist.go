@@ -27,9 +27,11 @@ const slotBytes = 12
 // formatVersion is the version of the encoding written by Encode. Decode
 // also reads version 2 (before the slow run statistic): its records are
 // taken over and the slow evidence starts empty; version 3 (before the
-// range of values learned): the range is taken from the slots; and version
-// 4 (before the anomaly episodes): no episode is under way.
-const formatVersion = 5
+// range of values learned): the range is taken from the slots; version 4
+// (before the anomaly episodes): no episode is under way; and version 5
+// (before the alarm memory per source): no source has an alarm to
+// remember.
+const formatVersion = 6
 
 // nTailsV2 is the number of evidence records in a version 2 encoding.
 const nTailsV2 = 4
@@ -219,7 +221,54 @@ func (b *Baseline) encodeMeta(version byte) []byte {
 	for _, f := range cs {
 		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(*f)))
 	}
+	if version >= 6 {
+		buf = append(buf, byte(len(b.g.Sources)))
+		for _, s := range b.g.Sources {
+			buf = binary.LittleEndian.AppendUint64(buf, s.Key)
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(s.AlarmAt))
+			for _, f := range s.floats() {
+				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(*f))
+			}
+		}
+	}
 	return buf
+}
+
+// floats lists the source's fields encoded as float64, in their order.
+func (s *sourceAlarm) floats() []*float64 {
+	return []*float64{&s.AlarmZ, &s.AlarmSrc, &s.AnomAt, &s.AnomPeak}
+}
+
+// decodeSources reads the alarm memory per source of a version 6 meta
+// record.
+func (b *Baseline) decodeSources(r *reader) error {
+	n := int(r.byte())
+	if n > maxSources {
+		return fmt.Errorf("decode baseline: meta: %d sources, at most %d", n, maxSources)
+	}
+	b.g.Sources = make([]sourceAlarm, n)
+	for i := range b.g.Sources {
+		s := &b.g.Sources[i]
+		s.Key = r.u64()
+		s.AlarmAt = int64(r.u64())
+		for _, f := range s.floats() {
+			v := math.Float64frombits(r.u64())
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return errors.New("decode baseline: meta: source alarm not valid")
+			}
+			*f = v
+		}
+		if r.err != nil {
+			return nil // reported as truncated
+		}
+		if s.Key == 0 {
+			return errors.New("decode baseline: meta: source without a key")
+		}
+	}
+	if n == 0 {
+		b.g.Sources = nil
+	}
+	return nil
 }
 
 // Decode rebuilds a baseline from Encode's output (meta and every page ever
@@ -283,6 +332,11 @@ func Decode(cfg Config, meta []byte, pages map[int]string) (*Baseline, error) {
 			return nil, errors.New("decode baseline: meta: count not valid")
 		}
 		*f = v
+	}
+	if ver >= 6 {
+		if err := b.decodeSources(&r); err != nil {
+			return nil, err
+		}
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("decode baseline: meta: %w", r.err)

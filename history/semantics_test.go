@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -490,5 +491,92 @@ func TestNeverSeenIsAnomaly(t *testing.T) {
 				t.Errorf("110, beyond every value seen (at most 108): level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
 			}
 		})
+	}
+}
+
+// nextFrom scores and learns v, whose top key is key with lines lines, as
+// the next interval's value.
+func (r *countRig) nextFrom(v float64, key string, lines float64) Score {
+	r.at = r.at.Add(5 * time.Minute)
+	return r.b.ObserveFrom(r.at, v, Source{Key: key, Lines: lines})
+}
+
+// TestRefractoryPerSource: the refractory and episode rules remember
+// alarms per source. Within a day of a storm from one address, a storm as
+// large from another address is an anomaly (news), while the first
+// address storming again is held back, and so is a storm without a
+// dominant source (no key explains half its excess: judged against every
+// alarm); within the two hours of an anomaly episode, a storm from a new
+// source is an anomaly too, and one from the episode's source is not.
+// The memory survives an Encode and Decode.
+func TestRefractoryPerSource(t *testing.T) {
+	r := trainedCounts(3, 10)
+	quiet := r.quiet
+	quiet(12)
+	if sc := r.nextFrom(120, "203.0.113.9", 110); sc.Level != 3 {
+		t.Fatalf("first storm 120 from 203.0.113.9 on counts of 10: level %d", sc.Level)
+	}
+	quiet(72) // six hours
+	if sc := r.nextFrom(120, "192.0.2.77", 110); sc.Level != 3 {
+		t.Errorf("storm 120 from another source six hours later: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+	}
+	quiet(72)
+	if sc := r.nextFrom(120, "203.0.113.9", 110); sc.Level != 1 {
+		t.Errorf("storm 120 from 203.0.113.9 again 12 hours after its first: level %d (z %.1f), want held back to 1", sc.Level, sc.Z)
+	}
+	quiet(72)
+	if sc := r.nextFrom(120, "198.51.100.1", 20); sc.Level != 1 {
+		t.Errorf("storm 120 whose top key has 20 lines: level %d (z %.1f), want held back to 1 (no source)", sc.Level, sc.Z)
+	}
+	if sc := r.nextFrom(3, "198.51.100.2", 3); sc.Level > 0 {
+		t.Errorf("a quiet interval: level %d", sc.Level)
+	}
+	quiet(12)
+	// Within an anomaly episode (less than two hours), by source.
+	r.at = r.at.Add(25 * time.Hour)
+	quiet(12)
+	if sc := r.nextFrom(120, "203.0.113.50", 110); sc.Level != 3 {
+		t.Fatalf("storm 120 from 203.0.113.50 a day later: level %d (z %.1f)", sc.Level, sc.Z)
+	}
+	quiet(6)
+	if sc := r.nextFrom(120, "203.0.113.51", 110); sc.Level != 3 {
+		t.Errorf("storm 120 from 203.0.113.51 30 minutes into the episode: level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+	}
+	meta, pages := r.b.Encode(false)
+	c, err := Decode(utcConfig(), meta, pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.g.Sources) != 2 || !slices.Equal(c.g.Sources, r.b.g.Sources) {
+		t.Fatalf("sources after Decode %+v, want %+v", c.g.Sources, r.b.g.Sources)
+	}
+	r.b = c
+	quiet(6)
+	if sc := r.nextFrom(120, "203.0.113.51", 110); sc.Level == 3 {
+		t.Errorf("storm 120 from 203.0.113.51 again 30 minutes later: level %d (z %.1f), want held back", sc.Level, sc.Z)
+	}
+}
+
+// TestSourcesBounded: the alarm memory keeps at most maxSources sources,
+// forgetting the oldest alarm first, and forgets every source a day after
+// its alarm.
+func TestSourcesBounded(t *testing.T) {
+	r := trainedCounts(4, 10)
+	for i := range maxSources + 4 {
+		r.quiet(6)
+		if sc := r.nextFrom(150, fmt.Sprintf("192.0.2.%d", i), 140); sc.Level != 3 {
+			t.Fatalf("storm from source %d: level %d (z %.1f)", i, sc.Level, sc.Z)
+		}
+	}
+	if n := len(r.b.g.Sources); n != maxSources {
+		t.Fatalf("%d sources remembered, want %d", n, maxSources)
+	}
+	if r.b.source(keyHash("192.0.2.0")) != nil || r.b.source(keyHash(fmt.Sprintf("192.0.2.%d", maxSources+3))) == nil {
+		t.Errorf("the oldest source is remembered, or the newest is not")
+	}
+	r.at = r.at.Add(25 * time.Hour)
+	r.quiet(1)
+	if n := len(r.b.g.Sources); n != 0 {
+		t.Errorf("%d sources remembered a day after their alarms", n)
 	}
 }
