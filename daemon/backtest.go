@@ -152,7 +152,10 @@ func SimulateActions(set *rules.Set, replays []Replay, width time.Duration) (Sim
 				byTime[ts] = in
 				times = append(times, ts)
 			}
-			in.Classes = append(in.Classes, row.Classes...)
+			// The interval's own classes, as the daemon decides on them:
+			// the actions engine holds them for their persistence itself
+			// and tells a held class from a fresh one (per: key).
+			in.Classes = append(in.Classes, row.Sample.Classes...)
 			row.AddVars(in.Vars, in.Keys)
 		}
 	}
