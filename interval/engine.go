@@ -368,7 +368,7 @@ func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
 	case s.Value == nil:
 		st.Base.Gap(s.Start)
 	default:
-		sc := st.Base.Observe(s.Start, *s.Value)
+		sc := st.Base.ObserveFrom(s.Start, *s.Value, source(st.Rule, s))
 		s.Score = &sc
 		s.Av, s.Dev, s.Z = finite(sc.Av), finite(sc.Dev), finite(sc.Z)
 		// The classes follow the measurement's anomaly threshold; the
@@ -384,6 +384,17 @@ func (e *Engine) score(st *State, s *Sample, acc *Accumulator) {
 			s.Classes = append(s.Classes, class)
 		}
 	}
+}
+
+// source returns where a sample's lines came from, for the baseline's
+// alarm memory per source: the top key of a counter with a key (whose
+// value is its lines, so that the key's lines say how much of it the key
+// explains); no source otherwise.
+func source(m *rules.Measurement, s *Sample) history.Source {
+	if m.Key == "" || m.DataType != rules.Counter || m.Observe != nil || s.TopKey == "" {
+		return history.Source{}
+	}
+	return history.Source{Key: s.TopKey, Lines: float64(s.TopCount)}
 }
 
 // threshold returns the anomaly threshold of a scored sample of st: the

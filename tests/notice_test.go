@@ -1179,3 +1179,79 @@ commands:
 		t.Errorf("the command guarded by Hr02 ran %d times in %s, where it is 14h", got["at_two_am"], zone)
 	}
 }
+
+// TestPerKeyRefractory: an anomaly-guarded per: key block command fires
+// for each new probing source, even within a day of another source's
+// storm of the same size, while the same source storming again within a
+// day is held back by the baseline's refractory rule (an alarm no stronger
+// than the last one from that source is no news). Three equal storms six
+// hours apart: 203.0.113.9, then 192.0.2.77, then 203.0.113.9 again.
+func TestPerKeyRefractory(t *testing.T) {
+	dir := t.TempDir()
+	day := backtestDay()
+	first := day.Add(2*time.Hour + 10*time.Minute)
+	second := first.Add(6 * time.Hour)
+	third := second.Add(6 * time.Hour)
+	log := stormLog(t, dir, day.Add(-3*24*time.Hour), day.Add(22*time.Hour),
+		storm{at: first, addr: "203.0.113.9", minutes: 3, perMin: 60},
+		storm{at: second, addr: "192.0.2.77", minutes: 3, perMin: 60},
+		storm{at: third, addr: "203.0.113.9", minutes: 3, perMin: 60})
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+commands:
+  - handle: block
+    if: probe_high_anomaly
+    per: key
+    command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(key) }"]
+    ifelapsed: 1h
+settings:
+  timezone: UTC
+`, log))
+	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	// The storms' intervals: the one each storm starts in (its first
+	// minutes) ends 5 minutes after it, the classes are decided there.
+	end := func(at time.Time) string {
+		return at.Add(5 * time.Minute).Truncate(5 * time.Minute).Format(time.RFC3339)
+	}
+	got := wouldFire(res.stderr, "block")
+	if len(got) != 2 || !strings.HasPrefix(got[0], end(first)) || !strings.HasSuffix(got[0], "{ 203.0.113.9 }") ||
+		!strings.HasPrefix(got[1], end(second)) || !strings.HasSuffix(got[1], "{ 192.0.2.77 }") {
+		t.Errorf("block fired %q, want at %s for 203.0.113.9 and at %s for 192.0.2.77, and not for 203.0.113.9's second storm\n%s",
+			got, end(first), end(second), tail(res.stderr, 3000))
+	}
+	// The rows of the three storms' intervals: the two first an anomaly,
+	// the third held back, though as far out as the first.
+	rows, err := csv.NewReader(strings.NewReader(res.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := map[string]string{}
+	zs := map[string]float64{}
+	for _, r := range rows[1:] {
+		ts, _ := time.Parse(time.RFC3339, r[0])
+		k := ts.Add(5 * time.Minute).Format(time.RFC3339)
+		classes[k] = r[6]
+		zs[k], _ = strconv.ParseFloat(r[5], 64)
+	}
+	for _, c := range []struct {
+		at      time.Time
+		anomaly bool
+	}{{first, true}, {second, true}, {third, false}} {
+		k := end(c.at)
+		has := slices.Contains(strings.Fields(classes[k]), "probe_high_anomaly")
+		if has != c.anomaly {
+			t.Errorf("interval ending %s: classes %q (z %.1f), want probe_high_anomaly %v", k, classes[k], zs[k], c.anomaly)
+		}
+	}
+	if zs[end(third)] < 3 {
+		t.Errorf("the third storm is %.1f deviations out: the test does not show the refractory rule", zs[end(third)])
+	}
+}
