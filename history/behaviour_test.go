@@ -275,7 +275,7 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatalf("one interval dirtied %d pages", len(pages))
 	}
 	for _, p := range pages {
-		if n := len(meta) + len(p); n > 980+pageSlots*slotBytes {
+		if n := len(meta) + len(p); n > 980+maskBytes+pageSlots*slotBytes {
 			t.Fatalf("one interval writes %d bytes", n)
 		}
 	}
@@ -426,13 +426,13 @@ func TestShortInterval(t *testing.T) {
 	for _, p := range pages {
 		size += len(p)
 	}
-	if size > 2016*slotBytes+2048 {
+	if size > 2016*slotBytes+32*maskBytes+2048 {
 		t.Errorf("encoded 1 s baseline: %d bytes", size)
 	}
 	// One interval dirties one page.
 	b.Observe(at, 1)
 	meta, pages = b.Encode(true)
-	if len(pages) != 1 || len(meta)+len(pages[b.SlotOf(at)/pageSlots]) > 960+pageSlots*slotBytes {
+	if len(pages) != 1 || len(meta)+len(pages[b.SlotOf(at)/pageSlots]) > 960+maskBytes+pageSlots*slotBytes {
 		t.Errorf("one 1 s interval wrote %d pages, %d bytes of meta", len(pages), len(meta))
 	}
 }
@@ -447,9 +447,10 @@ func TestDecodeOldPages(t *testing.T) {
 	for i := range 3000 {
 		b.Observe(at.Add(time.Duration(i)*5*time.Minute), float64(i%40))
 	}
-	meta, pages := b.Encode(false)
-	// The same baseline as written before: 16 slots to a page.
-	old := bytes.Clone(meta)
+	meta, _ := b.Encode(false)
+	pages := flatPages(b)
+	// The same baseline as written before: 16 flat slots to a page.
+	old := b.encodeMeta(5)
 	binary.LittleEndian.PutUint16(old[15:], oldPageSlots)
 	oldPages := map[int]string{}
 	for p, data := range pages {
@@ -485,18 +486,38 @@ func TestDecodeOldPages(t *testing.T) {
 	}
 }
 
+// flatPages returns b's used pages as versions before 7 wrote them: 12
+// bytes (float32 n, m, q) per slot.
+func flatPages(b *Baseline) map[int]string {
+	_, pages := b.Encode(false)
+	flat := map[int]string{}
+	for p := range pages {
+		lo, hi := b.pageRange(p)
+		var buf []byte
+		for i := lo; i < hi; i++ {
+			s := b.slot(i)
+			for _, v := range []float32{s.N, s.M, s.Q} {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
+		}
+		flat[p] = string(buf)
+	}
+	return flat
+}
+
 // TestDecodeOlderVersions: a baseline stored in an older format (version
 // 2, before the slow run statistic; 3, before the range of values; 4,
-// before anomaly episodes; 5, before the alarm memory per source) is read, not discarded: its slots, whole-series
+// before anomaly episodes; 5, before the alarm memory per source; 6,
+// before compact pages) is read, not discarded: its slots, whole-series
 // state and evidence records are taken over, the slow evidence of version
 // 2 starts from a Gaussian record, and it is written back in the current
-// format.
+// format, every page of it.
 func TestDecodeOlderVersions(t *testing.T) {
-	for _, ver := range []byte{2, 3, 4, 5} {
+	for _, ver := range []byte{2, 3, 4, 5, 6} {
 		t.Run(fmt.Sprintf("version%d", ver), func(t *testing.T) {
 			cfg := utcConfig()
 			b, at := train(t, cfg, newSynth(23, 20, 2), monday, 2)
-			_, pages := b.Encode(false)
+			pages := flatPages(b)
 			old := b.encodeMeta(ver)
 			c, err := Decode(cfg, old, pages)
 			if err != nil {
@@ -516,6 +537,9 @@ func TestDecodeOlderVersions(t *testing.T) {
 			}
 			// The range of values, which these versions did not keep, is
 			// taken from the slots: it holds every slot's mean.
+			if ver >= 4 && (c.g.Min != b.g.Min || c.g.Max != b.g.Max) {
+				t.Errorf("range [%.2f, %.2f], learned [%.2f, %.2f]", c.g.Min, c.g.Max, b.g.Min, b.g.Max)
+			}
 			if c.g.Min > b.g.Min+1 || c.g.Max < b.g.Max-1 || c.g.Min >= c.g.Max {
 				t.Errorf("range from the slots [%.2f, %.2f], learned [%.2f, %.2f]", c.g.Min, c.g.Max, b.g.Min, b.g.Max)
 			}
@@ -533,10 +557,103 @@ func TestDecodeOlderVersions(t *testing.T) {
 			if sc := c.Score(at.Add(7*time.Hour), 500); sc.Level != 3 {
 				t.Errorf("version %d baseline: 500 on counts of 20 is level %d", ver, sc.Level)
 			}
-			meta, _ := c.Encode(false)
+			// Its flat pages are encoded again: the next interval writes
+			// every one of them, compact.
+			d, err := Decode(cfg, old, pages)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, again := d.Encode(true)
 			if meta[4] != formatVersion {
 				t.Errorf("re-encoded as version %d", meta[4])
 			}
+			if len(again) != d.Pages() {
+				t.Errorf("%d pages written again, want all %d", len(again), d.Pages())
+			}
+			e, err := Decode(cfg, meta, again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range b.nslots {
+				if d.slot(i) != e.slot(i) {
+					t.Fatalf("slot %d written again as %+v, read %+v", i, e.slot(i), d.slot(i))
+				}
+			}
 		})
+	}
+}
+
+// TestCompactPages: a page keeps only the values that differ from the
+// slot before, so a series that never sees a line learns its week in a
+// few bytes a page; every slot reads back as it was, whatever its values
+// (zeros, negative zero, repeats), and a page that is not a valid one of
+// its slots is refused with the page named.
+func TestCompactPages(t *testing.T) {
+	cfg := utcConfig()
+	quiet, _ := train(t, cfg, newSynth(5, 0, 0), monday, 2)
+	_, pages := quiet.Encode(false)
+	if len(pages) != quiet.Pages() {
+		t.Fatalf("%d pages of %d learned", len(pages), quiet.Pages())
+	}
+	for p, data := range pages {
+		if len(data) > maskBytes+3*4*4 {
+			t.Errorf("page %d of a series of zeros: %d bytes", p, len(data))
+		}
+	}
+
+	slots := make([]slot, pageSlots)
+	for k := range slots {
+		switch {
+		case k%7 == 0:
+			slots[k] = slot{N: float32(math.Copysign(0, -1)), M: -1.5, Q: 0}
+		case k%3 == 0:
+			slots[k] = slots[k-1]
+		default:
+			slots[k] = slot{N: float32(k), M: float32(k) / 3, Q: float32(k * k)}
+		}
+	}
+	data := encodePage(slots)
+	if err := checkPage(data, pageSlots); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range slots {
+		got := pageSlot(data, k)
+		if math.Float32bits(got.N) != math.Float32bits(want.N) || got.M != want.M || got.Q != want.Q {
+			t.Fatalf("slot %d read back as %+v, want %+v", k, got, want)
+		}
+	}
+	if pageSlot(encodePage(make([]slot, pageSlots)), 63) != (slot{}) || len(encodePage(make([]slot, pageSlots))) != maskBytes {
+		t.Fatal("a page of empty slots is not the masks alone")
+	}
+
+	nan := math.Float32bits(float32(math.NaN()))
+	neg := math.Float32bits(-1)
+	last := func(s string, v uint32) string {
+		return s[:len(s)-4] + string(binary.LittleEndian.AppendUint32(nil, v))
+	}
+	short := encodePage(slots[:10])
+	for _, tc := range []struct {
+		name string
+		data string
+		n    int
+	}{
+		{"truncated masks", data[:maskBytes-1], pageSlots},
+		{"truncated values", data[:len(data)-1], pageSlots},
+		{"trailing bytes", data + "\x00", pageSlots},
+		{"a slot beyond the page", data, 10},
+		{"q not finite", last(data, nan), pageSlots},
+		{"q negative", last(data, neg), pageSlots},
+		{"n negative", data[:maskBytes] + string(binary.LittleEndian.AppendUint32(nil, neg)) + data[maskBytes+4:], pageSlots},
+		{"a short page's mask", short[:16] + string(binary.LittleEndian.AppendUint64(nil, 1<<10)) + short[maskBytes:], 10},
+	} {
+		if err := checkPage(tc.data, tc.n); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	// Decode names the page.
+	meta, pages := quiet.Encode(false)
+	pages[3] = pages[3][:maskBytes-1]
+	if _, err := Decode(cfg, meta, pages); err == nil || !strings.Contains(err.Error(), "page 3") {
+		t.Errorf("Decode of a damaged page: %v", err)
 	}
 }

@@ -251,13 +251,18 @@
 // six exceedance records as float32 counts, configuration, and 48 bytes
 // per source whose alarm is remembered, the key as a 64-bit hash; the levels
 // calibrated from the records are recomputed by Decode, not stored) and
-// pages of 64 slots × 12 bytes (float32 n, m, q); one interval dirties one
-// page, so a commit writes about 1.7 KB per measurement and 100 trained
-// weekly measurements take about 2.5 MB. The baseline reads its slots
-// from the page strings it was decoded from (which the state file holds
-// in memory anyway), and decodes a page only while it changes. Decode
-// reads pages of 16 slots, as they were written before, too, and the
-// next Encode writes them all again in pages of 64. It reads the format before
+// pages of 64 slots, compact: per field (float32 n, m, q) a mask of the
+// slots whose value differs from the slot before, and those values only.
+// A busy series' page takes at most 792 bytes (n seldom changes: about
+// 540); a page of a series that never sees a line, or of one whose value
+// repeats, a few dozen. One interval dirties one page, so a commit writes
+// at most 1.7 KB per measurement and 100 trained weekly measurements take
+// at most 2.5 MB. The baseline reads its slots in place from the page
+// strings it was decoded from (which the state file holds in memory
+// anyway), and decodes a page only while it changes. Decode reads flat
+// pages (12 bytes a slot, before version 7) and pages of 16 slots, as
+// they were written before, too, and the next Encode writes them all
+// again, compact, in pages of 64. It reads the format before
 // the slow run statistic (version 2) too, its slow records starting as
 // the Gaussian record of its history, the one before the range of
 // values (version 3), whose range is taken as that of its slots' means two

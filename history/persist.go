@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
+	"math/bits"
 )
 
 // pageSlots is the number of slots in one persisted page. The state file
@@ -21,17 +21,36 @@ const pageSlots = 64
 // pages of pageSlots, at the next Encode.
 const oldPageSlots = 16
 
-// slotBytes is the encoded size of one slot.
+// slotBytes is the size of one slot in the flat pages of versions before
+// 7: float32 n, m and q.
 const slotBytes = 12
+
+// maskBytes is the size of the head of a compact page (version 7 on): one
+// 64-bit mask per field of the slot (n, m, q), whose bit k is set when
+// slot k's value of the field differs from slot k-1's (from 0 for slot
+// 0). The float32 values of the set bits follow, field after field.
+//
+// A slot's field repeats its neighbour's wherever the series gives it
+// nothing new to learn: a measurement whose lines never come learns
+// zeros, every slot of a page seen as often has the same n, and a
+// learned page of such a series takes 24 bytes instead of 768. The
+// baseline of a busy series costs as before (its m and q change from slot
+// to slot), plus the masks; a slot is still read in place (three
+// population counts), without decoding the page.
+const maskBytes = 3 * 8
 
 // formatVersion is the version of the encoding written by Encode. Decode
 // also reads version 2 (before the slow run statistic): its records are
 // taken over and the slow evidence starts empty; version 3 (before the
 // range of values learned): the range is taken from the slots; version 4
-// (before the anomaly episodes): no episode is under way; and version 5
+// (before the anomaly episodes): no episode is under way; version 5
 // (before the alarm memory per source): no source has an alarm to
-// remember.
-const formatVersion = 6
+// remember; and version 6 (before compact pages): its flat pages are
+// encoded again, every page to be written at the next Encode.
+const formatVersion = 7
+
+// compactVersion is the first format version of compact pages.
+const compactVersion = 7
 
 // nTailsV2 is the number of evidence records in a version 2 encoding.
 const nTailsV2 = 4
@@ -52,12 +71,57 @@ func (b *Baseline) slot(i int) slot {
 	if b.open != nil && b.open[p] != nil {
 		return b.open[p][i-p*pageSlots]
 	}
-	page := b.pages[p]
+	return pageSlot(b.pages[p], i-p*pageSlots)
+}
+
+// pageSlot returns slot k of a compact page ("" is a page without data).
+func pageSlot(page string, k int) slot {
 	if page == "" {
 		return slot{}
 	}
-	o := (i - p*pageSlots) * slotBytes
-	return slot{N: float32At(page, o), M: float32At(page, o+4), Q: float32At(page, o+8)}
+	upTo := uint64(2)<<k - 1 // bits 0 to k (all of them for k = 63)
+	var s slot
+	o := maskBytes
+	for f, v := range [3]*float32{&s.N, &s.M, &s.Q} {
+		m := uint64At(page, 8*f)
+		if n := bits.OnesCount64(m & upTo); n > 0 {
+			*v = float32At(page, o+4*(n-1))
+		}
+		o += 4 * bits.OnesCount64(m)
+	}
+	return s
+}
+
+// encodePage returns the compact page of slots.
+func encodePage(slots []slot) string {
+	var masks [3]uint64
+	var vals [3][]float32
+	var prev slot
+	for k, s := range slots {
+		for f, v := range [3][2]float32{{s.N, prev.N}, {s.M, prev.M}, {s.Q, prev.Q}} {
+			if math.Float32bits(v[0]) != math.Float32bits(v[1]) {
+				masks[f] |= 1 << k
+				vals[f] = append(vals[f], v[0])
+			}
+		}
+		prev = s
+	}
+	buf := make([]byte, 0, maskBytes+4*(len(vals[0])+len(vals[1])+len(vals[2])))
+	for _, m := range masks {
+		buf = binary.LittleEndian.AppendUint64(buf, m)
+	}
+	for _, vs := range vals {
+		for _, v := range vs {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	}
+	return string(buf)
+}
+
+// uint64At decodes the little-endian uint64 at s[o:].
+func uint64At(s string, o int) uint64 {
+	return uint64(s[o]) | uint64(s[o+1])<<8 | uint64(s[o+2])<<16 | uint64(s[o+3])<<24 |
+		uint64(s[o+4])<<32 | uint64(s[o+5])<<40 | uint64(s[o+6])<<48 | uint64(s[o+7])<<56
 }
 
 // float32At decodes the little-endian float32 at s[o:].
@@ -86,26 +150,19 @@ func (b *Baseline) change(i int) *slot {
 
 // Encode serialises the baseline: meta is the whole-series state (always
 // returned, about 940 bytes), pages the slot pages keyed by page number
-// (pageSlots slots of 12 bytes each). With dirtyOnly, only the pages changed
-// since the previous Encode are returned — one page per learned interval —
-// otherwise every page that holds learned data. Encode clears the dirty
-// marks. The baseline keeps the strings it returns as its slots: stored
-// as they are, they are the one copy of them in memory.
+// (pageSlots slots each, compact: maskBytes). With dirtyOnly, only the
+// pages changed since the previous Encode are returned — one page per
+// learned interval — otherwise every page that holds learned data. Encode
+// clears the dirty marks. The baseline keeps the strings it returns as its
+// slots: stored as they are, they are the one copy of them in memory.
 func (b *Baseline) Encode(dirtyOnly bool) (meta []byte, pages map[int]string) {
 	meta = b.encodeMeta(formatVersion)
 	pages = make(map[int]string)
 	for p := range b.pages {
 		if b.dirty[p] {
-			var sb strings.Builder
-			sb.Grow(len(b.open[p]) * slotBytes)
-			var buf [slotBytes]byte
-			for _, s := range b.open[p] {
-				binary.LittleEndian.PutUint32(buf[0:], math.Float32bits(s.N))
-				binary.LittleEndian.PutUint32(buf[4:], math.Float32bits(s.M))
-				binary.LittleEndian.PutUint32(buf[8:], math.Float32bits(s.Q))
-				sb.Write(buf[:])
+			if b.open != nil && b.open[p] != nil {
+				b.pages[p] = encodePage(b.open[p])
 			}
-			b.pages[p] = sb.String()
 		} else if dirtyOnly || !b.pageUsed(p) {
 			continue
 		}
@@ -359,7 +416,7 @@ func Decode(cfg Config, meta []byte, pages map[int]string) (*Baseline, error) {
 		}
 	}
 	b.recalibrate()
-	if err := b.decodePages(pages, ps); err != nil {
+	if err := b.decodePages(pages, ps, ver); err != nil {
 		return nil, err
 	}
 	if ver < 4 {
@@ -369,40 +426,89 @@ func Decode(cfg Config, meta []byte, pages map[int]string) (*Baseline, error) {
 	return b, nil
 }
 
-// decodePages takes over the stored pages of ps slots each: as they are
-// when ps is pageSlots; otherwise (oldPageSlots) slot by slot, every page
-// then opened to be written whole at the next Encode.
-func (b *Baseline) decodePages(pages map[int]string, ps int) error {
+// decodePages takes over the stored pages of ps slots each: compact pages
+// (a version from compactVersion on) as they are; flat pages of an older
+// version slot by slot, into compact pages of pageSlots that are all
+// marked to be written at the next Encode (pages of another size leave
+// keys that no page of pageSlots would overwrite otherwise).
+func (b *Baseline) decodePages(pages map[int]string, ps int, ver byte) error {
+	if ver >= compactVersion && ps != pageSlots {
+		return fmt.Errorf("decode baseline: pages of %d slots in format version %d", ps, ver)
+	}
 	npages := (b.nslots + ps - 1) / ps
+	var flat []slot // the slots of flat pages
+	if ver < compactVersion {
+		flat = make([]slot, b.nslots)
+	}
 	for p, data := range pages {
 		if p < 0 || p >= npages {
 			return fmt.Errorf("decode baseline: page %d out of range", p)
 		}
 		lo, hi := p*ps, min(p*ps+ps, b.nslots)
+		if flat == nil {
+			if err := checkPage(data, hi-lo); err != nil {
+				return fmt.Errorf("decode baseline: page %d: %w", p, err)
+			}
+			b.pages[p] = data
+			continue
+		}
 		if len(data) != (hi-lo)*slotBytes {
 			return fmt.Errorf("decode baseline: page %d: %d bytes, want %d", p, len(data), (hi-lo)*slotBytes)
 		}
 		for i := lo; i < hi; i++ {
 			o := (i - lo) * slotBytes
 			s := slot{N: float32At(data, o), M: float32At(data, o+4), Q: float32At(data, o+8)}
-			if !finite32(s.N) || !finite32(s.M) || !finite32(s.Q) || s.N < 0 || s.Q < 0 {
+			if !validSlot(s) {
 				return fmt.Errorf("decode baseline: page %d: slot %d not valid", p, i)
 			}
-			if ps != pageSlots {
-				*b.change(i) = s
-			}
-		}
-		if ps == pageSlots {
-			b.pages[p] = data
+			flat[i] = s
 		}
 	}
-	if ps != pageSlots {
+	if flat != nil {
 		for p := range b.pages {
-			lo, _ := b.pageRange(p)
-			b.change(lo)
+			lo, hi := b.pageRange(p)
+			b.pages[p] = encodePage(flat[lo:hi])
+			b.dirty[p] = true
 		}
 	}
 	return nil
+}
+
+// checkPage returns why data is not a compact page of n slots, or nil.
+func checkPage(data string, n int) error {
+	if len(data) < maskBytes {
+		return fmt.Errorf("%d bytes, want at least %d", len(data), maskBytes)
+	}
+	var ends [3]int // where each field's values end
+	size := maskBytes
+	for f := range 3 {
+		m := uint64At(data, 8*f)
+		if n < 64 && m>>n != 0 {
+			return fmt.Errorf("a value for a slot beyond the %d of the page", n)
+		}
+		size += 4 * bits.OnesCount64(m)
+		ends[f] = size
+	}
+	if len(data) != size {
+		return fmt.Errorf("%d bytes, want %d", len(data), size)
+	}
+	// Every slot's field is 0 or one of the values: checking these is
+	// checking every slot.
+	for o, f := maskBytes, 0; o < size; o += 4 {
+		for o >= ends[f] {
+			f++
+		}
+		v := float32At(data, o)
+		if !finite32(v) || f != 1 && v < 0 {
+			return fmt.Errorf("value %d not valid", (o-maskBytes)/4)
+		}
+	}
+	return nil
+}
+
+// validSlot reports whether a decoded slot can be a learned one.
+func validSlot(s slot) bool {
+	return finite32(s.N) && finite32(s.M) && finite32(s.Q) && s.N >= 0 && s.Q >= 0
 }
 
 // rangeFromSlots sets the range of values learned, which a baseline

@@ -198,6 +198,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	meta, pages := b.Encode(false)
 	f.Add(meta, []byte(pages[0]), 0)
+	f.Add(b.encodeMeta(5), []byte(flatPages(b)[0]), 0)
 	f.Fuzz(func(t *testing.T, meta, page []byte, key int) {
 		b, err := Decode(Config{Location: time.UTC}, meta, map[int]string{key: string(page)})
 		if err != nil {

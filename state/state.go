@@ -49,8 +49,17 @@ import (
 	"github.com/tidwall/buntdb"
 )
 
-// SchemaVersion is the version of the key layout this build writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the layout this build writes. A file
+// of an older version is upgraded when it is opened: its schema key is
+// set to SchemaVersion, so that an older logtally, which would not read
+// what this build may write into it, refuses it (ErrNewerSchema) rather
+// than misread it. Its records are read as they are: each owner keeps
+// reading its own older encodings and writes them anew when it next
+// writes them.
+//
+// Version 2: baselines in compact pages (history's format version 7),
+// which version 1 builds would read as damaged and start afresh.
+const SchemaVersion = 2
 
 const (
 	keySchema  = "schema"
@@ -240,6 +249,11 @@ func (s *Store) open(opts Options) error {
 	case version > SchemaVersion:
 		db.Close()
 		return fmt.Errorf("open state %s: %w (version %d; this build knows %d)", s.path, ErrNewerSchema, version, SchemaVersion)
+	case version < SchemaVersion && !s.snapshot:
+		// A snapshot is read as it is: every older encoding is read.
+		s.log.Info("state file upgraded: older logtally versions cannot read it any more",
+			"path", s.path, "from", version, "to", SchemaVersion)
+		return s.Update(func(tx *Tx) error { return tx.Set(keySchema, strconv.Itoa(SchemaVersion)) })
 	}
 	return nil
 }
