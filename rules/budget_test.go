@@ -28,6 +28,10 @@ func TestAlarmThresholdKeys(t *testing.T) {
 	}{
 		{"threshold below 1", file + "    anomaly_threshold: 0.5\n",
 			[]wantErr{{"5:24", "measurements[0].anomaly_threshold", "must be at least 1", "e.g. 4.5"}}},
+		{"negative threshold", file + "    anomaly_threshold: -1\n",
+			[]wantErr{{"5:24", "measurements[0].anomaly_threshold", "must be a number of at least 0, not -1", "e.g. 4.5"}}},
+		{"threshold not a number", file + "    anomaly_threshold: high\n",
+			[]wantErr{{"5:24", "measurements[0].anomaly_threshold", "must be a number, not", "e.g. 4.5"}}},
 		{"budget without a unit", file + "    alarm_budget: 2\n",
 			[]wantErr{{"5:19", "measurements[0].alarm_budget", "must be a string", "quote it"}}},
 		{"budget per month", file + "    alarm_budget: 2/month\n",

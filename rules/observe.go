@@ -239,10 +239,14 @@ func (o *obj) alarmThreshold(m *Measurement) {
 	}
 	if o.has("anomaly_threshold") {
 		const hint = "an alarm score of at least 1, e.g. 4.5 (the default is 3)"
-		m.AnomalyThreshold = o.number("anomaly_threshold", 0, hint)
-		if m.AnomalyThreshold < 1 {
-			o.errf("anomaly_threshold", hint, "must be at least 1, not %v", m.AnomalyThreshold)
-			m.AnomalyThreshold = 0
+		// number reports a value that is no number, or a negative one, and
+		// returns -1 for it: one error per bad value.
+		switch v := o.number("anomaly_threshold", -1, hint); {
+		case v < 0:
+		case v < 1:
+			o.errf("anomaly_threshold", hint, "must be at least 1, not %v", v)
+		default:
+			m.AnomalyThreshold = v
 		}
 	}
 	if o.has("alarm_budget_periods") && !o.has("alarm_budget") {
