@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -70,5 +71,26 @@ func TestMigrateDown(t *testing.T) {
 		if got[to] != v {
 			t.Errorf("%q: not found as %q (keys %q)", from, to, got)
 		}
+	}
+}
+
+// TestEventText: a reason names an event's detail and error, each once.
+func TestEventText(t *testing.T) {
+	tests := []struct {
+		name string
+		e    follow.Event
+		want string
+	}{
+		{"exit status as detail and error", follow.Event{Detail: "exit status 1", Err: errors.New("exit status 1")}, "exit status 1"},
+		{"detail and error", follow.Event{Detail: "exited; reading its output failed", Err: errors.New("read: EIO")}, "exited; reading its output failed: read: EIO"},
+		{"error alone", follow.Event{Err: errors.New("exit status 2")}, "exit status 2"},
+		{"detail alone", follow.Event{Detail: "process group killed: timeout"}, "process group killed: timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := eventText(tt.e); got != tt.want {
+				t.Errorf("eventText = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -388,7 +388,7 @@ func (s *stream) Event(e follow.Event) {
 	if e.Pid != 0 {
 		attrs = append(attrs, "pid", e.Pid)
 	}
-	if e.Detail != "" {
+	if e.Detail != "" && (e.Err == nil || e.Detail != e.Err.Error()) {
 		attrs = append(attrs, "detail", e.Detail)
 	}
 	if e.Err != nil {
@@ -411,10 +411,11 @@ func (s *stream) Event(e follow.Event) {
 	}
 }
 
-// eventText is an event's detail and error, for a reason.
+// eventText is an event's detail and error, for a reason: each once (a
+// command's exit status is often both).
 func eventText(e follow.Event) string {
 	switch {
-	case e.Err != nil && e.Detail != "":
+	case e.Err != nil && e.Detail != "" && e.Detail != e.Err.Error():
 		return e.Detail + ": " + e.Err.Error()
 	case e.Err != nil:
 		return e.Err.Error()
