@@ -264,6 +264,32 @@ func commandNames(t *testing.T) []string {
 	return names
 }
 
+// TestHelpCommandsAligned: the descriptions of the commands --help lists
+// start in one column, however long the longest name (accept-changes).
+func TestHelpCommandsAligned(t *testing.T) {
+	r := run(t, "", "--help")
+	_, list, _ := strings.Cut(r.stdout, "\nCommands:\n")
+	list, _, _ = strings.Cut(list, "\n\n")
+	lines := strings.Split(list, "\n")
+	if len(lines) < 10 {
+		t.Fatalf("--help lists %d commands, want every command:\n%s", len(lines), r.stdout)
+	}
+	col := -1
+	for _, line := range lines {
+		name := strings.Fields(line)[0]
+		rest := strings.TrimPrefix(line, "  "+name)
+		at := len(line) - len(strings.TrimLeft(rest, " "))
+		if len(rest) == len(strings.TrimLeft(rest, " ")) || len(rest)-len(strings.TrimLeft(rest, " ")) < 2 {
+			t.Errorf("--help: %q: want at least two spaces between the name and its description", line)
+		}
+		if col == -1 {
+			col = at
+		} else if at != col {
+			t.Errorf("--help: %q: description at column %d, want %d as the others", line, at, col)
+		}
+	}
+}
+
 // TestHelpAgreesWithFlags: every flag a synopsis mentions exists, and is
 // written --name in both.
 func TestHelpAgreesWithFlags(t *testing.T) {

@@ -193,10 +193,16 @@ func completeWords(cmd *cobra.Command, flag string, words ...string) {
 func writeUsage(w io.Writer, c *cobra.Command) {
 	if !c.HasParent() {
 		fmt.Fprintf(w, "%s\n\nUsage:\n  logtally <command> [flags]\n\nCommands:\n", c.Long)
+		var listed []*cobra.Command
+		width := 0
 		for _, sub := range c.Commands() {
 			if sub.IsAvailableCommand() || sub.Name() == "help" {
-				fmt.Fprintf(w, "  %-11s %s\n", sub.Name(), sub.Short)
+				listed = append(listed, sub)
+				width = max(width, len(sub.Name()))
 			}
+		}
+		for _, sub := range listed {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, sub.Name(), sub.Short)
 		}
 		fmt.Fprintf(w, "\nFlags:\n%s\nRun \"logtally <command> --help\" for a command's flags and an example.\n", c.LocalFlags().FlagUsages())
 		return
