@@ -199,7 +199,7 @@ func defaultParams() params {
 		calibHalf:    28 * 86400,
 		calibPrior:   288,
 		dev2Every:    [nTails]float64{21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400, 21 * 86400, 42 * 86400},
-		anomEvery:    [nTails]float64{14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400, 14 * 86400, 28 * 86400},
+		anomEvery:    [nTails]float64{28 * 86400, 56 * 86400, 56 * 86400, 112 * 86400, 14 * 86400, 28 * 86400},
 		minRecord:    24,
 		capEdge:      1.3,
 		switchMargin: 0.9,

@@ -94,8 +94,9 @@ func TestBurstsDetected(t *testing.T) {
 				s := newSynth(seed, tc.base, tc.k)
 				series := s.series(monday, 10)
 				// One burst every 12 days 7 hours after the first week (so
-				// that bursts visit many times of day): rarer than the
-				// anomaly calibration's two weeks, as an attack is.
+				// that bursts visit many times of day): more often than the
+				// anomaly calibration's four weeks, so each burst must stay
+				// an anomaly although the record has seen the ones before.
 				var starts []int
 				for i := 2016 + 100; i+3 < len(series); i += (12*24 + 7) * 12 {
 					starts = append(starts, i)
@@ -153,8 +154,10 @@ func TestHourlyFalseAlarmRates(t *testing.T) {
 						}
 					}
 				}
-				// Four sources, two at once in 4032 samples and two at half
-				// that: at most 6 over 47 weeks of 168 samples. With the
+				// Six sources: the slow run's at once in 4032 samples
+				// (high) and 8064 (low), the point's at half that and the
+				// run's at a quarter, about 5 over 47 weeks of 168 samples
+				// if every one were independent: at most 6. With the
 				// targets taken in time, these series gave 3 to 22.
 				t.Logf("%d _anomaly rises in %d hourly samples", anom, len(rows)-168)
 				if anom > 6 {
@@ -201,4 +204,30 @@ func spikyReal(rng *rand.Rand, weeks, from, every, span int, lo, width float64) 
 	}
 	observeAll(b, series)
 	return b, series[len(series)-1].T
+}
+
+// TestAnomalyTargetsBeyondDev2: a run of moderate deviations is common on
+// real series and mostly no incident, so a run's anomaly is calibrated
+// rarer (once in eight weeks) than its dev2 (once in three): its anomaly
+// level lies beyond the dev2 level by the record's own tail, not merely
+// the 5% by which an anomaly target at least as frequent as dev2's would
+// put it. A point's anomaly target (four weeks) is rarer than its dev2's
+// too, by less.
+func TestAnomalyTargetsBeyondDev2(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			b, _ := spikyReal(rand.New(rand.NewPCG(seed, 99)), 6, 2016, 864, 288, 4, 1)
+			for _, side := range []int{tailRunHigh, tailRunLow} {
+				q2, q3 := b.g.Tails[side].levels()
+				t.Logf("run record %d: dev2 level %.2f, anomaly level %.2f", side, q2, q3)
+				if q3 < 1.08*q2 {
+					t.Errorf("run record %d: anomaly level %.2f is within 8%% of the dev2 level %.2f", side, q3, q2)
+				}
+			}
+			pt := &b.g.Tails[tailPointHigh]
+			if pt.Q3 <= pt.Q2 {
+				t.Errorf("point record: calibrated anomaly level %.2f not beyond the dev2 level %.2f", pt.Q3, pt.Q2)
+			}
+		})
+	}
 }
