@@ -2,12 +2,14 @@ package follow
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // contentReader reads a file's content from pos: with pread for a plain
@@ -20,10 +22,22 @@ type contentReader struct {
 	back []byte       // gzip: bytes read ahead, to be read again first
 	pos  int64        // content offset of the next byte
 	fp   *prints
-	// stopAtNUL: a read of the plain file that starts with a NUL byte
-	// returns errNUL instead, so that the content is checked again before
-	// it is taken (a followed file truncated since it was checked).
-	stopAtNUL bool
+	// guard: the plain file is a followed file itself, which may be
+	// truncated at any moment, also between its check and this read.
+	// Bytes read are taken only once the content before them is seen
+	// unchanged after the read: its first bytes, and the bytes just
+	// before them as they were read. Otherwise (an O_APPEND writer
+	// refilled the file past pos) the read returns nothing and sets
+	// changed, so that the content is checked again before a byte of the
+	// new content is taken for the old content's continuation.
+	// stopAtNUL: a guarded read that starts with a NUL byte returns errNUL
+	// instead, for the same check (a writer without O_APPEND went on at
+	// its old offset, leaving a hole where the content read went on).
+	guard, stopAtNUL bool
+	changed          bool
+	last             []byte // up to MaxTailLen bytes read just before lastEnd
+	lastEnd          int64
+	again            []byte // the guard's buffer
 }
 
 // errNUL is what a contentReader with stopAtNUL returns at a NUL byte.
@@ -52,8 +66,15 @@ func (c *contentReader) Read(p []byte) (int, error) {
 		if n > 0 && errors.Is(err, io.EOF) {
 			err = nil
 		}
-		if c.stopAtNUL && n > 0 && p[0] == 0 {
-			return 0, errNUL
+		if c.guard && n > 0 {
+			if c.stopAtNUL && p[0] == 0 {
+				return 0, errNUL
+			}
+			if !c.unchanged() {
+				c.changed = true
+				return 0, nil // no data: the caller checks the file again
+			}
+			c.remember(p[:n])
 		}
 	}
 	if n > 0 {
@@ -61,6 +82,39 @@ func (c *contentReader) Read(p []byte) (int, error) {
 		c.pos += int64(n)
 	}
 	return n, err
+}
+
+// unchanged reports whether the file still starts with the first bytes
+// known of its content, and still holds the bytes read just before pos:
+// then whatever a read before this call returned at pos is that content's
+// continuation (a truncation cannot be undone; a refill that rewrote the
+// same bytes there is beyond what the fingerprints can tell anywhere). An
+// I/O error is no evidence of a change: reading reports it.
+func (c *contentReader) unchanged() bool {
+	head := c.fp.head
+	c.again = slices.Grow(c.again[:0], max(len(head), MaxTailLen))[:len(head)]
+	if n, err := preadFull(c.f, c.again, 0); err == nil && !bytes.Equal(c.again[:n], head) {
+		return false
+	}
+	if c.lastEnd != c.pos || len(c.last) == 0 {
+		return true
+	}
+	b := c.again[:len(c.last)]
+	n, err := preadFull(c.f, b, c.pos-int64(len(b)))
+	return err != nil || bytes.Equal(b[:n], c.last)
+}
+
+// remember keeps the last bytes of p, just read at pos, for the next
+// guarded read.
+func (c *contentReader) remember(p []byte) {
+	if c.lastEnd != c.pos {
+		c.last = c.last[:0]
+	}
+	c.last = append(c.last, p[max(0, len(p)-MaxTailLen):]...)
+	if k := len(c.last) - MaxTailLen; k > 0 {
+		c.last = append(c.last[:0], c.last[k:]...)
+	}
+	c.lastEnd = c.pos + int64(len(p))
 }
 
 // prints are the fingerprints of the content read from a file: its first

@@ -95,9 +95,13 @@
 //	    with the hole the content may start with), then the file from 0.
 //	    A truncation between this check and the read: a writer without
 //	    O_APPEND leaves NUL bytes where the content read went on, so the
-//	    current file's read stops at a NUL byte where it goes on, and the
-//	    content is checked again before a byte of it is taken. (An
-//	    O_APPEND writer leaves the file shorter: the read finds its end.)
+//	    current file's read stops at a NUL byte where it goes on; an
+//	    O_APPEND writer leaves the file shorter (the read finds its end)
+//	    or refills it past Offset, so the bytes of every read of the
+//	    current file are taken only once the file is seen, after the
+//	    read, to still start with the first bytes known and to hold the
+//	    bytes read just before them. Either way the content is checked
+//	    again before a byte of it is taken.
 //	(4) READ      draining files first, then the current one, each to its
 //	              end; complete lines are delivered; a partial last line
 //	              waits for its newline unless the file is finished.

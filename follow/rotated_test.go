@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -841,4 +842,70 @@ func TestCompressedAfterCopyRead(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRefilledWhileRead: logrotate copies and truncates the log between
+// the follower's check of it and its read, and the writer, with O_APPEND,
+// refills it at once from its start — up to, past or far past the offset
+// the follower had reached. The read must not take the new content's
+// bytes for the old content's continuation: every line is delivered
+// once, the old content's unread part from the copy, the new content
+// from its start, and nothing is reported lost (nothing is).
+func TestRefilledWhileRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refill []string // the new content, written in the gap
+	}{
+		{"short of the offset", []string{"b1"}},
+		{"to the offset", []string{"bb1", "b2"}},
+		{"past the offset", []string{"b1", "b2", "b3", "b4"}},
+		{"mid-line at the offset", []string{"b12345", "b2"}},
+		{"far past the offset", manyLines("b", 2000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := filepath.Join(t.TempDir(), "app.log")
+			w := logWriter(t, fn, true)
+			w.WriteString("a1\na2\n")
+			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder()
+			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+				func() bool { return false })
+			defer s.closeAll()
+			s.scan(true)
+			w.WriteString("a3\n") // not read before the copy: read from it
+			s.checked = func() {
+				s.checked = nil
+				data, err := os.ReadFile(fn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, fn+".1", string(data))
+				if err := os.Truncate(fn, 0); err != nil {
+					t.Fatal(err)
+				}
+				w.WriteString(strings.Join(tc.refill, "\n") + "\n")
+			}
+			s.scan(false)
+			s.scan(false)
+			want := append([]string{"a1", "a2", "a3"}, tc.refill...)
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Errorf("lines %q, want %q; events %q", got, want, rec.allEvents())
+			}
+			if st := files.Stats()[fn]; st.Losses != 0 || st.LostBytes != 0 {
+				t.Errorf("%d losses (%d bytes) reported; events %q", st.Losses, st.LostBytes, rec.allEvents())
+			}
+		})
+	}
+}
+
+// manyLines returns n lines prefix1 ... prefixN.
+func manyLines(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i+1)
+	}
+	return out
 }

@@ -44,7 +44,7 @@ type openFile struct {
 	// hole, after a truncation, watches the start of the new content for
 	// the hole a writer without O_APPEND leaves.
 	hole *holeWatch
-	// nulAt: reading stopped at NUL bytes (contentReader.stopAtNUL), to
+	// nulAt: reading stopped at NUL bytes (contentReader.guard), to
 	// check the content again.
 	nulAt bool
 	// before is, while no complete line of the current content has been
@@ -620,26 +620,42 @@ func (s *scanner) readCurrent(t *tracked) {
 	if s.checked != nil {
 		s.checked()
 	}
-	o.src.stopAtNUL = true
-	s.read(o, false)
-	o.src.stopAtNUL = false
-	if o.nulAt {
-		// Reading went on into NUL bytes: logrotate may have copied and
-		// truncated the file since the check above, and its writer,
-		// without O_APPEND, gone on at its old offset, leaving a hole
-		// where the content read so far went on. Check again, before a
-		// byte of it is taken.
+	s.guarded(o, true)
+	if o.nulAt || o.src.changed {
+		// logrotate may have copied and truncated the file since the
+		// check above: reading went on into NUL bytes (its writer,
+		// without O_APPEND, went on at its old offset, leaving a hole
+		// where the content read so far went on), or the file no longer
+		// starts as it did (its writer, with O_APPEND, refilled it past
+		// the offset). Check again, before a byte of it is taken.
 		o.nulAt = false
 		if fi, err := o.f.Stat(); err == nil {
-			if why := s.checkContent(o, fi.Size()); why != "" {
+			why := s.checkContent(o, fi.Size())
+			if why == "" && o.src.changed {
+				// Only the partial line read last changed, which the
+				// fingerprints do not cover.
+				why = fmt.Sprintf("the bytes read before offset %d changed", o.src.pos)
+			}
+			if why != "" {
 				s.truncated(t, o, why+" (while it was read)", nil)
 			}
 		}
-		s.read(o, false) // the new content, or NUL bytes of the file's own
+		// The new content, or NUL bytes of the file's own; truncated
+		// again meanwhile, the next check sees it.
+		s.guarded(o, false)
 	}
 	if o.r.Offset() > 0 {
 		o.before = nil
 	}
+}
+
+// guarded reads o, the current file of a followed name, guarded against
+// a truncation since its check (contentReader.guard), stopping at a NUL
+// byte when stopAtNUL.
+func (s *scanner) guarded(o *openFile, stopAtNUL bool) {
+	o.src.guard, o.src.stopAtNUL, o.src.changed = true, stopAtNUL, false
+	s.read(o, false)
+	o.src.guard, o.src.stopAtNUL = false, false
 }
 
 // truncated handles a truncation or in-place rewrite of t's current file
