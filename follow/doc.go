@@ -69,11 +69,16 @@
 //	    tail at Offset — logrotate's copytruncate made it, plain or gzip;
 //	    when several do, the shortest (the first made after the content
 //	    was read). Found, it is read from Offset to its end as a complete
-//	    file (its partial last line included), and any later copies whole;
-//	    not
-//	    found, the partial last line already read is delivered and an
-//	    EventLost says that what was written after Offset, if anything,
-//	    was not read. Then the file is read again from 0 (EventTruncate).
+//	    file (its partial last line included), and any later copies whole.
+//	    Not found, the partial last line already read is delivered; a copy
+//	    shorter than Offset that agrees with what is known of the content
+//	    before (first bytes, the sampled windows it covers, the bytes
+//	    before Offset its end reaches) holds nothing unread — the lines
+//	    written between logrotate's copy and its truncation were read
+//	    from the file — and any later copies are read whole; with no copy
+//	    at all, an EventLost says that what was written after Offset, if
+//	    anything, was not read. Then the file is read again from 0
+//	    (EventTruncate).
 //	    Lines written between logrotate's copy and its truncation are in
 //	    no file. A writer without O_APPEND (a shell's "> log") writes on
 //	    at its old offset and leaves a hole of NUL bytes as long as the old

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,6 +161,70 @@ func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *op
 		}
 	}
 	return best
+}
+
+// findRead looks in name's rotated set, newest first, for a copy of o's
+// content that is shorter than off, the offset read to, and holds nothing
+// unread: logrotate's copytruncate copied the file, and the writer's
+// lines between the copy and the truncation were read from the file
+// before it was truncated. A candidate (plain or gzip) must agree with
+// what is known of the content read (prefixAt). Of those that do, the
+// longest is the copy: an older one (logrotate's copy directive) holds
+// less. It returns the copy, or ok false.
+func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]bool) (found unseenFile, ok bool) {
+	set := rotatedSet(name)
+	var best int64
+	for i, n := len(set)-1, 0; i >= 0 && n < maxCandidates; i-- {
+		f, err := os.Open(set[i].path)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		id, _ := idOf(fi)
+		if err != nil || !fi.Mode().IsRegular() || skip[id] {
+			f.Close()
+			continue
+		}
+		n++
+		if size := readPrefix(f, fi.Size(), o, off); size > best {
+			found, best = unseenFile{path: set[i].path, id: id}, size
+		}
+		f.Close()
+	}
+	return found, best > 0
+}
+
+// readPrefix returns the size of f's content (decompressed when gzip),
+// whose file is size bytes, when it is a prefix of o's content shorter
+// than off as far as o knows that content (prefixAt), or 0.
+func readPrefix(f *os.File, size int64, o *openFile, off int64) int64 {
+	if head := o.fp.head; len(head) > 0 {
+		if b, err := headOf(f, 1); err != nil || len(b) == 0 || b[0] != head[0] {
+			return 0 // not worth a look further
+		}
+	}
+	if !isGzip(f) {
+		if size == 0 || size >= off || verify(f, size, o.prefixAt(size, off)) != "" {
+			return 0
+		}
+		return size
+	}
+	n, ok := gzipSize(f, 0)
+	if !ok || n == 0 || n >= off {
+		return 0 // (modulo 2^32: a longer content fails below)
+	}
+	zr, err := gunzip(f)
+	if err != nil {
+		return 0
+	}
+	defer zr.Close()
+	if why, _, _ := verifyStream(zr, o.prefixAt(n, off)); why != "" {
+		return 0
+	}
+	if m, _ := io.Copy(io.Discard, zr); m != 0 {
+		return 0 // longer than its trailer says
+	}
+	return n
 }
 
 // contentSize returns the size of o's content: its size, or for a gzip

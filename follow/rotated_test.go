@@ -909,3 +909,69 @@ func manyLines(prefix string, n int) []string {
 	}
 	return out
 }
+
+// TestCopyOfReadContent: logrotate's copytruncate copies the log, the
+// writer (O_APPEND) writes more, the follower reads it, then the log is
+// truncated: the copy is shorter than the offset read to and holds
+// nothing unread. It is recognised by what is known of the content read
+// (first bytes, sampled windows, the bytes before the offset), plain or
+// already compressed, and no loss is reported; a file that differs there,
+// or none, is no such copy, and the loss that may be is reported.
+func TestCopyOfReadContent(t *testing.T) {
+	long := strings.Join(manyLines("a", 400), "\n") + "\n" // with a sampled window at 1024
+	for _, tc := range []struct {
+		name         string
+		before       string // read, then copied
+		window       string // written after the copy, read before the truncate
+		copied       func(data string) string
+		gz           bool
+		wantNoneLost bool
+	}{
+		{"short window", "a1\na2\n", "w1\n", func(d string) string { return d }, false, true},
+		{"long window", "a1\na2\n", strings.Repeat("w\n", 100), func(d string) string { return d }, false, true},
+		{"sampled", long, "w1\nw2\n", func(d string) string { return d }, false, true},
+		{"compressed", long, strings.Repeat("w\n", 100), func(d string) string { return d }, true, true},
+		{"differs before the offset", "a1\na2\n", "w1\n", func(d string) string { return d[:len(d)-2] + "X\n" }, false, false},
+		{"differs in a window", long, "w1\n", func(d string) string { return d[:1030] + "X" + d[1031:] }, false, false},
+		{"another content", "a1\na2\n", "w1\n", func(d string) string { return "b1\n" }, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := filepath.Join(t.TempDir(), "app.log")
+			w := logWriter(t, fn, true)
+			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder()
+			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+				func() bool { return false })
+			defer s.closeAll()
+			s.scan(true)
+			w.WriteString(tc.before)
+			s.scan(false)
+			name := fn + ".1"
+			if tc.gz {
+				name += ".gz"
+			}
+			writeFile(t, name, string(gzipIf(t, tc.gz, []byte(tc.copied(tc.before)))))
+			w.WriteString(tc.window)
+			s.scan(false)
+			if err := os.Truncate(fn, 0); err != nil {
+				t.Fatal(err)
+			}
+			w.WriteString("b1\n")
+			s.scan(false)
+			want := strings.Split(strings.TrimSuffix(tc.before+tc.window+"b1\n", "\n"), "\n")
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Errorf("%d lines, want %d; events %q", len(got), len(want), rec.allEvents())
+			}
+			st := files.Stats()[fn]
+			if st.Truncations != 1 || st.LostBytes != 0 {
+				t.Errorf("%d truncations, %d bytes lost, want 1 and 0; events %q", st.Truncations, st.LostBytes, rec.allEvents())
+			}
+			if none := st.Losses == 0; none != tc.wantNoneLost {
+				t.Errorf("%d losses reported, want none: %v; events %q", st.Losses, tc.wantNoneLost, rec.allEvents())
+			}
+		})
+	}
+}

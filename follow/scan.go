@@ -103,6 +103,22 @@ func (o *openFile) position(off int64, reread bool) Position {
 	return p
 }
 
+// prefixAt returns, from memory, a position at offset at of o's content,
+// whose offset read to is off (at < off): the content's first bytes, the
+// sampled windows that end by at, and the bytes before off that at
+// reaches, as far as they are known. It describes a copy made when the
+// content was at bytes long, to verify it with.
+func (o *openFile) prefixAt(at, off int64) Position {
+	head := o.fp.head[:min(int64(len(o.fp.head)), at)]
+	p := Position{Path: o.path, Offset: at, HeadLen: len(head), HeadHash: hash64(head), TailHash: hash64(nil)}
+	if from := off - int64(len(o.tail.b)); o.tail.known && at > from {
+		tail := o.tail.b[:at-from]
+		p.TailLen, p.TailHash = len(tail), hash64(tail)
+	}
+	p.SampleStride, p.SampleCount, p.SampleHash = o.fp.upTo(at)
+	return p
+}
+
 // closeFile releases o's descriptor (and decompressor).
 func (o *openFile) closeFile() {
 	if o.src.zr != nil {
@@ -676,8 +692,10 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 	}
 	have := readEnd
 	var (
-		cp    *openFile
-		later []*openFile
+		cp       *openFile
+		later    []*openFile
+		readCopy unseenFile // a copy of nothing unread (findRead)
+		readAll  bool
 	)
 	switch {
 	case len(copies) > 0:
@@ -697,6 +715,9 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 		// older file would verify against what little is known of it.
 	default:
 		if cp = s.findContent(t.path, old, skip); cp == nil {
+			if readCopy, readAll = s.findRead(t.path, o, off, skip); readAll {
+				later = s.readNewer(t.path, &openFile{id: readCopy.id, path: readCopy.path}, s.takenIDs())
+			}
 			break
 		}
 		// The copy has everything from off, the partial last line too.
@@ -715,7 +736,11 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 		// The old content is complete: deliver the partial last line read
 		// from it (and nothing from the new content at the old offset).
 		s.final(o)
-		why += "; no copy of its old content next to it"
+		if readAll {
+			why += fmt.Sprintf("; its copy %s holds nothing unread", readCopy.path)
+		} else {
+			why += "; no copy of its old content next to it"
+		}
 	}
 	s.restart(o)
 	o.before = siblingsOf(statSet(t.path), nil) // with the copies just found
@@ -742,7 +767,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 		s.lost(t.path, o.path, seenLost, fmt.Sprintf(
 			"%d bytes of %s written before its truncation are in no file (it was seen %d bytes long; %d were read or copied)",
 			seenLost, o.path, o.seen, have))
-	case cp == nil:
+	case cp == nil && !readAll:
 		s.lost(t.path, o.path, 0, fmt.Sprintf(
 			"no copy of the old content of %s found next to it: lines written after offset %d before its truncation, if any, were not read",
 			o.path, off))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -323,4 +324,145 @@ func rotationsSeen(d *daemonProc, mode string) int {
 		seen = regexp.MustCompile(`event=truncate |event=open .*(rotated in and away|copied away by a copytruncate) between two checks`)
 	}
 	return d.countLog(seen) - d.countLog(regexp.MustCompile(`event=truncate .*before a complete line of it was read`))
+}
+
+// TestCopytruncateCaughtUp: the real logrotate copies the log
+// (copytruncate), and before it truncates it the writer, with O_APPEND,
+// writes more lines, which logtally reads at once: logrotate is held
+// between its copy and its truncate by strace, which stops it as its
+// fsync of the copy returns. The copy is then shorter than the offset
+// logtally had reached, and it holds nothing logtally had not read:
+// nothing is lost, and no loss is reported (no WARN, no lost bytes);
+// every line is counted once.
+func TestCopytruncateCaughtUp(t *testing.T) {
+	lr := need(t, "logrotate")
+	strace := need(t, "strace")
+	for _, watch := range []string{"inotify", "poll"} {
+		t.Run(watch, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "")
+			log := r.path("app.log")
+			writeFile(t, r.rules, counterRules(log, "all", ".*", "seqs", "seq \\d{8}"))
+			conf := r.path("logrotate.conf")
+			writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 5\n  nocompress\n  copytruncate\n}\n", log))
+			w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			seq := 0
+			write := func(n int) {
+				for i := 0; i < n; i++ {
+					if _, err := fmt.Fprintf(w, "seq %08d\n", seq); err != nil {
+						t.Fatal(err)
+					}
+					seq++
+				}
+			}
+			pollEvery := time.Minute
+			if watch == "poll" {
+				pollEvery = 100 * time.Millisecond
+			}
+			d := r.start(watch, pollEvery, "--listen", "127.0.0.1:0")
+			addr := d.webAddr()
+			d.waitLog(`event=open `, 1)
+			write(100)
+			waitCaughtUp(t, r.state, log)
+
+			// logrotate stops (SIGSTOP) as the first fsync it makes, of
+			// the copy, returns: after the copy, before the truncate.
+			var out testutil.Buffer
+			cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=fsync", "-e", "inject=fsync:signal=SIGSTOP:when=1",
+				lr, "-f", "-s", r.path("logrotate.state"), conf)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var pid int
+			testutil.WaitFor(t, waitTimeout, "logrotate stopped after its copy", func() bool {
+				// strace says so once the stop took (its tracee also
+				// stops, briefly, as it starts).
+				if !strings.Contains(out.String(), "--- stopped by SIGSTOP ---") {
+					return false
+				}
+				pid = stoppedChild(cmd.Process.Pid)
+				return pid > 0
+			})
+			copied := fileSize(t, log+".1")
+			if size := fileSize(t, log); copied == 0 || size != copied {
+				t.Fatalf("logrotate stopped with the log %d bytes long and its copy %d: not between its copy and its truncate\n%s",
+					size, copied, out.String())
+			}
+			window := 30
+			write(window) // after the copy, before the truncate: read by logtally
+			waitCaughtUp(t, r.state, log)
+			read := fileSize(t, log)
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("logrotate under strace: %v\n%s", err, out.String())
+				}
+			case <-time.After(waitTimeout):
+				cmd.Process.Kill()
+				t.Fatalf("logrotate did not finish\n%s", out.String())
+			}
+			if size := fileSize(t, log); size != 0 {
+				t.Fatalf("logrotate left the log %d bytes long, want it truncated\n%s", size, out.String())
+			}
+			write(50)
+			waitCaughtUp(t, r.state, log)
+			lost, _ := metricValue(scrape(t, addr), "logtally_stream_lost_bytes_total", "source", log)
+			d.stop()
+
+			got := readStatus(t, r.state).total("all")
+			t.Logf("%d lines written; the copy is %d bytes, logtally had read %d before the truncate; %v counted, %v bytes reported lost",
+				seq, copied, read, got, lost)
+			if got != float64(seq) {
+				t.Errorf("committed total %v, want the %d lines written", got, seq)
+			}
+			if st := readStatus(t, r.state).total("seqs"); st != got {
+				t.Errorf("%v whole seq lines of %v: a line was mangled", st, got)
+			}
+			if n := d.countLog(reLine(`event=truncate `)); n != 1 {
+				t.Errorf("%d truncations logged, want 1", n)
+			}
+			if lost != 0 {
+				t.Errorf("%v bytes reported lost, want none", lost)
+			}
+			if n := d.countLog(reLine(`level=WARN msg=stream|event=lost`)); n != 0 {
+				t.Errorf("%d stream WARN or lost lines logged, want none", n)
+			}
+		})
+	}
+}
+
+// stoppedChild returns the pid of a stopped child of the process parent
+// (a tracee of strace stopped by a signal is in the state 't'), or 0.
+func stoppedChild(parent int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		if f[0] == "t" || f[0] == "T" {
+			return pid
+		}
+	}
+	return 0
 }
