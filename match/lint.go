@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 	"github.com/dlclark/regexp2/syntax"
@@ -28,11 +30,18 @@ import (
 //     to each other over overlapping characters, such as \d+\d+ or .*.*=,
 //     which backtrack polynomially on a line that fails.
 func Lint(pattern string) []string {
+	w, _ := lint(pattern)
+	return w
+}
+
+// lint is Lint, which also returns the parse tree it walked (nil when the
+// pattern is invalid or not analysed).
+func lint(pattern string) ([]string, *node) {
 	// regexp2 rejects a pattern in its parser (its code writer fails only
 	// on a bug of its own): parsing is enough to know, and costs a third
 	// of compiling.
 	if _, err := syntax.Parse(pattern, syntax.RegexOptions(regexp2.None)); err != nil {
-		return nil
+		return nil, nil
 	}
 	root, err := parsePattern(pattern)
 	var un *unsupported
@@ -42,14 +51,116 @@ func Lint(pattern string) []string {
 			fix = "Name the group and refer to it as \\k<name>, e.g. (?<user>\\w+) ... \\k<user>."
 		}
 		return []string{fmt.Sprintf("the pattern uses a %s, which logtally does not analyse, so the rule runs "+
-			"on plain regexp2 for every line, with no prefilter: slow on a busy log. %s", un.what, fix)}
+			"on plain regexp2 for every line, with no prefilter: slow on a busy log. %s", un.what, fix)}, nil
 	}
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	l := &linter{o: newOracle(), pattern: []rune(pattern), root: root}
 	l.walk(root)
-	return l.warnings
+	return l.warnings, root
+}
+
+// LintAll returns Lint's warnings for each of the patterns. Patterns
+// that differ only by runs of literal text where no check looks (as the
+// rules of a `for:` list, or one rule per address, do) are linted once:
+//
+// A run is a sequence of atoms that each match one printable ASCII
+// character (template.go), so patterns of the same shape parse into the
+// same tree but for the characters of their runs, and regexp2 reads them
+// alike. The checks look at characters only inside unbounded repeats
+// (what their bodies and branches can match) and inside lookarounds
+// (whose bodies are checked, and named, on their own); elsewhere a run's
+// characters are mandatory items of a sequence, which end a row of
+// adjacent repeats whatever they are. The warnings quote repeats, their
+// branches and lookarounds only. So a pattern has the warnings of an
+// earlier one of its shape whose runs inside repeats and lookarounds are
+// the same as its own. Patterns with inline options, where (?i) would
+// make a character stand for others, are linted one by one.
+func LintAll(patterns []string) [][]string {
+	out := make([][]string, len(patterns))
+	type shapeLint struct {
+		sensitive []int               // the runs inside repeats and lookarounds
+		byRuns    map[string][]string // the warnings per text of those runs
+	}
+	shapes := map[string]*shapeLint{}
+	for i, pat := range patterns {
+		shape, runs, ok := lexRuns(pat)
+		if !ok || hasOptions(shape) {
+			out[i] = Lint(pat)
+			continue
+		}
+		sl := shapes[shape]
+		if sl == nil {
+			w, root := lint(pat)
+			out[i] = w
+			if root == nil {
+				continue // invalid or not analysed: each on its own
+			}
+			sl = &shapeLint{sensitive: sensitiveRuns(pat, runs, root), byRuns: map[string][]string{}}
+			sl.byRuns[runsKey(runs, sl.sensitive)] = w
+			shapes[shape] = sl
+			continue
+		}
+		k := runsKey(runs, sl.sensitive)
+		w, ok := sl.byRuns[k]
+		if !ok {
+			w = Lint(pat)
+			sl.byRuns[k] = w
+		}
+		out[i] = w
+	}
+	return out
+}
+
+// hasOptions reports whether a pattern's shape sets inline options, as
+// (?i) or (?s:...), do.
+func hasOptions(shape string) bool {
+	for i := 0; i+2 < len(shape); i++ {
+		if shape[i] == '(' && shape[i+1] == '?' && strings.IndexByte("imnsxIMNSX-", shape[i+2]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveRuns returns the indices of the runs of pat that lie inside an
+// unbounded repeat or a lookaround of its parse tree.
+func sensitiveRuns(pat string, runs []patRun, root *node) []int {
+	var spans [][2]int // in runes
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.kind == kLook || n.kind == kRepeat && large(n) {
+			spans = append(spans, [2]int{n.start, n.end})
+			return // what is inside is inside
+		}
+		for _, s := range n.subs {
+			walk(s)
+		}
+	}
+	walk(root)
+	var out []int
+	for r, run := range runs {
+		lo := utf8.RuneCountInString(pat[:run.start])
+		hi := lo + utf8.RuneCountInString(pat[run.start:run.end])
+		for _, sp := range spans {
+			if lo < sp[1] && sp[0] < hi {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// runsKey joins the texts of the runs listed.
+func runsKey(runs []patRun, which []int) string {
+	var b strings.Builder
+	for _, r := range which {
+		b.WriteString(runs[r].text)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 type linter struct {

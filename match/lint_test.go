@@ -1,6 +1,7 @@
 package match
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -171,4 +172,115 @@ func FuzzLint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLintAll: LintAll gives every pattern Lint's own warnings, whether
+// its runs differ from an earlier pattern's outside every repeat and
+// lookaround (shared), inside one (linted again), or under (?i).
+func TestLintAll(t *testing.T) {
+	pats := []string{
+		`.*sshd\[\d+\]: Failed password for .* from 198\.18\.0\.7 port \d+ ssh2`,
+		`.*sshd\[\d+\]: Failed password for .* from 198\.18\.3\.231 port \d+ ssh2`,
+		`.*sshd\[\d+\]: Failed password for .* from 10\.0\.0\.1 port \d+ ssh2`,
+		// The run inside the repeat decides: a separator, then none.
+		`x(\d+,)*y`,
+		`x(\d+5)*y`,
+		`x(\d+-)*y`,
+		// Inside a repeated alternation: words that cannot share text,
+		// then words that can.
+		`(GET|PUT)+ z`,
+		`(GET|GETS)+ z`,
+		// Inside a lookaround, which the warnings name.
+		`(?=(a+)+b)abc`,
+		`(?=(a+)+b)abd`,
+		// Adjacent repeats that only regexp2 runs, with a run between.
+		`(?<=q)\d+x\d+`,
+		`(?<=q)\d+y\d+`,
+		// Case-insensitive: each on its own.
+		`(?i)(k+k)+`,
+		`(?i)(s+s)+`,
+		// Invalid, and not analysed.
+		`(a`,
+		`(b`,
+		`(a)\10 x`,
+		`(a)\10 y`,
+	}
+	got := LintAll(pats)
+	for i, p := range pats {
+		want := Lint(p)
+		if strings.Join(got[i], "\n") != strings.Join(want, "\n") {
+			t.Errorf("LintAll for %q:\n%q\nLint:\n%q", p, got[i], want)
+		}
+	}
+	if w := LintAll(pats[:2]); len(w[0]) != 0 || len(w[1]) != 0 {
+		t.Errorf("the ssh rules have warnings: %q", w)
+	}
+	if len(Lint(pats[4])) == 0 || len(Lint(pats[3])) != 0 {
+		t.Fatal("the repeat's separator no longer decides: the table checks nothing")
+	}
+}
+
+// FuzzLintAll: a pattern and the same with one of its runs of literal
+// text replaced get from LintAll what Lint gives each.
+func FuzzLintAll(f *testing.F) {
+	for _, p := range seedPatterns {
+		f.Add(p, 0, "x")
+	}
+	f.Add(`x(\d+,)*y`, 1, "5")
+	f.Add(`(GET|PUT)+ z`, 0, "GETS")
+	f.Add(`(?=(a+)+b)abc`, 1, "ab")
+	f.Add(`(?<=q)\d+x\d+`, 1, "1")
+	f.Fuzz(func(t *testing.T, pat string, run int, text string) {
+		_, runs, ok := lexRuns(pat)
+		if !ok || len(runs) == 0 || len(pat) > 200 {
+			return
+		}
+		r := runs[((run%len(runs))+len(runs))%len(runs)]
+		var lit strings.Builder
+		for _, c := range []byte(text) {
+			switch {
+			case c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ' ' || c == '-' || c == ',' || c == '=':
+				lit.WriteByte(c)
+			case c > 0x20 && c < 0x7f && isEscapedLiteral(c):
+				lit.WriteByte('\\')
+				lit.WriteByte(c)
+			}
+		}
+		if lit.Len() == 0 {
+			return
+		}
+		other := pat[:r.start] + lit.String() + pat[r.end:]
+		got := LintAll([]string{pat, other})
+		for i, p := range []string{pat, other} {
+			if want := Lint(p); strings.Join(got[i], "\n") != strings.Join(want, "\n") {
+				t.Fatalf("LintAll for %q (with %q):\n%q\nLint:\n%q", p, pat, got[i], want)
+			}
+		}
+	})
+}
+
+// BenchmarkLintAll1000: the lint of the 1000 rules of bench/rules.sh, one
+// per source address, which share one shape and are linted once.
+func BenchmarkLintAll1000(b *testing.B) {
+	pats := make([]string, 1000)
+	for k := range pats {
+		pats[k] = fmt.Sprintf(`.*sshd\[\d+\]: Failed password for .* from 198\.18\.%d\.%d port \d+ ssh2`, k/256, k%256)
+	}
+	for _, one := range []bool{false, true} {
+		name := "LintAll"
+		if one {
+			name = "Lint each"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if one {
+					for _, p := range pats {
+						Lint(p)
+					}
+				} else {
+					LintAll(pats)
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/logtally/logtally/match"
 )
@@ -297,13 +298,24 @@ func (l *loader) compileRegexps() {
 			e.o.errf(me.Field, "", "invalid regex: %v", me.Err)
 		}
 	}
-	for _, e := range l.ms {
-		for field, pat := range map[string]string{match.FieldSelect: e.m.Select, match.FieldExtract: e.m.Extract, match.FieldKey: e.m.Key} {
-			if pat == "" {
-				continue
+	// Linted together: the rules of a for: list, which differ by a
+	// literal, are linted once.
+	for field, patOf := range map[string]func(*Measurement) string{
+		match.FieldSelect:  func(m *Measurement) string { return m.Select },
+		match.FieldExtract: func(m *Measurement) string { return m.Extract },
+		match.FieldKey:     func(m *Measurement) string { return m.Key },
+	} {
+		var pats []string
+		var of []*mEntry
+		for _, e := range l.ms {
+			if pat := patOf(e.m); pat != "" {
+				pats = append(pats, pat)
+				of = append(of, e)
 			}
-			for _, w := range match.Lint(pat) {
-				e.o.warnf(field, "%s", w)
+		}
+		for i, ws := range match.LintAll(pats) {
+			for _, w := range ws {
+				of[i].o.warnf(field, "%s", w)
 			}
 		}
 	}
@@ -312,34 +324,38 @@ func (l *loader) compileRegexps() {
 // checkClasses reports user classes defined twice or named like a class a
 // measurement sets, and returns every class that can be set.
 func (l *loader) checkClasses() map[string]bool {
-	known := map[string]bool{"any": true}
+	n := 16 * (len(l.ms) + len(l.watches)) // a weekly measurement sets 13
+	known := make(map[string]bool, n)
+	known["any"] = true
 	type origin struct {
 		handle string
-		pos    Pos
+		o      *obj // where the handle is, looked up for an error only
 	}
-	owner := map[string]*origin{}
-	own := func(classes []string, handle string, pos Pos) {
+	var origins []origin
+	owner := make(map[string]int, n) // 1 + the index of each class's first origin
+	own := func(classes []string, handle string, o *obj) {
+		origins = append(origins, origin{handle, o})
 		for _, c := range classes {
 			known[c] = true
-			if _, ok := owner[c]; !ok {
-				owner[c] = &origin{handle, pos}
+			if owner[c] == 0 {
+				owner[c] = len(origins)
 			}
 		}
 	}
 	for _, e := range l.ms {
-		own(e.m.Classes(), e.m.Handle, e.o.handlePos())
+		own(e.m.Classes(), e.m.Handle, e.o)
 	}
 	for _, e := range l.watches {
-		own(e.w.Classes(), e.w.Handle, e.o.handlePos())
+		own(e.w.Classes(), e.w.Handle, e.o)
 	}
 	seen := map[string]*classEntry{}
 	for _, e := range l.classes {
 		name := e.c.Name
 		key := child(e.o.path, name)
 		switch {
-		case owner[name] != nil:
-			m := owner[name]
-			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.handle, m.pos)
+		case owner[name] > 0:
+			m := origins[owner[name]-1]
+			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.handle, m.o.handlePos())
 		case seen[name] != nil:
 			e.o.errAt(e.c.Pos, key, "", "class %s already defined at %s", name, seen[name].c.Pos)
 		case IsTimeClass(name):
@@ -395,13 +411,12 @@ func (l *loader) checkExprs(known map[string]bool) {
 	for _, c := range HostClasses(l.set.Settings.Host) {
 		known[c] = true
 	}
-	var names []string
-	for c := range known {
-		names = append(names, c)
-	}
-	slices.Sort(names)
-	vars := l.numericVars()
-	varNames := slices.Sorted(maps.Keys(vars))
+	// What a suggestion searches, and the variables, are found when an
+	// expression first needs them: a rule set of many measurements and
+	// no expression does not sort their classes.
+	names := sync.OnceValue(func() []string { return slices.Sorted(maps.Keys(known)) })
+	vars := sync.OnceValue(l.numericVars)
+	varNames := sync.OnceValue(func() []string { return slices.Sorted(maps.Keys(vars())) })
 	warn := func(o *obj, key string, e *Expr) {
 		if e == nil {
 			return
@@ -411,17 +426,17 @@ func (l *loader) checkExprs(known map[string]bool) {
 				continue
 			}
 			msg := "class " + c + " is not set by any measurement or class"
-			if s := suggest(c, names); s != "" {
+			if s := suggest(c, names()); s != "" {
 				msg += " (did you mean " + s + "?)"
 			}
 			o.warnf(key, "%s", msg)
 		}
 		for _, v := range e.Vars() {
-			why, ok := vars[v]
+			why, ok := vars()[v]
 			switch {
 			case !ok:
 				msg := "variable " + v + " is not a number any measurement has, so the comparison is always false"
-				if s := suggest(v, varNames); s != "" {
+				if s := suggest(v, varNames()); s != "" {
 					msg += " (did you mean " + s + "?)"
 				}
 				o.warnf(key, "%s", msg)
