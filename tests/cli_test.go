@@ -142,6 +142,30 @@ func TestTestDirtyInputs(t *testing.T) {
 	}
 }
 
+// TestTestKeyRejects: the table names the selected lines whose key
+// key_type refused (counted, without a key), as the JSON does.
+func TestTestKeyRejects(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(log, []byte("Invalid user a from 192.0.2.4\nInvalid user a from $(reboot)\nInvalid user a from ;id\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := filepath.Join(dir, "r.yaml")
+	if err := os.WriteFile(rulesFile, []byte("measurements:\n  - handle: probe\n    path: "+log+"\n    select_line_matching: '.*Invalid user .*'\n    key: 'from (\\S+)'\n    key_type: ip\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "test", "--rules", rulesFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "probe: 2 selected lines counted without a key: theirs is not of key_type ip\n") {
+		t.Errorf("key rejects not named:\n%s", r.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^probe\s+3\s+3\s+3\s`).MatchString(r.stdout) {
+		t.Errorf("want value 3 of 3 lines, 3 selected:\n%s", r.stdout)
+	}
+}
+
 // TestTestStdinAndPrint: --log - reads stdin, --print-missed prints exactly
 // the lines no rule selected, --print-matched the others with their handles.
 func TestTestStdinAndPrint(t *testing.T) {

@@ -430,6 +430,9 @@ func writeTestTable(w io.Writer, rep *testReport) error {
 		if r.Ignored > 0 {
 			fmt.Fprintf(w, "%s: %d selected lines of ignored keys (ignore_keys) not counted\n", h, r.Ignored)
 		}
+		if r.KeyRejects > 0 {
+			fmt.Fprintf(w, "%s: %d selected lines counted without a key: theirs is not of key_type %s\n", h, r.KeyRejects, r.Measurement.KeyType)
+		}
 		if r.Text != "" {
 			fmt.Fprintf(w, "%s: %s\n", h, printable([]byte(r.Text)))
 		}
