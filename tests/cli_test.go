@@ -166,6 +166,24 @@ func TestTestKeyRejects(t *testing.T) {
 	}
 }
 
+// TestNoticesUnknownAction: notices --action with a value no notice can
+// have is a usage error naming the actions, not an empty answer.
+func TestNoticesUnknownAction(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "notices.jsonl")
+	line := `{"time":"2026-12-06T14:35:00Z","type":"notice","notice":"storm","priority":"warning","action":"page","policy":"storm_page","key":"192.0.2.9","message":"storm (warning)"}` + "\n"
+	if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "notices", "--file", file, "--action", "pages")
+	if r.code != 2 || !strings.Contains(r.stderr, `--action "pages": unknown action (ignore, log, alarm, page, suppressed, tally)`) {
+		t.Errorf("--action pages: exit %d, stderr %q; want 2 and the actions named", r.code, r.stderr)
+	}
+	r = run(t, "", "notices", "--file", file, "--action", "page")
+	if r.code != 0 || !strings.Contains(r.stdout, "192.0.2.9") {
+		t.Errorf("--action page: exit %d, stdout %q, stderr %q; want the page listed", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestTestStdinAndPrint: --log - reads stdin, --print-missed prints exactly
 // the lines no rule selected, --print-matched the others with their handles.
 func TestTestStdinAndPrint(t *testing.T) {

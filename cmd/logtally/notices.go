@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,8 +52,14 @@ are left out unless --all is given.`, `
 	f.StringVar(&o.action, "action", "", "only the notices of this action: ignore, log, alarm, page, suppressed or tally")
 	f.BoolVar(&o.all, "all", false, "include the ignored notices")
 	f.BoolVar(&o.asJSON, "json", false, "print the log's JSON lines")
-	completeWords(cmd, "action", "ignore", "log", "alarm", "page", "suppressed", "tally")
+	completeWords(cmd, "action", noticeActions()...)
 	return cmd
+}
+
+// noticeActions returns the values of notices --action: the actions a
+// notice log records, and tally for its tally lines.
+func noticeActions() []string {
+	return []string{"ignore", "log", "alarm", "page", "suppressed", "tally"}
 }
 
 func runNotices(e *env, o noticesOpts, rulesGiven bool) int {
@@ -69,6 +76,10 @@ func runNotices(e *env, o noticesOpts, rulesGiven bool) int {
 			setting = set.Settings.NoticeLog
 		}
 		file = daemon.NoticeLog(setting, o.state)
+	}
+	if o.action != "" && !slices.Contains(noticeActions(), o.action) {
+		fmt.Fprintf(e.stderr, "logtally notices: --action %q: unknown action (%s)\n", o.action, strings.Join(noticeActions(), ", "))
+		return exitInvalid
 	}
 	if _, err := path.Match(o.notice, ""); err != nil {
 		fmt.Fprintf(e.stderr, "logtally notices: --notice %q: %v\n", o.notice, err)
