@@ -212,7 +212,7 @@ func defaultParams() params {
 		episodeHold:  2 * 3600,
 		episodeGain:  1.4,
 		noveltyEdge:  0.05,
-		noveltyAge:   7 * 86400,
+		noveltyAge:   5 * 86400,
 		refractGain:  1.2,
 		episodeGap:   1800,
 		measureA:     12 * 3600,

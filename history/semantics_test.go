@@ -494,6 +494,35 @@ func TestNeverSeenIsAnomaly(t *testing.T) {
 	}
 }
 
+// TestNeverSeenAfterFiveDays: the range of values is taken as explored
+// after five days of history (the working days of a week, with their
+// daily cycles): a spike beyond every value seen is an anomaly from then
+// on, while a spike within the range is still judged by the calibration.
+func TestNeverSeenAfterFiveDays(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 78))
+			cfg := utcConfig()
+			cfg.Kind = KindReal
+			b := New(cfg)
+			// Five and a half days around 100, with a spike of 104 to 108
+			// twice a day.
+			series := flat(1, func() float64 { return 100 + rng.NormFloat64() })[:5*288+144]
+			for i := 0; i+144 <= len(series); i += 144 {
+				series[i+rng.IntN(144)].V = 104 + 4*rng.Float64()
+			}
+			observeAll(b, series)
+			at := series[len(series)-1].T.Add(5 * time.Minute)
+			if sc := b.Score(at, 106); sc.Level == 3 {
+				t.Errorf("106, within the spikes seen: level %d (z %.1f), want no anomaly", sc.Level, sc.Z)
+			}
+			if sc := b.Score(at, 110); sc.Level != 3 {
+				t.Errorf("110 after five and a half days, beyond every value seen (at most 108): level %d (z %.1f), want an anomaly", sc.Level, sc.Z)
+			}
+		})
+	}
+}
+
 // nextFrom scores and learns v, whose top key is key with lines lines, as
 // the next interval's value.
 func (r *countRig) nextFrom(v float64, key string, lines float64) Score {
