@@ -134,7 +134,9 @@
 // oldest first: the highest number first; the earliest date first (dates
 // sort as text in logrotate's formats). When a name is rotated more than
 // once between two checks, the files rotated in after the one being read
-// were never seen, and are read whole.
+// were never seen, and are read whole — but for a copy that holds what
+// the followed file itself starts with: copytruncate made it and has not
+// truncated yet; its lines are read from the file.
 //
 // Content checks cannot see a rewrite that leaves the first bytes, every
 // sampled window and the bytes before Offset unchanged. The inode's change

@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"slices"
@@ -119,4 +120,48 @@ func (s *scanner) dropRead(copies []unseenFile) []unseenFile {
 		defer f.Close()
 		return s.readBefore(f)
 	})
+}
+
+// ofCurrent reports whether the plain file at path holds what the current
+// file of the followed name base starts with now: a copy that
+// copytruncate made and has not truncated after yet (logrotate is between
+// the two), taken for a copy of content truncated away. Its lines are
+// read from the file itself, and its truncation, when it comes, finds the
+// copy again (findContent, findRead); read whole now, they would be read
+// twice. The first bytes, a window at the middle and the bytes at the
+// copy's end are compared, so that the hole a writer without O_APPEND
+// leaves at the start of each content does not make a copy of old content
+// look like one of the current content.
+func (s *scanner) ofCurrent(base, path string) bool {
+	t := s.tracked[base]
+	if t == nil || t.cur == nil || t.cur.gz {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 || isGzip(f) {
+		return false
+	}
+	cur, err := t.cur.f.Stat()
+	if err != nil || cur.Size() < fi.Size() {
+		return false
+	}
+	size := fi.Size()
+	a, b := make([]byte, MaxHeadLen), make([]byte, MaxHeadLen)
+	for _, r := range []region{
+		{0, int(min(size, MaxHeadLen))},
+		{size/2 - min(size/2, SampleLen/2), int(min(size, SampleLen))},
+		{size - min(size, MaxTailLen), int(min(size, MaxTailLen))},
+	} {
+		na, errA := preadFull(f, a[:r.n], r.off)
+		nb, errB := preadFull(t.cur.f, b[:r.n], r.off)
+		if errA != nil || errB != nil || na != r.n || nb != r.n || !bytes.Equal(a[:r.n], b[:r.n]) {
+			return false
+		}
+	}
+	return true
 }

@@ -975,3 +975,83 @@ func TestCopyOfReadContent(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyOfCurrentContent: logrotate's copytruncate is looked at between
+// its copy and its truncate, right after an earlier copytruncate the
+// follower sees only now: the newest copy holds what the followed file
+// itself starts with. It is not read whole as a copy of content truncated
+// away (its lines would be read twice: from it, and from the file); its
+// lines are read from the file, and when the truncation comes the copy
+// is found again, with nothing unread. Whether the earlier copy holds an
+// unread part (read from it), was read all (shorter than the offset), or
+// the file was empty at the last look, every line is read once.
+func TestCopyOfCurrentContent(t *testing.T) {
+	for _, tc := range []string{"unread part", "read all", "empty at the last look"} {
+		t.Run(tc, func(t *testing.T) {
+			fn := filepath.Join(t.TempDir(), "app.log")
+			w := logWriter(t, fn, true)
+			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder()
+			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+				func() bool { return false })
+			defer s.closeAll()
+			copyLog := func() { // copytruncate's copy, the older copies moved up
+				if _, err := os.Stat(fn + ".1"); err == nil {
+					rename(t, fn+".1", fn+".2")
+				}
+				data, err := os.ReadFile(fn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, fn+".1", string(data))
+			}
+			truncateLog := func() {
+				if err := os.Truncate(fn, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.scan(true)
+			w.WriteString("a1\na2\n")
+			s.scan(false)
+			want := []string{"a1", "a2"}
+			switch tc {
+			case "unread part":
+				w.WriteString("a3\n")
+				copyLog()
+				want = append(want, "a3")
+			case "read all":
+				copyLog()
+				w.WriteString("w1\n")
+				s.scan(false)
+				want = append(want, "w1")
+			case "empty at the last look":
+				copyLog()
+				truncateLog()
+				s.scan(false) // sees the truncation; the file is empty
+			}
+			if tc != "empty at the last look" {
+				truncateLog()
+			}
+			w.WriteString("b1\nb2\n")
+			copyLog() // and logrotate is looked at before its truncate
+			s.scan(false)
+			want = append(want, "b1", "b2")
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Fatalf("before the truncate: lines %q, want %q; events %q", got, want, rec.allEvents())
+			}
+			truncateLog()
+			w.WriteString("c1\n")
+			s.scan(false)
+			want = append(want, "c1")
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Errorf("lines %q, want %q; events %q", got, want, rec.allEvents())
+			}
+			if st := files.Stats()[fn]; st.Losses != 0 || st.LostBytes != 0 {
+				t.Errorf("%d losses (%d bytes) reported; events %q", st.Losses, st.LostBytes, rec.allEvents())
+			}
+		})
+	}
+}

@@ -611,6 +611,7 @@ func (s *scanner) readCurrent(t *tracked) {
 	if o.before != nil {
 		set = statSet(t.path)
 		copies = s.dropRead(newCopies(set, o.before, s.takenIDs(), len(o.fp.head), hash64(o.fp.head)))
+		copies = slices.DeleteFunc(copies, func(c unseenFile) bool { return s.ofCurrent(t.path, c.path) })
 		if len(copies) > 0 {
 			why = "copied away and truncated before a complete line of it was read"
 		}

@@ -118,8 +118,9 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 // holds content logtally has, so those came after it, and logtally never
 // saw them (created and rotated away while it was stopped, or between two
 // checks). from is placed in the set by its identity, as it may have been
-// rotated again since it was found, else by its name. It returns the
-// files it queued.
+// rotated again since it was found, else by its name. A file whose content
+// is what base's current file starts with (ofCurrent) is left out: its
+// lines are read there. It returns the files it queued.
 func (s *scanner) readNewer(base string, from *openFile, taken map[fileID]bool) []*openFile {
 	set := rotatedSet(base)
 	ids := make([]fileID, len(set))
@@ -137,7 +138,7 @@ func (s *scanner) readNewer(base string, from *openFile, taken map[fileID]bool) 
 	}
 	var out []*openFile
 	for i := at + 1; i < len(set); i++ {
-		if set[at].sameKind(set[i]) && ids[i] != (fileID{}) {
+		if set[at].sameKind(set[i]) && ids[i] != (fileID{}) && !s.ofCurrent(base, set[i].path) {
 			if o := s.readWhole(base, set[i].path, ids[i], taken, "rotated in and away"); o != nil {
 				out = append(out, o)
 			}

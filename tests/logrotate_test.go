@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -335,8 +336,8 @@ func rotationsSeen(d *daemonProc, mode string) int {
 // nothing is lost, and no loss is reported (no WARN, no lost bytes);
 // every line is counted once.
 func TestCopytruncateCaughtUp(t *testing.T) {
-	lr := need(t, "logrotate")
-	strace := need(t, "strace")
+	need(t, "logrotate")
+	need(t, "strace")
 	for _, watch := range []string{"inotify", "poll"} {
 		t.Run(watch, func(t *testing.T) {
 			t.Parallel()
@@ -369,50 +370,19 @@ func TestCopytruncateCaughtUp(t *testing.T) {
 			write(100)
 			waitCaughtUp(t, r.state, log)
 
-			// logrotate stops (SIGSTOP) as the first fsync it makes, of
-			// the copy, returns: after the copy, before the truncate.
-			var out testutil.Buffer
-			cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=fsync", "-e", "inject=fsync:signal=SIGSTOP:when=1",
-				lr, "-f", "-s", r.path("logrotate.state"), conf)
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			var pid int
-			testutil.WaitFor(t, waitTimeout, "logrotate stopped after its copy", func() bool {
-				// strace says so once the stop took (its tracee also
-				// stops, briefly, as it starts).
-				if !strings.Contains(out.String(), "--- stopped by SIGSTOP ---") {
-					return false
-				}
-				pid = stoppedChild(cmd.Process.Pid)
-				return pid > 0
-			})
+			release := holdLogrotate(t, r, conf)
 			copied := fileSize(t, log+".1")
 			if size := fileSize(t, log); copied == 0 || size != copied {
-				t.Fatalf("logrotate stopped with the log %d bytes long and its copy %d: not between its copy and its truncate\n%s",
-					size, copied, out.String())
+				t.Fatalf("logrotate stopped with the log %d bytes long and its copy %d: not between its copy and its truncate",
+					size, copied)
 			}
 			window := 30
 			write(window) // after the copy, before the truncate: read by logtally
 			waitCaughtUp(t, r.state, log)
 			read := fileSize(t, log)
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("logrotate under strace: %v\n%s", err, out.String())
-				}
-			case <-time.After(waitTimeout):
-				cmd.Process.Kill()
-				t.Fatalf("logrotate did not finish\n%s", out.String())
-			}
+			out := release()
 			if size := fileSize(t, log); size != 0 {
-				t.Fatalf("logrotate left the log %d bytes long, want it truncated\n%s", size, out.String())
+				t.Fatalf("logrotate left the log %d bytes long, want it truncated\n%s", size, out)
 			}
 			write(50)
 			waitCaughtUp(t, r.state, log)
@@ -441,6 +411,127 @@ func TestCopytruncateCaughtUp(t *testing.T) {
 	}
 }
 
+// TestCopytruncateLookedAtMidway: logtally looks at a log right after a
+// copytruncate it had not seen and while the real logrotate, run again,
+// is between its next copy and its truncate (held there by strace;
+// logtally stopped by SIGSTOP until then). The newest copy then holds
+// what the log itself starts with: it is no copy of content truncated
+// away, and its lines are read once, from the log; when the truncation
+// comes, nothing is unread. The lines not read before the first
+// copytruncate are read from its copy. Every line is counted once, with
+// no WARN.
+func TestCopytruncateLookedAtMidway(t *testing.T) {
+	need(t, "logrotate")
+	need(t, "strace")
+	for _, watch := range []string{"inotify", "poll"} {
+		t.Run(watch, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "")
+			log := r.path("app.log")
+			writeFile(t, r.rules, counterRules(log, "all", ".*"))
+			conf := r.path("logrotate.conf")
+			writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 5\n  nocompress\n  copytruncate\n}\n", log))
+			lr := need(t, "logrotate")
+			written := 0
+			write := func(tag string, n int) {
+				appendString(t, log, numbered(tag, 0, n))
+				written += n
+			}
+			writeFile(t, log, "")
+			pollEvery := time.Minute
+			if watch == "poll" {
+				pollEvery = 100 * time.Millisecond
+			}
+			rr := &rot{rig: r}
+			rr.d = r.start(watch, pollEvery)
+			rr.d.waitLog(`event=open `, 1)
+			write("read", 100)
+			waitCaughtUp(t, r.state, log)
+			var release func() string
+			rr.pause(func() {
+				write("unread", 50) // read from the first copy
+				if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
+					t.Fatalf("logrotate: %v\n%s", err, out)
+				}
+				write("next", 40) // copied by the next run, held before its truncate
+				release = holdLogrotate(t, r, conf)
+			})
+			waitCaughtUp(t, r.state, log)
+			if out := release(); fileSize(t, log) != 0 {
+				t.Fatalf("logrotate did not truncate the log\n%s", out)
+			}
+			write("last", 30)
+			waitCaughtUp(t, r.state, log)
+			rr.d.stop()
+			got := readStatus(t, r.state).total("all")
+			t.Logf("%d lines written, %v counted", written, got)
+			if got != float64(written) {
+				t.Errorf("committed total %v, want the %d lines written", got, written)
+			}
+			if n := rr.d.countLog(reLine(`event=truncate `)); n != 2 {
+				t.Errorf("%d truncations logged, want 2", n)
+			}
+			if n := rr.d.countLog(reLine(`level=WARN msg=stream|event=lost`)); n != 0 {
+				t.Errorf("%d stream WARN or lost lines logged, want none", n)
+			}
+		})
+	}
+}
+
+// holdLogrotate runs the real logrotate, forced, on conf, under strace,
+// which stops it (SIGSTOP) as the first fsync it makes returns: with
+// copytruncate, the fsync of the copy, after the copy and before the
+// truncate. It returns once logrotate is stopped there; release lets it
+// go on, waits for it to finish and returns strace's output.
+func holdLogrotate(t *testing.T, r *rig, conf string) (release func() string) {
+	t.Helper()
+	lr := need(t, "logrotate")
+	strace := need(t, "strace")
+	var out testutil.Buffer
+	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=fsync", "-e", "inject=fsync:signal=SIGSTOP:when=1",
+		lr, "-f", "-s", r.path("logrotate.state"), conf)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var pid int
+	t.Cleanup(func() {
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL) // still held, if the test failed
+		}
+		cmd.Process.Kill()
+		<-done
+	})
+	testutil.WaitFor(t, waitTimeout, "logrotate stopped after its copy", func() bool {
+		// strace says so once the stop took (its tracee also stops,
+		// briefly, as it starts).
+		if !strings.Contains(out.String(), "--- stopped by SIGSTOP ---") {
+			return false
+		}
+		pid = stoppedChild(cmd.Process.Pid)
+		return pid > 0
+	})
+	return func() string {
+		t.Helper()
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			pid = 0
+			if err != nil {
+				t.Fatalf("logrotate under strace: %v\n%s", err, out.String())
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("logrotate did not finish\n%s", out.String())
+		}
+		return out.String()
+	}
+}
+
 // stoppedChild returns the pid of a stopped child of the process parent
 // (a tracee of strace stopped by a signal is in the state 't'), or 0.
 func stoppedChild(parent int) int {
@@ -450,19 +541,24 @@ func stoppedChild(parent int) int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
-			continue
-		}
-		if f[0] == "t" || f[0] == "T" {
+		if st := procState(pid); (st == "t" || st == "T") && procParent(pid) == parent {
 			return pid
 		}
 	}
 	return 0
+}
+
+// procParent returns the parent pid of a process, or 0.
+func procParent(pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // comm may hold spaces
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }
