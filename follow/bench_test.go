@@ -48,8 +48,7 @@ func BenchmarkFollowAppended(b *testing.B) {
 			b.Fatal(err)
 		}
 		var c countHandler
-		s := newScanner(files.cfg, &sink{h: &c, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-			func() bool { return false })
+		s := scannerOf(files, &c)
 		for s.scan(true); s.more; s.scan(false) {
 		}
 		s.closeAll()
@@ -69,8 +68,7 @@ func BenchmarkFollowLineByLine(b *testing.B) {
 		b.Fatal(err)
 	}
 	var c countHandler
-	s := newScanner(files.cfg, &sink{h: &c, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-		func() bool { return false })
+	s := scannerOf(files, &c)
 	defer s.closeAll()
 	s.scan(true)
 	w, err := os.OpenFile(fn, os.O_APPEND|os.O_WRONLY, 0)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/logtally/logtally/lines"
@@ -41,8 +40,7 @@ func FuzzAppendChunks(f *testing.F) {
 			t.Fatal(err)
 		}
 		rec := newRecorder()
-		s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-			func() bool { return false })
+		s := scannerOf(files, rec)
 		defer s.closeAll()
 		s.scan(true)
 

@@ -433,3 +433,25 @@ func waitClosed(t testing.TB, rec *recorder, path string) {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// scannerOf returns a scanner of files that delivers to h, stepped by the
+// test itself (scan), never stopping.
+func scannerOf(files *Files, h Handler) *scanner {
+	return newScanner(files.cfg, &sink{h: h, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
+		func() bool { return false })
+}
+
+// stepped follows fn from its beginning under polling, stepped by the
+// test (scan; the first look already made), and records what it delivers.
+func stepped(t *testing.T, fn string) (*scanner, *recorder, *Files) {
+	t.Helper()
+	files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	s := scannerOf(files, rec)
+	t.Cleanup(s.closeAll)
+	s.scan(true)
+	return s, rec, files
+}

@@ -124,32 +124,17 @@ const maxCandidates = 8
 // leaves), the shortest is the first copy made after the content was
 // read: every later one holds more.
 func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *openFile {
-	set := rotatedSet(name)
 	var (
 		best     *openFile
 		bestSize int64
 	)
-	for i, n := len(set)-1, 0; i >= 0 && n < maxCandidates; i-- {
-		rf := set[i]
-		f, err := os.Open(rf.path)
-		if err != nil {
-			continue
-		}
-		fi, err := f.Stat()
-		id, _ := idOf(fi)
-		if err != nil || !fi.Mode().IsRegular() || skip[id] {
-			f.Close()
-			continue
-		}
-		n++
+	eachCandidate(name, skip, func(f *os.File, _ os.FileInfo, id fileID, path string) bool {
 		if head, err := headOf(f, p.HeadLen); err != nil || hash64(head) != p.HeadHash {
-			f.Close()
-			continue
+			return false
 		}
-		o, why := s.openAt(f, id, rf.path, p)
+		o, why := s.openAt(f, id, path, p)
 		if why != "" {
-			f.Close()
-			continue
+			return false
 		}
 		if size := contentSize(o); best == nil || size < bestSize {
 			if best != nil {
@@ -159,21 +144,17 @@ func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *op
 		} else {
 			o.closeFile()
 		}
-	}
+		return true
+	})
 	return best
 }
 
-// findRead looks in name's rotated set, newest first, for a copy of o's
-// content that is shorter than off, the offset read to, and holds nothing
-// unread: logrotate's copytruncate copied the file, and the writer's
-// lines between the copy and the truncation were read from the file
-// before it was truncated. A candidate (plain or gzip) must agree with
-// what is known of the content read (prefixAt). Of those that do, the
-// longest is the copy: an older one (logrotate's copy directive) holds
-// less. It returns the copy, or ok false.
-func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]bool) (found unseenFile, ok bool) {
+// eachCandidate opens the files of name's rotated set, newest first, the
+// regular ones not in skip, up to maxCandidates, and calls visit with
+// each; the file is closed after, unless visit returns true (it keeps or
+// closed it).
+func eachCandidate(name string, skip map[fileID]bool, visit func(f *os.File, fi os.FileInfo, id fileID, path string) bool) {
 	set := rotatedSet(name)
-	var best int64
 	for i, n := len(set)-1, 0; i >= 0 && n < maxCandidates; i-- {
 		f, err := os.Open(set[i].path)
 		if err != nil {
@@ -186,11 +167,28 @@ func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]
 			continue
 		}
 		n++
-		if size := readPrefix(f, fi.Size(), o, off); size > best {
-			found, best = unseenFile{path: set[i].path, id: id}, size
+		if !visit(f, fi, id, set[i].path) {
+			f.Close()
 		}
-		f.Close()
 	}
+}
+
+// findRead looks in name's rotated set, newest first, for a copy of o's
+// content that is shorter than off, the offset read to, and holds nothing
+// unread: logrotate's copytruncate copied the file, and the writer's
+// lines between the copy and the truncation were read from the file
+// before it was truncated. A candidate (plain or gzip) must agree with
+// what is known of the content read (prefixAt). Of those that do, the
+// longest is the copy: an older one (logrotate's copy directive) holds
+// less. It returns the copy, or ok false.
+func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]bool) (found unseenFile, ok bool) {
+	var best int64
+	eachCandidate(name, skip, func(f *os.File, fi os.FileInfo, id fileID, path string) bool {
+		if size := readPrefix(f, fi.Size(), o, off); size > best {
+			found, best = unseenFile{path: path, id: id}, size
+		}
+		return false
+	})
 	return found, best > 0
 }
 

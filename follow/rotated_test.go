@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -750,15 +749,7 @@ func TestTruncatedWhileRead(t *testing.T) {
 	fn := filepath.Join(t.TempDir(), "app.log")
 	w := logWriter(t, fn, false)
 	w.WriteString("a1\n")
-	files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder()
-	s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-		func() bool { return false })
-	defer s.closeAll()
-	s.scan(true)
+	s, rec, files := stepped(t, fn)
 	w.WriteString("a2\n") // not read before the copy: read from it
 	s.checked = func() {
 		s.checked = nil
@@ -866,15 +857,7 @@ func TestRefilledWhileRead(t *testing.T) {
 			fn := filepath.Join(t.TempDir(), "app.log")
 			w := logWriter(t, fn, true)
 			w.WriteString("a1\na2\n")
-			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-				func() bool { return false })
-			defer s.closeAll()
-			s.scan(true)
+			s, rec, files := stepped(t, fn)
 			w.WriteString("a3\n") // not read before the copy: read from it
 			s.checked = func() {
 				s.checked = nil
@@ -938,15 +921,7 @@ func TestCopyOfReadContent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fn := filepath.Join(t.TempDir(), "app.log")
 			w := logWriter(t, fn, true)
-			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-				func() bool { return false })
-			defer s.closeAll()
-			s.scan(true)
+			s, rec, files := stepped(t, fn)
 			w.WriteString(tc.before)
 			s.scan(false)
 			name := fn + ".1"
@@ -990,14 +965,7 @@ func TestCopyOfCurrentContent(t *testing.T) {
 		t.Run(tc, func(t *testing.T) {
 			fn := filepath.Join(t.TempDir(), "app.log")
 			w := logWriter(t, fn, true)
-			files, err := NewFiles(FileConfig{Paths: []string{fn}, Start: "beginning", Watch: "poll", Clock: newFakeClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := newRecorder()
-			s := newScanner(files.cfg, &sink{h: rec, mu: new(sync.Mutex), stats: &files.stats, log: files.cfg.Logger},
-				func() bool { return false })
-			defer s.closeAll()
+			s, rec, files := stepped(t, fn)
 			copyLog := func() { // copytruncate's copy, the older copies moved up
 				if _, err := os.Stat(fn + ".1"); err == nil {
 					rename(t, fn+".1", fn+".2")
@@ -1013,7 +981,6 @@ func TestCopyOfCurrentContent(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s.scan(true)
 			w.WriteString("a1\na2\n")
 			s.scan(false)
 			want := []string{"a1", "a2"}
