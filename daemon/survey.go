@@ -58,10 +58,20 @@ func appendSurvey(path string, rows []interval.SurveyRow) error {
 	return f.Close()
 }
 
+// StateSurvey is the survey of a state file.
+type StateSurvey struct {
+	Rows []interval.SurveyRow
+	// Interval is the interval surveyed, and Spacing that of the samples
+	// the state keeps of it: one per time-of-week slot
+	// (interval.RecentSpacing), so of an interval shorter than a slot
+	// (five minutes) the survey has the last sample of each slot.
+	Interval, Spacing time.Duration
+}
+
 // SurveyState returns the survey of a state file's recent-values rings:
 // the last week of each weekly measurement at the interval the daemon last
 // ran at (or width, when given), in periods of the given length.
-func SurveyState(store *state.Store, width, period time.Duration, now time.Time) ([]interval.SurveyRow, error) {
+func SurveyState(store *state.Store, width, period time.Duration, now time.Time) (StateSurvey, error) {
 	var rows []interval.SurveyRow
 	err := store.View(func(tx *state.Tx) error {
 		if width <= 0 {
@@ -93,7 +103,10 @@ func SurveyState(store *state.Store, width, period time.Duration, now time.Time)
 		return nil
 	})
 	interval.SortSurvey(rows)
-	return rows, err
+	if err != nil {
+		return StateSurvey{}, err
+	}
+	return StateSurvey{Rows: rows, Interval: width, Spacing: interval.RecentSpacing(width)}, nil
 }
 
 // SurveyReplays returns the survey of a backtest's replays, in periods of

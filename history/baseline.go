@@ -91,9 +91,11 @@ func (c Config) normalised() Config {
 // given when |Z| ≥ k.
 type Score struct {
 	Value float64 // the sample
-	Av    float64 // expected value for this interval
-	Dev   float64 // standard deviation of a sample around Av: the spread the classes use
-	Z     float64 // standardised deviation (Value − Av)/Dev; its sign is the direction
+	// Av, Dev and Z are NaN for the first sample of a baseline: it has
+	// nothing to be expected from (Learning is set, Level is 0).
+	Av  float64 // expected value for this interval
+	Dev float64 // standard deviation of a sample around Av: the spread the classes use
+	Z   float64 // standardised deviation (Value − Av)/Dev; its sign is the direction
 	// Level is sign × (1 dev1, 2 dev2, 3 anomaly), its sign that of Z, 0
 	// when normal, too small to matter (see Micro) or too young to judge.
 	// A level k needs |Z| ≥ k and evidence as rare as the level's
@@ -645,10 +647,12 @@ func (b *Baseline) scoreFrom(t time.Time, v float64, src Source) (Score, pred) {
 	sec := b.secOfWeek(t)
 	sc := Score{Value: v}
 	if b.g.Samples == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		// Nothing to judge the sample by: no expectation yet (the first
+		// sample is not its own average), or no value.
 		sc.Learning = true
-		sc.Av = v
+		sc.Av, sc.Dev, sc.Z = math.NaN(), math.NaN(), math.NaN()
 		if b.g.Samples > 0 {
-			sc.Av = b.inverse(b.g.M)
+			sc.Av, sc.Dev, sc.Z = b.inverse(b.g.M), 0, 0
 		}
 		return sc, pred{from: src}
 	}

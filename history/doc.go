@@ -239,7 +239,7 @@
 // freedom (n the samples so far), converted to the Gaussian deviation of
 // the same tail probability, and compared with the levels of the target
 // rates under the Gaussian prior; runs are not judged. Nothing is judged at
-// the first two samples; a 60-event burst on a series of about 1 per
+// the first two samples (the first has no Av, Dev or Z at all: NaN); a 60-event burst on a series of about 1 per
 // interval is an anomaly by the 9th.
 //
 // # Gaps

@@ -284,7 +284,7 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 		r.Points = append(r.Points, e.KeyPoints(s)...)
 	}
 	if s.Scored() {
-		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value, AlarmScore(*s.Score)))
+		r.Writes = append(r.Writes, recent(e.width, h, st.Base.SlotOf(t), t, *s.Value, s.AlarmScore()))
 	}
 	// The last sample is the last complete one: a partial interval (at a
 	// shutdown) has no expectation or classes, and is kept as an open

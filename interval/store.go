@@ -261,6 +261,14 @@ func recent(width time.Duration, handle string, slot int, t time.Time, v, score 
 		Size: recentPage * recentEntry}
 }
 
+// RecentSpacing returns the spacing of the values of a recent-values ring
+// at width: the ring keeps one value per time-of-week slot of the
+// baseline, the interval but at least five minutes (of a shorter interval,
+// the last sample of each slot).
+func RecentSpacing(width time.Duration) time.Duration {
+	return history.New(history.Config{Interval: width, Location: time.UTC}).SlotWidth()
+}
+
 // RecentSamples returns the recent-values ring of a measurement at width:
 // at most one value per slot, those not older than a week before now, in
 // time order.

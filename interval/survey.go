@@ -76,19 +76,28 @@ func NewSurvey(period time.Duration) *Survey {
 func (v *Survey) Period() time.Duration { return v.period }
 
 // Add adds a complete sample with a value (others are ignored) and
-// returns the rows of the periods its measurement finished before it.
+// returns the rows of the periods its measurement finished before it. A
+// sample its stream observed only in part (Short) is surveyed as it is
+// written, with its value, and without a score, as is a baseline's first
+// sample.
 func (v *Survey) Add(s *Sample) []SurveyRow {
-	score := math.NaN()
-	if s.Score != nil {
-		score = AlarmScore(*s.Score)
+	return v.AddScore(s, s.AlarmScore())
+}
+
+// AlarmScore returns the sample's alarm score (the function AlarmScore of
+// its Score), NaN when it was not judged: not scored, or a baseline's
+// first sample, which has nothing to be judged by.
+func (s *Sample) AlarmScore() float64 {
+	if s.Score == nil || math.IsNaN(s.Score.Z) {
+		return math.NaN()
 	}
-	return v.AddScore(s, score)
+	return AlarmScore(*s.Score)
 }
 
 // AddScore is Add with the sample's alarm score given (NaN for none), for
 // samples read back from the state file.
 func (v *Survey) AddScore(s *Sample, score float64) []SurveyRow {
-	if s.Value == nil || s.Partial || s.Short {
+	if s.Value == nil || s.Partial {
 		return nil
 	}
 	start := s.Start.Truncate(v.period)

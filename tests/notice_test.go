@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -757,19 +758,48 @@ settings:
 		return strings.Count(string(b), "\n") >= 4, string(b)
 	})
 	d.stop()
-	// The first interval is observed only in part (its stream began
-	// during it): written, but not scored nor surveyed.
+	// Every interval written is surveyed, also the first, which its
+	// stream observed only in part (it began during it): not scored, but
+	// written with its value.
 	m := regexp.MustCompile(`msg=committed interval_start=(\S+)`).FindStringSubmatch(d.log())
 	first, err := time.Parse(time.RFC3339Nano, m[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lpRows [][]string
+	sawFirst := false
+	slots := map[time.Time]bool{} // the 5-minute slots of the scored samples
 	for _, p := range decodeLPFile(t, r.outLP) {
-		if p.measurement == "probe" && !p.ts.Add(-time.Second).Equal(first) {
+		if p.measurement == "probe" {
 			start := p.ts.Add(-time.Second)
+			if start.Equal(first) {
+				sawFirst = true
+			} else {
+				slots[start.Truncate(5*time.Minute)] = true
+			}
 			lpRows = append(lpRows, []string{start.UTC().Truncate(3 * time.Second).Format(time.RFC3339), "probe",
 				strconv.FormatFloat(p.fields["value"].(float64), 'g', -1, 64), "NaN"})
+		}
+	}
+	if !sawFirst {
+		t.Fatalf("no point of the first interval (%s) in the line protocol", first.Format(time.RFC3339))
+	}
+	// The first interval is not scored, the second is the baseline's
+	// first sample: neither has an expectation (it would be the sample's
+	// own value, ± 0); the third has one.
+	var probePts []lpPoint
+	for _, p := range decodeLPFile(t, r.outLP) {
+		if p.measurement == "probe" {
+			probePts = append(probePts, p)
+		}
+	}
+	sort.Slice(probePts, func(i, j int) bool { return probePts[i].ts.Before(probePts[j].ts) })
+	for i, p := range probePts[:3] {
+		_, av := p.fields["av"]
+		_, dev := p.fields["dev"]
+		_, z := p.fields["z"]
+		if want := i == 2; av != want || dev != want || z != want {
+			t.Errorf("point %d of probe %v: av, dev and z present %v, want %v", i+1, p.fields, av && dev && z, want)
 		}
 	}
 	wantD := runSurveyPy(t, lpRows)
@@ -787,6 +817,31 @@ settings:
 		}
 		// The daemon's samples are scored: compare the values only.
 		sameSurvey(t, "file "+f[0], f[2:6], w[:4])
+	}
+	if got := first.UTC().Truncate(3 * time.Second).Format(time.RFC3339); !strings.HasPrefix(dl[1], got+"\tprobe\t") {
+		t.Errorf("the survey file's first row %q, want the period of the first interval, %s", dl[1], got)
+	}
+
+	// Over the state file: it keeps the last scored sample of each
+	// 5-minute slot of the week, and the survey says that it surveys
+	// those, not every 1-second interval.
+	st := run(t, "", "survey", "--state", r.state, "--period", "1h")
+	if st.code != 0 {
+		t.Fatalf("survey --state: exit %d\n%s", st.code, st.stderr)
+	}
+	if !strings.Contains(st.stderr, "the state keeps one sample of every 5m0s of the 1s intervals (the last of each)") {
+		t.Errorf("survey --state does not say what it surveys of 1-second intervals:\n%s", st.stderr)
+	}
+	surveyed := 0
+	for _, l := range strings.Split(strings.TrimSpace(st.stdout), "\n")[1:] {
+		n, err := strconv.Atoi(strings.Split(l, "\t")[2])
+		if err != nil {
+			t.Fatalf("survey --state row %q", l)
+		}
+		surveyed += n
+	}
+	if surveyed != len(slots) {
+		t.Errorf("survey --state surveyed %d samples, want one for each of the %d 5-minute slots of the scored intervals:\n%s", surveyed, len(slots), st.stdout)
 	}
 }
 
@@ -1253,5 +1308,30 @@ settings:
 	}
 	if zs[end(third)] < 3 {
 		t.Errorf("the third storm is %.1f deviations out: the test does not show the refractory rule", zs[end(third)])
+	}
+}
+
+// TestFirstSampleNotJudged: a baseline's first sample has nothing to be
+// judged by: backtest gives it no expectation, deviation, z or score
+// (NaN, not its own value ± 0) and the class _learning; the second is
+// judged against the first.
+func TestFirstSampleNotJudged(t *testing.T) {
+	dir := t.TempDir()
+	series := filepath.Join(dir, "s.csv")
+	writeFile(t, series, "2026-01-05T00:00:00Z,4\n2026-01-05T00:05:00Z,5\n2026-01-05T00:10:00Z,6\n")
+	res := run(t, "", "backtest", "--series", series, "--handle", "s")
+	if res.code != 0 {
+		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(res.stdout)).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("backtest CSV %q (%v)", res.stdout, err)
+	}
+	if got := rows[1]; got[2] != "4" || got[3] != "NaN" || got[4] != "NaN" || got[5] != "NaN" || got[7] != "NaN" ||
+		!slices.Contains(strings.Fields(got[6]), "s_learning") {
+		t.Errorf("first row %q, want value 4, av, dev, z and score NaN, and s_learning", got)
+	}
+	if got := rows[2]; got[3] != "4" || got[4] == "NaN" || got[5] == "NaN" {
+		t.Errorf("second row %q, want av 4 (the first sample) with a deviation and z", got)
 	}
 }

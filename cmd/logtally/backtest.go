@@ -40,7 +40,9 @@ scored before it is learned, exactly as the daemon does.
 
 Stdout is CSV with the header timestamp,handle,value,av,dev,z,classes,score
 — one row per measurement per interval, classes space-separated, score
-the alarm score (see survey; _anomaly is a score of 3 or more). Stderr gets a
+the alarm score (see survey; _anomaly is a score of 3 or more); NaN where
+there is none: a measurement without a baseline, and a baseline's first
+sample, which has nothing yet to be judged by. Stderr gets a
 summary: every _dev2, _anomaly and entropy rise with its time and values,
 and how often the other classes rose.
 
@@ -302,10 +304,7 @@ func writeBacktestCSV(w io.Writer, replays []daemon.Replay) error {
 	}
 	for _, r := range mergeRows(replays) {
 		s := r.score()
-		score := "NaN"
-		if sc := r.row.Score; sc != nil {
-			score = strconv.FormatFloat(interval.AlarmScore(*sc), 'g', 12, 64)
-		}
+		score := strconv.FormatFloat(r.row.AlarmScore(), 'g', 12, 64)
 		if err := cw.Write([]string{r.row.Start.Format(time.RFC3339), r.handle, csvNum(s.Value), csvNum(s.Av), csvNum(s.Dev), csvNum(s.Z),
 			strings.Join(r.row.Classes, " "), score}); err != nil {
 			return err

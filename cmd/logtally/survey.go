@@ -35,8 +35,11 @@ of 3 or more. A measurement without a baseline has no score ("-").
 Over logs, as backtest replays them: the rules' file measurements, each
 line in the interval of its own timestamp, scored by fresh baselines.
 With --state, over a state file: the last week of each weekly
-measurement, as the daemon scored it. settings.survey makes logtally run
-append the same rows to a file as each period ends.`, `
+measurement, as the daemon scored it. The state keeps one sample per
+time-of-week slot, the interval but at least 5 minutes: of a shorter
+interval it keeps the last sample of every 5 minutes, and the survey is
+of those (it says so on stderr). settings.survey makes logtally run
+append the same rows to a file as each period ends, of every sample.`, `
   logtally survey --rules ssh.yaml /var/log/auth.log.1 /var/log/auth.log
   logtally survey --state /var/lib/logtally/state.db --period 1d`,
 		func(cmd *cobra.Command, args []string) int {
@@ -70,9 +73,15 @@ func runSurvey(e *env, o surveyOpts, logs []string, fromState bool) int {
 			return exitFailure
 		}
 		defer store.Close()
-		if rows, err = daemon.SurveyState(store, o.interval, o.period, time.Now()); err != nil {
+		sv, err := daemon.SurveyState(store, o.interval, o.period, time.Now())
+		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally survey: %v\n", err)
 			return exitFailure
+		}
+		rows = sv.Rows
+		if sv.Spacing > sv.Interval {
+			fmt.Fprintf(e.stderr, "logtally survey: the state keeps one sample of every %s of the %s intervals (the last of each): "+
+				"the samples and percentiles are of those; settings.survey in logtally run surveys every sample\n", sv.Spacing, sv.Interval)
 		}
 	} else {
 		set, ok := loadRules(e, o.rules)
