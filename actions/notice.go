@@ -250,15 +250,13 @@ func (e *Engine) tallies(tx *state.Tx, d *Decision, now time.Time) error {
 		from := ""
 		switch {
 		case t.More:
-			from = fmt.Sprintf(" from more than %d sources", keys)
-		case keys == 1:
-			from = " from 1 source"
-		case keys > 1:
-			from = fmt.Sprintf(" from %d sources", keys)
+			from = " from more than " + num.Plural(keys, "source")
+		case keys > 0:
+			from = " from " + num.Plural(keys, "source")
 		}
 		n := Notice{Time: now, Type: TallyType, Notice: class, Priority: e.set.PriorityOf(class).String(),
 			Action: t.Action, Policy: policy, Count: t.Count, Keys: keys, Period: formatPeriod(period[policy]),
-			Message: fmt.Sprintf("%d more notices %s%s suppressed in the last %s", t.Count, class, from, formatPeriod(period[policy]))}
+			Message: fmt.Sprintf("%s %s%s suppressed in the last %s", num.Plural(t.Count, "more notice", "more notices"), class, from, formatPeriod(period[policy]))}
 		if t.Action == rules.ActionAlarm {
 			n.To = t.To
 			n.firing = &Firing{Kind: KindReport, Handle: policy, Guard: class, Time: now, To: t.To, Message: n.Message}

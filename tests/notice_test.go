@@ -570,7 +570,7 @@ policy:
 			tallyMsg, _ = m["message"].(string)
 		}
 	}
-	if tallyMsg != "1 more notices probe_storm from 1 source suppressed in the last 3s" {
+	if tallyMsg != "1 more notice probe_storm from 1 source suppressed in the last 3s" {
 		t.Errorf("tally line %q", tallyMsg)
 	}
 	if b, _ := os.ReadFile(alarms); strings.Count(string(b), "probe_lots (warning): probe 40") != 3 {
