@@ -70,6 +70,11 @@ type lineClock struct {
 	deadline time.Time
 	spent    bool // the line ran out of its budget
 	own      map[*regexp2.Regexp]*regexp2.Regexp
+	// call is when the regexp2 match under way began, and lost the time
+	// of the matches that timed out since the caller cleared it: what a
+	// timed-out rule cost, measured (see matchTimed).
+	call time.Time
+	lost time.Duration
 }
 
 func newLineClock(limit time.Duration) lineClock {
@@ -94,6 +99,7 @@ func (c *lineClock) take(re *regexp2.Regexp) (own *regexp2.Regexp, ok bool) {
 		c.spent = true
 		return nil, false
 	}
+	c.call = now
 	own = c.own[re]
 	if own == nil {
 		if c.own == nil {
@@ -119,10 +125,17 @@ func (c *lineClock) matchRunes(re *regexp2.Regexp, runes []rune) (ok, timeout bo
 	}
 	ok, err := own.MatchRunes(runes)
 	if err != nil {
-		c.spent = true
+		c.timedOut()
 		return false, true
 	}
 	return ok, false
+}
+
+// timedOut records that the match under way ran out of the line's budget,
+// and what it cost.
+func (c *lineClock) timedOut() {
+	c.spent = true
+	c.lost += c.now().Sub(c.call)
 }
 
 // findRunes is re.FindRunesMatch within the line's budget.
@@ -133,7 +146,7 @@ func (c *lineClock) findRunes(re *regexp2.Regexp, runes []rune) (m *regexp2.Matc
 	}
 	m, err := own.FindRunesMatch(runes)
 	if err != nil {
-		c.spent = true
+		c.timedOut()
 		return nil, true
 	}
 	return m, false

@@ -286,6 +286,44 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
+// TestHostileRegexTime: `logtally test` charges a rule the time its
+// timed-out line took, once: within the one pass that holds it, and at
+// least the line's limit. It used to scale that line's time to the
+// rule's other lines as if it were a sample of them: twice the limit
+// with one other line.
+func TestHostileRegexTime(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath, logPath := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "app.log")
+	writeFile(t, rulesPath, `settings:
+  regex_timeout: 50ms
+measurements:
+  - handle: hostile
+    path: `+logPath+`
+    select_line_matching: '(?=(a+)+b)a.*'
+`)
+	writeFile(t, logPath, strings.Repeat("a", 5000)+"c\nab\n")
+	r := run(t, "", "test", "--rules", rulesPath, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Measurements []struct {
+			Timeouts int     `json:"timeouts"`
+			TimeMS   float64 `json:"time_ms"`
+		} `json:"measurements"`
+		Streams []struct {
+			PassMS float64 `json:"pass_ms"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Measurements) != 1 || len(out.Streams) != 1 {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	m, pass := out.Measurements[0], out.Streams[0].PassMS
+	if m.Timeouts != 1 || m.TimeMS < 50 || m.TimeMS > pass {
+		t.Errorf("%d timeouts, the rule's time %.1f ms; want 1, at least the limit (50 ms) and at most the pass's %.1f ms", m.Timeouts, m.TimeMS, pass)
+	}
+}
+
 // TestHostileRegex: lines on which rules backtrack catastrophically cost
 // the line's time limit, counted once per measurement as a timeout: the
 // rule that spends the limit and the rule left undecided by it both count
