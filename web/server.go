@@ -41,6 +41,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	tmpl    *template.Template
 	handler http.Handler
+	rel     *releaser // gives the memory of scrapes back
 }
 
 // New returns a Server for src that logs to log (nil discards). It starts no
@@ -49,7 +50,7 @@ func New(src Source, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{src: src, log: log, reg: prometheus.NewRegistry(), tmpl: newPage()}
+	s := &Server{src: src, log: log, reg: prometheus.NewRegistry(), tmpl: newPage(), rel: newReleaser()}
 	s.reg.MustRegister(
 		&collector{s: s, f: newFamilies()},
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -57,14 +58,14 @@ func New(src Source, log *slog.Logger) *Server {
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
-	mux.Handle("GET /metrics", plainValues(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", releaseAfter(s.rel, plainValues(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorLog:            promLogger{log},
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
 		Timeout:             scrapeTimeout,
 		EnableOpenMetrics:   true,
 		DisableCompression:  true, // plainValues compresses what it rewrote
-	})))
+	}))))
 	mux.HandleFunc("GET /status.json", s.statusJSON)
 	mux.HandleFunc("GET /graph/{file}", s.graph)
 	s.handler = secure(mux)
