@@ -35,15 +35,15 @@ func (d *Daemon) endInterval(partial bool) {
 	streams := d.sortedStreams()
 	maxLine := d.set.Settings.MaxLineLength
 	obs := observables(d.set)
+	budget := d.budget
 	d.mu.Unlock()
-	budget := cutBudget
 	if partial {
 		budget = syncTimeout
 	}
 	deadline := time.Now().Add(budget) // real time: a budget for real work
 	var observing *observing
 	if !partial {
-		observing = d.startObserving(obs, start, end)
+		observing = d.startObserving(obs, budget, start, end)
 	}
 	d.cutAll(streams, start, next, budget, maxLine)
 	var readings map[string]*interval.Accumulator

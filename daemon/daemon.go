@@ -20,6 +20,7 @@ import (
 	"github.com/logtally/logtally/interval"
 	"github.com/logtally/logtally/match"
 	"github.com/logtally/logtally/measure"
+	"github.com/logtally/logtally/observe"
 	"github.com/logtally/logtally/output"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
@@ -64,8 +65,14 @@ type Daemon struct {
 	log   *slog.Logger
 	clock follow.Clock
 	store *state.Store
+	// sampler reads the observables (the running system when nil); tests
+	// set it.
+	sampler *observe.Sampler
 
-	mu       sync.Mutex // guards everything below against the status reader
+	mu sync.Mutex // guards everything below against the status reader
+	// budget is how long the end of an interval waits at most for the
+	// streams and the observables (cutBudget; tests change it).
+	budget   time.Duration
 	set      *rules.Set
 	interval time.Duration
 	eng      *interval.Engine
@@ -116,7 +123,7 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, lateReady: make(chan struct{}, 1)}, nil
+	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, budget: cutBudget, lateReady: make(chan struct{}, 1)}, nil
 }
 
 // Run runs the daemon until ctx is done: then it closes the current
@@ -271,7 +278,7 @@ func (d *Daemon) start(set *rules.Set) error {
 		d.catchFrom = lower
 	}
 	d.streams = map[string]*stream{}
-	d.observe = newObserver()
+	d.observe = newObserver(d.sampler)
 	d.watches = newWatches(d)
 	if err := d.apply(set, lower); err != nil {
 		return err

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,8 +23,50 @@ type fixture struct {
 	log   string
 	clock *testutil.Clock
 	out   *testutil.Buffer
-	stop  context.CancelFunc
-	done  chan error
+	stop  func() error // stops the daemon: Run's error
+}
+
+// runOpts are what a test varies of a daemon that runDaemon runs.
+type runOpts struct {
+	out, logs *testutil.Buffer // its points and its log; discarded when nil
+	prepare   func(*Daemon)    // adjusts the daemon before it runs
+}
+
+// runDaemon runs a daemon over dir's rules.yaml and state.db at a
+// one-minute interval on clock, following its files by polls that the
+// commits make (an hour apart otherwise), and returns it once it waits for
+// the end of its first interval, with the function that stops it and
+// returns Run's error.
+func runDaemon(t *testing.T, dir string, clock *testutil.Clock, o runOpts) (*Daemon, func() error) {
+	t.Helper()
+	if o.out == nil {
+		o.out = &testutil.Buffer{}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if o.logs != nil {
+		logger = slog.New(slog.NewTextHandler(o.logs, nil))
+	}
+	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
+		Interval: time.Minute, Clock: clock, Stdout: o.out, Watch: "poll", PollEvery: time.Hour, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.prepare != nil {
+		o.prepare(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
+	return d, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			return errors.New("the daemon did not stop")
+		}
+	}
 }
 
 // start runs a daemon over one log with one counter and a one-minute
@@ -31,9 +74,19 @@ type fixture struct {
 func start(t *testing.T, dir string, now time.Time) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: dir, log: filepath.Join(dir, "auth.log"), clock: testutil.NewClock(now),
-		out: &testutil.Buffer{}, done: make(chan error, 1)}
-	if _, err := os.Stat(f.log); os.IsNotExist(err) {
-		if err := os.WriteFile(f.log, nil, 0o600); err != nil {
+		out: &testutil.Buffer{}}
+	writeProbeRules(t, dir, f.log, "")
+	_, f.stop = runDaemon(t, dir, f.clock, runOpts{out: f.out})
+	return f
+}
+
+// writeProbeRules writes dir's rules.yaml: probe, a counter of the
+// invalid users of log (created empty when missing), then more (more
+// measurements, or other sections).
+func writeProbeRules(t *testing.T, dir, log, more string) {
+	t.Helper()
+	if _, err := os.Stat(log); os.IsNotExist(err) {
+		if err := os.WriteFile(log, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,21 +95,10 @@ func start(t *testing.T, dir string, now time.Time) *fixture {
     path: %s
     select_line_matching: '.*Invalid user.*'
     history_type: scalar
-`, f.log)
+`, log) + more
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
-		Interval: time.Minute, Clock: f.clock, Stdout: f.out, Watch: "poll", PollEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.stop = cancel
-	go func() { f.done <- d.Run(ctx, nil) }()
-	// Started: the loop waits for the end of the interval.
-	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return f.clock.Pending() > 0 })
-	return f
 }
 
 // append appends lines to the followed log. A line that starts with a
@@ -119,14 +161,8 @@ func (f *fixture) closeAt(t time.Time) {
 
 func (f *fixture) shutdown() {
 	f.t.Helper()
-	f.stop()
-	select {
-	case err := <-f.done:
-		if err != nil {
-			f.t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		f.t.Fatal("the daemon did not stop")
+	if err := f.stop(); err != nil {
+		f.t.Fatalf("Run: %v", err)
 	}
 }
 
@@ -239,22 +275,10 @@ func TestStaleOpenIntervalDropped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(renamed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clock := testutil.NewClock(t0.Add(10 * time.Second))
-	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
-		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
-	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
-	f.clock = clock
+	f.clock = testutil.NewClock(t0.Add(10 * time.Second))
+	_, f.stop = runDaemon(t, dir, f.clock, runOpts{})
 	f.closeAt(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC))
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	f.shutdown()
 	for _, m := range f.status().Measurements {
 		if m.Handle == "probe" && m.Open != nil {
 			t.Fatalf("the removed measurement's open interval %+v is still stored", m.Open)
@@ -287,23 +311,9 @@ func TestMissingFileIsAGap(t *testing.T) {
 	}
 	clock := testutil.NewClock(t0)
 	var logs testutil.Buffer
-	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
-		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}()
-	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
-	f := &fixture{t: t, dir: dir, clock: clock}
+	d, stop := runDaemon(t, dir, clock, runOpts{logs: &logs})
+	f := &fixture{t: t, dir: dir, clock: clock, stop: stop}
+	defer f.shutdown()
 	last := func(h string) *interval.Sample {
 		for _, m := range f.status().Measurements {
 			if m.Handle == h {
@@ -377,44 +387,19 @@ func TestMissingFileIsAGap(t *testing.T) {
 func TestLateStreamCommittedOnItsOwn(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(log, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	detached := filepath.Join(dir, "detached")
-	rules := fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*Invalid user.*'
-    history_type: scalar
-  - handle: slow
+	writeProbeRules(t, dir, log, fmt.Sprintf(`  - handle: slow
     stream_type: pipe
     pipe_mode: interval
-    path: [sh, -c, 'echo one; echo two; setsid sh -c "touch %[2]s; exec sleep 5" & exec sleep 30']
+    path: [sh, -c, 'echo one; echo two; setsid sh -c "touch %s; exec sleep 5" & exec sleep 30']
     select_line_matching: '.*'
     history_type: scalar
-`, log, detached)
-	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(rules), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, detached))
 	clock := testutil.NewClock(t0)
 	var logs testutil.Buffer
-	d, err := New(Config{Rules: filepath.Join(dir, "rules.yaml"), State: filepath.Join(dir, "state.db"),
-		Interval: time.Minute, Clock: clock, Stdout: &testutil.Buffer{}, Watch: "poll", PollEvery: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}()
-	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
-	f := &fixture{t: t, dir: dir, clock: clock, log: log}
+	_, stop := runDaemon(t, dir, clock, runOpts{logs: &logs})
+	f := &fixture{t: t, dir: dir, log: log, clock: clock, stop: stop}
+	defer f.shutdown()
 	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1")
 	testutil.WaitFor(t, 10*time.Second, "the command's detached process", func() bool {
 		_, err := os.Stat(detached)

@@ -96,12 +96,14 @@
 //
 // The host observables (observe:) are sampled at each close, from /proc
 // and the kernel (package observe), each source on a goroutine of its
-// own, and join the interval as samples of their own. What is read within
-// the cut budget is part of the interval's commit; an observable read
-// later is committed late, on its own, and its sample joins the next
-// decision, so that a slow source (a process with a million open files
-// for listening_ports, a disk that hangs in statfs) delays no other
-// stream's commit. One not read within its expireafter
+// own, and join the interval as samples of their own. The commit waits
+// for them within the cut budget, except for those whose last reading took
+// longer (or whose source was still busy): it does not wait for a reading
+// that is not expected to make it. An observable read later is committed
+// late, on its own, and its sample joins the next decision, so that a slow
+// source (a process with a million open files for listening_ports, a disk
+// that hangs in statfs) delays no other stream's commit, and after its
+// first slow reading no commit at all. One not read within its expireafter
 // (DefaultSampleLimit), or whose source is still busy with an earlier
 // interval, is a gap.
 // A snapshot stream (an interval command, a file read whole, an

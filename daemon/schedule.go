@@ -8,12 +8,14 @@ import (
 	"github.com/logtally/logtally/interval"
 )
 
-// cutBudget is how long the end of an interval waits for the streams to
-// read what was written before it, and for the observables to be read. A
-// stream that takes longer (its matcher, its command or its file is slow)
-// is cut at the budget, and its interval committed late, on its own; so is
-// an observable read later: one slow stream never delays another's
-// commit.
+// cutBudget is how long the end of an interval waits at most for the
+// streams to read what was written before it, and for the observables to
+// be read (not for those whose last reading took longer: they are not
+// waited for at all). A stream that takes longer (its matcher, its command
+// or its file is slow) is cut at the budget, and its interval committed
+// late, on its own; so is an observable read later: one slow stream never
+// delays another's commit, and a commit waits no longer than what it can
+// have takes.
 const cutBudget = 400 * time.Millisecond
 
 // syncTimeout bounds the wait for a stream's follower to read what is

@@ -113,17 +113,23 @@ func (l *loader) finish() (*Set, error) {
 // variables e refers to, directly or through the user classes it names,
 // in the order of the rule set.
 func (s *Set) measurementsOf(e *Expr) []string {
-	owner := map[string]string{} // class → measurement
-	for _, m := range s.Measurements {
-		for _, c := range m.Classes() {
-			owner[c] = m.Handle
-		}
-	}
 	users := map[string]*Expr{}
 	for _, c := range s.Classes {
 		users[c.Name] = c.Expr
 	}
-	return refersTo(e, owner, users, s.Measurements)
+	return refersTo(e, classOwners(s.Measurements), users, s.Measurements)
+}
+
+// classOwners maps each class of the measurements to its measurement's
+// handle.
+func classOwners(ms []*Measurement) map[string]string {
+	owner := map[string]string{}
+	for _, m := range ms {
+		for _, c := range m.Classes() {
+			owner[c] = m.Handle
+		}
+	}
+	return owner
 }
 
 // refersTo is measurementsOf over a class → measurement map and the user
@@ -164,14 +170,11 @@ func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Me
 // checkPerKey resolves the measurements whose sources a per: key command
 // or report fires for: the keyed ones its guard refers to, at least one.
 func (l *loader) checkPerKey() {
-	owner := map[string]string{}
 	var ms []*Measurement
 	for _, e := range l.ms {
 		ms = append(ms, e.m)
-		for _, c := range e.m.Classes() {
-			owner[c] = e.m.Handle
-		}
 	}
+	owner := classOwners(ms)
 	users := map[string]*Expr{}
 	for _, e := range l.classes {
 		users[e.c.Name] = e.c.Expr
