@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/rules"
 )
 
 func utcConfig() Config { return Config{Interval: 5 * time.Minute, Location: time.UTC} }
@@ -36,7 +38,7 @@ func TestFalseAlarmRates(t *testing.T) {
 		for seed := uint64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
 				s := newSynth(seed, tc.base, tc.k)
-				rows := Backtest("m", s.series(monday, weeks), utcConfig())
+				rows := Backtest("m", s.series(monday, weeks), utcConfig(), rules.DefaultPersist)
 				early := 0
 				for _, r := range rows[5*288 : 2016] {
 					for _, c := range r.Rises {
@@ -118,7 +120,7 @@ func TestBurstsDetected(t *testing.T) {
 						series[j].V = poisson(s.rng, lambda)
 					}
 				}
-				rows := Backtest("m", series, utcConfig())
+				rows := Backtest("m", series, utcConfig(), rules.DefaultPersist)
 				for _, i := range starts {
 					r := rows[i]
 					if !has(r.Rises, "m_high_anomaly") {
@@ -158,7 +160,7 @@ func TestHourlyFalseAlarmRates(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
 				s := newSynth(seed, tc.base, tc.k)
 				cfg := Config{Interval: time.Hour, Location: time.UTC}
-				rows := Backtest("m", s.seriesEvery(monday, weeks, time.Hour), cfg)
+				rows := Backtest("m", s.seriesEvery(monday, weeks, time.Hour), cfg, rules.DefaultPersist)
 				anom := 0
 				for _, r := range rows[168:] {
 					for _, c := range r.Rises {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/rules"
 )
 
 // flat returns weeks of 5-minute samples drawn by draw, from monday.
@@ -186,7 +188,7 @@ func TestMicroanomaly(t *testing.T) {
 	for seed := uint64(1); seed <= 2; seed++ {
 		s := newSynth(seed, 3, 1)
 		micros := 0
-		for _, r := range Backtest("h", s.series(monday, 3), utcConfig()) {
+		for _, r := range Backtest("h", s.series(monday, 3), utcConfig(), rules.DefaultPersist) {
 			if !r.Score.Micro {
 				continue
 			}

@@ -144,25 +144,16 @@ type Row struct {
 	Rises   []string // classes set at this row and not at the previous one
 }
 
-// DefaultPersist is how long Backtest keeps _dev2 and _anomaly classes set
-// after the sample that first set them, as the daemon's default
-// persistence does (policy preserve: a setting while the class is still
-// held does not restart the timer, so a long episode that flaps is seen
-// as the daemon sees it).
-const DefaultPersist = 10 * time.Minute
-
 // Backtest replays series through a fresh baseline (Observe per sample, in
 // order) and returns one Row per sample. A zero cfg.Interval is inferred
 // from the series. Each sample is attributed to the interval that contains
 // it on the configured zone's wall clock; intervals without a sample are
-// gaps, not zeros. _dev2 and _anomaly classes persist for DefaultPersist.
-func Backtest(handle string, series []Sample, cfg Config) []Row {
-	return BacktestPersist(handle, series, cfg, DefaultPersist)
-}
-
-// BacktestPersist is Backtest with the persistence of _dev2 and _anomaly
-// classes given (0: no persistence).
-func BacktestPersist(handle string, series []Sample, cfg Config, persist time.Duration) []Row {
+// gaps, not zeros. _dev2 and _anomaly classes persist for persist after
+// the sample that first set them (0: not at all), with policy preserve as
+// the daemon's default persistence (rules.DefaultPersist) holds them: a
+// setting while the class is still held does not restart the timer, so a
+// long episode that flaps is seen as the daemon sees it.
+func Backtest(handle string, series []Sample, cfg Config, persist time.Duration) []Row {
 	if cfg.Interval <= 0 {
 		cfg.Interval = InferInterval(series)
 	}

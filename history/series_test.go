@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logtally/logtally/rules"
 )
 
 func wellFormed(s string) error {
@@ -102,7 +104,7 @@ func TestBacktestRises(t *testing.T) {
 	}
 	spike := len(s) - 10
 	s[spike].V = 400
-	rows := BacktestPersist("h", s, Config{Location: time.UTC}, 10*time.Minute)
+	rows := Backtest("h", s, Config{Location: time.UTC}, 10*time.Minute)
 	if len(rows) != len(s) {
 		t.Fatalf("%d rows for %d samples", len(rows), len(s))
 	}
@@ -183,7 +185,7 @@ func FuzzReadSeries(f *testing.F) {
 			}
 			return
 		}
-		rows := Backtest("f", s, Config{Location: time.UTC})
+		rows := Backtest("f", s, Config{Location: time.UTC}, rules.DefaultPersist)
 		if len(rows) != len(s) {
 			t.Fatalf("%d rows for %d samples", len(rows), len(s))
 		}
