@@ -29,7 +29,10 @@ type BacktestOptions struct {
 // value, scored before learning as the daemon would have.
 type Replay struct {
 	Handle string
-	Rows   []interval.Row
+	// Measurement is the configuration replayed: the rules' measurement,
+	// or the default one of a series the rules do not have.
+	Measurement *rules.Measurement
+	Rows        []interval.Row
 }
 
 // BacktestLogs replays logs through fresh baselines — what a new install
@@ -55,7 +58,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	for _, tl := range timelines {
 		intervals := tl.Intervals()
 		for i, m := range tl.Group.Measurements {
-			r := Replay{Handle: m.Handle}
+			r := Replay{Handle: m.Handle, Measurement: m}
 			rows := interval.NewRows(m)
 			for _, t := range intervals {
 				if s := eng.Sample(m.Handle, t, tl.At(t, i)); s.Value != nil {
@@ -91,7 +94,7 @@ func BacktestSeries(handle string, series []history.Sample, width time.Duration,
 	one.Measurements = []*rules.Measurement{m}
 	eng := interval.New(width)
 	_, _ = eng.Apply(one, nil) // without a Tx nothing is read
-	r := Replay{Handle: handle}
+	r := Replay{Handle: handle, Measurement: m}
 	rows := interval.NewRows(m)
 	for _, s := range series {
 		r.Rows = append(r.Rows, rows.Add(eng.Value(handle, s.T, s.V)))

@@ -136,7 +136,7 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 	}
 	writeBacktestSummary(e.stderr, replays)
 	if o.targetAlerts > 0 {
-		writeLearnedThresholds(e.stderr, replays, set, o.targetAlerts)
+		writeLearnedThresholds(e.stderr, replays, o.targetAlerts)
 	}
 	if set != nil {
 		iv := o.interval
@@ -158,7 +158,7 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 // baseline, the anomaly threshold that would have raised k anomaly rises
 // (interval.LearnThreshold), and how many rises the default threshold
 // raises.
-func writeLearnedThresholds(w io.Writer, replays []daemon.Replay, set *rules.Set, k int) {
+func writeLearnedThresholds(w io.Writer, replays []daemon.Replay, k int) {
 	fmt.Fprintf(w, "\nthreshold learning, %s per measurement:\n", num.Plural(k, "anomaly rise"))
 	for _, r := range replays {
 		var pts []interval.Scored
@@ -170,15 +170,9 @@ func writeLearnedThresholds(w io.Writer, replays []daemon.Replay, set *rules.Set
 		if !scored {
 			continue
 		}
-		m := &rules.Measurement{Handle: r.Handle, Persist: rules.DefaultPersist, PersistPolicy: rules.PersistPreserve}
-		if set != nil {
-			if rm := set.Measurement(r.Handle); rm != nil {
-				m = rm
-			}
-		}
 		width := r.Rows[0].End.Sub(r.Rows[0].Start)
-		l := interval.LearnThreshold(m, width, pts, k, 1)
-		def := interval.AlarmRises(m, width, pts, interval.DefaultThreshold)
+		l := interval.LearnThreshold(r.Measurement, width, pts, k, 1)
+		def := interval.AlarmRises(r.Measurement, width, pts, interval.DefaultThreshold)
 		what := "gives " + num.Plural(l.Rises, "rise")
 		if !l.Exact {
 			what = fmt.Sprintf("gives %s (no threshold gives exactly %d)", num.Plural(l.Rises, "rise"), k)
