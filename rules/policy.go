@@ -2,7 +2,6 @@ package rules
 
 import (
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,9 +102,7 @@ func (l *loader) policy(o *obj) {
 	if s, ok := o.str("if"); ok {
 		p.If = o.expr("if", s)
 	}
-	if o.has("priority") {
-		p.Min = o.priority("priority")
-	}
+	p.Min = o.priority("priority")
 	p.Action = o.enum("action", "", ActionIgnore, ActionLog, ActionAlarm, ActionPage)
 	if !o.has("action") {
 		o.missing("action", "ignore, log, alarm or page", "")
@@ -122,38 +119,11 @@ func (l *loader) policy(o *obj) {
 	if o.has("message") && p.Action != ActionAlarm && p.Action != ActionPage && p.Action != "" {
 		o.errAt(o.keyPos("message"), child(o.path, "message"), "", "only with action: alarm or page")
 	}
-	p.To = "stderr"
-	if to, ok := o.str("to"); ok {
-		switch {
-		case to == "stderr" || to == "syslog":
-			p.To = to
-		case filepath.IsAbs(to):
-			p.To = filepath.Clean(to)
-		default:
-			o.errf("to", "stderr, syslog or an absolute file path", "invalid destination %s", strconv.Quote(to))
-		}
-	}
+	p.To = o.destination()
 	if p.Action == ActionPage {
-		if _, isStr := o.m["command"].(string); isStr {
-			o.errf("command", argvHint, "must be an argv list, not a string")
-		} else if !o.has("command") {
-			o.missing("command", argvHint, "required key command is missing for action page")
-		} else if argv, ok := o.strList("command"); ok {
-			switch {
-			case len(argv) == 0:
-				o.errf("command", argvHint, "must not be empty")
-			case argv[0] == "":
-				o.errf("command", argvHint, "the program name (first element) is empty")
-			default:
-				p.Command = argv
-			}
-		}
+		p.Command = o.argv("command", argvHint, "required key command is missing for action page")
 	}
-	p.Timeout = o.duration("timeout", DefaultCommandTimeout)
-	if o.has("timeout") && p.Timeout == 0 {
-		o.errf("timeout", "a hung command must be killed; give a duration such as 2m", "must be longer than 0")
-		p.Timeout = DefaultCommandTimeout
-	}
+	p.Timeout = o.commandTimeout()
 	p.Message, _ = o.str("message")
 	p.Suppress = o.duration("suppress", 0)
 	p.PerKey = o.per()
@@ -182,7 +152,7 @@ func (l *loader) policy(o *obj) {
 	l.policies = append(l.policies, e)
 }
 
-// priority validates a priority name.
+// priority validates a priority name; 0 (unset) when key is absent.
 func (o *obj) priority(key string) Priority {
 	s, ok := o.str(key)
 	if !ok {

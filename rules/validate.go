@@ -381,28 +381,7 @@ func (l *loader) measurement(o *obj) {
 		m.Start = o.enum("start", StartEnd, StartEnd, StartBeginning)
 		m.TrackGrowing = o.boolean("track_growing_file", true)
 	case StreamPipe:
-		const argvHint = "argv list, no shell: path: [journalctl, -f, -o, short-iso]"
-		switch o.m["path"].(type) {
-		case string:
-			o.errf("path", argvHint, "a pipe's path must be an argv list, not a string")
-		case nil:
-			if o.has("path") {
-				o.errf("path", argvHint, "must not be empty")
-			} else {
-				o.missing("path", argvHint, "")
-			}
-		default:
-			if argv, ok := o.strList("path"); ok {
-				switch {
-				case len(argv) == 0:
-					o.errf("path", argvHint, "must not be empty")
-				case argv[0] == "":
-					o.errf("path", argvHint, "the program name (first element) is empty")
-				default:
-					m.Command = argv
-				}
-			}
-		}
+		m.Command = o.argv("path", "argv list, no shell: path: [journalctl, -f, -o, short-iso]", "")
 		m.PipeMode = o.enum("pipe_mode", PipeStream, PipeStream, PipeInterval)
 		m.Timeout = o.duration("timeout", 0)
 		if o.has("timeout") && m.PipeMode != PipeInterval {
@@ -649,9 +628,7 @@ func (l *loader) userClasses(root *obj) {
 			cl.Persist = co.duration("persist", DefaultPersist)
 			cl.PersistPolicy = co.enum("policy", PersistPreserve, PersistPreserve, PersistReset)
 			cl.Description, _ = co.str("description")
-			if co.has("priority") {
-				cl.Priority = co.priority("priority")
-			}
+			cl.Priority = co.priority("priority")
 		default:
 			c.errf(name, exprHint, "must be a class expression or a map with expression, persist, policy, description; not %s", typeName(v))
 		}
@@ -659,6 +636,16 @@ func (l *loader) userClasses(root *obj) {
 			l.classes = append(l.classes, &classEntry{c: cl, o: c})
 		}
 	}
+}
+
+// actionHandle returns a command's or report's handle (kind is "command"
+// or "report"): its handle:, or one derived from what it is about
+// (derivedHandle); explicit says which.
+func (o *obj) actionHandle(kind string) (handle string, explicit bool) {
+	if !o.has("handle") {
+		return derivedHandle(kind, o), false
+	}
+	return o.handle("handle", false), true
 }
 
 // derivedHandle names a command or report that has no handle after what
@@ -756,21 +743,7 @@ func (l *loader) command(o *obj) {
 	if s, ok := o.required("if", "a class expression, e.g. milter_dcc_errors_high_dev2"); ok {
 		c.If = o.expr("if", s)
 	}
-	const argvHint = "argv list, no shell: command: [/usr/sbin/service, dcc-milter, restart]"
-	if _, isStr := o.m["command"].(string); isStr {
-		o.errf("command", argvHint, "must be an argv list, not a string")
-	} else if !o.has("command") || o.m["command"] == nil {
-		o.missing("command", argvHint, "")
-	} else if argv, ok := o.strList("command"); ok {
-		switch {
-		case len(argv) == 0:
-			o.errf("command", argvHint, "must not be empty")
-		case argv[0] == "":
-			o.errf("command", argvHint, "the program name (first element) is empty")
-		default:
-			c.Argv = argv
-		}
-	}
+	c.Argv = o.argv("command", "argv list, no shell: command: [/usr/sbin/service, dcc-milter, restart]", "")
 	c.Shell = o.boolean("shell", false)
 	if c.Shell {
 		o.warnf("shell", "runs through /bin/sh -c; an argv list without shell is safer")
@@ -787,11 +760,7 @@ func (l *loader) command(o *obj) {
 		}
 	}
 	c.IfElapsed = o.duration("ifelapsed", 0)
-	c.Timeout = o.duration("timeout", DefaultCommandTimeout)
-	if o.has("timeout") && c.Timeout == 0 {
-		o.errf("timeout", "a hung command must be killed; give a duration such as 2m", "must be longer than 0")
-		c.Timeout = DefaultCommandTimeout
-	}
+	c.Timeout = o.commandTimeout()
 	// timeout is the hard limit of a run; expireafter is the earlier point
 	// where a run still going is killed and reported as expired. One at
 	// or past the timeout could never apply, which is a misunderstanding
@@ -810,15 +779,67 @@ func (l *loader) command(o *obj) {
 	if len(c.Env) == 0 {
 		c.Env = nil
 	}
-	if o.has("priority") {
-		c.Priority = o.priority("priority")
+	c.Priority = o.priority("priority")
+	var explicit bool
+	c.Handle, explicit = o.actionHandle("command")
+	l.cmds = append(l.cmds, &cmdEntry{c: c, o: o, explicit: explicit, perKey: o.per()})
+}
+
+// argv validates key as an argv list, which runs without a shell: a list
+// of strings (never one string, which a shell would have to split), not
+// empty, whose first element, the program, is not empty. An absent key is
+// reported with the message missing ("required key … is missing" when
+// ""); hint is an example.
+func (o *obj) argv(key, hint, missing string) []string {
+	switch o.m[key].(type) {
+	case string:
+		o.errf(key, hint, "must be an argv list, not a string")
+	case nil:
+		if o.has(key) {
+			o.errf(key, hint, "must not be empty")
+		} else {
+			o.missing(key, hint, missing)
+		}
+	default:
+		if argv, ok := o.strList(key); ok {
+			switch {
+			case len(argv) == 0:
+				o.errf(key, hint, "must not be empty")
+			case argv[0] == "":
+				o.errf(key, hint, "the program name (first element) is empty")
+			default:
+				return argv
+			}
+		}
 	}
-	e := &cmdEntry{c: c, o: o, explicit: o.has("handle"), perKey: o.per()}
-	c.Handle = o.handle("handle", false)
-	if !e.explicit {
-		c.Handle = derivedHandle("command", o)
+	return nil
+}
+
+// commandTimeout validates timeout:, the hard limit of a command's run
+// (DefaultCommandTimeout when absent), which must be longer than 0.
+func (o *obj) commandTimeout() time.Duration {
+	d := o.duration("timeout", DefaultCommandTimeout)
+	if o.has("timeout") && d == 0 {
+		o.errf("timeout", "a hung command must be killed; give a duration such as 2m", "must be longer than 0")
+		return DefaultCommandTimeout
 	}
-	l.cmds = append(l.cmds, e)
+	return d
+}
+
+// destination validates to:, where a report or an alarm is written:
+// stderr (when absent), syslog or an absolute file path.
+func (o *obj) destination() string {
+	to, ok := o.str("to")
+	switch {
+	case !ok:
+		return "stderr"
+	case to == "stderr" || to == "syslog":
+		return to
+	case filepath.IsAbs(to):
+		return filepath.Clean(to)
+	}
+	o.errf("to", "stderr, syslog or an absolute file path", "invalid destination %s", strconv.Quote(to))
+	return "stderr"
 }
 
 // per validates per:, which says a command or report fires per source.
@@ -836,27 +857,12 @@ func (l *loader) report(o *obj) {
 		r.If = MustParseExpr("any")
 	}
 	r.Message, _ = o.required("message", `e.g. "ssh probes $(value_ssh_probe), top source $(top_ssh_probe)"`)
-	r.To = "stderr"
-	if to, ok := o.str("to"); ok {
-		switch {
-		case to == "stderr" || to == "syslog":
-			r.To = to
-		case filepath.IsAbs(to):
-			r.To = filepath.Clean(to)
-		default:
-			o.errf("to", "stderr, syslog or an absolute file path", "invalid destination %s", strconv.Quote(to))
-		}
-	}
+	r.To = o.destination()
 	r.IfElapsed = o.duration("ifelapsed", 0)
-	if o.has("priority") {
-		r.Priority = o.priority("priority")
-	}
-	e := &repEntry{r: r, o: o, explicit: o.has("handle"), perKey: o.per()}
-	r.Handle = o.handle("handle", false)
-	if !e.explicit {
-		r.Handle = derivedHandle("report", o)
-	}
-	l.reps = append(l.reps, e)
+	r.Priority = o.priority("priority")
+	var explicit bool
+	r.Handle, explicit = o.actionHandle("report")
+	l.reps = append(l.reps, &repEntry{r: r, o: o, explicit: explicit, perKey: o.per()})
 }
 
 // settingsOf validates the settings of one file.
