@@ -14,14 +14,9 @@ import (
 	"github.com/logtally/logtally/state"
 )
 
-const measurementH = `
-measurements:
-  - handle: h
-    path: /var/log/h.log
-    select_line_matching: '.*'
-    persist: %s
-    policy: %s
-`
+// measurementH is the rules of h, with the persistence and policy of its
+// classes to fill in.
+var measurementH = ruleOf("h", "persist: %s", "policy: %s")
 
 // TestEdgeTriggerAndIfElapsed drives one command and one report through
 // rises, holds, falls, ifelapsed and restarts.
@@ -361,13 +356,7 @@ commands:
 // host classes guard like any class, and neither kind shows among the
 // interval's classes.
 func TestThresholdsAndHardClasses(t *testing.T) {
-	set := loadRules(t, `
-measurements:
-  - handle: queue
-    path: /var/log/q.log
-    select_line_matching: '.*'
-    history_type: scalar
-classes:
+	set := loadRules(t, ruleOf("queue", "history_type: scalar")+`classes:
   queue_long: {expression: value_queue > 50, persist: 0}
 reports:
   - handle: long

@@ -14,14 +14,9 @@ import (
 	"github.com/logtally/logtally/rules"
 )
 
-const measurementKey = `
-measurements:
-  - handle: h
-    path: /var/log/h.log
-    select_line_matching: '.*'
-    key: 'from (\S+)'
-    persist: 0
-`
+// measurementKey is the rules of h, with the source of each line as its
+// key.
+var measurementKey = ruleOf("h", `key: 'from (\S+)'`, "persist: 0")
 
 // hostileKey is text an attacker can put in a log line.
 var hostileKey = "$(reboot) `reboot` ; reboot && echo pwned | tee /x\n'single' \"double\" \\back $(value_h) \r\x1b[31m\xff\u2028" +
@@ -288,7 +283,7 @@ commands:
     timeout: 1h
     expireafter: 1m
 `, pids))
-	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	h := newHarness(t, set, Options{KillGrace: 200 * time.Millisecond, Now: clock.Now})
 	started := func(n int) []string {
 		var lines []string
@@ -303,14 +298,14 @@ commands:
 	first := started(1)[0]
 
 	h.next()
-	clock.Add(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	d := h.next("h_high")
 	if len(d.Fired) != 0 || len(d.Suppressed) != 1 || d.Suppressed[0].Reason != ReasonRunning {
 		t.Fatalf("young run: fired %v, suppressed %+v", firedHandles(d.Fired), d.Suppressed)
 	}
 
 	h.next()
-	clock.Add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	d = h.next("h_high")
 	if len(d.Fired) != 1 || !d.Fired[0].Replace {
 		t.Fatalf("old run: fired %+v", d.Fired)
@@ -339,10 +334,20 @@ commands:
 	}
 }
 
-// blocker is a command that records that it started and waits for a
-// release file.
-func blocker(dir string) string {
-	return fmt.Sprintf(`[/bin/sh, -c, 'touch "$1/started.$2"; while [ ! -e "$1/release" ]; do sleep 0.02; done', sh, '%s', '$(i)']`, dir)
+// blockers returns the rules of h with n commands c_1 … c_n guarded by
+// h_high, each a run that marks its start in dir (started.<i>) and blocks
+// until dir/release exists.
+func blockers(dir string, n int) string {
+	is := make([]string, n)
+	for i := range is {
+		is[i] = fmt.Sprintf("'%d'", i+1)
+	}
+	return measurementKey + fmt.Sprintf(`commands:
+  - handle: c_$(i)
+    for: {i: [%s]}
+    if: h_high
+    command: [/bin/sh, -c, 'touch "$1/started.$2"; while [ ! -e "$1/release" ]; do sleep 0.02; done', sh, '%s', '$(i)']
+`, strings.Join(is, ", "), dir)
 }
 
 func countStarted(dir string) int {
@@ -355,13 +360,7 @@ func countStarted(dir string) int {
 func TestConcurrencyLimit(t *testing.T) {
 	const n = 2
 	dir := t.TempDir()
-	set := loadRules(t, measurementKey+fmt.Sprintf(`
-commands:
-  - handle: c_$(i)
-    for: {i: ['1', '2', '3', '4', '5']}
-    if: h_high
-    command: %s
-`, blocker(dir)))
+	set := loadRules(t, blockers(dir, n+3))
 	h := newHarness(t, set, Options{MaxConcurrent: n})
 	d := h.next("h_high")
 	if len(d.Fired) != n+3 {
@@ -384,13 +383,7 @@ commands:
 // TestQueueFull: a firing that finds the queue full is dropped and counted.
 func TestQueueFull(t *testing.T) {
 	dir := t.TempDir()
-	set := loadRules(t, measurementKey+fmt.Sprintf(`
-commands:
-  - handle: c_$(i)
-    for: {i: ['1', '2', '3']}
-    if: h_high
-    command: %s
-`, blocker(dir)))
+	set := loadRules(t, blockers(dir, 3))
 	h := newHarness(t, set, Options{MaxConcurrent: 1, QueueSize: 1})
 	h.next("h_high")
 	if st := h.e.Stats(); st.QueueDrops != 1 || st.Queued != 1 || st.Running != 1 {
@@ -507,13 +500,7 @@ commands:
 // still going and does not start a second one.
 func TestRebuildKeepsRuns(t *testing.T) {
 	dir := t.TempDir()
-	src := measurementKey + fmt.Sprintf(`
-commands:
-  - handle: c_$(i)
-    for: {i: ['1']}
-    if: h_high
-    command: %s
-`, blocker(dir))
+	src := blockers(dir, 1)
 	h := newHarness(t, loadRules(t, src), Options{})
 	h.next("h_high")
 	testutil.WaitFor(t, 20*time.Second, "the run", func() bool { return countStarted(dir) == 1 })
@@ -558,13 +545,7 @@ func TestNewOptions(t *testing.T) {
 // starts the waiting commands at once.
 func TestRebuildRaisesLimit(t *testing.T) {
 	dir := t.TempDir()
-	set := loadRules(t, measurementKey+fmt.Sprintf(`
-commands:
-  - handle: c_$(i)
-    for: {i: ['1', '2', '3']}
-    if: h_high
-    command: %s
-`, blocker(dir)))
+	set := loadRules(t, blockers(dir, 3))
 	h := newHarness(t, set, Options{MaxConcurrent: 1})
 	h.next("h_high")
 	testutil.WaitFor(t, 20*time.Second, "the first run", func() bool { return countStarted(dir) == 1 })

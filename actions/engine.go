@@ -418,41 +418,39 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 	}
 
 	x := &expander{e: e, in: &in, classes: strings.Join(names, " ")}
+	// fire decides the firings of a command's or report's guard (f is its
+	// firing without a key) and completes each one that fires (fill: its
+	// argv or message, expanded for its key).
+	fire := func(f Firing, guard *rules.Expr, ifElapsed, expireAfter time.Duration, perKey []string, fill func(*Firing)) error {
+		g := guardNow{now: guard.EvalVars(isSet, value), fresh: len(perKey) > 0 && guard.EvalVars(isFresh, value)}
+		fs, err := e.rise(tx, f, g, ifElapsed, expireAfter, perKey, &in)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			if f.Reason != "" {
+				d.Suppressed = append(d.Suppressed, f)
+				continue
+			}
+			x.key, x.keyOf = f.Key, f.KeyOf
+			fill(&f)
+			d.Fired = append(d.Fired, f)
+		}
+		return nil
+	}
 	for _, c := range e.set.Commands {
 		f := Firing{Kind: KindCommand, Handle: c.Handle, Guard: c.If.String(), Time: now, Timeout: c.Timeout}
 		if f.Timeout <= 0 {
 			f.Timeout = rules.DefaultCommandTimeout // a hung command is always killed
 		}
-		g := guardNow{now: c.If.EvalVars(isSet, value), fresh: len(c.PerKey) > 0 && c.If.EvalVars(isFresh, value)}
-		fs, err := e.rise(tx, f, g, c.IfElapsed, c.ExpireAfter, c.PerKey, &in)
-		if err != nil {
+		if err := fire(f, c.If, c.IfElapsed, c.ExpireAfter, c.PerKey, func(f *Firing) { x.command(c, f) }); err != nil {
 			return nil, err
-		}
-		for _, f := range fs {
-			if f.Reason != "" {
-				d.Suppressed = append(d.Suppressed, f)
-				continue
-			}
-			x.key, x.keyOf = f.Key, f.KeyOf
-			x.command(c, &f)
-			d.Fired = append(d.Fired, f)
 		}
 	}
 	for _, r := range e.set.Reports {
 		f := Firing{Kind: KindReport, Handle: r.Handle, Guard: r.If.String(), Time: now, To: r.To}
-		g := guardNow{now: r.If.EvalVars(isSet, value), fresh: len(r.PerKey) > 0 && r.If.EvalVars(isFresh, value)}
-		fs, err := e.rise(tx, f, g, r.IfElapsed, -1, r.PerKey, &in)
-		if err != nil {
+		if err := fire(f, r.If, r.IfElapsed, -1, r.PerKey, func(f *Firing) { f.Message = x.report(r.Message) }); err != nil {
 			return nil, err
-		}
-		for _, f := range fs {
-			if f.Reason != "" {
-				d.Suppressed = append(d.Suppressed, f)
-				continue
-			}
-			x.key, x.keyOf = f.Key, f.KeyOf
-			f.Message = x.report(r.Message)
-			d.Fired = append(d.Fired, f)
 		}
 	}
 	if err := e.notices(tx, d, &in, x, isSet, value); err != nil {

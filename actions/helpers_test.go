@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,6 +95,25 @@ func loadRules(t testing.TB, src string) *rules.Set {
 		t.Fatalf("load rules: %v\n%s", err, src)
 	}
 	return set
+}
+
+// ruleOf returns the rules of one measurement, handle, of every line of a
+// log, with more of its keys (each "name: value").
+func ruleOf(handle string, keys ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "measurements:\n  - handle: %s\n    path: /var/log/%[1]s.log\n    select_line_matching: '.*'\n", handle)
+	for _, k := range keys {
+		b.WriteString("    " + k + "\n")
+	}
+	return b.String()
+}
+
+// probeRules loads rules of probe, a measurement of the sources (IP
+// addresses) of a log's lines whose classes persist as given, followed by
+// more.
+func probeRules(t testing.TB, persist, more string) *rules.Set {
+	t.Helper()
+	return loadRules(t, ruleOf("probe", `key: 'from (\S+)'`, "key_type: ip", "persist: "+persist)+more)
 }
 
 func newHarness(t *testing.T, set *rules.Set, opts Options) *harness {
@@ -237,22 +255,4 @@ func readPid(t *testing.T, path string) int {
 		return err == nil
 	})
 	return pid
-}
-
-// fakeClock is a clock a test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }

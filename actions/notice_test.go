@@ -19,15 +19,7 @@ func TestNoticePolicy(t *testing.T) {
 	dir := t.TempDir()
 	alarms := filepath.Join(dir, "alarms.log")
 	noticeLog := filepath.Join(dir, "notices.jsonl")
-	set := loadRules(t, `
-measurements:
-  - handle: probe
-    path: /var/log/auth.log
-    select_line_matching: '.*'
-    key: 'from (\S+)'
-    key_type: ip
-    persist: 0
-classes:
+	set := probeRules(t, "0", `classes:
   chatter: {expression: value_probe > 0, persist: 0}
   busy: {expression: value_probe > 10, persist: 0}
   storm: {expression: value_probe > 20, persist: 0, priority: crit}

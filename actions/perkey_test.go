@@ -15,15 +15,7 @@ import (
 // and LOGTALLY_KEY in its environment; a source that fails the key type
 // is refused; the locks of sources do not outlive ifelapsed.
 func TestPerKey(t *testing.T) {
-	set := loadRules(t, `
-measurements:
-  - handle: probe
-    path: /var/log/auth.log
-    select_line_matching: '.*'
-    key: 'from (\S+)'
-    key_type: ip
-    persist: 0
-classes:
+	set := probeRules(t, "0", `classes:
   storm: {expression: probe_high_anomaly, persist: 0}
 commands:
   - handle: block
@@ -113,15 +105,7 @@ reports:
 // after it fire nothing; a storm in the same held stretch from a new source
 // still fires for that source, and the storm's source is not fired again.
 func TestPerKeyHeldGuard(t *testing.T) {
-	set := loadRules(t, `
-measurements:
-  - handle: probe
-    path: /var/log/auth.log
-    select_line_matching: '.*'
-    key: 'from (\S+)'
-    key_type: ip
-    persist: 30m
-commands:
+	set := probeRules(t, "30m", `commands:
   - handle: block
     if: probe_high_anomaly
     per: key
