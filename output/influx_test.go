@@ -329,17 +329,7 @@ func testOutage(t *testing.T, gz bool) {
 func TestInfluxDBRejectedLineDropped(t *testing.T) {
 	srv := influxtest.New(t, influxtest.Options{})
 	srv.CreateDatabase(db)
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	o := rules.Output{URL: srv.URL(), Database: db, Precision: "s"}
-	sink, err := output.NewSink(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
 	var pts []output.Point
 	for i := range 50 {
 		v := any(float64(i))
@@ -349,17 +339,7 @@ func TestInfluxDBRejectedLineDropped(t *testing.T) {
 		pts = append(pts, output.Point{Measurement: "conflict", Tags: map[string]string{"host": "h"},
 			Fields: []output.Field{{Key: "value", Value: v}}, Time: time.Unix(1700000000+int64(i), 0)})
 	}
-	buf, err := output.Encode(pts, lineprotocol.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Update(func(tx *state.Tx) error {
-		_, err := output.Push(tx, sink.Name(), buf, 0)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	sender := output.NewSender(st, sink, o, newLogger(t))
+	sender := spooled(t, o, pts)
 	if err := sender.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -375,8 +355,9 @@ func TestInfluxDBRejectedLineDropped(t *testing.T) {
 	}
 }
 
-// pushAndSend spools four points for o's database and starts its sender.
-func pushAndSend(t *testing.T, o rules.Output) *output.Sender {
+// spooled spools pts, at second precision, for o's destination in a new
+// state file, and returns the destination's sender, not started.
+func spooled(t *testing.T, o rules.Output, pts []output.Point) *output.Sender {
 	t.Helper()
 	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{NoSync: true})
 	if err != nil {
@@ -388,7 +369,7 @@ func pushAndSend(t *testing.T, o rules.Output) *output.Sender {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Close() })
-	buf, err := output.Encode(commitPoints(0), lineprotocol.Second)
+	buf, err := output.Encode(pts, lineprotocol.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +379,13 @@ func pushAndSend(t *testing.T, o rules.Output) *output.Sender {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	sender := output.NewSender(st, sink, o, newLogger(t))
+	return output.NewSender(st, sink, o, newLogger(t))
+}
+
+// pushAndSend spools four points for o's database and starts its sender.
+func pushAndSend(t *testing.T, o rules.Output) *output.Sender {
+	t.Helper()
+	sender := spooled(t, o, commitPoints(0))
 	sender.Backoff = output.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	startSender(t, sender)
 	return sender
