@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/logtally/logtally/history"
@@ -24,10 +23,8 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	v, err := s.view()
-	if err != nil {
-		s.log.Error("web graph", "err", err)
-		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
+	v, ok := s.viewFor(w, "graph")
+	if !ok {
 		return
 	}
 	var m *MeasurementView
@@ -47,24 +44,25 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
+	var err error
+	ctype := "text/csv; charset=utf-8"
 	if ext == "csv" {
 		err = history.WriteWeekCSV(&buf, week)
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	} else {
 		err = history.WriteWeekSVG(&buf, graphTitle(m), week, recent)
-		w.Header().Set("Content-Type", "image/svg+xml")
+		ctype = "image/svg+xml"
+	}
+	if err != nil {
+		s.log.Error("web graph", "handle", clean(handle, maxText), "err", err)
+		http.Error(w, "cannot draw the graph", http.StatusInternalServerError)
+		return
+	}
+	if ext == "svg" {
 		// An SVG opened on its own is a document: it gets no script, no
 		// fetches and a sandbox, whatever it might contain.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	}
-	if err != nil {
-		s.log.Error("web graph", "handle", clean(handle, maxText), "err", err)
-		w.Header().Del("Content-Type")
-		http.Error(w, "cannot draw the graph", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	writeWhole(w, ctype, &buf)
 }
 
 // maxTitle caps a graph's title, in bytes, so that it stays clear of the

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/logtally/logtally/internal/num"
@@ -145,10 +144,8 @@ type jsonSelf struct {
 
 // statusJSON serves /status.json.
 func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
-	v, err := s.view()
-	if err != nil {
-		s.log.Error("web status.json", "err", err)
-		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
+	v, ok := s.viewFor(w, "status.json")
+	if !ok {
 		return
 	}
 	var buf bytes.Buffer
@@ -159,9 +156,7 @@ func (s *Server) statusJSON(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot encode the status", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	writeWhole(w, "application/json", &buf)
 }
 
 // newJSONView converts v. Strings are kept as they are: the JSON encoder

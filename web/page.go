@@ -103,10 +103,8 @@ func newPage() *template.Template {
 
 // page serves the status page.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	v, err := s.view()
-	if err != nil {
-		s.log.Error("web status page", "err", err)
-		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
+	v, ok := s.viewFor(w, "status page")
+	if !ok {
 		return
 	}
 	var buf bytes.Buffer
@@ -115,9 +113,27 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	writeWhole(w, "text/html; charset=utf-8", &buf)
+}
+
+// viewFor builds the status view for a request of what (named in the
+// log); when it cannot, it answers 500 and returns false.
+func (s *Server) viewFor(w http.ResponseWriter, what string) (View, bool) {
+	v, err := s.view()
+	if err != nil {
+		s.log.Error("web "+what, "err", err)
+		http.Error(w, "cannot build the status view", http.StatusInternalServerError)
+		return View{}, false
+	}
+	return v, true
+}
+
+// writeWhole writes a response rendered whole: its type, its length and
+// its bytes.
+func writeWhole(w http.ResponseWriter, contentType string, b *bytes.Buffer) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Write(b.Bytes())
 }
 
 // newPageData prepares v for the template.
