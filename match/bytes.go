@@ -432,6 +432,21 @@ func (c *bytesCompiler) compileRepeat(n *node, k int32) int32 {
 // follows it succeeds only at the end of the line, where there is no byte
 // to look at).
 func (p *bytesProg) firstOf(pc int32) (first byteSet, empty bool) {
+	return p.reach(pc, false)
+}
+
+// emptyAtEnd reports whether the code at pc can succeed at the end of the
+// line without consuming: as firstOf, with bEnd passed.
+func (p *bytesProg) emptyAtEnd(pc int32) bool {
+	_, empty := p.reach(pc, true)
+	return empty
+}
+
+// reach walks the code at pc as far as it goes without consuming a byte:
+// first are the bytes it can consume next, empty whether it reaches
+// bMatch. A bEnd is passed when atEnd (the walk is at the end of the
+// line), and stops the walk otherwise.
+func (p *bytesProg) reach(pc int32, atEnd bool) (first byteSet, empty bool) {
 	seen := make([]bool, len(p.insts))
 	var walk func(pc int32)
 	walk = func(pc int32) {
@@ -455,6 +470,10 @@ func (p *bytesProg) firstOf(pc int32) (first byteSet, empty bool) {
 			walk(in.alt)
 		case bSave, bBegin, bWordB, bNotWordB:
 			walk(in.next)
+		case bEnd:
+			if atEnd {
+				walk(in.next)
+			}
 		case bMatch:
 			empty = true
 		}
@@ -539,36 +558,6 @@ func (p *bytesProg) analyse() {
 			p.startAny = p.emptyAtEnd(p.start)
 		}
 	}
-}
-
-// emptyAtEnd reports whether the code at pc can succeed at the end of the
-// line without consuming: as firstOf, with bEnd passed.
-func (p *bytesProg) emptyAtEnd(pc int32) bool {
-	seen := make([]bool, len(p.insts))
-	empty := false
-	var walk func(pc int32)
-	walk = func(pc int32) {
-		if seen[pc] {
-			return
-		}
-		seen[pc] = true
-		in := &p.insts[pc]
-		switch in.op {
-		case bRun:
-			if in.min == 0 {
-				walk(in.next)
-			}
-		case bSplit:
-			walk(in.next)
-			walk(in.alt)
-		case bSave, bBegin, bEnd, bWordB, bNotWordB:
-			walk(in.next)
-		case bMatch:
-			empty = true
-		}
-	}
-	walk(pc)
-	return empty
 }
 
 // bytesFrame is a backtracking point.
