@@ -149,17 +149,22 @@ func (r helperRecord) args() []string {
 	return out
 }
 
+// readIfAny returns the content of a file, or nil when it does not exist
+// (yet).
+func readIfAny(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // readRecords reads the complete records of a record helper's file (none
 // when it does not exist yet).
 func readRecords(t testing.TB, path string) []helperRecord {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readIfAny(t, path)
 	var out []helperRecord
 	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
 		if !bytes.HasSuffix(l, []byte("\n")) {
@@ -407,4 +412,22 @@ func writeSyslog(t testing.TB, path string, from, to time.Time, at func(t time.T
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// probeRule returns the rules of probe, the sshd "Invalid user" lines of
+// log keyed by their source address, with more of its keys (each "name:
+// value").
+func probeRule(log string, keys ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `measurements:
+  - handle: probe
+    path: %s
+    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
+    key: 'from (\S+) port'
+    key_type: ip
+`, log)
+	for _, k := range keys {
+		b.WriteString("    " + k + "\n")
+	}
+	return b.String()
 }

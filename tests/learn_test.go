@@ -67,13 +67,7 @@ func gzipFile(t *testing.T, src, dst string) {
 func TestLearnMonth(t *testing.T) {
 	r := newRig(t, "")
 	log := r.path("auth.log")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-`, log))
+	writeFile(t, r.rules, probeRule(log))
 	const interval = 5 * time.Second
 	now := time.Now()
 	from := now.Add(-31 * 24 * time.Hour)
@@ -263,13 +257,7 @@ func TestBacktestWouldFire(t *testing.T) {
 	log := filepath.Join(dir, "auth.log")
 	ran := filepath.Join(dir, "ran.log")
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-commands:
+	writeFile(t, rulesPath, probeRule(log)+fmt.Sprintf(`commands:
   - handle: block
     if: probe_high_anomaly
     command: [%s, %s, block, "$(top_probe)"]
@@ -278,7 +266,7 @@ commands:
 reports:
   - if: probe_high_anomaly
     message: "probe storm from $(top_probe)"
-`, log, yamlQuote(testBinary(t)), yamlQuote(ran), helperEnv))
+`, yamlQuote(testBinary(t)), yamlQuote(ran), helperEnv))
 	// Four days of the normal rhythm, then a storm from one address.
 	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	stormAt := end.Add(-30 * time.Minute)

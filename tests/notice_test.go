@@ -88,14 +88,7 @@ func TestHardClassGuardsCommand(t *testing.T) {
 		storm{at: day.Add(-24*time.Hour + 13*time.Hour + 30*time.Minute), addr: "203.0.113.9", minutes: 3, perMin: 80},
 		storm{at: day.Add(14*time.Hour + 30*time.Minute), addr: "192.0.2.77", minutes: 3, perMin: 80})
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-    persist: 0s
-commands:
+	writeFile(t, rulesPath, probeRule(log, "persist: 0s")+`commands:
   - handle: any_hour
     if: probe_high_anomaly
     command: [/bin/echo, $(top_probe)]
@@ -107,7 +100,7 @@ commands:
     command: [/bin/echo, $(top_probe)]
 settings:
   timezone: Asia/Kolkata
-`, log))
+`)
 	// In Kolkata (UTC+5:30) 13:30 UTC is 19:00 (Hr19, Evening) and 14:30
 	// UTC is 20:00: Hr14 is never set at a storm. Then again in UTC.
 	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
@@ -194,14 +187,7 @@ func TestIgnoreKeys(t *testing.T) {
 	r := newRig(t, "")
 	log := r.path("auth.log")
 	writeFile(t, log, "")
-	rulesText := fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-    ignore_keys: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7]
-`, log)
+	rulesText := probeRule(log, `ignore_keys: [192.0.2.0/24, "2001:db8::/32", 198.51.100.7]`)
 	writeFile(t, r.rules, rulesText)
 
 	bad := r.path("bad.yaml")
@@ -255,13 +241,7 @@ func TestPerKeyBacktest(t *testing.T) {
 		storm{at: day.Add(8*time.Hour + 10*time.Minute), addr: "203.0.113.9", minutes: 3, perMin: 60},
 		storm{at: day.Add(14*time.Hour + 10*time.Minute), addr: "192.0.2.77", minutes: 3, perMin: 60})
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-classes:
+	writeFile(t, rulesPath, probeRule(log)+`classes:
   probe_storm: {expression: value_probe > 100, persist: 0s}
 commands:
   - handle: block_top
@@ -280,7 +260,7 @@ policy:
     suppress: 12h
 settings:
   timezone: UTC
-`, log))
+`)
 	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
 	if res.code != 0 {
 		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
@@ -317,14 +297,7 @@ func TestPerKeyDaemon(t *testing.T) {
 	r := newRig(t, "")
 	log, fired := r.path("auth.log"), r.path("fired.log")
 	writeFile(t, log, "")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-    top_keys: 3
-classes:
+	writeFile(t, r.rules, probeRule(log, "top_keys: 3")+fmt.Sprintf(`classes:
   probe_storm: {expression: value_probe >= 100, persist: 0s}
 commands:
   - handle: block
@@ -334,7 +307,7 @@ commands:
     env: {%s: record}
     ifelapsed: 1h
     timeout: 30s
-`, log, yamlQuote(testBinary(t)), yamlQuote(fired), helperEnv))
+`, yamlQuote(testBinary(t)), yamlQuote(fired), helperEnv))
 	d := r.start("inotify", 0, "--listen=127.0.0.1:0")
 	addr := d.webAddr()
 	d.waitLog(`msg=committed `, 1)
@@ -465,13 +438,7 @@ func TestNoticePolicyDaemon(t *testing.T) {
 	log, paged, alarms := r.path("auth.log"), r.path("paged.log"), r.path("alarms.log")
 	noticeLog := r.path("notices.jsonl")
 	writeFile(t, log, "")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-classes:
+	writeFile(t, r.rules, probeRule(log)+fmt.Sprintf(`classes:
   probe_seen: {expression: value_probe > 0, persist: 0s}
   probe_many: {expression: value_probe > 10, persist: 0s}
   probe_lots: {expression: value_probe > 20, persist: 0s, priority: warning}
@@ -489,7 +456,7 @@ policy:
     action: alarm
     to: %s
   - action: log
-`, log, helperEnv, yamlQuote(testBinary(t)), yamlQuote(paged), alarms))
+`, helperEnv, yamlQuote(testBinary(t)), yamlQuote(paged), alarms))
 	// The page command is the test binary, recording its argv (env(1)
 	// gives it its helper mode).
 	d := r.start("inotify", 0, "--listen=")
@@ -1152,15 +1119,7 @@ func TestReportSignal(t *testing.T) {
 	r := newRig(t, "")
 	log := r.path("auth.log")
 	writeFile(t, log, "")
-	writeFile(t, r.rules, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-    top_keys: 2
-    alarm_budget: 1/day
-`, log))
+	writeFile(t, r.rules, probeRule(log, "top_keys: 2", "alarm_budget: 1/day"))
 	d := r.start("inotify", 0, "--listen=")
 	d.waitLog(`msg=committed `, 1)
 	var b strings.Builder

@@ -47,15 +47,8 @@ func liveGroupMembers(pgid int) []int {
 // readInts reads one integer per whitespace-separated field of a file.
 func readInts(t *testing.T, path string) []int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []int
-	for _, f := range strings.Fields(string(b)) {
+	for _, f := range strings.Fields(string(readIfAny(t, path))) {
 		n, err := strconv.Atoi(f)
 		if err != nil {
 			t.Fatalf("%s: %q", path, f)

@@ -22,6 +22,19 @@ func respCommand(args ...string) string {
 	return b.String()
 }
 
+// countedRun runs the daemon of r while n numbered lines (named name) are
+// appended to log, until its state file counts them in total "all", and
+// returns it stopped.
+func countedRun(t *testing.T, r *rig, log, name string, n int) *daemonProc {
+	t.Helper()
+	d := r.start("inotify", 0)
+	d.waitLog(`event=open `, 1)
+	appendString(t, log, numbered(name, 0, n))
+	waitTotal(t, r.state, "all", n)
+	d.stop()
+	return d
+}
+
 // TestStateFileCorruption: logtally starts on a damaged state file, says so
 // loudly, and runs: a file buntdb cannot load, or that is not a logtally
 // state file, is moved aside (kept, byte for byte) and a fresh one started;
@@ -66,11 +79,7 @@ func TestStateFileCorruption(t *testing.T) {
 			// empty database.
 			name: "zero-filled",
 			damage: func(t *testing.T, r *rig, log string) {
-				d := r.start("inotify", 0)
-				d.waitLog(`event=open `, 1)
-				appendString(t, log, numbered("before", 0, 10))
-				waitTotal(t, r.state, "all", 10)
-				d.stop()
+				countedRun(t, r, log, "before", 10)
 				fi, err := os.Stat(r.state)
 				if err != nil {
 					t.Fatal(err)
@@ -102,11 +111,7 @@ func TestStateFileCorruption(t *testing.T) {
 			// too, so it cannot repair them).
 			name: "damaged values",
 			damage: func(t *testing.T, r *rig, log string) {
-				d := r.start("inotify", 0)
-				d.waitLog(`event=open `, 1)
-				appendString(t, log, numbered("before", 0, 10))
-				waitTotal(t, r.state, "all", 10)
-				d.stop()
+				countedRun(t, r, log, "before", 10)
 				appendString(t, r.state,
 					respCommand("set", "pos/"+log+"\x00"+log, "{garbage")+
 						respCommand("set", "total/all", "#####")+
@@ -127,11 +132,7 @@ func TestStateFileCorruption(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			d := r.start("inotify", 0)
-			d.waitLog(`event=open `, 1)
-			appendString(t, log, numbered("after", 0, 25))
-			waitTotal(t, r.state, "all", 25)
-			d.stop()
+			d := countedRun(t, r, log, "after", 25)
 			wantTotal(t, r.state, "all", 25)
 
 			if c.note != "" && d.countLog(reLine(c.note)) != 1 {
