@@ -206,3 +206,14 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec
 }
+
+// getOK gets path from a server of the view v, and fails the test unless
+// it answers 200.
+func getOK(t *testing.T, v View, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := get(t, New(staticSource{v}, nil).Handler(), path)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%s: status %d: %s", path, rec.Code, rec.Body)
+	}
+	return rec
+}

@@ -18,10 +18,7 @@ import (
 
 func TestPageShowsView(t *testing.T) {
 	v := fixture(t)
-	rec := get(t, New(staticSource{v}, nil).Handler(), "/")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
-	}
+	rec := getOK(t, v, "/")
 	if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
 		t.Errorf("content type %q", ct)
 	}
@@ -79,10 +76,7 @@ func TestPageShowsView(t *testing.T) {
 // and checks none of it reaches the page as markup or raw bytes.
 func TestPageHostile(t *testing.T) {
 	v := hostile(t)
-	rec := get(t, New(staticSource{v}, nil).Handler(), "/")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
-	}
+	rec := getOK(t, v, "/")
 	body := rec.Body.String()
 	lower := strings.ToLower(body)
 	for _, bad := range []string{"<script", "</script", "<svg", "</svg", "<img src=x"} {
@@ -136,10 +130,7 @@ func TestPageCapsText(t *testing.T) {
 }
 
 func TestPageEmptyView(t *testing.T) {
-	rec := get(t, New(staticSource{}, nil).Handler(), "/")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
-	}
+	rec := getOK(t, View{}, "/")
 	for _, w := range []string{"No class is set.", "No measurement.", "No command or report has run.", "No stream.", "No output."} {
 		if !strings.Contains(rec.Body.String(), w) {
 			t.Errorf("empty page lacks %q", w)
@@ -242,10 +233,7 @@ func TestGraphSVG(t *testing.T) {
 		{"slash in handle", withHandle(fixture(t), "web/probe?x#y"), "/graph/web%2Fprobe%3Fx%23y.svg"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := get(t, New(staticSource{tt.v}, nil).Handler(), tt.path)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("status %d: %s", rec.Code, rec.Body)
-			}
+			rec := getOK(t, tt.v, tt.path)
 			body := rec.Body.String()
 			root, names := wellFormedSVG(t, body)
 			if root != "svg" {
@@ -304,10 +292,7 @@ func withHandle(v View, h string) View {
 func TestStatusJSON(t *testing.T) {
 	v := fixture(t)
 	v.Measurements[1].Z = f64(nanValue())
-	rec := get(t, New(staticSource{v}, nil).Handler(), "/status.json")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
+	rec := getOK(t, v, "/status.json")
 	var got struct {
 		Host            string  `json:"host"`
 		IntervalSeconds float64 `json:"interval_seconds"`
@@ -377,10 +362,7 @@ func TestStatusJSON(t *testing.T) {
 
 func TestStatusJSONHostile(t *testing.T) {
 	v := hostile(t)
-	rec := get(t, New(staticSource{v}, nil).Handler(), "/status.json")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
-	}
+	rec := getOK(t, v, "/status.json")
 	body := rec.Body.String()
 	if strings.ContainsAny(body, "<>\x00\x1b\x07") || !utf8.ValidString(body) {
 		t.Error("status.json carries raw markup, control bytes or invalid UTF-8")
