@@ -18,7 +18,7 @@ import (
 )
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	log   string
 	clock *testutil.Clock
@@ -37,7 +37,7 @@ type runOpts struct {
 // commits make (an hour apart otherwise), and returns it once it waits for
 // the end of its first interval, with the function that stops it and
 // returns Run's error.
-func runDaemon(t *testing.T, dir string, clock *testutil.Clock, o runOpts) (*Daemon, func() error) {
+func runDaemon(t testing.TB, dir string, clock *testutil.Clock, o runOpts) (*Daemon, func() error) {
 	t.Helper()
 	if o.out == nil {
 		o.out = &testutil.Buffer{}
@@ -83,7 +83,7 @@ func start(t *testing.T, dir string, now time.Time) *fixture {
 // writeProbeRules writes dir's rules.yaml: probe, a counter of the
 // invalid users of log (created empty when missing), then more (more
 // measurements, or other sections).
-func writeProbeRules(t *testing.T, dir, log, more string) {
+func writeProbeRules(t testing.TB, dir, log, more string) {
 	t.Helper()
 	if _, err := os.Stat(log); os.IsNotExist(err) {
 		if err := os.WriteFile(log, nil, 0o600); err != nil {
