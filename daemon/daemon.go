@@ -140,7 +140,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	store, err := state.Open(d.cfg.State, state.Options{Logger: d.log})
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("open state: %w", err)
 	}
 	d.store = store
 	defer store.Close()
@@ -157,10 +157,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	engine, err := actions.New(set, d.actionOptions(set))
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("start actions: %w", err)
 	}
 	if err := store.View(engine.Load); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("load action state: %w", err)
 	}
 	d.actions = engine
 	actCtx, stopActions := context.WithCancel(context.Background())

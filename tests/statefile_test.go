@@ -243,3 +243,21 @@ func TestStateDiskFull(t *testing.T) {
 	}
 	wantTotal(t, r.state, "all", written)
 }
+
+// TestStateFileInUse: a second daemon on the state file of a running one
+// exits 1 at once, saying which lock holds it and which process, without a
+// repeated command prefix; the first goes on.
+func TestStateFileInUse(t *testing.T) {
+	r := newRig(t, "measurements:\n  - handle: m\n    path: "+yamlQuote(filepath.Join(t.TempDir(), "a.log"))+"\n    select_line_matching: '.*GET .*'\n")
+	first := r.start("", 0)
+	first.waitLog(`msg=started`, 1)
+	res := runBinary(t, bin, "run", "--rules", r.rules, "--state", r.state, "--listen=", "--output", r.path("second.lp"))
+	want := fmt.Sprintf("logtally run: open state: state file is in use by another logtally process: %s.lock (pid %d)\n", r.state, first.pid())
+	if res.code != 1 || res.stderr != want {
+		t.Errorf("second daemon: exit %d, stderr %q; want 1 and %q", res.code, res.stderr, want)
+	}
+	if !first.running() {
+		t.Errorf("the first daemon stopped")
+	}
+	first.stop()
+}
