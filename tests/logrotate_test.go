@@ -305,6 +305,11 @@ func TestLogrotate(t *testing.T) {
 					t.Errorf("line seq %d is %d times on disk", n, c)
 				}
 			}
+			// logrotate leaves every copy next to the log: the follower
+			// finds each one, holding the unread part or nothing unread.
+			if n := d.countLog(reLine(`event=lost .*no copy of the old content`)); n > 0 {
+				t.Errorf("%d truncations found no copy of the old content, where logrotate made one", n)
+			}
 			inNeither := written - len(onDisk)
 			short := written - total
 			t.Logf("%s: %d lines written, %d in no file (written between copy and truncate); %d committed, %d not counted; %v bytes reported lost (%d lines)",
