@@ -1022,3 +1022,29 @@ func TestCopyOfCurrentContent(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedAfterStat: a log truncated between the follower's stat of
+// it and its read of the first bytes is seen as smaller than the offset
+// read, as when the stat already shows it: the reason does not depend on
+// which of the two the truncation came before.
+func TestTruncatedAfterStat(t *testing.T) {
+	fn := filepath.Join(t.TempDir(), "app.log")
+	w := logWriter(t, fn, true)
+	w.WriteString("a1\na2\n")
+	s, rec, _ := stepped(t, fn)
+	o := s.tracked[fn].cur
+	fi, err := os.Stat(fn) // the stat, before the truncation
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(fn, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := "size 0 is below the read offset 6"
+	if got := s.checkContent(o, fi.Size()); got != want {
+		t.Errorf("checkContent after a stale stat: %q, want %q; lines %q", got, want, rec.lines())
+	}
+	if got := s.checkContent(o, 0); got != want {
+		t.Errorf("checkContent: %q, want %q", got, want)
+	}
+}

@@ -569,6 +569,9 @@ func (s *scanner) checkContent(o *openFile, size int64) string {
 	}
 	buf, head := s.headBuf[:got], o.fp.head
 	switch {
+	case got < n && int64(got) < readPos:
+		// Truncated since the stat above: the read found its end.
+		return fmt.Sprintf("size %d is below the read offset %d", got, readPos)
 	case len(buf) < len(head):
 		return fmt.Sprintf("size %d is below the %d first bytes seen", len(buf), len(head))
 	case !bytes.Equal(buf[:len(head)], head):
