@@ -262,8 +262,13 @@ type blockState struct {
 	// -1 when it must be searched for.
 	litNext [][]int
 	cand    []uint64
-	narrow  []uint64 // candidates of a line by the prefilter of all rules
-	seen    []uint64 // literals of the rest's prefilter
+	// dispatched marks the candidates of the line a dispatch found, and
+	// found is where each one's text first occurs in the line: the
+	// verification of its template starts there (splitSel.match).
+	dispatched []uint64
+	found      []int32
+	narrow     []uint64 // candidates of a line by the prefilter of all rules
+	seen       []uint64 // literals of the rest's prefilter
 	// For recovery: the line being verified (inVerify), the position
 	// after the last line verified, and whether fn is running.
 	curStart, curEnd int
@@ -297,6 +302,8 @@ func (m *Matcher) planFor(block []byte) *blockPlan {
 	}
 	st.cand = make([]uint64, (len(m.set.rules)+63)/64)
 	st.narrow = make([]uint64, len(st.cand))
+	st.dispatched = make([]uint64, len(st.cand))
+	st.found = make([]int32, len(m.set.rules))
 	if p.rest != nil {
 		st.seen = make([]uint64, p.rest.seenWords())
 	}
@@ -456,11 +463,12 @@ func (m *Matcher) scan(p *blockPlan, block []byte, pos int, fn func(int, []byte,
 			return
 		}
 		clear(st.cand)
+		clear(st.dispatched)
 		n := 0 // the candidates not dispatched
 		for a := range p.anchors {
 			if st.starts[a] == start {
 				if d := p.anchors[a].disp; d != nil {
-					d.candidates(trimCR(block[start:end]), st.cand)
+					d.candidates(trimCR(block[start:end]), st.cand, st.dispatched, st.found)
 				} else {
 					for w, rb := range p.anchors[a].rules {
 						st.cand[w] |= rb

@@ -79,8 +79,11 @@ func newDispatch(rules []*rule, idx []int) *dispatch {
 	return d
 }
 
-// candidates adds to cand the rules whose text the line has.
-func (d *dispatch) candidates(line []byte, cand []uint64) {
+// candidates adds to cand the rules whose text the line has, and marks
+// them in dispatched with, in found, where their text first occurs (the
+// occurrences of the start are visited in order, and a rule's text
+// begins with it).
+func (d *dispatch) candidates(line []byte, cand, dispatched []uint64, found []int32) {
 	for k := range d.tmpls {
 		td := &d.tmpls[k]
 		for from := 0; ; {
@@ -98,6 +101,10 @@ func (d *dispatch) candidates(line []byte, cand []uint64) {
 				}
 				for _, r := range td.byText[string(line[q:q+n])] {
 					cand[r/64] |= 1 << (r % 64)
+					if dispatched[r/64]&(1<<(r%64)) == 0 {
+						dispatched[r/64] |= 1 << (r % 64)
+						found[r] = int32(q)
+					}
 				}
 			}
 			from = q + 1

@@ -377,7 +377,7 @@ func (s *selector) match(m *Matcher, line []byte, ascii bool) (ok, timeout bool)
 		}
 	}
 	if ascii && s.split != nil {
-		if ok, done := s.split.match(&m.bs, line); done {
+		if ok, done := s.split.match(&m.bs, line, m.from); done {
 			return ok, false
 		}
 	}

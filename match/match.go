@@ -286,8 +286,12 @@ type Matcher struct {
 	haveRunes bool
 	bt        backtracker // state of RE2 group searches
 	bs        bytesState  // state of the bytes engine
-	clock     lineClock   // the line's time budget, and regexp2 copies
-	times     *ruleTimes  // each rule's time, when TimeRules was called
+	// from is where the text of the rule being verified first occurs in
+	// the line, when a dispatch found it (0 otherwise): its template's
+	// verification need not look before.
+	from  int
+	clock lineClock  // the line's time budget, and regexp2 copies
+	times *ruleTimes // each rule's time, when TimeRules was called
 }
 
 // NewMatcher returns a Matcher for the set.
@@ -350,6 +354,10 @@ func (m *Matcher) verify(f *lineFilter, line []byte, ascii bool, cand, seen []ui
 			if f != nil && !f.req[i].ok(seen) {
 				continue
 			}
+			m.from = 0
+			if st := &m.blk; st.inVerify && st.dispatched != nil && st.dispatched[w]&(1<<(i%64)) != 0 {
+				m.from = int(st.found[i])
+			}
 			var h Hit
 			var ok bool
 			if m.times != nil {
@@ -362,6 +370,7 @@ func (m *Matcher) verify(f *lineFilter, line []byte, ascii bool, cand, seen []ui
 			}
 		}
 	}
+	m.from = 0
 }
 
 // matchReference matches the line with every rule's reference engines,

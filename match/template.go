@@ -603,7 +603,10 @@ type splitSel struct {
 // each run starts with) is bounded as the whole pattern's would be, so
 // that a line with the text at every position costs what one run of the
 // bytes engine may cost, not that times the line's length.
-func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
+//
+// first is where the rule's text may first occur in line: no occurrence
+// starts before it (0 when that is not known).
+func (s *splitSel) match(st *bytesState, line []byte, first int) (matched, ok bool) {
 	t := s.t
 	budget := (t.size() + 1) * (len(line) + 1) * budgetFactor
 	work := 0
@@ -617,7 +620,7 @@ func (s *splitSel) match(st *bytesState, line []byte) (matched, ok bool) {
 		}
 		return matched, ok && work <= budget
 	}
-	for from := 0; from+len(s.lit) <= len(line); {
+	for from := first; from+len(s.lit) <= len(line); {
 		start := s.index(line, from)
 		if start < 0 {
 			return false, true

@@ -320,7 +320,7 @@ func TestTemplateBudget(t *testing.T) {
 		{"q" + strings.Repeat("-", 3000) + "a z", true},
 	} {
 		var st bytesState
-		if _, done := set.rules[0].sel.split.match(&st, []byte(c.line)); done != c.done {
+		if _, done := set.rules[0].sel.split.match(&st, []byte(c.line), 0); done != c.done {
 			t.Errorf("%.20q… (%d bytes): decided by the template %v, want %v", c.line, len(c.line), done, c.done)
 		}
 	}
@@ -368,6 +368,12 @@ func TestDispatch(t *testing.T) {
 			}
 			lines := manyLines(r, c.kind, len(c.specs))
 			lines = append(lines, manyLines(r, c.kind, len(c.specs))...)
+			// A rule's text twice in a line: the verification starts at
+			// the first occurrence the dispatch found, and goes on to the
+			// second when the first fails.
+			for _, l := range lines[:40] {
+				lines = append(lines, l+" "+l, l+" from 198.18.0.7 port 22 ssh2")
+			}
 			compareSets(t, c.specs, lines)
 		})
 	}
