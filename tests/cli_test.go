@@ -37,6 +37,28 @@ func TestCheckBroken(t *testing.T) {
 	}
 }
 
+// TestCheckWarningsAfterErrors: as check --help says, the warnings of a
+// rule file are printed once it has no error; with an error, only the
+// errors, then, fixed, the warning.
+func TestCheckWarningsAfterErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.yaml")
+	const rel = "measurements:\n  - handle: a\n    path: relative.log\n    select_line_matching: '.*GET .*'\n"
+	writeFile(t, file, rel+"    data_type: intt\n")
+	r := run(t, "", "check", "--rules", file)
+	if r.code != 2 || !strings.Contains(r.stderr, `data_type: unknown value "intt"`) || strings.Contains(r.stderr, "warning:") {
+		t.Errorf("with an error: exit %d, stderr %q; want 2, the error, no warning", r.code, r.stderr)
+	}
+	writeFile(t, file, rel)
+	r = run(t, "", "check", "--rules", file)
+	if r.code != 0 || !strings.Contains(r.stderr, `warning: measurements[0].path: relative path "relative.log"`) {
+		t.Errorf("fixed: exit %d, stderr %q; want 0 and the warning", r.code, r.stderr)
+	}
+	r = run(t, "", "check", "--help")
+	if !strings.Contains(strings.Join(strings.Fields(r.stdout), " "), "are printed once the files have no error") {
+		t.Errorf("check --help does not say when warnings are printed:\n%s", r.stdout)
+	}
+}
+
 func TestCheckValid(t *testing.T) {
 	r := run(t, "", "check", "--rules", repo("examples", "rules"))
 	if r.code != 0 || !strings.Contains(r.stdout, "OK") {

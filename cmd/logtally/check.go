@@ -21,8 +21,8 @@ Validate rule files: every file of the rules directory (or the one file
 given) is parsed and checked, and every error of every file is printed at
 once as file:line:col: key: what is wrong (hint). Warnings (a pattern that
 can backtrack catastrophically, shell: true, a class no rule sets, a
-relative path) are printed too. Exit status: 0 valid, 2 invalid (or, with
---strict, any warning).
+relative path) are printed once the files have no error. Exit status: 0
+valid, 2 invalid (or, with --strict, any warning).
 
 A line costs one shared search for the literal text of all rules, and only
 the rules whose text is in it run. A rule whose select pattern has no such
