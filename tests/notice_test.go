@@ -56,6 +56,19 @@ func stormLog(t *testing.T, dir string, from, to time.Time, storms ...storm) str
 	return log
 }
 
+// backtest runs logtally backtest of log at five-minute intervals with
+// the rules at rulesPath and more arguments, and fails the test when it
+// fails.
+func backtest(t *testing.T, rulesPath, log string, more ...string) result {
+	t.Helper()
+	args := append([]string{"backtest", "--rules", rulesPath, "--interval", "5m"}, more...)
+	res := run(t, "", append(args, log)...)
+	if res.code != 0 {
+		t.Fatalf("logtally %s: exit %d\n%s", strings.Join(args, " "), res.code, res.stderr)
+	}
+	return res
+}
+
 // backtestDay is a day, two days ago in UTC, whose hours the backtests
 // name: far enough back that syslog timestamps without a year are dated
 // correctly, and recent enough to be this year.
@@ -103,10 +116,7 @@ settings:
 `)
 	// In Kolkata (UTC+5:30) 13:30 UTC is 19:00 (Hr19, Evening) and 14:30
 	// UTC is 20:00: Hr14 is never set at a storm. Then again in UTC.
-	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if res.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
-	}
+	res := backtest(t, rulesPath, log)
 	if got := wouldFire(res.stderr, "any_hour"); len(got) != 2 {
 		t.Fatalf("any_hour fired %d times, want at both storms:\n%s", len(got), tail(res.stderr, 3000))
 	}
@@ -118,10 +128,7 @@ settings:
 	}
 
 	writeFile(t, rulesPath, strings.Replace(readFile(t, rulesPath), "timezone: Asia/Kolkata", "timezone: UTC", 1))
-	res = run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if res.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
-	}
+	res = backtest(t, rulesPath, log)
 	if got := wouldFire(res.stderr, "any_hour"); len(got) != 2 {
 		t.Fatalf("any_hour fired %d times, want at both storms:\n%s", len(got), tail(res.stderr, 3000))
 	}
@@ -261,10 +268,7 @@ policy:
 settings:
   timezone: UTC
 `)
-	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if res.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
-	}
+	res := backtest(t, rulesPath, log)
 	first := day.Add(8*time.Hour + 15*time.Minute).Format(time.RFC3339)
 	second := day.Add(14*time.Hour + 15*time.Minute).Format(time.RFC3339)
 	each := wouldFire(res.stderr, "block_each")
@@ -654,10 +658,7 @@ settings:
 	if lines[0] != "period\tmeasurement\tsamples\tvalue_p50\tvalue_p90\tvalue_p99\tscore_p50\tscore_p90\tscore_p99" {
 		t.Fatalf("survey header %q", lines[0])
 	}
-	bt := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if bt.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", bt.code, bt.stderr)
-	}
+	bt := backtest(t, rulesPath, log)
 	recs, err := csv.NewReader(strings.NewReader(bt.stdout)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -869,19 +870,13 @@ settings:
 		c := riseCounts(t, stderr)
 		return c["probe_high_anomaly"] + c["probe_low_anomaly"]
 	}
-	base := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if base.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", base.code, base.stderr)
-	}
+	base := backtest(t, rulesPath, log)
 	def := anomalies(base.stderr)
 	if def < 4 {
 		t.Fatalf("the replay has %d anomaly rises, too few to learn a smaller number:\n%s", def, tail(base.stderr, 3000))
 	}
 	for _, k := range []int{1, 2, def + 3} {
-		res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", "--target-alerts", strconv.Itoa(k), log)
-		if res.code != 0 {
-			t.Fatalf("backtest --target-alerts %d: exit %d\n%s", k, res.code, res.stderr)
-		}
+		res := backtest(t, rulesPath, log, "--target-alerts", strconv.Itoa(k))
 		m := learnedRE.FindStringSubmatch(res.stderr)
 		if m == nil || m[1] != "probe" {
 			t.Fatalf("--target-alerts %d: no threshold learned for probe:\n%s", k, tail(res.stderr, 1500))
@@ -898,10 +893,7 @@ settings:
 		}
 		applied := filepath.Join(dir, "applied.yaml")
 		writeFile(t, applied, strings.Replace(rulesText, "key: 'from (\\S+) port'", "key: 'from (\\S+) port'\n    anomaly_threshold: "+th, 1))
-		again := run(t, "", "backtest", "--rules", applied, "--interval", "5m", log)
-		if again.code != 0 {
-			t.Fatalf("backtest with anomaly_threshold %s: exit %d\n%s", th, again.code, again.stderr)
-		}
+		again := backtest(t, applied, log)
 		if got := strconv.Itoa(anomalies(again.stderr)); got != rises {
 			t.Errorf("anomaly_threshold %s (learned for %d) raises %s anomalies, want the %s learning said", th, k, got, rises)
 		}
@@ -1211,13 +1203,7 @@ func TestPerKeyRefractory(t *testing.T) {
 		storm{at: second, addr: "192.0.2.77", minutes: 3, perMin: 60},
 		storm{at: third, addr: "203.0.113.9", minutes: 3, perMin: 60})
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	writeFile(t, rulesPath, fmt.Sprintf(`measurements:
-  - handle: probe
-    path: %s
-    select_line_matching: '.*sshd\[\d+\]: Invalid user .*'
-    key: 'from (\S+) port'
-    key_type: ip
-commands:
+	writeFile(t, rulesPath, probeRule(log)+`commands:
   - handle: block
     if: probe_high_anomaly
     per: key
@@ -1225,11 +1211,8 @@ commands:
     ifelapsed: 1h
 settings:
   timezone: UTC
-`, log))
-	res := run(t, "", "backtest", "--rules", rulesPath, "--interval", "5m", log)
-	if res.code != 0 {
-		t.Fatalf("backtest: exit %d\n%s", res.code, res.stderr)
-	}
+`)
+	res := backtest(t, rulesPath, log)
 	// The storms' intervals: the one each storm starts in (its first
 	// minutes) ends 5 minutes after it, the classes are decided there.
 	end := func(at time.Time) string {
