@@ -300,6 +300,26 @@ func (o *obj) number(key string, def float64, hint string) float64 {
 	return f
 }
 
+// elemAt returns the path of element i of key's list, and where it is
+// written: its own position, or the list's when the index has none.
+func (o *obj) elemAt(key string, i int) (string, Pos) {
+	p := elem(child(o.path, key), i)
+	if np, ok := o.ix.lookup(p); ok {
+		return p, np.val
+	}
+	return p, o.valPos(key)
+}
+
+// writtenElemAt is elemAt for an element whose text for: may have
+// changed: in an item expanded by for:, the list's position.
+func (o *obj) writtenElemAt(key string, i int) (string, Pos) {
+	p, pos := o.elemAt(key, i)
+	if o.orig != nil {
+		return p, o.valPos(key)
+	}
+	return p, pos
+}
+
 // list returns key's list value; ok is false when absent or not a list.
 func (o *obj) list(key string) ([]any, bool) {
 	v, present := o.m[key]
@@ -344,11 +364,7 @@ func (o *obj) strList(key string) ([]string, bool) {
 	for i, v := range l {
 		s, isStr := v.(string)
 		if !isStr {
-			p := elem(child(o.path, key), i)
-			pos := o.valPos(key)
-			if np, found := o.ix.lookup(p); found {
-				pos = np.val
-			}
+			p, pos := o.elemAt(key, i)
 			o.errAt(pos, p, "quote it to make it a string", "must be a string, not %s", typeName(v))
 			good = false
 			continue

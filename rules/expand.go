@@ -64,11 +64,7 @@ func (o *obj) forVars() ([]forVar, bool) {
 			case string:
 				s = x
 			case bool, nil, []any, map[string]any:
-				p := elem(child(f.path, name), i)
-				pos := f.valPos(name)
-				if np, found := f.ix.lookup(p); found {
-					pos = np.val
-				}
+				p, pos := f.elemAt(name, i)
 				f.errAt(pos, p, "", "must be a string or a number, not %s", typeName(x))
 				good = false
 				continue

@@ -289,11 +289,7 @@ func (o *obj) ports(key string) ([]uint16, bool) {
 	for i, v := range l {
 		n, isInt := asInt(v)
 		if !isInt || n < 1 || n > 65535 {
-			p := elem(child(o.path, key), i)
-			pos := o.valPos(key)
-			if np, found := o.ix.lookup(p); found {
-				pos = np.val
-			}
+			p, pos := o.elemAt(key, i)
 			o.errAt(pos, p, "a port number from 1 to 65535", "invalid port %v", v)
 			return nil, false
 		}

@@ -533,11 +533,7 @@ func (o *obj) keyFilter(key, keyType string) *KeyFilter {
 	f := &KeyFilter{}
 	for i, s := range list {
 		e := parseKeyFilterEntry(s)
-		p := elem(child(o.path, key), i)
-		pos := o.valPos(key)
-		if np, found := o.ix.lookup(p); found && o.orig == nil {
-			pos = np.val
-		}
+		p, pos := o.writtenElemAt(key, i)
 		switch {
 		case e.problem != "":
 			o.errAt(pos, p, "an address (192.0.2.7), a network (192.0.2.0/24, 2001:db8::/32) or a literal key", "%s", e.problem)
@@ -749,11 +745,7 @@ func (l *loader) command(o *obj) {
 		o.warnf("shell", "runs through /bin/sh -c; an argv list without shell is safer")
 		for i, a := range c.Argv {
 			if v := textVar(a); v != "" {
-				p := elem(child(o.path, "command"), i)
-				pos := o.valPos("command")
-				if np, ok := o.ix.lookup(p); ok && o.orig == nil {
-					pos = np.val
-				}
+				p, pos := o.writtenElemAt("command", i)
 				o.errAt(pos, p, "remove shell: true and pass it as its own argv element",
 					"$(%s...) is text from a log line or the system and must never reach a shell", v)
 			}
