@@ -84,42 +84,8 @@ func (p point) key() string {
 func decodeAll(t *testing.T, b []byte, prec lineprotocol.Precision) []point {
 	t.Helper()
 	var out []point
-	d := lineprotocol.NewDecoderWithBytes(b)
-	for d.Next() {
-		m, err := d.Measurement()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := point{measurement: string(m), tags: map[string]string{}, fields: map[string]any{}}
-		for {
-			k, v, err := d.NextTag()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := d.NextField()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.fields[string(k)] = v.Interface()
-		}
-		tm, err := d.Time(prec, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.ns = tm.UnixNano()
-		out = append(out, p)
-	}
-	if err := d.Err(); err != nil {
-		t.Fatal(err)
+	for _, p := range testutil.DecodeLP(t, b, prec) {
+		out = append(out, point{measurement: p.Measurement, tags: p.Tags, fields: p.Fields, ns: p.Time.UnixNano()})
 	}
 	return out
 }

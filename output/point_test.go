@@ -13,6 +13,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/logtally/logtally/internal/num"
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // decoded is a point as lineprotocol.Decoder reads it back.
@@ -27,47 +28,14 @@ type decoded struct {
 // holding exactly one point.
 func decodeOnly(t *testing.T, b []byte, prec lineprotocol.Precision) decoded {
 	t.Helper()
-	if len(b) == 0 || b[len(b)-1] != '\n' || bytes.Count(b, []byte("\n")) != 1 || bytes.ContainsRune(b, '\r') {
-		t.Fatalf("not exactly one line: %q", b)
+	if bytes.ContainsRune(b, '\r') {
+		t.Fatalf("a carriage return in %q", b)
 	}
-	d := lineprotocol.NewDecoderWithBytes(b)
-	var out []decoded
-	for d.Next() {
-		p := decoded{tags: map[string]string{}, fields: map[string]any{}}
-		m, err := d.Measurement()
-		if err != nil {
-			t.Fatalf("decode %q: measurement: %v", b, err)
-		}
-		p.measurement = string(m)
-		for {
-			k, v, err := d.NextTag()
-			if err != nil {
-				t.Fatalf("decode %q: tag: %v", b, err)
-			}
-			if k == nil {
-				break
-			}
-			p.tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := d.NextField()
-			if err != nil {
-				t.Fatalf("decode %q: field: %v", b, err)
-			}
-			if k == nil {
-				break
-			}
-			p.fields[string(k)] = v.Interface()
-		}
-		if p.time, err = d.Time(prec, time.Time{}); err != nil {
-			t.Fatalf("decode %q: time: %v", b, err)
-		}
-		out = append(out, p)
+	ps := testutil.DecodeLP(t, b, prec)
+	if len(ps) != 1 {
+		t.Fatalf("decoded %d points from %q, want 1", len(ps), b)
 	}
-	if len(out) != 1 {
-		t.Fatalf("decoded %d points from %q, want 1", len(out), b)
-	}
-	return out[0]
+	return decoded{measurement: ps[0].Measurement, tags: ps[0].Tags, fields: ps[0].Fields, time: ps[0].Time}
 }
 
 var hostile = []struct {

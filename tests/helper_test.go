@@ -21,6 +21,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/logtally/logtally/internal/testutil"
 )
 
 // This file holds what the tests of commands, outputs and the web
@@ -204,57 +206,15 @@ type lpPoint struct {
 
 // decodeLP decodes line protocol at the default precision (seconds) with
 // InfluxData's own decoder, failing the test on anything that is not one
-// valid point per line.
+// valid point with a time per line.
 func decodeLP(t testing.TB, data []byte) []lpPoint {
 	t.Helper()
 	var out []lpPoint
-	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
+	for _, p := range testutil.DecodeLP(t, data, lineprotocol.Second) {
+		if p.Time.IsZero() {
+			t.Fatalf("a line-protocol point without a time: %q", p.Line)
 		}
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			t.Fatalf("line-protocol line %d is not terminated: %q", i+1, line)
-		}
-		dec := lineprotocol.NewDecoderWithBytes(line)
-		if !dec.Next() {
-			t.Fatalf("line-protocol line %d: no point: %q", i+1, line)
-		}
-		p := lpPoint{tags: map[string]string{}, fields: map[string]any{}, line: string(line)}
-		m, err := dec.Measurement()
-		if err != nil {
-			t.Fatalf("line-protocol line %d: measurement: %v: %q", i+1, err, line)
-		}
-		p.measurement = string(m)
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				t.Fatalf("line-protocol line %d: tag: %v: %q", i+1, err, line)
-			}
-			if k == nil {
-				break
-			}
-			p.tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				t.Fatalf("line-protocol line %d: field: %v: %q", i+1, err, line)
-			}
-			if k == nil {
-				break
-			}
-			p.fields[string(k)] = v.Interface()
-		}
-		if len(p.fields) == 0 {
-			t.Fatalf("line-protocol line %d: no field: %q", i+1, line)
-		}
-		if p.ts, err = dec.Time(lineprotocol.Second, time.Time{}); err != nil || p.ts.IsZero() {
-			t.Fatalf("line-protocol line %d: time: %v: %q", i+1, err, line)
-		}
-		if dec.Next() {
-			t.Fatalf("line-protocol line %d holds more than one point: %q", i+1, line)
-		}
-		out = append(out, p)
+		out = append(out, lpPoint{measurement: p.Measurement, tags: p.Tags, fields: p.Fields, ts: p.Time, line: p.Line})
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 // Package testutil holds what logtally's tests share: a buffer that
-// goroutines under test may write to while the test reads it, and a poll
-// with a deadline for waiting on an event without sleeping for it.
+// goroutines under test may write to while the test reads it, a poll
+// with a deadline for waiting on an event without sleeping for it, a
+// clock the test moves, and a strict decoder of the line protocol that
+// logtally writes.
 package testutil
 
 import (
