@@ -349,12 +349,16 @@ func rotationsSeen(d *daemonProc, mode string) int {
 // fsync of the copy returns. The copy is then shorter than the offset
 // logtally had reached, and it holds nothing logtally had not read:
 // nothing is lost, and no loss is reported (no WARN, no lost bytes);
-// every line is counted once.
+// every line is counted once. Twice: logrotate runs again, with lines
+// before and after, before logtally looks again (SIGSTOP): the copy made
+// in between is read whole, after the short copy is found to hold
+// nothing unread.
 func TestCopytruncateCaughtUp(t *testing.T) {
 	need(t, "logrotate")
 	need(t, "strace")
-	for _, watch := range []string{"inotify", "poll"} {
-		t.Run(watch, func(t *testing.T) {
+	for _, run := range []string{"inotify", "poll", "twice/inotify", "twice/poll"} {
+		watch, twice := strings.CutPrefix(run, "twice/")
+		t.Run(run, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, "")
 			log := r.path("app.log")
@@ -384,6 +388,7 @@ func TestCopytruncateCaughtUp(t *testing.T) {
 			d.waitLog(`event=open `, 1)
 			write(100)
 			waitCaughtUp(t, r.state, log)
+			rr := &rot{rig: r, d: d}
 
 			release := holdLogrotate(t, r, conf)
 			copied := fileSize(t, log+".1")
@@ -395,9 +400,20 @@ func TestCopytruncateCaughtUp(t *testing.T) {
 			write(window) // after the copy, before the truncate: read by logtally
 			waitCaughtUp(t, r.state, log)
 			read := fileSize(t, log)
-			out := release()
-			if size := fileSize(t, log); size != 0 {
-				t.Fatalf("logrotate left the log %d bytes long, want it truncated\n%s", size, out)
+			truncations := 1
+			if twice {
+				// logtally looks again after the second copytruncate only.
+				rr.pause(func() {
+					if out := release(); fileSize(t, log) != 0 {
+						t.Fatalf("logrotate did not truncate the log\n%s", out)
+					}
+					write(40) // read from the second copy
+					if out, err := exec.Command(need(t, "logrotate"), "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
+						t.Fatalf("logrotate: %v\n%s", err, out)
+					}
+				})
+			} else if out := release(); fileSize(t, log) != 0 {
+				t.Fatalf("logrotate did not truncate the log\n%s", out)
 			}
 			write(50)
 			waitCaughtUp(t, r.state, log)
@@ -413,8 +429,11 @@ func TestCopytruncateCaughtUp(t *testing.T) {
 			if st := readStatus(t, r.state).total("seqs"); st != got {
 				t.Errorf("%v whole seq lines of %v: a line was mangled", st, got)
 			}
-			if n := d.countLog(reLine(`event=truncate `)); n != 1 {
-				t.Errorf("%d truncations logged, want 1", n)
+			if n := d.countLog(reLine(`event=truncate `)); n != truncations {
+				t.Errorf("%d truncations logged, want %d", n, truncations)
+			}
+			if n, want := d.countLog(reLine(`event=open .*rotated in and away between two checks`)), map[bool]int{true: 1}[twice]; n != want {
+				t.Errorf("%d copies read whole, want %d", n, want)
 			}
 			if lost != 0 {
 				t.Errorf("%v bytes reported lost, want none", lost)
