@@ -221,7 +221,9 @@ func (d *Daemon) startIntervalCommands(start time.Time) {
 				case s.quiet.Load(): // the outage is logged already
 					d.log.Debug("interval command failed", "stream", s.source, "err", err)
 				default:
-					d.log.Warn("interval command failed", "stream", s.source, "err", err)
+					// The interval is unavailable: its outage is the one
+					// warning, with this as its reason, at its end.
+					d.log.Info("interval command failed", "stream", s.source, "err", err)
 				}
 			}
 			s.end(start, why)

@@ -398,9 +398,14 @@ func (s *stream) Event(e follow.Event) {
 	case follow.EventOpenError, follow.EventLost:
 		s.log.Warn("stream", attrs...)
 	case follow.EventStartError, follow.EventKill, follow.EventExit:
-		if e.Err == nil && e.Kind == follow.EventExit || s.quiet.Load() {
+		switch {
+		case e.Err == nil && e.Kind == follow.EventExit || s.quiet.Load():
 			s.log.Debug("stream", attrs...) // a clean exit, or a failure of an outage already logged
-		} else {
+		case s.kind == interval.KindPipe || s.kind == interval.KindInterval:
+			// The interval it falls in is unavailable: its outage is the
+			// one warning, with this as its reason, at the interval's end.
+			s.log.Info("stream", attrs...)
+		default:
 			s.log.Warn("stream", attrs...)
 		}
 	case follow.EventStop:
