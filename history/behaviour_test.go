@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -655,5 +656,41 @@ func TestCompactPages(t *testing.T) {
 	pages[3] = pages[3][:maskBytes-1]
 	if _, err := Decode(cfg, meta, pages); err == nil || !strings.Contains(err.Error(), "page 3") {
 		t.Errorf("Decode of a damaged page: %v", err)
+	}
+}
+
+// TestWeekSVGFloor: the band of a measurement never below 0 (a quiet
+// count: av 0.2 ± 1) stops at 0, with no negative tick on the value axis;
+// a series with negative values keeps its band and axis below 0.
+func TestWeekSVGFloor(t *testing.T) {
+	tick := regexp.MustCompile(`dominant-baseline="middle">([^<]*)</text>`)
+	for _, c := range []struct {
+		name     string
+		av       float64
+		negative bool
+	}{
+		{"count", 0.2, false},
+		{"gauge below 0", -0.5, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wk := make([]SlotStat, 2016)
+			for i := range wk {
+				wk[i] = SlotStat{Slot: i, Weekday: time.Weekday((i/288 + 1) % 7), Time: "00:00", Av: c.av, Dev: 1, N: 5}
+			}
+			recent := []Sample{{T: monday, V: 0}, {T: monday.Add(5 * time.Minute), V: 3}}
+			var svg bytes.Buffer
+			if err := WriteWeekSVG(&svg, c.name, wk, recent); err != nil {
+				t.Fatal(err)
+			}
+			var below []string
+			for _, m := range tick.FindAllStringSubmatch(svg.String(), -1) {
+				if strings.HasPrefix(m[1], "-") {
+					below = append(below, m[1])
+				}
+			}
+			if got := len(below) > 0; got != c.negative {
+				t.Errorf("ticks below 0: %v, want some: %v", below, c.negative)
+			}
+		})
 	}
 }

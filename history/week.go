@@ -68,11 +68,25 @@ const (
 // value as a line with a ±Dev band from Monday to Sunday, and the recent
 // samples on top as dots, placed by the weekday and wall clock of their own
 // time (pass them in the baseline's zone). The x axis is labelled with the
-// weekdays, the y axis with values.
+// weekdays, the y axis with values. When no expected value and no sample
+// is negative (counts, most gauges), the band stops at 0: a measurement
+// that has never been below 0 is not drawn as normally below it.
 func WriteWeekSVG(w io.Writer, title string, week []SlotStat, recent []Sample) error {
+	floor := 0.0
+	for _, s := range week {
+		floor = math.Min(floor, s.Av)
+	}
+	for _, s := range recent {
+		if !math.IsNaN(s.V) && !math.IsInf(s.V, 0) {
+			floor = math.Min(floor, s.V)
+		}
+	}
+	if floor < 0 {
+		floor = math.Inf(-1) // a series with negative values: the band as it is
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range week {
-		lo = math.Min(lo, s.Av-s.Dev)
+		lo = math.Min(lo, math.Max(s.Av-s.Dev, floor))
 		hi = math.Max(hi, s.Av+s.Dev)
 	}
 	for _, s := range recent {
@@ -125,7 +139,7 @@ func WriteWeekSVG(w io.Writer, title string, week []SlotStat, recent []Sample) e
 		}
 		for i := len(week) - 1; i >= 0; i-- {
 			s := week[i]
-			fmt.Fprintf(&band, "%.1f,%.1f ", xOf(secOf(s)), yOf(math.Max(s.Av-s.Dev, lo)))
+			fmt.Fprintf(&band, "%.1f,%.1f ", xOf(secOf(s)), yOf(math.Max(s.Av-s.Dev, math.Max(floor, lo))))
 		}
 		fmt.Fprintf(bw, `<polygon points="%s" fill="#9ecae1" fill-opacity="0.5" stroke="none"><title>av ± dev</title></polygon>`+"\n", strings.TrimSpace(band.String()))
 		fmt.Fprintf(bw, `<polyline points="%s" fill="none" stroke="#08519c" stroke-width="1.5"><title>av</title></polyline>`+"\n", strings.TrimSpace(mean.String()))
