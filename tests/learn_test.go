@@ -313,6 +313,15 @@ reports:
 	if !strings.Contains(res.stderr, "would fire, guard probe_high_anomaly: probe storm from 192.0.2.66") {
 		t.Errorf("stderr does not show the report that would fire:\n%s", tail(res.stderr, 2000))
 	}
+	// The summary says what each rise was on: an entropy class on the
+	// spread of the keys, the first sample that there was no expectation
+	// yet; never a NaN.
+	if !regexp.MustCompile(`(?m)^\S+  entropy_probe_(low|high)\s+rose: entropy [0-9.]+ over \d+ keys?, value \d+$`).MatchString(res.stderr) {
+		t.Errorf("the summary lists no entropy rise with its entropy:\n%s", tail(res.stderr, 2000))
+	}
+	if strings.Contains(res.stderr, "NaN") {
+		t.Errorf("the summary prints NaN:\n%s", tail(res.stderr, 2000))
+	}
 	m := regexp.MustCompile(`(?m)^(\d+) commands and reports would have fired$`).FindStringSubmatch(res.stderr)
 	if m == nil || m[1] == "0" {
 		t.Errorf("no count of firings on stderr:\n%s", tail(res.stderr, 2000))

@@ -318,6 +318,20 @@ func notable(class string) bool {
 	return strings.HasSuffix(class, "_dev2") || strings.HasSuffix(class, "_anomaly") || strings.HasPrefix(class, "entropy_")
 }
 
+// riseText says what a notable class rose on: an entropy class on the
+// spread of the keys, a deviation on the value against its expectation
+// (or that there was none yet, on a baseline's first sample).
+func riseText(r replayRow, class string) string {
+	s := r.score()
+	if strings.HasPrefix(class, "entropy_") && r.row.Entropy != nil {
+		return fmt.Sprintf("entropy %s over %s, value %s", num.Human(*r.row.Entropy), num.Plural(r.row.Keys, "key"), num.Human(s.Value))
+	}
+	if math.IsNaN(s.Av) {
+		return fmt.Sprintf("value %s, no expectation yet", num.Human(s.Value))
+	}
+	return fmt.Sprintf("value %s, av %s ± %s, z %s", num.Human(s.Value), num.Human(s.Av), num.Human(s.Dev), num.Human(s.Z))
+}
+
 func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
 	counts := map[string]int{}
 	listed := 0
@@ -325,8 +339,7 @@ func writeBacktestSummary(w io.Writer, replays []daemon.Replay) {
 		for _, c := range r.row.Rises {
 			counts[c]++
 			if notable(c) {
-				s := r.score()
-				fmt.Fprintf(w, "%s  %-40s rose: value %s, av %s ± %s, z %s\n", r.row.Start.Format(time.RFC3339), c, num.Human(s.Value), num.Human(s.Av), num.Human(s.Dev), num.Human(s.Z))
+				fmt.Fprintf(w, "%s  %-40s rose: %s\n", r.row.Start.Format(time.RFC3339), c, riseText(r, c))
 				listed++
 			}
 		}
