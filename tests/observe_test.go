@@ -24,33 +24,62 @@ import (
 // against the system's tools, and synthetic changes of the machine raising
 // their classes in the interval after the change.
 
+// ownSource is the loopback address the connections of connect come from.
+// A loopback port is open to every process of the machine, and some
+// connect to one that is not theirs: a test that takes a port that was
+// free a moment ago for its server, and then probes it until the server
+// answers (from 127.0.0.1), probes whatever took the port meanwhile. The
+// listener of listen resets every connection from elsewhere as it accepts
+// it, so that the connections to its port are this test's alone.
+const ownSource = "127.0.0.2"
+
 // listen opens n connections to a new loopback listener and returns its
-// port; everything is closed at the end of the test.
+// port; everything is closed at the end of the test. The listener keeps
+// the connections from ownSource and resets the others.
 func listen(t *testing.T, n int) (int, net.Listener) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	var kept []net.Conn
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
+			if c.RemoteAddr().(*net.TCPAddr).IP.String() != ownSource {
+				// Not one of ours: a reset leaves no socket behind (a
+				// close would leave ours in FIN-WAIT until the peer
+				// closes, and counted).
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+				continue
+			}
+			kept = append(kept, c)
 		}
 	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range kept {
+			c.Close()
+		}
+	})
 	connect(t, ln.Addr().String(), n)
 	return ln.Addr().(*net.TCPAddr).Port, ln
 }
 
-// connect opens n connections to addr, closed at the end of the test.
+// connect opens n connections from ownSource to addr, closed at the end of
+// the test.
 func connect(t *testing.T, addr string, n int) {
 	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ownSource)}}
 	for range n {
-		c, err := net.Dial("tcp4", addr)
+		c, err := d.Dial("tcp4", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +174,7 @@ func TestObservablesMatchTools(t *testing.T) {
 		check(fmt.Sprintf("%.0f%%", math.Ceil(got["diskused"]["value"].(float64))) == pct, "diskused %v, df %s", got["diskused"]["value"], pct)
 		check(got["e2e_in"]["value"] == float64(in) && in == 20, "e2e_in %v, ss %d, opened 20", got["e2e_in"]["value"], in)
 		check(got["e2e_out"]["value"] == float64(out) && out == 20, "e2e_out %v, ss %d, opened 20", got["e2e_out"]["value"], out)
-		check(got["e2e_in"]["top_key"] == "127.0.0.1", "e2e_in top key %v", got["e2e_in"]["top_key"])
+		check(got["e2e_in"]["top_key"] == ownSource, "e2e_in top key %v, want %s", got["e2e_in"]["top_key"], ownSource)
 		var ssSet []string
 		for _, l := range strings.Split(strings.TrimSpace(string(lst)), "\n") {
 			f := strings.Fields(l)
@@ -298,7 +327,7 @@ reports:
 		count              uint64 // of the top source
 	}{
 		{"otherprocs", "otherprocs_high_anomaly", owner, sleepers},
-		{"e2e_in", "e2e_in_high_anomaly", "127.0.0.1", 20},
+		{"e2e_in", "e2e_in_high_anomaly", ownSource, 20},
 		{"e2e_out", "e2e_out_high_anomaly", "127.0.0.1", 20},
 	} {
 		var s *sampleStatus
@@ -356,7 +385,7 @@ reports:
 	})
 	b, _ := os.ReadFile(reports)
 	most := regexp.MustCompile(`processes of other users: \d+, most (\S+)`).FindStringSubmatch(string(b))
-	if !strings.Contains(string(b), "top source 127.0.0.1") || most == nil || most[1] != owner && !shared {
+	if !strings.Contains(string(b), "top source "+ownSource) || most == nil || most[1] != owner && !shared {
 		t.Errorf("reports (the processes of other users named by %s):\n%s", owner, b)
 	}
 	// Each observable has a stream's self-metrics: its readings, and the
