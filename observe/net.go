@@ -50,6 +50,14 @@ type Socket struct {
 // Sockets reads the TCP sockets (and the UDP ones when udp is true) of the
 // network namespace of proc, IPv4 and IPv6. A missing tcp6 or udp6 file (a
 // kernel without IPv6) has no sockets.
+//
+// Each socket is in the result once. The kernel's files are not a
+// snapshot: they are written a page at a time, and each read resumes its
+// walk of the socket tables by position, so that a socket added or removed
+// meanwhile can make the rows of another one come twice (on a loaded
+// machine, a few reads in a thousand repeat connections). A row of a file
+// that is the same socket as an earlier one of it (same addresses, state
+// and inode) is dropped.
 func Sockets(proc string, tcp, udp bool) ([]Socket, error) {
 	pfs, err := procfs.NewFS(proc)
 	if err != nil {
@@ -81,6 +89,7 @@ func Sockets(proc string, tcp, udp bool) ([]Socket, error) {
 			}
 			return nil, &Error{Source: filepath.Join(proc, f.name), Err: err}
 		}
+		seen := make(map[Socket]bool, len(lines)) // in this file
 		for _, l := range lines {
 			if l.LocalPort > 0xffff || l.RemPort > 0xffff {
 				continue
@@ -88,6 +97,10 @@ func Sockets(proc string, tcp, udp bool) ([]Socket, error) {
 			s := Socket{State: l.St, Inode: l.Inode, UDP: f.udp, LocalPort: uint16(l.LocalPort), RemotePort: uint16(l.RemPort)}
 			s.Local = netip.AddrPortFrom(addr(l.LocalAddr), s.LocalPort)
 			s.Remote = netip.AddrPortFrom(addr(l.RemAddr), s.RemotePort)
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
 			out = append(out, s)
 		}
 	}

@@ -377,3 +377,33 @@ func TestStartLimitBySource(t *testing.T) {
 	}
 	release(t, fifo, nil)
 }
+
+// TestNetRepeatedRows: a socket whose row the kernel wrote twice in one
+// read of its file (it resumes its walk of the tables by position, and the
+// tables changed between two pages) is one connection.
+func TestNetRepeatedRows(t *testing.T) {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("the fake /proc/net files are written for a little-endian machine")
+	}
+	p := newFakeProc(t)
+	rows := strings.SplitAfter(strings.TrimPrefix(fakeTCP, tcpHeader), "\n")
+	// Rows 2 and 3 (two connections to port 80) again, numbered on, as the
+	// next page wrote them; and a TIME_WAIT row of the same addresses as
+	// row 2, which is another socket.
+	again := strings.Replace(rows[2], "   2:", "   8:", 1) + strings.Replace(rows[3], "   3:", "   9:", 1) +
+		"  10: 0A0200C0:0050 076433C6:9C40 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0 100 0 0 10 0\n"
+	p.write("net/tcp", fakeTCP+again)
+	p.write("net/tcp6", fakeTCP6)
+	socks, err := Sockets(p.root, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 8 + 3 + 1; len(socks) != want { // the rows of fakeTCP and fakeTCP6, and the TIME_WAIT one
+		t.Errorf("%d sockets, want %d: each once, the TIME_WAIT one too", len(socks), want)
+	}
+	s := Sampler{Proc: p.root}
+	r := s.Sample([]Spec{{Kind: TCPIn, Ports: []uint16{80}}})[0]
+	if want := map[string]uint64{"198.51.100.7": 3, "2001:db8::2": 1}; r.Err != nil || r.Value != 4 || !maps.Equal(r.Keys, want) {
+		t.Errorf("tcp_in 80: %v %v %v; want 4 %v", r.Value, r.Keys, r.Err, want)
+	}
+}
