@@ -21,25 +21,25 @@ type streamDown struct {
 	Why   string    `json:"why"`
 }
 
-// reason says why a stream cannot be read at the end of an interval, from
-// what its follower knows now, or "" when it can be: a file stream with no
+// reason says why a stream could not be read at end, the end of an
+// interval, from what its follower knows now, or "" when it could be: a file stream with no
 // file open (missing, unreadable), a stream command or journalctl that
 // failed to start, exited or was killed. One that has not started yet is
 // starting, not down (the first interval may end before a loaded machine
 // has started it). An interval command and a whole-file read say so when
 // they end.
-func reason(s *stream) string {
+func reason(s *stream, end time.Time) string {
 	switch s.kind {
 	case interval.KindFile:
 		if s.files != nil && s.files.Open() == 0 {
 			return "no file to read: " + s.path + " is missing or cannot be opened"
 		}
 	case interval.KindPipe:
-		if s.pipe != nil && s.pipe.Down() {
+		if s.pipe != nil && s.pipe.DownAt(end) {
 			return "the command is not running"
 		}
 	case interval.KindJournal:
-		if s.journal != nil && s.journal.Down() {
+		if s.journal != nil && s.journal.DownAt(end) {
 			return "journalctl is not running"
 		}
 	}

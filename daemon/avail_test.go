@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/interval"
@@ -26,7 +27,7 @@ func TestReasonStarting(t *testing.T) {
 		{source: "pipe", kind: interval.KindPipe, pipe: p},
 		{source: "journal", kind: interval.KindJournal, journal: j},
 	} {
-		if why := reason(s); why != "" {
+		if why := reason(s, time.Now()); why != "" {
 			t.Errorf("%s not started yet: unavailable (%q), want starting, not down", s.source, why)
 		}
 	}

@@ -38,14 +38,14 @@ func (d *Daemon) cutAll(streams []*stream, start, next time.Time, budget time.Du
 				s.begin(start)
 				s.end(start, "the read of the previous interval was still going")
 			}
-			s.cut(start, next, reason(s))
+			s.cut(start, next, reason(s, next))
 			done <- s
 			continue
 		}
 		go func() {
 			defer s.syncing.Store(false)
 			d.syncStream(ctx, s, start, maxLine)
-			s.cut(start, next, reason(s))
+			s.cut(start, next, reason(s, next))
 			done <- s
 		}()
 	}
@@ -66,7 +66,7 @@ wait:
 		return
 	}
 	for _, s := range streams {
-		s.cut(start, next, reason(s))
+		s.cut(start, next, reason(s, next))
 	}
 	go func() {
 		for ; waited < len(streams); waited++ {

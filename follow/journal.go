@@ -144,6 +144,9 @@ func (j *Journal) Running() bool { return j.pipe.Running() }
 // starting, not down.
 func (j *Journal) Down() bool { return j.pipe.Down() }
 
+// DownAt reports whether journalctl was down at t (Pipe.DownAt).
+func (j *Journal) DownAt(t time.Time) bool { return j.pipe.DownAt(t) }
+
 // Cursor returns the cursor of the last entry delivered ("" before the
 // first).
 func (j *Journal) Cursor() string {

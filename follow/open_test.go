@@ -3,7 +3,9 @@ package follow
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestFilesOpen: Open counts the followed names with a file open, so that
@@ -79,5 +81,54 @@ func TestPipeRunning(t *testing.T) {
 		if p.Running() {
 			t.Errorf("%v: running after Run returned", tc.argv)
 		}
+	}
+}
+
+// TestPipeDownAt: a stream command in its restart backoff at an
+// interval's end was down then, even when it runs again by the time the
+// interval is looked at (a restart just after the end); before its first
+// start it was starting, not down.
+func TestPipeDownAt(t *testing.T) {
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "started-once")
+	clock := newFakeClock()
+	t0 := clock.Now()
+	// The first run fails at once; the second runs on.
+	p, err := NewPipe(PipeConfig{Argv: []string{"/bin/sh", "-c",
+		`if [ -e "$1" ]; then echo up; exec sleep 100; fi; : > "$1"; exit 1`, "sh", mark},
+		Mode: "stream", Clock: clock, Backoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, rec) }()
+	rec.waitEvent(t, EventExit, 1)
+	clock.WaitTimer(t, 10*time.Second) // the backoff before the restart
+	if !p.DownAt(t0.Add(500 * time.Millisecond)) {
+		t.Errorf("not down in its backoff")
+	}
+	clock.Advance(time.Second)
+	rec.waitLines(t, 1)
+	for _, c := range []struct {
+		at   time.Duration
+		down bool
+	}{
+		{-time.Second, false},            // before the first start: starting
+		{500 * time.Millisecond, true},   // in the backoff, though it runs now
+		{time.Second, false},             // restarted then
+		{1500 * time.Millisecond, false}, // running
+	} {
+		if got := p.DownAt(t0.Add(c.at)); got != c.down {
+			t.Errorf("DownAt(start%+v) = %v, want %v", c.at, got, c.down)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !p.DownAt(clock.Now()) {
+		t.Errorf("not down once stopped")
 	}
 }

@@ -73,6 +73,9 @@ type Pipe struct {
 	stats   statsTable
 	running atomic.Bool // a run's command has started and not yet ended
 	tried   atomic.Bool // a command was started, or failed to start, once
+	// upSince is when the running command started (Unix ns; 0 when none
+	// runs), firstTry when the first start was tried: DownAt's clock.
+	upSince, firstTry atomic.Int64
 
 	mu     sync.Mutex // guards bucket and noted
 	bucket *ratelimiter.LeakyBucket
@@ -164,6 +167,27 @@ func (p *Pipe) Running() bool { return p.running.Load() }
 // is still under way is starting, not down.
 func (p *Pipe) Down() bool { return p.tried.Load() && !p.running.Load() }
 
+// DownAt reports whether the command was down at t, as far as it can be
+// told now: tried before t, and not running now or started again only
+// after t. A stream command restarted just after an interval ended (from
+// a backoff that covered the interval's end) was down at that end, though
+// it runs by the time the interval is committed. A command that exited
+// after t is down now, and taken as down at t (an exit is never hidden).
+func (p *Pipe) DownAt(t time.Time) bool {
+	first := p.firstTry.Load()
+	if first == 0 || first > t.UnixNano() {
+		return false // starting
+	}
+	up := p.upSince.Load()
+	return !p.running.Load() || up == 0 || up > t.UnixNano()
+}
+
+// tryStart notes a start tried now.
+func (p *Pipe) tryStart() {
+	p.tried.Store(true)
+	p.firstTry.CompareAndSwap(0, p.cfg.Clock.Now().UnixNano())
+}
+
 // Run runs a stream command until ctx is done: its lines are delivered as
 // they come; when it exits (or cannot be started) it is restarted after a
 // backoff. Run returns nil once ctx is done, after killing the command's
@@ -243,9 +267,13 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end tim
 	}
 	defer outR.Close()
 	defer errR.Close()
+	p.upSince.Store(p.cfg.Clock.Now().UnixNano())
 	p.running.Store(true)
-	p.tried.Store(true)
-	defer p.running.Store(false)
+	p.tryStart()
+	defer func() {
+		p.running.Store(false)
+		p.upSince.Store(0)
+	}()
 	pid := cmd.Process.Pid
 	g := &group{pgid: pid, files: []*os.File{outR, errR}}
 
@@ -331,7 +359,7 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end tim
 }
 
 func (p *Pipe) startFailed(sk *sink, err error) error {
-	p.tried.Store(true)
+	p.tryStart()
 	sk.event(Event{Kind: EventStartError, Source: p.source, Err: err, Detail: "will retry"})
 	return fmt.Errorf("start %s: %w", p.cfg.Argv[0], err)
 }
