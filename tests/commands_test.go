@@ -237,13 +237,13 @@ commands:
 	if dur, err := time.ParseDuration(m[1]); err != nil || dur < time.Second {
 		t.Errorf("killed run lasted %s, want at least its 1s timeout", m[1])
 	}
-	// Sampling goes on, exactly, after the kill.
+	// Sampling goes on, exactly, after the kill: each total is reached only
+	// by the commit of the interval the lines were written in (a stalled
+	// sampling fails the wait; how late the machine's load lets a commit
+	// come is no verdict).
 	for range 3 {
 		write(7)
 		waitTotal(t, r.state, "lines", written)
-	}
-	if st := readStatus(t, r.state); time.Since(st.CommittedEnd) > 3*time.Second {
-		t.Errorf("last commit ends %v ago: sampling stalled", time.Since(st.CommittedEnd))
 	}
 	d.stop()
 	wantTotal(t, r.state, "lines", written)

