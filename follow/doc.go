@@ -98,6 +98,17 @@
 //	    are copies of content written, copied and truncated between two
 //	    looks -> TRUNCATED: they are read whole, oldest first (the first
 //	    with the hole the content may start with), then the file from 0.
+//	    An empty head proves nothing, so none of these is a copy: an empty
+//	    file (logrotate compressing an empty log it rotated); a file whose
+//	    content was read whole or drained to its end, or is that of a file
+//	    being drained (create and compress: app.log renamed to app.log.1,
+//	    drained, and app.log.1.gz in its place), plain or compressed; a
+//	    file that holds what the followed file starts with now (the
+//	    followed file itself, renamed and compressed since the name was
+//	    looked at). The description of the set keeps the files an earlier
+//	    look saw and a later one missed: a listing taken while logrotate
+//	    renames the set (app.log.3.gz to app.log.4.gz) can miss a file,
+//	    which is no copy when it shows again.
 //	    A truncation between this check and the read: a writer without
 //	    O_APPEND leaves NUL bytes where the content read went on, so the
 //	    current file's read stops at a NUL byte where it goes on; an

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"slices"
@@ -10,9 +11,14 @@ import (
 // A content print tells a content read whole from another one: its size,
 // the hash of its first MaxHeadLen bytes and of its last tailPrintLen
 // bytes, decompressed when the file is gzip. It identifies a content
-// whatever file holds it, so that a compressed twin of a copy already read
-// (logrotate's compress after copytruncate: log.1 read, then log.1.gz in
-// its place between two looks) is not taken for a new copy and read again.
+// whatever file holds it, so that a compressed twin of a content already
+// read is not taken for a new copy and read again: of a copy (logrotate's
+// compress after copytruncate: log.1 read, then log.1.gz in its place
+// between two looks), or of a rotated-away file drained to its end
+// (create and compress: log renamed to log.1 and drained, then log.1.gz
+// in its place). The files still being drained are compared as they are
+// now, so that a twin that appears before its plain file is closed is
+// known too.
 type contentPrint struct {
 	size       int64
 	head, tail uint64
@@ -72,15 +78,17 @@ func printOf(f *os.File) (contentPrint, bool) {
 	return p, true
 }
 
-// rememberRead records the content of o, read whole to its end. Only a
-// plain file can have a compressed twin to come, so a gzip file (whose
-// print would mean decompressing it a second time) is not recorded.
+// rememberRead records the content of o, read to its end: a complete
+// file, or a rotated-away one drained and closed. Only a plain file can
+// have a compressed twin to come, so a gzip file (whose print would mean
+// decompressing it a second time) is not recorded; nor is a file that
+// holds more than was read of it (it grew after the last read).
 func (s *scanner) rememberRead(o *openFile) {
 	if o.gz {
 		return
 	}
 	p, ok := printOf(o.f)
-	if !ok || p.size == 0 {
+	if !ok || p.size == 0 || p.size != o.r.Offset() {
 		return
 	}
 	s.readPrints = append(s.readPrints, p)
@@ -89,27 +97,47 @@ func (s *scanner) rememberRead(o *openFile) {
 	}
 }
 
-// readBefore reports whether f holds a content already read whole.
+// readBefore reports whether f holds a content already read whole, or
+// that of a plain file being drained.
 func (s *scanner) readBefore(f *os.File) bool {
-	if len(s.readPrints) == 0 {
+	if len(s.readPrints) == 0 && !slices.ContainsFunc(s.draining, isPlain) {
 		return false
 	}
 	p, ok := printOf(f)
 	if !ok || p.size == 0 {
 		return false
 	}
-	for _, q := range s.readPrints {
-		if q == p {
-			return true
+	if slices.Contains(s.readPrints, p) {
+		return true
+	}
+	for _, d := range s.draining {
+		if isPlain(d) && d.id != idOfFile(f) {
+			if q, ok := printOf(d.f); ok && q == p {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// isPlain reports whether o is read as a plain file, not through gzip.
+func isPlain(o *openFile) bool { return !o.gz }
+
+// idOfFile returns the identity of the open file f (zero when it cannot
+// be had).
+func idOfFile(f *os.File) fileID {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileID{}
+	}
+	id, _ := idOf(fi)
+	return id
+}
+
 // dropRead removes from copies the files that hold a content already read
 // whole: a copy read at a truncation and compressed since is no new copy.
 func (s *scanner) dropRead(copies []unseenFile) []unseenFile {
-	if len(s.readPrints) == 0 {
+	if len(s.readPrints) == 0 && !slices.ContainsFunc(s.draining, isPlain) {
 		return copies
 	}
 	return slices.DeleteFunc(copies, func(c unseenFile) bool {
@@ -122,10 +150,13 @@ func (s *scanner) dropRead(copies []unseenFile) []unseenFile {
 	})
 }
 
-// ofCurrent reports whether the plain file at path holds what the current
-// file of the followed name base starts with now: a copy that
-// copytruncate made and has not truncated after yet (logrotate is between
-// the two), taken for a copy of content truncated away. Its lines are
+// ofCurrent reports whether the file at path holds what the current file
+// of the followed name base starts with now: a copy that copytruncate
+// made and has not truncated after yet (logrotate is between the two),
+// or the current file itself compressed (create and compress: the file
+// being read was renamed, compressed and unlinked since the name was
+// looked at; it is read to its end when the name is seen replaced), taken
+// for a copy of content truncated away. Its lines are
 // read from the file itself, and its truncation, when it comes, finds the
 // copy again (findContent, findRead); read whole now, they would be read
 // twice. The first bytes, a window at the middle and the bytes at the
@@ -142,8 +173,11 @@ func (s *scanner) ofCurrent(base, path string) bool {
 		return false
 	}
 	defer f.Close()
+	if isGzip(f) {
+		return gzipPrefixOf(f, t.cur.f)
+	}
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 || isGzip(f) {
+	if err != nil || fi.Size() == 0 {
 		return false
 	}
 	cur, err := t.cur.f.Stat()
@@ -164,4 +198,31 @@ func (s *scanner) ofCurrent(base, path string) bool {
 		}
 	}
 	return true
+}
+
+// gzipPrefixOf reports whether the decompressed content of the gzip file
+// zf is not empty and is a prefix of the plain file cur as it is now.
+func gzipPrefixOf(zf, cur *os.File) bool {
+	zr, err := gunzip(zf)
+	if err != nil {
+		return false
+	}
+	defer zr.Close()
+	a, b := make([]byte, 32<<10), make([]byte, 32<<10)
+	var at int64
+	for {
+		n, err := io.ReadFull(zr, a)
+		if n > 0 {
+			if m, _ := preadFull(cur, b[:n], at); m != n || !bytes.Equal(a[:n], b[:n]) {
+				return false
+			}
+			at += int64(n)
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return at > 0
+		case err != nil:
+			return false
+		}
+	}
 }

@@ -338,10 +338,25 @@ const maxSiblings = 64
 func newest(set []rotatedNow) []rotatedNow { return set[max(0, len(set)-maxSiblings):] }
 
 // siblingsOf describes set, reading the heads of the plain files that
-// known (nil, or the description of an earlier look) does not have.
+// known (nil, or the description of an earlier look) does not have. The
+// files known and not in set are kept (up to maxSiblings of them): a
+// listing taken while logrotate renames the set (app.log.3.gz to
+// app.log.4.gz, ...) can miss a file, which would otherwise look new, and
+// be taken for a copy, at the next look. A file kept that is gone leaves
+// an entry that matches nothing: an inode reused by a new file has another
+// modification time.
 func siblingsOf(set []rotatedNow, known siblings) siblings {
 	set = newest(set)
 	sb := make(siblings, len(set))
+	defer func() {
+		kept := 0
+		for id, k := range known {
+			if _, ok := sb[id]; !ok && kept < maxSiblings {
+				sb[id] = k
+				kept++
+			}
+		}
+	}()
 	for _, rf := range set {
 		if k, ok := known[rf.id]; ok && k.sameFile(rf.sibling) {
 			sb[rf.id] = k
@@ -465,8 +480,10 @@ func grown(rf rotatedNow, b sibling) bool {
 }
 
 // isCopy reports whether rf, new in a rotated set, starts with the
-// headLen bytes whose hash is head and is not a compressed twin of a
-// plain file that was in the set before and is not now.
+// headLen bytes whose hash is head, is not empty (an empty head proves
+// nothing, and an empty file holds no line: logrotate compressing the
+// empty file it rotated is no copytruncate) and is not a compressed twin
+// of a plain file that was in the set before and is not now.
 func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, headLen int, head uint64) bool {
 	f, err := os.Open(rf.path)
 	if err != nil {
@@ -478,8 +495,8 @@ func isCopy(rf rotatedNow, before siblings, now map[fileID]sibling, headLen int,
 	} else if id, _ := idOf(fi); id != rf.id {
 		return false // renamed again since: looked at under its new name, if any
 	}
-	if b, err := headOf(f, headLen); err != nil || len(b) != headLen || hash64(b) != head {
-		return false
+	if b, err := headOf(f, max(headLen, 1)); err != nil || len(b) < max(headLen, 1) || hash64(b[:headLen]) != head {
+		return false // (an empty file is a copy of nothing: no line to read)
 	}
 	if !isGzip(f) {
 		return true

@@ -928,9 +928,12 @@ func (s *scanner) rename(o *openFile, fi os.FileInfo) {
 }
 
 // finish reads o to its end, delivers its partial last line, closes it and
-// reports kind.
+// reports kind. Its content, read whole, is remembered: a rotated-away file
+// that logrotate compresses next is not read again from its .gz twin.
 func (s *scanner) finish(o *openFile, kind EventKind, detail string) {
-	s.read(o, true)
+	if s.read(o, true) {
+		s.rememberRead(o)
+	}
 	s.close(o, kind, detail)
 }
 
