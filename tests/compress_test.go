@@ -99,3 +99,59 @@ func writeGzip(t *testing.T, path, content string) {
 	}
 	writeFile(t, path, b.String())
 }
+
+// TestRotatedTwiceBetweenLooks: with create and compress, the log is
+// rotated twice between two looks of a polling follower, with lines
+// written before each rotation. The log renamed first is drained when the
+// name is seen replaced; the log created in between, written to, renamed,
+// compressed and unlinked before any look, is only in app.log.1.gz by
+// then. Every line must be counted once.
+//
+// Known gap: live, the rotated set is walked for the files rotated in
+// after a drained one only at startup (TestRotatedTwiceWhileStopped), so
+// the file created and rotated away between two looks is not read (120
+// of 180 counted: the middle 20 lines of each round). The README's
+// reliability section says so.
+func TestRotatedTwiceBetweenLooks(t *testing.T) {
+	t.Skip("known gap: a log created and rotated away between two looks of a running follower is not read; see the test's doc")
+	lr := need(t, "logrotate")
+	r := newRig(t, "")
+	log := r.path("a.log")
+	writeFile(t, r.rules, counterRules(log, "hits", ".*GET .*"))
+	conf := r.path("logrotate.conf")
+	writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 60\n  create\n  compress\n}\n", log))
+	writeFile(t, log, "")
+	d := r.start("poll", 2*time.Second)
+	d.waitLog(`event=open `, 1)
+
+	written := 0
+	write := func() {
+		var b strings.Builder
+		for i := 0; i < 20; i++ {
+			written++
+			fmt.Fprintf(&b, "Dec  6 10:00:00 host app: GET /x %d\n", written)
+		}
+		if err := appendLine(log, []byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate := func() {
+		if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	}
+	for round := 1; round <= 3; round++ {
+		// Two rotations well within one poll interval of 2 s.
+		write()
+		rotate()
+		write()
+		rotate()
+		write()
+		waitCaughtUp(t, r.state, log)
+	}
+	waitTotal(t, r.state, "hits", written)
+	d.stop()
+	if got := readStatus(t, r.state).total("hits"); got != float64(written) {
+		t.Errorf("committed total %v, want the %d lines written", got, written)
+	}
+}
