@@ -152,14 +152,8 @@ func TestCopyTruncate(t *testing.T) {
 				}
 				// logrotate copytruncate: copy, truncate in place, and the
 				// writer (O_APPEND) refills from 0 before we look.
-				data, err := os.ReadFile(fn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, fn+".1", string(data))
-				if err := os.Truncate(fn, 0); err != nil {
-					t.Fatal(err)
-				}
+				copyTo(t, fn, fn+".1")
+				truncateTo0(t, fn)
 				appendFile(t, fn, tt.refill)
 				h.expect(tt.want...)
 				if n := len(h.rec.events(EventTruncate)); n != 1 {

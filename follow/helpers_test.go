@@ -455,3 +455,22 @@ func stepped(t *testing.T, fn string) (*scanner, *recorder, *Files) {
 	s.scan(true)
 	return s, rec, files
 }
+
+// copyTo copies the file fn to dst as it is now: logrotate's copytruncate
+// copy, before its truncation (truncateTo0).
+func copyTo(t testing.TB, fn, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dst, string(data))
+}
+
+// truncateTo0 truncates the file fn in place, as copytruncate does.
+func truncateTo0(t testing.TB, fn string) {
+	t.Helper()
+	if err := os.Truncate(fn, 0); err != nil {
+		t.Fatal(err)
+	}
+}

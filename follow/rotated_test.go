@@ -340,9 +340,7 @@ func TestCopyTruncateFromCopy(t *testing.T) {
 				data, copyTo = z.Bytes(), fn+".1.gz"
 			}
 			writeFile(t, copyTo, string(data))
-			if err := os.Truncate(fn, 0); err != nil {
-				t.Fatal(err)
-			}
+			truncateTo0(t, fn)
 			appendFile(t, fn, "n1\n")
 			h.expect("c1", "c2", "u1", "u2", "part", "n1")
 			if n := len(h.rec.events(EventLost)); n != 0 {
@@ -371,15 +369,9 @@ func TestCopyTruncateWindow(t *testing.T) {
 			h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
 			h.expect("c1")
 			w.WriteString("u1\n")
-			data, err := os.ReadFile(fn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, fn+".1", string(data))
+			copyTo(t, fn, fn+".1")
 			w.WriteString("window1\nwindow2\n") // in no file
-			if err := os.Truncate(fn, 0); err != nil {
-				t.Fatal(err)
-			}
+			truncateTo0(t, fn)
 			w.WriteString("n1\n")
 			h.expect("c1", "u1", "n1")
 			st := h.files.Stats()[fn]
@@ -490,9 +482,7 @@ func TestCopyTruncateTwiceBetweenChecks(t *testing.T) {
 		}
 		writeFile(t, to, string(data))
 		w.WriteString("gone\n") // in no file
-		if err := os.Truncate(fn, 0); err != nil {
-			t.Fatal(err)
-		}
+		truncateTo0(t, fn)
 	}
 	var want []string
 	write := func(tag string, n int) {
@@ -595,9 +585,7 @@ func TestCopyTruncateUnseen(t *testing.T) {
 				}
 				writeFile(t, name(1, tt.compress), string(gzipIf(t, tt.compress, data)))
 				w.WriteString("gone\n") // in no file
-				if err := os.Truncate(fn, 0); err != nil {
-					t.Fatal(err)
-				}
+				truncateTo0(t, fn)
 				gen++
 			}
 			for round := 0; round < tt.rounds; round++ {
@@ -716,9 +704,7 @@ func TestCopyTruncateUnseenWhileStopped(t *testing.T) {
 						t.Fatal(err)
 					}
 					writeFile(t, fn+".1", string(data))
-					if err := os.Truncate(fn, 0); err != nil {
-						t.Fatal(err)
-					}
+					truncateTo0(t, fn)
 				}
 				w.WriteString("after\n")
 				want = append(want, "after")
@@ -753,15 +739,9 @@ func TestTruncatedWhileRead(t *testing.T) {
 	w.WriteString("a2\n") // not read before the copy: read from it
 	s.checked = func() {
 		s.checked = nil
-		data, err := os.ReadFile(fn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, fn+".1", string(data))
+		copyTo(t, fn, fn+".1")
 		w.WriteString("gone\n") // in no file
-		if err := os.Truncate(fn, 0); err != nil {
-			t.Fatal(err)
-		}
+		truncateTo0(t, fn)
 		w.WriteString("b1\n")
 	}
 	s.scan(false)
@@ -798,9 +778,7 @@ func TestCompressedAfterCopyRead(t *testing.T) {
 					t.Fatal(err)
 				}
 				writeFile(t, fn+".1", string(data))
-				if err := os.Truncate(fn, 0); err != nil {
-					t.Fatal(err)
-				}
+				truncateTo0(t, fn)
 				if !appendMode {
 					if _, err := w.Seek(0, 0); err != nil {
 						t.Fatal(err)
@@ -861,14 +839,8 @@ func TestRefilledWhileRead(t *testing.T) {
 			w.WriteString("a3\n") // not read before the copy: read from it
 			s.checked = func() {
 				s.checked = nil
-				data, err := os.ReadFile(fn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, fn+".1", string(data))
-				if err := os.Truncate(fn, 0); err != nil {
-					t.Fatal(err)
-				}
+				copyTo(t, fn, fn+".1")
+				truncateTo0(t, fn)
 				w.WriteString(strings.Join(tc.refill, "\n") + "\n")
 			}
 			s.scan(false)
@@ -931,9 +903,7 @@ func TestCopyOfReadContent(t *testing.T) {
 			writeFile(t, name, string(gzipIf(t, tc.gz, []byte(tc.copied(tc.before)))))
 			w.WriteString(tc.window)
 			s.scan(false)
-			if err := os.Truncate(fn, 0); err != nil {
-				t.Fatal(err)
-			}
+			truncateTo0(t, fn)
 			w.WriteString("b1\n")
 			s.scan(false)
 			want := strings.Split(strings.TrimSuffix(tc.before+tc.window+"b1\n", "\n"), "\n")
@@ -970,16 +940,10 @@ func TestCopyOfCurrentContent(t *testing.T) {
 				if _, err := os.Stat(fn + ".1"); err == nil {
 					rename(t, fn+".1", fn+".2")
 				}
-				data, err := os.ReadFile(fn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, fn+".1", string(data))
+				copyTo(t, fn, fn+".1")
 			}
 			truncateLog := func() {
-				if err := os.Truncate(fn, 0); err != nil {
-					t.Fatal(err)
-				}
+				truncateTo0(t, fn)
 			}
 			w.WriteString("a1\na2\n")
 			s.scan(false)
@@ -1037,9 +1001,7 @@ func TestTruncatedAfterStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(fn, 0); err != nil {
-		t.Fatal(err)
-	}
+	truncateTo0(t, fn)
 	want := "size 0 is below the read offset 6"
 	if got := s.checkContent(o, fi.Size()); got != want {
 		t.Errorf("checkContent after a stale stat: %q, want %q; lines %q", got, want, rec.lines())
