@@ -237,6 +237,15 @@ func unixSeconds(t time.Time) string {
 // there is none. It is one of the selected entries, so that resuming at it
 // finds it again: an entry of another unit would look vacuumed.
 func (j *Journal) tail(ctx context.Context) (string, error) {
+	e, err := j.lastEntry(ctx)
+	if e == nil || err != nil {
+		return "", err
+	}
+	return e.cursor, nil
+}
+
+// lastEntry returns the last entry the Journal selects, nil when there is none.
+func (j *Journal) lastEntry(ctx context.Context) (*exportEntry, error) {
 	a := append(j.args(false)[1:], "--lines=1")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -246,18 +255,18 @@ func (j *Journal) tail(ctx context.Context) (string, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return "", fmt.Errorf("journal tail: %w: %s", err, msg)
+			return nil, fmt.Errorf("journal tail: %w: %s", err, msg)
 		}
-		return "", fmt.Errorf("journal tail: %w", err)
+		return nil, fmt.Errorf("journal tail: %w", err)
 	}
 	e, err := newExportReader(bytes.NewReader(out), 1).next()
 	switch {
 	case errors.Is(err, io.EOF):
-		return "", nil
+		return nil, nil
 	case err != nil:
-		return "", fmt.Errorf("journal tail: %w", err)
+		return nil, fmt.Errorf("journal tail: %w", err)
 	}
-	return e.cursor, nil
+	return e, nil
 }
 
 // read reads one run's export stream: entries are parsed as they come and

@@ -40,6 +40,8 @@ type Stream struct {
 	// HeadBytes; Complete is true when it is the whole stream.
 	Head     []byte
 	Complete bool
+	// Notes say why inputs of the stream held nothing (Input.Note).
+	Notes []string
 
 	loc *time.Location // the zone of timestamps without one
 }

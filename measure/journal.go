@@ -27,7 +27,9 @@ func JournalConfig(m *rules.Measurement, maxLine int) follow.JournalConfig {
 // OpenJournal reads the journal entries a measurement selects, written
 // from since to until (zero: unbounded), once, as the stream of a one-shot
 // evaluation (`logtally test`). Problems that do not stop the read (a
-// journal file that cannot be read) are reported to events.
+// journal file that cannot be read) are reported to events. When no entry
+// was read, the Input's Note says why (follow.Journal.WhyEmpty), as does
+// the error when journalctl failed.
 func OpenJournal(m *rules.Measurement, since, until time.Time, maxLine int, events func(follow.Event)) ([]Input, error) {
 	cfg := JournalConfig(m, maxLine)
 	cfg.Since, cfg.Until = since, until
@@ -36,10 +38,18 @@ func OpenJournal(m *rules.Measurement, since, until time.Time, maxLine int, even
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
 	c := &journalText{events: events}
-	if err := j.RunOnce(context.Background(), c); err != nil {
+	ctx := context.Background()
+	if err := j.RunOnce(ctx, c); err != nil {
+		if why := j.WhyEmpty(ctx); why != "" {
+			return nil, fmt.Errorf("read %s: %w; %s", j.Source(), err, why)
+		}
 		return nil, fmt.Errorf("read %s: %w", j.Source(), err)
 	}
-	return []Input{{Name: j.Source(), R: io.NopCloser(&c.buf)}}, nil
+	in := Input{Name: j.Source(), R: io.NopCloser(&c.buf)}
+	if c.buf.Len() == 0 {
+		in.Note = j.WhyEmpty(ctx)
+	}
+	return []Input{in}, nil
 }
 
 // journalText collects a journal's lines as text.

@@ -24,6 +24,10 @@ type Input struct {
 	Name    string
 	R       io.ReadCloser
 	ModTime time.Time // the file's modification time (zero for stdin and pipes)
+	// Note says why the input holds nothing, when it does and the opener
+	// can tell (a journal whose selection picks no entry); it becomes
+	// one of the Stream's Notes.
+	Note string
 }
 
 // Opener returns the inputs of a group's stream, in reading order.
@@ -126,6 +130,11 @@ func foldStream(f *interval.Fold, s *Stream, open Opener, maxLine int, observe O
 	inputs, err := open(f.Group)
 	if err != nil {
 		return err
+	}
+	for _, in := range inputs {
+		if in.Note != "" {
+			s.Notes = append(s.Notes, in.Note)
+		}
 	}
 	h := &headCapture{complete: true}
 	h.capture(inputs)

@@ -1,13 +1,17 @@
 package tests
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,4 +226,113 @@ func TestJournalDaemon(t *testing.T) {
 	if n := probes(messages[:40]); n > 0 && readStatus(t, state).total(handle) != float64(want) {
 		t.Errorf("total %v, want %d (the %d probes written before the start are not counted)", readStatus(t, state).total(handle), want, n)
 	}
+}
+
+// TestJournalTestSaysWhyNothingRead: `logtally test` on a journal stream
+// that reads no entry says why under the stream's line — no journal file
+// where it looks, no entry its selection picks, none in the time range
+// (and when the last one is from) — and exits 0, as 0 is then the answer;
+// journal files it may not read fail the run with a reason that says who
+// may read them.
+func TestJournalTestSaysWhyNothingRead(t *testing.T) {
+	testutil.NeedTool(t, "journalctl")
+	messages := sshMessages(t)[:20]
+	start := time.Now().Add(-72 * time.Hour).Truncate(time.Hour).UTC()
+	step := 6 * time.Minute
+	last := start.Add(time.Duration(len(messages)-1) * step) // the last sshd entry
+	cron := [][]testutil.JournalField{journalEntries(messages, start, step)[10]}
+	if cron[0][4].Value != "cron" {
+		t.Fatalf("entry 10 is of %s, want cron", cron[0][4].Value)
+	}
+	for _, c := range []struct {
+		name    string
+		entries [][]testutil.JournalField
+		args    []string
+		want    func(dir string) string // a regular expression
+	}{
+		{"no journal files", nil, nil, func(dir string) string {
+			return regexp.QuoteMeta("no journal files in " + dir)
+		}},
+		{"no entry of the selection", cron, nil, func(dir string) string {
+			return regexp.QuoteMeta("no entry of identifier sshd or sshd-session in the journal (1 file in " + dir + ")")
+		}},
+		{"none in the time range", journalEntries(messages, start, step), []string{"--since", "24h"}, func(string) string {
+			return `no entry of identifier sshd or sshd-session since \S+; the last one is from ` + regexp.QuoteMeta(last.Format(time.RFC3339))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.entries != nil {
+				testutil.WriteJournal(t, filepath.Join(dir, "system.journal"), c.entries...)
+			}
+			r := run(t, "", append([]string{"test", "--rules", journalRules(t, dir)}, c.args...)...)
+			line := regexp.MustCompile(`(?m)^journal:\S+: 0 lines read; 0 selected by at least one rule, 0 by none\n  nothing read: ` + c.want(dir) + `\n`)
+			if r.code != 0 || !line.MatchString(r.stdout) {
+				t.Errorf("exit %d, want 0 and the stream's line followed by %s:\n%s%s", r.code, line, r.stdout, r.stderr)
+			}
+		})
+	}
+
+	t.Run("unreadable journal file", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "system.journal")
+		testutil.WriteJournal(t, file, journalEntries(messages, start, step)...)
+		// Root reads any file: the binary runs as nobody, as a sysadmin
+		// outside group systemd-journal would; another user takes the
+		// permission away from itself.
+		var r result
+		if os.Geteuid() == 0 {
+			r = runAsNobody(t, "test", "--rules", journalRules(t, dir))
+		} else {
+			if err := os.Chmod(file, 0); err != nil {
+				t.Fatal(err)
+			}
+			r = run(t, "", "test", "--rules", journalRules(t, dir))
+		}
+		want := "permission denied: " + file + " cannot be read as uid "
+		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("exit %d, want 1 and one error line saying %q:\n%s", r.code, want, r.stderr)
+		}
+	})
+}
+
+// runAsNobody runs a copy of the binary as uid and gid 65534, from a
+// directory it may read, with the way to the files named in args opened.
+func runAsNobody(t *testing.T, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	nobody := filepath.Join(dir, "logtally")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nobody, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir makes a test's directory 0700: open the way down to the
+	// binary and to the files the arguments name.
+	for _, p := range append([]string{dir}, args...) {
+		for d := p; filepath.IsAbs(p) && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				if err := os.Chmod(d, fi.Mode().Perm()|0o005); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nobody, args...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run logtally %s as nobody: %v", strings.Join(args, " "), err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }

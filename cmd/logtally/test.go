@@ -58,7 +58,11 @@ restart or by learn — and the time of the one pass that all the stream's
 rules share. A rule that selected nothing although its pattern occurs in the
 stream gets a hint: select_line_matching must match the whole line, so
 'Invalid user' selects nothing where '.*Invalid user.*' selects every line
-that contains it.
+that contains it. A journal stream that read no entry says why: no
+journal files where journalctl looks, journal files this user may not read
+(then journalctl reads only the others, or fails: run as root, or as a
+member of the files' group), or no entry of its selection in the time
+range, with the time of the last one.
 
 Lines are matched and folded into values by the interval engine the daemon
 uses (a block scan finds the candidate lines, and a large file is read with
@@ -138,7 +142,7 @@ func runTest(e *env, o testOpts) int {
 			return openPipeOnce(m, o.timeout, e.stderr)
 		case m.StreamType == rules.StreamJournal && o.log == "":
 			return measure.OpenJournal(m, since, until, set.Settings.MaxLineLength, func(ev follow.Event) {
-				if ev.Kind != follow.EventExit || ev.Err != nil {
+				if ev.Kind != follow.EventExit { // a failed exit is the error OpenJournal returns
 					fmt.Fprintf(e.stderr, "logtally test: %s\n", ev.String())
 				}
 			})
@@ -151,11 +155,8 @@ func runTest(e *env, o testOpts) int {
 	rep := newTestReport(results, opts)
 
 	code := exitOK
-	for _, r := range results {
-		if r.Err != nil {
-			fmt.Fprintf(e.stderr, "logtally test: %s: %v\n", r.Measurement.Handle, r.Err)
-			code = exitFailure
-		}
+	if writeTestErrors(e.stderr, results) {
+		code = exitFailure
 	}
 	switch o.format {
 	case "json":
@@ -174,6 +175,37 @@ func runTest(e *env, o testOpts) int {
 		return exitFailure
 	}
 	return code
+}
+
+// writeTestErrors writes the errors of the results, a stream's once for
+// all its measurements, and reports whether there was one.
+func writeTestErrors(w io.Writer, results []measure.Result) bool {
+	type failed struct {
+		handles []string
+		err     error
+	}
+	var errs []*failed
+	byStream := map[*measure.Stream]*failed{}
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		if f := byStream[r.Stream]; f != nil && r.Stream != nil {
+			f.handles = append(f.handles, r.Measurement.Handle)
+			continue
+		}
+		f := &failed{handles: []string{r.Measurement.Handle}, err: r.Err}
+		errs = append(errs, f)
+		byStream[r.Stream] = f
+	}
+	for _, f := range errs {
+		who := f.handles[0]
+		if len(f.handles) > 1 {
+			who += fmt.Sprintf(" and %d more", len(f.handles)-1)
+		}
+		fmt.Fprintf(w, "logtally test: %s: %v\n", who, f.err)
+	}
+	return len(errs) > 0
 }
 
 // observeOnce reads the observables of the rules once, from the proc(5)
@@ -321,10 +353,11 @@ type testJSON struct {
 type streamJSON struct {
 	Source     string            `json:"source"`
 	Lines      uint64            `json:"lines"`
-	Selected   uint64            `json:"selected"`   // by at least one rule
-	Unselected uint64            `json:"unselected"` // by none
-	Timestamps map[string]uint64 `json:"timestamps"` // of the selected lines, by format; "none" not recognised
-	PassMS     float64           `json:"pass_ms"`    // the one pass its rules share
+	Selected   uint64            `json:"selected"`        // by at least one rule
+	Unselected uint64            `json:"unselected"`      // by none
+	Timestamps map[string]uint64 `json:"timestamps"`      // of the selected lines, by format; "none" not recognised
+	PassMS     float64           `json:"pass_ms"`         // the one pass its rules share
+	Notes      []string          `json:"notes,omitempty"` // why nothing was read, when it can be told
 }
 
 type hintJSON struct {
@@ -384,7 +417,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			ts = map[string]uint64{"journal": s.Selected}
 		}
 		out.Streams = append(out.Streams, streamJSON{Source: streamName(s.Group), Lines: s.Lines, Selected: s.Selected,
-			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed)})
+			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed), Notes: s.Notes})
 	}
 	for _, h := range rep.hints {
 		out.Hints = append(out.Hints, hintJSON{Handle: h.Measurement.Handle, Found: h.Found, Of: h.Of, Whole: h.Whole, Suggest: h.Suggest})
@@ -477,6 +510,9 @@ func writeTestSummary(w io.Writer, rep *testReport) {
 		name := streamName(s.Group)
 		fmt.Fprintf(w, "\n%s: %d lines read; %d selected by at least one rule, %d by none\n",
 			printable([]byte(name)), s.Lines, s.Selected, s.Lines-s.Selected)
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "  nothing read: %s\n", n)
+		}
 		if s.Group.Kind == interval.KindJournal {
 			fmt.Fprintf(w, "  timestamps: every entry is dated by the journal (__REALTIME_TIMESTAMP)\n")
 		} else if s.Selected > 0 {
