@@ -11,8 +11,9 @@
 # with rules 0 to N-1 for N = 10, 100 and 1000: every rule of the 10 and the
 # 100 occurs in the corpus, 120 of the 1000 do, the others do not.
 #
-# For each N it prints, best of RUNS (the machine may be shared: the best
-# run is the one least disturbed; the load average is printed too):
+# For each N it prints, over RUNS runs of each, `logtally test` and grep
+# in turn, the median and the range (the machine may be shared: the
+# load average is printed at the start and the end):
 #   - `logtally test` over the corpus (wall and CPU seconds);
 #   - one `grep -c -E -f` pass with the union of the N patterns, as one
 #     alternation of the addresses (GNU grep 3.8, given the N patterns one
@@ -30,13 +31,13 @@
 # baseline is full): RSS idle, idle after five scrapes of /metrics a
 # second apart, and RSS and peak RSS after 1,000,000 appended lines.
 #
-#   bash bench/rules.sh                  # N=1000000 lines, RUNS=3
+#   bash bench/rules.sh                  # N=1000000 lines, RUNS=5
 #   RUNS=5 SIZES="100 1000" bash bench/rules.sh
 #   SKIP_RUN=1 SKIP_RSS=1 bash bench/rules.sh   # logtally test and grep only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-1000000}
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 sizes=${SIZES:-10 100 1000}
 out=bench/out
 mkdir -p "$out"
@@ -87,7 +88,13 @@ timed() {
 	wall=$(echo "$t" | cut -d' ' -f1)
 	cpu=$(echo "$t" | awk '{print $2 + $3}')
 }
-min() { echo "$1 $2" | awk '{print ($1 < $2) ? $1 : $2}'; }
+# spread X...: "median (min-max)" of the numbers X.
+spread() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.3f (%.3f-%.3f)", m, v[1], v[NR]}'
+}
+median() { spread "$@" | cut -d' ' -f1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric_lines() {
 	curl -s "http://127.0.0.1:$1/metrics" | awk '/^logtally_stream_lines_total/ {s += $2} END {print s + 0}'
@@ -115,18 +122,18 @@ for m in json.load(open(sys.argv[1]))["measurements"]: print(m["handle"], m["sel
 
 cat "$corpus" > /dev/null
 echo "corpus: $corpus ($n lines, $(grep -c 'Failed password' "$corpus") failed passwords from 120 addresses)"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; best of $runs runs"
-printf '%-6s %22s %22s %8s %22s\n' rules "logtally test wall/cpu" "grep -c -E -f wall/cpu" ratio "run catch-up wall/cpu"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $runs runs each, in turn: median (range), seconds"
+printf '%-6s %-21s %-21s %-21s %-21s %6s %22s\n' rules "logtally test wall" "logtally test cpu" "grep -c -E -f wall" "grep -c -E -f cpu" ratio "run catch-up wall/cpu"
 status=0
 for k in $sizes; do
 	rules "$k" /var/log/auth.log > "$tmp/rules-$k.yaml"
 	union "$k" > "$tmp/union-$k.ere"
-	lt_wall=1e9 lt_cpu=1e9 g_wall=1e9 g_cpu=1e9
+	lt_wall=() lt_cpu=() g_wall=() g_cpu=()
 	for _ in $(seq "$runs"); do
 		timed "$tmp/lt-$k.json" "$out/logtally" test --rules "$tmp/rules-$k.yaml" --log "$corpus" --format json
-		lt_wall=$(min "$lt_wall" "$wall") lt_cpu=$(min "$lt_cpu" "$cpu")
+		lt_wall+=("$wall") lt_cpu+=("$cpu")
 		timed "$tmp/grep-$k.count" grep -c -E -f "$tmp/union-$k.ere" "$corpus"
-		g_wall=$(min "$g_wall" "$wall") g_cpu=$(min "$g_cpu" "$cpu")
+		g_wall+=("$wall") g_cpu+=("$cpu")
 	done
 	# Exact counts: grep's count of each address among the lines the
 	# union selects, against logtally's count of the rule of that address.
@@ -165,8 +172,9 @@ for m in json.load(sys.stdin)["measurements"]: print(m["handle"], int(m["total"]
 			status=1
 		fi
 	fi
-	printf '%-6s %22s %22s %8.2f %22s\n' "$k" "$(printf '%.3f / %.3f s' "$lt_wall" "$lt_cpu")" \
-		"$(printf '%.3f / %.3f s' "$g_wall" "$g_cpu")" "$(echo "$lt_wall / $g_wall" | bc -l)" "$run_col"
+	printf '%-6s %-21s %-21s %-21s %-21s %6.2f %22s\n' "$k" "$(spread "${lt_wall[@]}")" "$(spread "${lt_cpu[@]}")" \
+		"$(spread "${g_wall[@]}")" "$(spread "${g_cpu[@]}")" \
+		"$(echo "$(median "${lt_wall[@]}") / $(median "${g_wall[@]}")" | bc -l)" "$run_col"
 done
 [ "$status" -eq 0 ] && echo "counts: every rule's count equals grep's, for every size"
 
