@@ -14,9 +14,9 @@ import (
 	"slices"
 	"strings"
 
+	kmaps "github.com/knadh/koanf/maps"
 	"github.com/knadh/koanf/parsers/json"
 	"github.com/knadh/koanf/parsers/toml/v2"
-	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
 	yamlv3 "gopkg.in/yaml.v3"
@@ -123,9 +123,17 @@ func format(name string) string {
 	}
 }
 
-// parse decodes one file with koanf and indexes its positions, once its
-// size and nesting are within bounds (bounds.go). On failure it returns
-// the parse error with the best position either parser gives.
+// parse decodes one file with koanf's parsers and indexes its positions,
+// once its size and nesting are within bounds (bounds.go). On failure it
+// returns the parse error with the best position either parser gives.
+//
+// The map is decoded once and used as decoded: the loader reads each
+// file's map once and never shares it, so what a koanf.Koanf instance adds
+// to a parser (merging into its own map, a flattened copy of the keys,
+// and the deep copy Raw returns, together more than the decoding of a
+// file of 1000 rules) would be work without a use. The one normalisation
+// koanf's Load makes is kept: the keys of nested maps become strings
+// (maps.IntfaceKeysToStrings), as with every format koanf loads.
 func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -138,19 +146,17 @@ func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Er
 	if perr = scanDepth(name, data); perr != nil {
 		return nil, nil, perr
 	}
-	k := koanf.New(".")
+	var err error
 	switch format(name) {
 	case "toml":
 		if ix, perr = indexTOML(name, data); perr != nil {
 			return nil, nil, perr
 		}
-		if err := k.Load(rawbytes.Provider(data), toml.Parser()); err != nil {
-			return nil, nil, decodeError(name, data, err)
-		}
+		raw, err = decodeWith(toml.Parser(), data)
 	case "json":
 		// encoding/json's errors have exact offsets: decode first.
-		if err := k.Load(rawbytes.Provider(data), json.Parser()); err != nil {
-			return nil, nil, decodeError(name, data, err)
+		if raw, err = decodeWith(json.Parser(), data); err != nil {
+			break
 		}
 		// A tab outside a string is JSON whitespace, and inside a JSON
 		// string it must be escaped; YAML refuses tabs in some places
@@ -163,11 +169,18 @@ func parse(name string, data []byte) (raw map[string]any, ix *posIndex, perr *Er
 		if ix, doc, perr = indexYAML(name, data); perr != nil {
 			return nil, nil, perr
 		}
-		if err := k.Load(yamlDoc{doc}, nil); err != nil {
-			return nil, nil, decodeError(name, data, err)
-		}
+		raw, err = yamlDoc{doc}.Read()
 	}
-	return k.Raw(), ix, nil
+	if err != nil {
+		return nil, nil, decodeError(name, data, err)
+	}
+	kmaps.IntfaceKeysToStrings(raw)
+	return raw, ix, nil
+}
+
+// decodeWith decodes data with a koanf parser.
+func decodeWith(p koanf.Parser, data []byte) (map[string]any, error) {
+	return p.Unmarshal(data)
 }
 
 // decodeError positions an error of the koanf decoder, for the rare file

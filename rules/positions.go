@@ -14,14 +14,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// koanf, which decodes the rule files, hands back plain maps without source
-// positions. Every error must name file:line:col, so each file is also
-// parsed with a parser that keeps positions (yaml.v3 nodes for YAML and
-// JSON, go-toml's unstable AST for TOML), and a posIndex maps each key path
-// of the decoded map to where its key and value were written. A YAML file
-// is parsed once: koanf loads the map decoded from the same nodes
-// (yamlDoc); JSON and TOML files are decoded by koanf's parsers, whose
-// errors are exact.
+// koanf's parsers, which decode the rule files, hand back plain maps
+// without source positions. Every error must name file:line:col, so each
+// file is also parsed with a parser that keeps positions (yaml.v3 nodes for
+// YAML and JSON, go-toml's unstable AST for TOML), and a posIndex maps each
+// key path of the decoded map to where its key and value were written. A
+// YAML file is parsed once: its map is decoded from the same nodes
+// (yamlDoc), as koanf's YAML parser would decode the text; JSON and TOML
+// files are decoded by koanf's parsers, whose errors are exact.
 
 // child returns the path of key inside the map at path. Keys that are not
 // plain identifiers are quoted so that paths stay unambiguous.
@@ -167,15 +167,11 @@ func indexYAML(file string, data []byte) (ix *posIndex, doc *yaml.Node, err *Err
 	return ix, doc, nil
 }
 
-// yamlDoc is a koanf.Provider of a YAML document indexYAML parsed: koanf
-// gets its map without a second parse of the file. The map is what koanf's
-// own YAML parser makes (yaml.v3's decoding into map[string]any).
+// yamlDoc is a YAML document indexYAML parsed, whose map is decoded
+// from its nodes without a second parse of the file. The map is what
+// koanf's YAML parser makes of the text (yaml.v3's decoding into
+// map[string]any).
 type yamlDoc struct{ doc *yaml.Node }
-
-// ReadBytes is not supported: the document is already parsed.
-func (y yamlDoc) ReadBytes() ([]byte, error) {
-	return nil, errors.New("yaml document: read bytes: not supported")
-}
 
 // Read decodes the document into a map.
 func (y yamlDoc) Read() (map[string]any, error) {
