@@ -117,24 +117,83 @@ func (s *Set) measurementsOf(e *Expr) []string {
 	for _, c := range s.Classes {
 		users[c.Name] = c.Expr
 	}
-	return refersTo(e, classOwners(s.Measurements), users, s.Measurements)
+	return refersTo(e, measurementClasses(s.Measurements), users, s.Measurements)
 }
 
-// classOwners maps each class of the measurements to its measurement's
-// handle.
-func classOwners(ms []*Measurement) map[string]string {
-	owner := map[string]string{}
-	for _, m := range ms {
-		for _, c := range m.Classes() {
-			owner[c] = m.Handle
+// setter is a measurement or a watch, as what sets classes.
+type setter struct {
+	handle  string
+	classes func() []string
+}
+
+// classIndex finds which measurement or watch sets a class, without
+// listing every class of every one: 1000 weekly measurements set 14,000
+// classes, and a map of them costs more than all the lookups a rule set's
+// expressions make. A derived class is its handle with words added before
+// or after it (h_high_dev1, entropy_h_low, w_changed), so its candidates
+// are the handles written between underscores in its name, each confirmed
+// by the classes it sets.
+type classIndex struct {
+	setters []setter
+	byName  map[string][]int // handle → the setters with it, in order
+}
+
+func newClassIndex(setters []setter) *classIndex {
+	x := &classIndex{setters: setters, byName: make(map[string][]int, len(setters))}
+	for i, st := range setters {
+		if st.handle != "" {
+			x.byName[st.handle] = append(x.byName[st.handle], i)
 		}
 	}
-	return owner
+	return x
 }
 
-// refersTo is measurementsOf over a class → measurement map and the user
-// classes' expressions.
-func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Measurement) []string {
+// measurementClasses is the classIndex of measurements.
+func measurementClasses(ms []*Measurement) *classIndex {
+	setters := make([]setter, len(ms))
+	for i, m := range ms {
+		setters[i] = setter{m.Handle, m.Classes}
+	}
+	return newClassIndex(setters)
+}
+
+// owner returns the index of the first setter that sets class c.
+func (x *classIndex) owner(c string) (int, bool) {
+	best := -1
+	for a := 0; a < len(c); a++ {
+		if a > 0 && c[a-1] != '_' {
+			continue
+		}
+		for b := a + 1; b <= len(c); b++ {
+			if b < len(c) && c[b] != '_' {
+				continue
+			}
+			for _, i := range x.byName[c[a:b]] {
+				if best >= 0 && i >= best {
+					break
+				}
+				if slices.Contains(x.setters[i].classes(), c) {
+					best = i
+					break
+				}
+			}
+		}
+	}
+	return best, best >= 0
+}
+
+// names returns every class of the setters.
+func (x *classIndex) names() []string {
+	var out []string
+	for _, st := range x.setters {
+		out = append(out, st.classes()...)
+	}
+	return out
+}
+
+// refersTo is measurementsOf over the classes of ms and the user classes'
+// expressions.
+func refersTo(e *Expr, owner *classIndex, users map[string]*Expr, ms []*Measurement) []string {
 	found := map[string]bool{}
 	seen := map[string]bool{}
 	var walk func(e *Expr)
@@ -143,8 +202,8 @@ func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Me
 			return
 		}
 		for _, c := range e.Classes() {
-			if h, ok := owner[c]; ok {
-				found[h] = true
+			if i, ok := owner.owner(c); ok {
+				found[ms[i].Handle] = true
 			}
 			if u, ok := users[c]; ok && !seen[c] {
 				seen[c] = true
@@ -170,11 +229,15 @@ func refersTo(e *Expr, owner map[string]string, users map[string]*Expr, ms []*Me
 // checkPerKey resolves the measurements whose sources a per: key command
 // or report fires for: the keyed ones its guard refers to, at least one.
 func (l *loader) checkPerKey() {
+	if !slices.ContainsFunc(l.cmds, func(e *cmdEntry) bool { return e.perKey }) &&
+		!slices.ContainsFunc(l.reps, func(e *repEntry) bool { return e.perKey }) {
+		return
+	}
 	var ms []*Measurement
 	for _, e := range l.ms {
 		ms = append(ms, e.m)
 	}
-	owner := classOwners(ms)
+	owner := measurementClasses(ms)
 	users := map[string]*Expr{}
 	for _, e := range l.classes {
 		users[e.c.Name] = e.c.Expr
@@ -326,39 +389,27 @@ func (l *loader) compileRegexps() {
 
 // checkClasses reports user classes defined twice or named like a class a
 // measurement sets, and returns every class that can be set.
-func (l *loader) checkClasses() map[string]bool {
-	n := 16 * (len(l.ms) + len(l.watches)) // a weekly measurement sets 13
-	known := make(map[string]bool, n)
-	known["any"] = true
-	type origin struct {
-		handle string
-		o      *obj // where the handle is, looked up for an error only
-	}
-	var origins []origin
-	owner := make(map[string]int, n) // 1 + the index of each class's first origin
-	own := func(classes []string, handle string, o *obj) {
-		origins = append(origins, origin{handle, o})
-		for _, c := range classes {
-			known[c] = true
-			if owner[c] == 0 {
-				owner[c] = len(origins)
-			}
-		}
-	}
+func (l *loader) checkClasses() *knownClasses {
+	var setters []setter
+	var where []*obj // where each setter's handle is, looked up for an error only
 	for _, e := range l.ms {
-		own(e.m.Classes(), e.m.Handle, e.o)
+		setters = append(setters, setter{e.m.Handle, e.m.Classes})
+		where = append(where, e.o)
 	}
 	for _, e := range l.watches {
-		own(e.w.Classes(), e.w.Handle, e.o)
+		setters = append(setters, setter{e.w.Handle, e.w.Classes})
+		where = append(where, e.o)
 	}
+	known := &knownClasses{set: newClassIndex(setters), other: map[string]bool{"any": true}}
 	seen := map[string]*classEntry{}
 	for _, e := range l.classes {
 		name := e.c.Name
 		key := child(e.o.path, name)
+		i, owned := known.set.owner(name)
 		switch {
-		case owner[name] > 0:
-			m := origins[owner[name]-1]
-			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, m.handle, m.o.handlePos())
+		case owned:
+			st := setters[i]
+			e.o.errAt(e.c.Pos, key, "choose another name", "class %s is set by measurement %s (%s)", name, st.handle, where[i].handlePos())
 		case seen[name] != nil:
 			e.o.errAt(e.c.Pos, key, "", "class %s already defined at %s", name, seen[name].c.Pos)
 		case IsTimeClass(name):
@@ -366,9 +417,31 @@ func (l *loader) checkClasses() map[string]bool {
 		default:
 			seen[name] = e
 		}
-		known[name] = true
+		known.other[name] = true
 	}
 	return known
+}
+
+// knownClasses are the classes a rule set sets: those of its measurements
+// and watches, its user classes, "any", and the host's.
+type knownClasses struct {
+	set   *classIndex
+	other map[string]bool
+}
+
+func (k *knownClasses) has(c string) bool {
+	if k.other[c] {
+		return true
+	}
+	_, ok := k.set.owner(c)
+	return ok
+}
+
+// names returns the known classes, sorted.
+func (k *knownClasses) names() []string {
+	out := append(k.set.names(), slices.Collect(maps.Keys(k.other))...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // checkHandles reports commands and reports that share a handle; they share
@@ -410,14 +483,14 @@ func (l *loader) checkHandles() {
 // clock sets, and about variables of comparisons that never have a value.
 // A class may come from elsewhere (a persisted class of an older rule
 // set), so this is a warning.
-func (l *loader) checkExprs(known map[string]bool) {
+func (l *loader) checkExprs(known *knownClasses) {
 	for _, c := range HostClasses(l.set.Settings.Host) {
-		known[c] = true
+		known.other[c] = true
 	}
 	// What a suggestion searches, and the variables, are found when an
 	// expression first needs them: a rule set of many measurements and
 	// no expression does not sort their classes.
-	names := sync.OnceValue(func() []string { return slices.Sorted(maps.Keys(known)) })
+	names := sync.OnceValue(known.names)
 	vars := sync.OnceValue(l.numericVars)
 	varNames := sync.OnceValue(func() []string { return slices.Sorted(maps.Keys(vars())) })
 	warn := func(o *obj, key string, e *Expr) {
@@ -425,7 +498,7 @@ func (l *loader) checkExprs(known map[string]bool) {
 			return
 		}
 		for _, c := range e.Classes() {
-			if known[c] || c == "nothing" || IsTimeClass(c) {
+			if known.has(c) || c == "nothing" || IsTimeClass(c) {
 				continue
 			}
 			msg := "class " + c + " is not set by any measurement or class"
