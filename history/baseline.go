@@ -947,10 +947,21 @@ func (b *Baseline) learn(t time.Time, v float64, p pred, sc Score, first bool) {
 	}
 	s.N = n
 
-	// Whole series.
+	// Whole series. Its mean is a forgetting mean, but the samples of the
+	// first visit of a slot (the first interval at five minutes and more,
+	// the first five minutes at a shorter interval) establish it
+	// together: their plain mean. Started at the first sample and moved
+	// at the forgetting pace alone, it stayed that sample for a day at a
+	// 1-second interval, where a young baseline leans on it (a slot's
+	// samples weigh a fraction of a visit), and ordinary samples were
+	// called low or high against one early value.
 	ag := alpha(step, b.p.globalHalf)
 	d := yc - b.g.M
-	b.g.M += ag * d
+	if u-b.g.First < b.width {
+		b.g.M += math.Max(ag, 1/(b.g.Samples+1)) * d
+	} else {
+		b.g.M += ag * d
+	}
 	b.g.V = (1 - ag) * (b.g.V + ag*d*d)
 	if !outlier {
 		b.g.Q += ag * (e2 - b.g.Q)

@@ -51,7 +51,10 @@
 //	ȳ = (P_0 M_0 + Σ P_d M_d + P_g M) / (P_0 + Σ P_d + P_g),   Var(ȳ) = 1/(P_0 + Σ P_d + P_g)
 //
 // M and V are the whole series' forgetting mean and variance (half-life 1
-// day). A young slot therefore leans on its neighbours, then on the same time
+// day); M is the plain mean of the samples of the first slot visit (the
+// first sample at 5 minutes and more, the first 300 at 1 second), which
+// otherwise would hold the first sample for a day at short intervals,
+// whose slots hold many samples of a fraction of a visit each. A young slot therefore leans on its neighbours, then on the same time
 // on other days (fully when the days agree, not at all when they differ, as
 // weekends do), then on the whole series, and its larger Var(ȳ) widens the
 // spread instead of raising false alarms. A short-term level L (for
