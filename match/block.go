@@ -191,6 +191,26 @@ func clauseKey(cl clause) string {
 	return strings.Join(texts, " ")
 }
 
+// clauseKeys returns the clauseKey of each exact clause of each rule, and
+// how many rules' clauses have each key. They are made once per Set: each
+// Matcher of it (one per part of a file folded in parts) makes its own
+// plan, and the keys of 1000 rules' clauses cost more than the rest of a
+// plan.
+func (s *Set) clauseKeys() ([][]string, map[string]int) {
+	s.keysOnce.Do(func() {
+		s.keys = make([][]string, len(s.rules))
+		s.shared = map[string]int{}
+		for i, r := range s.rules {
+			s.keys[i] = make([]string, len(r.exact))
+			for j, cl := range r.exact {
+				s.keys[i][j] = clauseKey(cl)
+				s.shared[s.keys[i][j]]++
+			}
+		}
+	})
+	return s.keys, s.shared
+}
+
 // newBlockPlan picks the anchors of the set's rules with the byte costs
 // of a sample of the log. A rule's anchor is the clause that costs least
 // to search for, counting its stops and its share of one pass over the
@@ -201,29 +221,24 @@ func clauseKey(cl clause) string {
 func (s *Set) newBlockPlan(cost *byteCost) *blockPlan {
 	p := &blockPlan{}
 	words := (len(s.rules) + 63) / 64
-	shared := map[string]int{}
-	for _, r := range s.rules {
-		for _, cl := range r.exact {
-			shared[clauseKey(cl)]++
-		}
-	}
+	keys, shared := s.clauseKeys()
 	byText := map[string]int{}
 	in := make([]bool, len(s.rules))
 	hasRest := false
 	for i, r := range s.rules {
 		var cl clause
+		var k string
 		var best uint64
-		for _, c := range r.exact {
-			sc := cost.score(c) + passCost/uint64(shared[clauseKey(c)])
+		for j, c := range r.exact {
+			sc := cost.score(c) + passCost/uint64(shared[keys[i][j]])
 			if cl == nil || sc < best || sc == best && clauseScore(c) > clauseScore(cl) {
-				cl, best = c, sc
+				cl, k, best = c, keys[i][j], sc
 			}
 		}
 		if cl == nil {
 			in[i], hasRest = true, true
 			continue
 		}
-		k := clauseKey(cl)
 		a, ok := byText[k]
 		if !ok {
 			a = len(p.anchors)

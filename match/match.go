@@ -99,6 +99,10 @@ type Set struct {
 	hasExact bool
 	// needASCII is set when some engine depends on the line being ASCII.
 	needASCII bool
+	// keys and shared are what clauseKeys returns, made once.
+	keys     [][]string
+	shared   map[string]int
+	keysOnce sync.Once
 }
 
 // Compile compiles the specs of one stream. All errors are returned, joined;
