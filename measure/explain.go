@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/logtally/logtally/interval"
@@ -77,9 +78,10 @@ func (h *headCapture) capture(inputs []Input) {
 					continue
 				}
 				want := min(int64(room), fi.Size())
-				b := make([]byte, want)
-				n, _ := f.ReadAt(b, 0)
-				h.buf = append(h.buf, b[:n]...)
+				at := len(h.buf)
+				h.buf = slices.Grow(h.buf, int(want))
+				n, _ := f.ReadAt(h.buf[at:at+int(want)], 0)
+				h.buf = h.buf[:at+n]
 				if fi.Size() > int64(room) {
 					h.complete = false
 				}
