@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -94,6 +95,14 @@ func runTest(e *env, o testOpts) int {
 	default:
 		fmt.Fprintf(e.stderr, "logtally test: unknown --format %q (want table, json or lp)\n", o.format)
 		return exitInvalid
+	}
+	if e.getenv("GOGC") == "" {
+		// One pass allocates mostly while the rules are loaded and
+		// compiled, garbage of a few milliseconds: at the default
+		// GOGC (100) the collector ran five times in the first 0.2 s
+		// of 1000 rules over a million lines, at 400 once, for a peak
+		// RSS of 37 MB instead of 33.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	set, ok := loadRules(e, o.rules)
 	if !ok {
