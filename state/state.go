@@ -73,6 +73,11 @@ var ErrNewerSchema = errors.New("state file has a newer schema")
 // ErrLocked is returned when another process holds the state file.
 var ErrLocked = errors.New("state file is in use by another logtally process")
 
+// ErrNoDir is returned when the directory of the state file does not
+// exist: Open creates the file, never a directory, so that a mistyped
+// path is an error rather than a new tree.
+var ErrNoDir = errors.New("no such directory")
+
 // Options configure Open.
 type Options struct {
 	Logger *slog.Logger
@@ -96,7 +101,7 @@ type Store struct {
 }
 
 // Open opens or creates the state file at path, taking an exclusive lock
-// on path+".lock". A file that buntdb cannot load, or that has no schema
+// on path+".lock"; its directory must exist (ErrNoDir). A file that buntdb cannot load, or that has no schema
 // version (garbage, another program's file, or a file of zeros, which
 // buntdb would load as empty), is moved aside with a loud log message and a
 // fresh one started; an existing empty file is a new state, logged.
@@ -105,8 +110,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	if dir := filepath.Dir(path); !isDir(dir) {
+		return nil, fmt.Errorf("state file %s: %w %s", path, ErrNoDir, dir)
 	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
@@ -118,6 +123,27 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// isDir reports whether path is a directory, or may be one that cannot be
+// looked at (a permission error is left to the open that follows).
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir() || err != nil && !errors.Is(err, os.ErrNotExist)
+}
+
+// CreateDir creates dir, the directory of a state file, and its parents
+// when they do not exist, readable by root and its group only, as the
+// package and the systemd unit make /var/lib/logtally. It reports whether
+// it created dir.
+func CreateDir(dir string) (bool, error) {
+	if isDir(dir) {
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return false, fmt.Errorf("create state directory: %w", err)
+	}
+	return true, nil
 }
 
 // OpenSnapshot opens a private copy of the state file for reading, so that

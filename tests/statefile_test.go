@@ -261,3 +261,70 @@ func TestStateFileInUse(t *testing.T) {
 	}
 	first.stop()
 }
+
+// TestStateDirectory: a --state whose directory does not exist (a typo) is
+// an error naming the directory, for every command that writes the state
+// file, and nothing is created; the default state file's directory,
+// /var/lib/logtally, which a package ships but a plain install may lack,
+// is created with a line saying so (in a private mount namespace with an
+// empty /var/lib, so that the machine's is left alone).
+func TestStateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "auth.log")
+	writeFile(t, log, "Dec 10 06:55:46 mx1 sshd[24200]: Invalid user admin from 203.0.113.9\n")
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, probeRule(log)+"watch_files:\n  - handle: etc\n    paths: ["+log+"]\n")
+	missing := filepath.Join(dir, "stat", "lib")
+	state := filepath.Join(missing, "state.db")
+	for _, args := range [][]string{
+		{"run", "--rules", rulesPath, "--state", state, "--interval", "1s", "--listen="},
+		{"learn", "--rules", rulesPath, "--state", state, log},
+		{"accept-changes", "--rules", rulesPath, "--state", state},
+	} {
+		r := run(t, "", args...)
+		want := "state file " + state + ": no such directory " + missing + ": create it, or correct --state"
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s --state %s: exit %d, want an error saying %q:\n%s", args[0], state, r.code, want, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+			t.Fatalf("%s --state %s created %s", args[0], state, filepath.Dir(missing))
+		}
+	}
+
+	// The default, as root on a machine without /var/lib/logtally.
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		t.Skip("the default state file is root's: run as root for the rest")
+	}
+	unshare := need(t, "unshare")
+	// run, then learn, each on an empty /var/lib of its own.
+	script := `set -e
+mount -t tmpfs none /var/lib
+"$1" run --rules "$2" --interval 1s --listen= --output /dev/null 2> "$4" & pid=$!
+i=0 # until it has started, for 60 s at most
+while ! grep -q 'msg=started' "$4"; do kill -0 $pid; i=$((i+1)); [ $i -lt 600 ]; sleep 0.1; done
+kill -TERM $pid; wait $pid
+echo "mode: $(stat -c '%a %F' /var/lib/logtally)"
+test -s /var/lib/logtally/state.db
+umount /var/lib
+mount -t tmpfs none /var/lib
+"$1" learn --rules "$2" "$3" > /dev/null
+test -s /var/lib/logtally/state.db`
+	runLog := filepath.Join(dir, "run.log")
+	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, rulesPath, log, runLog)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	runOut, _ := os.ReadFile(runLog)
+	if err != nil {
+		t.Fatalf("run and learn with the default state file: %v\n%s%s\nrun's log:\n%s", err, stdout.String(), stderr.String(), runOut)
+	}
+	if got := stdout.String(); got != "mode: 750 directory\n" {
+		t.Errorf("/var/lib/logtally: %q, want mode 750, a directory", got)
+	}
+	if want := `level=INFO msg="created state directory" dir=/var/lib/logtally`; !strings.Contains(string(runOut), want) {
+		t.Errorf("run does not log that it created the state directory (%s):\n%s", want, runOut)
+	}
+	if want := "logtally learn: created state directory /var/lib/logtally\n"; stderr.String() != want {
+		t.Errorf("learn says %q, want %q", stderr.String(), want)
+	}
+}

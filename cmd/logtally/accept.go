@@ -35,7 +35,7 @@ it at the end of its current interval, and this command waits for that
 		func(_ *cobra.Command, args []string) int { return runAccept(e, o, args) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
-	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.StringVar(&o.state, "state", defaultState(), stateFlag)
 	f.StringVar(&o.watch, "watch", "", "the handle of one watch (default: every watch)")
 	f.DurationVar(&o.wait, "wait", 15*time.Minute, "how long to wait for a running daemon to apply the request")
 	cmd.Args = cobra.ArbitraryArgs
@@ -47,9 +47,16 @@ func runAccept(e *env, o acceptOpts, paths []string) int {
 	if !ok {
 		return exitInvalid
 	}
-	res, err := daemon.AcceptChanges(o.state, set, o.watch, paths, o.wait)
+	created, err := prepareStateDir(o.state)
+	if created != "" {
+		fmt.Fprintf(e.stderr, "logtally accept-changes: created state directory %s\n", created)
+	}
+	var res daemon.Accepted
+	if err == nil {
+		res, err = daemon.AcceptChanges(o.state, set, o.watch, paths, o.wait)
+	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "logtally accept-changes: %v\n", err)
+		fmt.Fprintf(e.stderr, "logtally accept-changes: %s\n", stateErr(err))
 		return exitFailure
 	}
 	if res.ByDaemon {

@@ -56,7 +56,7 @@ the state file).`, `
 		func(_ *cobra.Command, args []string) int { return runLearn(e, o, args) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
-	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.StringVar(&o.state, "state", defaultState(), stateFlag)
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m): the daemon's, whose baselines it trains")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
 	o.when.addFlags(f)
@@ -75,12 +75,19 @@ func runLearn(e *env, o learnOpts, logs []string) int {
 		fmt.Fprintf(e.stderr, "logtally learn: %v\n", err)
 		return exitInvalid
 	}
-	store, err := state.Open(o.state, state.Options{})
+	created, err := prepareStateDir(o.state)
+	if created != "" {
+		fmt.Fprintf(e.stderr, "logtally learn: created state directory %s\n", created)
+	}
+	var store *state.Store
+	if err == nil {
+		store, err = state.Open(o.state, state.Options{})
+	}
 	if err != nil {
 		if errors.Is(err, state.ErrLocked) {
 			fmt.Fprintf(e.stderr, "logtally learn: %v: stop the daemon first\n", err)
 		} else {
-			fmt.Fprintf(e.stderr, "logtally learn: %v\n", err)
+			fmt.Fprintf(e.stderr, "logtally learn: %s\n", stateErr(err))
 		}
 		return exitFailure
 	}

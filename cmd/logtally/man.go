@@ -28,6 +28,8 @@ examples there as *.yaml.disabled: rename one to enable it.
 **/var/lib/logtally/state.db**
 : The state file of root's daemon (./logtally.db for another user):
 positions, baselines, persistent classes, command locks and the output spool.
+Its directory is created when missing (mode 0750); the directory of another
+--state must exist.
 
 # SIGNALS
 **SIGHUP**

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/logtally/logtally/daemon"
 	"github.com/logtally/logtally/internal/buildinfo"
 	"github.com/logtally/logtally/rules"
+	"github.com/logtally/logtally/state"
 )
 
 // defaultState is where the state file lives: /var/lib/logtally for root,
@@ -24,6 +26,35 @@ func defaultState() string {
 		return "/var/lib/logtally/state.db"
 	}
 	return "logtally.db"
+}
+
+// stateFlag is the help of the --state flag of the commands that write
+// the state file.
+const stateFlag = "state file; its directory must exist, but for the default's, which is created"
+
+// prepareStateDir creates the directory of the default state file when it
+// is missing (a package ships /var/lib/logtally, a plain install may not
+// have it), and returns it when it did. Another path's directory must
+// exist (state.ErrNoDir): a mistyped --state is an error, not a new tree.
+func prepareStateDir(path string) (created string, err error) {
+	if path != defaultState() {
+		return "", nil
+	}
+	dir := filepath.Dir(path)
+	ok, err := state.CreateDir(dir)
+	if !ok {
+		dir = ""
+	}
+	return dir, err
+}
+
+// stateErr adds to an error opening the state file what to do about a
+// missing directory.
+func stateErr(err error) string {
+	if errors.Is(err, state.ErrNoDir) {
+		return err.Error() + ": create it, or correct --state (only the default's directory is created)"
+	}
+	return err.Error()
 }
 
 // runOpts are the flags of logtally run.
@@ -65,7 +96,7 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 		func(*cobra.Command, []string) int { return runRun(e, o) })
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
-	f.StringVar(&o.state, "state", defaultState(), "state file")
+	f.StringVar(&o.state, "state", defaultState(), stateFlag)
 	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m)")
 	f.StringArrayVar(&o.outputs, "output", nil, `destination of the samples: "-", a file, udp://… or http(s)://… (repeatable)`)
 	f.StringVar(&o.watch, "watch", "inotify", "how files are watched: inotify or poll")
@@ -94,6 +125,14 @@ func runRun(e *env, o runOpts) int {
 			return exitInvalid
 		}
 		outputs = append(outputs, out)
+	}
+	created, err := prepareStateDir(o.state)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
+		return exitFailure
+	}
+	if created != "" {
+		log.Info("created state directory", "dir", created)
 	}
 	d, err := daemon.New(daemon.Config{
 		Rules: o.rules, State: o.state, Interval: o.interval, Outputs: outputs,
@@ -137,7 +176,7 @@ func runRun(e *env, o runOpts) int {
 			printRuleErrors(e, err)
 			return exitInvalid
 		}
-		fmt.Fprintf(e.stderr, "logtally run: %v\n", err)
+		fmt.Fprintf(e.stderr, "logtally run: %s\n", stateErr(err))
 		return exitFailure
 	}
 	return exitOK
