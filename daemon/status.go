@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +29,16 @@ type Status struct {
 	// Down are the streams that could not be read at their last committed
 	// interval: their measurements' intervals are unavailable.
 	Down []StreamDown `json:"down,omitempty"`
+	// Unusable are the values that do not decode (a state file damaged
+	// inside a record): the rest is shown without them, and the daemon
+	// drops them when it starts.
+	Unusable []UnusableValue `json:"unusable,omitempty"`
+}
+
+// UnusableValue is a value of the state file that does not decode.
+type UnusableValue struct {
+	Key string `json:"key"`
+	Err string `json:"error"`
 }
 
 // StreamDown is a stream that cannot be read, since when and why.
@@ -73,10 +82,20 @@ type MeasurementStatus struct {
 // ReadStatus reads the status of a state file.
 func ReadStatus(store *state.Store) (*Status, error) {
 	st := &Status{}
+	// A value that does not decode is shown as unusable, not read: one
+	// damaged record must not hide the rest.
+	unusable := func(k string, err error) {
+		st.Unusable = append(st.Unusable, UnusableValue{Key: k, Err: err.Error()})
+	}
 	err := store.View(func(tx *state.Tx) error {
-		var err error
-		if st.CommittedEnd, err = interval.GetTime(tx, interval.KeyCommittedEnd); err != nil {
+		end, _, err := tx.Get(interval.KeyCommittedEnd)
+		if err != nil {
 			return err
+		}
+		if end != "" {
+			if st.CommittedEnd, err = time.Parse(time.RFC3339Nano, end); err != nil {
+				unusable(interval.KeyCommittedEnd, err)
+			}
 		}
 		if st.Interval, _, err = tx.Get(interval.KeyInterval); err != nil {
 			return err
@@ -84,12 +103,11 @@ func ReadStatus(store *state.Store) (*Status, error) {
 		if st.Classes, err = actions.ReadActive(tx); err != nil {
 			return err
 		}
-		var derr error
 		if err := tx.Ascend(prefixPos, func(k, v string) bool {
 			var p follow.Position
 			if err := decodeJSON(v, &p); err != nil {
-				derr = fmt.Errorf("decode %q: %w", k, err)
-				return false
+				unusable(k, err)
+				return true
 			}
 			src, path := splitPosKey(k)
 			st.Streams = append(st.Streams, StreamStatus{Source: src, Path: path, Dev: p.Dev, Ino: p.Ino, Offset: p.Offset, Cursor: p.Cursor})
@@ -97,22 +115,16 @@ func ReadStatus(store *state.Store) (*Status, error) {
 		}); err != nil {
 			return err
 		}
-		if derr != nil {
-			return derr
-		}
 		if err := tx.Ascend(prefixDown, func(k, v string) bool {
 			var o streamDown
-			if derr = decodeJSON(v, &o); derr != nil {
-				derr = fmt.Errorf("decode %q: %w", k, derr)
-				return false
+			if err := decodeJSON(v, &o); err != nil {
+				unusable(k, err)
+				return true
 			}
 			st.Down = append(st.Down, StreamDown{Source: strings.TrimPrefix(k, prefixDown), Since: o.Since, Why: o.Why})
 			return true
 		}); err != nil {
 			return err
-		}
-		if derr != nil {
-			return derr
 		}
 		byHandle := map[string]*MeasurementStatus{}
 		get := func(h string) *MeasurementStatus {
@@ -124,18 +136,12 @@ func ReadStatus(store *state.Store) (*Status, error) {
 			return m
 		}
 		scan := func(prefix string, f func(h, v string) error) error {
-			var ferr error
-			err := tx.Ascend(prefix, func(k, v string) bool {
-				if ferr = f(strings.TrimPrefix(k, prefix), v); ferr != nil {
-					ferr = fmt.Errorf("decode %q: %w", k, ferr)
-					return false
+			return tx.Ascend(prefix, func(k, v string) bool {
+				if err := f(strings.TrimPrefix(k, prefix), v); err != nil {
+					unusable(k, err)
 				}
 				return true
 			})
-			if err != nil {
-				return err
-			}
-			return ferr
 		}
 		if err := scan(interval.PrefixTotal, func(h, v string) error {
 			var t interval.Total

@@ -31,6 +31,8 @@
 package state
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -69,6 +71,11 @@ const (
 // ErrNewerSchema is returned when the state file was written by a newer
 // logtally with a layout this build does not know.
 var ErrNewerSchema = errors.New("state file has a newer schema")
+
+// ErrUnusable is returned when a file is not a usable logtally state file
+// (garbage, another program's file, zeros): Open moves such a file aside,
+// OpenSnapshot, which only reads, refuses it.
+var ErrUnusable = errors.New("not a usable logtally state file")
 
 // ErrLocked is returned when another process holds the state file.
 var ErrLocked = errors.New("state file is in use by another logtally process")
@@ -174,17 +181,105 @@ func OpenSnapshot(path string) (*Store, error) {
 	}
 	s := &Store{path: dst.Name(), tmpDir: dir, snapshot: true,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	unusable := func(cause error) error {
+		return fmt.Errorf("open state %s: %w (%v): logtally run moves it aside and starts a new state", path, ErrUnusable, cause)
+	}
+	if cause := precheck(s.path); cause != nil {
+		os.RemoveAll(dir)
+		return nil, unusable(cause)
+	}
 	db, err := buntdb.Open(s.path)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("open state %s: %w", path, err)
+		return nil, unusable(err)
 	}
 	s.db = db
 	if err := s.replay(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open state %s: %w", path, err)
+		return nil, unusable(err)
+	}
+	version, found, err := s.schema()
+	if err == nil && !found {
+		if cause := s.notState(); cause != nil {
+			err = unusable(cause)
+		}
+	}
+	if err == nil && version > SchemaVersion {
+		err = fmt.Errorf("open state %s: %w (version %d; this build knows %d)", path, ErrNewerSchema, version, SchemaVersion)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// precheck says why the file at path is not a state file, judged before
+// buntdb loads it, or nil. buntdb truncates a file whose last record is
+// incomplete to its last whole one, as a crash in mid-write leaves it; a
+// file of another program that has no line end (a database, a compressed
+// file) would be cut to nothing. So a file must begin, after the NUL bytes
+// buntdb skips, with the start of a record: "*<count>\r\n". A file of
+// only NUL bytes, or an empty one, passes: notState judges it.
+func precheck(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return nil // empty, or zeros only
+		}
+		if c != 0 {
+			break
+		}
+	}
+	_ = r.UnreadByte()
+	head, _ := r.Peek(24)
+	i := 1
+	for i < len(head) && head[i] >= '0' && head[i] <= '9' {
+		i++
+	}
+	if head[0] == '*' && i > 1 && bytes.HasPrefix(head[i:], []byte("\r\n")) {
+		return nil
+	}
+	return fmt.Errorf("begins with %q, not with a record: not a logtally state file", head[:min(len(head), 16)])
+}
+
+// notState says why a file without a schema version is not a state file,
+// or nil for an empty one, which is a new state: it holds records (another
+// program's buntdb file), or bytes that are no record (zeros, which a crash
+// leaves on some filesystems, and which buntdb skips).
+func (s *Store) notState() error {
+	if s.count() > 0 {
+		return errors.New("no schema version: not a logtally state file")
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	defer f.Close()
+	var size int64
+	zeros := true
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		size += int64(n)
+		zeros = zeros && bytes.Count(buf[:n], []byte{0}) == n
+		if err != nil {
+			break
+		}
+	}
+	switch {
+	case size == 0:
+		return nil
+	case zeros:
+		return fmt.Errorf("%d bytes of zeros, as a crash leaves on some filesystems: no record", size)
+	}
+	return fmt.Errorf("%d bytes without a single record: not a logtally state file", size)
 }
 
 func lockFile(path string) (*os.File, error) {
@@ -207,8 +302,16 @@ func lockFile(path string) (*os.File, error) {
 }
 
 func (s *Store) open(opts Options) error {
-	fi, err := os.Stat(s.path)
+	_, err := os.Stat(s.path)
 	created := errors.Is(err, os.ErrNotExist)
+	if !created {
+		if cause := precheck(s.path); cause != nil {
+			if err := s.moveAside(cause); err != nil {
+				return err
+			}
+			return s.open(opts)
+		}
+	}
 	if created {
 		f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
@@ -252,18 +355,14 @@ func (s *Store) open(opts Options) error {
 		db.Close()
 		return err
 	}
+	var cause error
+	if !found && !created {
+		cause = s.notState()
+	}
 	switch {
-	case !found && s.count() > 0:
+	case cause != nil:
 		db.Close()
-		if err := s.moveAside(errors.New("no schema version: not a logtally state file")); err != nil {
-			return err
-		}
-		return s.open(opts)
-	case !found && !created && fi.Size() > 0:
-		// buntdb skips NUL bytes: a file of zeros, which a crash leaves on
-		// some filesystems (its size without its data), loads as empty.
-		db.Close()
-		if err := s.moveAside(fmt.Errorf("%d bytes without a single record (zero-filled?)", fi.Size())); err != nil {
+		if err := s.moveAside(cause); err != nil {
 			return err
 		}
 		return s.open(opts)

@@ -265,6 +265,54 @@ func TestZeroFilledMovedAside(t *testing.T) {
 	}
 }
 
+// TestForeignFileKept: a file that is not a state file is kept byte for
+// byte: Open moves it aside before buntdb, which cuts a file back to its
+// last whole record, can cut it to nothing; OpenSnapshot refuses it, and
+// a file that is a state file, or may become one, is not refused.
+func TestForeignFileKept(t *testing.T) {
+	cases := []struct {
+		name    string
+		content string
+		foreign bool
+	}{
+		{"database without a line end", "SQLite format 3\x00\x10\x00\x01\x01", true},
+		{"gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00", true},
+		{"zeros then bytes", "\x00\x00\x00PK\x03\x04", true},
+		{"star without a count", "*\r\n", true},
+		{"first record cut short", "*3\r\n$3\r\nse", false},
+		{"one record", "*3\r\n$3\r\nset\r\n$6\r\nschema\r\n$1\r\n2\r\n", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := OpenSnapshot(path)
+			if snap != nil {
+				snap.Close()
+			}
+			if got := errors.Is(err, ErrUnusable); got != c.foreign {
+				t.Errorf("OpenSnapshot = %v, want ErrUnusable %v", err, c.foreign)
+			}
+			s := open(t, path)
+			defer s.Close()
+			if !c.foreign {
+				if s.MovedAside() != "" {
+					t.Fatalf("moved aside to %s", s.MovedAside())
+				}
+				return
+			}
+			if s.MovedAside() == "" {
+				t.Fatal("not moved aside")
+			}
+			if b, err := os.ReadFile(s.MovedAside()); err != nil || string(b) != c.content {
+				t.Errorf("moved-aside file = %q (%v), want %q", b, err, c.content)
+			}
+		})
+	}
+}
+
 func TestNewerSchemaRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.db")
@@ -276,6 +324,9 @@ func TestNewerSchemaRefused(t *testing.T) {
 	_, err := Open(path, Options{NoSync: true})
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open = %v, want ErrNewerSchema", err)
+	}
+	if _, err := OpenSnapshot(path); !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("OpenSnapshot = %v, want ErrNewerSchema", err)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("newer state file was touched: %v", err)

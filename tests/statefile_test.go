@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,7 +40,8 @@ func countedRun(t *testing.T, r *rig, log, name string, n int) *daemonProc {
 // loudly, and runs: a file buntdb cannot load, or that is not a logtally
 // state file, is moved aside (kept, byte for byte) and a fresh one started;
 // a loadable file with values that do not decode loses those values only.
-// In every case the lines written afterwards are counted exactly.
+// In every case the lines written afterwards are counted exactly, and
+// before, status, graph and survey refuse a file that run moves aside.
 func TestStateFileCorruption(t *testing.T) {
 	cases := []struct {
 		name string
@@ -91,6 +93,23 @@ func TestStateFileCorruption(t *testing.T) {
 			aside: true,
 		},
 		{
+			// A file of another program without a line end (a database,
+			// a compressed file): buntdb takes it for a state file cut
+			// short by a crash and truncates it to its last whole record,
+			// which here is all of it; it must be kept as it is.
+			name: "another program's binary file",
+			damage: func(t *testing.T, r *rig, _ string) {
+				b := append([]byte("SQLite format 3\x00"), make([]byte, 8176)...)
+				for i := 100; i < len(b); i += 7 {
+					b[i] = byte(i % 10) // no '\n' (10) anywhere
+				}
+				if err := os.WriteFile(r.state, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			aside: true,
+		},
+		{
 			// An empty file is a new state, and the log says so.
 			name: "empty",
 			damage: func(t *testing.T, r *rig, _ string) {
@@ -130,6 +149,37 @@ func TestStateFileCorruption(t *testing.T) {
 			damaged, err := os.ReadFile(r.state)
 			if err != nil {
 				t.Fatal(err)
+			}
+
+			// The commands that only read the state (status, graph,
+			// survey) say that a file run would move aside is not a
+			// state, rather than show it as an empty one, and leave it
+			// as it is.
+			for _, args := range [][]string{
+				{"status", "--state", r.state},
+				{"graph", "--state", r.state, "--out", r.path("graph")},
+				{"survey", "--state", r.state},
+			} {
+				res := run(t, "", args...)
+				if c.aside && (res.code == 0 || !strings.Contains(res.stderr, r.state) ||
+					!strings.Contains(res.stderr, "not a usable logtally state")) {
+					t.Errorf("%s on a file run moves aside: exit %d, stderr %q; want an error naming %s and why",
+						args[0], res.code, res.stderr, r.state)
+				}
+				if !c.aside && args[0] == "status" {
+					// A damaged value hides nothing else, and is named.
+					if res.code != 0 {
+						t.Errorf("status: exit %d, stderr %q", res.code, res.stderr)
+					}
+					for _, k := range c.drops {
+						if !regexp.MustCompile(`warning: the value of "` + regexp.QuoteMeta(k) + `.* does not decode`).MatchString(res.stderr) {
+							t.Errorf("status does not name the damaged value of %s: %q", k, res.stderr)
+						}
+					}
+				}
+				if now, err := os.ReadFile(r.state); err != nil || !bytes.Equal(now, damaged) {
+					t.Fatalf("%s changed the state file (%v)", args[0], err)
+				}
 			}
 
 			d := countedRun(t, r, log, "after", 25)

@@ -55,6 +55,10 @@ func runStatus(e *env, o statusOpts) int {
 		fmt.Fprintf(e.stderr, "logtally status: %v\n", err)
 		return exitFailure
 	}
+	for _, u := range st.Unusable {
+		fmt.Fprintf(e.stderr, "logtally status: warning: the value of %s in %s does not decode (%s): not shown; logtally run drops it when it starts\n",
+			strconv.Quote(u.Key), o.state, u.Err)
+	}
 	if o.asJSON {
 		// Numbers as every machine output writes them (num.Round).
 		for i := range st.Measurements {
