@@ -453,7 +453,7 @@ func (e *Engine) Decide(tx *state.Tx, in Interval) (*Decision, error) {
 			return nil, err
 		}
 	}
-	if err := e.notices(tx, d, &in, x, isSet, value); err != nil {
+	if err := e.notices(tx, d, &in, x, isSet, isFresh, value); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -29,6 +29,9 @@ const (
 	// prefixTally + <policy>/<class>: the suppressed notices being
 	// counted (tally).
 	prefixTally = "notice/tally/"
+	// prefixStretch + <class>: the sources of a notice class's current
+	// true stretch, a JSON list (newSources).
+	prefixStretch = "notice/stretch/"
 )
 
 // maxTallyKeys bounds the distinct sources a tally remembers.
@@ -73,47 +76,147 @@ type tallyRecord struct {
 
 // notices turns the classes that rose this interval into notices and
 // applies the policy to them (see the package comment), then writes the
-// tally lines that are due.
-func (e *Engine) notices(tx *state.Tx, d *Decision, in *Interval, x *expander, isSet func(string) bool, value func(string) (float64, bool)) error {
+// tally lines that are due. A class that stays set is a notice again for
+// each new source, where the policy entry it matches has per: key (see
+// newSources).
+func (e *Engine) notices(tx *state.Tx, d *Decision, in *Interval, x *expander, isSet, isFresh func(string) bool, value func(string) (float64, bool)) error {
 	now := in.End
 	if err := e.expireSuppressions(tx, now); err != nil {
 		return err
 	}
+	rose := map[string]bool{}
 	for _, c := range d.Changes {
 		if !c.Set || !e.set.IsNoticeClass(c.Name, e.named) {
 			continue
 		}
-		n := Notice{Time: now, Type: NoticeType, Notice: c.Name, Priority: e.set.PriorityOf(c.Name).String(),
-			Action: rules.ActionLog}
-		keyOf := ""
-		for _, h := range e.set.MeasurementsOfClass(c.Name) {
-			if k := in.Keys[rules.VarTop+h]; k != "" {
-				n.Key, keyOf = k, h
-				break
-			}
+		rose[c.Name] = true
+		n, keyOf := e.notice(c.Name, in)
+		if err := e.setStretch(tx, c.Name, nil, n.Key); err != nil {
+			return err
 		}
-		n.Message = e.noticeText(c.Name, n.Priority, n.Key, in)
-		prio, _ := rules.ParsePriority(n.Priority)
-		var p *rules.PolicyEntry
-		for _, entry := range e.set.Policy {
-			if entry.Matches(c.Name, prio) && (entry.If == nil || entry.If.EvalVars(isSet, value)) {
-				p = entry
-				break
-			}
+		p := e.policyOf(&n, isSet, value)
+		if err := e.apply(tx, d, p, n, keyOf, in, x); err != nil {
+			return err
 		}
-		if p != nil {
-			n.Policy, n.Action = p.Handle, p.Action
-			suppressed, err := e.suppress(tx, p, &n, now)
-			if err != nil {
-				return err
-			}
-			if !suppressed {
-				e.act(p, &n, keyOf, in, x)
-			}
-		}
-		d.Notices = append(d.Notices, n)
+	}
+	if err := e.newSources(tx, d, in, x, rose, isSet, isFresh, value); err != nil {
+		return err
 	}
 	return e.tallies(tx, d, now)
+}
+
+// notice is the notice of a class this interval, with its source (the top
+// key of the first of its measurements that has one) and that
+// measurement's handle.
+func (e *Engine) notice(class string, in *Interval) (n Notice, keyOf string) {
+	n = Notice{Time: in.End, Type: NoticeType, Notice: class, Priority: e.set.PriorityOf(class).String(),
+		Action: rules.ActionLog}
+	for _, h := range e.set.MeasurementsOfClass(class) {
+		if k := in.Keys[rules.VarTop+h]; k != "" {
+			n.Key, keyOf = k, h
+			break
+		}
+	}
+	n.Message = e.noticeText(class, n.Priority, n.Key, in)
+	return n, keyOf
+}
+
+// policyOf returns the first policy entry that matches a notice, or nil.
+func (e *Engine) policyOf(n *Notice, isSet func(string) bool, value func(string) (float64, bool)) *rules.PolicyEntry {
+	prio, _ := rules.ParsePriority(n.Priority)
+	for _, entry := range e.set.Policy {
+		if entry.Matches(n.Notice, prio) && (entry.If == nil || entry.If.EvalVars(isSet, value)) {
+			return entry
+		}
+	}
+	return nil
+}
+
+// apply records a notice with what its policy entry p (nil: none, it is
+// logged) does with it: suppressed within a window, or acted on.
+func (e *Engine) apply(tx *state.Tx, d *Decision, p *rules.PolicyEntry, n Notice, keyOf string, in *Interval, x *expander) error {
+	if p != nil {
+		n.Policy, n.Action = p.Handle, p.Action
+		suppressed, err := e.suppress(tx, p, &n, in.End)
+		if err != nil {
+			return err
+		}
+		if !suppressed {
+			e.act(p, &n, keyOf, in, x)
+		}
+	}
+	d.Notices = append(d.Notices, n)
+	return nil
+}
+
+// newSources makes a notice of each new source of a notice class that
+// stays set, as a per: key command fires for each (perKeyRise): while the
+// class is set by the interval's own classes (not only held by
+// persistence, which holds a storm's class for 10 minutes by default), a
+// top source that its current true stretch has not seen yet is a notice
+// when the policy entry that matches it has per: key, so that a second
+// storm from another address pages at once however close behind the
+// first. Without per: key the policy is about the class, which did not
+// rise: nothing. The sources of a stretch are stored under
+// notice/stretch/<class>, and forgotten when the class falls.
+func (e *Engine) newSources(tx *state.Tx, d *Decision, in *Interval, x *expander, rose map[string]bool,
+	isSet, isFresh func(string) bool, value func(string) (float64, bool)) error {
+	var fallen []string
+	if err := tx.Ascend(prefixStretch, func(k, _ string) bool {
+		if !isSet(strings.TrimPrefix(k, prefixStretch)) {
+			fallen = append(fallen, k)
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("decide: %w", err)
+	}
+	for _, k := range fallen {
+		if err := tx.Delete(k); err != nil {
+			return fmt.Errorf("decide: %w", err)
+		}
+	}
+	for _, ac := range d.Active {
+		class := ac.Name
+		if rose[class] || !isFresh(class) || !e.set.IsNoticeClass(class, e.named) {
+			continue
+		}
+		n, keyOf := e.notice(class, in)
+		if n.Key == "" {
+			continue
+		}
+		var seen []string
+		if _, err := tx.GetJSON(prefixStretch+class, &seen); err != nil {
+			e.log.Warn("actions: ignoring an unreadable notice stretch in the state file", "key", prefixStretch+class, "err", err)
+			seen = nil
+		}
+		if containsString(seen, n.Key) {
+			continue
+		}
+		if err := e.setStretch(tx, class, seen, n.Key); err != nil {
+			return err
+		}
+		if p := e.policyOf(&n, isSet, value); p != nil && p.PerKey {
+			if err := e.apply(tx, d, p, n, keyOf, in, x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setStretch stores the sources of a class's true stretch: seen and key,
+// at most maxStretchKeys of them (the oldest forgotten).
+func (e *Engine) setStretch(tx *state.Tx, class string, seen []string, key string) error {
+	if key != "" {
+		seen = append(seen, key)
+	}
+	if len(seen) > maxStretchKeys {
+		seen = seen[len(seen)-maxStretchKeys:]
+	}
+	if err := tx.SetJSON(prefixStretch+class, seen); err != nil {
+		return fmt.Errorf("decide: %w", err)
+	}
+	return nil
 }
 
 // noticeText is a notice's default message: the class, its priority, and

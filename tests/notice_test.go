@@ -291,6 +291,66 @@ settings:
 	}
 }
 
+// TestPolicyPerKeyPersisted: a policy entry with per: key pages for every
+// new source of a class that persists (10 minutes by default) as it does
+// for one that falls between storms: three storms from two addresses in
+// consecutive intervals, then a third address, page each address once,
+// as the block command with per: key fires for each; the class rose only
+// once. A source already paged in the class's stretch is not a new
+// notice, and the quiet intervals after the storms (the class held only
+// by persistence) page nobody.
+func TestPolicyPerKeyPersisted(t *testing.T) {
+	dir := t.TempDir()
+	day := backtestDay()
+	at := func(m int) time.Time { return day.Add(8*time.Hour + time.Duration(m)*time.Minute) }
+	log := stormLog(t, dir, day.Add(-2*24*time.Hour), day.Add(12*time.Hour),
+		storm{at: at(10), addr: "203.0.113.9", minutes: 3, perMin: 40},
+		storm{at: at(15), addr: "192.0.2.77", minutes: 3, perMin: 40},
+		storm{at: at(20), addr: "203.0.113.9", minutes: 3, perMin: 40},
+		storm{at: at(25), addr: "198.51.100.4", minutes: 3, perMin: 40})
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	writeFile(t, rulesPath, probeRule(log)+`classes:
+  probe_storm: value_probe > 60
+commands:
+  - handle: block_each
+    if: probe_storm
+    per: key
+    command: [/usr/sbin/nft, add, element, inet, filter, blocked, "{ $(key) }"]
+policy:
+  - class: probe_storm
+    action: page
+    command: [/usr/local/bin/page-oncall, $(notice), $(key)]
+    suppress: 1h
+    per: key
+settings:
+  timezone: UTC
+`)
+	res := backtest(t, rulesPath, log)
+	var pages, blocks []string
+	for _, l := range strings.Split(res.stderr, "\n") {
+		if i := strings.Index(l, "would page (policy probe_storm_page): /usr/local/bin/page-oncall probe_storm "); i > 0 {
+			pages = append(pages, l[:20]+" "+l[strings.LastIndexByte(l, ' ')+1:])
+		}
+	}
+	for _, l := range wouldFire(res.stderr, "block_each") {
+		blocks = append(blocks, l[:20]+" "+strings.TrimSuffix(l[strings.Index(l, "{ ")+2:], " }"))
+	}
+	want := []string{
+		at(15).Format(time.RFC3339) + " 203.0.113.9",
+		at(20).Format(time.RFC3339) + " 192.0.2.77",
+		at(30).Format(time.RFC3339) + " 198.51.100.4",
+	}
+	if !slices.Equal(blocks, want) {
+		t.Fatalf("block_each fired %q, want %q (the scenario itself is off)", blocks, want)
+	}
+	if !slices.Equal(pages, want) {
+		t.Errorf("pages %q, want %q, one per source as block_each:\n%s", pages, want, tail(res.stderr, 2000))
+	}
+	if n := strings.Count(res.stderr, "notice probe_storm (notice)"); n != len(want) {
+		t.Errorf("%d notices of probe_storm, want %d (one per new source)", n, len(want))
+	}
+}
+
 // TestPerKeyDaemon: the daemon runs a per: key command for each storm
 // source, the second within ifelapsed of the first, each with its own
 // source as an argument and in LOGTALLY_KEY; the key table of the
