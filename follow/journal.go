@@ -139,11 +139,6 @@ func (j *Journal) Stats() SourceStats { return j.pipe.Stats() }
 // for its restart after an exit).
 func (j *Journal) Running() bool { return j.pipe.Running() }
 
-// Down reports whether journalctl is down: started (or failed to start)
-// once and not running now. While its first start is under way it is
-// starting, not down.
-func (j *Journal) Down() bool { return j.pipe.Down() }
-
 // DownAt reports whether journalctl was down at t (Pipe.DownAt).
 func (j *Journal) DownAt(t time.Time) bool { return j.pipe.DownAt(t) }
 

@@ -42,8 +42,8 @@ func TestFilesOpen(t *testing.T) {
 }
 
 // TestPipeRunning: Running is true while the command runs, false once it
-// has exited, and never true for a command that cannot start; Down is
-// true for a command that cannot start, never before the first start.
+// has exited, and never true for a command that cannot start; DownAt now
+// is true for a command that cannot start, never before the first start.
 func TestPipeRunning(t *testing.T) {
 	for _, tc := range []struct {
 		argv    []string
@@ -52,12 +52,13 @@ func TestPipeRunning(t *testing.T) {
 		{[]string{"/bin/sh", "-c", "echo up; exec sleep 100"}, true},
 		{[]string{"/nonexistent/command"}, false},
 	} {
-		p, err := NewPipe(PipeConfig{Argv: tc.argv, Mode: "stream", Clock: newFakeClock()})
+		clock := newFakeClock()
+		p, err := NewPipe(PipeConfig{Argv: tc.argv, Mode: "stream", Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := newRecorder()
-		if p.Down() {
+		if p.DownAt(clock.Now()) {
 			t.Errorf("%v: down before it was started (starting is not down)", tc.argv)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -65,12 +66,12 @@ func TestPipeRunning(t *testing.T) {
 		go func() { done <- p.Run(ctx, rec) }()
 		if tc.running {
 			rec.waitLines(t, 1)
-			if !p.Running() || p.Down() {
+			if !p.Running() || p.DownAt(clock.Now()) {
 				t.Errorf("%v: not running, or down, while it runs", tc.argv)
 			}
 		} else {
 			rec.waitEvent(t, EventStartError, 1)
-			if p.Running() || !p.Down() {
+			if p.Running() || !p.DownAt(clock.Now()) {
 				t.Errorf("%v: running, or not down, though it cannot start", tc.argv)
 			}
 		}

@@ -68,13 +68,12 @@ type PipeConfig struct {
 
 // Pipe runs a command and delivers its stdout lines.
 type Pipe struct {
-	cfg     PipeConfig
-	source  string
-	stats   statsTable
-	running atomic.Bool // a run's command has started and not yet ended
-	tried   atomic.Bool // a command was started, or failed to start, once
-	// upSince is when the running command started (Unix ns; 0 when none
-	// runs), firstTry when the first start was tried: DownAt's clock.
+	cfg    PipeConfig
+	source string
+	stats  statsTable
+	// upSince is when the running command started, firstTry when the
+	// first start was tried (Unix ns, never 0; 0: none runs, none was
+	// tried): whether it runs, and DownAt's clock.
 	upSince, firstTry atomic.Int64
 
 	mu     sync.Mutex // guards bucket and noted
@@ -159,17 +158,13 @@ func (p *Pipe) Stats() SourceStats { return p.stats.snapshot()[p.source] }
 
 // Running reports whether the command is running: started, and its run
 // not yet over (a stream command waiting for its restart is not running).
-func (p *Pipe) Running() bool { return p.running.Load() }
-
-// Down reports whether the command is down: it was started (or failed to
-// start) at least once and is not running now — it exited, was killed,
-// could not start, or waits for its restart. A command whose first start
-// is still under way is starting, not down.
-func (p *Pipe) Down() bool { return p.tried.Load() && !p.running.Load() }
+func (p *Pipe) Running() bool { return p.upSince.Load() != 0 }
 
 // DownAt reports whether the command was down at t, as far as it can be
-// told now: tried before t, and not running now or started again only
-// after t. A stream command restarted just after an interval ended (from
+// told now: tried at or before t (a command whose first start is still
+// under way is starting, not down), and not running now or started again
+// only after t — it exited, was killed, could not start, or waits for its
+// restart. A stream command restarted just after an interval ended (from
 // a backoff that covered the interval's end) was down at that end, though
 // it runs by the time the interval is committed. A command that exited
 // after t is down now, and taken as down at t (an exit is never hidden).
@@ -179,14 +174,15 @@ func (p *Pipe) DownAt(t time.Time) bool {
 		return false // starting
 	}
 	up := p.upSince.Load()
-	return !p.running.Load() || up == 0 || up > t.UnixNano()
+	return up == 0 || up > t.UnixNano()
 }
 
+// now returns the clock's time in Unix nanoseconds, never 0 (which stands
+// for none in upSince and firstTry).
+func (p *Pipe) now() int64 { return max(p.cfg.Clock.Now().UnixNano(), 1) }
+
 // tryStart notes a start tried now.
-func (p *Pipe) tryStart() {
-	p.tried.Store(true)
-	p.firstTry.CompareAndSwap(0, p.cfg.Clock.Now().UnixNano())
-}
+func (p *Pipe) tryStart() { p.firstTry.CompareAndSwap(0, p.now()) }
 
 // Run runs a stream command until ctx is done: its lines are delivered as
 // they come; when it exits (or cannot be started) it is restarted after a
@@ -267,13 +263,9 @@ func (p *Pipe) run(ctx context.Context, sk *sink, timeout time.Duration, end tim
 	}
 	defer outR.Close()
 	defer errR.Close()
-	p.upSince.Store(p.cfg.Clock.Now().UnixNano())
-	p.running.Store(true)
+	p.upSince.Store(p.now())
 	p.tryStart()
-	defer func() {
-		p.running.Store(false)
-		p.upSince.Store(0)
-	}()
+	defer p.upSince.Store(0)
 	pid := cmd.Process.Pid
 	g := &group{pgid: pid, files: []*os.File{outR, errR}}
 
