@@ -88,10 +88,20 @@ func runBinary(t testing.TB, binary string, args ...string) result {
 
 func runStdin(t testing.TB, binary, stdin string, args ...string) result {
 	t.Helper()
+	return runWith(t, binary, stdin, nil, args...)
+}
+
+// runWith runs a binary as runStdin does, once setup (when not nil) has
+// set what else the command needs: its user, its directory.
+func runWith(t testing.TB, binary, stdin string, setup func(*exec.Cmd), args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	if setup != nil {
+		setup(cmd)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
