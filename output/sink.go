@@ -41,9 +41,11 @@ var ErrRejected = errors.New("destination rejected the data")
 //
 //   - "-": standard output;
 //   - file:///abs/path: a file, appended to and fsynced per batch, reopened
-//     when it was rotated away; a FIFO or a character device (/dev/null)
-//     is written to without fsync, and a FIFO without a reader is a
-//     destination that is down;
+//     when it was rotated away; the first batch sent to a regular file
+//     after it is opened is written only as far as the file does not end
+//     with it already (a batch a killed process wrote, and sends again);
+//     a FIFO or a character device (/dev/null) is written to without
+//     fsync, and a FIFO without a reader is a destination that is down;
 //   - udp://host:port: UDP datagrams (InfluxDB's UDP listener), best effort;
 //     UDP carries no precision, so o.Precision must match the listener's
 //     (InfluxDB's default is ns);
@@ -160,6 +162,9 @@ type fileSink struct {
 	name string
 	mu   sync.Mutex
 	f    *os.File
+	// opened is set when f was opened and nothing was sent to it yet:
+	// the first batch may be one a killed process wrote already.
+	opened bool
 }
 
 func newFileSink(u *url.URL) (Sink, error) {
@@ -187,6 +192,10 @@ func (s *fileSink) Send(_ context.Context, lines []byte) error {
 	if fi, err := s.f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size, regular = fi.Size(), true
 	}
+	if s.opened && regular {
+		lines = lines[s.delivered(size, lines):]
+	}
+	s.opened = false
 	_, err := s.f.Write(lines)
 	if err == nil && regular {
 		err = s.f.Sync()
@@ -227,8 +236,53 @@ func (s *fileSink) open() error {
 	if err != nil {
 		return err
 	}
-	s.f = f
+	s.f, s.opened = f, true
 	return nil
+}
+
+// delivered returns how many leading bytes of lines the file already ends
+// with, from the start of a line: the part of a batch that a process
+// killed after writing it, before the spool recorded the write, delivered
+// already (all of it, some of its records, or a record cut short). The
+// batch's points are dated and never written twice, so the same bytes at
+// the end of the file are that delivery, not a coincidence. size is the
+// size of s.f; a file that cannot be read back is taken to hold none.
+func (s *fileSink) delivered(size int64, lines []byte) int {
+	n := min(size, int64(len(lines)))
+	if n <= 0 {
+		return 0
+	}
+	r, err := os.Open(s.path)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	if a, err1 := r.Stat(); err1 != nil {
+		return 0
+	} else if b, err2 := s.f.Stat(); err2 != nil || !os.SameFile(a, b) {
+		return 0
+	}
+	// The tail, and the byte before it, which says whether the tail
+	// begins a line.
+	lead := int64(0)
+	if size > n {
+		lead = 1
+	}
+	buf := make([]byte, n+lead)
+	if _, err := r.ReadAt(buf, size-n-lead); err != nil {
+		return 0
+	}
+	tail := buf[lead:]
+	for p, lineStart := 0, lead == 0 || buf[0] == '\n'; ; lineStart = true {
+		if lineStart && bytes.HasPrefix(lines, tail[p:]) {
+			return len(tail) - p
+		}
+		i := bytes.IndexByte(tail[p:], '\n')
+		if i < 0 || p+i+1 == len(tail) {
+			return 0
+		}
+		p += i + 1
+	}
 }
 
 func (s *fileSink) Close() error {

@@ -369,6 +369,55 @@ func TestFileSinkFollowsRotation(t *testing.T) {
 	}
 }
 
+// TestFileSinkResendAfterCrash: a process killed after writing a batch to
+// a file and before the spool recorded it (kill -9 between the two) sends
+// the batch again when it restarts. The file already ends with all of it,
+// a part of its records, or a torn part of a record (a write cut short):
+// a new sink writes only what the file lacks, so that every point is in
+// the file once. Text that merely looks alike in the middle of a line is
+// not taken for a delivered record.
+func TestFileSinkResendAfterCrash(t *testing.T) {
+	const prev = "a v=1 100\n"
+	const batch = "a v=2 200\nb v=2 200\na v=3 300\n"
+	cases := []struct {
+		name, file, want string
+	}{
+		{"nothing delivered", prev, prev + batch},
+		{"all delivered", prev + batch, prev + batch},
+		{"first record delivered", prev + "a v=2 200\n", prev + batch},
+		{"torn record", prev + "a v=2 200\nb v=", prev + batch},
+		{"empty file", "", batch},
+		{"the whole file is the batch", batch, batch},
+		{"alike in mid-line", "xa v=2 200\n", "xa v=2 200\n" + batch},
+		{"an earlier point, not the batch", "b v=2 200\n" + prev, "b v=2 200\n" + prev + batch},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "points.lp")
+			mustWrite(t, path, c.file)
+			s, err := NewSink(rules.Output{URL: "file://" + path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Send(context.Background(), []byte(batch)); err != nil {
+				t.Fatal(err)
+			}
+			// The sink's next batches are new: written whole.
+			if err := s.Send(context.Background(), []byte("a v=4 400\n")); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != c.want+"a v=4 400\n" {
+				t.Errorf("file = %q, want %q", b, c.want+"a v=4 400\n")
+			}
+		})
+	}
+}
+
 // TestFileSinkFullDisk writes to /dev/full, where every write fails with
 // ENOSPC: Send reports it and keeps working.
 func TestFileSinkFullDisk(t *testing.T) {
