@@ -257,7 +257,7 @@ func (s *Set) newBlockPlan(cost *byteCost) *blockPlan {
 	}
 	for a := range p.anchors {
 		if p.anchors[a].n > narrowMin {
-			p.anchors[a].disp = newDispatch(s.rules, p.anchorRules(a))
+			p.anchors[a].disp = newDispatch(s.rules, p.anchorRules(a), cost)
 		}
 	}
 	if hasRest {
