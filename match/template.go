@@ -394,6 +394,7 @@ type template struct {
 	base             *refRule // the extraction and key of the reference
 	clauses, exact   []clause // the literals of A and B
 	prefix           int      // see templatePlan
+	progSize         int      // size(), counted once: every line verified needs it
 }
 
 // buildTemplate compiles the shared part of a template from its
@@ -458,6 +459,7 @@ func buildTemplate(sp Spec, rep *rule, hole patRun, o *oracle) *template {
 	if len(t.clauses) >= maxClauses {
 		t.clauses = t.clauses[:maxClauses-1] // room for the rule's own
 	}
+	t.progSize = t.size()
 	return t
 }
 
@@ -608,7 +610,7 @@ type splitSel struct {
 // starts before it (0 when that is not known).
 func (s *splitSel) match(st *bytesState, line []byte, first int) (matched, ok bool) {
 	t := s.t
-	budget := (t.size() + 1) * (len(line) + 1) * budgetFactor
+	budget := (t.progSize + 1) * (len(line) + 1) * budgetFactor
 	work := 0
 	// run runs part p on the bytes, and reports false when it or the
 	// line's total went over budget.
