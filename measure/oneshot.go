@@ -144,6 +144,7 @@ func foldStream(f *interval.Fold, s *Stream, open Opener, maxLine int, observe O
 		if err := foldInput(f, s, in, maxLine, observe, sp); err != nil {
 			errs = append(errs, err.Error())
 		}
+		h.wait()
 		if err := in.R.Close(); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", in.Name, err))
 		}
