@@ -23,6 +23,7 @@ type BacktestOptions struct {
 	// LearnOptions').
 	Since, Until time.Time
 	Progress     func(done, total int64)
+	Empty        func(source, why string) // as LearnOptions'
 }
 
 // Replay is one measurement's replayed history: a row per interval with a
@@ -46,7 +47,7 @@ func BacktestLogs(set *rules.Set, o BacktestOptions) ([]Replay, error) {
 	if width <= 0 {
 		width = set.Settings.Interval
 	}
-	timelines, _, err := readTimelines(set, width, o.Logs, o.All, false, o.Since, o.Until, o.Progress)
+	timelines, _, err := readTimelines(set, width, o.Logs, o.All, false, o.Since, o.Until, o.Progress, o.Empty)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}

@@ -31,6 +31,8 @@ type LearnOptions struct {
 	Now          time.Time
 	// Progress, when not nil, is called with bytes read and bytes in all.
 	Progress func(done, total int64)
+	// Empty, when not nil, is told why a journal stream gave no entry.
+	Empty func(source, why string)
 }
 
 // LearnResult says what one measurement learned.
@@ -61,7 +63,7 @@ func Learn(store *state.Store, set *rules.Set, o LearnOptions) ([]LearnResult, e
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	timelines, files, err := readTimelines(set, width, o.Logs, o.All, true, o.Since, o.Until, o.Progress)
+	timelines, files, err := readTimelines(set, width, o.Logs, o.All, true, o.Since, o.Until, o.Progress, o.Empty)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
@@ -221,8 +223,9 @@ func fileSize(name string) int64 {
 // one when weeklyOnly) into one fold per stream, by the lines' own
 // timestamps, and the journal of every journal measurement from since to
 // until; files[i] are the files fold i read (the journal stream's name for
-// a journal).
-func readTimelines(set *rules.Set, width time.Duration, logs []string, all, weeklyOnly bool, since, until time.Time, progress func(done, total int64)) ([]*interval.Fold, [][]string, error) {
+// a journal). empty, when not nil, is told why a journal gave no entry.
+func readTimelines(set *rules.Set, width time.Duration, logs []string, all, weeklyOnly bool, since, until time.Time,
+	progress func(done, total int64), empty func(source, why string)) ([]*interval.Fold, [][]string, error) {
 	var fileMs, journalMs []*rules.Measurement
 	for _, m := range set.Measurements {
 		if m.HistoryType != rules.HistoryWeekly && weeklyOnly {
@@ -284,8 +287,12 @@ func readTimelines(set *rules.Set, width time.Duration, logs []string, all, week
 	}
 	for _, g := range jgroups {
 		tl := g.NewFold(width)
-		if err := measure.ReplayJournal(tl, since, until, set.Settings.MaxLineLength, nil); err != nil {
+		why, err := measure.ReplayJournal(tl, since, until, set.Settings.MaxLineLength, nil)
+		if err != nil {
 			return nil, nil, err
+		}
+		if why != "" && empty != nil {
+			empty(g.Source, why)
 		}
 		timelines = append(timelines, tl)
 		files = append(files, []string{g.Source})

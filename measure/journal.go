@@ -74,18 +74,28 @@ func (c *journalText) Event(e follow.Event) {
 // ReplayJournal folds the journal entries of the group's stream written
 // from since to until (zero: unbounded) into f, each dated by its own
 // time (__REALTIME_TIMESTAMP), as `logtally learn` and `logtally backtest`
-// replay logs.
-func ReplayJournal(f *interval.Fold, since, until time.Time, maxLine int, events func(follow.Event)) error {
+// replay logs. When it folded no entry, it returns why, as far as it can
+// tell (follow.Journal.WhyEmpty); the error says it too when journalctl
+// failed.
+func ReplayJournal(f *interval.Fold, since, until time.Time, maxLine int, events func(follow.Event)) (string, error) {
 	cfg := JournalConfig(f.Group.Measurements[0], maxLine)
 	cfg.Since, cfg.Until = since, until
 	j, err := follow.NewJournal(cfg)
 	if err != nil {
-		return fmt.Errorf("replay journal: %w", err)
+		return "", fmt.Errorf("replay journal: %w", err)
 	}
-	if err := j.RunOnce(context.Background(), &journalReplay{f: f, events: events}); err != nil {
-		return fmt.Errorf("replay %s: %w", j.Source(), err)
+	ctx := context.Background()
+	before := f.Lines
+	if err := j.RunOnce(ctx, &journalReplay{f: f, events: events}); err != nil {
+		if why := j.WhyEmpty(ctx); why != "" && f.Lines == before {
+			return "", fmt.Errorf("replay %s: %w; %s", j.Source(), err, why)
+		}
+		return "", fmt.Errorf("replay %s: %w", j.Source(), err)
 	}
-	return nil
+	if f.Lines == before {
+		return j.WhyEmpty(ctx), nil
+	}
+	return "", nil
 }
 
 // journalReplay folds a journal's lines by their own time.

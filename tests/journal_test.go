@@ -229,7 +229,8 @@ func TestJournalDaemon(t *testing.T) {
 // TestJournalTestSaysWhyNothingRead: `logtally test` on a journal stream
 // that reads no entry says why under the stream's line — no journal file
 // where it looks, no entry its selection picks, none in the time range
-// (and when the last one is from) — and exits 0, as 0 is then the answer;
+// (and when the last one is from) — and exits 0, as 0 is then the answer
+// (learn and backtest say it on stderr);
 // journal files it may not read fail the run with a reason that says who
 // may read them.
 func TestJournalTestSaysWhyNothingRead(t *testing.T) {
@@ -267,6 +268,17 @@ func TestJournalTestSaysWhyNothingRead(t *testing.T) {
 			line := regexp.MustCompile(`(?m)^journal:\S+: 0 lines read; 0 selected by at least one rule, 0 by none\n  nothing read: ` + c.want(dir) + `\n`)
 			if r.code != 0 || !line.MatchString(r.stdout) {
 				t.Errorf("exit %d, want 0 and the stream's line followed by %s:\n%s%s", r.code, line, r.stdout, r.stderr)
+			}
+			// learn and backtest say the same on stderr.
+			for _, cmd := range [][]string{
+				{"learn", "--state", filepath.Join(t.TempDir(), "state.db"), "--interval", "1h"},
+				{"backtest", "--interval", "1h"},
+			} {
+				r := run(t, "", append(append(cmd, "--rules", journalRules(t, dir)), c.args...)...)
+				line := regexp.MustCompile(`(?m)^logtally ` + cmd[0] + `: journal:\S+: nothing read: ` + c.want(dir) + `$`)
+				if r.code != 0 || !line.MatchString(r.stderr) {
+					t.Errorf("%s: exit %d, want 0 and %s on stderr:\n%s", cmd[0], r.code, line, r.stderr)
+				}
 			}
 		})
 	}

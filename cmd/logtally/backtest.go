@@ -122,9 +122,11 @@ func runBacktest(e *env, o backtestOpts, logs []string, rulesGiven bool) int {
 			return exitInvalid
 		}
 		bar := newProgress(e.stderr)
+		var empty emptyStreams
 		replays, err = daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: o.interval, Logs: logs, All: o.all,
-			Since: since, Until: until, Progress: bar.update})
+			Since: since, Until: until, Progress: bar.update, Empty: empty.add})
 		bar.done()
+		empty.write(e.stderr, "backtest")
 		if err != nil {
 			fmt.Fprintf(e.stderr, "logtally %v\n", err)
 			return exitFailure

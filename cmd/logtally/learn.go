@@ -93,10 +93,12 @@ func runLearn(e *env, o learnOpts, logs []string) int {
 	}
 	defer store.Close()
 	bar := newProgress(e.stderr)
+	var empty emptyStreams
 	results, err := daemon.Learn(store, set, daemon.LearnOptions{
-		Interval: o.interval, Logs: logs, All: o.all, Since: since, Until: until, Progress: bar.update,
+		Interval: o.interval, Logs: logs, All: o.all, Since: since, Until: until, Progress: bar.update, Empty: empty.add,
 	})
 	bar.done()
+	empty.write(e.stderr, "learn")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "logtally %v\n", err)
 		return exitFailure
@@ -116,6 +118,20 @@ func runLearn(e *env, o learnOpts, logs []string) int {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t\n", r.Handle, r.Intervals, r.Skipped, from, to, r.Lines, r.Undated)
 	}
 	return func() int { tw.Flush(); return exitOK }()
+}
+
+// emptyStreams are the journal streams of a replay that gave no entry,
+// with why, to be said once the progress bar is done.
+type emptyStreams []string
+
+func (s *emptyStreams) add(source, why string) {
+	*s = append(*s, printable([]byte(source))+": nothing read: "+why)
+}
+
+func (s emptyStreams) write(w io.Writer, command string) {
+	for _, line := range s {
+		fmt.Fprintf(w, "logtally %s: %s\n", command, line)
+	}
 }
 
 // progress draws a progress bar on a terminal, and nothing otherwise.
