@@ -41,7 +41,8 @@
 //	                 until a new file appears under the name
 //	    ENOENT, the file being read has no link left
 //	              -> DELETED: read to its end, partial last line delivered,
-//	                 closed
+//	                 closed; then the files rotated in after it, if any,
+//	                 are read (see the rotated set, below)
 //	    any other error (EACCES, EIO, ...)
 //	              -> reported once per episode (EventOpenError), never
 //	                 fatal; the open file keeps being read; checked again
@@ -147,7 +148,18 @@
 // once between two checks, the files rotated in after the one being read
 // were never seen, and are read whole — but for a copy that holds what
 // the followed file itself starts with: copytruncate made it and has not
-// truncated yet; its lines are read from the file.
+// truncated yet; its lines are read from the file. The one being read is
+// placed in the set by its identity; once unlinked (create and compress:
+// renamed, compressed into a .gz twin and unlinked before the check), by
+// its content's print — its size and the hashes of its first 1024 and
+// last 4096 bytes, decompressed — in the newest file that has it; when
+// empty, which any empty file matches, by what the set held at the last
+// look: the files that came into it since, not empty and not compressed
+// twins of files that were there, are the ones rotated in after it. A
+// file of the set that is gone when it is opened (gzip finished with it
+// and it was unlinked) makes the set be listed again, when its .gz twin
+// is complete. An unlinked file whose content is in no file of the set
+// (deleted, or compressed other than by gzip) places nothing.
 //
 // Content checks cannot see a rewrite that leaves the first bytes, every
 // sampled window and the bytes before Offset unchanged. The inode's change

@@ -82,19 +82,24 @@ func printOf(f *os.File) (contentPrint, bool) {
 // file, or a rotated-away one drained and closed. Only a plain file can
 // have a compressed twin to come, so a gzip file (whose print would mean
 // decompressing it a second time) is not recorded; nor is a file that
-// holds more than was read of it (it grew after the last read).
-func (s *scanner) rememberRead(o *openFile) {
+// holds more than was read of it (it grew after the last read). It
+// returns the print of o's content when o is plain and was read whole
+// (an empty content included).
+func (s *scanner) rememberRead(o *openFile) (contentPrint, bool) {
 	if o.gz {
-		return
+		return contentPrint{}, false
 	}
 	p, ok := printOf(o.f)
-	if !ok || p.size == 0 || p.size != o.r.Offset() {
-		return
+	if !ok || p.size != o.r.Offset() {
+		return contentPrint{}, false
 	}
-	s.readPrints = append(s.readPrints, p)
-	if len(s.readPrints) > maxReadPrints {
-		s.readPrints = s.readPrints[1:]
+	if p.size > 0 {
+		s.readPrints = append(s.readPrints, p)
+		if len(s.readPrints) > maxReadPrints {
+			s.readPrints = s.readPrints[1:]
+		}
 	}
+	return p, true
 }
 
 // readBefore reports whether f holds a content already read whole, or
@@ -225,4 +230,27 @@ func gzipPrefixOf(zf, cur *os.File) bool {
 			return false
 		}
 	}
+}
+
+// findTwin returns the newest file of base's rotated set, of those not in
+// skip, whose content has the print p (decompressed when it is gzip): a
+// file read whole, as logrotate compressed it.
+func findTwin(base string, p contentPrint, skip map[fileID]bool) (found unseenFile, ok bool) {
+	eachCandidate(base, skip, func(f *os.File, fi os.FileInfo, id fileID, path string) bool {
+		if ok {
+			return false
+		}
+		if isGzip(f) {
+			if n, good := gzipSize(f, 0); !good || uint32(n) != uint32(p.size) {
+				return false
+			}
+		} else if fi.Size() != p.size {
+			return false
+		}
+		if q, good := printOf(f); good && q == p {
+			found, ok = unseenFile{path: path, id: id}, true
+		}
+		return false
+	})
+	return found, ok
 }

@@ -1010,3 +1010,161 @@ func TestTruncatedAfterStat(t *testing.T) {
 		t.Errorf("checkContent: %q, want %q", got, want)
 	}
 }
+
+// compressAway does what logrotate's compress does to a rotated file:
+// path.gz is written, then path unlinked.
+func compressAway(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path+".gz", string(gzipIf(t, true, data)))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRotatedAwayCompressed: logrotate's create and compress rotate the
+// log twice (or three times) between two checks, with lines before each
+// rotation: the log being read is renamed, compressed and unlinked, and
+// so is the one created after it, before the follower looks. The
+// follower drains the first through its descriptor, places its content
+// in the rotated set by its print (app.log.2.gz), and reads the files
+// rotated in after it whole (app.log.1.gz) before the new log. The look
+// also comes at other moments of the second rotation: while gzip writes
+// app.log.1.gz (the plain app.log.1 is read, and the .gz, once complete,
+// is not read again), and while the name is missing (renamed, not yet
+// created). A first log that was empty is placed by what the rotated set
+// held at the last look instead. Every line is delivered once, and no
+// loss is reported.
+func TestRotatedAwayCompressed(t *testing.T) {
+	tests := []struct {
+		name  string
+		first string // the first log's content before the rotations
+		// second runs the second rotation (app.log.1.gz is the first log
+		// compressed, app.log the second) up to the look; finish, if
+		// set, completes it after the look.
+		second, finish func(t *testing.T, fn string)
+		thrice         bool
+		empty          bool // the first log stays empty
+	}{
+		{name: "compressed", first: "a1\n", second: func(t *testing.T, fn string) {
+			rename(t, fn+".1.gz", fn+".2.gz")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "c1\n")
+			compressAway(t, fn+".1")
+		}},
+		{name: "thrice", first: "a1\n", thrice: true, second: func(t *testing.T, fn string) {
+			rename(t, fn+".1.gz", fn+".2.gz")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "c1\n")
+			compressAway(t, fn+".1")
+		}},
+		{name: "compressing", first: "a1\n", second: func(t *testing.T, fn string) {
+			rename(t, fn+".1.gz", fn+".2.gz")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "c1\n")
+			data, err := os.ReadFile(fn + ".1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			gz := gzipIf(t, true, data)
+			writeFile(t, fn+".1.gz", string(gz[:len(gz)/2]))
+		}, finish: func(t *testing.T, fn string) {
+			if err := os.Remove(fn + ".1.gz"); err != nil {
+				t.Fatal(err)
+			}
+			compressAway(t, fn+".1")
+		}},
+		{name: "name missing", first: "a1\n", second: func(t *testing.T, fn string) {
+			rename(t, fn+".1.gz", fn+".2.gz")
+			rename(t, fn, fn+".1")
+		}, finish: func(t *testing.T, fn string) {
+			writeFile(t, fn, "c1\n")
+			compressAway(t, fn+".1")
+		}},
+		{name: "first empty", empty: true, second: func(t *testing.T, fn string) {
+			rename(t, fn+".1.gz", fn+".2.gz")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "c1\n")
+			compressAway(t, fn+".1")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fn := filepath.Join(dir, "app.log")
+			writeFile(t, fn, tt.first)
+			// Older rotated logs, all read before.
+			for i := 1; i <= 3; i++ {
+				writeFile(t, fmt.Sprintf("%s.%d.gz", fn, i), string(gzipIf(t, true, []byte(fmt.Sprintf("old%d\n", i)))))
+			}
+			s, rec, files := stepped(t, fn)
+			want := slices.DeleteFunc(strings.Split(tt.first, "\n"), func(l string) bool { return l == "" })
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Fatalf("lines %q, want %q", got, want)
+			}
+			shift := func() {
+				for i := 9; i >= 1; i-- {
+					if _, err := os.Stat(fmt.Sprintf("%s.%d.gz", fn, i)); err == nil {
+						rename(t, fmt.Sprintf("%s.%d.gz", fn, i), fmt.Sprintf("%s.%d.gz", fn, i+1))
+					}
+				}
+			}
+			// The first rotation: the log read is renamed, a new one made,
+			// and the first compressed.
+			if !tt.empty {
+				appendFile(t, fn, "a2\n")
+				want = append(want, "a2")
+			}
+			shift()
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "b1\n")
+			compressAway(t, fn+".1")
+			want = append(want, "b1")
+			if tt.thrice {
+				appendFile(t, fn, "b2\n")
+				shift()
+				rename(t, fn, fn+".1")
+				writeFile(t, fn, "x1\n")
+				compressAway(t, fn+".1")
+				want = append(want, "b2", "x1")
+			}
+			// The second: shifted by hand from app.log.2.gz on, as
+			// logrotate does from the oldest.
+			for i := 9; i >= 2; i-- {
+				if _, err := os.Stat(fmt.Sprintf("%s.%d.gz", fn, i)); err == nil {
+					rename(t, fmt.Sprintf("%s.%d.gz", fn, i), fmt.Sprintf("%s.%d.gz", fn, i+1))
+				}
+			}
+			tt.second(t, fn)
+			s.scan(true)
+			if tt.finish != nil {
+				if _, err := os.Stat(fn); err == nil {
+					want = append(want, "c1")
+				}
+				if got := rec.lines(); !slices.Equal(got, want) {
+					t.Fatalf("at the look: lines %q, want %q; events %q", got, want, rec.allEvents())
+				}
+				tt.finish(t, fn)
+				s.scan(true)
+				if !slices.Contains(want, "c1") {
+					want = append(want, "c1")
+				}
+			} else {
+				want = append(want, "c1")
+			}
+			appendFile(t, fn, "c2\n")
+			s.scan(true)
+			want = append(want, "c2")
+			if got := rec.lines(); !slices.Equal(got, want) {
+				t.Fatalf("lines %q, want %q; events %q", got, want, rec.allEvents())
+			}
+			if st := files.Stats()[fn]; st.Losses != 0 || st.Truncations != 0 {
+				t.Errorf("%d losses, %d truncations, want none; events %q", st.Losses, st.Truncations, rec.allEvents())
+			}
+			rec.check(t)
+		})
+	}
+}

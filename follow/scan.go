@@ -295,8 +295,9 @@ func (s *scanner) scan(full bool) {
 					t.moved = true // renamed away: keep reading it
 					continue
 				}
-				s.finish(t.cur, EventDelete, "unlinked; read to its end and closed")
+				o := t.cur
 				t.cur, t.moved = nil, false
+				s.unlinked(t.path, o, EventDelete, "unlinked; read to its end and closed")
 			}
 		case r.err != nil:
 			// EACCES during logrotate's create-then-chmod window, EIO...:
@@ -510,7 +511,7 @@ func (s *scanner) retire(t *tracked, st map[string]statResult) {
 	fi, err := o.f.Stat()
 	if err != nil || nlinkOf(fi) == 0 {
 		s.event(Event{Kind: EventRotate, Source: t.path, Path: t.path, Detail: "replaced; the old file was unlinked"})
-		s.finish(o, EventDelete, "unlinked; read to its end and closed")
+		s.unlinked(t.path, o, EventDelete, "unlinked; read to its end and closed")
 		return
 	}
 	old := o.path
@@ -530,6 +531,39 @@ func (s *scanner) retire(t *tracked, st map[string]statResult) {
 		// Rotated more than once since the last check: the files between
 		// were never seen.
 		s.readNewer(t.path, o, s.takenIDs())
+	}
+}
+
+// unlinked finishes o, the file that base's name held, once it is
+// unlinked (rotated away and compressed, or deleted): it is read to its
+// end and closed, reporting kind. Then the files rotated in after it are
+// read whole, oldest first: when base was rotated more than once since
+// the last look, a file created in between and rotated away (and
+// compressed) before any look was never seen. Those that come after o's
+// content in base's rotated set are they: o's content is placed there by
+// its print (logrotate compressed o into a .gz twin), newest first. An
+// empty content tells nothing by its print: then the files that came
+// into the set since the last look, not empty and not compressed twins of
+// files that were there, are they (newCopies, with o.before). A content
+// found nowhere in the set (deleted, not rotated) leaves nothing to read.
+func (s *scanner) unlinked(base string, o *openFile, kind EventKind, detail string) {
+	p, whole := s.finish(o, kind, detail)
+	if !whole {
+		return
+	}
+	taken := s.takenIDs()
+	if p.size == 0 {
+		if o.before == nil {
+			return
+		}
+		for _, c := range s.dropRead(newCopies(statSet(base), o.before, taken, 0, hash64(nil))) {
+			s.readWhole(base, c.path, c.id, taken, "rotated in and away")
+		}
+		return
+	}
+	if twin, ok := findTwin(base, p, taken); ok {
+		taken[twin.id] = true
+		s.readNewer(base, &openFile{id: twin.id, path: twin.path}, taken)
 	}
 }
 
@@ -929,12 +963,18 @@ func (s *scanner) rename(o *openFile, fi os.FileInfo) {
 
 // finish reads o to its end, delivers its partial last line, closes it and
 // reports kind. Its content, read whole, is remembered: a rotated-away file
-// that logrotate compresses next is not read again from its .gz twin.
-func (s *scanner) finish(o *openFile, kind EventKind, detail string) {
+// that logrotate compresses next is not read again from its .gz twin. It
+// returns the print of that content when o is plain and was read whole.
+func (s *scanner) finish(o *openFile, kind EventKind, detail string) (contentPrint, bool) {
+	var (
+		p     contentPrint
+		whole bool
+	)
 	if s.read(o, true) {
-		s.rememberRead(o)
+		p, whole = s.rememberRead(o)
 	}
 	s.close(o, kind, detail)
+	return p, whole
 }
 
 // close closes o and reports kind.

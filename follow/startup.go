@@ -120,32 +120,57 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 // checks). from is placed in the set by its identity, as it may have been
 // rotated again since it was found, else by its name. A file whose content
 // is what base's current file starts with (ofCurrent) is left out: its
-// lines are read there. It returns the files it queued.
+// lines are read there. A file that is gone by the time it is opened
+// (gzip finished compressing it and it was unlinked: its .gz twin, left
+// out of the listing while the plain file was there, is complete now)
+// makes the set be listed again, a few times at most. It returns the
+// files it queued.
 func (s *scanner) readNewer(base string, from *openFile, taken map[fileID]bool) []*openFile {
-	set := rotatedSet(base)
-	ids := make([]fileID, len(set))
-	for i, rf := range set {
-		if fi, err := os.Stat(rf.path); err == nil {
-			ids[i], _ = idOf(fi)
-		}
-	}
-	at := slices.Index(ids, from.id)
-	if at < 0 {
-		at = slices.IndexFunc(set, func(rf rotatedFile) bool { return rf.path == from.path })
-	}
-	if at < 0 {
-		return nil
-	}
 	var out []*openFile
-	for i := at + 1; i < len(set); i++ {
-		if set[at].sameKind(set[i]) && ids[i] != (fileID{}) && !s.ofCurrent(base, set[i].path) {
-			if o := s.readWhole(base, set[i].path, ids[i], taken, "rotated in and away"); o != nil {
-				out = append(out, o)
+	for attempt := 0; ; attempt++ {
+		last := attempt == maxRelist
+		set := rotatedSet(base)
+		ids := make([]fileID, len(set))
+		for i, rf := range set {
+			if fi, err := os.Stat(rf.path); err == nil {
+				ids[i], _ = idOf(fi)
 			}
 		}
+		at := slices.Index(ids, from.id)
+		if at < 0 {
+			at = slices.IndexFunc(set, func(rf rotatedFile) bool { return rf.path == from.path })
+		}
+		if at < 0 {
+			return out
+		}
+		gone := false
+		for i := at + 1; i < len(set) && !gone; i++ {
+			switch {
+			case !set[at].sameKind(set[i]) || taken[ids[i]]:
+			case ids[i] == fileID{}:
+				gone = !last // renamed or unlinked since the listing
+			case s.ofCurrent(base, set[i].path):
+			default:
+				o, vanished := s.openWhole(base, set[i].path, ids[i], taken, "rotated in and away")
+				switch {
+				case vanished && !last:
+					gone = true
+				case vanished:
+					s.lostWhole(base, set[i].path)
+				case o != nil:
+					out = append(out, o)
+				}
+			}
+		}
+		if !gone {
+			return out
+		}
 	}
-	return out
 }
+
+// maxRelist bounds how many times readNewer lists a rotated set again
+// because a file of it went away meanwhile.
+const maxRelist = 3
 
 // takenIDs returns the identities of every file being read.
 func (s *scanner) takenIDs() map[fileID]bool {
@@ -361,6 +386,10 @@ func (s *scanner) openSaved(name string, id fileID, pos Position) (*openFile, st
 	return o, ""
 }
 
+// errGone says that a file looked for by its identity is no longer in its
+// directory.
+var errGone = errors.New("no longer there")
+
 // openID opens the regular file with identity id, found at path: if a
 // rotation renamed it since, it is found again by identity in path's
 // directory (a few times at most). It returns the name it was opened at.
@@ -383,7 +412,7 @@ func openID(path string, id fileID) (*os.File, string, error) {
 		}
 		name, ok := findByID(filepath.Dir(path), id)
 		if !ok || attempt == 3 {
-			return nil, path, fmt.Errorf("open %s: the file (%v) is no longer there", path, id)
+			return nil, path, fmt.Errorf("open %s: the file (%v) is %w", path, id, errGone)
 		}
 		path = name
 	}
@@ -394,34 +423,52 @@ func openID(path string, id fileID) (*os.File, string, error) {
 // what says, while logtally was stopped (at startup: its lines are
 // backlog), or between two checks. A file followed under a name of its
 // own (a glob matching the rotated names) is read from its start by open
-// instead.
+// instead. A file that cannot be opened is reported lost.
 func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool, what string) *openFile {
+	o, gone := s.openWhole(base, path, id, taken, what)
+	if gone {
+		s.lostWhole(base, path)
+	}
+	return o
+}
+
+// lostWhole reports that the rotated file at path, never read, is gone.
+func (s *scanner) lostWhole(base, path string) {
+	s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: it is no longer there", path))
+}
+
+// openWhole is readWhole, but for a file that is no longer there, which
+// it leaves to the caller to report: gone is then true.
+func (s *scanner) openWhole(base, path string, id fileID, taken map[fileID]bool, what string) (o *openFile, gone bool) {
 	if taken[id] {
-		return nil
+		return nil, false
 	}
 	f, path, err := openID(path, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, errGone):
+		return nil, true
+	case err != nil:
 		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be opened: %v", path, err))
-		return nil
+		return nil, false
 	}
 	taken[id] = true
 	if s.readBefore(f) {
 		f.Close()
 		s.event(Event{Kind: EventClose, Source: base, Path: path,
 			Detail: "compressed or renamed twin of a content already read whole; not read again"})
-		return nil
+		return nil, false
 	}
 	start := Position{Path: path, Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
 	if _, followed := s.tracked[path]; followed {
 		f.Close()
 		s.resume[id] = start
-		return nil
+		return nil, false
 	}
 	o, why := s.openAt(f, id, path, start)
 	if why != "" {
 		f.Close()
 		s.lost(base, path, 0, fmt.Sprintf("rotated file %s, never read, cannot be read: %s", path, why))
-		return nil
+		return nil, false
 	}
 	o.source = base
 	detail := what + " between two checks; reading it from the start"
@@ -433,7 +480,7 @@ func (s *scanner) readWhole(base, path string, id fileID, taken map[fileID]bool,
 	o.complete = o.gz
 	s.draining = append(s.draining, o)
 	s.event(Event{Kind: EventOpen, Source: base, Path: path, Pos: o.position(0, false), Detail: detail})
-	return o
+	return o, false
 }
 
 func sortedIDs(m map[fileID]Position) []fileID {
