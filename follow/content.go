@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -122,6 +123,39 @@ func (c *contentReader) remember(p []byte) {
 type prints struct {
 	head []byte // the first bytes (≤ MaxHeadLen)
 	sampler
+	// headPre caches the hashes of the head's prefixes (prefixLens)
+	// shorter than headPreOf bytes.
+	headPre   []uint64
+	headPreOf int
+}
+
+// prefixLens are the lengths of the content's first bytes whose hashes a
+// position keeps (Position.Prefixes) when its head is longer: a copy
+// shorter than the head is verified by the longest it covers.
+var prefixLens = []int{16, 32, 64, 128, 256, 512}
+
+// prefixes encodes Position.Prefixes for a head of headLen bytes and the
+// first n sampled windows.
+func (fp *prints) prefixes(headLen, n int) string {
+	if fp.headPreOf != headLen {
+		fp.headPre, fp.headPreOf = fp.headPre[:0], headLen
+		for _, k := range prefixLens {
+			if k < headLen && k <= len(fp.head) {
+				fp.headPre = append(fp.headPre, hash64(fp.head[:k]))
+			}
+		}
+	}
+	if len(fp.headPre) == 0 && n == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 8*(len(fp.headPre)+n))
+	for _, h := range fp.headPre {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	for _, h := range fp.hashes[:n] {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
 }
 
 func newPrints() *prints { return &prints{sampler: newSampler()} }

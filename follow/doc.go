@@ -195,7 +195,14 @@
 //     there (EventResume). Otherwise it was truncated or rewritten while
 //     logtally was stopped: its old content's copy is looked for in the
 //     rotated set as for TRUNCATED (and read from Offset), and the file is
-//     read from 0 (EventReset, saying why), watched for a hole;
+//     read from 0 (EventReset, saying why), watched for a hole. A copy
+//     shorter than Offset holds nothing unread when it agrees with what
+//     the position keeps of the content's start (Position.Prefixes: the
+//     head, or the longest of its prefixes of 16 to 512 bytes the copy
+//     covers, and the sampled windows that end within it): logrotate
+//     copied the file before logtally read past the copy's end. Nothing
+//     is reported lost then, and the copies made after it are read
+//     whole;
 //   - another file holds the name, or none: the saved file was rotated
 //     away. It is looked up by (device, inode) under its saved name and in
 //     that name's directory (and its symlink target's), and verified; when

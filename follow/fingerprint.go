@@ -2,6 +2,8 @@ package follow
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -252,6 +254,55 @@ func (p Position) invalid() string {
 			p.Offset, p.HeadLen, p.TailLen, p.SampleCount, p.SampleStride)
 	}
 	return ""
+}
+
+// prefix returns a position that describes the first n bytes (0 < n <
+// p.Offset) of the content p describes, from what p keeps of them
+// (Prefixes): the head, or the longest of its prefixes that n covers, and
+// the sampled windows that end by n. ok is false when p keeps nothing of
+// them (a position saved by an earlier version, or n below the shortest
+// prefix kept).
+func (p Position) prefix(n int64) (q Position, ok bool) {
+	if p.invalid() != "" || n <= 0 || n >= p.Offset || p.Prefixes == "" {
+		return Position{}, false
+	}
+	b, err := base64.RawStdEncoding.DecodeString(p.Prefixes)
+	if err != nil || len(b)%8 != 0 {
+		return Position{}, false
+	}
+	hs := make([]uint64, len(b)/8)
+	for i := range hs {
+		hs[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	var heads []int // the prefix lengths kept, in hs's order
+	for _, k := range prefixLens {
+		if k < p.HeadLen {
+			heads = append(heads, k)
+		}
+	}
+	if len(hs) != len(heads)+p.SampleCount {
+		return Position{}, false
+	}
+	q = Position{Path: p.Path, Offset: n, HeadLen: p.HeadLen, HeadHash: p.HeadHash, TailHash: hash64(nil)}
+	if n < int64(p.HeadLen) {
+		i := len(heads) - 1
+		for i >= 0 && int64(heads[i]) > n {
+			i--
+		}
+		if i < 0 {
+			return Position{}, false
+		}
+		q.HeadLen, q.HeadHash = heads[i], hs[i]
+	}
+	windows := hs[len(heads):]
+	k := 0
+	for k < len(windows) && int64(k+1)*p.SampleStride+SampleLen <= n {
+		k++
+	}
+	if k > 0 {
+		q.SampleStride, q.SampleCount, q.SampleHash = p.SampleStride, k, combine(windows[:k])
+	}
+	return q, true
 }
 
 // compare checks the bytes of p's regions (as returned by regions) against

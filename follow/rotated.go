@@ -182,9 +182,34 @@ func eachCandidate(name string, skip map[fileID]bool, visit func(f *os.File, fi 
 // longest is the copy: an older one (logrotate's copy directive) holds
 // less. It returns the copy, or ok false.
 func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]bool) (found unseenFile, ok bool) {
+	head := o.fp.head
+	return findPrefix(name, off, skip, func(f *os.File) bool {
+		// Not worth a look further when the first byte differs.
+		b, err := headOf(f, 1)
+		return len(head) == 0 || err == nil && len(b) == 1 && b[0] == head[0]
+	}, func(n int64) (Position, bool) { return o.prefixAt(n, off), true })
+}
+
+// findSavedCopy is findRead for a saved position p, at startup: the
+// followed file was truncated while logtally was stopped, and a copy
+// shorter than p.Offset that agrees with what p keeps of its first bytes
+// (Position.prefix) holds nothing unread.
+func findSavedCopy(name string, p Position, skip map[fileID]bool) (found unseenFile, ok bool) {
+	return findPrefix(name, p.Offset, skip, func(*os.File) bool { return true }, p.prefix)
+}
+
+// findPrefix returns the longest file of name's rotated set (its newest
+// maxCandidates, not in skip) whose content, decompressed when gzip, is
+// not empty, shorter than off, passes quick and verifies against the
+// position at(n) gives for its size n.
+func findPrefix(name string, off int64, skip map[fileID]bool, quick func(*os.File) bool,
+	at func(n int64) (Position, bool)) (found unseenFile, ok bool) {
 	var best int64
 	eachCandidate(name, skip, func(f *os.File, fi os.FileInfo, id fileID, path string) bool {
-		if size := readPrefix(f, fi.Size(), o, off); size > best {
+		if !quick(f) {
+			return false
+		}
+		if size := readPrefix(f, fi.Size(), off, at); size > best {
 			found, best = unseenFile{path: path, id: id}, size
 		}
 		return false
@@ -193,16 +218,14 @@ func (s *scanner) findRead(name string, o *openFile, off int64, skip map[fileID]
 }
 
 // readPrefix returns the size of f's content (decompressed when gzip),
-// whose file is size bytes, when it is a prefix of o's content shorter
-// than off as far as o knows that content (prefixAt), or 0.
-func readPrefix(f *os.File, size int64, o *openFile, off int64) int64 {
-	if head := o.fp.head; len(head) > 0 {
-		if b, err := headOf(f, 1); err != nil || len(b) == 0 || b[0] != head[0] {
-			return 0 // not worth a look further
-		}
-	}
+// whose file is size bytes, when it is not empty, shorter than off, and
+// verifies against the position at gives for its size; else 0.
+func readPrefix(f *os.File, size, off int64, at func(n int64) (Position, bool)) int64 {
 	if !isGzip(f) {
-		if size == 0 || size >= off || verify(f, size, o.prefixAt(size, off)) != "" {
+		if size == 0 || size >= off {
+			return 0
+		}
+		if p, ok := at(size); !ok || verify(f, size, p) != "" {
 			return 0
 		}
 		return size
@@ -211,12 +234,16 @@ func readPrefix(f *os.File, size int64, o *openFile, off int64) int64 {
 	if !ok || n == 0 || n >= off {
 		return 0 // (modulo 2^32: a longer content fails below)
 	}
+	p, ok := at(n)
+	if !ok {
+		return 0
+	}
 	zr, err := gunzip(f)
 	if err != nil {
 		return 0
 	}
 	defer zr.Close()
-	if why, _, _ := verifyStream(zr, o.prefixAt(n, off)); why != "" {
+	if why, _, _ := verifyStream(zr, p); why != "" {
 		return 0
 	}
 	if m, _ := io.Copy(io.Discard, zr); m != 0 {

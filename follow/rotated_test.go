@@ -1168,3 +1168,79 @@ func TestRotatedAwayCompressed(t *testing.T) {
 		})
 	}
 }
+
+// TestPositionPrefix: a saved position keeps what verifies a copy of its
+// content shorter than its offset (copytruncate copied the file before
+// logtally read past the copy's end): the head, or the longest prefix of
+// it the copy covers, and the sampled windows that end within it. Such a
+// copy verifies; one that differs in its first bytes or in a sampled
+// window does not; a position saved without Prefixes verifies none.
+func TestPositionPrefix(t *testing.T) {
+	dir := t.TempDir()
+	content := []byte(strings.Join(manyLines("seq", 3000), "\n") + "\n")
+	fn := filepath.Join(dir, "app.log")
+	writeFile(t, fn, string(content))
+	f, err := os.Open(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off := int64(len(content)) - 7
+	o := &openFile{f: f, path: fn, fp: newPrints()}
+	o.startPlain(off, 0)
+	p := o.position(off, true)
+	if p.SampleCount < 8 || p.Prefixes == "" {
+		t.Fatalf("position %+v: want sampled windows and prefixes", p)
+	}
+	copyOf := func(b []byte) *os.File {
+		t.Helper()
+		name := filepath.Join(dir, fmt.Sprintf("copy%d", len(b)))
+		writeFile(t, name, string(b))
+		c, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, n := range []int64{10, 16, 40, 100, 700, 1023, 1024, 1500, 5000, 20000, off - 100, off - 1} {
+		q, ok := p.prefix(n)
+		if n < 16 {
+			if ok {
+				t.Errorf("n=%d: a prefix below the shortest kept verifies", n)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("n=%d: no prefix", n)
+			continue
+		}
+		if why := verify(copyOf(content[:n]), n, q); why != "" {
+			t.Errorf("n=%d: the copy does not verify: %s", n, why)
+		}
+		// A byte changed in the head, or in the last window the copy
+		// covers, is seen.
+		bad := slices.Clone(content[:n])
+		bad[0] ^= 1
+		if verify(copyOf(bad), n, q) == "" {
+			t.Errorf("n=%d: a copy with another first byte verifies", n)
+		}
+		if q.SampleCount > 0 {
+			bad = slices.Clone(content[:n])
+			bad[int64(q.SampleCount)*q.SampleStride] ^= 1
+			if verify(copyOf(bad), n, q) == "" {
+				t.Errorf("n=%d: a copy with another sampled window verifies", n)
+			}
+		}
+	}
+	for _, n := range []int64{0, off, off + 1} {
+		if _, ok := p.prefix(n); ok {
+			t.Errorf("n=%d: a prefix outside (0, offset) verifies", n)
+		}
+	}
+	old := p
+	old.Prefixes = ""
+	if _, ok := old.prefix(off - 1); ok {
+		t.Errorf("a position saved without prefixes verifies a shorter copy")
+	}
+}

@@ -97,6 +97,7 @@ func (o *openFile) position(off int64, reread bool) Position {
 		p.TailLen, p.TailHash = len(o.tail.b), hash64(o.tail.b)
 	}
 	p.SampleStride, p.SampleCount, p.SampleHash = o.fp.upTo(off)
+	p.Prefixes = o.fp.prefixes(p.HeadLen, p.SampleCount)
 	if off == 0 && o.before != nil {
 		p.Rotated = o.before.String()
 	}

@@ -207,8 +207,11 @@ func (s *scanner) baseOf(path string) string {
 // When the position no longer matches it (truncated or rewritten while
 // logtally was stopped: copytruncate), the old content's unread part is
 // looked for in its copy among the rotated files, and read from the saved
-// offset; open then reads the file itself from its start.
-// It returns the copy, queued to be drained, or nil.
+// offset; open then reads the file itself from its start. A copy shorter
+// than the saved offset that agrees with what the position keeps of the
+// content's start (findSavedCopy) holds nothing unread: nothing is lost.
+// It returns the copy, queued to be drained (or, when it holds nothing
+// unread, only placing it in the rotated set), or nil.
 func (s *scanner) checkCurrent(name, base string, id fileID, pos Position, taken map[fileID]bool) *openFile {
 	f, err := os.Open(name)
 	if err != nil {
@@ -233,6 +236,14 @@ func (s *scanner) checkCurrent(name, base string, id fileID, pos Position, taken
 	cp := s.findContent(base, pos, taken)
 	if cp == nil {
 		s.holes[id] = &holeWatch{have: pos.Offset}
+		if c, ok := findSavedCopy(base, pos, taken); ok {
+			// Copied before logtally read past the copy's end: the lines
+			// after it were read from the file. Later copies, if any,
+			// are read whole (startup places them after this one).
+			taken[c.id] = true
+			s.resetWhy[id] = "its copy " + c.path + " holds nothing unread; "
+			return &openFile{id: c.id, path: c.path}
+		}
 		s.resetWhy[id] = "no copy of its old content found next to it; "
 		s.lost(name, name, 0, fmt.Sprintf(
 			"%s was truncated or rewritten while logtally was stopped and no copy of its old content is next to it: lines written after offset %d before that, if any, were not read",

@@ -40,6 +40,14 @@ type Position struct {
 	SampleStride int64  `json:",omitempty"`
 	SampleCount  int    `json:",omitempty"`
 	SampleHash   uint64 `json:",omitempty"`
+	// Prefixes keeps what verifies a copy of the content shorter than
+	// Offset (logrotate's copytruncate copied the file, then logtally
+	// read on past the copy's end before it was stopped): the hashes of
+	// the content's first 16, 32, 64, ... 512 bytes that HeadLen covers,
+	// then of each sampled window, 8 bytes each, little-endian, in
+	// unpadded standard base64. Positions saved by earlier versions have
+	// none: such a copy is then not told from no copy.
+	Prefixes string `json:",omitempty"`
 	// Gzip: the file is gzip-compressed (a rotated log that logrotate
 	// compressed); Offset and the fingerprints are of its decompressed
 	// content.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -433,6 +435,147 @@ func TestRewrittenWhileStopped(t *testing.T) {
 			}
 			if d.countLog(reLine(`event=reset .*sampled`)) != 1 {
 				t.Errorf("no reset saying the sampled bytes changed")
+			}
+		})
+	}
+}
+
+// TestCopytruncateShorterWhileStopped: the real logrotate copies the log
+// (copytruncate; held by strace between its copy and its truncate), the
+// writer adds lines, which logtally reads, and logtally is stopped
+// (SIGTERM or kill -9) before logrotate truncates. At the restart the
+// saved offset is beyond the copy's end: the copy holds nothing unread,
+// and the lines after it were read from the log before it was
+// truncated. Nothing is lost: every line is counted once and no loss is
+// reported — with a copy longer than the first 1024 bytes and one
+// shorter, plain and compressed (the copy is then app.log.1.gz), and
+// when logrotate copies and truncates the log once more while logtally
+// is stopped: that copy is read whole.
+func TestCopytruncateShorterWhileStopped(t *testing.T) {
+	lr := need(t, "logrotate")
+	need(t, "strace")
+	for _, compress := range []string{"nocompress", "compress"} {
+		for _, before := range []string{"100", "20", "100/twice"} { // 1,300 and 260 bytes
+			before, twice := strings.CutSuffix(before, "/twice")
+			for _, stop := range []string{"sigterm/inotify", "kill/poll"} {
+				stop, watch, _ := strings.Cut(stop, "/")
+				name := fmt.Sprintf("%s/%s/%s/%s", compress, before, stop, watch)
+				if twice {
+					name += "/twice"
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					r := newRig(t, "")
+					log := r.path("app.log")
+					writeFile(t, r.rules, counterRules(log, "all", ".*", "seqs", "seq \\d{8}"))
+					conf := r.path("logrotate.conf")
+					writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 5\n  %s\n  copytruncate\n}\n", log, compress))
+					writeFile(t, log, "")
+					seq := 0
+					write := func(n int) {
+						var b strings.Builder
+						for i := 0; i < n; i++ {
+							fmt.Fprintf(&b, "seq %08d\n", seq)
+							seq++
+						}
+						appendString(t, log, b.String())
+					}
+					var pollEvery time.Duration
+					if watch == "poll" {
+						pollEvery = 100 * time.Millisecond
+					}
+					d := r.start(watch, pollEvery)
+					d.waitLog(`event=open `, 1)
+					n, _ := strconv.Atoi(before)
+					write(n)
+					waitCaughtUp(t, r.state, log)
+					release := holdLogrotate(t, r, conf)
+					write(30) // after the copy: read from the log
+					waitCaughtUp(t, r.state, log)
+					if stop == "kill" {
+						d.kill()
+					} else {
+						d.stop()
+					}
+					if out := release(); fileSize(t, log) != 0 {
+						t.Fatalf("logrotate did not truncate the log\n%s", out)
+					}
+					write(50)
+					if twice {
+						if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
+							t.Fatalf("logrotate: %v\n%s", err, out)
+						}
+						write(10)
+					}
+
+					d = r.start(watch, pollEvery)
+					waitCaughtUp(t, r.state, log)
+					d.stop()
+					got := readStatus(t, r.state).total("all")
+					t.Logf("%d lines written, %v counted", seq, got)
+					if got != float64(seq) {
+						t.Errorf("committed total %v, want the %d lines written", got, seq)
+					}
+					if n := d.countLog(reLine(`level=WARN msg=stream|event=lost`)); n != 0 {
+						t.Errorf("%d stream WARN or lost lines logged, want none", n)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestCopytruncateLostWhileStopped: while logtally is stopped, lines are
+// written and the real logrotate truncates the log keeping no copy
+// (rotate 0): those lines are in no file. logtally counts every other
+// line once and reports the loss with one WARN naming the log and the
+// offset after which lines were not read.
+func TestCopytruncateLostWhileStopped(t *testing.T) {
+	lr := need(t, "logrotate")
+	for _, stop := range []string{"sigterm/inotify", "kill/poll"} {
+		stop, watch, _ := strings.Cut(stop, "/")
+		t.Run(stop+"/"+watch, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "")
+			log := r.path("app.log")
+			writeFile(t, r.rules, counterRules(log, "all", ".*"))
+			conf := r.path("logrotate.conf")
+			writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 0\n  copytruncate\n}\n", log))
+			writeFile(t, log, "")
+			var pollEvery time.Duration
+			if watch == "poll" {
+				pollEvery = 100 * time.Millisecond
+			}
+			d := r.start(watch, pollEvery)
+			d.waitLog(`event=open `, 1)
+			appendString(t, log, numbered("read", 0, 100))
+			waitCaughtUp(t, r.state, log)
+			offset := fileSize(t, log)
+			if stop == "kill" {
+				d.kill()
+			} else {
+				d.stop()
+			}
+			appendString(t, log, numbered("lost", 0, 20))
+			if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
+				t.Fatalf("logrotate: %v\n%s", err, out)
+			}
+			if fileSize(t, log) != 0 {
+				t.Fatalf("logrotate did not truncate the log")
+			}
+			appendString(t, log, numbered("new", 0, 50))
+
+			d = r.start(watch, pollEvery)
+			waitCaughtUp(t, r.state, log)
+			d.stop()
+			got := readStatus(t, r.state).total("all")
+			t.Logf("170 lines written, 20 of them in no file; %v counted", got)
+			if got != 150 {
+				t.Errorf("committed total %v, want the 150 lines in a file", got)
+			}
+			warn := reLine(fmt.Sprintf(`level=WARN .*event=lost .*%s.* after offset %d`, regexp.QuoteMeta(log), offset))
+			if n := d.countLog(warn); n != 1 {
+				t.Errorf("%d WARN lines reporting lines lost after offset %d, want 1", n, offset)
 			}
 		})
 	}
