@@ -126,7 +126,7 @@ type betweenLooks struct {
 // logrotate's create and compress, delaycompress, numbered names without
 // compression, and dated names.
 func TestRotatedTwiceBetweenLooks(t *testing.T) {
-	lr := need(t, "logrotate")
+	need(t, "logrotate")
 	dated := func(t *testing.T, log string, n int) {
 		rename(t, log, fmt.Sprintf("%s-2026120610%04d", log, n))
 		writeFile(t, log, "")
@@ -145,8 +145,7 @@ func TestRotatedTwiceBetweenLooks(t *testing.T) {
 				r := newRig(t, "")
 				log := r.path("a.log")
 				writeFile(t, r.rules, counterRules(log, "hits", ".*GET .*"))
-				conf := r.path("logrotate.conf")
-				writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 60\n  %s\n}\n", log, c.conf))
+				logrotated := logrotate(t, r, fmt.Sprintf("%s {\n  rotate 60\n  %s\n}\n", log, c.conf))
 				writeFile(t, log, "")
 				pollEvery := time.Minute
 				if watch == "poll" {
@@ -170,9 +169,7 @@ func TestRotatedTwiceBetweenLooks(t *testing.T) {
 						c.rotate(t, log, rotations)
 						return
 					}
-					if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
-						t.Fatalf("logrotate: %v\n%s", err, out)
-					}
+					logrotated()
 				}
 				for round := 1; round <= 4; round++ {
 					if round%2 == 1 {

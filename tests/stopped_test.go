@@ -452,7 +452,6 @@ func TestRewrittenWhileStopped(t *testing.T) {
 // when logrotate copies and truncates the log once more while logtally
 // is stopped: that copy is read whole.
 func TestCopytruncateShorterWhileStopped(t *testing.T) {
-	lr := need(t, "logrotate")
 	need(t, "strace")
 	for _, compress := range []string{"nocompress", "compress"} {
 		for _, before := range []string{"100", "20", "100/twice"} { // 1,300 and 260 bytes
@@ -468,8 +467,7 @@ func TestCopytruncateShorterWhileStopped(t *testing.T) {
 					r := newRig(t, "")
 					log := r.path("app.log")
 					writeFile(t, r.rules, counterRules(log, "all", ".*", "seqs", "seq \\d{8}"))
-					conf := r.path("logrotate.conf")
-					writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 5\n  %s\n  copytruncate\n}\n", log, compress))
+					rotate := logrotate(t, r, fmt.Sprintf("%s {\n  rotate 5\n  %s\n  copytruncate\n}\n", log, compress))
 					writeFile(t, log, "")
 					seq := 0
 					write := func(n int) {
@@ -489,7 +487,7 @@ func TestCopytruncateShorterWhileStopped(t *testing.T) {
 					n, _ := strconv.Atoi(before)
 					write(n)
 					waitCaughtUp(t, r.state, log)
-					release := holdLogrotate(t, r, conf)
+					release := holdLogrotate(t, r, r.path("logrotate.conf"))
 					write(30) // after the copy: read from the log
 					waitCaughtUp(t, r.state, log)
 					if stop == "kill" {
@@ -502,9 +500,7 @@ func TestCopytruncateShorterWhileStopped(t *testing.T) {
 					}
 					write(50)
 					if twice {
-						if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
-							t.Fatalf("logrotate: %v\n%s", err, out)
-						}
+						rotate()
 						write(10)
 					}
 
@@ -531,7 +527,6 @@ func TestCopytruncateShorterWhileStopped(t *testing.T) {
 // line once and reports the loss with one WARN naming the log and the
 // offset after which lines were not read.
 func TestCopytruncateLostWhileStopped(t *testing.T) {
-	lr := need(t, "logrotate")
 	for _, stop := range []string{"sigterm/inotify", "kill/poll"} {
 		stop, watch, _ := strings.Cut(stop, "/")
 		t.Run(stop+"/"+watch, func(t *testing.T) {
@@ -539,8 +534,7 @@ func TestCopytruncateLostWhileStopped(t *testing.T) {
 			r := newRig(t, "")
 			log := r.path("app.log")
 			writeFile(t, r.rules, counterRules(log, "all", ".*"))
-			conf := r.path("logrotate.conf")
-			writeFile(t, conf, fmt.Sprintf("%s {\n  rotate 0\n  copytruncate\n}\n", log))
+			rotate := logrotate(t, r, fmt.Sprintf("%s {\n  rotate 0\n  copytruncate\n}\n", log))
 			writeFile(t, log, "")
 			var pollEvery time.Duration
 			if watch == "poll" {
@@ -557,9 +551,7 @@ func TestCopytruncateLostWhileStopped(t *testing.T) {
 				d.stop()
 			}
 			appendString(t, log, numbered("lost", 0, 20))
-			if out, err := exec.Command(lr, "-f", "-s", r.path("logrotate.state"), conf).CombinedOutput(); err != nil {
-				t.Fatalf("logrotate: %v\n%s", err, out)
-			}
+			rotate()
 			if fileSize(t, log) != 0 {
 				t.Fatalf("logrotate did not truncate the log")
 			}
