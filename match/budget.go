@@ -70,11 +70,19 @@ type lineClock struct {
 	deadline time.Time
 	spent    bool // the line ran out of its budget
 	own      map[*regexp2.Regexp]*regexp2.Regexp
-	// call is when the regexp2 match under way began, and lost the time
-	// of the matches that timed out since the caller cleared it: what a
-	// timed-out rule cost, measured (see matchTimed).
-	call time.Time
+	// rule is when the rule under way first asked for the budget on this
+	// line, and lost what the rules that timed out since startRule cost
+	// on it, measured from there (see matchTimed): all of a rule's
+	// regexp2 matches on the line, not only the one that ran out, so a
+	// timed-out line is charged at least what remained of its limit when
+	// the rule began.
+	rule time.Time
 	lost time.Duration
+}
+
+// startRule starts measuring one rule's matches on the line.
+func (c *lineClock) startRule() {
+	c.rule, c.lost = time.Time{}, 0
 }
 
 func newLineClock(limit time.Duration) lineClock {
@@ -83,7 +91,7 @@ func newLineClock(limit time.Duration) lineClock {
 
 // reset starts a new line.
 func (c *lineClock) reset() {
-	c.started, c.spent = false, false
+	c.started, c.spent, c.rule = false, false, time.Time{}
 }
 
 // take returns the copy of re to run with what remains of the line's
@@ -94,12 +102,15 @@ func (c *lineClock) take(re *regexp2.Regexp) (own *regexp2.Regexp, ok bool) {
 		c.started = true
 		c.deadline = now.Add(c.limit)
 	}
+	if c.rule.IsZero() {
+		c.rule = now
+	}
 	left := c.deadline.Sub(now)
 	if left <= 0 {
 		c.spent = true
+		c.lost += now.Sub(c.rule)
 		return nil, false
 	}
-	c.call = now
 	own = c.own[re]
 	if own == nil {
 		if c.own == nil {
@@ -135,7 +146,7 @@ func (c *lineClock) matchRunes(re *regexp2.Regexp, runes []rune) (ok, timeout bo
 // and what it cost.
 func (c *lineClock) timedOut() {
 	c.spent = true
-	c.lost += c.now().Sub(c.call)
+	c.lost += c.now().Sub(c.rule)
 }
 
 // findRunes is re.FindRunesMatch within the line's budget.

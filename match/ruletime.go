@@ -61,7 +61,7 @@ func (m *Matcher) RuleTimes() []time.Duration {
 func (m *Matcher) matchTimed(i int, line []byte, ascii bool) (Hit, bool) {
 	t := m.times
 	t.runs[i]++
-	m.clock.lost = 0
+	m.clock.startRule()
 	if t.runs[i]%timeSample != 1 {
 		h, ok := m.set.rules[i].match(m, i, line, ascii)
 		if h.Timeout {

@@ -97,3 +97,36 @@ func TestRuleTimesTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleTimesChargeWholeRule: a rule that runs regexp2 more than once
+// on a line (its select, then its key) and times out on a later match is
+// charged all it spent on the line, from its first match: with a clock
+// that moves by the limit at each reading, the select runs, the key
+// finds the limit spent, and the rule is charged exactly the limit.
+// It used to be charged only the match that ran out, here nothing; with
+// a real clock, a timed-out line came out a few microseconds under its
+// limit whenever the select had taken them.
+func TestRuleTimesChargeWholeRule(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	set, err := Compile([]Spec{{Select: `(?=a)a+c`, Key: `(?<=a)(a)c`}}, Options{Timeout: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range []bool{false, true} {
+		m := set.NewMatcher()
+		m.TimeRules()
+		m.clock.now = steppingClock(limit)
+		var hits []Hit
+		if block {
+			m.MatchBlock([]byte("aac\n"), func(_ int, _ []byte, hs []Hit) { hits = append(hits, hs...) })
+		} else {
+			hits = m.Match([]byte("aac"))
+		}
+		if len(hits) != 1 || !hits[0].Timeout {
+			t.Fatalf("block %v: %s, want rule 0 timed out", block, fmtHits(hits))
+		}
+		if got := m.times.lost[0]; got != limit {
+			t.Errorf("block %v: the timed-out rule was charged %v, want its line's limit %v", block, got, limit)
+		}
+	}
+}
