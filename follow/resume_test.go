@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -327,4 +328,86 @@ func TestResumeSymlinkRotated(t *testing.T) {
 		}
 		h2.rec.check(t, saved[link].Offset)
 	})
+}
+
+// TestSavedRotatedFileGoneElsewhere: the position saved under a rotated
+// name (app.log.1, being drained) is of a file that is no longer there
+// under that identity while logtally is stopped: gzip replaced it by
+// app.log.1.gz (a new inode), or it was deleted and its inode taken by
+// an unrelated file of the directory (logrotate's own state file). The
+// event that ends the position saved under app.log.1 names the identity
+// saved there, so that the daemon deletes it; an unrelated file that
+// took the inode is not taken for it.
+func TestSavedRotatedFileGoneElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		change   func(t *testing.T, fn string)
+		want     []string
+		notNamed string // no event names this file
+	}{
+		{
+			name: "compressed",
+			change: func(t *testing.T, fn string) {
+				var b bytes.Buffer
+				zw := gzip.NewWriter(&b)
+				zw.Write([]byte("s1\ns2\ns3\n"))
+				zw.Close()
+				writeFile(t, fn+".1.gz", b.String())
+				if err := os.Remove(fn + ".1"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"s3", "n1"},
+		},
+		{
+			name: "inode taken by another file",
+			change: func(t *testing.T, fn string) {
+				// The rotated file's inode now names lr.state: renamed
+				// there and rewritten, as a freed inode reused would be.
+				rename(t, fn+".1", filepath.Join(filepath.Dir(fn), "lr.state"))
+				writeFile(t, filepath.Join(filepath.Dir(fn), "lr.state"), "logrotate state -- version 2\n")
+			},
+			want:     []string{"n1"},
+			notNamed: "lr.state",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, fn, saved := firstRun(t, "poll")
+			appendFile(t, fn, "s3\n")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "n1\n")
+			// The position of the rotated file, saved under its new name
+			// as the daemon does while it is drained.
+			old := saved[fn]
+			old.Path = fn + ".1"
+			tc.change(t, fn)
+
+			h2 := h.again()
+			h2.start(FileConfig{Paths: []string{fn}, Start: "beginning", Saved: map[string]Position{fn + ".1": old}})
+			h2.sync()
+			if got := h2.rec.lines(); !slices.Equal(got, tc.want) {
+				t.Fatalf("lines %q, want %q; events %q", got, tc.want, h2.rec.allEvents())
+			}
+			ended := false
+			for _, e := range append(h2.rec.events(EventClose), h2.rec.events(EventMove)...) {
+				if e.Path == fn+".1" {
+					ended = true
+					if e.Pos.Dev != old.Dev || e.Pos.Ino != old.Ino {
+						t.Errorf("%v ends the position saved under %s with (%d %d), want the saved identity (%d %d)",
+							e.Kind, e.Path, e.Pos.Dev, e.Pos.Ino, old.Dev, old.Ino)
+					}
+				}
+			}
+			if !ended {
+				t.Errorf("no event ends the position saved under %s: %q", fn+".1", h2.rec.allEvents())
+			}
+			if tc.notNamed != "" {
+				for _, e := range h2.rec.allEvents() {
+					if strings.Contains(e, tc.notNamed) {
+						t.Errorf("event %q names %s, an unrelated file", e, tc.notNamed)
+					}
+				}
+			}
+		})
+	}
 }

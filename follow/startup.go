@@ -328,6 +328,11 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	)
 	if name := s.findID(pos.Path, dirs, id); name != "" {
 		o, why = s.openSaved(name, id, pos)
+		if o == nil && !rotatedName(name, pos.Path, base) {
+			// Its inode was freed and taken by an unrelated file
+			// (logrotate's own state file): not the saved file.
+			why = ""
+		}
 	}
 	if o == nil && !pos.Gzip {
 		// Compressed since (gzip makes a new file), or copied away.
@@ -358,12 +363,36 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	s.draining = append(s.draining, o)
 	if _, followed := s.tracked[pos.Path]; !followed && pos.Path != o.path {
 		// The saved position moves from its old name to the file's new one.
-		s.event(Event{Kind: EventMove, Source: source, Path: pos.Path, Pos: o.position(pos.Offset, false),
+		// A compressed twin is another file: the position saved under the
+		// old name is of the old identity, which is what ends there.
+		kind, ended := EventMove, o.position(pos.Offset, false)
+		if o.id != id {
+			kind, ended = EventClose, Position{Path: pos.Path, Dev: id.dev, Ino: id.ino}
+		}
+		s.event(Event{Kind: kind, Source: source, Path: pos.Path, Pos: ended,
 			Detail: "rotated again while stopped (now " + o.path + ")"})
 	}
 	s.event(Event{Kind: EventResume, Source: source, Path: o.path, Pos: o.position(pos.Offset, false),
 		Detail: fmt.Sprintf("rotated while stopped; draining it from offset %d", pos.Offset)})
 	return o
+}
+
+// rotatedName reports whether name can be the file whose position was
+// saved under path for the followed name base: path itself, or a name of
+// the rotated set of path or base.
+func rotatedName(name, path, base string) bool {
+	if name == path {
+		return true
+	}
+	for _, b := range []string{path, base} {
+		if b == "" {
+			continue
+		}
+		if _, ok := parseRotated(filepath.Base(b), filepath.Base(name)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // findID returns the name of the regular file with identity id: path
