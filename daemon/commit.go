@@ -130,7 +130,7 @@ func (d *Daemon) commitLate() {
 // gathered is what the streams handed over for one commit.
 type gathered struct {
 	positions map[string]follow.Position
-	closed    map[string]follow.Position // keys to delete if still of that file
+	closed    ended // keys to delete if still of one of those files
 	taken     map[*stream]taken
 	late      []string // streams not complete
 }
@@ -140,7 +140,7 @@ type gathered struct {
 // not complete is late: its measurements are pending in c. Callers hold
 // d.mu.
 func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) gathered {
-	in := gathered{positions: map[string]follow.Position{}, closed: map[string]follow.Position{}, taken: map[*stream]taken{}}
+	in := gathered{positions: map[string]follow.Position{}, closed: ended{}, taken: map[*stream]taken{}}
 	streams := only
 	if len(streams) == 0 {
 		streams = d.sortedStreams()
@@ -169,8 +169,8 @@ func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) ga
 		for p, pos := range t.positions {
 			in.positions[posKey(s.source, p)] = pos
 		}
-		for p, id := range t.closed {
-			in.closed[posKey(s.source, p)] = id
+		for p, ids := range t.closed {
+			in.closed[posKey(s.source, p)] = ids
 		}
 		in.taken[s] = t
 	}
@@ -236,22 +236,8 @@ func (d *Daemon) writer(res *interval.Result, in gathered) func(*state.Tx) error
 	spool, precs, log := d.spool, d.precs, d.log
 	positions, closed := in.positions, in.closed
 	return func(tx *state.Tx) error {
-		for k, p := range positions {
-			if err := tx.SetJSON(k, p); err != nil {
-				return err
-			}
-		}
-		for k, id := range closed {
-			if _, still := positions[k]; still {
-				continue
-			}
-			var p follow.Position
-			if ok, err := tx.GetJSON(k, &p); err == nil && ok && (p.Dev != id.Dev || p.Ino != id.Ino) {
-				continue // another file's position has taken the name
-			}
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
+		if err := writePositions(tx, positions, closed); err != nil {
+			return err
 		}
 		if err := downs.Apply(tx); err != nil {
 			return err
@@ -274,6 +260,30 @@ func (d *Daemon) writer(res *interval.Result, in gathered) func(*state.Tx) error
 		}
 		return nil
 	}
+}
+
+// writePositions saves the positions of a commit and deletes those no
+// longer needed (closed), unless another file's position has taken the
+// name.
+func writePositions(tx *state.Tx, positions map[string]follow.Position, closed ended) error {
+	for k, p := range positions {
+		if err := tx.SetJSON(k, p); err != nil {
+			return err
+		}
+	}
+	for k := range closed {
+		if _, still := positions[k]; still {
+			continue
+		}
+		var p follow.Position
+		if ok, err := tx.GetJSON(k, &p); err == nil && ok && !closed.has(k, p) {
+			continue // another file's position has taken the name
+		}
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pushClassChanges spools one line-protocol point per class that became set

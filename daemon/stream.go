@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -112,18 +113,53 @@ type part struct {
 	inflight  int
 	cut       bool // the interval has ended for this stream: no new batch joins it
 	positions map[string]follow.Position
-	closed    map[string]follow.Position // positions no longer needed, if still of that file
-	lost      bool                       // a backlog was incomplete (lines may be lost)
-	short     bool                       // the stream began during the interval
-	down      string                     // why the stream could not be read, "" when it could
-	skipped   bool                       // a snapshot stream not sampled (ifelapsed): its last sample stands
+	closed    ended  // positions no longer needed, if still of one of those files
+	lost      bool   // a backlog was incomplete (lines may be lost)
+	short     bool   // the stream began during the interval
+	down      string // why the stream could not be read, "" when it could
+	skipped   bool   // a snapshot stream not sampled (ifelapsed): its last sample stands
 }
+
+// ended lists, per name, the files (device, inode) whose position saved
+// under that name is no longer needed: closed, deleted, or moved to
+// another name. A name can see several files end in one interval
+// (copytruncate with compress: app.log.1 moved to app.log.2.gz, then
+// another copy taken as app.log.1 and read to its end), and the state
+// file may still hold the position of any of them, saved by an earlier
+// commit or at once when it was opened: each is deleted unless another
+// file's position has taken the name.
+type ended map[string][]follow.Position
+
+// add records that the file id under path has ended.
+func (e ended) add(path string, id follow.Position) {
+	if !e.has(path, id) {
+		e[path] = append(e[path], follow.Position{Path: path, Dev: id.Dev, Ino: id.Ino})
+	}
+}
+
+// remove forgets that the file id under path ended (it is read again).
+func (e ended) remove(path string, id follow.Position) {
+	ids := slices.DeleteFunc(e[path], func(x follow.Position) bool { return sameFile(x, id) })
+	if len(ids) == 0 {
+		delete(e, path)
+		return
+	}
+	e[path] = ids
+}
+
+// has reports whether the file id under path has ended.
+func (e ended) has(path string, id follow.Position) bool {
+	return slices.ContainsFunc(e[path], func(x follow.Position) bool { return sameFile(x, id) })
+}
+
+// sameFile reports whether two positions are of the same file.
+func sameFile(a, b follow.Position) bool { return a.Dev == b.Dev && a.Ino == b.Ino }
 
 // part returns the part of the interval starting at t. Callers hold s.mu.
 func (s *stream) part(t time.Time) *part {
 	p := s.parts[t.Unix()]
 	if p == nil {
-		p = &part{positions: map[string]follow.Position{}, closed: map[string]follow.Position{}}
+		p = &part{positions: map[string]follow.Position{}, closed: ended{}}
 		s.parts[t.Unix()] = p
 	}
 	return p
@@ -312,19 +348,19 @@ func (p *part) drop(path string, id follow.Position) {
 	if path == "" {
 		return
 	}
-	if pos, ok := p.positions[path]; ok {
-		if pos.Dev != id.Dev || pos.Ino != id.Ino {
-			return // the name is another file's now
-		}
+	if pos, ok := p.positions[path]; ok && sameFile(pos, id) {
 		delete(p.positions, path)
 	}
-	p.closed[path] = id
+	// Recorded even when another file's position has taken the name:
+	// the state file may still hold this one's, which that position
+	// replaces if it is committed, and which must go if it is dropped.
+	p.closed.add(path, id)
 }
 
 // set records the position of a file.
 func (p *part) set(pos follow.Position) {
 	p.positions[pos.Path] = pos
-	delete(p.closed, pos.Path)
+	p.closed.remove(pos.Path, pos)
 }
 
 // Event keeps the positions and the availability in step with what
@@ -344,7 +380,7 @@ func (s *stream) Event(e follow.Event) {
 	if s.kind == interval.KindFile {
 		switch e.Kind {
 		case follow.EventOpen, follow.EventReset:
-			if s.saveStart != nil && e.Pos.Path != "" {
+			if s.saveStart != nil && e.Pos.Path != "" && startsAfresh(e) {
 				s.saveStart(e.Pos)
 			}
 		}
@@ -416,6 +452,18 @@ func (s *stream) Event(e follow.Event) {
 	}
 }
 
+// startsAfresh reports whether an EventOpen or EventReset starts reading
+// where no line read before it is pending: a followed name's own file
+// (seen for the first time, appeared, replaced), or a file read from its
+// start. Only such a position may be saved at once, outside a commit. A
+// copy opened at the offset its original was read to (copytruncate) is
+// not one: that offset holds the lines read from the original in this
+// interval, whose counts are committed later, and saved before them it
+// would make a restart after a crash skip those lines for good.
+func startsAfresh(e follow.Event) bool {
+	return e.Pos.Offset == 0 || e.Path == "" || e.Path == e.Source
+}
+
 // eventText is an event's detail and error, for a reason: each once (a
 // command's exit status is often both).
 func eventText(e follow.Event) string {
@@ -463,7 +511,7 @@ type taken struct {
 	down      []string    // why the stream could not be read, in the order of the intervals; "" when it could
 	starts    []time.Time
 	positions map[string]follow.Position
-	closed    map[string]follow.Position // positions to delete, if still of that file
+	closed    ended // positions to delete, if still of one of those files
 	lost      bool
 	catchFrom time.Time // see stream.catchFrom
 }
@@ -520,7 +568,7 @@ func (s *stream) take(upTo time.Time) (t taken, ok bool) {
 	}
 	// The parts in order, as one: a later position or drop of a name
 	// replaces an earlier one (see part.drop).
-	all := &part{positions: t.positions, closed: map[string]follow.Position{}}
+	all := &part{positions: t.positions, closed: ended{}}
 	for _, ts := range stamps {
 		p := s.parts[ts]
 		delete(s.parts, ts)
@@ -535,8 +583,10 @@ func (s *stream) take(upTo time.Time) (t taken, ok bool) {
 		for _, pos := range p.positions {
 			all.set(pos)
 		}
-		for path, id := range p.closed {
-			all.drop(path, id)
+		for path, ids := range p.closed {
+			for _, id := range ids {
+				all.drop(path, id)
+			}
 		}
 	}
 	t.closed = all.closed

@@ -179,7 +179,9 @@
 // renamed while drained; and EventClose, EventDelete and EventMove end the
 // position saved under a name if it is still of that file (another file
 // may have taken the name since). The daemon saves them with the samples
-// of the interval in which they happened, so that at every commit the
+// of the interval in which they happened (never ahead of them: only the
+// start of a file that holds nothing read before is saved at once, see
+// Event.Pos), so that at every commit the
 // saved positions describe the files in the order things happened: a
 // rotated file's position is saved under its new name before the new
 // file's start replaces it under the old one, a copy's before the
@@ -205,7 +207,9 @@
 //     whole;
 //   - another file holds the name, or none: the saved file was rotated
 //     away. It is looked up by (device, inode) under its saved name and in
-//     that name's directory (and its symlink target's), and verified; when
+//     that name's directory (and its symlink target's), and verified (a
+//     file there that has the identity but neither verifies nor bears a
+//     name of the rotated set took a freed inode: it is not the file); when
 //     it is not there or does not verify — compressed (gzip makes a new
 //     file), or copied away — by its fingerprints in the rotated set,
 //     reading gzip files through a decompressor and checking the

@@ -199,14 +199,19 @@ type Event struct {
 	// (EventOpen, EventReset, EventResume, EventRotate, EventTruncate,
 	// EventMove), the position reading starts or goes on from, under the
 	// name to save it under (Pos.Path; empty when the file has none).
-	// Saved with the next commit — and, for EventOpen and EventReset, at
-	// once when nothing is saved under the name yet, so that a restart
+	// Saved with the next commit — and, for EventOpen and EventReset of a
+	// followed name's own file or of a file read from its start (not of a
+	// copy read on from the offset its original was read to, which holds
+	// lines not committed yet), at once when nothing is saved under the
+	// name yet, so that a restart
 	// after a crash resumes there instead of taking the file as seen for
 	// the first time — it keeps the saved positions in step with the
 	// files, in the order things happened. For EventClose, EventDelete and
 	// EventMove, the position saved under Path is no longer needed when it
 	// is of the same file (Pos.Dev, Pos.Ino): another file may have taken
-	// the name since.
+	// the name since. A saved file found again under another identity
+	// (gzip made a new file of it) ends its old position with an
+	// EventClose of the old identity, then resumes under its new name.
 	Pos Position
 }
 

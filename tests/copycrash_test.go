@@ -1,0 +1,90 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/logtally/logtally/internal/testutil"
+)
+
+// TestCopyOpenedThenKilled: logtally reads lines from its log, then a
+// copytruncate copies the log away and truncates it, and logtally is
+// killed with SIGKILL after it opened the copy at the offset it had read
+// to, before any commit (the interval is an hour long); the copy is
+// compressed while logtally is down, as compress does. The copy's
+// position must not be saved ahead of the counts of the lines read
+// before it (it was, at once: a restart found a saved copy "read to its
+// end" whose lines no commit had counted, and warned that a rotated file
+// was not found, for a copy that lost nothing). On restart every line is
+// counted once, the copy whole then the log, without a warning.
+func TestCopyOpenedThenKilled(t *testing.T) {
+	for _, watch := range []string{"inotify", "poll"} {
+		t.Run(watch, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, "")
+			log := r.path("a.log")
+			writeFile(t, r.rules, counterRules(log, "all", ".*"))
+			writeFile(t, log, "")
+			start := func() *daemonProc {
+				return startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP,
+					watch: watch, pollEvery: 100 * time.Millisecond, interval: time.Hour,
+					extra: []string{"--listen", "127.0.0.1:0"}})
+			}
+			waitRead := func(d *daemonProc, addr string, n int) {
+				t.Helper()
+				testutil.WaitForWhy(t, waitTimeout, "the lines to be read", func() (bool, string) {
+					got, _ := metricValue(scrape(t, addr), "logtally_stream_lines_total", "source", log)
+					return int(got) >= n, fmt.Sprintf("%v of %d lines read", got, n)
+				})
+			}
+			// A first copytruncate; the truncated log's start is committed
+			// (SIGTERM), with the rotated set it saw.
+			d := start()
+			d.waitLog(`event=open .*first seen`, 1)
+			first := numbered("line", 1, 100)
+			appendString(t, log, first)
+			waitRead(d, d.webAddr(), 100)
+			copyPath := r.path("a.log.1")
+			writeFile(t, copyPath, first)
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			d.waitLog(`event=truncate .*read from its copy`, 1)
+			d.stop()
+			if err := os.Rename(copyPath, r.path("a.log.2")); err != nil {
+				t.Fatal(err)
+			}
+
+			d = start()
+			addr := d.webAddr()
+			d.waitLog(`event=resume`, 1)
+			before := numbered("line", 101, 400)
+			appendString(t, log, before)
+			waitRead(d, addr, 400)
+			// copytruncate again: copy, then truncate.
+			writeFile(t, copyPath, before)
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			d.waitLog(`event=truncate .*read from its copy`, 1)
+			d.kill()
+
+			// compress, while logtally is down; then more lines.
+			writeGzip(t, copyPath+".gz", before)
+			if err := os.Remove(copyPath); err != nil {
+				t.Fatal(err)
+			}
+			appendString(t, log, numbered("line", 501, 100))
+
+			d = start()
+			waitRead(d, d.webAddr(), 500) // the copy's 400 unread lines, then the log's 100
+			d.stop()
+			wantTotal(t, r.state, "all", 600)
+			if n := d.countLog(reLine(`level=(WARN|ERROR)`)); n != 0 {
+				t.Errorf("%d warnings or errors after the restart, want none", n)
+			}
+		})
+	}
+}
