@@ -411,3 +411,34 @@ func TestSavedRotatedFileGoneElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestSavedRotatedFileReadOnce: two positions are saved, the followed
+// file's (later renamed to app.log.2) and, at offset 0, that of a file
+// rotated in after it (app.log.1: saved when it was opened to be read
+// whole, then logtally was killed before a commit). On restart the
+// second is drained from its saved position and not read whole again by
+// the walk of the files rotated in after the first (850 lines counted
+// twice under create and kill -9).
+func TestSavedRotatedFileReadOnce(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h, fn, saved := firstRun(t, mode)
+		rename(t, fn, fn+".2")
+		writeFile(t, fn+".1", "x1\nx2\n")
+		fi, err := os.Stat(fn + ".1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := idOf(fi)
+		saved[fn+".1"] = Position{Path: fn + ".1", Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
+		writeFile(t, fn, "n1\n")
+
+		h2 := h.again()
+		h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+		h2.sync()
+		got := h2.rec.lines()
+		slices.Sort(got)
+		if want := []string{"n1", "x1", "x2"}; !slices.Equal(got, want) {
+			t.Fatalf("lines %q, want %q once each; events %q", got, want, h2.rec.allEvents())
+		}
+	})
+}

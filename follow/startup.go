@@ -87,6 +87,11 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 		} else {
 			delete(s.resume, id)
 			o = s.locate(id, pos, base, taken)
+			if o != nil {
+				// Drained from its saved position: never read whole too
+				// by the walk of the files rotated in after another.
+				taken[o.id] = true
+			}
 		}
 		if o == nil || base == "" || o.path == pos.Path {
 			continue
