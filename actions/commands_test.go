@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -478,21 +479,103 @@ commands:
 	}
 }
 
-// TestStartError: a command that cannot be started is recorded, counted
-// and logged; the engine carries on.
+// TestStartError: a command whose program cannot be started (missing,
+// not in PATH, a directory, not executable) is recorded, counted and
+// logged in one line per attempt, and the engine carries on: the attempt
+// holds ifelapsed like a run, so a guard that stays true, or rises again
+// within ifelapsed, makes no new attempt, and one after ifelapsed makes one
+// more.
 func TestStartError(t *testing.T) {
-	set := loadRules(t, measurementKey+`
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, program, err string
+	}{
+		{"absolute, missing", "/nonexistent/program", "no such file"},
+		{"relative, not in PATH", "logtally-no-such-program", "executable file not found in $PATH"},
+		{"directory", dir, "permission denied"},
+		{"not executable", plain, "permission denied"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			set := loadRules(t, measurementKey+fmt.Sprintf(`
 commands:
-  - {handle: missing, if: h_high, command: [/nonexistent/program]}
-`)
+  - {handle: missing, if: h_high, ifelapsed: 30m, command: ['%s', now]}
+`, tc.program))
+			h := newHarness(t, set, Options{})
+			attempts := func() int { return strings.Count(h.log.String(), "command could not start") }
+			h.next("h_high")
+			h.wait()
+			if rec, _ := lastRecord(h.e, "missing", ""); rec.Outcome != OutcomeError || !strings.Contains(rec.Err, tc.err) {
+				t.Errorf("%+v", rec)
+			}
+			if st := h.e.Stats(); st.Failures != 1 || st.Runs != 0 {
+				t.Errorf("stats %+v", st)
+			}
+			if n := attempts(); n != 1 {
+				t.Fatalf("%d log lines, want 1:\n%s", n, h.log.String())
+			}
+			line := h.log.String()
+			if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "handle=missing") || !strings.Contains(line, tc.program) {
+				t.Errorf("log line: %s", line)
+			}
+			h.next("h_high") // still true: no rise
+			h.next()
+			h.next("h_high") // a rise 15 minutes after the attempt
+			h.wait()
+			if n := attempts(); n != 1 {
+				t.Errorf("%d attempts within ifelapsed, want 1:\n%s", n, h.log.String())
+			}
+			for range 4 { // 35 minutes after the attempt
+				h.next()
+			}
+			if d := h.next("h_high"); len(d.Fired) != 1 {
+				t.Fatalf("after ifelapsed: fired %v", firedHandles(d.Fired))
+			}
+			h.wait()
+			if n := attempts(); n != 2 {
+				t.Errorf("%d attempts after ifelapsed, want 2", n)
+			}
+			if st := h.e.Stats(); st.Failures != 2 || st.Runs != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// TestLogTextNeverChoosesProgram: a command whose program would be text
+// from a log line is refused, even when built around the rule loader's
+// check; one with the text as an argument runs.
+func TestLogTextNeverChoosesProgram(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	guard := rules.MustParseExpr("h_high")
+	set := &rules.Set{
+		Measurements: []*rules.Measurement{{Handle: "h", HistoryType: rules.HistoryWeekly, Key: `from (\S+)`}},
+		Commands: []*rules.Command{
+			{Handle: "chosen", If: guard, Timeout: time.Minute, Argv: []string{"$(top_h)", marker}},
+			{Handle: "arg", If: guard, Timeout: time.Minute, Argv: []string{"/bin/echo", "$(top_h)"}},
+		},
+	}
 	h := newHarness(t, set, Options{})
+	touch, err := exec.LookPath("touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.keys = map[string]string{"top_h": touch}
 	h.next("h_high")
 	h.wait()
-	if rec, _ := lastRecord(h.e, "missing", ""); rec.Outcome != OutcomeError || !strings.Contains(rec.Err, "no such file") {
-		t.Errorf("%+v", rec)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("text from a log line chose the program")
 	}
-	if st := h.e.Stats(); st.Failures != 1 || st.Runs != 0 {
-		t.Errorf("stats %+v", st)
+	if rec, found := lastRecord(h.e, "chosen", OutcomeRefused); !found || !strings.Contains(rec.Err, "choose the program") {
+		t.Errorf("no refusal recorded: %+v", rec)
+	}
+	if rec, _ := lastRecord(h.e, "arg", ""); rec.Outcome != OutcomeOK {
+		t.Errorf("the text as an argument: %+v", rec)
 	}
 }
 

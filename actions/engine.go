@@ -274,6 +274,7 @@ type Firing struct {
 
 	shell   bool   // argv goes through a shell
 	tainted bool   // some argv element carries text from a log line
+	chosen  bool   // argv[0], the program, carries text from a log line
 	invalid string // a key it uses fails its key_type
 }
 

@@ -83,24 +83,24 @@ func (x *expander) expand(s string, logText func(string) string) (out string, ta
 // variable is known.
 func (x *expander) lookup(name string) (val string, fromLog, ok bool) {
 	switch name {
-	case "classes":
+	case rules.VarClasses:
 		return x.classes, false, true
-	case "host":
+	case rules.VarHost:
 		return x.e.set.Settings.Host, false, true
 	case rules.VarKey:
 		return x.key, true, true
-	case "notice", "priority":
+	case rules.VarNotice, rules.VarPriority:
 		if x.notice != "" {
-			if name == "notice" {
+			if name == rules.VarNotice {
 				return x.notice, false, true
 			}
 			return x.priority, false, true
 		}
-	case "message":
+	case rules.VarMessage:
 		if x.notice != "" {
 			return x.message, true, true
 		}
-	case "env_time":
+	case rules.VarEnvTime:
 		// CFEngine's mon.env_time: when the sample was taken, as ctime(3)
 		// writes it.
 		return x.in.End.Local().Format(time.ANSIC), false, true
@@ -172,6 +172,7 @@ func (x *expander) command(c *rules.Command, f *Firing) {
 		var t bool
 		argv[i], t = x.expand(a, nil)
 		f.tainted = f.tainted || t
+		f.chosen = f.chosen || i == 0 && t
 	}
 	if c.Shell {
 		f.shell = true

@@ -543,6 +543,9 @@ func refusal(f *Firing) string {
 	if f.shell && f.tainted {
 		return "text from a log line would reach a shell command line"
 	}
+	if f.chosen {
+		return "text from a log line would choose the program"
+	}
 	for i, a := range f.Argv {
 		if strings.IndexByte(a, 0) >= 0 {
 			return "argv[" + strconv.Itoa(i) + "] contains a NUL byte"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -126,6 +127,13 @@ func New(cfg Config) (*Daemon, error) {
 	return &Daemon{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, budget: cutBudget, lateReady: make(chan struct{}, 1)}, nil
 }
 
+// ownPrograms is where the daemon finds its programs: exec looks a
+// command's or a pipe stream's program up in the PATH of the daemon's own
+// environment (not in a command's env:).
+func ownPrograms() rules.ProgramPath {
+	return rules.ProgramPath{PATH: os.Getenv("PATH"), Of: "the daemon's PATH"}
+}
+
 // Run runs the daemon until ctx is done: then it closes the current
 // interval early, commits it and returns nil. A value on reload makes it
 // reload the rules. It returns an error when it cannot start: invalid rules
@@ -135,6 +143,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	set.CheckPrograms(ownPrograms())
 	for _, w := range set.Warnings {
 		d.log.Warn("rules", "warning", w.String())
 	}
@@ -645,6 +654,7 @@ func (d *Daemon) reload() {
 		}
 		return
 	}
+	set.CheckPrograms(ownPrograms())
 	for _, w := range set.Warnings {
 		d.log.Warn("rules", "warning", w.String())
 	}

@@ -2,9 +2,11 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/logtally/logtally/match"
@@ -577,10 +579,12 @@ func (l *loader) numericVars() map[string]string {
 	return out
 }
 
-// checkVars warns about $(value_h) style references to measurements that
-// do not exist, and about variables a measurement never has: $(top_h)
-// without keys, $(unexpected_h) without expect:, $(changed_h) of a
-// measurement rather than a watch.
+// checkVars warns about what the expander of commands and reports would
+// write as it is, or as nothing: a $( that opens no reference (badRefs), a
+// name that is no variable, ${name} for $(name); $(value_h) style
+// references to measurements that do not exist; and variables a
+// measurement never has: $(top_h) without keys, $(unexpected_h) without
+// expect:, $(changed_h) of a measurement rather than a watch.
 func (l *loader) checkVars() {
 	handles := map[string]*Measurement{}
 	watches := map[string]*Watch{}
@@ -597,7 +601,37 @@ func (l *loader) checkVars() {
 			names = append(names, e.w.Handle)
 		}
 	}
-	check := func(o *obj, key, s string, perKey bool) {
+	// notice is true in a notice policy's message and command.
+	isVar := func(name string, notice bool) bool {
+		switch name {
+		case VarClasses, VarHost, VarEnvTime, VarKey:
+			return true
+		case VarNotice, VarPriority, VarMessage:
+			return notice
+		}
+		_, _, ok := SplitVar(name)
+		return ok
+	}
+	// What an unknown name is compared with, made when one is first met.
+	varNames := sync.OnceValue(func() []string {
+		out := []string{VarClasses, VarHost, VarEnvTime, VarKey}
+		for _, h := range names {
+			for _, v := range runtimeVars {
+				out = append(out, v.prefix+h)
+			}
+		}
+		return out
+	})
+	check := func(o *obj, key string, pos Pos, s string, perKey, notice bool) {
+		if !strings.ContainsRune(s, '$') {
+			return
+		}
+		warn := func(format string, args ...any) {
+			o.s.warns = append(o.s.warns, Warning{Pos: pos, Key: key, Msg: fmt.Sprintf(format, args...)})
+		}
+		for _, msg := range badRefs(s, func(n string) bool { return isVar(n, notice) }) {
+			warn("%s", msg)
+		}
 		for rest := s; ; {
 			_, written, after, ok := NextRef(rest)
 			if !ok {
@@ -606,10 +640,21 @@ func (l *loader) checkVars() {
 			rest = after
 			name := CanonicalVar(written)
 			if name == VarKey && !perKey {
-				o.warnf(key, "$(key) is always empty without per: key")
+				warn("$(key) is always empty without per: key")
 			}
 			p, h, ok := SplitVar(name)
 			if !ok {
+				if !isVar(name, notice) {
+					msg := "$(" + written + ") is not a variable, so it is written as it is"
+					candidates := varNames()
+					if notice {
+						candidates = append(slices.Clip(candidates), VarNotice, VarPriority, VarMessage)
+					}
+					if s := suggest(name, candidates); s != "" {
+						msg += " (did you mean $(" + s + ")?)"
+					}
+					warn("%s", msg)
+				}
 				continue
 			}
 			m, w := handles[h], watches[h]
@@ -619,34 +664,37 @@ func (l *loader) checkVars() {
 				if s := suggest(h, names); s != "" {
 					msg += " (did you mean " + p + s + "?)"
 				}
-				o.warnf(key, "%s", msg)
+				warn("%s", msg)
 			case w != nil && p != VarValue && p != VarChanged && p != VarAdded && p != VarRemoved:
-				o.warnf(key, "$(%s) is always empty: %s is a watch_files watch", written, h)
+				warn("$(%s) is always empty: %s is a watch_files watch", written, h)
 			case m != nil && (p == VarChanged || p == VarAdded || p == VarRemoved):
-				o.warnf(key, "$(%s) is always empty: only a watch_files watch has it", written)
+				warn("$(%s) is always empty: only a watch_files watch has it", written)
 			case (p == VarTop || p == VarEntropy) && (!m.Keyed() || m.IsSet()):
-				o.warnf(key, "$(%s) is always empty: measurement %s has no key", written, h)
+				warn("$(%s) is always empty: measurement %s has no key", written, h)
 			case (p == VarExpected || p == VarUnexpected || p == VarMissing) && (!m.IsSet() || m.Expect == nil):
-				o.warnf(key, "$(%s) is always empty: measurement %s has no expect:", written, h)
+				warn("$(%s) is always empty: measurement %s has no expect:", written, h)
 			}
 		}
 	}
-	for _, e := range l.cmds {
-		for _, a := range e.c.Argv {
-			check(e.o, "command", a, e.perKey)
+	argv := func(o *obj, argv []string, perKey, notice bool) {
+		for i, a := range argv {
+			p, pos := o.elemAt("command", i)
+			check(o, p, pos, a, perKey, notice)
 		}
-		for k, v := range e.c.Env {
-			check(e.o.sub("env", nil), k, v, e.perKey)
+	}
+	for _, e := range l.cmds {
+		argv(e.o, e.c.Argv, e.perKey, false)
+		env := e.o.sub("env", nil)
+		for _, k := range slices.Sorted(maps.Keys(e.c.Env)) {
+			check(env, child(env.path, k), env.valPos(k), e.c.Env[k], e.perKey, false)
 		}
 	}
 	for _, e := range l.reps {
-		check(e.o, "message", e.r.Message, e.perKey)
+		check(e.o, child(e.o.path, "message"), e.o.valPos("message"), e.r.Message, e.perKey, false)
 	}
 	for _, e := range l.policies {
-		for _, a := range e.p.Command {
-			check(e.o, "command", a, true)
-		}
-		check(e.o, "message", e.p.Message, true)
+		argv(e.o, e.p.Command, true, true)
+		check(e.o, child(e.o.path, "message"), e.o.valPos("message"), e.p.Message, true, true)
 	}
 }
 

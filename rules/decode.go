@@ -416,8 +416,8 @@ func (o *obj) exprPos(key string, off int) Pos {
 
 // expr parses key's class expression.
 func (o *obj) expr(key string, s string) *Expr {
-	if name, ok := undefinedVar(s); ok {
-		o.errf(key, "add it to for: or remove it", "$(%s) is not defined in for:", name)
+	if msg, hint, bad := leftoverVar(s); bad {
+		o.errf(key, hint, "%s", msg)
 		return nil
 	}
 	e, err := ParseExpr(s)
@@ -434,15 +434,21 @@ func (o *obj) expr(key string, s string) *Expr {
 	return e
 }
 
-// undefinedVar returns the first $(name) reference in s.
-func undefinedVar(s string) (string, bool) {
+// leftoverVar describes the first "$(" left in s once for: is expanded,
+// in a value that is not expanded at run time: a $(name) that for: does
+// not define, or a "$(" that is not closed; hint says what to do.
+func leftoverVar(s string) (msg, hint string, bad bool) {
 	i := strings.Index(s, "$(")
 	if i < 0 {
-		return "", false
+		return "", "", false
 	}
 	j := strings.IndexByte(s[i:], ')')
 	if j < 0 {
-		return s[i+2:], true
+		hint = "close it, e.g. $(x)"
+		if n := nameLen(s[i+2:]); n > 0 {
+			hint = "close it: $(" + s[i+2:i+2+n] + ")"
+		}
+		return fmt.Sprintf("$( is not closed by ) in %s", strconv.Quote(clip(s[i:], 40))), hint, true
 	}
-	return s[i+2 : i+j], true
+	return fmt.Sprintf("$(%s) is not defined in for:", s[i+2:i+j]), "add it to for: or remove it", true
 }

@@ -216,6 +216,17 @@ func TestErrors(t *testing.T) {
 			want: []wantErr{{"3:14", "commands[0].command", "must not be empty", ""}}},
 		{name: "shell with log text", src: "commands:\n  - if: any\n    shell: true\n    command: ['block $(top_h)']\n",
 			want: []wantErr{{"4:15", "commands[0].command[0]", "must never reach a shell", "remove shell: true"}}},
+		{name: "log text chooses the program", src: m0 + "    key: 'from (\\S+)'\ncommands:\n  - if: any\n    command: ['/usr/local/sbin/$(top_h)', x]\n  - if: h_high\n    command: ['$(mon.top_h)']\n    per: key\n  - if: h_high\n    command: ['$(key)']\n    per: key\n",
+			want: []wantErr{
+				{"8:15", "commands[0].command[0]", "$(top_...) is text from a log line and must never choose the program", "pass the text as an argument"},
+				{"10:15", "commands[1].command[0]", "$(top_...) is text from a log line", ""},
+				{"13:15", "commands[2].command[0]", "$(key...) is text from a log line", ""}}},
+		{name: "notice text chooses the program", src: "policy:\n  - action: page\n    command: ['/usr/local/bin/page-$(message)']\n",
+			want: []wantErr{{"3:15", "policy[0].command[0]", "$(message...) is text from a log line and must never choose the program", ""}}},
+		{name: "unclosed $( in a handle and a guard", src: "measurements:\n  - handle: h_$(m\n    path: /x\n    select_line_matching: a\ncommands:\n  - if: h_$(m\n    command: [x]\n",
+			want: []wantErr{
+				{"2:13", "measurements[0].handle", `$( is not closed by ) in "$(m"`, "close it: $(m)"},
+				{"6:9", "commands[0].if", `$( is not closed by ) in "$(m"`, "close it: $(m)"}}},
 		{name: "command timeout and expireafter", src: "commands:\n  - if: any\n    command: [x]\n    timeout: 0\n  - if: any\n    command: [x]\n    expireafter: 2m\n",
 			want: []wantErr{
 				{"4:14", "commands[0].timeout", "must be longer than 0", ""},

@@ -159,8 +159,18 @@ func checkFull(t *testing.T, set *Set) {
 	for i := range set.Settings.Outputs {
 		set.Settings.Outputs[i].Pos = Pos{}
 	}
+	var progs []string
+	for _, p := range set.Programs {
+		progs = append(progs, p.Key+"="+p.Name)
+		if p.Pos.Line == 0 {
+			t.Errorf("program %s without a position", p.Key)
+		}
+	}
+	if want := []string{"measurements[2].path[0]=ss", "commands[0].command[0]=/usr/sbin/nft"}; !reflect.DeepEqual(progs, want) {
+		t.Errorf("programs %q, want %q (not the shell: true commands)", progs, want)
+	}
 	want := wantFull()
-	set.Files, set.Warnings = nil, nil
+	set.Files, set.Warnings, set.Programs = nil, nil, nil
 	if !reflect.DeepEqual(set.Settings, want.Settings) {
 		t.Errorf("settings\n got %+v\nwant %+v", set.Settings, want.Settings)
 	}

@@ -122,6 +122,9 @@ func (l *loader) policy(o *obj) {
 	p.To = o.destination()
 	if p.Action == ActionPage {
 		p.Command = o.argv("command", argvHint, "required key command is missing for action page")
+		if len(p.Command) > 0 {
+			l.program(o, "command", p.Command[0], true, true)
+		}
 	}
 	p.Timeout = o.commandTimeout()
 	p.Message, _ = o.str("message")

@@ -124,6 +124,9 @@ type Set struct {
 	// matches a notice decides what is done with it.
 	Policy   []*PolicyEntry
 	Warnings []Warning
+	// Programs are the programs the daemon starts that can be checked
+	// before it runs (CheckPrograms).
+	Programs []Program
 }
 
 // Measurement is one measurement promise: a stream, a selection and a fold.

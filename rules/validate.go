@@ -204,8 +204,8 @@ func (o *obj) handle(key string, required bool) string {
 	if !ok {
 		return ""
 	}
-	if name, bad := undefinedVar(s); bad {
-		o.errf(key, "add it to for: or remove it", "$(%s) is not defined in for:", name)
+	if msg, hint, bad := leftoverVar(s); bad {
+		o.errf(key, hint, "%s", msg)
 		return ""
 	}
 	if c := CanonifyName(s); c != s && c != "" && !(c[0] >= '0' && c[0] <= '9') {
@@ -382,6 +382,9 @@ func (l *loader) measurement(o *obj) {
 		m.TrackGrowing = o.boolean("track_growing_file", true)
 	case StreamPipe:
 		m.Command = o.argv("path", "argv list, no shell: path: [journalctl, -f, -o, short-iso]", "")
+		if len(m.Command) > 0 {
+			l.program(o, "path", m.Command[0], false, false)
+		}
 		m.PipeMode = o.enum("pipe_mode", PipeStream, PipeStream, PipeInterval)
 		m.Timeout = o.duration("timeout", 0)
 		if o.has("timeout") && m.PipeMode != PipeInterval {
@@ -476,14 +479,14 @@ func (l *loader) measurement(o *obj) {
 	// is a typo or a missing for: variable.
 	for _, k := range []string{"path", "select_line_matching", "extraction_regex", "key", "units", "description"} {
 		if s, isStr := o.m[k].(string); isStr {
-			if name, bad := undefinedVar(s); bad {
-				o.warnf(k, "$(%s) is not defined in for: and measurements are not expanded at run time", name)
+			if msg, _, bad := leftoverVar(s); bad {
+				o.warnf(k, "%s and measurements are not expanded at run time", msg)
 			}
 		}
 	}
 	for _, a := range m.Command {
-		if name, bad := undefinedVar(a); bad {
-			o.warnf("path", "$(%s) is not defined in for: and measurements are not expanded at run time", name)
+		if msg, _, bad := leftoverVar(a); bad {
+			o.warnf("path", "%s and measurements are not expanded at run time", msg)
 		}
 	}
 	o.checkWholeLine(m)
@@ -770,6 +773,11 @@ func (l *loader) command(o *obj) {
 	})
 	if len(c.Env) == 0 {
 		c.Env = nil
+	}
+	if !c.Shell && len(c.Argv) > 0 {
+		if p := l.program(o, "command", c.Argv[0], true, false); p != nil {
+			_, p.envPATH = c.Env["PATH"]
+		}
 	}
 	c.Priority = o.priority("priority")
 	var explicit bool

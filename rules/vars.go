@@ -1,6 +1,11 @@
 package rules
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
 
 // CanonicalVar returns the logtally name of a variable reference written
 // with the names of cfenvd and CFEngine 3's mon and sys contexts, so that a
@@ -10,7 +15,7 @@ import "strings"
 // name is returned as it is.
 func CanonicalVar(name string) string {
 	if name == "sys.host" {
-		return "host"
+		return VarHost
 	}
 	name = strings.TrimPrefix(name, "mon.")
 	if h, ok := strings.CutPrefix(name, "average_"); ok {
@@ -25,6 +30,20 @@ func CanonicalVar(name string) string {
 // VarKey is $(key), the source a per: key command or report fires for:
 // text from a log line.
 const VarKey = "key"
+
+// The variables that are not per measurement: $(classes), the active
+// classes; $(host); $(env_time), when the sample was taken (CFEngine's
+// mon.env_time); and, in the message and command of a notice policy's
+// alarm or page only, $(notice), the class that rose, $(priority) and
+// $(message), the notice's text.
+const (
+	VarClasses  = "classes"
+	VarHost     = "host"
+	VarEnvTime  = "env_time"
+	VarNotice   = "notice"
+	VarPriority = "priority"
+	VarMessage  = "message"
+)
 
 // The prefixes of the variables each interval gives commands, reports and
 // class expressions per measurement h (value_h, …) or file watch. This is
@@ -120,16 +139,81 @@ func NextRef(s string) (before, name, after string, ok bool) {
 		}
 		start := from + i
 		rest := s[start+2:]
-		j := 0
-		for j < len(rest) && (isNameChar(rest[j]) || rest[j] == '.') {
-			j++
-		}
+		j := nameLen(rest)
 		if j == 0 || j == len(rest) || rest[j] != ')' {
 			from = start + 2 // not a reference
 			continue
 		}
 		return s[:start], rest[:j], rest[j+1:], true
 	}
+}
+
+// badRefs returns what in s looks like a variable reference but is none,
+// which the expander writes as it is (NextRef): "$(" not closed by ")",
+// an empty "$()", "$(" then ")" around something that is no name, and
+// ${name} where name is a variable (isVar): the expander knows only
+// $(name). A ${name} of anything else is left alone, since a shell
+// command line, a regex or an awk program may mean it. Each problem is
+// a message saying what is written instead.
+func badRefs(s string, isVar func(string) bool) []string {
+	var out []string
+	for from := 0; ; {
+		i := strings.IndexByte(s[from:], '$')
+		if i < 0 {
+			return out
+		}
+		start := from + i
+		from = start + 1
+		if start+1 >= len(s) || s[start+1] != '(' && s[start+1] != '{' {
+			continue
+		}
+		rest := s[start+2:]
+		name := rest[:nameLen(rest)]
+		if s[start+1] == '{' {
+			if len(name) < len(rest) && rest[len(name)] == '}' && name != "" && isVar(CanonicalVar(name)) {
+				out = append(out, fmt.Sprintf("${%s} is written as it is: variables are written $(%[1]s)", name))
+			}
+			continue
+		}
+		if name != "" && len(name) < len(rest) && rest[len(name)] == ')' {
+			from = start + 2 + len(name) + 1 // a reference
+			continue
+		}
+		end := strings.IndexByte(rest, ')')
+		switch {
+		case end < 0:
+			msg := fmt.Sprintf("$( is not closed by ), so %s is written as it is", strconv.Quote(clip(s[start:], 40)))
+			if name != "" && isVar(CanonicalVar(name)) {
+				msg += fmt.Sprintf(" (did you mean $(%s)?)", name)
+			}
+			out = append(out, msg)
+		case end == 0:
+			out = append(out, "$() names no variable and is written as it is")
+		default:
+			out = append(out, fmt.Sprintf("%s is not a variable: a name is letters, digits, '_' and '.', so it is written as it is",
+				strconv.Quote(clip(s[start:start+2+end+1], 40))))
+		}
+	}
+}
+
+// nameLen returns the length of the variable name at the start of s.
+func nameLen(s string) int {
+	j := 0
+	for j < len(s) && (isNameChar(s[j]) || s[j] == '.') {
+		j++
+	}
+	return j
+}
+
+// clip shortens s to about max bytes, at a character boundary, with "…".
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
 }
 
 func isNameChar(c byte) bool {

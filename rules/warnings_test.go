@@ -55,6 +55,34 @@ func TestWarnings(t *testing.T) {
 				"w.yaml:6:14: warning: reports[0].message: $(average_ssh_prob) refers to no measurement ssh_prob (did you mean av_ssh_probe?)",
 				"w.yaml:6:14: warning: reports[0].message: $(mon.top_ssh_probe) is always empty: measurement ssh_probe has no key",
 			}},
+		// What the expander writes as it is: a $( that opens no
+		// reference, a name that is no variable, ${name} for $(name).
+		{"unclosed $( in a report", m + "reports:\n  - if: ssh_probe_high\n    message: \"value $(value_ssh_probe and more\"\n",
+			[]string{`w.yaml:7:14: warning: reports[0].message: $( is not closed by ), so "$(value_ssh_probe and more" is written as it is (did you mean $(value_ssh_probe)?)`}},
+		{"bad references in a command", m + "commands:\n  - if: any\n    command: [/bin/echo, '$()', '$(bad name)', '${value_ssh_probe}', '$(nosuch)', '$(m', '${HOME} $$(x', '$(valu_ssh_probe)', 'a$(b$(host))']\n    env: {X: '$(z_ssh_probe'}\n",
+			[]string{
+				"w.yaml:7:26: warning: commands[0].command[1]: $() names no variable and is written as it is",
+				`w.yaml:7:33: warning: commands[0].command[2]: "$(bad name)" is not a variable: a name is letters, digits, '_' and '.', so it is written as it is`,
+				"w.yaml:7:48: warning: commands[0].command[3]: ${value_ssh_probe} is written as it is: variables are written $(value_ssh_probe)",
+				"w.yaml:7:70: warning: commands[0].command[4]: $(nosuch) is not a variable, so it is written as it is",
+				`w.yaml:7:83: warning: commands[0].command[5]: $( is not closed by ), so "$(m" is written as it is`,
+				`w.yaml:7:90: warning: commands[0].command[6]: $( is not closed by ), so "$(x" is written as it is`,
+				"w.yaml:7:106: warning: commands[0].command[7]: $(valu_ssh_probe) is not a variable, so it is written as it is (did you mean $(value_ssh_probe)?)",
+				`w.yaml:7:127: warning: commands[0].command[8]: "$(b$(host)" is not a variable: a name is letters, digits, '_' and '.', so it is written as it is`,
+				`w.yaml:8:14: warning: commands[0].env.X: $( is not closed by ), so "$(z_ssh_probe" is written as it is (did you mean $(z_ssh_probe)?)`,
+			}},
+		{"references of a notice policy", m + "policy:\n  - action: page\n    command: [/usr/local/bin/page, '$(notice)', '$(priority)', '$(message)', '$(key)', '$(noticee']\n    message: '$(notice) $(mesage)'\n  - action: alarm\n    message: '$(notice'\n",
+			[]string{
+				`w.yaml:7:88: warning: policy[0].command[5]: $( is not closed by ), so "$(noticee" is written as it is`,
+				"w.yaml:8:14: warning: policy[0].message: $(mesage) is not a variable, so it is written as it is (did you mean $(message)?)",
+				`w.yaml:10:14: warning: policy[1].message: $( is not closed by ), so "$(notice" is written as it is (did you mean $(notice)?)`,
+			}},
+		{"notice variables only in a notice policy", m + "reports:\n  - message: '$(notice) $(classes) $(host) $(env_time) $(sys.host)'\n",
+			[]string{"w.yaml:6:14: warning: reports[0].message: $(notice) is not a variable, so it is written as it is"}},
+		{"for: expands before the check", m + "commands:\n  - if: any\n    for: {m: [a, b]}\n    command: [/bin/echo, '$(m) $(value_ssh_probe)', '$(mm)']\n",
+			[]string{"w.yaml:8:53: warning: commands[0].command[2]: $(mm) is not a variable, so it is written as it is"}},
+		{"unclosed $( in a measurement", "measurements:\n  - handle: a\n    path: /var/log/$(m.log\n    select_line_matching: .*x.*\n",
+			[]string{`w.yaml:3:11: warning: measurements[0].path: $( is not closed by ) in "$(m.log" and measurements are not expanded at run time`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,15 +15,26 @@ import (
 )
 
 func newCheckCmd(e *env) *cobra.Command {
-	var path string
+	var path, commandPath string
 	var strict bool
-	cmd := newCommand("check [--rules PATH] [--strict]", "validate rule files", `
+	var cmd *cobra.Command
+	cmd = newCommand("check [--rules PATH] [--strict] [--command-path PATH]", "validate rule files", `
 Validate rule files: every file of the rules directory (or the one file
 given) is parsed and checked, and every error of every file is printed at
 once as file:line:col: key: what is wrong (hint). Warnings (a pattern that
 can backtrack catastrophically, shell: true, a class no rule sets, a
-relative path) are printed once the files have no error. Exit status: 0
-valid, 2 invalid (or, with --strict, any warning).
+relative path, a $( that is no variable, a program the daemon could not
+start) are printed once the files have no error. Exit status: 0 valid, 2
+invalid (or, with --strict, any warning).
+
+The program of a command, a page or a pipe stream is checked on this host
+as the daemon would start it: an absolute path must be an executable file;
+a name without a slash must be one in the daemon's PATH, which is not the
+PATH of the shell check runs in. Under logtally's systemd unit it is
+systemd's default for services (`+rules.ServicePATH+`); give another
+with --command-path. A program missing from it but found in check's own
+PATH is suggested as an absolute path. A program made of a run-time
+variable is not checked; text from a log line never chooses one.
 
 A line costs one shared search for the literal text of all rules, and only
 the rules whose text is in it run. A rule whose select pattern has no such
@@ -32,18 +44,26 @@ check names those measurements.`, `
   logtally check
   logtally check --rules examples/rules
   logtally check --rules /etc/logtally/rules.d/ssh.yaml --strict`,
-		func(*cobra.Command, []string) int { return runCheck(e, path, strict) })
+		func(*cobra.Command, []string) int {
+			of := "the daemon's PATH under systemd (its default for services)"
+			if cmd.Flags().Changed("command-path") {
+				of = "the daemon's PATH (--command-path)"
+			}
+			return runCheck(e, path, strict, rules.ProgramPath{PATH: commandPath, Of: of, Suggest: os.Getenv("PATH")})
+		})
 	cmd.Flags().StringVar(&path, "rules", defaultRules, "rules directory or file")
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors")
+	cmd.Flags().StringVar(&commandPath, "command-path", rules.ServicePATH, "the PATH the daemon finds programs in")
 	return cmd
 }
 
-func runCheck(e *env, path string, strict bool) int {
+func runCheck(e *env, path string, strict bool, programs rules.ProgramPath) int {
 	set, err := rules.Load(path)
 	if err != nil {
 		printRuleErrors(e, err)
 		return exitInvalid
 	}
+	set.CheckPrograms(programs)
 	for _, w := range set.Warnings {
 		fmt.Fprintln(e.stderr, w.String())
 	}
