@@ -442,3 +442,86 @@ func TestSavedRotatedFileReadOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSavedCopyNotReadTwiceByWalk is TestSavedRotatedFileReadOnce in the
+// other order. The followed file, copied and truncated, was saved at
+// offset 0 with its rotated set; a copy made after that (app.log.1 or
+// app.log.1.gz) was saved when it was opened to be read (at offset 0,
+// or part read), and logtally was killed before the followed file's
+// next commit. While it was stopped, logrotate ran again: that copy is
+// app.log.2[.gz] now, and a new one is app.log.1[.gz]. On restart the
+// walk of the copies made while stopped, for the followed file, must
+// leave the saved copy to its saved position: it was read whole as well
+// as drained (3,850 lines counted for 3,000 after five kill -9 under
+// copytruncate and compress).
+func TestSavedCopyNotReadTwiceByWalk(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gz   bool
+		read string // of the saved copy, before it was stopped
+		want []string
+	}{
+		{name: "compressed, saved at offset 0", gz: true, want: []string{"x1", "x2", "y1", "after"}},
+		{name: "part read", read: "x1\n", want: []string{"x2", "y1", "after"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachWatch(t, func(t *testing.T, mode string) {
+				h := newHarness(t, mode)
+				fn := h.path("app.log")
+				ext := ""
+				if tc.gz {
+					ext = ".gz"
+				}
+				writeFile(t, fn+".1"+ext, string(gzipIf(t, tc.gz, []byte("old1\nold2\n"))))
+				writeFile(t, fn, "")
+				h.start(FileConfig{Paths: []string{fn}})
+				h.expect()
+				h.stop()
+				opens := h.rec.events(EventOpen)
+				if len(opens) != 1 || opens[0].Pos.Rotated == "" {
+					t.Fatalf("open events %q: want one whose position describes the rotated set", h.rec.allEvents())
+				}
+				saved := map[string]Position{fn: opens[0].Pos}
+
+				// Copied and truncated while it ran: the copy's position
+				// is saved.
+				cp := fn + ".1" + ext
+				rename(t, cp, fn+".2"+ext)
+				if tc.read == "" {
+					writeFile(t, cp, string(gzipIf(t, tc.gz, []byte("x1\nx2\n"))))
+					fi, err := os.Stat(cp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					id, _ := idOf(fi)
+					saved[cp] = Position{Path: cp, Dev: id.dev, Ino: id.ino, Gzip: tc.gz,
+						HeadHash: hash64(nil), TailHash: hash64(nil)}
+				} else {
+					writeFile(t, cp, tc.read)
+					h0 := h.again()
+					h0.start(FileConfig{Paths: []string{cp}, Start: "beginning"})
+					h0.expect(strings.TrimSuffix(tc.read, "\n"))
+					h0.stop()
+					saved[cp] = savedPositions(h0.rec)[cp]
+					appendFile(t, cp, "x2\n")
+				}
+
+				// Stopped: copied and truncated once more.
+				rename(t, fn+".2"+ext, fn+".3"+ext)
+				rename(t, cp, fn+".2"+ext)
+				writeFile(t, cp, string(gzipIf(t, tc.gz, []byte("y1\n"))))
+				appendFile(t, fn, "after\n")
+
+				h2 := h.again()
+				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+				h2.sync()
+				if got := h2.rec.lines(); !slices.Equal(got, tc.want) {
+					t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, tc.want, h2.rec.allEvents())
+				}
+				if st := h2.files.Stats()[fn]; st.Losses != 0 {
+					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
+				}
+			})
+		})
+	}
+}

@@ -71,7 +71,17 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	for id := range current {
 		taken[id] = true
 	}
-	for _, id := range sortedIDs(s.resume) {
+	// The saved files no followed name holds are placed first: each is
+	// drained from its saved offset, and so taken before the walk of the
+	// copies made while stopped of a followed, truncated file could take
+	// it to be read whole (its lines before that offset counted twice).
+	ids := sortedIDs(s.resume)
+	sort.SliceStable(ids, func(i, j int) bool {
+		_, ci := current[ids[i]]
+		_, cj := current[ids[j]]
+		return !ci && cj
+	})
+	for _, id := range ids {
 		pos := s.resume[id]
 		base := s.baseOf(pos.Path)
 		var o *openFile
