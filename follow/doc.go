@@ -231,7 +231,10 @@
 // it was saved under, the files rotated in after the newest such file were
 // created and rotated away while logtally was stopped: they are read whole,
 // oldest first, then the followed name's new file from 0. Each file is
-// read once: identities already being read are skipped.
+// read once: identities already being read are skipped. The saved files
+// no followed name holds are placed first, so that a file with a saved
+// position of its own is drained from it, never also read whole as one of
+// the copies that came into a truncated file's set.
 //
 // Lines that were in a file when logtally started — the catch-up after a
 // resume, or the whole file with Start "beginning" — are delivered with
