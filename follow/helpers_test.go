@@ -273,6 +273,22 @@ func firstRun(t *testing.T, mode string) (*harness, string, map[string]Position)
 	return h, fn, savedPositions(h.rec)
 }
 
+// emptyFirstRun makes fn empty, follows it, stops, and returns the
+// position saved when it was opened: at offset 0, describing fn's rotated
+// set as it was then.
+func (h *harness) emptyFirstRun(fn string) Position {
+	h.t.Helper()
+	writeFile(h.t, fn, "")
+	h.start(FileConfig{Paths: []string{fn}})
+	h.expect()
+	h.stop()
+	opens := h.rec.events(EventOpen)
+	if len(opens) != 1 || opens[0].Pos.Rotated == "" {
+		h.t.Fatalf("open events %q: want one whose position describes the rotated set", h.rec.allEvents())
+	}
+	return opens[0].Pos
+}
+
 // start runs a follower with cfg (Watch, Clock, PollEvery and RotateGrace
 // filled in) until the test ends.
 func (h *harness) start(cfg FileConfig) {

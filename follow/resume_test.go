@@ -473,15 +473,7 @@ func TestSavedCopyNotReadTwiceByWalk(t *testing.T) {
 					ext = ".gz"
 				}
 				writeFile(t, fn+".1"+ext, string(gzipIf(t, tc.gz, []byte("old1\nold2\n"))))
-				writeFile(t, fn, "")
-				h.start(FileConfig{Paths: []string{fn}})
-				h.expect()
-				h.stop()
-				opens := h.rec.events(EventOpen)
-				if len(opens) != 1 || opens[0].Pos.Rotated == "" {
-					t.Fatalf("open events %q: want one whose position describes the rotated set", h.rec.allEvents())
-				}
-				saved := map[string]Position{fn: opens[0].Pos}
+				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
 
 				// Copied and truncated while it ran: the copy's position
 				// is saved.

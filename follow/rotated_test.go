@@ -667,15 +667,7 @@ func TestCopyTruncateUnseenWhileStopped(t *testing.T) {
 				h := newHarness(t, "poll")
 				fn := h.path("app.log")
 				writeFile(t, fn+".1", "old1\nold2\n")
-				writeFile(t, fn, "")
-				h.start(FileConfig{Paths: []string{fn}})
-				h.expect()
-				h.stop()
-				opens := h.rec.events(EventOpen)
-				if len(opens) != 1 || opens[0].Pos.Rotated == "" {
-					t.Fatalf("open events %q: want one whose position describes the rotated set", h.rec.allEvents())
-				}
-				saved := map[string]Position{fn: opens[0].Pos}
+				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
 
 				w := logWriter(t, fn, appendMode)
 				var want []string

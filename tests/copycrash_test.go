@@ -9,6 +9,40 @@ import (
 	"github.com/logtally/logtally/internal/testutil"
 )
 
+// copyCrash is a rig whose daemon follows a.log, empty at first, with an
+// hour-long interval, so that nothing is committed before it is stopped
+// or killed: a.log's lines are counted under the handle "all".
+type copyCrash struct {
+	*rig
+	watch string
+	log   string
+}
+
+func newCopyCrash(t *testing.T, watch string) *copyCrash {
+	r := newRig(t, "")
+	c := &copyCrash{rig: r, watch: watch, log: r.path("a.log")}
+	writeFile(t, r.rules, counterRules(c.log, "all", ".*"))
+	writeFile(t, c.log, "")
+	return c
+}
+
+// start starts the daemon, with its web listener for waitRead.
+func (c *copyCrash) start() *daemonProc {
+	return startDaemon(c.t, daemonOpts{rules: c.rules, state: c.state, output: c.outLP,
+		watch: c.watch, pollEvery: 100 * time.Millisecond, interval: time.Hour,
+		extra: []string{"--listen", "127.0.0.1:0"}})
+}
+
+// waitRead waits until the daemon listening at addr has read n lines of
+// a.log (and its copies).
+func (c *copyCrash) waitRead(d *daemonProc, addr string, n int) {
+	c.t.Helper()
+	testutil.WaitForWhy(c.t, waitTimeout, "the lines to be read", func() (bool, string) {
+		got, _ := metricValue(scrape(c.t, addr), "logtally_stream_lines_total", "source", c.log)
+		return int(got) >= n, fmt.Sprintf("%v of %d lines read", got, n)
+	})
+}
+
 // TestCopyOpenedThenKilled: logtally reads lines from its log, then a
 // copytruncate copies the log away and truncates it, and logtally is
 // killed with SIGKILL after it opened the copy at the offset it had read
@@ -23,22 +57,8 @@ func TestCopyOpenedThenKilled(t *testing.T) {
 	for _, watch := range []string{"inotify", "poll"} {
 		t.Run(watch, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, "")
-			log := r.path("a.log")
-			writeFile(t, r.rules, counterRules(log, "all", ".*"))
-			writeFile(t, log, "")
-			start := func() *daemonProc {
-				return startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP,
-					watch: watch, pollEvery: 100 * time.Millisecond, interval: time.Hour,
-					extra: []string{"--listen", "127.0.0.1:0"}})
-			}
-			waitRead := func(d *daemonProc, addr string, n int) {
-				t.Helper()
-				testutil.WaitForWhy(t, waitTimeout, "the lines to be read", func() (bool, string) {
-					got, _ := metricValue(scrape(t, addr), "logtally_stream_lines_total", "source", log)
-					return int(got) >= n, fmt.Sprintf("%v of %d lines read", got, n)
-				})
-			}
+			c := newCopyCrash(t, watch)
+			r, log, start, waitRead := c.rig, c.log, c.start, c.waitRead
 			// A first copytruncate; the truncated log's start is committed
 			// (SIGTERM), with the rotated set it saw.
 			d := start()
@@ -103,22 +123,8 @@ func TestCopyReadWholeThenKilled(t *testing.T) {
 	for _, watch := range []string{"inotify", "poll"} {
 		t.Run(watch, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, "")
-			log := r.path("a.log")
-			writeFile(t, r.rules, counterRules(log, "all", ".*"))
-			writeFile(t, log, "")
-			start := func() *daemonProc {
-				return startDaemon(t, daemonOpts{rules: r.rules, state: r.state, output: r.outLP,
-					watch: watch, pollEvery: 100 * time.Millisecond, interval: time.Hour,
-					extra: []string{"--listen", "127.0.0.1:0"}})
-			}
-			waitRead := func(d *daemonProc, addr string, n int) {
-				t.Helper()
-				testutil.WaitForWhy(t, waitTimeout, "the lines to be read", func() (bool, string) {
-					got, _ := metricValue(scrape(t, addr), "logtally_stream_lines_total", "source", log)
-					return int(got) >= n, fmt.Sprintf("%v of %d lines read", got, n)
-				})
-			}
+			c := newCopyCrash(t, watch)
+			r, log, start, waitRead := c.rig, c.log, c.start, c.waitRead
 			// copytruncate and compress: copy, truncate, gzip the copy.
 			rotate := func(lines string) {
 				t.Helper()
