@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logtally/logtally/internal/num"
+	"github.com/logtally/logtally/internal/text"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -289,12 +290,9 @@ func oneLine(s string) string {
 // cut shortens s to at most max bytes at a character boundary and says how
 // much was cut.
 func cut(s string, max int) string {
-	if len(s) <= max {
+	p := text.Prefix(s, max)
+	if len(p) == len(s) {
 		return s
 	}
-	n := max
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…[" + strconv.Itoa(len(s)-n) + " more bytes]"
+	return p + "…[" + strconv.Itoa(len(s)-len(p)) + " more bytes]"
 }

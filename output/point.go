@@ -45,6 +45,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/logtally/logtally/internal/num"
+	"github.com/logtally/logtally/internal/text"
 )
 
 // Limits applied by AppendPoint to text that may come from a log line.
@@ -243,7 +244,7 @@ func sanitize(s string, max int) string {
 	for strings.HasSuffix(out, `\`) {
 		out = out[:len(out)-1] + replacement
 		if len(out) > max {
-			out = cut(out, max)
+			out = text.Prefix(out, max)
 		}
 	}
 	return out
@@ -263,17 +264,6 @@ func clean(s string, max int) bool {
 		}
 	}
 	return true
-}
-
-// cut shortens s to at most max bytes without splitting a rune.
-func cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max]
 }
 
 // SamplePoint is the point of one measurement's sample:

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logtally/logtally/internal/text"
 	"github.com/logtally/logtally/rules"
 	"github.com/logtally/logtally/state"
 )
@@ -313,7 +314,7 @@ func (s *Sender) send(ctx context.Context, recs []string) (int, error) {
 		return 0, err
 	case len(recs) == 1:
 		s.invalid.Add(1)
-		s.log.Error("output rejected a line; dropped", "line", cut(recs[0], 512), "err", err)
+		s.log.Error("output rejected a line; dropped", "line", text.Prefix(recs[0], 512), "err", err)
 		return 1, nil
 	}
 	mid := len(recs) / 2

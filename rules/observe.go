@@ -321,7 +321,11 @@ func (l *loader) watch(o *obj) {
 		if len(ps) == 0 {
 			o.errf("paths", pathsHint, "must not be empty")
 		}
-		for _, p := range ps {
+		for i, p := range ps {
+			if msg, _, bad := leftoverVar(p); bad {
+				key, pos := o.elemAt("paths", i)
+				o.s.warns = append(o.s.warns, Warning{Pos: pos, Key: key, Msg: msg + " and watches are not expanded at run time"})
+			}
 			switch _, err := filepath.Match(p, ""); {
 			case !filepath.IsAbs(p):
 				o.errf("paths", pathsHint, "%s is not an absolute path", strconv.Quote(p))

@@ -97,6 +97,9 @@ func (l *loader) policy(o *obj) {
 			o.errf("class", "a class name or a pattern such as ssh_*_anomaly", "invalid class pattern %s", strconv.Quote(c))
 		} else {
 			p.Class = c
+			if msg, _, bad := leftoverVar(c); bad {
+				o.warnf("class", "%s, and no class name has one, so the entry matches no notice", msg)
+			}
 		}
 	}
 	if s, ok := o.str("if"); ok {

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/logtally/logtally/internal/text"
 )
 
 // CanonicalVar returns the logtally name of a variable reference written
@@ -207,13 +208,10 @@ func nameLen(s string) int {
 
 // clip shortens s to about max bytes, at a character boundary, with "…".
 func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
+	if p := text.Prefix(s, max); len(p) < len(s) {
+		return p + "…"
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max] + "…"
+	return s
 }
 
 func isNameChar(c byte) bool {

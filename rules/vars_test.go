@@ -66,3 +66,28 @@ func FuzzNextRef(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBadRefs: badRefs finds nothing exactly when every "$(" of s opens a
+// reference the expander replaces (NextRef), ${name} of a variable aside.
+func FuzzBadRefs(f *testing.F) {
+	for _, s := range []string{"value $(value_h and more", "$() $(a b) ${value_h} ${HOME}", "a$(b$(host))", "$(x)$(", "$$(x))", "é$(", ""} {
+		f.Add(s)
+	}
+	isVar := func(name string) bool { return name == VarHost }
+	f.Fuzz(func(t *testing.T, s string) {
+		bad := badRefs(s, isVar)
+		opens := strings.Count(s, "$(")
+		refs := 0
+		for rest := s; ; refs++ {
+			_, _, after, ok := NextRef(rest)
+			if !ok {
+				break
+			}
+			rest = after
+		}
+		curly := strings.Count(s, "${host}")
+		if got, want := len(bad), opens-refs+curly; got != want {
+			t.Fatalf("badRefs(%q) = %q: %d problems, want %d (%d \"$(\", %d references, %d ${host})", s, bad, got, want, opens, refs, curly)
+		}
+	})
+}

@@ -81,6 +81,12 @@ func TestWarnings(t *testing.T) {
 			[]string{"w.yaml:6:14: warning: reports[0].message: $(notice) is not a variable, so it is written as it is"}},
 		{"for: expands before the check", m + "commands:\n  - if: any\n    for: {m: [a, b]}\n    command: [/bin/echo, '$(m) $(value_ssh_probe)', '$(mm)']\n",
 			[]string{"w.yaml:8:53: warning: commands[0].command[2]: $(mm) is not a variable, so it is written as it is"}},
+		{"$( left in a watch and a policy's class", "watch_files:\n  - handle: etc_$(d)\n    for: {d: [ssh]}\n    paths: [/etc/$(d, /etc/$(e)]\npolicy:\n  - class: milter_$(m_errors\n    action: log\n",
+			[]string{
+				`w.yaml:4:13: warning: watch_files[0].paths[0]: $( is not closed by ) in "$(d" and watches are not expanded at run time`,
+				"w.yaml:4:23: warning: watch_files[0].paths[1]: $(e) is not defined in for: and watches are not expanded at run time",
+				`w.yaml:6:12: warning: policy[0].class: $( is not closed by ) in "$(m_errors", and no class name has one, so the entry matches no notice`,
+			}},
 		{"unclosed $( in a measurement", "measurements:\n  - handle: a\n    path: /var/log/$(m.log\n    select_line_matching: .*x.*\n",
 			[]string{`w.yaml:3:11: warning: measurements[0].path: $( is not closed by ) in "$(m.log" and measurements are not expanded at run time`}},
 	}
