@@ -64,13 +64,17 @@ type stream struct {
 	// folded: the daemon is shutting down, or the stream was removed.
 	stopping atomic.Bool
 
-	mu      sync.Mutex
-	group   *interval.Group
-	fold    *interval.Fold // the intervals folded and not yet taken
-	spare   *interval.Fold // an empty fold of group for the next batch
-	arrival time.Time      // the interval lines read now belong to
-	lower   time.Time      // backlog lines dated before it count at it
-	parts   map[int64]*part
+	mu    sync.Mutex
+	group *interval.Group
+	fold  *interval.Fold // the intervals folded and not yet taken
+	spare *interval.Fold // an empty fold of group for the next batch
+	// lastSource is the source of the last batch folded: the next
+	// batch's first line follows its last line when it is of the same
+	// source (interval.Fold.Continue).
+	lastSource string
+	arrival    time.Time // the interval lines read now belong to
+	lower      time.Time // backlog lines dated before it count at it
+	parts      map[int64]*part
 	// observedFrom is when the stream began to be observed, for a stream
 	// that started with nothing to catch up (a new file, a long-running
 	// command): its first interval is only partly observed. Zero once an
@@ -277,6 +281,12 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 	if f == nil {
 		f = s.group.NewFold(s.interval)
 	}
+	if b.Source == s.lastSource {
+		f.Continue(s.fold)
+	} else {
+		f.Continue(nil)
+	}
+	s.lastSource = b.Source
 	d := interval.Live(at)
 	if b.Backlog {
 		d = interval.Dating{Arrival: at, ByTimestamp: true, Lower: s.lower, Ref: s.clock.Now()}

@@ -98,76 +98,83 @@ func Sampled(m *rules.Measurement, v float64, keys map[string]uint64) *Accumulat
 	}
 	a.Selected = 1
 	if a.dataType != rules.Slist {
-		a.fold(v)
+		a.fold(v, 1)
 	}
 	return a
 }
 
 // Add folds one hit. A selected line whose key is one of the rule's
 // ignore_keys is counted as ignored and nowhere else.
-func (a *Accumulator) Add(h *match.Hit) {
+func (a *Accumulator) Add(h *match.Hit) { a.AddN(h, 1) }
+
+// AddN folds one hit that stands for n lines (a syslog line saying that
+// its message was repeated n times): every count of the line is n, its
+// value is taken n times and its key counted n times. A regex timeout is
+// counted once: the line was matched once.
+func (a *Accumulator) AddN(h *match.Hit, n uint64) {
 	if h.Timeout {
 		a.Timeouts++
 	}
-	if !h.Selected {
+	if !h.Selected || n == 0 {
 		return
 	}
 	if h.Key != nil {
 		c := a.checkKey(h.Key)
 		if c.ignored {
-			a.Ignored++
+			a.Ignored += n
 			return
 		}
-		a.Selected++
-		a.countKey(c, 1)
+		a.Selected += n
+		a.countKey(c, n)
 	} else {
-		a.Selected++
+		a.Selected += n
 	}
 	switch {
 	case a.dataType == rules.Counter:
 		if a.hasEx && h.ExtractMiss {
-			a.ExtractMisses++
+			a.ExtractMisses += n
 			return
 		}
-		a.fold(1)
+		a.fold(1, n)
 	case a.dataType == rules.Slist || a.dataType == rules.String:
 		if h.ExtractMiss || h.Value == nil {
-			a.ExtractMisses++
+			a.ExtractMisses += n
 			return
 		}
 		if a.dataType == rules.Slist {
-			a.addKey(h.Value) // the values are the keys
+			a.addKeyN(h.Value, n) // the values are the keys
 		} else if t, ok := ValidKey(a.keyType, h.Value); ok {
 			a.text = t
 		} else {
-			a.KeyRejects++
+			a.KeyRejects += n
 			return
 		}
-		a.n++
+		a.n += n
 	default:
 		if h.ExtractMiss || h.Value == nil {
-			a.ExtractMisses++
+			a.ExtractMisses += n
 			return
 		}
 		v, ok := match.ParseNumber(h.Value)
 		if !ok {
-			a.ExtractMisses++
+			a.ExtractMisses += n
 			return
 		}
 		if a.dataType == rules.Int {
 			v = math.Trunc(v)
 		}
-		a.fold(v)
+		a.fold(v, n)
 	}
 }
 
-func (a *Accumulator) fold(v float64) {
+// fold folds the value v, n times.
+func (a *Accumulator) fold(v float64, n uint64) {
 	if a.n == 0 {
 		a.first = v
 	}
-	a.n++
-	a.sum += v
-	a.abs += math.Abs(v)
+	a.n += n
+	a.sum += v * float64(n) // exact for n == 1
+	a.abs += math.Abs(v) * float64(n)
 	a.last = v
 }
 

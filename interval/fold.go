@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/repeats"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -61,6 +62,9 @@ type Fold struct {
 	Undated uint64    // replay: selected lines without a usable timestamp, not counted
 	First   time.Time // replay: the earliest dated line
 	Last    time.Time // replay: the latest dated line
+	// Repeats counts the lines in which syslog says a message was
+	// repeated and that a measurement expanded (see LineAt).
+	Repeats uint64
 	// OnSelected, when set, sees every line that at least one
 	// measurement selected, as Line and Block fold it (`test` counts and
 	// dates them). The line is valid only during the call.
@@ -74,16 +78,31 @@ type Fold struct {
 	curAt  int64
 	cur    *Bucket
 	onHits func(int, []byte, []match.Hit) // folds a block's hits into cur
+
+	// What syslog's repeat lines need (repeat.go): the hits of the last
+	// line folded, owned, when a measurement expands BSD syslogd's "last
+	// message repeated N times" (keepPrev); in a block, where its last
+	// line starts (lastOff); buffers for a line unwrapped and for the
+	// hits a repeat line returns.
+	keepPrev bool
+	prev     ownedHits
+	lastOff  int
+	unwrap   []byte
+	out      ownedHits
 }
 
 // NewFold returns an empty Fold of the group's lines into intervals of the
 // given width (any width for a one-shot fold, whose lines all arrive at the
 // zero time).
 func (g *Group) NewFold(width time.Duration) *Fold {
-	f := &Fold{Group: g, Width: width, Buckets: map[int64]*Bucket{}, matcher: g.set.NewMatcher(), dater: NewDater(g.Measurements)}
-	f.onHits = func(_ int, line []byte, hits []match.Hit) {
-		f.add(f.cur, hits)
+	f := &Fold{Group: g, Width: width, Buckets: map[int64]*Bucket{}, matcher: g.set.NewMatcher(), dater: NewDater(g.Measurements),
+		keepPrev: g.expands[repeats.Header]}
+	f.onHits = func(off int, line []byte, hits []match.Hit) {
+		f.add(f.cur, hits, 1)
 		f.selected(line, hits)
+		if f.keepPrev && off == f.lastOff {
+			f.prev.own(hits)
+		}
 	}
 	return f
 }
@@ -120,11 +139,27 @@ func (f *Fold) acc(b *Bucket, i int) *Accumulator {
 	return a
 }
 
+// Continue makes the next line f folds follow the last line folded into
+// prior, an earlier fold of the same group and stream (a daemon folds
+// each batch apart and flushes it into the stream's fold, which Flush
+// hands the last line back to): a BSD "last message repeated N times"
+// at the start of a batch repeats the line that ended the one before.
+// With prior nil, or of another group (a reload), the next line follows
+// none.
+func (f *Fold) Continue(prior *Fold) {
+	if prior == nil || prior.Group != f.Group {
+		f.prev.reset()
+		return
+	}
+	f.prev, prior.prev = prior.prev, f.prev
+}
+
 // Flush merges what f folded into into, a fold of the same stream (of
 // another group after a reload: by handle), and empties f for the next
 // lines. Its accumulators are kept for reuse, with what they learned of
 // raw keys: a fold that takes one batch of lines after another allocates
-// little, and checks a repeated key once.
+// little, and checks a repeated key once. The last line f folded becomes
+// into's (see Continue).
 func (f *Fold) Flush(into *Fold) {
 	if f.free == nil {
 		f.free = make([][]*Accumulator, len(f.Group.Measurements))
@@ -140,14 +175,18 @@ func (f *Fold) Flush(into *Fold) {
 	}
 	clear(f.Buckets)
 	f.cur = nil
+	if into.Group == f.Group {
+		into.prev, f.prev = f.prev, into.prev
+	}
 }
 
-func (f *Fold) add(b *Bucket, hits []match.Hit) {
+// add folds hits, each standing for n lines, into b.
+func (f *Fold) add(b *Bucket, hits []match.Hit, n uint64) {
 	for i := range hits {
 		if f.skip(hits[i].Rule, b.Lines) {
 			continue
 		}
-		f.acc(b, hits[i].Rule).Add(&hits[i])
+		f.acc(b, hits[i].Rule).AddN(&hits[i], n)
 	}
 }
 
@@ -182,26 +221,52 @@ func (f *Fold) Line(line []byte, cut bool, d Dating) []match.Hit {
 // LineAt is Line for a line whose source says when it was written (a
 // journal entry): at, when not zero, dates it instead of the timestamp in
 // its text.
+//
+// A whole line in which syslog says that a message was repeated N times
+// (package repeats) counts, for the measurements that expand such lines
+// (syslog_repeats), as N lines: rsyslog's "message repeated N times: [
+// MSG]" is matched with the wrapper removed and its hits folded N times;
+// BSD syslogd's "last message repeated N times" folds the hits of the
+// line before it N more times. The other measurements match it as it is.
 func (f *Fold) LineAt(line []byte, cut bool, d Dating, at time.Time) []match.Hit {
 	f.Lines++
 	if cut {
 		f.Cut++
 	}
-	replay := d.ByTimestamp && d.Arrival.IsZero()
 	var arrived *Bucket
-	if !replay {
+	if !d.replay() {
 		arrived = f.Bucket(d.Arrival)
 		arrived.Lines++
 		if cut {
 			arrived.Cut++
 		}
 	}
+	if !cut && f.Group.expanding() {
+		if r, form := f.Group.parseRepeat(line); r.Kind != repeats.None {
+			return f.repeat(line, r, form, d, at, arrived)
+		}
+	}
 	hits := f.matcher.Match(line)
 	f.selected(line, hits)
-	if !d.ByTimestamp {
-		f.add(arrived, hits)
-		return hits
+	f.fold(line, hits, 1, d, at, arrived)
+	if f.keepPrev {
+		f.prev.own(hits)
 	}
+	return hits
+}
+
+// replay reports whether d dates the lines of a replay (learn, backtest).
+func (d Dating) replay() bool { return d.ByTimestamp && d.Arrival.IsZero() }
+
+// fold folds the hits of a line, each standing for n lines, into the
+// intervals d gives them; arrived is the bucket of the arrival (nil in a
+// replay).
+func (f *Fold) fold(line []byte, hits []match.Hit, n uint64, d Dating, at time.Time, arrived *Bucket) {
+	if !d.ByTimestamp {
+		f.add(arrived, hits, n)
+		return
+	}
+	replay := d.replay()
 	f.dater.Reset()
 	if replay {
 		// The covered range comes from every line, selected or not.
@@ -221,35 +286,34 @@ func (f *Fold) LineAt(line []byte, cut bool, d Dating, at time.Time) []match.Hit
 		}
 		if !h.Selected {
 			if arrived != nil {
-				f.acc(arrived, h.Rule).Add(h)
+				f.acc(arrived, h.Rule).AddN(h, n)
 			}
 			continue
 		}
 		t, ok := f.lineTime(h.Rule, line, d, at)
 		switch {
 		case !ok && replay:
-			f.Undated++
+			f.Undated += n
 		case !ok:
 			a := f.acc(arrived, h.Rule)
-			a.Undated++
-			a.Add(h)
+			a.Undated += n
+			a.AddN(h, n)
 		case replay:
-			f.acc(f.Bucket(t.Truncate(f.Width)), h.Rule).Add(h)
+			f.acc(f.Bucket(t.Truncate(f.Width)), h.Rule).AddN(h, n)
 		default:
 			start := t.Truncate(f.Width)
 			if start.Before(d.Lower) {
 				start = d.Lower
 			}
 			if !start.Before(d.Arrival) {
-				f.acc(arrived, h.Rule).Add(h)
+				f.acc(arrived, h.Rule).AddN(h, n)
 				continue
 			}
 			a := f.acc(f.Bucket(start), h.Rule)
-			a.Backdated++
-			a.Add(h)
+			a.Backdated += n
+			a.AddN(h, n)
 		}
 	}
-	return hits
 }
 
 // lineTime dates line for measurement i: by at when the source gave it,
@@ -282,7 +346,36 @@ func (f *Fold) Block(data []byte, n int, arrival time.Time) {
 		return
 	}
 	f.Lines += uint64(n)
-	f.Bucket(arrival).Lines += uint64(n)
+	b := f.Bucket(arrival)
+	b.Lines += uint64(n)
+	if !f.Group.expanding() {
+		f.matcher.MatchBlock(data, f.onHits)
+		return
+	}
+	for len(data) > 0 {
+		start, end, r, form := f.Group.nextRepeat(data)
+		if start < 0 {
+			f.matchBlock(data)
+			return
+		}
+		f.matchBlock(data[:start])
+		f.repeat(trimCR(data[start:end]), r, form, Live(arrival), time.Time{}, b)
+		f.cur = b
+		data = data[min(end+1, len(data)):]
+	}
+}
+
+// matchBlock matches a block of complete lines without repeat lines into
+// the current bucket, keeping the hits of its last line when a BSD repeat
+// may follow.
+func (f *Fold) matchBlock(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	if f.keepPrev {
+		f.prev.reset()
+		f.lastOff = bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
+	}
 	f.matcher.MatchBlock(data, f.onHits)
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/logtally/logtally/match"
+	"github.com/logtally/logtally/repeats"
 	"github.com/logtally/logtally/rules"
 )
 
@@ -99,7 +100,54 @@ type Group struct {
 	// lineSel is each measurement's select_line_number (0: by pattern);
 	// nil when none selects by number.
 	lineSel []int
+	// repeatOf is, by measurement, the form of line whose syslog repeats
+	// it expands (noRepeats: none); expands[f] says whether a measurement
+	// expands form f, all[f] whether every one does.
+	repeatOf     []int8
+	expands, all [2]bool
 }
+
+// noRepeats is the repeatOf of a measurement that takes repeat lines as
+// they are (syslog_repeats: off, a line number, an observable).
+const noRepeats = -1
+
+// repeatForm returns the form of line whose repeats m expands, or
+// noRepeats: a journal entry's MESSAGE is bare, other lines begin with a
+// syslog header.
+func repeatForm(m *rules.Measurement) int8 {
+	switch {
+	case m.SyslogRepeats == rules.RepeatsOff || m.SelectLine > 0 || m.StreamType == rules.StreamObserve:
+		return noRepeats
+	case m.StreamType == rules.StreamJournal && m.Render != rules.RenderSyslog:
+		return int8(repeats.Bare)
+	default:
+		return int8(repeats.Header)
+	}
+}
+
+// parseRepeat returns what a whole line says of repeats, in the forms
+// the group's measurements expand.
+func (g *Group) parseRepeat(line []byte) (repeats.Repeat, repeats.Form) {
+	for form, on := range g.expands {
+		if on {
+			if r := repeats.Parse(line, repeats.Form(form)); r.Kind != repeats.None {
+				return r, repeats.Form(form)
+			}
+		}
+	}
+	return repeats.Repeat{}, 0
+}
+
+// ContinuesPrevious reports whether line (whole) is BSD syslogd's "last
+// message repeated N times", which a measurement of the group counts as
+// N more of the line before: a stream folded in parts is not split there.
+func (g *Group) ContinuesPrevious(line []byte) bool {
+	r, _ := g.parseRepeat(line)
+	return r.Kind == repeats.Previous
+}
+
+// expanding reports whether the group expands repeat lines of some form.
+func (g *Group) expanding() bool { return g.expands[0] || g.expands[1] }
 
 // NewGroup compiles the measurements of one stream, which are all of the
 // kind and source of the first.
@@ -128,7 +176,18 @@ func NewGroup(source string, ms []*rules.Measurement, opts match.Options) (*Grou
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", source, err)
 	}
-	g := &Group{Source: source, Measurements: ms, set: set, lineSel: lineSel}
+	g := &Group{Source: source, Measurements: ms, set: set, lineSel: lineSel, repeatOf: make([]int8, len(ms))}
+	g.all = [2]bool{true, true}
+	for i, m := range ms {
+		f := repeatForm(m)
+		g.repeatOf[i] = f
+		for form := range g.all {
+			g.all[form] = g.all[form] && f == int8(form)
+		}
+		if f != noRepeats {
+			g.expands[f] = true
+		}
+	}
 	if len(ms) > 0 {
 		g.Kind, g.Path, g.Command = KindOf(ms[0]), ms[0].Path, ms[0].Command
 	}

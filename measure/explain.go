@@ -26,6 +26,10 @@ type Stream struct {
 	Group    *interval.Group
 	Lines    uint64 // lines read
 	Selected uint64 // lines selected by at least one measurement
+	// Repeats is the lines in which syslog says a message was repeated
+	// that measurements counted as the lines they stand for
+	// (interval.Fold.Repeats).
+	Repeats uint64
 	// Formats counts the timestamps of the selected lines by format, as
 	// the measurements date lines (timestamp.None: not recognised).
 	Formats map[timestamp.Format]uint64

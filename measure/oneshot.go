@@ -109,7 +109,7 @@ func evaluate(groups []*interval.Group, open Opener, maxLine int, observe Observ
 		s.count(f)
 		err := foldStream(f, s, open, maxLine, observe, sp)
 		elapsed := time.Since(start)
-		s.Lines, s.Elapsed = f.Lines, elapsed
+		s.Lines, s.Repeats, s.Elapsed = f.Lines, f.Repeats, elapsed
 		s.addTimes(f)
 		s.done()
 		for i, m := range g.Measurements {
@@ -239,8 +239,11 @@ func needsOrder(g *interval.Group) bool {
 
 // partBounds splits a file of size bytes into at most parts ranges that
 // start at line boundaries: each ends just after the first '\n' at or
-// after its nominal end. A part that would be empty is dropped.
-func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
+// after its nominal end, and after the lines that continue the one
+// before it (continues: BSD syslogd's "last message repeated N times",
+// which counts the line before it again; nil for none). A part that would
+// be empty is dropped.
+func partBounds(file io.ReaderAt, size int64, parts int, continues func(line []byte) bool) ([]int64, error) {
 	bounds := []int64{0}
 	buf := make([]byte, 64<<10)
 	for k := 1; k < parts; k++ {
@@ -259,6 +262,20 @@ func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
 				pos = size
 			}
 		}
+		for continues != nil && pos < size {
+			n, err := file.ReadAt(buf[:min(int64(maxContinuing), size-pos)], pos)
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			i := bytes.IndexByte(buf[:n], '\n')
+			if i < 0 && pos+int64(n) == size {
+				i = n // the last line, without a '\n'
+			}
+			if i < 0 || !continues(bytes.TrimSuffix(buf[:i], []byte{'\r'})) {
+				break
+			}
+			pos += int64(i) + 1
+		}
 		if pos >= size {
 			break
 		}
@@ -268,6 +285,10 @@ func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
 	}
 	return bounds, nil
 }
+
+// maxContinuing bounds the length of a line that continues the one
+// before it ("Dec 10 07:13:56 host last message repeated 3 times").
+const maxContinuing = 512
 
 // foldParallel folds a regular file in parts, concurrently, each into a
 // Folder of its own, and merges them into f in order. The last part reads
@@ -282,7 +303,7 @@ func partBounds(file io.ReaderAt, size int64, parts int) ([]int64, error) {
 // never applies. When a merge would not be exact, the file is folded again
 // in one pass.
 func foldParallel(f *interval.Fold, s *Stream, file *os.File, name string, size int64, parts, maxLine int) error {
-	bounds, err := partBounds(file, size, parts)
+	bounds, err := partBounds(file, size, parts, f.Group.ContinuesPrevious)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -317,6 +338,7 @@ func foldParallel(f *interval.Fold, s *Stream, file *os.File, name string, size 
 	for k, p := range folders {
 		f.Lines += p.Lines
 		f.Cut += p.Cut
+		f.Repeats += p.Repeats
 		all.Merge(f.Group, p.Bucket(time.Time{}), p.Group)
 		s.merge(summaries[k], p)
 		if errs[k] != nil {

@@ -264,7 +264,7 @@ func TestMergeable(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer file.Close()
-			bounds, err := partBounds(file, int64(b.Len()), 2)
+			bounds, err := partBounds(file, int64(b.Len()), 2, nil)
 			if err != nil || len(bounds) != 2 {
 				t.Fatalf("bounds %v, %v", bounds, err)
 			}
@@ -303,7 +303,7 @@ func TestPartBounds(t *testing.T) {
 		{"", 2, []int64{0}},
 	}
 	for _, tt := range tests {
-		got, err := partBounds(strings.NewReader(tt.in), int64(len(tt.in)), tt.parts)
+		got, err := partBounds(strings.NewReader(tt.in), int64(len(tt.in)), tt.parts, nil)
 		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("partBounds(%.20q, %d) = %v, %v; want %v", tt.in, tt.parts, got, err, tt.want)
 		}
@@ -322,5 +322,67 @@ func TestOpenFileError(t *testing.T) {
 	_, err := OpenFile(name)
 	if want := "open " + name + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("OpenFile: %v, want %q", err, want)
+	}
+}
+
+// TestSplitRepeats: syslog repeat lines count the same however a file is
+// folded: line by line, in blocks, and in parts whose boundaries fall
+// before a BSD "last message repeated" line (which is kept with the line
+// it repeats).
+func TestSplitRepeats(t *testing.T) {
+	var b strings.Builder
+	const rounds = 400
+	for i := range rounds {
+		fmt.Fprintf(&b, "Dec 10 07:13:56 LabSZ sshd[%d]: Failed password for root from 192.0.2.%d port %d ssh2\n", i, i%7, i)
+		fmt.Fprintf(&b, "Dec 10 07:14:26 LabSZ last message repeated %d times\n", 1+i%3)
+		fmt.Fprintf(&b, "Dec 10 07:14:27 LabSZ last message repeated 2 times\r\n")
+		fmt.Fprintf(&b, "Dec 10 07:14:56 LabSZ sshd[%d]: message repeated %d times: [ Failed password for root from 192.0.2.%d port %d ssh2]\n", i, 1+i%4, i%7, i)
+		fmt.Fprintf(&b, "Dec 10 07:15:00 LabSZ sshd[%d]: Failed password for message repeated 999 times: [ x from 192.0.2.9 port 1 ssh2]\n", i)
+		fmt.Fprintf(&b, "Dec 10 07:15:01 LabSZ cron[%d]: message repeated 3 times: [ job]\n", i)
+	}
+	path := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ms := []*rules.Measurement{
+		meas("failed", rules.Counter, "", `.*sshd\[\d+\]: Failed password for .*`, "", `from (\S+) port`, rules.KeyIP),
+		meas("ports", rules.Int, rules.PolicySum, `.*sshd\[\d+\]: Failed password for .*`, `port (\d+)`, "", ""),
+		meas("all", rules.Counter, "", `.*`, "", "", ""),
+	}
+	checkSplits(t, ms, path, 0)
+	g, err := interval.NewGroup(path, ms, match.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := foldFile(t, g, path, 0, false, split{minPart: 1, parts: 16})
+	// Per round: 1 + (1+i%3) + 2 + (1+i%4) failed passwords, and the
+	// forged one.
+	want := uint64(0)
+	for i := range rounds {
+		want += 1 + uint64(1+i%3) + 2 + uint64(1+i%4) + 1
+	}
+	if got.acc[0].Selected != want {
+		t.Errorf("failed: %d selected, want %d", got.acc[0].Selected, want)
+	}
+	if all := got.acc[2].Selected; all != want+3*rounds {
+		t.Errorf("all: %d selected, want %d", all, want+3*rounds)
+	}
+}
+
+// TestPartBoundsContinues: a part never starts with a line that continues
+// the one before it.
+func TestPartBoundsContinues(t *testing.T) {
+	in := "aaaa\nbbbb\n+bb\n+bb\ncccc\n+cc"
+	continues := func(line []byte) bool { return bytes.HasPrefix(line, []byte("+")) }
+	for parts := 2; parts <= 8; parts++ {
+		bounds, err := partBounds(strings.NewReader(in), int64(len(in)), parts, continues)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range bounds {
+			if in[p] == '+' {
+				t.Errorf("%d parts: %v: a part starts at %q", parts, bounds, in[p:])
+			}
+		}
 	}
 }

@@ -34,24 +34,24 @@ func wantFull() *Set {
 			{
 				Handle: "ssh_username_probe", StreamType: StreamFile, Path: "/var/log/auth.log",
 				DataType: Counter, Select: `.*sshd\[.*Invalid user.*`, Key: `from (\S+)`, KeyType: KeyIP, TopKeys: DefaultTopKeys,
-				Policy: PolicyLast, TrackGrowing: false, HistoryType: HistoryWeekly, Start: StartBeginning,
+				Policy: PolicyLast, SyslogRepeats: RepeatsExpand, TrackGrowing: false, HistoryType: HistoryWeekly, Start: StartBeginning,
 				Timestamp: "Jan _2 15:04:05", Units: "probes", Description: "invalid users tried over ssh",
 				Tags: map[string]string{"service": "sshd"}, Persist: 20 * time.Minute, PersistPolicy: PersistReset,
 			},
 			{
 				Handle: "ftp_bytes_get", StreamType: StreamFile, Path: "/var/log/xferlog", DataType: Int,
-				Select: `.* get .*`, Extract: `(\d+) bytes`, KeyType: KeyAny, Policy: PolicySum, TrackGrowing: true,
+				Select: `.* get .*`, Extract: `(\d+) bytes`, KeyType: KeyAny, Policy: PolicySum, SyslogRepeats: RepeatsExpand, TrackGrowing: true,
 				HistoryType: HistoryWeekly, Start: StartEnd, Persist: 10 * time.Minute, PersistPolicy: PersistPreserve,
 			},
 			{
 				Handle: "ftp_bytes_put", StreamType: StreamFile, Path: "/var/log/xferlog", DataType: Int,
-				Select: `.* put .*`, Extract: `(\d+) bytes`, KeyType: KeyAny, Policy: PolicySum, TrackGrowing: true,
+				Select: `.* put .*`, Extract: `(\d+) bytes`, KeyType: KeyAny, Policy: PolicySum, SyslogRepeats: RepeatsExpand, TrackGrowing: true,
 				HistoryType: HistoryWeekly, Start: StartEnd, Persist: 10 * time.Minute, PersistPolicy: PersistPreserve,
 			},
 			{
 				Handle: "listening_ports", StreamType: StreamPipe, Command: []string{"ss", "-ltnH"},
 				PipeMode: PipeInterval, Timeout: 10 * time.Second, DataType: Real, Select: `LISTEN.*`,
-				Extract: `(\d+)`, KeyType: KeyAny, Policy: PolicyAverage, HistoryType: HistoryScalar,
+				Extract: `(\d+)`, KeyType: KeyAny, Policy: PolicyAverage, SyslogRepeats: RepeatsExpand, HistoryType: HistoryScalar,
 				Persist: 10 * time.Minute, PersistPolicy: PersistPreserve,
 			},
 		},

@@ -45,6 +45,17 @@ const (
 	RenderSyslog  = "syslog"  // "Dec 10 06:55:46 host sshd[24200]: MESSAGE", as journalctl -o short
 )
 
+// What a measurement makes of the lines in which syslog says a message
+// was repeated (syslog_repeats).
+const (
+	// RepeatsExpand counts rsyslog's "message repeated N times: [ MSG ]"
+	// as N lines of MSG (header kept), and BSD syslogd's "last message
+	// repeated N times" as N more of the previous line.
+	RepeatsExpand = "expand"
+	// RepeatsOff matches those lines as they are, as any other line.
+	RepeatsOff = "off"
+)
+
 // Pipe modes.
 const (
 	// PipeStream runs a long-lived command (journalctl -f) and restarts it
@@ -167,8 +178,10 @@ type Measurement struct {
 	TopKeys      int
 	Policy       string // select_multiline_policy
 	TrackGrowing bool   // track_growing_file
-	HistoryType  string
-	Start        string // StartEnd or StartBeginning
+	// SyslogRepeats is syslog_repeats: RepeatsExpand or RepeatsOff.
+	SyslogRepeats string
+	HistoryType   string
+	Start         string // StartEnd or StartBeginning
 
 	Timestamp string         // optional layout of the line's timestamp (Go layout or strftime)
 	Location  *time.Location // timezone: for timestamps without a zone; nil = local

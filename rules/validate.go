@@ -21,7 +21,7 @@ var (
 		"select_line_matching", "extraction_regex", "key", "key_type", "select_multiline_policy",
 		"track_growing_file", "history_type", "start", "timestamp", "timezone", "units",
 		"description", "tags", "persist", "policy", "noise_threshold", "select_line_number", "ifelapsed",
-		"expireafter", "expect", "ignore_keys", "top_keys", "anomaly_threshold", "alarm_budget", "alarm_budget_periods", "unit", "identifier", "match", "render", "journal_directory", "for"}
+		"expireafter", "expect", "ignore_keys", "top_keys", "anomaly_threshold", "alarm_budget", "alarm_budget_periods", "unit", "identifier", "match", "render", "journal_directory", "syslog_repeats", "for"}
 	classKeys    = []string{"expression", "persist", "policy", "description", "priority"}
 	commandKeys  = []string{"if", "command", "shell", "ifelapsed", "timeout", "expireafter", "env", "handle", "per", "priority", "for"}
 	reportKeys   = []string{"if", "message", "to", "ifelapsed", "handle", "per", "priority", "for"}
@@ -446,6 +446,13 @@ func (l *loader) measurement(o *obj) {
 		m.TopKeys = int(o.integer("top_keys", DefaultTopKeys, 0, MaxTopKeys))
 	}
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
+	m.SyslogRepeats = o.enum("syslog_repeats", RepeatsExpand, RepeatsExpand, RepeatsOff)
+	if m.SelectLine > 0 {
+		if o.has("syslog_repeats") {
+			o.errAt(o.keyPos("syslog_repeats"), child(o.path, "syslog_repeats"), "remove it", "a line selected by its number is taken as it is")
+		}
+		m.SyslogRepeats = RepeatsOff
+	}
 	m.HistoryType = o.historyType(text)
 	if o.has("expect") {
 		if m.DataType != Slist {

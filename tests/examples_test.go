@@ -103,7 +103,9 @@ func TestExamplesGolden(t *testing.T) {
 
 // TestExamplesAgainstPerl checks every example measurement against an
 // independent implementation: Perl's regex engine counts the lines that
-// match '^(?:SELECT)$' and folds the extracted numbers by the rule's policy.
+// match '^(?:SELECT)$' and folds the extracted numbers by the rule's policy,
+// on the log with syslog's repeat lines written out (expandRepeats) unless
+// the measurement takes them as they are (syslog_repeats: off).
 func TestExamplesAgainstPerl(t *testing.T) {
 	perl := need(t, "perl")
 	for _, c := range exampleCases(t) {
@@ -128,7 +130,15 @@ func TestExamplesAgainstPerl(t *testing.T) {
 			if m.StreamType == rules.StreamObserve {
 				continue
 			}
-			want := perlFold(t, perl, m, c.log)
+			log := c.log
+			switch {
+			case m.SyslogRepeats == rules.RepeatsOff:
+			case m.StreamType == rules.StreamJournal && m.Render != rules.RenderSyslog:
+				log = expandRepeats(t, c.log, true) // the entries' MESSAGE
+			default:
+				log = expandRepeats(t, c.log, false)
+			}
+			want := perlFold(t, perl, m, log)
 			g := got[m.Handle]
 			if g == nil {
 				t.Errorf("%s: %s missing from the output", c.log, m.Handle)

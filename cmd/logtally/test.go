@@ -52,7 +52,10 @@ or from a copy of one given by --proc; a set (listening_ports, data_type
 slist) also prints its members and what expect: makes of them.
 
 Then, per stream, a summary: the lines read, those selected by at least one
-rule and by none, how many of the selected lines begin with a timestamp
+rule and by none, the lines in which syslog says that a message was
+repeated (rsyslog's "message repeated N times: [ ... ]", BSD syslogd's
+"last message repeated N times"), which count as the N lines they stand
+for (syslog_repeats in the rules), how many of the selected lines begin with a timestamp
 logtally recognises, and in which format (syslog, RFC 3339, RFC 5424, ctime,
 or the rule's timestamp: layout) — lines without one cannot be dated after a
 restart or by learn — and the time of the one pass that all the stream's
@@ -362,11 +365,12 @@ type testJSON struct {
 type streamJSON struct {
 	Source     string            `json:"source"`
 	Lines      uint64            `json:"lines"`
-	Selected   uint64            `json:"selected"`        // by at least one rule
-	Unselected uint64            `json:"unselected"`      // by none
-	Timestamps map[string]uint64 `json:"timestamps"`      // of the selected lines, by format; "none" not recognised
-	PassMS     float64           `json:"pass_ms"`         // the one pass its rules share
-	Notes      []string          `json:"notes,omitempty"` // why nothing was read, when it can be told
+	Selected   uint64            `json:"selected"`          // by at least one rule
+	Unselected uint64            `json:"unselected"`        // by none
+	Repeats    uint64            `json:"repeats,omitempty"` // syslog repeat lines counted as the lines they stand for
+	Timestamps map[string]uint64 `json:"timestamps"`        // of the selected lines, by format; "none" not recognised
+	PassMS     float64           `json:"pass_ms"`           // the one pass its rules share
+	Notes      []string          `json:"notes,omitempty"`   // why nothing was read, when it can be told
 }
 
 type hintJSON struct {
@@ -426,7 +430,7 @@ func writeTestJSON(w io.Writer, rep *testReport) error {
 			ts = map[string]uint64{"journal": s.Selected}
 		}
 		out.Streams = append(out.Streams, streamJSON{Source: streamName(s.Group), Lines: s.Lines, Selected: s.Selected,
-			Unselected: s.Lines - s.Selected, Timestamps: ts, PassMS: ms(s.Elapsed), Notes: s.Notes})
+			Unselected: s.Lines - s.Selected, Repeats: s.Repeats, Timestamps: ts, PassMS: ms(s.Elapsed), Notes: s.Notes})
 	}
 	for _, h := range rep.hints {
 		out.Hints = append(out.Hints, hintJSON{Handle: h.Measurement.Handle, Found: h.Found, Of: h.Of, Whole: h.Whole, Suggest: h.Suggest})
@@ -521,6 +525,10 @@ func writeTestSummary(w io.Writer, rep *testReport) {
 			printable([]byte(name)), s.Lines, s.Selected, s.Lines-s.Selected)
 		for _, n := range s.Notes {
 			fmt.Fprintf(w, "  nothing read: %s\n", n)
+		}
+		if s.Repeats > 0 {
+			fmt.Fprintf(w, "  repeats: %s in which syslog says that a message was repeated, each counted as the lines it stands for (syslog_repeats)\n",
+				num.Plural(int(s.Repeats), "line"))
 		}
 		if s.Group.Kind == interval.KindJournal {
 			fmt.Fprintf(w, "  timestamps: every entry is dated by the journal (__REALTIME_TIMESTAMP)\n")
