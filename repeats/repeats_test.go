@@ -167,3 +167,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse: what recognising costs a line that is not a repeat (most
+// fail on their last byte; "[preauth]" lines on their header) and one
+// that is.
+func BenchmarkParse(b *testing.B) {
+	for _, c := range []struct{ name, line string }{
+		{"ordinary", "Dec 10 07:13:56 LabSZ sshd[24227]: Failed password for root from 5.36.59.76 port 42393 ssh2"},
+		{"bracket", "Dec 10 07:13:56 LabSZ sshd[24227]: Connection closed by 5.36.59.76 [preauth]"},
+		{"rsyslog", "Dec 10 07:13:56 LabSZ sshd[24227]: message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]"},
+		{"bsd", "Dec 10 07:13:56 LabSZ last message repeated 3 times"},
+	} {
+		line := []byte(c.line)
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				repeats.Parse(line, repeats.Header)
+			}
+		})
+	}
+}
