@@ -301,3 +301,44 @@ func TestRepeatAcrossBatches(t *testing.T) {
 		t.Errorf("after a reload, a BSD repeat counted %d of a line of the old rules", got)
 	}
 }
+
+// FuzzRepeatFold: whatever the lines, and wherever a block is split, Block
+// folds them as Line does, and a line never stands for more than
+// repeats.MaxCount (the counter of every line grows by at most that much
+// per line).
+func FuzzRepeatFold(f *testing.F) {
+	f.Add([]byte(failed1+"\nDec 10 07:14:30 LabSZ last message repeated 3 times\n"+sshHead+"message repeated 5 times: [ Failed password for root from 192.0.2.1 port 100 ssh2]\n"), uint8(1))
+	f.Add([]byte(sshHead+"message repeated 1000000 times: [ x]\r\nDec 10 07:14:30 LabSZ last message repeated 999999 times"), uint8(0))
+	f.Add([]byte("message repeated 2 times: [ Failed password for root from 192.0.2.1 port 1 ssh2]\n\n\n"), uint8(2))
+	g, err := interval.NewGroup("x", repeatMeasurements(), match.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at uint8) {
+		if len(data) > 4096 {
+			return
+		}
+		text := strings.TrimSuffix(string(data), "\n")
+		lines := strings.Split(text, "\n")
+		byLine := g.NewFold(0)
+		for _, l := range lines {
+			byLine.Line([]byte(strings.TrimSuffix(l, "\r")), false, interval.Dating{})
+		}
+		// Blocks of complete lines, each ended by '\n'.
+		split := int(at) % (len(lines) + 1)
+		block := g.NewFold(0)
+		for _, part := range [][]string{lines[:split], lines[split:]} {
+			var b strings.Builder
+			for _, l := range part {
+				b.WriteString(l + "\n")
+			}
+			block.Block([]byte(b.String()), len(part), time.Time{})
+		}
+		if a, b := describe(byLine, g), describe(block, g); fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("Line:\n%v\nBlock split at line %d:\n%v", a, split, b)
+		}
+		if n := byLine.At(time.Time{}, 3).Selected; n > uint64(len(lines))*1000000 {
+			t.Fatalf("%d lines counted %d times", len(lines), n)
+		}
+	})
+}

@@ -54,11 +54,11 @@ slist) also prints its members and what expect: makes of them.
 Then, per stream, a summary: the lines read, those selected by at least one
 rule and by none, the lines in which syslog says that a message was
 repeated (rsyslog's "message repeated N times: [ ... ]", BSD syslogd's
-"last message repeated N times"), which count as the N lines they stand
-for (syslog_repeats in the rules), how many of the selected lines begin with a timestamp
-logtally recognises, and in which format (syslog, RFC 3339, RFC 5424, ctime,
-or the rule's timestamp: layout) — lines without one cannot be dated after a
-restart or by learn — and the time of the one pass that all the stream's
+"last message repeated N times"), each counted as the N lines it stands
+for (syslog_repeats in the rules), how many of the selected lines begin
+with a timestamp logtally recognises, and in which format (syslog, RFC
+3339, RFC 5424, ctime, or the rule's timestamp: layout) — lines without
+one cannot be dated after a restart or by learn — and the time of the one pass that all the stream's
 rules share. A rule that selected nothing although its pattern occurs in the
 stream gets a hint: select_line_matching must match the whole line, so
 'Invalid user' selects nothing where '.*Invalid user.*' selects every line
