@@ -68,13 +68,14 @@ type stream struct {
 	group *interval.Group
 	fold  *interval.Fold // the intervals folded and not yet taken
 	spare *interval.Fold // an empty fold of group for the next batch
-	// lastSource is the source of the last batch folded: the next
-	// batch's first line follows its last line when it is of the same
-	// source (interval.Fold.Continue).
-	lastSource string
-	arrival    time.Time // the interval lines read now belong to
-	lower      time.Time // backlog lines dated before it count at it
-	parts      map[int64]*part
+	// lastLines holds, by source (a file of the stream), the line that
+	// ended its last batch, which the first line of its next batch may
+	// repeat (BSD syslogd's "last message repeated N times"); at most
+	// maxLastLines sources.
+	lastLines map[string]*interval.LastLine
+	arrival   time.Time // the interval lines read now belong to
+	lower     time.Time // backlog lines dated before it count at it
+	parts     map[int64]*part
 	// observedFrom is when the stream began to be observed, for a stream
 	// that started with nothing to catch up (a new file, a long-running
 	// command): its first interval is only partly observed. Zero once an
@@ -281,12 +282,8 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 	if f == nil {
 		f = s.group.NewFold(s.interval)
 	}
-	if b.Source == s.lastSource {
-		f.Continue(s.fold)
-	} else {
-		f.Continue(nil)
-	}
-	s.lastSource = b.Source
+	last := s.lastLine(b.Source)
+	f.Resume(last)
 	d := interval.Live(at)
 	if b.Backlog {
 		d = interval.Dating{Arrival: at, ByTimestamp: true, Lower: s.lower, Ref: s.clock.Now()}
@@ -304,6 +301,7 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 
 	s.mu.Lock()
 	if complete {
+		f.Suspend(last)
 		f.Flush(s.fold)
 		if pos := b.End; s.kind == interval.KindFile && !pos.IsZero() && pos.Path != "" {
 			p.set(pos)
@@ -322,6 +320,26 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 	if late && s.ready != nil {
 		s.ready()
 	}
+}
+
+// maxLastLines bounds the sources whose last line a stream keeps: a glob
+// of more files than that forgets them all and starts again, so that a
+// repeat at the start of a batch then counts nothing rather than a line of
+// another file.
+const maxLastLines = 64
+
+// lastLine returns the last line of source, made when missing. Callers
+// hold s.mu.
+func (s *stream) lastLine(source string) *interval.LastLine {
+	l := s.lastLines[source]
+	if l == nil {
+		if s.lastLines == nil || len(s.lastLines) >= maxLastLines {
+			s.lastLines = map[string]*interval.LastLine{}
+		}
+		l = &interval.LastLine{}
+		s.lastLines[source] = l
+	}
+	return l
 }
 
 // begin registers a run (an interval command, a whole-file read) of the

@@ -139,27 +139,40 @@ func (f *Fold) acc(b *Bucket, i int) *Accumulator {
 	return a
 }
 
-// Continue makes the next line f folds follow the last line folded into
-// prior, an earlier fold of the same group and stream (a daemon folds
-// each batch apart and flushes it into the stream's fold, which Flush
-// hands the last line back to): a BSD "last message repeated N times"
-// at the start of a batch repeats the line that ended the one before.
-// With prior nil, or of another group (a reload), the next line follows
-// none.
-func (f *Fold) Continue(prior *Fold) {
-	if prior == nil || prior.Group != f.Group {
+// LastLine holds, between two batches of one source, what a BSD "last
+// message repeated N times" at the start of the second needs of the line
+// that ended the first: its hits, owned (a daemon folds each batch of a
+// stream apart, and the batches of a glob's files interleave). The zero
+// value holds none.
+type LastLine struct {
+	group *Group
+	hits  ownedHits
+}
+
+// Resume makes the next line f folds follow the line l holds, which l
+// gives up; none when l is nil, empty, or of another group (a reload).
+func (f *Fold) Resume(l *LastLine) {
+	if l == nil || l.group != f.Group {
 		f.prev.reset()
 		return
 	}
-	f.prev, prior.prev = prior.prev, f.prev
+	f.prev, l.hits = l.hits, f.prev
+	l.hits.reset()
+}
+
+// Suspend stores in l the last line f folded, for the next batch of the
+// same source (Resume).
+func (f *Fold) Suspend(l *LastLine) {
+	l.group = f.Group
+	l.hits, f.prev = f.prev, l.hits
+	f.prev.reset()
 }
 
 // Flush merges what f folded into into, a fold of the same stream (of
 // another group after a reload: by handle), and empties f for the next
 // lines. Its accumulators are kept for reuse, with what they learned of
 // raw keys: a fold that takes one batch of lines after another allocates
-// little, and checks a repeated key once. The last line f folded becomes
-// into's (see Continue).
+// little, and checks a repeated key once.
 func (f *Fold) Flush(into *Fold) {
 	if f.free == nil {
 		f.free = make([][]*Accumulator, len(f.Group.Measurements))
@@ -175,9 +188,6 @@ func (f *Fold) Flush(into *Fold) {
 	}
 	clear(f.Buckets)
 	f.cur = nil
-	if into.Group == f.Group {
-		into.prev, f.prev = f.prev, into.prev
-	}
 }
 
 // add folds hits, each standing for n lines, into b.

@@ -265,7 +265,8 @@ func TestRepeatReplay(t *testing.T) {
 
 // TestRepeatAcrossBatches: the daemon folds each batch apart and flushes
 // it into the stream's fold; a BSD repeat that starts a batch repeats the
-// line that ended the one before (Continue), and none after a reload.
+// line that ended the last batch of the same source (Resume, Suspend), of
+// no other source, and none after a reload.
 func TestRepeatAcrossBatches(t *testing.T) {
 	g, err := interval.NewGroup("x", repeatMeasurements()[:1], match.Options{})
 	if err != nil {
@@ -273,29 +274,41 @@ func TestRepeatAcrossBatches(t *testing.T) {
 	}
 	stream := g.NewFold(time.Minute)
 	start := time.Unix(0, 0)
-	batch := func(prior *interval.Fold, lines ...string) {
-		f := g.NewFold(time.Minute)
-		f.Continue(prior)
+	last := map[string]*interval.LastLine{"a": {}, "b": {}}
+	spare := g.NewFold(time.Minute)
+	batch := func(source string, lines ...string) {
+		spare.Resume(last[source])
 		for _, l := range lines {
-			f.Line([]byte(l), false, interval.Live(start))
+			spare.Line([]byte(l), false, interval.Live(start))
 		}
-		f.Flush(stream)
+		spare.Suspend(last[source])
+		spare.Flush(stream)
 	}
-	batch(stream, failed1)
-	batch(stream, "Dec 10 07:14:30 LabSZ last message repeated 3 times")
-	batch(stream, "Dec 10 07:15:30 LabSZ last message repeated 2 times")
-	batch(nil, "Dec 10 07:16:30 LabSZ last message repeated 2 times") // another source
-	if got := stream.At(start, 0).Selected; got != 6 {
-		t.Errorf("%d selected across batches, want 6", got)
+	batch("a", failed1)                                                        // 1
+	batch("b", "Dec 10 07:14:00 LabSZ cron[1]: job")                           // 0
+	batch("a", "Dec 10 07:14:30 LabSZ last message repeated 3 times")          // 3
+	batch("b", "Dec 10 07:14:31 LabSZ last message repeated 9 times")          // 0: cron's
+	batch("a", "Dec 10 07:15:30 LabSZ last message repeated 2 times")          // 2
+	batch("a", failed2, "Dec 10 07:15:40 LabSZ last message repeated 4 times") // 5
+	if got := stream.At(start, 0).Selected; got != 11 {
+		t.Errorf("%d selected across batches, want 11", got)
 	}
+	// An abandoned batch (not suspended) leaves nothing to repeat.
+	abandoned := g.NewFold(time.Minute) // dropped with what it folded
+	abandoned.Resume(last["a"])
+	abandoned.Line([]byte(failed1), false, interval.Live(start))
+	batch("a", "Dec 10 07:16:30 LabSZ last message repeated 2 times")
+	if got := stream.At(start, 0).Selected; got != 11 {
+		t.Errorf("%d selected after an abandoned batch, want 11", got)
+	}
+	// After a reload, a line of the old rules is not repeated.
 	g2, err := interval.NewGroup("x", repeatMeasurements()[:1], match.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch(stream, failed1)
-	re := stream.Regroup(g2)
+	batch("a", failed1)
 	f := g2.NewFold(time.Minute)
-	f.Continue(re)
+	f.Resume(last["a"])
 	f.Line([]byte("Dec 10 07:14:30 LabSZ last message repeated 3 times"), false, interval.Live(start))
 	if got := f.At(start, 0).Selected; got != 0 {
 		t.Errorf("after a reload, a BSD repeat counted %d of a line of the old rules", got)

@@ -180,3 +180,27 @@ func atMost(s string, n int) bool {
 	v, err := strconv.Atoi(s)
 	return err == nil && v <= n
 }
+
+// TestSyslogRepeatsGlob: in a stream of several files (a glob), BSD
+// syslogd's "last message repeated N times" repeats the line before it in
+// its own file, whatever was read of the other files in between.
+func TestSyslogRepeatsGlob(t *testing.T) {
+	r := newRig(t, "")
+	a, b := r.path("a.log"), r.path("b.log")
+	writeFile(t, r.rules, repeatRules(r.path("*.log")))
+	writeFile(t, a, "")
+	writeFile(t, b, "")
+	d := r.start("", 0)
+	d.waitLog(`event=open `, 2)
+	appendString(t, a, "Dec 10 11:40:00 hosta sshd[1]: Failed password for root from 192.0.2.7 port 4000 ssh2\n")
+	waitTotal(t, r.state, "failed", 1)
+	appendString(t, b, "Dec 10 11:40:10 hostb sshd[2]: Accepted password for alice from 192.0.2.8 port 4001 ssh2\n")
+	appendString(t, b, "Dec 10 11:40:20 hostb last message repeated 5 times\n") // Accepted: not counted
+	appendString(t, a, "Dec 10 11:40:30 hosta last message repeated 3 times\n")
+	waitTotal(t, r.state, "failed", 4)
+	appendString(t, b, "Dec 10 11:41:00 hostb sshd[3]: Failed password for root from 192.0.2.9 port 4002 ssh2\n")
+	waitTotal(t, r.state, "failed", 5)
+	d.stop()
+	wantTotal(t, r.state, "failed", 5)
+	wantTotal(t, r.state, "failed_raw", 2)
+}
