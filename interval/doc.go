@@ -9,7 +9,11 @@
 //   - Folding: a line's hits become part of an interval's values in one
 //     place, Fold, which dates each line (Dating: by arrival, by its own
 //     timestamp within bounds for a backlog, or unbounded for a replay of
-//     logs) and folds it into that interval's accumulators.
+//     logs) and folds it into that interval's accumulators. A line in which
+//     syslog says that a message was repeated N times (package repeats)
+//     counts there as the N lines it stands for (syslog_repeats): rsyslog's
+//     with its wrapper removed, BSD syslogd's as N more of the line before,
+//     whose hits each source of a stream keeps between batches (LastLine).
 //
 //   - Values: an Accumulator folds one measurement's hits with CFEngine's
 //     data types and multiline policies:
