@@ -223,6 +223,29 @@ func TestTestStdinAndPrint(t *testing.T) {
 	}
 }
 
+// TestReplayErrorsNameTheirCommand: learn, backtest and survey read logs
+// through the same replay; an error names the command the user ran, once,
+// and what to do (survey said "logtally survey: backtest: ...").
+func TestReplayErrorsNameTheirCommand(t *testing.T) {
+	rulesFile := repo("examples", "rules", "ssh.yaml")
+	log := filepath.Join(t.TempDir(), "other.log")
+	if err := os.WriteFile(log, []byte("Dec 10 06:55:46 h sshd[1]: Invalid user bob from 10.0.0.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "state.db")
+	for _, c := range []struct{ command string }{{"learn"}, {"backtest"}, {"survey"}} {
+		args := []string{c.command, "--rules", rulesFile, log}
+		if c.command == "learn" {
+			args = append(args, "--state", state)
+		}
+		r := run(t, "", args...)
+		want := "logtally " + c.command + ": " + log + " is not the file of any measurement (use --all to apply it to every one)\n"
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("%s: exit %d, stderr %q; want 1 and %q", c.command, r.code, r.stderr, want)
+		}
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, c := range []string{"run", "check", "test", "learn", "backtest", "graph", "status", "version"} {
 		r := run(t, "", c, "--help")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,6 +93,11 @@ func runSurvey(e *env, o surveyOpts, logs []string, fromState bool) int {
 		replays, err := daemon.BacktestLogs(set, daemon.BacktestOptions{Interval: o.interval, Logs: logs, All: o.all, Progress: bar.update})
 		bar.done()
 		if err != nil {
+			// The replay is backtest's, and its errors say so: the
+			// command here is survey.
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
 			fmt.Fprintf(e.stderr, "logtally survey: %v\n", err)
 			return exitFailure
 		}
