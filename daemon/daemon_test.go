@@ -435,3 +435,40 @@ func TestLateStreamCommittedOnItsOwn(t *testing.T) {
 		t.Fatalf("%d late commits, want 1", n)
 	}
 }
+
+// TestProgramWarningsLogged: the daemon checks the programs of its
+// commands in its own PATH when it loads the rules, and logs a warning for
+// each it could not start.
+func TestProgramWarningsLogged(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "found"), []byte("#!/bin/sh\n"), 0o755); err != nil || os.Chmod(filepath.Join(bin, "found"), 0o755) != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	writeProbeRules(t, dir, filepath.Join(dir, "auth.log"), `commands:
+  - {if: probe_unavailable, command: [found]}
+  - {if: probe_unavailable, command: [restart-milter]}
+  - {if: probe_unavailable, command: [/nonexistent/bin/tool]}
+`)
+	logs := &testutil.Buffer{}
+	_, stop := runDaemon(t, dir, testutil.NewClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)), runOpts{logs: logs})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		`commands[1].command[0]: program \"restart-milter\" is not in the daemon's PATH: ` + bin,
+		`commands[2].command[0]: program \"/nonexistent/bin/tool\" does not exist`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `commands[0].command[0]`) {
+		t.Errorf("a warning for a program in PATH:\n%s", out)
+	}
+}
