@@ -225,7 +225,12 @@
 // held when it was saved (Position.Rotated). The files that came into the
 // set since, as for a check of such a file, are copies of content written
 // while logtally was stopped: they are read whole, oldest first, before
-// the file itself.
+// the file itself. Likewise when such a file was rotated away while
+// logtally was stopped: any file verifies its position, and its inode,
+// freed when gzip replaced the file, may be another's now (logrotate's
+// state file, a newer rotated file), so it is not looked for; the files
+// that came into the set since are read whole, oldest first, then the
+// followed name's new file.
 //
 // When a saved file was found in the rotated set under another name than
 // it was saved under, the files rotated in after the newest such file were

@@ -517,3 +517,87 @@ func TestSavedCopyNotReadTwiceByWalk(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyRotatedAwayWhileStopped: the followed file was saved at
+// offset 0 (empty, or no complete line read), then written, rotated away
+// and compressed while logtally was stopped, maybe more than once. Its
+// position verifies against any file, so its inode, freed by gzip, proves
+// nothing either: logrotate's own state file took it (1,000 lines lost:
+// the state file was drained as the log, and the log's .gz never read),
+// or a later rotated file did. The files that came into the rotated set
+// since the position was saved are read whole, oldest first, then the new
+// log.
+func TestEmptyRotatedAwayWhileStopped(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rotate   func(t *testing.T, fn string) // fn holds a1, a2: rotate it
+		want     []string
+		notNamed string
+	}{
+		{
+			name: "inode taken by logrotate's state file",
+			rotate: func(t *testing.T, fn string) {
+				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("a1\na2\n"))))
+				rename(t, fn, filepath.Join(filepath.Dir(fn), "lr.state"))
+				writeFile(t, filepath.Join(filepath.Dir(fn), "lr.state"), "logrotate state -- version 2\n\"line x\" 2026-12-6\n")
+			},
+			want:     []string{"a1", "a2", "n1"},
+			notNamed: "lr.state",
+		},
+		{
+			name: "inode freed",
+			rotate: func(t *testing.T, fn string) {
+				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("a1\na2\n"))))
+				if err := os.Remove(fn); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"a1", "a2", "n1"},
+		},
+		{
+			name: "rotated twice, inode taken by the newer file",
+			rotate: func(t *testing.T, fn string) {
+				writeFile(t, fn+".2.gz", string(gzipIf(t, true, []byte("a1\na2\n"))))
+				rename(t, fn, fn+".1.gz")
+				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("b1\n"))))
+			},
+			want: []string{"a1", "a2", "b1", "n1"},
+		},
+		{
+			name: "renamed, then a newer file",
+			rotate: func(t *testing.T, fn string) {
+				rename(t, fn, fn+".2")
+				writeFile(t, fn+".1", "b1\n")
+			},
+			want: []string{"a1", "a2", "b1", "n1"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachWatch(t, func(t *testing.T, mode string) {
+				h := newHarness(t, mode)
+				fn := h.path("app.log")
+				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
+				appendFile(t, fn, "a1\na2\n")
+				tc.rotate(t, fn)
+				writeFile(t, fn, "n1\n")
+
+				h2 := h.again()
+				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+				h2.sync()
+				if got := h2.rec.lines(); !slices.Equal(got, tc.want) {
+					t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, tc.want, h2.rec.allEvents())
+				}
+				if st := h2.files.Stats()[fn]; st.Losses != 0 {
+					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
+				}
+				if tc.notNamed != "" {
+					for _, e := range h2.rec.allEvents() {
+						if strings.Contains(e, tc.notNamed) {
+							t.Errorf("event %q names %s, an unrelated file", e, tc.notNamed)
+						}
+					}
+				}
+			})
+		})
+	}
+}

@@ -295,17 +295,25 @@ func (s *scanner) copiedWhileStopped(name, base string, id fileID, pos Position,
 	if base == "" {
 		base = name
 	}
-	var got []*openFile
-	for _, c := range newCopies(statSet(base), parseSiblings(pos.Rotated), taken, pos.HeadLen, pos.HeadHash) {
-		if o := s.readWhole(base, c.path, c.id, taken, "copied away by a copytruncate"); o != nil {
-			got = append(got, o)
-		}
-	}
+	got := s.readNewSince(base, pos, taken, pos.HeadLen, pos.HeadHash, "copied away by a copytruncate")
 	if len(got) == 0 {
 		return
 	}
 	s.holes[id] = chainHoles(0, got)
 	got[0].hole.have = allBacklog
+}
+
+// readNewSince queues to be read whole, oldest first, the files of base's
+// rotated set that were not in it when pos, at offset 0, was saved (see
+// newCopies, with headLen and head), and returns them: what says why.
+func (s *scanner) readNewSince(base string, pos Position, taken map[fileID]bool, headLen int, head uint64, what string) []*openFile {
+	var got []*openFile
+	for _, c := range newCopies(statSet(base), parseSiblings(pos.Rotated), taken, headLen, head) {
+		if o := s.readWhole(base, c.path, c.id, taken, what); o != nil {
+			got = append(got, o)
+		}
+	}
+	return got
 }
 
 // allBacklog is the backlogEnd of a file that will not grow: every line
@@ -327,7 +335,9 @@ func startupBacklog(o *openFile) int64 {
 // holds any more: by identity, under its saved name or in that name's
 // directory (rotated by renaming), or else by its fingerprints among the
 // rotated files of base (compressed, or copied away). It queues it to be
-// drained from the saved offset and returns it, or reports it lost.
+// drained from the saved offset and returns it, or reports it lost. A
+// followed file saved at offset 0 is not looked for (see readNewSince):
+// it returns nil.
 func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]bool) *openFile {
 	source := pos.Path
 	if base != "" {
@@ -336,6 +346,15 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	dirs := []string{filepath.Dir(pos.Path)}
 	if real, err := filepath.EvalSymlinks(pos.Path); err == nil && filepath.Dir(real) != dirs[0] {
 		dirs = append(dirs, filepath.Dir(real)) // a symlink's target rotates in its own directory
+	}
+	if pos.Offset == 0 && pos.Rotated != "" && pos.Path == base {
+		// No line of it was read: the position describes no content, so
+		// any file verifies it, and its inode, freed when gzip replaced
+		// it, may be another's now (logrotate's state file, a newer
+		// rotated file). What came into the rotated set since it was
+		// saved is what was written to it and after it.
+		s.readNewSince(base, pos, taken, 0, hash64(nil), "rotated away")
+		return nil
 	}
 	var (
 		o   *openFile

@@ -128,20 +128,24 @@ func TestRotatedTwiceWhileStopped(t *testing.T) {
 	}
 }
 
-// TestCopytruncatedWhileStoppedEmpty: logtally stops (SIGTERM, or kill -9
-// after a commit) while its logs are empty, so that its saved positions
-// are at offset 0 and describe no content; while it is stopped, lines are
-// written and the real logrotate copies and truncates each log twice
-// (plain, compress, delaycompress, dateext). The positions described the
-// rotated sets: on restart the copies that came since are read whole,
-// oldest first, then the logs; every line once, nothing reported lost.
-func TestCopytruncatedWhileStoppedEmpty(t *testing.T) {
+// TestRotatedWhileStoppedEmpty: logtally stops (SIGTERM, or kill -9 after
+// a commit) while its logs are empty, so that its saved positions are at
+// offset 0 and describe no content; while it is stopped, lines are
+// written and the real logrotate rotates each log twice, in every mode
+// (renamed, compressed, copied and truncated, dated). The positions
+// described the rotated sets: on restart the files that came since are
+// read whole, oldest first, then the logs; every line once, nothing
+// reported lost. A compressed log's inode, freed by gzip, may be taken by
+// anything (logrotate's own state file took it: 1,000 lines were lost
+// after a kill -9, that file being drained as the log), so it is not
+// looked for.
+func TestRotatedWhileStoppedEmpty(t *testing.T) {
 	for _, stop := range []string{"sigterm", "kill"} {
 		for _, watch := range []string{"inotify", "poll"} {
 			t.Run(stop+"/"+watch, func(t *testing.T) {
 				t.Parallel()
 				r := newRig(t, "")
-				names, dirs := modesOf("copytruncate")
+				names, dirs := modesOf("")
 				logs, rotate := modeLogs(t, r, names, dirs)
 				add := func(tag string) {
 					for i, name := range names {
