@@ -601,3 +601,57 @@ func TestEmptyRotatedAwayWhileStopped(t *testing.T) {
 		})
 	}
 }
+
+// TestSavedCopyAtStartGone: a copy was saved at offset 0 when it was
+// opened to be read whole (app.log.1), and logtally was killed before a
+// line of it was committed; while it was stopped the copy was compressed
+// (app.log.1.gz, a new file) and its inode freed, maybe taken by
+// logrotate's state file. Its position describes no content: neither a
+// file with its inode under a name outside the rotated set (the state
+// file was drained as the log) nor any file of the set (an older one, the
+// smallest, was read again) is it. The walk of the files new to the
+// followed file's rotated set reads the compressed copy, once.
+func TestSavedCopyAtStartGone(t *testing.T) {
+	for _, stateFile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inode_taken=%v", stateFile), func(t *testing.T) {
+			forEachWatch(t, func(t *testing.T, mode string) {
+				h := newHarness(t, mode)
+				fn := h.path("app.log")
+				writeFile(t, fn+".2.gz", string(gzipIf(t, true, []byte("o\n"))))
+				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
+				writeFile(t, fn+".1", "x1\nx2\n")
+				fi, err := os.Stat(fn + ".1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				id, _ := idOf(fi)
+				saved[fn+".1"] = Position{Path: fn + ".1", Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
+
+				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("x1\nx2\n"))))
+				if stateFile {
+					st := filepath.Join(filepath.Dir(fn), "lr.state")
+					rename(t, fn+".1", st)
+					writeFile(t, st, "logrotate state -- version 2\n")
+				} else if err := os.Remove(fn + ".1"); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, fn, "after\n")
+
+				h2 := h.again()
+				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+				h2.sync()
+				if got, want := h2.rec.lines(), []string{"x1", "x2", "after"}; !slices.Equal(got, want) {
+					t.Fatalf("lines %q, want %q once each; events %q", got, want, h2.rec.allEvents())
+				}
+				if st := h2.files.Stats()[fn]; st.Losses != 0 {
+					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
+				}
+				for _, e := range h2.rec.allEvents() {
+					if strings.Contains(e, "lr.state") {
+						t.Errorf("event %q names lr.state, an unrelated file", e)
+					}
+				}
+			})
+		})
+	}
+}

@@ -81,9 +81,14 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 		_, cj := current[ids[j]]
 		return !ci && cj
 	})
+	var unknown []Position          // saved at offset 0, not found by identity
+	walked := make(map[string]bool) // bases whose files new since a position at 0 are read
 	for _, id := range ids {
 		pos := s.resume[id]
 		base := s.baseOf(pos.Path)
+		if pos.Offset == 0 && pos.Rotated != "" && pos.Path == base {
+			walked[base] = true
+		}
 		var o *openFile
 		if name, ok := current[id]; ok {
 			// Opened (and verified again) under its name by open.
@@ -96,7 +101,7 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 			}
 		} else {
 			delete(s.resume, id)
-			o = s.locate(id, pos, base, taken)
+			o = s.locate(id, pos, base, taken, &unknown)
 			if o != nil {
 				// Drained from its saved position: never read whole too
 				// by the walk of the files rotated in after another.
@@ -111,6 +116,10 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 				newest[base], newestAt[base] = o, rf
 			}
 		}
+	}
+
+	for _, pos := range unknown {
+		s.settleUnknown(pos, walked)
 	}
 
 	// The files rotated in after the newest of them were created and
@@ -338,7 +347,7 @@ func startupBacklog(o *openFile) int64 {
 // drained from the saved offset and returns it, or reports it lost. A
 // followed file saved at offset 0 is not looked for (see readNewSince):
 // it returns nil.
-func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]bool) *openFile {
+func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]bool, unknown *[]Position) *openFile {
 	source := pos.Path
 	if base != "" {
 		source = base
@@ -360,13 +369,21 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 		o   *openFile
 		why string
 	)
-	if name := s.findID(pos.Path, dirs, id); name != "" {
+	blank := pos.Offset == 0 && pos.HeadLen == 0 // any file verifies it
+	if name := s.findID(pos.Path, dirs, id); name != "" && (!blank || rotatedName(name, pos.Path, base)) {
 		o, why = s.openSaved(name, id, pos)
 		if o == nil && !rotatedName(name, pos.Path, base) {
 			// Its inode was freed and taken by an unrelated file
 			// (logrotate's own state file): not the saved file.
 			why = ""
 		}
+	}
+	if o == nil && blank {
+		// Nothing of its content is known, so nothing can find it: a walk
+		// of the files new to base's rotated set may read it (startup
+		// settles that).
+		*unknown = append(*unknown, pos)
+		return nil
 	}
 	if o == nil && !pos.Gzip {
 		// Compressed since (gzip makes a new file), or copied away.
@@ -409,6 +426,28 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	s.event(Event{Kind: EventResume, Source: source, Path: o.path, Pos: o.position(pos.Offset, false),
 		Detail: fmt.Sprintf("rotated while stopped; draining it from offset %d", pos.Offset)})
 	return o
+}
+
+// settleUnknown ends the saved position pos, at offset 0, of a rotated
+// file that is no longer there under its identity: compressed, or
+// deleted. No line of it was read, and nothing of its content is known.
+// When a followed name's position at offset 0 had it placed its rotated
+// set, the files that came into the set since were read whole (walked):
+// it, compressed, is among them. Otherwise it is reported lost.
+func (s *scanner) settleUnknown(pos Position, walked map[string]bool) {
+	base := s.baseOf(pos.Path)
+	source := pos.Path
+	if base != "" {
+		source = base
+	}
+	if !walked[base] {
+		s.lost(source, pos.Path, 0, fmt.Sprintf("rotated file (%v), never read, not found in %s; its lines, if any, were not read",
+			fileID{pos.Dev, pos.Ino}, filepath.Dir(pos.Path)))
+	}
+	if _, followed := s.tracked[pos.Path]; !followed {
+		s.event(Event{Kind: EventClose, Source: source, Path: pos.Path, Detail: "saved position dropped",
+			Pos: Position{Path: pos.Path, Dev: pos.Dev, Ino: pos.Ino}})
+	}
 }
 
 // rotatedName reports whether name can be the file whose position was
