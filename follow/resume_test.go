@@ -577,6 +577,13 @@ func TestEmptyRotatedAwayWhileStopped(t *testing.T) {
 				h := newHarness(t, mode)
 				fn := h.path("app.log")
 				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
+				// Held, so that the new log cannot take the saved one's
+				// inode (it would be taken for the saved log, truncated).
+				held, err := os.Open(fn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer held.Close()
 				appendFile(t, fn, "a1\na2\n")
 				tc.rotate(t, fn)
 				writeFile(t, fn, "n1\n")
@@ -654,4 +661,68 @@ func TestSavedCopyAtStartGone(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRotatedAwayReadWholeThenKilled: the followed log, saved at offset 0,
+// was rotated away and compressed while logtally was stopped; the restart
+// read the compressed file whole (its position saved at once, at offset
+// 0) and was killed before a commit; while it was stopped again the log
+// was rotated once more. The next restart must drain that file from its
+// saved position and not read it whole too as one of the files that came
+// into the rotated set since the followed log's position (850 lines
+// counted twice after five kill -9 under create and compress).
+func TestRotatedAwayReadWholeThenKilled(t *testing.T) {
+	forEachWatch(t, func(t *testing.T, mode string) {
+		h := newHarness(t, mode)
+		fn := h.path("app.log")
+		saved := map[string]Position{fn: h.emptyFirstRun(fn)}
+		// logrotate's create and compress: the log renamed, a new one
+		// created (before the old inode is freed: it is not reused), the
+		// rotated log compressed and unlinked.
+		rotateGz := func(lines, next string) {
+			if _, err := os.Stat(fn + ".1.gz"); err == nil {
+				rename(t, fn+".1.gz", fn+".2.gz")
+			}
+			appendFile(t, fn, lines)
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, next)
+			writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte(lines))))
+			if err := os.Remove(fn + ".1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The first log's inode is held, so that no later file takes it
+		// (one that did would be taken for the saved log, truncated).
+		held, err := os.Open(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		rotateGz("a1\na2\n", "")
+
+		h2 := h.again()
+		h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+		h2.expect("a1", "a2")
+		h2.stop()
+		var found bool
+		for _, e := range h2.rec.events(EventOpen) {
+			if e.Path == fn+".1.gz" {
+				saved[fn+".1.gz"], found = e.Pos, true
+			}
+		}
+		if !found {
+			t.Fatalf("no open event for %s: %q", fn+".1.gz", h2.rec.allEvents())
+		}
+
+		rotateGz("b1\n", "c1\n")
+		h3 := h.again()
+		h3.start(FileConfig{Paths: []string{fn}, Saved: saved})
+		h3.sync()
+		if got, want := h3.rec.lines(), []string{"a1", "a2", "b1", "c1"}; !slices.Equal(got, want) {
+			t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, want, h3.rec.allEvents())
+		}
+		if st := h3.files.Stats()[fn]; st.Losses != 0 {
+			t.Errorf("%d losses reported; events %q", st.Losses, h3.rec.allEvents())
+		}
+	})
 }

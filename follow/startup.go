@@ -71,22 +71,31 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	for id := range current {
 		taken[id] = true
 	}
-	// The saved files no followed name holds are placed first: each is
-	// drained from its saved offset, and so taken before the walk of the
-	// copies made while stopped of a followed, truncated file could take
-	// it to be read whole (its lines before that offset counted twice).
+	// The saved files are placed in three rounds: those no followed name
+	// holds, then the followed files, each drained from its saved offset
+	// (and so taken), and last the followed names' positions at offset 0,
+	// whose walks read whole the files new to their rotated sets since
+	// — which would otherwise take a saved file and read it whole too,
+	// counting twice its lines before its saved offset, or all of them.
 	ids := sortedIDs(s.resume)
-	sort.SliceStable(ids, func(i, j int) bool {
-		_, ci := current[ids[i]]
-		_, cj := current[ids[j]]
-		return !ci && cj
-	})
+	round := func(id fileID) int {
+		pos := s.resume[id]
+		_, cur := current[id]
+		switch {
+		case walks(pos, s.baseOf(pos.Path)):
+			return 2
+		case cur:
+			return 1
+		}
+		return 0
+	}
+	sort.SliceStable(ids, func(i, j int) bool { return round(ids[i]) < round(ids[j]) })
 	var unknown []Position          // saved at offset 0, not found by identity
 	walked := make(map[string]bool) // bases whose files new since a position at 0 are read
 	for _, id := range ids {
 		pos := s.resume[id]
 		base := s.baseOf(pos.Path)
-		if pos.Offset == 0 && pos.Rotated != "" && pos.Path == base {
+		if walks(pos, base) {
 			walked[base] = true
 		}
 		var o *openFile
@@ -356,7 +365,7 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	if real, err := filepath.EvalSymlinks(pos.Path); err == nil && filepath.Dir(real) != dirs[0] {
 		dirs = append(dirs, filepath.Dir(real)) // a symlink's target rotates in its own directory
 	}
-	if pos.Offset == 0 && pos.Rotated != "" && pos.Path == base {
+	if walks(pos, base) {
 		// No line of it was read: the position describes no content, so
 		// any file verifies it, and its inode, freed when gzip replaced
 		// it, may be another's now (logrotate's state file, a newer
@@ -426,6 +435,14 @@ func (s *scanner) locate(id fileID, pos Position, base string, taken map[fileID]
 	s.event(Event{Kind: EventResume, Source: source, Path: o.path, Pos: o.position(pos.Offset, false),
 		Detail: fmt.Sprintf("rotated while stopped; draining it from offset %d", pos.Offset)})
 	return o
+}
+
+// walks reports whether pos is a followed name's position at offset 0
+// that describes its rotated set (Position.Rotated): what came into the
+// set since it was saved is read whole, in checkCurrent when the name
+// still holds the file, in locate when it was rotated away.
+func walks(pos Position, base string) bool {
+	return pos.Offset == 0 && pos.Rotated != "" && pos.Path == base
 }
 
 // settleUnknown ends the saved position pos, at offset 0, of a rotated
