@@ -32,8 +32,13 @@ measurements:
 		t.Errorf("measurement %+v", m)
 	}
 	a := set.Measurements[1]
-	if a.Render != RenderMessage || a.Start != StartEnd || a.Path != "" || a.Snapshot() {
+	if a.Render != RenderMessage || a.Start != StartEnd || a.Path != "" || a.Snapshot() || a.SyslogRepeats != RepeatsOff {
 		t.Errorf("defaults %+v", a)
+	}
+	// Expanding repeat lines in journal entries is asked for by name.
+	x, err := LoadBytes("j.yaml", []byte("measurements:\n  - handle: x\n    stream_type: journal\n    syslog_repeats: expand\n    select_line_matching: '.*'\n"))
+	if err != nil || x.Measurements[0].SyslogRepeats != RepeatsExpand {
+		t.Errorf("syslog_repeats: expand on a journal stream: %v, %v", err, x)
 	}
 	// A MESSAGE has no timestamp: a pattern that begins with a word is
 	// right there, and check says nothing.

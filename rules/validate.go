@@ -446,7 +446,13 @@ func (l *loader) measurement(o *obj) {
 		m.TopKeys = int(o.integer("top_keys", DefaultTopKeys, 0, MaxTopKeys))
 	}
 	m.Policy = o.enum("select_multiline_policy", PolicyLast, PolicySum, PolicyAverage, PolicyFirst, PolicyLast)
-	m.SyslogRepeats = o.enum("syslog_repeats", RepeatsExpand, RepeatsExpand, RepeatsOff)
+	repeatsDefault := RepeatsExpand
+	if m.StreamType == StreamJournal {
+		// journald never writes a syslog daemon's repeat wrapper: in an
+		// entry it is a program's own text, or a forgery (logger -t sshd).
+		repeatsDefault = RepeatsOff
+	}
+	m.SyslogRepeats = o.enum("syslog_repeats", repeatsDefault, RepeatsExpand, RepeatsOff)
 	if m.SelectLine > 0 {
 		if o.has("syslog_repeats") {
 			o.errAt(o.keyPos("syslog_repeats"), child(o.path, "syslog_repeats"), "remove it", "a line selected by its number is taken as it is")
