@@ -1,8 +1,10 @@
 package follow
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,9 +156,22 @@ func (s *scanner) findContent(name string, p Position, skip map[fileID]bool) *op
 // each; the file is closed after, unless visit returns true (it keeps or
 // closed it).
 func eachCandidate(name string, skip map[fileID]bool, visit func(f *os.File, fi os.FileInfo, id fileID, path string) bool) {
-	set := rotatedSet(name)
+	eachCandidateIn(rotatedSet(name), skip, visit)
+}
+
+// eachCandidateIn is eachCandidate over set, a listing of a rotated set
+// that may be stale by the time each file is opened: a plain file gone
+// since (gzip finished with it and unlinked it) is looked for as its .gz
+// twin, which the listing left out while the plain file was there and
+// which is complete now.
+func eachCandidateIn(set []rotatedFile, skip map[fileID]bool, visit func(f *os.File, fi os.FileInfo, id fileID, path string) bool) {
 	for i, n := len(set)-1, 0; i >= 0 && n < maxCandidates; i-- {
-		f, err := os.Open(set[i].path)
+		path := set[i].path
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) && !set[i].gz {
+			path += ".gz"
+			f, err = os.Open(path)
+		}
 		if err != nil {
 			continue
 		}
@@ -167,7 +182,7 @@ func eachCandidate(name string, skip map[fileID]bool, visit func(f *os.File, fi 
 			continue
 		}
 		n++
-		if !visit(f, fi, id, set[i].path) {
+		if !visit(f, fi, id, path) {
 			f.Close()
 		}
 	}

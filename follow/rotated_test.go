@@ -1236,3 +1236,35 @@ func TestPositionPrefix(t *testing.T) {
 		t.Errorf("a position saved without prefixes verifies a shorter copy")
 	}
 }
+
+// TestCandidateCompressedSinceListed: a rotated set is listed while gzip
+// compresses app.log.1 (the plain file is there, so its partial .gz is
+// left out of the listing); gzip finishes and unlinks the plain file
+// before it is opened. The candidate is its .gz twin, complete now — the
+// copy of a truncated log was otherwise not found, and its unread lines
+// reported lost (TestCopytruncateBurst under load, with compress).
+func TestCandidateCompressedSinceListed(t *testing.T) {
+	dir := t.TempDir()
+	fn := filepath.Join(dir, "app.log")
+	writeFile(t, fn+".1", "x1\nx2\n")
+	writeFile(t, fn+".1.gz", "") // gzip at work
+	set := rotatedSet(fn)
+	if len(set) != 1 || set[0].path != fn+".1" {
+		t.Fatalf("listing %+v, want app.log.1 alone", set)
+	}
+	writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("x1\nx2\n"))))
+	if err := os.Remove(fn + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	eachCandidateIn(set, nil, func(f *os.File, _ os.FileInfo, _ fileID, path string) bool {
+		if !isGzip(f) {
+			t.Errorf("%s opened, not gzip", path)
+		}
+		got = append(got, filepath.Base(path))
+		return false
+	})
+	if want := []string{"app.log.1.gz"}; !slices.Equal(got, want) {
+		t.Errorf("candidates %q, want %q", got, want)
+	}
+}
