@@ -289,6 +289,23 @@ func (h *harness) emptyFirstRun(fn string) Position {
 	return opens[0].Pos
 }
 
+// restartExpect runs logtally again over h's directory, following fn from
+// the saved positions, until it has read what there is; the lines must be
+// want, in that order, with no loss reported. It returns the new harness.
+func (h *harness) restartExpect(fn string, saved map[string]Position, want ...string) *harness {
+	h.t.Helper()
+	h2 := h.again()
+	h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
+	h2.sync()
+	if got := h2.rec.lines(); !slices.Equal(got, want) {
+		h.t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, want, h2.rec.allEvents())
+	}
+	if st := h2.files.Stats()[fn]; st.Losses != 0 {
+		h.t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
+	}
+	return h2
+}
+
 // start runs a follower with cfg (Watch, Clock, PollEvery and RotateGrace
 // filled in) until the test ends.
 func (h *harness) start(cfg FileConfig) {

@@ -504,15 +504,7 @@ func TestSavedCopyNotReadTwiceByWalk(t *testing.T) {
 				writeFile(t, cp, string(gzipIf(t, tc.gz, []byte("y1\n"))))
 				appendFile(t, fn, "after\n")
 
-				h2 := h.again()
-				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
-				h2.sync()
-				if got := h2.rec.lines(); !slices.Equal(got, tc.want) {
-					t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, tc.want, h2.rec.allEvents())
-				}
-				if st := h2.files.Stats()[fn]; st.Losses != 0 {
-					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
-				}
+				h.restartExpect(fn, saved, tc.want...)
 			})
 		})
 	}
@@ -588,15 +580,7 @@ func TestEmptyRotatedAwayWhileStopped(t *testing.T) {
 				tc.rotate(t, fn)
 				writeFile(t, fn, "n1\n")
 
-				h2 := h.again()
-				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
-				h2.sync()
-				if got := h2.rec.lines(); !slices.Equal(got, tc.want) {
-					t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, tc.want, h2.rec.allEvents())
-				}
-				if st := h2.files.Stats()[fn]; st.Losses != 0 {
-					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
-				}
+				h2 := h.restartExpect(fn, saved, tc.want...)
 				if tc.notNamed != "" {
 					for _, e := range h2.rec.allEvents() {
 						if strings.Contains(e, tc.notNamed) {
@@ -644,15 +628,7 @@ func TestSavedCopyAtStartGone(t *testing.T) {
 				}
 				appendFile(t, fn, "after\n")
 
-				h2 := h.again()
-				h2.start(FileConfig{Paths: []string{fn}, Saved: saved})
-				h2.sync()
-				if got, want := h2.rec.lines(), []string{"x1", "x2", "after"}; !slices.Equal(got, want) {
-					t.Fatalf("lines %q, want %q once each; events %q", got, want, h2.rec.allEvents())
-				}
-				if st := h2.files.Stats()[fn]; st.Losses != 0 {
-					t.Errorf("%d losses reported; events %q", st.Losses, h2.rec.allEvents())
-				}
+				h2 := h.restartExpect(fn, saved, "x1", "x2", "after")
 				for _, e := range h2.rec.allEvents() {
 					if strings.Contains(e, "lr.state") {
 						t.Errorf("event %q names lr.state, an unrelated file", e)
@@ -715,14 +691,6 @@ func TestRotatedAwayReadWholeThenKilled(t *testing.T) {
 		}
 
 		rotateGz("b1\n", "c1\n")
-		h3 := h.again()
-		h3.start(FileConfig{Paths: []string{fn}, Saved: saved})
-		h3.sync()
-		if got, want := h3.rec.lines(), []string{"a1", "a2", "b1", "c1"}; !slices.Equal(got, want) {
-			t.Fatalf("lines %q, want %q once each, oldest first; events %q", got, want, h3.rec.allEvents())
-		}
-		if st := h3.files.Stats()[fn]; st.Losses != 0 {
-			t.Errorf("%d losses reported; events %q", st.Losses, h3.rec.allEvents())
-		}
+		h.restartExpect(fn, saved, "a1", "a2", "b1", "c1")
 	})
 }
