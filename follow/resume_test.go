@@ -162,6 +162,18 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// openedWhole returns the position saved when the file at path (gzip
+// when gz) is opened to be read whole: at offset 0, nothing of it known.
+func openedWhole(t *testing.T, path string, gz bool) Position {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := idOf(fi)
+	return Position{Path: path, Dev: id.dev, Ino: id.ino, Gzip: gz, HeadHash: hash64(nil), TailHash: hash64(nil)}
+}
+
 // TestResumeWhileDraining: logtally stops while it drains a rotated file
 // (the writer has not reopened its log yet); the positions of both files
 // were saved; after the restart each resumes where it was, and the lines
@@ -424,12 +436,7 @@ func TestSavedRotatedFileReadOnce(t *testing.T) {
 		h, fn, saved := firstRun(t, mode)
 		rename(t, fn, fn+".2")
 		writeFile(t, fn+".1", "x1\nx2\n")
-		fi, err := os.Stat(fn + ".1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := idOf(fi)
-		saved[fn+".1"] = Position{Path: fn + ".1", Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
+		saved[fn+".1"] = openedWhole(t, fn + ".1", false)
 		writeFile(t, fn, "n1\n")
 
 		h2 := h.again()
@@ -481,13 +488,7 @@ func TestSavedCopyNotReadTwiceByWalk(t *testing.T) {
 				rename(t, cp, fn+".2"+ext)
 				if tc.read == "" {
 					writeFile(t, cp, string(gzipIf(t, tc.gz, []byte("x1\nx2\n"))))
-					fi, err := os.Stat(cp)
-					if err != nil {
-						t.Fatal(err)
-					}
-					id, _ := idOf(fi)
-					saved[cp] = Position{Path: cp, Dev: id.dev, Ino: id.ino, Gzip: tc.gz,
-						HeadHash: hash64(nil), TailHash: hash64(nil)}
+					saved[cp] = openedWhole(t, cp, tc.gz)
 				} else {
 					writeFile(t, cp, tc.read)
 					h0 := h.again()
@@ -611,12 +612,7 @@ func TestSavedCopyAtStartGone(t *testing.T) {
 				writeFile(t, fn+".2.gz", string(gzipIf(t, true, []byte("o\n"))))
 				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
 				writeFile(t, fn+".1", "x1\nx2\n")
-				fi, err := os.Stat(fn + ".1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				id, _ := idOf(fi)
-				saved[fn+".1"] = Position{Path: fn + ".1", Dev: id.dev, Ino: id.ino, HeadHash: hash64(nil), TailHash: hash64(nil)}
+				saved[fn+".1"] = openedWhole(t, fn + ".1", false)
 
 				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("x1\nx2\n"))))
 				if stateFile {
