@@ -46,6 +46,12 @@
 //	    any other error (EACCES, EIO, ...)
 //	              -> reported once per episode (EventOpenError), never
 //	                 fatal; the open file keeps being read; checked again
+//	    ENOENT, nothing open under the name (missing at startup, or
+//	    deleted)
+//	              -> the name's rotated set is noted once; the files that
+//	                 came into it when the name appears again (created,
+//	                 written and rotated away between two looks) are read
+//	                 whole, oldest first, before the new file
 //	    nothing open under the name yet
 //	              -> opened; an open error (logrotate's create-then-chmod
 //	                 window) is reported once and retried at every check;

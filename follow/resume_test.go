@@ -436,7 +436,7 @@ func TestSavedRotatedFileReadOnce(t *testing.T) {
 		h, fn, saved := firstRun(t, mode)
 		rename(t, fn, fn+".2")
 		writeFile(t, fn+".1", "x1\nx2\n")
-		saved[fn+".1"] = openedWhole(t, fn + ".1", false)
+		saved[fn+".1"] = openedWhole(t, fn+".1", false)
 		writeFile(t, fn, "n1\n")
 
 		h2 := h.again()
@@ -612,7 +612,7 @@ func TestSavedCopyAtStartGone(t *testing.T) {
 				writeFile(t, fn+".2.gz", string(gzipIf(t, true, []byte("o\n"))))
 				saved := map[string]Position{fn: h.emptyFirstRun(fn)}
 				writeFile(t, fn+".1", "x1\nx2\n")
-				saved[fn+".1"] = openedWhole(t, fn + ".1", false)
+				saved[fn+".1"] = openedWhole(t, fn+".1", false)
 
 				writeFile(t, fn+".1.gz", string(gzipIf(t, true, []byte("x1\nx2\n"))))
 				if stateFile {

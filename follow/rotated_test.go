@@ -1268,3 +1268,53 @@ func TestCandidateCompressedSinceListed(t *testing.T) {
 		t.Errorf("candidates %q, want %q", got, want)
 	}
 }
+
+// TestAppearedRotatedBeforeLook: the followed name is missing (at
+// startup, or deleted since) when the follower looks; before it looks
+// again the log is created, written and rotated away twice (logrotate's
+// create): the files that came into its rotated set while the name was
+// missing hold lines never read, and are read whole, oldest first, before
+// the log itself; a rotated file that was there before is not (220–269 of
+// 300 lines counted under polling, with no WARN, when a new log was
+// rotated before the first look at it).
+func TestAppearedRotatedBeforeLook(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, h *harness, fn string) []string // lines read before
+	}{
+		{"missing at startup", func(t *testing.T, h *harness, fn string) []string {
+			h.start(FileConfig{Paths: []string{fn}})
+			h.expect()
+			return nil
+		}},
+		{"deleted", func(t *testing.T, h *harness, fn string) []string {
+			writeFile(t, fn, "s1\n")
+			h.start(FileConfig{Paths: []string{fn}, Start: "beginning"})
+			h.expect("s1")
+			if err := os.Remove(fn); err != nil {
+				t.Fatal(err)
+			}
+			h.expect("s1")
+			return []string{"s1"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "poll")
+			fn := h.path("app.log")
+			writeFile(t, fn+".1", "old\n")
+			before := tc.setup(t, h, fn)
+			writeFile(t, fn, "a1\na2\n")
+			rename(t, fn+".1", fn+".2")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "b1\n")
+			rename(t, fn+".2", fn+".3")
+			rename(t, fn+".1", fn+".2")
+			rename(t, fn, fn+".1")
+			writeFile(t, fn, "c1\n")
+			h.expect(append(before, "a1", "a2", "b1", "c1")...)
+			if st := h.files.Stats()[fn]; st.Losses != 0 {
+				t.Errorf("%d losses reported; events %q", st.Losses, h.rec.allEvents())
+			}
+		})
+	}
+}

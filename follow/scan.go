@@ -150,6 +150,11 @@ type tracked struct {
 	haveStart bool
 	saved     *Position // saved position under this name
 	errKey    string    // the error last reported, reported once
+	// absent is the name's rotated set as it was when the name was first
+	// seen missing, with nothing of it being read: what comes into the set
+	// before the name appears again was written under it and rotated away
+	// between two looks (see appeared).
+	absent siblings
 }
 
 // statResult is what stat(name) gave in one check.
@@ -300,6 +305,9 @@ func (s *scanner) scan(full bool) {
 				t.cur, t.moved = nil, false
 				s.unlinked(t.path, o, EventDelete, "unlinked; read to its end and closed")
 			}
+			if t.absent == nil && !t.glob {
+				t.absent = siblingsOf(statSet(p), nil)
+			}
 		case r.err != nil:
 			// EACCES during logrotate's create-then-chmod window, EIO...:
 			// never fatal; the open file keeps being read.
@@ -407,11 +415,27 @@ func (s *scanner) open(t *tracked, r statResult) {
 		// stat'ed never became current here.
 		s.missed(t, r.id)
 	}
+	if t.absent != nil {
+		s.appeared(t)
+	}
 	o, e := s.begin(t, f, id, fi.Size())
 	t.startup = false
 	t.cur, t.moved = o, false
 	s.dirsChanged = true
 	s.event(e)
+}
+
+// appeared queues to be read whole, oldest first, the files that came
+// into the rotated set of t's name while the name was missing (t.absent):
+// written under it and rotated away before the follower looked again.
+// The file that now holds the name is read after them.
+func (s *scanner) appeared(t *tracked) {
+	before := t.absent
+	t.absent = nil
+	taken := s.takenIDs()
+	for _, c := range newCopies(statSet(t.path), before, taken, 0, hash64(nil)) {
+		s.readWhole(t.path, c.path, c.id, taken, "rotated in and away")
+	}
 }
 
 // begin decides where the file f (identity id, size size) that t's name
