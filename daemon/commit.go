@@ -33,6 +33,8 @@ func (d *Daemon) endInterval(partial bool) {
 		next = now.Truncate(d.interval)
 	}
 	streams := d.sortedStreams()
+	retired := d.retired
+	d.retired = nil
 	maxLine := d.set.Settings.MaxLineLength
 	obs := observables(d.set)
 	budget := d.budget
@@ -46,6 +48,9 @@ func (d *Daemon) endInterval(partial bool) {
 		observing = d.startObserving(obs, budget, start, end)
 	}
 	d.cutAll(streams, start, next, budget, maxLine)
+	for _, s := range retired {
+		s.cut(start, next, "") // stopped: it has read all it will
+	}
 	var readings map[string]*interval.Accumulator
 	var reading []string
 	if observing != nil {
@@ -56,6 +61,7 @@ func (d *Daemon) endInterval(partial bool) {
 	defer d.mu.Unlock()
 	c := d.eng.NewClosing(start, partial)
 	in := d.gather(c, start)
+	d.gatherRetired(c, start, retired, in)
 	for _, h := range slices.Sorted(maps.Keys(readings)) {
 		c.Sampled(h, readings[h])
 	}
@@ -175,6 +181,44 @@ func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) ga
 		in.taken[s] = t
 	}
 	return in
+}
+
+// gatherRetired takes from each stream a reload retired (see
+// Daemon.retire) its intervals up to the one starting at upTo into c and
+// in: their lines count for the measurements that still exist, in the
+// intervals they were read in, and their positions are committed with
+// them, except under a name that a stream of the rules (or a later
+// retired one of the same source) has taken since. They are not a part
+// of the availability of their intervals: the streams of the rules are.
+// Callers hold d.mu.
+func (d *Daemon) gatherRetired(c *interval.Closing, upTo time.Time, retired []*stream, in gathered) {
+	for _, s := range slices.Backward(retired) {
+		t, ok := s.take(upTo)
+		if !ok {
+			// Only a follower that did not stop in time (stopRetired)
+			// can still be folding: what it folds is dropped.
+			s.stopping.Store(true)
+			d.log.Warn("a stream removed by a reload was still reading at the interval's end: its lines are not counted", "stream", s.source)
+			continue
+		}
+		read := map[int64]interval.Observed{}
+		for ts, o := range t.read {
+			read[ts] = interval.Observed{Short: o.Short}
+		}
+		c.Add(t.group, t.buckets, read)
+		for p, pos := range t.positions {
+			k := posKey(s.source, p)
+			if _, taken := in.positions[k]; !taken && in.closed[k] == nil {
+				in.positions[k] = pos
+			}
+		}
+		for p, ids := range t.closed {
+			k := posKey(s.source, p)
+			if _, taken := in.positions[k]; !taken && in.closed[k] == nil {
+				in.closed[k] = ids
+			}
+		}
+	}
 }
 
 // commit writes a computed close (write, from writer) in one transaction,

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,10 +80,14 @@ type Daemon struct {
 	interval time.Duration
 	eng      *interval.Engine
 	streams  map[string]*stream
-	observe  *observer // the host observables (observe:)
-	watches  *watches  // the file watches (watch_files)
-	senders  []*output.Sender
-	spool    map[string]int // spool size by sender name
+	// retired are the streams a reload removed whose follower was stopped
+	// (see retire): what they read before that is committed with the next
+	// close, with their positions.
+	retired []*stream
+	observe *observer // the host observables (observe:)
+	watches *watches  // the file watches (watch_files)
+	senders []*output.Sender
+	spool   map[string]int // spool size by sender name
 	// precs is the timestamp precision of each sender's lines: its
 	// output's precision, which an HTTP request declares to InfluxDB.
 	precs   map[string]lineprotocol.Precision
@@ -383,12 +389,9 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 		s.setGroup(g)
 		s.mu.Unlock()
 	}
-	for src, s := range d.streams {
+	for _, src := range slices.Sorted(maps.Keys(d.streams)) {
 		if _, ok := streams[src]; !ok {
-			s.stopping.Store(true)
-			if s.cancel != nil {
-				s.cancel()
-			}
+			d.retire(d.streams[src])
 		}
 	}
 	d.set, d.streams = set, streams
@@ -403,7 +406,63 @@ func (d *Daemon) apply(set *rules.Set, lower time.Time) error {
 	return nil
 }
 
-// saved reads the positions saved for a stream.
+// retire removes a stream the rules no longer have. A follower that
+// runs on its own (a file, the journal, a stream command) is stopped by
+// the reload (stopRetired) and what it read until then is committed with
+// the next close, with its positions: its lines were read under the rules
+// of the interval under way, and count for the measurements that still
+// exist (Closing.Add merges by handle). A stream whose runs the loop
+// starts (an interval command, a file read whole) stops at once, and what
+// its run in progress folds is dropped. Callers hold d.mu.
+func (d *Daemon) retire(s *stream) {
+	switch s.kind {
+	case interval.KindFile, interval.KindJournal, interval.KindPipe:
+		if s.cancel != nil {
+			d.retired = append(d.retired, s)
+			return
+		}
+	}
+	s.stopping.Store(true)
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// stopRetired stops the followers of streams just retired: a file stream
+// first reads what was written before the reload, then each follower is
+// cancelled and waited for (bounded by syncTimeout), so that no batch of
+// a retired stream is in progress when its intervals are taken. A
+// follower that does not stop in time drops the batch it is folding
+// (stopping), with its position.
+func (d *Daemon) stopRetired(retired []*stream) {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range retired {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.files != nil {
+				if err := s.files.Sync(ctx); err != nil {
+					d.log.Warn("sync", "stream", s.source, "err", err)
+				}
+			}
+			s.cancel()
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				s.stopping.Store(true)
+				d.log.Warn("reload: a removed stream did not stop in time: what it reads now is not counted", "stream", s.source)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// saved reads the positions saved for a stream. A stream a reload retired
+// whose intervals are not committed yet (the rules changed back within an
+// interval) has read further than the state file says: its new follower
+// starts where it stopped, so that no line is counted twice.
 func (d *Daemon) saved(source string) (map[string]follow.Position, error) {
 	var saved map[string]follow.Position
 	err := d.store.View(func(tx *state.Tx) error {
@@ -413,6 +472,11 @@ func (d *Daemon) saved(source string) (map[string]follow.Position, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the positions of %s: %w", source, err)
+	}
+	for _, r := range d.retired {
+		if r.source == source {
+			r.reached(saved)
+		}
 	}
 	return saved, nil
 }
@@ -673,27 +737,52 @@ func (d *Daemon) reload() {
 		return
 	}
 	d.mu.Lock()
-	old := d.streams
+	old, retired := d.streams, len(d.retired)
+	removed := removedHandles(d.set, set)
 	err = d.apply(set, d.curStart)
 	if err == nil {
 		d.actions = engine
-	}
-	if err == nil {
-		for src, s := range d.streams {
-			if _, existed := old[src]; !existed {
-				d.startFollower(s)
-			}
-		}
 		d.stats.Reloads++
 	} else {
 		d.stats.ReloadFailures++
 	}
+	stop := d.retired[retired:]
 	d.mu.Unlock()
 	if err != nil {
 		d.log.Error("reload: rules not changed", "err", err)
 		return
 	}
+	if len(removed) > 0 {
+		d.log.Info("reload: measurements removed: what they counted in the interval under way is not committed", "handles", removed)
+	}
+	// The streams removed stop before the new ones start, which may follow
+	// the same files.
+	d.stopRetired(stop)
+	d.mu.Lock()
+	for src, s := range d.streams {
+		if _, existed := old[src]; !existed {
+			d.startFollower(s)
+		}
+	}
+	d.mu.Unlock()
 	// New files are opened before the reload is reported, as at start.
 	d.syncFiles()
 	d.log.Info("reloaded", "measurements", len(set.Measurements), "streams", len(d.streams))
+}
+
+// removedHandles returns the handles of the measurements of was that now
+// has not, sorted.
+func removedHandles(was, now *rules.Set) []string {
+	kept := map[string]bool{}
+	for _, m := range now.Measurements {
+		kept[m.Handle] = true
+	}
+	var out []string
+	for _, m := range was.Measurements {
+		if !kept[m.Handle] {
+			out = append(out, m.Handle)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -30,6 +30,7 @@ type fixture struct {
 type runOpts struct {
 	out, logs *testutil.Buffer // its points and its log; discarded when nil
 	prepare   func(*Daemon)    // adjusts the daemon before it runs
+	reload    chan struct{}    // reloads the rules, as SIGHUP does
 }
 
 // runDaemon runs a daemon over dir's rules.yaml and state.db at a
@@ -56,7 +57,7 @@ func runDaemon(t testing.TB, dir string, clock *testutil.Clock, o runOpts) (*Dae
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
+	go func() { done <- d.Run(ctx, o.reload) }()
 	testutil.WaitFor(t, 10*time.Second, "the daemon to wait for its interval", func() bool { return clock.Pending() > 0 })
 	return d, func() error {
 		cancel()

@@ -79,6 +79,22 @@
 // file began — therefore counts every line exactly once, which `status`
 // shows so that exactly-once can be checked from outside.
 //
+// # Reload
+//
+// SIGHUP swaps in the new rules between two lines: a stream the new rules
+// still have keeps its follower, positions and the intervals folded so far
+// (its measurements regrouped by handle). A stream they no longer have (a
+// measurement's path or command changed) first reads what was written
+// before the reload (a file stream), then stops; what it read is
+// committed with the next close, with its positions, and counts for the
+// measurements that still exist in the intervals it was read in (an
+// interval's sample holds the lines of the old stream and of the new). A
+// stream that a reload brings back before that close resumes where the
+// retired one stopped, not from the committed position, so that nothing
+// is counted twice. What a measurement the new rules no longer have
+// counted in the interval under way is not committed; the reload logs
+// which measurements it removed.
+//
 // # State keys
 //
 //	pos/<source>\x00<path>    follow.Position of one file of one stream

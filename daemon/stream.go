@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -526,6 +527,23 @@ func (s *stream) cut(at, next time.Time, down string) {
 	s.mu.Unlock()
 	if late && s.ready != nil {
 		s.ready()
+	}
+}
+
+// reached applies to saved (positions by path) the positions the stream
+// reached and the files it ended in the intervals not taken yet, in their
+// order.
+func (s *stream) reached(saved map[string]follow.Position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ts := range slices.Sorted(maps.Keys(s.parts)) {
+		p := s.parts[ts]
+		for path, ids := range p.closed {
+			if pos, ok := saved[path]; ok && slices.ContainsFunc(ids, func(id follow.Position) bool { return sameFile(id, pos) }) {
+				delete(saved, path)
+			}
+		}
+		maps.Copy(saved, p.positions)
 	}
 }
 

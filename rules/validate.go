@@ -367,7 +367,10 @@ func (l *loader) measurement(o *obj) {
 			if _, err := filepath.Match(p, ""); err != nil {
 				o.errf("path", "", "invalid glob %s: %v", strconv.Quote(p), err)
 			} else {
-				m.Path = p
+				// One file, one stream: /var/log/./auth.log is
+				// /var/log/auth.log (its position, its lines), however
+				// it is written.
+				m.Path = filepath.Clean(p)
 				if !filepath.IsAbs(p) {
 					o.warnf("path", "relative path %s resolves against the daemon's working directory", strconv.Quote(p))
 				}

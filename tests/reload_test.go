@@ -100,3 +100,41 @@ func TestReload(t *testing.T) {
 		t.Errorf("%d lost or reset events across the reloads", n)
 	}
 }
+
+// TestReloadChangesThePath: SIGHUP that changes a measurement's path in
+// the middle of an interval keeps what it counted from the old file, and
+// the same file written another way (/d/./x.log) is the same stream: 100
+// lines, the reload, 10 lines, SIGTERM, and the committed total is 110.
+// Following by inotify the old file's lines are read before the reload;
+// by a poll an hour apart only at the reload and at the end.
+func TestReloadChangesThePath(t *testing.T) {
+	for _, watch := range []string{"inotify", "poll"} {
+		for _, tc := range []struct{ name, path, after string }{
+			{"another path", "y.log", "y.log"},
+			{"the same file spelled another way", "./x.log", "x.log"},
+		} {
+			t.Run(watch+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				x, rulesFile, state := filepath.Join(dir, "x.log"), filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "state.db")
+				writeFile(t, x, "")
+				writeFile(t, filepath.Join(dir, "y.log"), "")
+				writeFile(t, rulesFile, counterRules(x, "a", ".*line .*"))
+				// One interval of an hour: the reload falls in it, and the
+				// shutdown commits it, partial.
+				o := daemonOpts{rules: rulesFile, state: state, output: filepath.Join(dir, "out.lp"), interval: time.Hour, watch: watch}
+				if watch == "poll" {
+					o.pollEvery = time.Hour
+				}
+				d := startDaemon(t, o)
+				d.waitLog(`msg=started `, 1)
+				appendString(t, x, numbered("x line", 0, 100))
+				writeFile(t, rulesFile, counterRules(dir+"/"+tc.path, "a", ".*line .*"))
+				d.signal(syscall.SIGHUP)
+				d.waitLog(`msg=reloaded `, 1)
+				appendString(t, filepath.Join(dir, tc.after), numbered(tc.after+" line", 0, 10))
+				d.stop()
+				wantTotal(t, state, "a", 110)
+			})
+		}
+	}
+}
