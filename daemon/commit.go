@@ -159,6 +159,7 @@ func (d *Daemon) gather(c *interval.Closing, upTo time.Time, only ...*stream) ga
 			continue
 		}
 		c.Add(t.group, t.buckets, t.read)
+		t.addOrphans(c)
 		for _, ts := range slices.Sorted(maps.Keys(t.read)) {
 			if !t.read[ts].Down {
 				s.remember(t.group, t.buckets[ts])
@@ -206,6 +207,7 @@ func (d *Daemon) gatherRetired(c *interval.Closing, upTo time.Time, retired []*s
 			read[ts] = interval.Observed{Short: o.Short}
 		}
 		c.Add(t.group, t.buckets, read)
+		t.addOrphans(c)
 		for p, pos := range t.positions {
 			k := posKey(s.source, p)
 			if _, taken := in.positions[k]; !taken && in.closed[k] == nil {
@@ -218,6 +220,14 @@ func (d *Daemon) gatherRetired(c *interval.Closing, upTo time.Time, retired []*s
 				in.closed[k] = ids
 			}
 		}
+	}
+}
+
+// addOrphans adds to c what measurements the stream's group lost counted
+// (see orphan).
+func (t taken) addOrphans(c *interval.Closing) {
+	for _, o := range t.orphans {
+		c.SampledAt(time.Unix(o.at, 0), o.handle, o.acc)
 	}
 }
 

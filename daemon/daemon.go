@@ -736,6 +736,9 @@ func (d *Daemon) reload() {
 		d.log.Error("reload: rules not changed", "err", err)
 		return
 	}
+	// What was written before the reload is read under the rules it was
+	// written under.
+	d.syncFiles()
 	d.mu.Lock()
 	old, retired := d.streams, len(d.retired)
 	removed := removedHandles(d.set, set)
@@ -753,7 +756,7 @@ func (d *Daemon) reload() {
 		return
 	}
 	if len(removed) > 0 {
-		d.log.Info("reload: measurements removed: what they counted in the interval under way is not committed", "handles", removed)
+		d.log.Info("reload: measurements removed: what they counted in the interval under way is committed as its partial sample", "handles", removed)
 	}
 	// The streams removed stop before the new ones start, which may follow
 	// the same files.

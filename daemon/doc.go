@@ -91,9 +91,14 @@
 // interval's sample holds the lines of the old stream and of the new). A
 // stream that a reload brings back before that close resumes where the
 // retired one stopped, not from the committed position, so that nothing
-// is counted twice. What a measurement the new rules no longer have
-// counted in the interval under way is not committed; the reload logs
-// which measurements it removed.
+// is counted twice. Before the swap every file stream reads what was
+// written until then, under the rules it was written under. What a
+// measurement the new rules no longer have counted in the interval under
+// way is committed as that interval's partial sample, as a shutdown
+// commits it: in its total, without a point; the reload logs which
+// measurements it removed. A run in progress of an interval command or a
+// file read whole that a reload removes is dropped: its value is of the
+// whole run.
 //
 // # State keys
 //

@@ -77,6 +77,9 @@ type stream struct {
 	arrival   time.Time // the interval lines read now belong to
 	lower     time.Time // backlog lines dated before it count at it
 	parts     map[int64]*part
+	// orphans are what measurements the stream's group lost (at a reload)
+	// counted in intervals not taken yet.
+	orphans []orphan
 	// observedFrom is when the stream began to be observed, for a stream
 	// that started with nothing to catch up (a new file, a long-running
 	// command): its first interval is only partly observed. Zero once an
@@ -245,14 +248,48 @@ func (s *stream) repeat(c *interval.Closing, g *interval.Group, at time.Time) {
 }
 
 // setGroup installs a (new) group, keeping what was folded of the
-// measurements that still exist, by handle. Callers hold s.mu or own s.
+// measurements that still exist, by handle, and as orphans what the
+// others counted. Callers hold s.mu or own s.
 func (s *stream) setGroup(g *interval.Group) {
 	if s.fold == nil {
 		s.fold = g.NewFold(s.interval)
 	} else {
+		s.adopt(s.fold, g)
 		s.fold = s.fold.Regroup(g)
 	}
 	s.group, s.spare = g, nil
+}
+
+// orphan is what a measurement that a stream's group lost at a reload
+// (removed from the rules, or moved to another stream) counted in one
+// interval before it: it is taken with that interval and closed with it,
+// merged by handle (a measurement removed has it as a partial sample; see
+// interval.Engine.Close).
+type orphan struct {
+	at     int64 // the interval's start, Unix seconds
+	handle string
+	acc    *interval.Accumulator
+}
+
+// adopt moves the accumulators of the measurements of f that g has not
+// out of f, into the stream's orphans. Callers hold s.mu or own s.
+func (s *stream) adopt(f *interval.Fold, g *interval.Group) {
+	if f.Group == g {
+		return
+	}
+	kept := make(map[string]bool, len(g.Measurements))
+	for _, m := range g.Measurements {
+		kept[m.Handle] = true
+	}
+	for _, ts := range slices.Sorted(maps.Keys(f.Buckets)) {
+		b := f.Buckets[ts]
+		for i, m := range f.Group.Measurements {
+			if b.Acc[i] != nil && !kept[m.Handle] {
+				s.orphans = append(s.orphans, orphan{at: ts, handle: m.Handle, acc: b.Acc[i]})
+				b.Acc[i] = nil
+			}
+		}
+	}
 }
 
 // Batch folds a batch the follower read, into the interval it arrives in;
@@ -303,6 +340,7 @@ func (s *stream) batch(b *follow.Batch, at time.Time) {
 	s.mu.Lock()
 	if complete {
 		f.Suspend(last)
+		s.adopt(f, s.group) // the rules changed while it was folded
 		f.Flush(s.fold)
 		if pos := b.End; s.kind == interval.KindFile && !pos.IsZero() && pos.Path != "" {
 			p.set(pos)
@@ -558,6 +596,7 @@ type taken struct {
 	starts    []time.Time
 	positions map[string]follow.Position
 	closed    ended // positions to delete, if still of one of those files
+	orphans   []orphan
 	lost      bool
 	catchFrom time.Time // see stream.catchFrom
 }
@@ -612,6 +651,15 @@ func (s *stream) take(upTo time.Time) (t taken, ok bool) {
 	for ts := range t.buckets {
 		s.fold.Drop(time.Unix(ts, 0))
 	}
+	var rest []orphan
+	for _, o := range s.orphans {
+		if o.at <= upTo.Unix() {
+			t.orphans = append(t.orphans, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	s.orphans = rest
 	// The parts in order, as one: a later position or drop of a name
 	// replaces an earlier one (see part.drop).
 	all := &part{positions: t.positions, closed: ended{}}

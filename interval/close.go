@@ -200,7 +200,10 @@ type Result struct {
 // short ones), added to its total, written as a point, with its variables
 // for the closing interval. Weekly measurements without a sample of a
 // complete closing interval are told of the gap. The partial intervals of
-// the last run (Start) are folded in first.
+// the last run (Start) are folded in first. A measurement the rules lost
+// since the last close (Apply) has what it counted before then closed as
+// a partial sample, as a shutdown closes the interval under way: added to
+// its total, without a point, a score or classes.
 func (e *Engine) Close(c *Closing) *Result {
 	r := &Result{Start: c.Start, End: c.Start.Add(e.width), Partial: c.Partial}
 	if !c.Late {
@@ -217,7 +220,9 @@ func (e *Engine) Close(c *Closing) *Result {
 	for _, ts := range times {
 		for _, h := range sortedKeys(c.acc[ts]) {
 			if st := e.meas[h]; st != nil {
-				e.closeOne(r, c, st, time.Unix(ts, 0))
+				e.closeOne(r, c, st, time.Unix(ts, 0), false)
+			} else if st := e.gone[h]; st != nil {
+				e.closeOne(r, c, st, time.Unix(ts, 0), true)
 			}
 		}
 	}
@@ -269,12 +274,13 @@ func (e *Engine) Close(c *Closing) *Result {
 
 // closeOne closes the interval starting at t of one measurement of a
 // closing into r: its sample, total, point, recent value, and its part of
-// the decision.
-func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
+// the decision; of a measurement the rules lost (gone), its partial
+// sample and total only.
+func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time, gone bool) {
 	h := st.Rule.Handle
 	current := t.Equal(c.Start)
 	acc, ob := c.acc[t.Unix()][h], c.obs[t.Unix()][h]
-	s := e.sample(st, t, acc, Flags{Partial: current && c.Partial, CatchUp: !current || c.Late,
+	s := e.sample(st, t, acc, Flags{Partial: gone || current && c.Partial, CatchUp: !current || c.Late,
 		Short: ob.Short, Unavailable: ob.Down}, ob.lines)
 	st.Cum.Add(acc.Counts)
 	st.Lines += s.Lines
@@ -296,6 +302,7 @@ func (e *Engine) closeOne(r *Result, c *Closing, st *State, t time.Time) {
 		st.LastKeyed = s
 	}
 	switch {
+	case gone:
 	case current && r.Outcome != nil:
 		s.addTo(r.Outcome)
 	case c.Late:
@@ -329,6 +336,9 @@ func (e *Engine) foldSeeds(c *Closing) {
 	c.acc = map[int64]map[string]*Accumulator{}
 	for h, o := range e.seeds {
 		st := e.meas[h]
+		if st == nil {
+			st = e.gone[h] // completed by its partial sample
+		}
 		if st == nil {
 			continue
 		}
@@ -398,6 +408,15 @@ func (e *Engine) writes(r *Result, c *Closing) {
 	if c.Late {
 		return
 	}
+	for _, h := range sortedKeys(e.gone) {
+		for _, b := range c.acc {
+			if b[h] != nil {
+				r.problem(ws.json(PrefixTotal+h, e.gone[h].Total))
+				break
+			}
+		}
+	}
+	clear(e.gone)
 	for h := range e.seeds {
 		if e.meas[h] == nil {
 			ws.del(PrefixOpen + h)

@@ -29,6 +29,10 @@ type Engine struct {
 	// late are the samples of late closes not yet part of a decision, by
 	// handle.
 	late map[string]*Sample
+	// gone are the measurements the rules lost at the last Apply, by
+	// handle, until the next close: what they counted before it is that
+	// close's partial sample of theirs (see Close).
+	gone map[string]*State
 }
 
 // State is one measurement's running state.
@@ -54,7 +58,7 @@ type State struct {
 // New returns an engine for intervals of the given width, without
 // measurements until Apply.
 func New(width time.Duration) *Engine {
-	return &Engine{width: width, meas: map[string]*State{}, seeds: map[string]Open{}, late: map[string]*Sample{}}
+	return &Engine{width: width, meas: map[string]*State{}, seeds: map[string]Open{}, late: map[string]*Sample{}, gone: map[string]*State{}}
 }
 
 // Width returns the interval.
@@ -218,6 +222,14 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 			}
 		}
 		meas[m.Handle] = st
+	}
+	for h, st := range e.meas {
+		if meas[h] == nil {
+			e.gone[h] = st
+		}
+	}
+	for h := range meas {
+		delete(e.gone, h) // back: its own state closes what it counted
 	}
 	e.set, e.meas = set, meas
 	return warnings, nil

@@ -519,3 +519,77 @@ func TestBaselineOldPages(t *testing.T) {
 		t.Fatal("no week")
 	}
 }
+
+// TestRemovedMeasurementClosedPartial: a measurement the rules lose (a
+// reload) has what it counted before in the next close as a partial
+// sample, as a shutdown leaves it: in its total, with the partial
+// interval of the last run, without a point or a part in the decision;
+// the close after that has nothing of it.
+func TestRemovedMeasurementClosedPartial(t *testing.T) {
+	set := ruleSet(t, probeRules)
+	other := ruleSet(t, `measurements:
+  - {handle: other, path: /var/log/y.log, select_line_matching: '.*'}
+`)
+	width := time.Minute
+	start := time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+
+	// A run shut down after three lines.
+	e := interval.New(width)
+	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
+	apply(t, store, e, set)
+	c := e.NewClosing(start, true)
+	g, b := fold(t, set, width, start, 3)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
+	commit(t, store, func(tx *state.Tx) error { return e.Close(c).Writes.Apply(tx) })
+
+	// The next run folds two more, then a reload removes the measurement.
+	e = interval.New(width)
+	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
+	apply(t, store, e, set)
+	g, b = fold(t, set, width, start, 2)
+	apply(t, store, e, other)
+	c = e.NewClosing(start, false)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
+	r := e.Close(c)
+	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+	var probe []*interval.Sample
+	for _, s := range r.Samples {
+		if s.Handle == "probe" {
+			probe = append(probe, s)
+		}
+	}
+	if len(probe) != 1 || !probe[0].Partial || probe[0].Value == nil || *probe[0].Value != 5 {
+		t.Fatalf("samples of probe %+v, want one partial of 5", probe)
+	}
+	for _, p := range r.Points {
+		if p.Measurement == "probe" {
+			t.Errorf("a point of the removed measurement: %+v", p)
+		}
+	}
+	if _, ok := r.Outcome.Vars["value_probe"]; ok {
+		t.Errorf("the removed measurement is part of the decision: %v", r.Outcome.Vars)
+	}
+	err := store.View(func(tx *state.Tx) error {
+		var total interval.Total
+		if ok, err := tx.GetJSON(interval.PrefixTotal+"probe", &total); err != nil || !ok || total.Total != 5 {
+			t.Errorf("stored total of probe %+v (found %v, %v), want 5", total, ok, err)
+		}
+		if _, ok, err := tx.Get(interval.PrefixOpen + "probe"); err != nil || ok {
+			t.Errorf("the partial interval of probe is still stored (%v)", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := start.Add(width)
+	c = e.NewClosing(next, false)
+	g, b = fold(t, set, width, next, 1)
+	c.Add(g, b, map[int64]interval.Observed{next.Unix(): {}})
+	for _, s := range e.Close(c).Samples {
+		if s.Handle == "probe" {
+			t.Fatalf("a second close has a sample of the removed measurement: %+v", s)
+		}
+	}
+}

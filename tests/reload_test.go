@@ -138,3 +138,31 @@ func TestReloadChangesThePath(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadRemovesAMeasurement: a measurement that SIGHUP removes keeps
+// in its total what it counted in the interval under way (its partial
+// sample, as at a shutdown), whether its stream stays (another
+// measurement reads it) or goes; the others go on.
+func TestReloadRemovesAMeasurement(t *testing.T) {
+	dir := t.TempDir()
+	x, y := filepath.Join(dir, "x.log"), filepath.Join(dir, "y.log")
+	rulesFile, state := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "state.db")
+	writeFile(t, x, "")
+	writeFile(t, y, "")
+	writeFile(t, rulesFile, counterRules(x, "a", ".*line .*", "b", ".*line .*")+
+		strings.TrimPrefix(counterRules(y, "c", ".*line .*"), "measurements:\n"))
+	d := startDaemon(t, daemonOpts{rules: rulesFile, state: state, output: filepath.Join(dir, "out.lp"), interval: time.Hour})
+	d.waitLog(`msg=started `, 1)
+	appendString(t, x, numbered("x line", 0, 100))
+	appendString(t, y, numbered("y line", 0, 20))
+	writeFile(t, rulesFile, counterRules(x, "a", ".*line .*"))
+	d.signal(syscall.SIGHUP)
+	d.waitLog(`msg="reload: measurements removed.*handles="?\[b c\]`, 1)
+	d.waitLog(`msg=reloaded `, 1)
+	appendString(t, x, numbered("x line", 100, 10))
+	appendString(t, y, numbered("y line", 20, 5))
+	d.stop()
+	wantTotal(t, state, "a", 110)
+	wantTotal(t, state, "b", 100)
+	wantTotal(t, state, "c", 20)
+}
