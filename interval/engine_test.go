@@ -74,6 +74,22 @@ func probeAcc(t *testing.T, set *rules.Set, n int) *interval.Accumulator {
 	return interval.NewAccumulator(set.Measurements[0])
 }
 
+// shutdownAfter runs an engine over store that folds n probe lines in the
+// interval starting at start, then shuts down: the partial close, as
+// committed.
+func shutdownAfter(t *testing.T, store *state.Store, set *rules.Set, width time.Duration, start time.Time, n int) *interval.Result {
+	t.Helper()
+	e := interval.New(width)
+	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
+	apply(t, store, e, set)
+	c := e.NewClosing(start, true)
+	g, b := fold(t, set, width, start, n)
+	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
+	r := e.Close(c)
+	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
+	return r
+}
+
 // TestPartialIntervalWrittenOnce: an interval closed early by a shutdown
 // is stored, not written as a point; the run that completes it writes one
 // point with every line (issue: value 3 at shutdown, then 5 with the same
@@ -85,28 +101,21 @@ func TestPartialIntervalWrittenOnce(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
 
 	// First run: three lines, then a shutdown.
-	e := interval.New(width)
-	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
-	apply(t, store, e, set)
-	c := e.NewClosing(start, true)
-	g, b := fold(t, set, width, start, 3)
-	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
-	r := e.Close(c)
+	r := shutdownAfter(t, store, set, width, start, 3)
 	if len(r.Points) != 0 || r.Outcome != nil {
 		t.Fatalf("partial close: %d points, outcome %v; want none", len(r.Points), r.Outcome)
 	}
-	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
 
 	// Second run, same interval: two more lines, then the interval ends.
-	e = interval.New(width)
+	e := interval.New(width)
 	var res interval.Resume
 	commit(t, store, func(tx *state.Tx) error { var err error; res, err = e.Start(tx); return err })
 	if !res.Earliest.Equal(start) {
 		t.Fatalf("resume %+v: the partial interval of %v is not kept", res, start)
 	}
 	apply(t, store, e, set)
-	c = e.NewClosing(start, false)
-	g, b = fold(t, set, width, start, 2)
+	c := e.NewClosing(start, false)
+	g, b := fold(t, set, width, start, 2)
 	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r = e.Close(c)
 	var values []output.Point
@@ -534,22 +543,15 @@ func TestRemovedMeasurementClosedPartial(t *testing.T) {
 	start := time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "state.db"))
 
-	// A run shut down after three lines.
+	shutdownAfter(t, store, set, width, start, 3)
+
+	// The next run folds two more, then a reload removes the measurement.
 	e := interval.New(width)
 	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
 	apply(t, store, e, set)
-	c := e.NewClosing(start, true)
-	g, b := fold(t, set, width, start, 3)
-	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
-	commit(t, store, func(tx *state.Tx) error { return e.Close(c).Writes.Apply(tx) })
-
-	// The next run folds two more, then a reload removes the measurement.
-	e = interval.New(width)
-	commit(t, store, func(tx *state.Tx) error { _, err := e.Start(tx); return err })
-	apply(t, store, e, set)
-	g, b = fold(t, set, width, start, 2)
+	g, b := fold(t, set, width, start, 2)
 	apply(t, store, e, other)
-	c = e.NewClosing(start, false)
+	c := e.NewClosing(start, false)
 	c.Add(g, b, map[int64]interval.Observed{c.Start.Unix(): {}})
 	r := e.Close(c)
 	commit(t, store, func(tx *state.Tx) error { return r.Writes.Apply(tx) })
