@@ -155,7 +155,11 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 	meas := map[string]*State{}
 	for _, m := range set.Measurements {
 		weekly := m.HistoryType == rules.HistoryWeekly
-		if old, ok := e.meas[m.Handle]; ok && (old.Base != nil) == weekly {
+		old, ok := e.meas[m.Handle]
+		if !ok {
+			old, ok = e.gone[m.Handle] // removed since the last close: back as it was
+		}
+		if ok && (old.Base != nil) == weekly {
 			old.Rule = m
 			if old.Base != nil {
 				old.Base.SetNoise(m.Noise)
@@ -229,7 +233,7 @@ func (e *Engine) Apply(set *rules.Set, tx Tx) (warnings []Warning, err error) {
 		}
 	}
 	for h := range meas {
-		delete(e.gone, h) // back: its own state closes what it counted
+		delete(e.gone, h)
 	}
 	e.set, e.meas = set, meas
 	return warnings, nil
