@@ -490,6 +490,16 @@ func (d *Daemon) newFollower(s *stream, set *rules.Set) error {
 		if err != nil {
 			return err
 		}
+		if len(saved) == 0 {
+			err := d.store.View(func(tx *state.Tx) error {
+				var err error
+				saved, err = respelledPositions(tx, s.source)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("read the positions of %s: %w", s.source, err)
+			}
+		}
 		start := rules.StartEnd
 		for _, gm := range s.group.Measurements {
 			if gm.Start == rules.StartBeginning {

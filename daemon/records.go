@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,6 +43,34 @@ func savedPositions(tx *state.Tx, source string) (map[string]follow.Position, er
 			return false
 		}
 		out[k[len(prefix):]] = p
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	return out, err
+}
+
+// respelledPositions returns the positions saved for a file stream under
+// another spelling of its path, by their paths cleaned: a state file
+// written before the rules' paths were cleaned keeps /d/./x.log's
+// positions under that name, and the stream of /d/x.log resumes from them
+// rather than seeing its file for the first time.
+func respelledPositions(tx *state.Tx, source string) (map[string]follow.Position, error) {
+	out := map[string]follow.Position{}
+	var derr error
+	err := tx.Ascend(prefixPos, func(k, v string) bool {
+		src, path := splitPosKey(k)
+		if src == source || filepath.Clean(src) != source {
+			return true
+		}
+		var p follow.Position
+		if err := json.Unmarshal([]byte(v), &p); err != nil {
+			derr = fmt.Errorf("decode %q: %w", k, err)
+			return false
+		}
+		p.Path = filepath.Clean(path)
+		out[p.Path] = p
 		return true
 	})
 	if err == nil {

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logtally/logtally/follow"
 	"github.com/logtally/logtally/internal/testutil"
+	"github.com/logtally/logtally/state"
 )
 
 // TestReloadKeepsTheIntervalUnderWay: a reload in the middle of an
@@ -122,5 +124,48 @@ func TestReloadKeepsTheIntervalUnderWay(t *testing.T) {
 				t.Errorf("totals %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRespelledPositionsResumed: a state file that saved a stream's
+// positions under another spelling of its path (/d/./auth.log, before
+// paths were cleaned) is resumed from them: the lines written while the
+// daemon was down are counted, once.
+func TestRespelledPositionsResumed(t *testing.T) {
+	dir := t.TempDir()
+	f := start(t, dir, t0)
+	f.append("Mar  2 10:00:40 h sshd[1]: Invalid user a from 10.0.0.1")
+	f.closeAt(time.Date(2026, 3, 2, 10, 1, 0, 0, time.UTC))
+	f.shutdown()
+	// Saved as a release that did not clean paths saved them.
+	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spelled := filepath.Join(dir, ".") + "/./auth.log"
+	err = store.Update(func(tx *state.Tx) error {
+		var p follow.Position
+		if ok, err := tx.GetJSON(posKey(f.log, f.log), &p); err != nil || !ok {
+			return fmt.Errorf("no position saved for %s (%v)", f.log, err)
+		}
+		p.Path = spelled
+		if err := tx.Delete(posKey(f.log, f.log)); err != nil {
+			return err
+		}
+		return tx.SetJSON(posKey(spelled, spelled), p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.append("Mar  2 10:01:50 h sshd[2]: Invalid user b from 10.0.0.2",
+		"Mar  2 10:01:55 h sshd[2]: Invalid user c from 10.0.0.2")
+	f = start(t, dir, time.Date(2026, 3, 2, 10, 2, 30, 0, time.UTC))
+	defer f.shutdown()
+	f.closeAt(time.Date(2026, 3, 2, 10, 3, 0, 0, time.UTC))
+	if got := f.total(); got != 3 {
+		t.Fatalf("total %v, want 3: the lines written while down are counted once", got)
 	}
 }
