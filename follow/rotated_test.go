@@ -1318,3 +1318,30 @@ func TestAppearedRotatedBeforeLook(t *testing.T) {
 		})
 	}
 }
+
+// TestGlobMemberRotatedBeforeLook: a log that joins a glob while the
+// follower runs is created, written and rotated away twice before the
+// follower looks: the files that came into its rotated set since the
+// previous look at its directory are read whole, oldest first, then the
+// log; a rotated file of the same name from before (an older life of the
+// log) is not.
+func TestGlobMemberRotatedBeforeLook(t *testing.T) {
+	h := newHarness(t, "poll")
+	a, d := h.path("a.log"), h.path("d.log")
+	writeFile(t, a, "")
+	writeFile(t, d+".1", "old\n")
+	h.start(FileConfig{Paths: []string{h.path("*.log")}})
+	h.expect()
+	writeFile(t, d, "d1\n")
+	rename(t, d+".1", d+".2")
+	rename(t, d, d+".1")
+	writeFile(t, d, "d2\n")
+	rename(t, d+".2", d+".3")
+	rename(t, d+".1", d+".2")
+	rename(t, d, d+".1")
+	writeFile(t, d, "d3\n")
+	h.expect("d1", "d2", "d3")
+	if st := h.files.Stats()[d]; st.Losses != 0 {
+		t.Errorf("%d losses reported; events %q", st.Losses, h.rec.allEvents())
+	}
+}

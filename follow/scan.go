@@ -197,6 +197,11 @@ type scanner struct {
 	// files) read to their end, so that one is not read again from a
 	// compressed twin (readcontent.go).
 	readPrints []contentPrint
+	// globDirs: the identities of the regular files of each directory
+	// that glob matches were in at the last expansion, by directory; the
+	// rotated files a new match has that were not there came into its
+	// set since (see resolve).
+	globDirs map[string]map[fileID]bool
 }
 
 // maxReadPerCheck is how much of one file a check reads at most.
@@ -223,9 +228,14 @@ func (s *scanner) lost(source, path string, bytes int64, detail string) {
 	s.event(Event{Kind: EventLost, Source: source, Path: path, Detail: detail})
 }
 
-// resolve expands the configured paths into tracked names.
+// resolve expands the configured paths into tracked names. A match that
+// is new after startup — a log created since the last expansion — may
+// have been written and rotated before this look: the files of its
+// rotated set that were not in its directory at the last expansion are
+// read whole before it (absent, see appeared).
 func (s *scanner) resolve() {
 	matched := make(map[string]bool)
+	listed := make(map[string]map[fileID]bool)
 	for _, pat := range s.cfg.Paths {
 		if !hasMeta(pat) {
 			s.track(pat, false)
@@ -237,15 +247,57 @@ func (s *scanner) resolve() {
 			if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 				continue
 			}
-			s.track(m, true)
+			dir := filepath.Dir(m)
+			if _, ok := listed[dir]; !ok {
+				listed[dir] = filesIn(dir)
+			}
+			if _, known := s.tracked[m]; !known && s.started {
+				s.track(m, true)
+				s.tracked[m].absent = earlierSiblings(m, s.globDirs[dir])
+			} else {
+				s.track(m, true)
+			}
 			matched[m] = true
 		}
 	}
+	s.globDirs = listed
 	for p, t := range s.tracked {
 		if !matched[p] && t.glob && t.cur == nil && t.fifo == nil {
 			delete(s.tracked, p)
 		}
 	}
+}
+
+// filesIn returns the identities of the regular files in dir.
+func filesIn(dir string) map[fileID]bool {
+	ids := make(map[fileID]bool)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ids
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			id, _ := idOf(fi)
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+// earlierSiblings describes the files of name's rotated set that were in
+// its directory when it was last listed (there: nil when it was not):
+// the others came since. It returns nil when there is nothing to compare
+// with, so that every rotated file is taken as older than name.
+func earlierSiblings(name string, there map[fileID]bool) siblings {
+	if there == nil {
+		return nil
+	}
+	set := statSet(name)
+	set = slices.DeleteFunc(set, func(rf rotatedNow) bool { return !there[rf.id] })
+	return siblingsOf(set, nil)
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
