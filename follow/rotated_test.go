@@ -1304,12 +1304,9 @@ func TestAppearedRotatedBeforeLook(t *testing.T) {
 			writeFile(t, fn+".1", "old\n")
 			before := tc.setup(t, h, fn)
 			writeFile(t, fn, "a1\na2\n")
-			rename(t, fn+".1", fn+".2")
-			rename(t, fn, fn+".1")
+			rotateNumbered(t, fn)
 			writeFile(t, fn, "b1\n")
-			rename(t, fn+".2", fn+".3")
-			rename(t, fn+".1", fn+".2")
-			rename(t, fn, fn+".1")
+			rotateNumbered(t, fn)
 			writeFile(t, fn, "c1\n")
 			h.expect(append(before, "a1", "a2", "b1", "c1")...)
 			if st := h.files.Stats()[fn]; st.Losses != 0 {
@@ -1333,15 +1330,29 @@ func TestGlobMemberRotatedBeforeLook(t *testing.T) {
 	h.start(FileConfig{Paths: []string{h.path("*.log")}})
 	h.expect()
 	writeFile(t, d, "d1\n")
-	rename(t, d+".1", d+".2")
-	rename(t, d, d+".1")
+	rotateNumbered(t, d)
 	writeFile(t, d, "d2\n")
-	rename(t, d+".2", d+".3")
-	rename(t, d+".1", d+".2")
-	rename(t, d, d+".1")
+	rotateNumbered(t, d)
 	writeFile(t, d, "d3\n")
 	h.expect("d1", "d2", "d3")
 	if st := h.files.Stats()[d]; st.Losses != 0 {
 		t.Errorf("%d losses reported; events %q", st.Losses, h.rec.allEvents())
 	}
+}
+
+// rotateNumbered rotates fn as logrotate's create does with numbered
+// names: fn.N becomes fn.N+1, newest last, and fn becomes fn.1 (the new
+// fn is the caller's to create).
+func rotateNumbered(t *testing.T, fn string) {
+	t.Helper()
+	n := 1
+	for ; ; n++ {
+		if _, err := os.Stat(fmt.Sprintf("%s.%d", fn, n)); err != nil {
+			break
+		}
+	}
+	for ; n > 1; n-- {
+		rename(t, fmt.Sprintf("%s.%d", fn, n-1), fmt.Sprintf("%s.%d", fn, n))
+	}
+	rename(t, fn, fn+".1")
 }
