@@ -904,17 +904,28 @@ func (l *loader) settingsOf(root *obj) {
 	}
 }
 
+// CheckInterval says why d cannot be a sampling interval, with a hint, or
+// returns "" when it can: at least a second, dividing a week into whole
+// time slots (the baseline's). settings.interval and every command's
+// --interval are held to it.
+func CheckInterval(d time.Duration) (why, hint string) {
+	switch {
+	case d < time.Second:
+		return "must be at least 1s", "e.g. 1m, 5m, 15m, 1h"
+	case week%d != 0:
+		return fmt.Sprintf("%s does not divide a week into whole time slots", formatDuration(d)), "e.g. 1m, 5m, 10m, 15m, 1h"
+	}
+	return "", ""
+}
+
 // settingValidators returns the validator of each setting.
 func settingValidators() map[string]func(*obj, *Settings) {
 	return map[string]func(*obj, *Settings){
 		"interval": func(o *obj, s *Settings) {
 			d := o.duration("interval", s.Interval)
-			switch {
-			case d < time.Second:
-				o.errf("interval", "e.g. 1m, 5m, 15m, 1h", "must be at least 1s")
-			case week%d != 0:
-				o.errf("interval", "e.g. 1m, 5m, 10m, 15m, 1h", "%s does not divide a week into whole time slots", formatDuration(d))
-			default:
+			if why, hint := CheckInterval(d); why != "" {
+				o.errf("interval", hint, "%s", why)
+			} else {
 				s.Interval = d
 			}
 		},

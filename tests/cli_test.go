@@ -246,6 +246,27 @@ func TestReplayErrorsNameTheirCommand(t *testing.T) {
 	}
 }
 
+// TestIntervalFlag: every command's --interval is held to what
+// settings.interval must be: "0s" was taken for the default, and "500ms"
+// or "11m" ran at a width no time-of-week baseline can have.
+func TestIntervalFlag(t *testing.T) {
+	for _, c := range []string{"run", "learn", "backtest", "survey", "graph"} {
+		for _, tc := range []struct{ value, want string }{
+			{"0s", "must be at least 1s"},
+			{"-5m", "must be at least 1s"},
+			{"500ms", "must be at least 1s"},
+			{"11m", "11m does not divide a week into whole time slots"},
+			{"five", "not a duration"},
+		} {
+			r := run(t, "", c, "--interval", tc.value, "--rules", "/nonexistent/rules.yaml")
+			want := `logtally ` + c + `: invalid argument "` + tc.value + `" for "--interval" flag: ` + tc.want
+			if r.code != 2 || !strings.HasPrefix(r.stderr, want) {
+				t.Errorf("%s --interval %s: exit %d, stderr %q; want 2 and %q", c, tc.value, r.code, r.stderr, want)
+			}
+		}
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, c := range []string{"run", "check", "test", "learn", "backtest", "graph", "status", "version"} {
 		r := run(t, "", c, "--help")

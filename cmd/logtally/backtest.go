@@ -76,7 +76,7 @@ most common spacing between rows.`, `
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file (log replay)")
 	f.StringVar(&o.series, "series", "", "CSV file of timestamp,value rows to replay instead of logs")
 	f.StringVar(&o.handle, "handle", "series", "measurement name of --series")
-	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
+	addIntervalFlag(f, &o.interval, "sampling interval (default: settings.interval for logs, the most common spacing for --series)")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every file measurement")
 	f.IntVar(&o.targetAlerts, "target-alerts", 0, "report, per measurement, the anomaly_threshold that would have raised this many anomaly rises")
 	o.when.addFlags(f)

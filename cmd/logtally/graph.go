@@ -41,7 +41,7 @@ it uses; --interval shows those learned at another width.`, `
 	f.StringVar(&o.state, "state", defaultState(), "state file")
 	f.StringVar(&o.rules, "rules", "", "rules, for the baseline's time zone (optional)")
 	f.StringVar(&o.handle, "handle", "", "only this measurement")
-	f.DurationVar(&o.interval, "interval", 0, "the interval width of the baselines (default: the one the daemon last ran at)")
+	addIntervalFlag(f, &o.interval, "the interval width of the baselines (default: the one the daemon last ran at)")
 	f.StringVar(&o.out, "out", ".", "directory to write the CSV and SVG files to")
 	_ = cmd.MarkFlagDirname("out")
 	return cmd

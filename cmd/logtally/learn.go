@@ -57,7 +57,7 @@ the state file).`, `
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
 	f.StringVar(&o.state, "state", defaultState(), stateFlag)
-	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m): the daemon's, whose baselines it trains")
+	addIntervalFlag(f, &o.interval, "sampling interval (default: settings.interval, or 5m): the daemon's, whose baselines it trains")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every weekly file measurement")
 	o.when.addFlags(f)
 	cmd.Args = cobra.ArbitraryArgs

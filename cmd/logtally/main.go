@@ -16,12 +16,14 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 	_ "time/tzdata" // timezone: works on hosts without zone files
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/logtally/logtally/internal/buildinfo"
+	"github.com/logtally/logtally/rules"
 )
 
 // Exit codes.
@@ -181,6 +183,39 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return fmt.Errorf("unexpected argument %q: %s takes only flags", args[0], cmd.CommandPath())
+}
+
+// intervalFlag is a --interval flag: a duration held, when given, to
+// what settings.interval must be (rules.CheckInterval), so that
+// "--interval 0s" or "500ms" is refused rather than taken for the default
+// or run at a width no baseline can have. Zero, its default, means the
+// command's own default.
+type intervalFlag struct{ d *time.Duration }
+
+func (f intervalFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f intervalFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("not a duration (e.g. 1m, 5m, 1h)")
+	}
+	if why, hint := rules.CheckInterval(d); why != "" {
+		return fmt.Errorf("%s (%s)", why, hint)
+	}
+	*f.d = d
+	return nil
+}
+
+func (intervalFlag) Type() string { return "duration" }
+
+// addIntervalFlag adds --interval, an intervalFlag, to fs.
+func addIntervalFlag(fs *pflag.FlagSet, d *time.Duration, usage string) {
+	fs.Var(intervalFlag{d}, "interval", usage)
 }
 
 // completeWords completes a flag's value from a fixed list.

@@ -97,7 +97,7 @@ LOGTALLY_INFLUX_TOKEN environment variable (InfluxDB 2.x).`, `
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file")
 	f.StringVar(&o.state, "state", defaultState(), stateFlag)
-	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval, or 5m)")
+	addIntervalFlag(f, &o.interval, "sampling interval (default: settings.interval, or 5m)")
 	f.StringArrayVar(&o.outputs, "output", nil, `destination of the samples: "-", a file, udp://… or http(s)://… (repeatable)`)
 	f.StringVar(&o.watch, "watch", "inotify", "how files are watched: inotify or poll")
 	f.DurationVar(&o.pollEvery, "poll-interval", time.Second, "poll period, and the safety re-check period under inotify")

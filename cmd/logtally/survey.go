@@ -49,7 +49,7 @@ append the same rows to a file as each period ends, of every sample.`, `
 	f := cmd.Flags()
 	f.StringVar(&o.rules, "rules", defaultRules, "rules directory or file (logs)")
 	f.StringVar(&o.state, "state", defaultState(), "state file to survey instead of logs")
-	f.DurationVar(&o.interval, "interval", 0, "sampling interval (default: settings.interval for logs, the daemon's last for --state)")
+	addIntervalFlag(f, &o.interval, "sampling interval (default: settings.interval for logs, the daemon's last for --state)")
 	f.DurationVar(&o.period, "period", time.Hour, "survey period")
 	f.BoolVar(&o.all, "all", false, "every LOG applies to every file measurement")
 	cmd.Args = cobra.ArbitraryArgs
