@@ -251,11 +251,10 @@ func (s *scanner) resolve() {
 			if _, ok := listed[dir]; !ok {
 				listed[dir] = filesIn(dir)
 			}
-			if _, known := s.tracked[m]; !known && s.started {
-				s.track(m, true)
+			_, known := s.tracked[m]
+			s.track(m, true)
+			if !known && s.started {
 				s.tracked[m].absent = earlierSiblings(m, s.globDirs[dir])
-			} else {
-				s.track(m, true)
 			}
 			matched[m] = true
 		}
@@ -485,9 +484,7 @@ func (s *scanner) appeared(t *tracked) {
 	before := t.absent
 	t.absent = nil
 	taken := s.takenIDs()
-	for _, c := range newCopies(statSet(t.path), before, taken, 0, hash64(nil)) {
-		s.readWhole(t.path, c.path, c.id, taken, "rotated in and away")
-	}
+	s.readAllWhole(t.path, newCopies(statSet(t.path), before, taken, 0, hash64(nil)), taken, "rotated in and away")
 }
 
 // begin decides where the file f (identity id, size size) that t's name
@@ -633,9 +630,7 @@ func (s *scanner) unlinked(base string, o *openFile, kind EventKind, detail stri
 		if o.before == nil {
 			return
 		}
-		for _, c := range s.dropRead(newCopies(statSet(base), o.before, taken, 0, hash64(nil))) {
-			s.readWhole(base, c.path, c.id, taken, "rotated in and away")
-		}
+		s.readAllWhole(base, s.dropRead(newCopies(statSet(base), o.before, taken, 0, hash64(nil))), taken, "rotated in and away")
 		return
 	}
 	if twin, ok := findTwin(base, p, taken); ok {
@@ -814,12 +809,7 @@ func (s *scanner) truncated(t *tracked, o *openFile, why string, copies []unseen
 	)
 	switch {
 	case len(copies) > 0:
-		taken := s.takenIDs()
-		for _, c := range copies {
-			if x := s.readWhole(t.path, c.path, c.id, taken, "copied away by a copytruncate"); x != nil {
-				later = append(later, x)
-			}
-		}
+		later = s.readAllWhole(t.path, copies, s.takenIDs(), "copied away by a copytruncate")
 		if len(later) > 0 {
 			cp, later = later[0], later[1:]
 			cp.complete, cp.backlogEnd, cp.hole = true, o.backlogEnd, o.hole

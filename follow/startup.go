@@ -78,24 +78,23 @@ func (s *scanner) startup(paths []string, st map[string]statResult) {
 	// — which would otherwise take a saved file and read it whole too,
 	// counting twice its lines before its saved offset, or all of them.
 	ids := sortedIDs(s.resume)
-	round := func(id fileID) int {
+	round := make(map[fileID]int, len(ids))
+	for _, id := range ids {
 		pos := s.resume[id]
-		_, cur := current[id]
-		switch {
-		case walks(pos, s.baseOf(pos.Path)):
-			return 2
-		case cur:
-			return 1
+		if _, cur := current[id]; cur {
+			round[id] = 1
 		}
-		return 0
+		if walks(pos, s.baseOf(pos.Path)) {
+			round[id] = 2
+		}
 	}
-	sort.SliceStable(ids, func(i, j int) bool { return round(ids[i]) < round(ids[j]) })
+	sort.SliceStable(ids, func(i, j int) bool { return round[ids[i]] < round[ids[j]] })
 	var unknown []Position          // saved at offset 0, not found by identity
 	walked := make(map[string]bool) // bases whose files new since a position at 0 are read
 	for _, id := range ids {
 		pos := s.resume[id]
 		base := s.baseOf(pos.Path)
-		if walks(pos, base) {
+		if round[id] == 2 {
 			walked[base] = true
 		}
 		var o *openFile
@@ -325,8 +324,14 @@ func (s *scanner) copiedWhileStopped(name, base string, id fileID, pos Position,
 // rotated set that were not in it when pos, at offset 0, was saved (see
 // newCopies, with headLen and head), and returns them: what says why.
 func (s *scanner) readNewSince(base string, pos Position, taken map[fileID]bool, headLen int, head uint64, what string) []*openFile {
+	return s.readAllWhole(base, newCopies(statSet(base), parseSiblings(pos.Rotated), taken, headLen, head), taken, what)
+}
+
+// readAllWhole queues files of base's rotated set, in their order, to be
+// read whole (readWhole), and returns those queued.
+func (s *scanner) readAllWhole(base string, files []unseenFile, taken map[fileID]bool, what string) []*openFile {
 	var got []*openFile
-	for _, c := range newCopies(statSet(base), parseSiblings(pos.Rotated), taken, headLen, head) {
+	for _, c := range files {
 		if o := s.readWhole(base, c.path, c.id, taken, what); o != nil {
 			got = append(got, o)
 		}
@@ -458,8 +463,8 @@ func (s *scanner) settleUnknown(pos Position, walked map[string]bool) {
 		source = base
 	}
 	if !walked[base] {
-		s.lost(source, pos.Path, 0, fmt.Sprintf("rotated file (%v), never read, not found in %s; its lines, if any, were not read",
-			fileID{pos.Dev, pos.Ino}, filepath.Dir(pos.Path)))
+		s.lost(source, pos.Path, 0, fmt.Sprintf("rotated file %s (%v), never read, is not there any more and was not found in %s; its lines, if any, were not read",
+			pos.Path, fileID{pos.Dev, pos.Ino}, filepath.Dir(pos.Path)))
 	}
 	if _, followed := s.tracked[pos.Path]; !followed {
 		s.event(Event{Kind: EventClose, Source: source, Path: pos.Path, Detail: "saved position dropped",
